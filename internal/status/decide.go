@@ -1,0 +1,111 @@
+package status
+
+import (
+	"fmt"
+	"time"
+)
+
+// Failure says how a probe failed to get an HTTP answer.
+type Failure int
+
+// Probe failures.
+const (
+	NoFailure Failure = iota // an HTTP answer arrived
+	Timeout                  // the deadline passed first
+	Error                    // any other transport failure
+)
+
+// Observation is what the probe saw, reduced to what the rule needs.
+type Observation struct {
+	Code       int           // final HTTP status code; 0 when Failure != NoFailure
+	Latency    time.Duration // time to the answer (or to the failure)
+	Failure    Failure
+	ErrorClass string // refused, reset, dns, tls, redirects, ... when Failure == Error
+}
+
+// Thresholds are the report counts at which a status starts (inclusive).
+type Thresholds struct {
+	PerformanceIssues int
+	PartialOutage     int
+	MajorOutage       int
+}
+
+// DefaultThresholds reproduce the original script: 10 reports are fine, 11
+// are performance issues, 20 a partial and 50 a major outage.
+func DefaultThresholds() Thresholds {
+	return Thresholds{PerformanceIssues: 11, PartialOutage: 20, MajorOutage: 50}
+}
+
+// Policy is everything the rule needs to know about one server.
+type Policy struct {
+	Codes      CodeMap
+	OnTimeout  Status
+	OnError    Status
+	Slow       time.Duration // 0: off
+	Thresholds Thresholds
+}
+
+// Reports is the report count for a server, or the fact that none could be
+// read (then reports do not influence the decision).
+type Reports struct {
+	Count     int
+	Available bool
+}
+
+// Decision is the outcome of Decide, with the reason in words.
+type Decision struct {
+	Status      Status // the worse of Probe and Reports
+	Probe       Status // from the probe alone
+	Reports     Status // from the reports alone (Operational when unavailable)
+	Rule        string // the rule that decided Status
+	ProbeRule   string
+	ReportsRule string
+}
+
+// Decide returns the worse of what the probe and the reports say. It is pure.
+func Decide(obs Observation, rep Reports, p Policy) Decision {
+	d := Decision{}
+	d.Probe, d.ProbeRule = probeStatus(obs, p)
+	d.Reports, d.ReportsRule = reportStatus(rep, p.Thresholds)
+	d.Status, d.Rule = d.Probe, d.ProbeRule
+	if d.Reports > d.Probe {
+		d.Status, d.Rule = d.Reports, d.ReportsRule
+	}
+	return d
+}
+
+func probeStatus(obs Observation, p Policy) (Status, string) {
+	switch obs.Failure {
+	case Timeout:
+		return p.OnTimeout, fmt.Sprintf("probe timed out → %s (on_timeout)", p.OnTimeout)
+	case Error:
+		class := obs.ErrorClass
+		if class == "" {
+			class = "error"
+		}
+		return p.OnError, fmt.Sprintf("probe failed (%s) → %s (on_error)", class, p.OnError)
+	}
+	st, rule := MajorOutage, fmt.Sprintf("HTTP %d matches no status key → %s", obs.Code, MajorOutage)
+	if r, ok := p.Codes.Lookup(obs.Code); ok {
+		st, rule = r.Status, fmt.Sprintf("HTTP %d matches %q → %s", obs.Code, r.Key, r.Status)
+	}
+	if p.Slow > 0 && obs.Latency > p.Slow && st < PerformanceIssues {
+		return PerformanceIssues, fmt.Sprintf("HTTP %d in %s, slower than %s → %s (slow)", obs.Code, obs.Latency.Round(time.Millisecond), p.Slow, PerformanceIssues)
+	}
+	return st, rule
+}
+
+func reportStatus(rep Reports, t Thresholds) (Status, string) {
+	if !rep.Available {
+		return Operational, "reports unavailable, ignored"
+	}
+	switch {
+	case rep.Count >= t.MajorOutage:
+		return MajorOutage, fmt.Sprintf("%d reports ≥ %d → %s", rep.Count, t.MajorOutage, MajorOutage)
+	case rep.Count >= t.PartialOutage:
+		return PartialOutage, fmt.Sprintf("%d reports ≥ %d → %s", rep.Count, t.PartialOutage, PartialOutage)
+	case rep.Count >= t.PerformanceIssues:
+		return PerformanceIssues, fmt.Sprintf("%d reports ≥ %d → %s", rep.Count, t.PerformanceIssues, PerformanceIssues)
+	}
+	return Operational, fmt.Sprintf("%d reports < %d → %s", rep.Count, t.PerformanceIssues, Operational)
+}
