@@ -1,0 +1,129 @@
+package status
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func defaultPolicy(t *testing.T) Policy {
+	t.Helper()
+	codes, err := ParseCodeMap(map[string]string{"200-399": "operational"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Policy{Codes: codes, OnTimeout: PerformanceIssues, OnError: MajorOutage, Thresholds: DefaultThresholds()}
+}
+
+func ok(code int) Observation { return Observation{Code: code, Latency: 20 * time.Millisecond} }
+
+func reports(n int) Reports { return Reports{Count: n, Available: true} }
+
+func TestDecideReportThresholds(t *testing.T) {
+	// The original script: >10 and <20 performance issues, 20..49 partial, >=50 major.
+	tests := []struct {
+		count int
+		want  Status
+	}{
+		{0, Operational}, {1, Operational}, {10, Operational},
+		{11, PerformanceIssues}, {19, PerformanceIssues},
+		{20, PartialOutage}, {49, PartialOutage},
+		{50, MajorOutage}, {5000, MajorOutage},
+	}
+	p := defaultPolicy(t)
+	for _, tt := range tests {
+		d := Decide(ok(200), reports(tt.count), p)
+		if d.Status != tt.want || d.Reports != tt.want || d.Probe != Operational {
+			t.Errorf("%d reports: got %v (probe %v, reports %v), want %v", tt.count, d.Status, d.Probe, d.Reports, tt.want)
+		}
+	}
+}
+
+func TestDecideProbe(t *testing.T) {
+	p := defaultPolicy(t)
+	slow := p
+	slow.Slow = time.Second
+	custom := p
+	var err error
+	custom.Codes, err = ParseCodeMap(map[string]string{"2xx": "operational", "429": "performance_issues", "500-599": "partial_outage", "503": "major_outage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		obs     Observation
+		p       Policy
+		want    Status
+		ruleHas string
+	}{
+		{"200", ok(200), p, Operational, `"200-399"`},
+		{"399 edge", ok(399), p, Operational, `"200-399"`},
+		{"199 below", ok(199), p, MajorOutage, "matches no status key"},
+		{"400 above", ok(400), p, MajorOutage, "matches no status key"},
+		{"404", ok(404), p, MajorOutage, "HTTP 404"},
+		{"503", ok(503), p, MajorOutage, "HTTP 503"},
+		{"timeout", Observation{Failure: Timeout}, p, PerformanceIssues, "on_timeout"},
+		{"refused", Observation{Failure: Error, ErrorClass: "refused"}, p, MajorOutage, "refused"},
+		{"error without class", Observation{Failure: Error}, p, MajorOutage, "on_error"},
+		{"slow off", Observation{Code: 200, Latency: time.Hour}, p, Operational, `"200-399"`},
+		{"slow at limit", Observation{Code: 200, Latency: time.Second}, slow, Operational, `"200-399"`},
+		{"slow over", Observation{Code: 200, Latency: time.Second + time.Millisecond}, slow, PerformanceIssues, "slow"},
+		{"slow keeps worse", Observation{Code: 500, Latency: 2 * time.Second}, slow, MajorOutage, "HTTP 500"},
+		{"class", ok(204), custom, Operational, `"2xx"`},
+		{"exact code", ok(429), custom, PerformanceIssues, `"429"`},
+		{"range", ok(502), custom, PartialOutage, `"500-599"`},
+		{"exact beats range", ok(503), custom, MajorOutage, `"503"`},
+		{"unmapped in custom", ok(301), custom, MajorOutage, "no status key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Decide(tt.obs, reports(0), tt.p)
+			if d.Status != tt.want {
+				t.Fatalf("got %v, want %v (rule %q)", d.Status, tt.want, d.Rule)
+			}
+			if !strings.Contains(d.Rule, tt.ruleHas) {
+				t.Errorf("rule %q does not mention %q", d.Rule, tt.ruleHas)
+			}
+		})
+	}
+}
+
+func TestDecideWorseOfBoth(t *testing.T) {
+	p := defaultPolicy(t)
+	tests := []struct {
+		name    string
+		obs     Observation
+		rep     Reports
+		want    Status
+		ruleHas string
+	}{
+		{"timeout with 60 reports is major", Observation{Failure: Timeout}, reports(60), MajorOutage, "60 reports"},
+		{"timeout with 5 reports stays performance", Observation{Failure: Timeout}, reports(5), PerformanceIssues, "on_timeout"},
+		{"404 with 0 reports", ok(404), reports(0), MajorOutage, "HTTP 404"},
+		{"200 with 25 reports", ok(200), reports(25), PartialOutage, "25 reports ≥ 20"},
+		{"equal severity keeps the probe rule", Observation{Failure: Timeout}, reports(15), PerformanceIssues, "on_timeout"},
+		{"reports unavailable are ignored", ok(200), Reports{Count: 99}, Operational, `"200-399"`},
+		{"reports unavailable, probe down", Observation{Failure: Error, ErrorClass: "dns"}, Reports{}, MajorOutage, "dns"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Decide(tt.obs, tt.rep, p)
+			if d.Status != tt.want {
+				t.Fatalf("got %v, want %v (rule %q)", d.Status, tt.want, d.Rule)
+			}
+			if !strings.Contains(d.Rule, tt.ruleHas) {
+				t.Errorf("rule %q does not mention %q", d.Rule, tt.ruleHas)
+			}
+		})
+	}
+}
+
+func TestDecideCustomThresholds(t *testing.T) {
+	p := defaultPolicy(t)
+	p.Thresholds = Thresholds{PerformanceIssues: 1, PartialOutage: 2, MajorOutage: 3}
+	for n, want := range map[int]Status{0: Operational, 1: PerformanceIssues, 2: PartialOutage, 3: MajorOutage} {
+		if got := Decide(ok(200), reports(n), p).Status; got != want {
+			t.Errorf("%d reports: got %v, want %v", n, got, want)
+		}
+	}
+}
