@@ -1,0 +1,43 @@
+# cachet-updater. `make help` lists the targets.
+GO        ?= go
+BIN       := bin/cachet-updater
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+STATICCHECK_VERSION := 2026.2.2
+FUZZTIME  ?= 10s
+
+.PHONY: help build test lint demo bench bench-go fuzz clean
+
+help:
+	@echo "make build   static binary in $(BIN) (CGO_ENABLED=0)"
+	@echo "make test    all tests with the race detector (set CU_TEST_MYSQL_DSN / CU_TEST_POSTGRES_DSN for the database tests)"
+	@echo "make lint    gofmt, go vet, staticcheck"
+	@echo "make demo    the real run job against a built-in Cachet emulator and demo servers"
+	@echo "make bench   fleet benchmark (N = 100, 1000, 10000) and Go benchmarks"
+	@echo "make fuzz    each fuzz target for FUZZTIME ($(FUZZTIME))"
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cachet-updater
+
+test:
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: run gofmt -w on the files above"; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+demo:
+	$(GO) run ./cmd/cachet-updater demo
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/config
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCodeMap$$' -fuzztime $(FUZZTIME) ./internal/status
+	$(GO) test -run '^$$' -fuzz '^FuzzCounts$$' -fuzztime $(FUZZTIME) ./internal/reports
+	$(GO) test -run '^$$' -fuzz '^FuzzEvents$$' -fuzztime $(FUZZTIME) ./internal/reports
+
+clean:
+	rm -rf bin

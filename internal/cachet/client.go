@@ -1,0 +1,514 @@
+// Package cachet is a small client for the Cachet 2.x HTTP API (base URL
+// ending in /api/v1): list components and groups, read and update one
+// component, ping and verify the API token.
+//
+// The client retries network errors, 429 and 5xx with capped exponential
+// backoff and full jitter, never other 4xx. The API token is sent on every
+// request and never appears in errors or in the client's printed form.
+package cachet
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/proxer/cachet-updater/internal/status"
+)
+
+const (
+	defaultMinBackoff = 500 * time.Millisecond
+	defaultMaxBackoff = 10 * time.Second
+	maxRetryAfter     = 60 * time.Second
+	defaultPerPage    = 100
+	defaultUserAgent  = "cachet-updater"
+	maxPages          = 10000
+	maxBodyBytes      = 8 << 20
+	drainBytes        = 64 << 10
+	urlHint           = "is cachet.url the API base ending in /api/v1?"
+)
+
+// Options configures a Client. BaseURL and HTTPClient are required.
+type Options struct {
+	BaseURL    string        // e.g. https://status.example.org/api/v1 (trailing slash tolerated)
+	Token      string        // sent as X-Cachet-Token on every request when not empty
+	HTTPClient *http.Client  // required; carries the caller's Transport and Timeout
+	UserAgent  string        // default "cachet-updater"
+	Retries    int           // retries after the first attempt, for network errors, 429 and 5xx
+	MinBackoff time.Duration // first backoff, default 500ms
+	MaxBackoff time.Duration // backoff cap, default 10s
+	// Sleep waits d or until ctx is done; injected by tests. The default
+	// waits on a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Rand returns a number in [0,1) for the backoff jitter. The default is
+	// a generator owned by the client.
+	Rand    func() float64
+	PerPage int // listing page size, default 100
+}
+
+// String keeps the token out of printed options.
+func (o Options) String() string {
+	return fmt.Sprintf("cachet.Options{BaseURL:%s Token:%s Retries:%d MinBackoff:%s MaxBackoff:%s PerPage:%d UserAgent:%q}",
+		redactURL(o.BaseURL), redact(o.Token), o.Retries, o.MinBackoff, o.MaxBackoff, o.PerPage, o.UserAgent)
+}
+
+// GoString keeps the token out of %#v.
+func (o Options) GoString() string { return o.String() }
+
+// Client talks to one Cachet 2.x API. It is safe for concurrent use.
+type Client struct {
+	base       *url.URL // path without trailing slash
+	token      string
+	hc         *http.Client
+	userAgent  string
+	retries    int
+	minBackoff time.Duration
+	maxBackoff time.Duration
+	sleep      func(ctx context.Context, d time.Duration) error
+	rand       func() float64
+	perPage    int
+
+	reads  atomic.Int64
+	writes atomic.Int64
+}
+
+// New validates o and returns a client.
+func New(o Options) (*Client, error) {
+	if o.HTTPClient == nil {
+		return nil, errors.New("cachet: an HTTP client is required")
+	}
+	base, err := parseBase(o.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if o.Retries < 0 {
+		return nil, fmt.Errorf("cachet: retries must not be negative, got %d", o.Retries)
+	}
+	if o.MinBackoff < 0 || o.MaxBackoff < 0 {
+		return nil, errors.New("cachet: backoff durations must not be negative")
+	}
+	if o.PerPage < 0 {
+		return nil, fmt.Errorf("cachet: per_page must not be negative, got %d", o.PerPage)
+	}
+	c := &Client{
+		base:       base,
+		token:      o.Token,
+		hc:         o.HTTPClient,
+		userAgent:  o.UserAgent,
+		retries:    o.Retries,
+		minBackoff: o.MinBackoff,
+		maxBackoff: o.MaxBackoff,
+		sleep:      o.Sleep,
+		rand:       o.Rand,
+		perPage:    o.PerPage,
+	}
+	if c.userAgent == "" {
+		c.userAgent = defaultUserAgent
+	}
+	if c.minBackoff == 0 {
+		c.minBackoff = defaultMinBackoff
+	}
+	if c.maxBackoff == 0 {
+		c.maxBackoff = defaultMaxBackoff
+	}
+	c.minBackoff = min(c.minBackoff, c.maxBackoff)
+	if c.sleep == nil {
+		c.sleep = sleepContext
+	}
+	if c.rand == nil {
+		c.rand = newRand()
+	}
+	if c.perPage == 0 {
+		c.perPage = defaultPerPage
+	}
+	return c, nil
+}
+
+func parseBase(raw string) (*url.URL, error) {
+	const want = "an absolute http or https URL such as https://status.example.org/api/v1"
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, fmt.Errorf("cachet: invalid base URL: %w; want %s", err, want)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("cachet: base URL %q is not %s", u.Redacted(), want)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("cachet: base URL %q must not have a query or fragment; want %s", u.Redacted(), want)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// newRand returns a jitter source owned by one client; the mutex makes it
+// safe for concurrent requests.
+func newRand() func() float64 {
+	var mu sync.Mutex
+	r := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	return func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return r.Float64()
+	}
+}
+
+func sleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// String describes the client without its token.
+func (c *Client) String() string {
+	return fmt.Sprintf("cachet.Client{BaseURL:%s Token:%s}", c.base.Redacted(), redact(c.token))
+}
+
+// GoString keeps the token out of %#v.
+func (c *Client) GoString() string { return c.String() }
+
+func redact(token string) string {
+	if token == "" {
+		return `""`
+	}
+	return "[redacted]"
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[invalid URL]"
+	}
+	return u.Redacted()
+}
+
+// Requests returns how many HTTP requests (attempts, retries included) the
+// client has sent: reads are GET, writes everything else.
+func (c *Client) Requests() (reads, writes int64) {
+	return c.reads.Load(), c.writes.Load()
+}
+
+// Components lists every component, following pagination. With a valid
+// token Cachet includes disabled components.
+func (c *Client) Components(ctx context.Context) ([]Component, error) {
+	all, err := list[Component](ctx, c, "/components")
+	if err != nil {
+		return nil, err
+	}
+	// A component added while paging shifts the pages; keep each id once.
+	seen := make(map[int]bool, len(all))
+	out := all[:0]
+	for _, comp := range all {
+		if !seen[comp.ID] {
+			seen[comp.ID] = true
+			out = append(out, comp)
+		}
+	}
+	return out, nil
+}
+
+// Component reads one component.
+func (c *Client) Component(ctx context.Context, id int) (Component, error) {
+	if id <= 0 {
+		return Component{}, fmt.Errorf("cachet: invalid component id %d", id)
+	}
+	return c.componentRequest(ctx, http.MethodGet, id, nil)
+}
+
+// SetStatus sets a component's status with PUT /components/{id}. enabled is
+// always sent because Cachet 2.3 re-enables a component when it is omitted.
+// It returns the component as Cachet stored it.
+func (c *Client) SetStatus(ctx context.Context, id int, s status.Status, enabled bool) (Component, error) {
+	if id <= 0 {
+		return Component{}, fmt.Errorf("cachet: invalid component id %d", id)
+	}
+	body := struct {
+		Status  int  `json:"status"`
+		Enabled bool `json:"enabled"`
+	}{int(s), enabled}
+	return c.componentRequest(ctx, http.MethodPut, id, body)
+}
+
+func (c *Client) componentRequest(ctx context.Context, method string, id int, in any) (Component, error) {
+	path := "/components/" + strconv.Itoa(id)
+	var out struct {
+		Data *Component `json:"data"`
+	}
+	if err := c.do(ctx, method, path, nil, in, &out); err != nil {
+		return Component{}, err
+	}
+	if out.Data == nil {
+		return Component{}, &opError{method: method, path: path, op: "decoding response",
+			err: fmt.Errorf("no component in the response (%s)", urlHint)}
+	}
+	return *out.Data, nil
+}
+
+// Groups lists every component group, following pagination.
+func (c *Client) Groups(ctx context.Context) ([]Group, error) {
+	return list[Group](ctx, c, "/components/groups")
+}
+
+// Ping checks that the API answers GET /ping with "Pong!". It does not
+// check the token: Cachet ignores bad tokens on reads.
+func (c *Client) Ping(ctx context.Context) error {
+	var out struct {
+		Data any `json:"data"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/ping", nil, nil, &out); err != nil {
+		return err
+	}
+	if s, ok := out.Data.(string); !ok || s != "Pong!" {
+		return &opError{method: http.MethodGet, path: "/ping",
+			err: fmt.Errorf("unexpected answer %v, want \"Pong!\" (%s)", out.Data, urlHint)}
+	}
+	return nil
+}
+
+// VerifyToken checks the token against an endpoint that requires one
+// (GET /subscribers?per_page=1). The subscriber data is discarded.
+func (c *Client) VerifyToken(ctx context.Context) error {
+	if c.token == "" {
+		return errors.New("cachet: no API token configured")
+	}
+	var out struct{} // decode only to check the JSON; keep no subscriber data
+	q := url.Values{"per_page": {"1"}}
+	err := c.do(ctx, http.MethodGet, "/subscribers", q, nil, &out)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden) {
+		return fmt.Errorf("cachet API token rejected (check the configured token; it must belong to a Cachet user): %w", err)
+	}
+	return err
+}
+
+type pagination struct {
+	Total       flexInt `json:"total"`
+	Count       flexInt `json:"count"`
+	PerPage     flexInt `json:"per_page"`
+	CurrentPage flexInt `json:"current_page"`
+	TotalPages  flexInt `json:"total_pages"`
+}
+
+// list reads every page of a Cachet 2.x list. It sends only page and
+// per_page: Cachet answers 500 when column filters are mixed with page.
+func list[T any](ctx context.Context, c *Client, path string) ([]T, error) {
+	var all []T
+	for p := 1; ; p++ {
+		if p > maxPages {
+			return nil, fmt.Errorf("cachet: GET %s: more than %d pages; stopping (does the server honour per_page and page?)", path, maxPages)
+		}
+		var pg struct {
+			Meta *struct {
+				Pagination *pagination `json:"pagination"`
+			} `json:"meta"`
+			Data []T `json:"data"`
+		}
+		q := url.Values{"per_page": {strconv.Itoa(c.perPage)}, "page": {strconv.Itoa(p)}}
+		if err := c.do(ctx, http.MethodGet, path, q, nil, &pg); err != nil {
+			return nil, err
+		}
+		all = append(all, pg.Data...)
+		if pg.Meta == nil || pg.Meta.Pagination == nil || len(pg.Data) == 0 {
+			return all, nil
+		}
+		pag := pg.Meta.Pagination
+		if int(pag.CurrentPage) >= int(pag.TotalPages) {
+			return all, nil
+		}
+		if int(pag.CurrentPage) != p {
+			return nil, fmt.Errorf("cachet: GET %s: asked for page %d, got page %d; is a proxy dropping the query string?", path, p, pag.CurrentPage)
+		}
+	}
+}
+
+// do sends one API request with retries and decodes a 2xx body into out.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return &opError{method: method, path: path, op: "encoding request", err: err}
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		wait, err := c.attempt(ctx, method, path, query, body, out)
+		if err == nil {
+			return nil
+		}
+		if attempt > c.retries || !retryable(err) {
+			return finalError(method, path, attempt, err, nil)
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			if errors.Is(err, cerr) { // the request itself was cut short
+				cerr = nil
+			}
+			return finalError(method, path, attempt, err, cerr)
+		}
+		if wait < 0 {
+			wait = c.backoff(attempt)
+		}
+		if serr := c.sleep(ctx, wait); serr != nil {
+			return finalError(method, path, attempt, err, serr)
+		}
+	}
+}
+
+// backoff returns the full-jitter wait before retry number n (1-based).
+func (c *Client) backoff(n int) time.Duration {
+	d := c.minBackoff
+	for i := 1; i < n && d < c.maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, c.maxBackoff)
+	f := c.rand()
+	if f < 0 || f > 1 {
+		f = 1
+	}
+	return time.Duration(f * float64(d))
+}
+
+// attempt sends the request once. wait >= 0 is a server-requested delay
+// (Retry-After) before the next attempt.
+func (c *Client) attempt(ctx context.Context, method, path string, query url.Values, body []byte, out any) (wait time.Duration, err error) {
+	u := *c.base
+	u.Path = c.base.Path + path
+	u.RawQuery = query.Encode()
+	pathQuery := path
+	if u.RawQuery != "" {
+		pathQuery += "?" + u.RawQuery
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return -1, &opError{method: method, path: pathQuery, op: "building request", err: err}
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("X-Cachet-Token", c.token)
+	}
+	if method == http.MethodGet || method == http.MethodHead {
+		c.reads.Add(1)
+	} else {
+		c.writes.Add(1)
+	}
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return -1, &opError{method: method, path: pathQuery, err: err, retry: retryableTransport(err)}
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
+		_ = resp.Body.Close()
+	}()
+	if resp.Request != nil && resp.Request.Method != method {
+		// Go's client turns a redirected PUT into a GET: the update would be lost.
+		return -1, &opError{method: method, path: pathQuery, err: fmt.Errorf(
+			"the server redirected the request to %s and it became a %s; set cachet.url to the final API URL",
+			resp.Request.URL.Redacted(), resp.Request.Method)}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+	if err != nil {
+		return -1, &opError{method: method, path: pathQuery, op: "reading response", err: err, retry: true}
+	}
+	if len(data) > maxBodyBytes {
+		return -1, &opError{method: method, path: pathQuery, op: "reading response",
+			err: fmt.Errorf("body larger than %d bytes", maxBodyBytes)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return retryAfter(resp), newAPIError(method, path, resp, data, c.token)
+	}
+	if out == nil {
+		return -1, nil
+	}
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(out); err != nil {
+		op := "decoding response"
+		if ct := mediaType(resp.Header.Get("Content-Type")); ct != "" && !isJSONType(ct) {
+			op += " (" + ct + ")"
+		}
+		return -1, &opError{method: method, path: pathQuery, op: op, err: fmt.Errorf("%w (%s)", err, urlHint)}
+	}
+	return -1, nil
+}
+
+// retryAfter returns the delay a 429 or 503 asks for, capped at 60s, or -1.
+func retryAfter(resp *http.Response) time.Duration {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return -1
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return -1
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return -1
+		}
+		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = max(time.Until(t), 0)
+	} else {
+		return -1
+	}
+	return min(d, maxRetryAfter)
+}
+
+func retryable(err error) bool {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode >= 500
+	}
+	var oe *opError
+	if errors.As(err, &oe) {
+		return oe.retry
+	}
+	return false
+}
+
+// retryableTransport reports whether a transport error may go away on its
+// own; certificate problems do not.
+func retryableTransport(err error) bool {
+	var (
+		verr *tls.CertificateVerificationError
+		uerr x509.UnknownAuthorityError
+		herr x509.HostnameError
+		cerr x509.CertificateInvalidError
+	)
+	return !errors.As(err, &verr) && !errors.As(err, &uerr) && !errors.As(err, &herr) && !errors.As(err, &cerr)
+}
+
+func mediaType(ct string) string {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+func isJSONType(mt string) bool {
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}

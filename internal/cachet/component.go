@@ -1,0 +1,138 @@
+package cachet
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/proxer/cachet-updater/internal/status"
+)
+
+// Component is the part of a Cachet component the updater needs.
+type Component struct {
+	ID      int
+	Name    string
+	Status  status.Status // may be outside 0..4 on Cachet 2.3, which does not validate
+	Enabled bool
+	GroupID int // 0 = ungrouped
+}
+
+// UnmarshalJSON decodes Cachet's component JSON tolerantly: numbers may
+// come as strings (Cachet 2.3 on older PHP), booleans as 0/1 or "0"/"1",
+// group_id as null. Other fields (tags, meta, link, ...) are ignored.
+// A missing or null "enabled" means enabled, Cachet's default, so that a
+// later SetStatus does not disable the component.
+func (c *Component) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		ID      flexInt   `json:"id"`
+		Name    *string   `json:"name"`
+		Status  flexInt   `json:"status"`
+		Enabled *flexBool `json:"enabled"`
+		GroupID flexInt   `json:"group_id"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("decoding component: %w", err)
+	}
+	*c = Component{ID: int(raw.ID), Status: status.Status(raw.Status), Enabled: true, GroupID: int(raw.GroupID)}
+	if raw.Name != nil {
+		c.Name = *raw.Name
+	}
+	if raw.Enabled != nil {
+		c.Enabled = bool(*raw.Enabled)
+	}
+	return nil
+}
+
+// Group is a Cachet component group.
+type Group struct {
+	ID   int
+	Name string
+}
+
+// UnmarshalJSON decodes Cachet's group JSON, tolerating a string id.
+func (g *Group) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		ID   flexInt `json:"id"`
+		Name *string `json:"name"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("decoding component group: %w", err)
+	}
+	*g = Group{ID: int(raw.ID)}
+	if raw.Name != nil {
+		g.Name = *raw.Name
+	}
+	return nil
+}
+
+// flexInt accepts 2, 2.0, "2", "", null and Cachet 3.x's {"value":2}.
+type flexInt int
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		*f = 0
+		return nil
+	case len(b) > 0 && b[0] == '{':
+		var obj struct {
+			Value flexInt `json:"value"`
+		}
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return err
+		}
+		*f = obj.Value
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			*f = 0
+			return nil
+		}
+		return f.parse(s, string(b))
+	default:
+		return f.parse(string(b), string(b))
+	}
+}
+
+func (f *flexInt) parse(s, orig string) error {
+	if n, err := strconv.ParseInt(s, 10, 0); err == nil {
+		*f = flexInt(n)
+		return nil
+	}
+	x, err := strconv.ParseFloat(s, 64)
+	if err != nil || x != math.Trunc(x) || math.Abs(x) > math.MaxInt32 {
+		return fmt.Errorf("cannot decode %s as an integer", orig)
+	}
+	*f = flexInt(x)
+	return nil
+}
+
+// flexBool accepts true/false, 0/1, "0"/"1", "true"/"false" and null.
+type flexBool bool
+
+func (f *flexBool) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 1 && s[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		s = strings.ToLower(strings.TrimSpace(s))
+	}
+	switch s {
+	case "true", "1":
+		*f = true
+	case "false", "0", "null", "":
+		*f = false
+	default:
+		return fmt.Errorf("cannot decode %s as a boolean", b)
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+package cachet
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+const excerptBytes = 200
+
+// APIError is a non-2xx answer from Cachet. It never holds request headers,
+// so the token cannot leak through it.
+type APIError struct {
+	Method      string
+	Path        string // relative to the base URL, e.g. /components/14 (no query)
+	StatusCode  int
+	Title       string   // errors[0].title, or http.StatusText
+	Detail      string   // errors[0].detail
+	Details     []string // errors[0].meta.details (validation messages)
+	ContentType string   // media type of the response, e.g. text/html
+	// Body is a short, printable excerpt of a body that is not Cachet's
+	// error JSON (an HTML page from a proxy, say).
+	Body string
+}
+
+// Error reads like
+// "cachet: PUT /components/14: 400 Bad Request: The request cannot be fulfilled due to bad syntax. (The status may not be greater than 4.)".
+func (e *APIError) Error() string { return "cachet: " + e.Method + " " + e.Path + ": " + e.detail() }
+
+func (e *APIError) detail() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s", e.StatusCode, e.Title)
+	switch {
+	case e.Detail != "" || len(e.Details) > 0:
+		if e.Detail != "" {
+			b.WriteString(": " + e.Detail)
+		}
+		if len(e.Details) > 0 {
+			b.WriteString(" (" + strings.Join(e.Details, " ") + ")")
+		}
+	case e.Body == "":
+		b.WriteString(": empty response body")
+	case e.ContentType != "" && !isJSONType(e.ContentType):
+		b.WriteString(": response is not JSON (" + e.ContentType + "): " + e.Body)
+	default:
+		b.WriteString(": unexpected response: " + e.Body)
+	}
+	return b.String()
+}
+
+// IsNotFound reports whether err is Cachet's 404 (unknown component id, or
+// a disabled component read without a token).
+func IsNotFound(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound
+}
+
+func newAPIError(method, path string, resp *http.Response, body []byte, token string) *APIError {
+	e := &APIError{
+		Method:      method,
+		Path:        path,
+		StatusCode:  resp.StatusCode,
+		ContentType: mediaType(resp.Header.Get("Content-Type")),
+	}
+	var env struct {
+		Errors []struct {
+			Title  string `json:"title"`
+			Detail string `json:"detail"`
+			Meta   struct {
+				Details json.RawMessage `json:"details"`
+			} `json:"meta"`
+		} `json:"errors"`
+		Message string `json:"message"` // Laravel's default shape (Cachet 3.x)
+	}
+	switch err := json.Unmarshal(body, &env); {
+	case err == nil && len(env.Errors) > 0:
+		first := env.Errors[0]
+		e.Title, e.Detail, e.Details = first.Title, first.Detail, details(first.Meta.Details)
+	case err == nil && env.Message != "":
+		e.Detail = env.Message
+	default:
+		e.Body = excerpt(body, token)
+	}
+	if e.Title == "" {
+		e.Title = http.StatusText(resp.StatusCode)
+	}
+	return e
+}
+
+// details accepts ["msg", ...] and {"field": ["msg", ...]}.
+func details(raw json.RawMessage) []string {
+	var list []string
+	if json.Unmarshal(raw, &list) == nil {
+		return list
+	}
+	var byField map[string][]string
+	if json.Unmarshal(raw, &byField) == nil {
+		for _, msgs := range byField {
+			list = append(list, msgs...)
+		}
+	}
+	return list
+}
+
+// excerpt returns at most excerptBytes of printable text from body.
+func excerpt(body []byte, token string) string {
+	s := strings.ToValidUTF8(string(body[:min(len(body), 4*excerptBytes)]), "?")
+	if token != "" {
+		s = strings.ReplaceAll(s, token, "[redacted]")
+	}
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r):
+			space = true
+			continue
+		case !unicode.IsPrint(r):
+			r = '?'
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	out := b.String()
+	if len(out) <= excerptBytes {
+		return out
+	}
+	cut := excerptBytes - len("...")
+	for cut > 0 && !utf8.RuneStart(out[cut]) {
+		cut--
+	}
+	return out[:cut] + "..."
+}
+
+// opError is a failure that is not an HTTP status: transport, reading or
+// decoding. path may include the query (it never holds the token).
+type opError struct {
+	method, path string
+	op           string
+	err          error
+	retry        bool
+}
+
+func (e *opError) Error() string { return "cachet: " + e.method + " " + e.path + ": " + e.detail() }
+
+func (e *opError) detail() string {
+	if e.op == "" {
+		return e.err.Error()
+	}
+	return e.op + ": " + e.err.Error()
+}
+
+func (e *opError) Unwrap() error { return e.err }
+
+// retryError is the last failure after several attempts, or after the
+// context ended a wait between attempts.
+type retryError struct {
+	method, path string
+	attempts     int
+	last         error
+	stop         error // why waiting for the next attempt ended, if it did
+}
+
+func finalError(method, path string, attempts int, last, stop error) error {
+	if attempts == 1 && stop == nil {
+		return last
+	}
+	return &retryError{method: method, path: path, attempts: attempts, last: last, stop: stop}
+}
+
+func (e *retryError) Error() string {
+	msg := fmt.Sprintf("cachet: %s %s: after %d attempts: ", e.method, e.path, e.attempts)
+	if e.attempts == 1 {
+		msg = fmt.Sprintf("cachet: %s %s: ", e.method, e.path)
+	}
+	if d, ok := e.last.(interface{ detail() string }); ok {
+		msg += d.detail()
+	} else {
+		msg += e.last.Error()
+	}
+	if e.stop != nil {
+		msg += " (stopped retrying: " + e.stop.Error() + ")"
+	}
+	return msg
+}
+
+func (e *retryError) Unwrap() []error {
+	if e.stop == nil {
+		return []error{e.last}
+	}
+	return []error{e.last, e.stop}
+}

@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/proxer/cachet-updater/internal/cachet"
+	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/updater"
+)
+
+func newCheckCmd(env Env, g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check",
+		Short: "Check the config, the secrets, Cachet and the report source; write nothing",
+		Long: `check is for the first setup and for CI. It validates the config, resolves
+the secrets, pings Cachet, proves the token with an authenticated read,
+checks that every component_id exists in Cachet (and lists the Cachet
+components no server maps to), and reads the report source once. It probes
+no server and writes nothing.
+
+Exit codes: 0 all checks passed (unmapped components are only a note),
+1 a check failed, 2 the config could not be loaded.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCheck(cmd.Context(), env, g.config)
+		},
+	}
+}
+
+type checklist struct {
+	w      io.Writer
+	failed bool
+}
+
+func (c *checklist) ok(format string, a ...any)   { c.line("ok", format, a...) }
+func (c *checklist) note(format string, a ...any) { c.line("note", format, a...) }
+func (c *checklist) warn(format string, a ...any) { c.line("warn", format, a...) }
+func (c *checklist) fail(format string, a ...any) {
+	c.failed = true
+	c.line("FAIL", format, a...)
+}
+func (c *checklist) line(tag, format string, a ...any) {
+	fmt.Fprintf(c.w, "%-6s %s\n", "["+tag+"]", fmt.Sprintf(format, a...))
+}
+
+func runCheck(ctx context.Context, env Env, path string) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return fail(ExitUsage, err)
+	}
+	c := &checklist{w: env.Out}
+	c.ok("config %s: %d servers", cfg.Path, len(cfg.Servers))
+	for _, w := range cfg.Warnings(os.Stat) {
+		c.warn("%s", w)
+	}
+	token, err := cfg.Token(env.Getenv)
+	if err != nil {
+		c.fail("token: %v", err)
+	} else {
+		c.ok("token: %s", tokenOrigin(cfg))
+	}
+	checkCachet(ctx, c, cfg, token, err == nil, env.Version)
+	checkSource(ctx, c, cfg, env)
+	if c.failed {
+		fmt.Fprintln(env.Out, "some checks failed")
+		return silentExit(ExitFailed)
+	}
+	fmt.Fprintln(env.Out, "all checks passed")
+	return nil
+}
+
+func tokenOrigin(cfg *config.Config) string {
+	if cfg.Cachet.TokenFile != "" {
+		return "read from file " + cfg.Cachet.TokenFile
+	}
+	return "read from $" + cfg.Cachet.TokenEnv
+}
+
+func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token string, haveToken bool, version string) {
+	client, err := newCachetClient(cfg, token, version)
+	if err != nil {
+		c.fail("cachet.url: %v", err)
+		return
+	}
+	if err := client.Ping(ctx); err != nil {
+		c.fail("Cachet at %s does not answer ping: %v", cfg.Cachet.URL, err)
+		return
+	}
+	c.ok("Cachet at %s answers ping", cfg.Cachet.URL)
+	if !haveToken {
+		c.fail("token not checked: no token")
+	} else if err := client.VerifyToken(ctx); err != nil {
+		c.fail("token refused by Cachet: %v", err)
+	} else {
+		c.ok("token accepted by Cachet (authenticated read)")
+	}
+	comps, err := client.Components(ctx)
+	if err != nil {
+		c.fail("listing components: %v", err)
+		return
+	}
+	known := map[int]cachet.Component{}
+	for _, k := range comps {
+		known[k.ID] = k
+	}
+	mapped := map[int]bool{}
+	missing := 0
+	for _, s := range cfg.Servers {
+		mapped[s.ComponentID] = true
+		if _, ok := known[s.ComponentID]; !ok {
+			missing++
+			c.fail("server %q (line %d): component %d does not exist in Cachet", s.Name, s.Line, s.ComponentID)
+		}
+	}
+	if missing == 0 {
+		c.ok("all %d component ids exist in Cachet (%d components listed)", len(cfg.Servers), len(comps))
+	}
+	var unmapped []string
+	for _, k := range comps {
+		if !mapped[k.ID] {
+			unmapped = append(unmapped, fmt.Sprintf("%d %q", k.ID, k.Name))
+		}
+	}
+	if len(unmapped) > 0 {
+		c.note("Cachet components no server maps to: %s", strings.Join(unmapped, ", "))
+	}
+}
+
+func checkSource(ctx context.Context, c *checklist, cfg *config.Config, env Env) {
+	name := updater.SourceName(cfg.Reports.Source)
+	src, err := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now)
+	if err != nil {
+		c.fail("reports: %v", err)
+		return
+	}
+	if src == nil {
+		c.note("reports: no source configured (type none): statuses come from the probes alone")
+		return
+	}
+	defer src.Close()
+	counts, err := src.Counts(ctx, env.Now().Add(-cfg.Reports.Window))
+	if err != nil {
+		c.fail("reports: %v", err)
+		return
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	c.ok("reports: %s read: %d keys, %d reports in the window", name, len(counts), total)
+	keys := map[string]bool{}
+	for _, s := range cfg.Servers {
+		keys[s.ReportsKey] = true
+	}
+	var stray []string
+	for k := range counts {
+		if !keys[k] {
+			stray = append(stray, fmt.Sprintf("%q", k))
+		}
+	}
+	if len(stray) > 0 {
+		sort.Strings(stray)
+		if len(stray) > 10 {
+			stray = append(stray[:10], "...")
+		}
+		c.note("report keys no server uses (check reports_key): %s", strings.Join(stray, ", "))
+	}
+}

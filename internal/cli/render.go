@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/updater"
+)
+
+func renderTable(w io.Writer, s updater.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVER\tCOMPONENT\tPROBE\tREPORTS\tSTATUS\tACTION")
+	for _, r := range s.Rows {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n",
+			r.Server.Name, r.Server.ComponentID, probeCell(r.Probe), reportsCell(r), statusCell(r), actionCell(r))
+	}
+	tw.Flush()
+	for _, r := range s.Rows {
+		if r.Err != nil {
+			fmt.Fprintf(w, "error: %v\n", r.Err)
+		}
+	}
+	sourceAndCachetErrors(w, s)
+}
+
+func sourceAndCachetErrors(w io.Writer, s updater.Summary) {
+	if s.SourceErr != nil {
+		fmt.Fprintf(w, "error: reports: %v (decided from the probes alone)\n", s.SourceErr)
+	}
+	if s.CachetErr != nil {
+		fmt.Fprintf(w, "error: %v (nothing was written)\n", s.CachetErr)
+	}
+	if s.Interrupted != nil {
+		fmt.Fprintf(w, "error: run interrupted: %v\n", s.Interrupted)
+	}
+}
+
+// renderDetail is the --only view: everything known about each server.
+func renderDetail(w io.Writer, s updater.Summary) {
+	for i, r := range s.Rows {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "server\t%s\n", r.Server.Name)
+		fmt.Fprintf(tw, "url\t%s %s\n", r.Server.Probe.Method, r.Server.URL)
+		comp := strconv.Itoa(r.Server.ComponentID)
+		if r.ComponentName != "" {
+			comp += fmt.Sprintf(" (%q in Cachet", r.ComponentName)
+			if !r.Enabled {
+				comp += ", disabled"
+			}
+			comp += ")"
+		}
+		fmt.Fprintf(tw, "component\t%s\n", comp)
+		fmt.Fprintf(tw, "probe\t%s\n", probeDetail(r.Probe))
+		if r.Probe.Class == "" {
+			fmt.Fprintf(tw, "body\t%d bytes read\n", r.Probe.Bytes)
+		}
+		if r.Probe.FinalURL != "" && r.Probe.FinalURL != r.Server.URL {
+			fmt.Fprintf(tw, "redirected to\t%s\n", r.Probe.FinalURL)
+		}
+		fmt.Fprintf(tw, "reports\t%s (key %q, from %s)\n", reportsCell(r), r.Server.ReportsKey, s.Source)
+		if r.Action != updater.Interrupted {
+			fmt.Fprintf(tw, "probe says\t%s: %s\n", r.Decision.Probe, r.Decision.ProbeRule)
+			fmt.Fprintf(tw, "reports say\t%s: %s\n", r.Decision.Reports, r.Decision.ReportsRule)
+			fmt.Fprintf(tw, "decided\t%s (the worse of both: %s)\n", r.Decision.Status, r.Decision.Rule)
+		}
+		fmt.Fprintf(tw, "status\t%s\n", statusCell(r))
+		fmt.Fprintf(tw, "action\t%s\n", actionCell(r))
+		if r.Err != nil {
+			fmt.Fprintf(tw, "error\t%v\n", r.Err)
+		}
+		tw.Flush()
+	}
+	sourceAndCachetErrors(w, s)
+}
+
+func probeCell(p probe.Result) string {
+	switch p.Class {
+	case "":
+		return fmt.Sprintf("%d in %s", p.Code, roundDur(p.Latency))
+	case probe.ClassTimeout:
+		return fmt.Sprintf("timeout after %s", roundDur(p.Latency))
+	}
+	return p.Class
+}
+
+func probeDetail(p probe.Result) string {
+	if p.Class == "" {
+		return fmt.Sprintf("HTTP %d in %s", p.Code, roundDur(p.Latency))
+	}
+	if p.Err != nil {
+		return fmt.Sprintf("%s after %s: %v", p.Class, roundDur(p.Latency), p.Err)
+	}
+	return fmt.Sprintf("%s after %s", p.Class, roundDur(p.Latency))
+}
+
+func reportsCell(r updater.Row) string {
+	if !r.Reports.Available {
+		return "-"
+	}
+	return strconv.Itoa(r.Reports.Count)
+}
+
+func statusCell(r updater.Row) string {
+	switch {
+	case r.Action == updater.Interrupted && r.Decision.Rule == "":
+		return "-"
+	case !r.CurrentKnown:
+		return "? → " + r.Decision.Status.String()
+	case r.Current == r.Decision.Status:
+		return r.Current.String()
+	}
+	return r.Current.String() + " → " + r.Decision.Status.String()
+}
+
+func actionCell(r updater.Row) string {
+	if r.Action == updater.WriteFailed {
+		return "WRITE FAILED"
+	}
+	if r.Action == updater.UnknownComponent {
+		return "UNKNOWN COMPONENT"
+	}
+	return string(r.Action)
+}
+
+func summaryLine(s updater.Summary) string {
+	var b strings.Builder
+	changed := s.Count(updater.Updated) + s.Count(updater.WouldUpdate) + s.Count(updater.WriteFailed)
+	fmt.Fprintf(&b, "%d servers: %d changed", len(s.Rows), changed)
+	if s.DryRun {
+		fmt.Fprintf(&b, " (dry run: nothing written)")
+	} else {
+		fmt.Fprintf(&b, " (%d written", s.Count(updater.Updated))
+		if n := s.Count(updater.WriteFailed); n > 0 {
+			fmt.Fprintf(&b, ", %d failed", n)
+		}
+		b.WriteString(")")
+	}
+	fmt.Fprintf(&b, ", %d unchanged", s.Count(updater.Unchanged))
+	if n := s.Count(updater.UnknownComponent); n > 0 {
+		fmt.Fprintf(&b, ", %d unknown components", n)
+	}
+	if n := s.Count(updater.NotWritten); n > 0 {
+		fmt.Fprintf(&b, ", %d not written", n)
+	}
+	if n := s.Count(updater.Interrupted); n > 0 {
+		fmt.Fprintf(&b, ", %d interrupted", n)
+	}
+	fmt.Fprintf(&b, "; reports: %s", s.Source)
+	if s.SourceErr != nil {
+		b.WriteString(" (FAILED)")
+	}
+	fmt.Fprintf(&b, "; Cachet: %s, %s; took %s", plural(s.Reads, "read"), plural(s.Writes, "write"), roundDur(s.Duration))
+	return b.String()
+}
+
+func roundDur(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= 10*time.Millisecond:
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(10 * time.Microsecond)
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

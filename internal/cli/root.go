@@ -1,0 +1,157 @@
+// Package cli holds the cobra commands of cachet-updater. Commands stay thin:
+// they parse flags, wire the pipeline's edges and render what it returns.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes. They are part of the interface: cron wrappers and monitoring
+// read them.
+const (
+	ExitOK          = 0 // the run completed and every write succeeded (servers being down is not a failure)
+	ExitFailed      = 1 // something failed on the way: a write, the report source, Cachet, an unknown component
+	ExitUsage       = 2 // could not run: bad flags, config or secrets
+	ExitLocked      = 3 // another run holds the lock: nothing was done
+	ExitInterrupted = 4 // SIGINT/SIGTERM or run_timeout ended the run early
+)
+
+// Env is what a command may touch of the world outside its flags.
+type Env struct {
+	Out, Err   io.Writer
+	Getenv     func(string) string
+	Now        func() time.Time
+	IsTerminal func(io.Writer) bool
+	Version    string
+	// Signals, when not nil, is the context the commands run under; main
+	// cancels it on SIGINT/SIGTERM. Tests leave it nil.
+	Context context.Context
+}
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func fail(code int, err error) error { return &exitError{code: code, err: err} }
+
+// silentExit ends a command with a code after it has already said why.
+func silentExit(code int) error { return &exitError{code: code} }
+
+type globalFlags struct {
+	config    string
+	logLevel  string
+	logFormat string
+}
+
+// NewRoot builds the command tree.
+func NewRoot(env Env) *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "cachet-updater",
+		Short: "Keep a Cachet status page in step with a fleet of HTTP servers",
+		Long: `cachet-updater probes a fleet of HTTP servers concurrently, reads how many
+timeout reports users sent about each in the last hours, decides a Cachet
+component status per server (the worse of the probe and the reports) and
+updates the Cachet components whose status changed. Cron runs it every few
+minutes; it writes to Cachet only when a status changed.
+
+Exit codes:
+  0  the run completed and every write succeeded (servers being down is not a failure)
+  1  something failed on the way: a write, the report source, Cachet, an unknown component
+  2  could not run: bad flags, config or secrets
+  3  another run of the same config holds the lock: nothing was done
+  4  interrupted by SIGINT/SIGTERM or run_timeout`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       env.Version,
+	}
+	root.SetOut(env.Out)
+	root.SetErr(env.Err)
+	defConfig := env.Getenv("CACHET_UPDATER_CONFIG")
+	if defConfig == "" {
+		defConfig = "/etc/cachet-updater/config.yaml"
+	}
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.config, "config", "c", defConfig, "config file (default from $CACHET_UPDATER_CONFIG)")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.StringVar(&g.logFormat, "log-format", "", "log format: json or console (default: console on a terminal, json otherwise)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(ExitUsage, err) })
+
+	root.AddCommand(
+		newRunCmd(env, g),
+		newCheckCmd(env, g),
+		newComponentsCmd(env, g),
+		newDemoCmd(env, g),
+		newVersionCmd(env),
+	)
+	return root
+}
+
+// Execute runs the command line and returns the process exit code.
+func Execute(args []string, env Env) int {
+	root := NewRoot(env)
+	root.SetArgs(args)
+	ctx := env.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(env.Err, "cachet-updater: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	// cobra's own errors: unknown command, bad flag, wrong argument count.
+	fmt.Fprintf(env.Err, "cachet-updater: %v\nRun 'cachet-updater --help' for usage.\n", err)
+	return ExitUsage
+}
+
+// DefaultEnv is the real process environment.
+func DefaultEnv(version string) Env {
+	return Env{
+		Out:        os.Stdout,
+		Err:        os.Stderr,
+		Getenv:     os.Getenv,
+		Now:        time.Now,
+		IsTerminal: isTerminal,
+		Version:    version,
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func newVersionCmd(env Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "cachet-updater %s\n", env.Version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/proxer/cachet-updater/internal/cachet"
+	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/runlock"
+	"github.com/proxer/cachet-updater/internal/updater"
+)
+
+type runFlags struct {
+	dryRun bool
+	only   []string
+}
+
+func newRunCmd(env Env, g *globalFlags) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Probe the fleet, read reports, decide and update Cachet (the cron job)",
+		Long: `run does one pass: it probes every server concurrently, reads the report
+counts of the window, reads the components' current statuses from Cachet,
+decides each server's status and writes only the components whose status
+changed.
+
+A run in which nothing changed and nothing failed prints nothing on stdout
+(only one summary log line on stderr), so cron stays quiet. Otherwise, and
+always on a terminal, with --dry-run or with --only, it prints a table.`,
+		Example: `  # the crontab line
+  */3 * * * * cachet-updater run --config /etc/cachet-updater/config.yaml
+
+  # see what it would change, write nothing
+  cachet-updater run --config config.yaml --dry-run
+
+  # debug one server: full detail, which rule decided
+  cachet-updater run --config config.yaml --only "Stream 14" --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runJob(cmd.Context(), env, g, f, g.config)
+		},
+	}
+	cmd.Flags().BoolVarP(&f.dryRun, "dry-run", "n", false, "do everything but write to Cachet; print what would change")
+	cmd.Flags().StringArrayVar(&f.only, "only", nil, "run just this server (a name or a component id; repeatable) and print full detail")
+	return cmd
+}
+
+// runJob is the run command from a config path on; the demo calls it too.
+func runJob(ctx context.Context, env Env, g *globalFlags, f *runFlags, path string) error {
+	log, err := newLogger(env, g)
+	if err != nil {
+		return fail(ExitUsage, err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return fail(ExitUsage, err)
+	}
+	if _, err := updater.Select(cfg.Servers, f.only); err != nil {
+		return fail(ExitUsage, err)
+	}
+	for _, w := range cfg.Warnings(os.Stat) {
+		log.Warn().Msg(w)
+	}
+	token, err := cfg.Token(env.Getenv)
+	if err != nil {
+		return fail(ExitUsage, err)
+	}
+
+	lock, err := runlock.Acquire(cfg.LockFile)
+	if err != nil {
+		if errors.Is(err, runlock.ErrHeld) {
+			log.Warn().Str("lock_file", cfg.LockFile).Msg("another run of this config is still going: skipping this one")
+			return silentExit(ExitLocked)
+		}
+		return fail(ExitFailed, err)
+	}
+	defer lock.Release()
+
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.RunTimeout, fmt.Errorf("run_timeout %s exceeded", cfg.RunTimeout))
+	defer cancel()
+
+	client, err := newCachetClient(cfg, token, env.Version)
+	if err != nil {
+		return fail(ExitUsage, err)
+	}
+	src, srcErr := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now)
+	if src != nil {
+		defer src.Close()
+	}
+	prober := probe.New(probe.Options{UserAgent: userAgent(env.Version)})
+	defer prober.Close()
+
+	sum, err := updater.Run(ctx, cfg, updater.Deps{
+		Cachet:    client,
+		Source:    src,
+		SourceErr: srcErr,
+		Prober:    prober,
+		Now:       env.Now,
+		Log:       log,
+	}, updater.Options{DryRun: f.dryRun, Only: f.only})
+	if err != nil {
+		return fail(ExitUsage, err)
+	}
+
+	show := f.dryRun || len(f.only) > 0 || env.IsTerminal(env.Out) || sum.Failed() ||
+		sum.Count(updater.Updated) > 0 || sum.Count(updater.WouldUpdate) > 0
+	if show {
+		if len(f.only) > 0 {
+			renderDetail(env.Out, sum)
+		} else {
+			renderTable(env.Out, sum)
+		}
+		fmt.Fprintln(env.Out, summaryLine(sum))
+	}
+	logSummary(log, sum)
+	switch {
+	case sum.Interrupted != nil:
+		return silentExit(ExitInterrupted)
+	case sum.Failed():
+		return silentExit(ExitFailed)
+	}
+	return nil
+}
+
+func logSummary(log zerolog.Logger, s updater.Summary) {
+	ev := log.Info()
+	if s.Failed() {
+		ev = log.Error()
+	}
+	ev = ev.Int("servers", len(s.Rows)).
+		Int("changed", s.Count(updater.Updated)+s.Count(updater.WouldUpdate)+s.Count(updater.WriteFailed)).
+		Int("written", s.Count(updater.Updated)).
+		Int("failed", failedRows(s)).
+		Int64("cachet_reads", s.Reads).Int64("cachet_writes", s.Writes).
+		Int64("took_ms", s.Duration.Milliseconds()).Bool("dry_run", s.DryRun).Str("reports", s.Source)
+	if s.SourceErr != nil {
+		ev = ev.AnErr("reports_error", s.SourceErr)
+	}
+	if s.CachetErr != nil {
+		ev = ev.AnErr("cachet_error", s.CachetErr)
+	}
+	if s.Interrupted != nil {
+		ev = ev.AnErr("interrupted", s.Interrupted)
+	}
+	ev.Msg("run finished")
+}
+
+func failedRows(s updater.Summary) int {
+	n := 0
+	for _, r := range s.Rows {
+		if r.Err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func userAgent(version string) string { return "cachet-updater/" + version }
+
+// newCachetClient builds the client with a transport of its own: nothing
+// here touches http.DefaultTransport. Proxy settings from the environment
+// apply to Cachet (a status page may sit behind one), never to probes.
+func newCachetClient(cfg *config.Config, token, version string) (*cachet.Client, error) {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: cfg.Cachet.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   cfg.Cachet.Timeout,
+		ResponseHeaderTimeout: cfg.Cachet.Timeout,
+		MaxIdleConnsPerHost:   cfg.Cachet.WriteConcurrency + 1,
+		IdleConnTimeout:       30 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	return cachet.New(cachet.Options{
+		BaseURL:    cfg.Cachet.URL,
+		Token:      token,
+		HTTPClient: &http.Client{Transport: tr, Timeout: cfg.Cachet.Timeout},
+		UserAgent:  userAgent(version),
+		Retries:    cfg.Cachet.Retries,
+	})
+}
+
+func newLogger(env Env, g *globalFlags) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(strings.ToLower(g.logLevel))
+	if err != nil || g.logLevel == "" {
+		return zerolog.Nop(), fmt.Errorf("--log-level %q: use debug, info, warn or error", g.logLevel)
+	}
+	var w io.Writer = env.Err
+	switch g.logFormat {
+	case "json":
+	case "console":
+		w = zerolog.ConsoleWriter{Out: env.Err, TimeFormat: time.TimeOnly, NoColor: !env.IsTerminal(env.Err)}
+	case "":
+		if env.IsTerminal(env.Err) {
+			w = zerolog.ConsoleWriter{Out: env.Err, TimeFormat: time.TimeOnly}
+		}
+	default:
+		return zerolog.Nop(), fmt.Errorf("--log-format %q: use json or console", g.logFormat)
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}

@@ -1,0 +1,334 @@
+// Package updater runs one pass of the job: probe the servers, read the
+// report counts and Cachet's current statuses, decide, plan and apply the
+// changes, and return a Summary. It prints nothing; the caller renders it.
+package updater
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/proxer/cachet-updater/internal/cachet"
+	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/reports"
+	"github.com/proxer/cachet-updater/internal/status"
+)
+
+// Action is what the run did (or would do) with one component.
+type Action string
+
+// Actions, as shown in the table.
+const (
+	Unchanged        Action = "unchanged"
+	Updated          Action = "updated"
+	WouldUpdate      Action = "would update" // --dry-run
+	WriteFailed      Action = "write failed"
+	UnknownComponent Action = "unknown component"
+	NotWritten       Action = "not written" // Cachet's current state could not be read
+	Interrupted      Action = "interrupted" // the run was canceled before this server was decided or written
+)
+
+// Deps are the edges of the pipeline, built by the caller.
+type Deps struct {
+	Cachet *cachet.Client
+	Source reports.Source // nil when the source could not even be opened (SourceErr then says why)
+	// SourceErr is a failure to set up the report source (e.g. a missing
+	// DSN); the run then decides from the probes alone.
+	SourceErr error
+	Prober    *probe.Prober
+	Now       func() time.Time
+	Log       zerolog.Logger
+}
+
+// Options change what a run does, not how.
+type Options struct {
+	DryRun bool
+	Only   []string // server names or component ids; empty: all servers
+}
+
+// Row is one server's line of the outcome.
+type Row struct {
+	Server        config.Server
+	Probe         probe.Result
+	Reports       status.Reports
+	Decision      status.Decision
+	Current       status.Status // Cachet's status before the run
+	CurrentKnown  bool          // false when Cachet could not be read or does not know the component
+	Enabled       bool
+	ComponentName string
+	Action        Action
+	Err           error // why the row failed, for WriteFailed, UnknownComponent, NotWritten
+}
+
+// Changed reports whether the decided status differs from Cachet's.
+func (r Row) Changed() bool { return r.CurrentKnown && r.Current != r.Decision.Status }
+
+// Summary is the outcome of one run.
+type Summary struct {
+	Rows        []Row
+	DryRun      bool
+	Source      string // names the report source
+	SourceErr   error  // the report source failed: decided from the probes alone
+	CachetErr   error  // the component listing failed: nothing was written
+	Reads       int64  // HTTP requests sent to Cachet
+	Writes      int64
+	Started     time.Time
+	Duration    time.Duration
+	Interrupted error // non-nil when the run's context ended early (signal, run_timeout)
+}
+
+// Failed reports whether something went wrong on the way: a write, the
+// report source, Cachet, an unknown component or an interruption. Servers
+// being down is not a failure of the run.
+func (s Summary) Failed() bool {
+	if s.SourceErr != nil || s.CachetErr != nil || s.Interrupted != nil {
+		return true
+	}
+	for _, r := range s.Rows {
+		if r.Err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Count returns how many rows have action a.
+func (s Summary) Count(a Action) int {
+	n := 0
+	for _, r := range s.Rows {
+		if r.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// Select returns the servers that only names (a server name or a component
+// id each); all of them when only is empty. A value that matches no server
+// is an error: a typo must not silently run nothing.
+func Select(servers []config.Server, only []string) ([]config.Server, error) {
+	if len(only) == 0 {
+		return servers, nil
+	}
+	want := map[string]bool{}
+	for _, o := range only {
+		want[o] = false
+	}
+	var out []config.Server
+	for _, s := range servers {
+		id := strconv.Itoa(s.ComponentID)
+		_, byName := want[s.Name]
+		_, byID := want[id]
+		if byName || byID {
+			out = append(out, s)
+			if byName {
+				want[s.Name] = true
+			}
+			if byID {
+				want[id] = true
+			}
+		}
+	}
+	for _, o := range only {
+		if !want[o] {
+			return nil, fmt.Errorf("--only %q matches no server name or component_id in the config", o)
+		}
+	}
+	return out, nil
+}
+
+// Run does one pass. Its error is for "could not run" (a bad --only); every
+// other failure is recorded in the Summary.
+func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, error) {
+	servers, err := Select(cfg.Servers, o.Only)
+	if err != nil {
+		return Summary{}, err
+	}
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	started := now()
+	sum := Summary{DryRun: o.DryRun, Started: started, SourceErr: d.SourceErr, Source: SourceName(cfg.Reports.Source)}
+
+	// The three inputs are independent: read them at the same time, so a
+	// run takes about as long as its slowest probe.
+	var (
+		wg         sync.WaitGroup
+		counts     map[string]int
+		components []cachet.Component
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if d.Source == nil {
+			return
+		}
+		since := started.Add(-cfg.Reports.Window)
+		c, err := d.Source.Counts(ctx, since)
+		if err != nil {
+			sum.SourceErr = err
+			return
+		}
+		counts = c
+	}()
+	go func() {
+		defer wg.Done()
+		c, err := d.Cachet.Components(ctx)
+		if err != nil {
+			sum.CachetErr = fmt.Errorf("reading components from Cachet: %w", err)
+			return
+		}
+		components = c
+	}()
+	results := d.Prober.ProbeAll(ctx, targets(servers), cfg.Probe.Concurrency)
+	wg.Wait()
+
+	if sum.SourceErr != nil {
+		d.Log.Error().Err(sum.SourceErr).Str("source", sum.Source).Msg("report source failed: deciding from the probes alone")
+	}
+	if sum.CachetErr != nil {
+		d.Log.Error().Err(sum.CachetErr).Msg("cannot read Cachet: nothing will be written")
+	}
+
+	sum.Rows = decideAll(servers, results, counts, d.Source != nil && sum.SourceErr == nil, cfg.Reports.Thresholds)
+	plan(sum.Rows, components, sum.CachetErr)
+	if ctx.Err() != nil {
+		sum.Interrupted = context.Cause(ctx)
+	}
+	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
+
+	sum.Reads, sum.Writes = d.Cachet.Requests()
+	sum.Duration = now().Sub(started)
+	return sum, nil
+}
+
+func targets(servers []config.Server) []probe.Target {
+	ts := make([]probe.Target, len(servers))
+	for i, s := range servers {
+		ts[i] = probe.Target{
+			Name:            s.Name,
+			URL:             s.URL,
+			Method:          s.Probe.Method,
+			Timeout:         s.Probe.Timeout,
+			TLSSkipVerify:   s.Probe.TLSSkipVerify,
+			FollowRedirects: s.Probe.FollowRedirects,
+		}
+	}
+	return ts
+}
+
+// Observe reduces a probe result to what the decision rule needs.
+func Observe(r probe.Result) status.Observation {
+	obs := status.Observation{Code: r.Code, Latency: r.Latency}
+	switch r.Class {
+	case "":
+	case probe.ClassTimeout:
+		obs.Failure = status.Timeout
+	default:
+		obs.Failure, obs.ErrorClass = status.Error, r.Class
+	}
+	return obs
+}
+
+func decideAll(servers []config.Server, results []probe.Result, counts map[string]int, haveCounts bool, th status.Thresholds) []Row {
+	rows := make([]Row, len(servers))
+	for i, s := range servers {
+		rep := status.Reports{Available: haveCounts}
+		if haveCounts {
+			rep.Count = counts[s.ReportsKey]
+		}
+		rows[i] = Row{Server: s, Probe: results[i], Reports: rep}
+		if results[i].Class == probe.ClassCanceled {
+			rows[i].Action = Interrupted
+			continue
+		}
+		rows[i].Decision = status.Decide(Observe(results[i]), rep, s.Policy(th))
+	}
+	return rows
+}
+
+// plan fills in Cachet's current state and the action for every decided row.
+func plan(rows []Row, components []cachet.Component, cachetErr error) {
+	byID := make(map[int]cachet.Component, len(components))
+	for _, c := range components {
+		byID[c.ID] = c
+	}
+	for i := range rows {
+		r := &rows[i]
+		if r.Action == Interrupted {
+			continue
+		}
+		if cachetErr != nil {
+			r.Action = NotWritten
+			continue
+		}
+		c, ok := byID[r.Server.ComponentID]
+		if !ok {
+			r.Action = UnknownComponent
+			r.Err = fmt.Errorf("server %q: component %d does not exist in Cachet (or the token cannot see it): fix component_id; `cachet-updater components` lists them", r.Server.Name, r.Server.ComponentID)
+			continue
+		}
+		r.Current, r.CurrentKnown, r.Enabled, r.ComponentName = c.Status, true, c.Enabled, c.Name
+		if r.Current == r.Decision.Status {
+			r.Action = Unchanged
+		} else {
+			r.Action = WouldUpdate
+		}
+	}
+}
+
+// apply writes the planned changes, a bounded number at a time. Once the
+// run is interrupted no new write starts; writes already sent may finish
+// (each is bounded by the Cachet client's timeout and retries).
+func apply(ctx context.Context, d Deps, rows []Row, dryRun bool, cc config.Cachet) {
+	if dryRun {
+		return
+	}
+	n := cc.WriteConcurrency
+	if n < 1 {
+		n = 1
+	}
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i := range rows {
+		r := &rows[i]
+		if r.Action != WouldUpdate {
+			continue
+		}
+		sem <- struct{}{}
+		if ctx.Err() != nil {
+			<-sem
+			r.Action = Interrupted
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeBudget(cc))
+			defer cancel()
+			_, err := d.Cachet.SetStatus(wctx, r.Server.ComponentID, r.Decision.Status, r.Enabled)
+			if err != nil {
+				r.Action = WriteFailed
+				r.Err = fmt.Errorf("server %q: updating component %d: %w", r.Server.Name, r.Server.ComponentID, err)
+				d.Log.Error().Err(err).Str("server", r.Server.Name).Int("component", r.Server.ComponentID).Msg("update failed")
+				return
+			}
+			r.Action = Updated
+			d.Log.Info().Str("server", r.Server.Name).Int("component", r.Server.ComponentID).
+				Str("from", r.Current.String()).Str("to", r.Decision.Status.String()).Str("rule", r.Decision.Rule).Msg("status changed")
+		}()
+	}
+	wg.Wait()
+}
+
+// writeBudget bounds one write with its retries, so an interrupted run
+// still ends.
+func writeBudget(cc config.Cachet) time.Duration {
+	return cc.Timeout*time.Duration(cc.Retries+1) + time.Duration(cc.Retries)*10*time.Second
+}

@@ -1,0 +1,108 @@
+package updater
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/proxer/cachet-updater/internal/cachet"
+	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/status"
+)
+
+func servers() []config.Server {
+	return []config.Server{
+		{Name: "Stream 1", ComponentID: 1},
+		{Name: "Stream 2", ComponentID: 2},
+		{Name: "14", ComponentID: 3}, // a name that looks like an id
+	}
+}
+
+func names(ss []config.Server) string {
+	var n []string
+	for _, s := range ss {
+		n = append(n, s.Name)
+	}
+	return strings.Join(n, ",")
+}
+
+func TestSelect(t *testing.T) {
+	tests := []struct {
+		only    []string
+		want    string
+		wantErr string
+	}{
+		{nil, "Stream 1,Stream 2,14", ""},
+		{[]string{"Stream 2"}, "Stream 2", ""},
+		{[]string{"1"}, "Stream 1", ""},
+		{[]string{"14"}, "14", ""},
+		{[]string{"3", "Stream 1"}, "Stream 1,14", ""},
+		{[]string{"Stream 2", "Stream 2"}, "Stream 2", ""},
+		{[]string{"stream 2"}, "", `"stream 2" matches no server`},
+		{[]string{"Stream 1", "99"}, "", `"99" matches no server`},
+	}
+	for _, tt := range tests {
+		got, err := Select(servers(), tt.only)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%v: want error %q, got %v", tt.only, tt.wantErr, err)
+			}
+			continue
+		}
+		if err != nil || names(got) != tt.want {
+			t.Errorf("%v: got %q, %v; want %q", tt.only, names(got), err, tt.want)
+		}
+	}
+}
+
+func TestObserve(t *testing.T) {
+	tests := []struct {
+		in   probe.Result
+		want status.Observation
+	}{
+		{probe.Result{Code: 200}, status.Observation{Code: 200}},
+		{probe.Result{Class: probe.ClassTimeout}, status.Observation{Failure: status.Timeout}},
+		{probe.Result{Class: probe.ClassRefused}, status.Observation{Failure: status.Error, ErrorClass: "refused"}},
+		{probe.Result{Class: probe.ClassTLS}, status.Observation{Failure: status.Error, ErrorClass: "tls"}},
+	}
+	for _, tt := range tests {
+		if got := Observe(tt.in); got != tt.want {
+			t.Errorf("Observe(%+v) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestPlan(t *testing.T) {
+	rows := []Row{
+		{Server: config.Server{Name: "same", ComponentID: 1}, Decision: status.Decision{Status: status.Operational}},
+		{Server: config.Server{Name: "changed", ComponentID: 2}, Decision: status.Decision{Status: status.MajorOutage}},
+		{Server: config.Server{Name: "ghost", ComponentID: 9}, Decision: status.Decision{Status: status.Operational}},
+		{Server: config.Server{Name: "cut", ComponentID: 3}, Action: Interrupted},
+	}
+	comps := []cachet.Component{
+		{ID: 1, Status: status.Operational, Enabled: true},
+		{ID: 2, Status: status.Operational, Enabled: false, Name: "Two"},
+		{ID: 3, Status: status.Operational},
+	}
+	plan(rows, comps, nil)
+	want := []Action{Unchanged, WouldUpdate, UnknownComponent, Interrupted}
+	for i, w := range want {
+		if rows[i].Action != w {
+			t.Errorf("row %s: action %q, want %q", rows[i].Server.Name, rows[i].Action, w)
+		}
+	}
+	if rows[1].Enabled || rows[1].ComponentName != "Two" || !rows[1].Changed() {
+		t.Errorf("row changed: %+v", rows[1])
+	}
+	if rows[2].Err == nil || !strings.Contains(rows[2].Err.Error(), `server "ghost": component 9`) {
+		t.Errorf("ghost error: %v", rows[2].Err)
+	}
+
+	// When Cachet cannot be read nothing is planned for writing.
+	rows2 := []Row{{Server: config.Server{ComponentID: 1}, Decision: status.Decision{Status: status.MajorOutage}}}
+	plan(rows2, nil, errors.New("down"))
+	if rows2[0].Action != NotWritten {
+		t.Errorf("Cachet unreadable: action %q", rows2[0].Action)
+	}
+}
