@@ -1,0 +1,552 @@
+package probe
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const testUA = "cachet-updater/test"
+
+// newTestServer serves every outcome the table tests need, on loopback.
+func newTestServer(t testing.TB) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	mux.HandleFunc("/nocontent", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("/found", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusMovedPermanently) })
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
+	mux.HandleFunc("/chain/{n}", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.PathValue("n"))
+		if n <= 0 {
+			io.WriteString(w, "end of chain")
+			return
+		}
+		http.Redirect(w, r, "/chain/"+strconv.Itoa(n-1), http.StatusFound)
+	})
+	mux.HandleFunc("/code/{code}", func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(r.PathValue("code"))
+		w.WriteHeader(code)
+	})
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	mux.HandleFunc("/hangbody", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("/hijack", func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	})
+	mux.HandleFunc("/endless", func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 8<<10)
+		for {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+		}
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(50 * time.Millisecond)
+		io.WriteString(w, "slow but fine")
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newTLSServer is a self-signed HTTPS server that answers 200.
+func newTLSServer(t testing.TB) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "secure")
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the rejected handshakes are the point
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newTrickleServer answers every connection with response headers sent one
+// byte per second, which no per-read timeout would ever catch.
+func newTrickleServer(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		close(done)
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer conn.Close()
+				// Read the request first: bytes that come before it would be
+				// an "unsolicited response", not a slow one.
+				br := bufio.NewReader(conn)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						break
+					}
+				}
+				head := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+				tick := time.NewTicker(time.Second)
+				defer tick.Stop()
+				for i := 0; i < len(head); i++ {
+					if _, err := conn.Write([]byte{head[i]}); err != nil {
+						return
+					}
+					select {
+					case <-done:
+						return
+					case <-tick.C:
+					}
+				}
+			})
+		}
+	})
+	return "http://" + ln.Addr().String() + "/"
+}
+
+// freePort returns an address nothing listens on.
+func freePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestProbe(t *testing.T) {
+	srv := newTestServer(t)
+	tlsSrv := newTLSServer(t)
+	trickle := newTrickleServer(t)
+	refused := "http://" + freePort(t) + "/"
+	p := New(Options{UserAgent: testUA})
+	t.Cleanup(p.Close)
+
+	tests := []struct {
+		name      string
+		target    Target
+		wantCode  int
+		wantClass string
+		wantFinal string // suffix of FinalURL, checked when set
+		wantErr   string // substring of Err, checked when set
+		check     func(t *testing.T, r Result)
+	}{
+		{name: "200", target: Target{URL: srv.URL + "/ok"}, wantCode: 200, wantFinal: "/ok",
+			check: func(t *testing.T, r Result) {
+				if r.Bytes != int64(len("hello")) {
+					t.Errorf("Bytes = %d, want 5", r.Bytes)
+				}
+			}},
+		{name: "204 with HEAD", target: Target{URL: srv.URL + "/nocontent", Method: "HEAD"}, wantCode: 204},
+		{name: "lower-case method", target: Target{URL: srv.URL + "/ok", Method: "head"}, wantCode: 200,
+			check: func(t *testing.T, r Result) {
+				if r.Bytes != 0 {
+					t.Errorf("HEAD read %d body bytes", r.Bytes)
+				}
+			}},
+		{name: "redirect followed", target: Target{URL: srv.URL + "/found", FollowRedirects: true}, wantCode: 200, wantFinal: "/ok"},
+		{name: "302 not followed", target: Target{URL: srv.URL + "/found"}, wantCode: 302, wantFinal: "/found"},
+		{name: "301 not followed", target: Target{URL: srv.URL + "/moved"}, wantCode: 301, wantFinal: "/moved"},
+		{name: "10 redirects followed", target: Target{URL: srv.URL + "/chain/10", FollowRedirects: true}, wantCode: 200, wantFinal: "/chain/0"},
+		{name: "11 redirects", target: Target{URL: srv.URL + "/chain/11", FollowRedirects: true},
+			wantClass: ClassRedirects, wantErr: "stopped after 10 redirects"},
+		{name: "redirect loop", target: Target{URL: srv.URL + "/loop", FollowRedirects: true}, wantClass: ClassRedirects},
+		{name: "404", target: Target{URL: srv.URL + "/code/404"}, wantCode: 404},
+		{name: "503", target: Target{URL: srv.URL + "/code/503"}, wantCode: 503},
+		{name: "never answers", target: Target{URL: srv.URL + "/hang", Timeout: 200 * time.Millisecond},
+			wantClass: ClassTimeout, wantErr: "timeout after 200ms waiting for response headers",
+			check: func(t *testing.T, r Result) {
+				if r.Latency < 200*time.Millisecond {
+					t.Errorf("Latency = %v, before the deadline", r.Latency)
+				}
+			}},
+		{name: "body never ends", target: Target{URL: srv.URL + "/hangbody", Timeout: 200 * time.Millisecond},
+			wantClass: ClassTimeout, wantErr: "reading the body"},
+		{name: "refused", target: Target{URL: refused}, wantClass: ClassRefused, wantErr: "connection refused"},
+		{name: "closed without answer", target: Target{URL: srv.URL + "/hijack"}, wantClass: ClassReset},
+		{name: "endless body", target: Target{URL: srv.URL + "/endless", Timeout: 5 * time.Second}, wantCode: 200,
+			check: func(t *testing.T, r Result) {
+				if r.Bytes != MaxBody {
+					t.Errorf("Bytes = %d, want MaxBody %d", r.Bytes, MaxBody)
+				}
+			}},
+		{name: "slow answer inside the deadline", target: Target{URL: srv.URL + "/slow", Timeout: 2 * time.Second}, wantCode: 200,
+			check: func(t *testing.T, r Result) {
+				if r.Latency < 50*time.Millisecond {
+					t.Errorf("Latency = %v, want >= 50ms", r.Latency)
+				}
+			}},
+		{name: "headers trickled", target: Target{URL: trickle, Timeout: 300 * time.Millisecond},
+			wantClass: ClassTimeout, wantErr: "timeout after 300ms",
+			check: func(t *testing.T, r Result) {
+				if r.Latency > 5*time.Second {
+					t.Errorf("Latency = %v, the deadline did not cover the headers", r.Latency)
+				}
+			}},
+		{name: "self-signed, verify on", target: Target{URL: tlsSrv.URL}, wantClass: ClassTLS, wantErr: "certificate"},
+		{name: "https to a plain-HTTP port", target: Target{URL: strings.Replace(srv.URL, "http://", "https://", 1) + "/ok"}, wantClass: ClassTLS},
+		{name: "self-signed, verify off", target: Target{URL: tlsSrv.URL, TLSSkipVerify: true}, wantCode: 200},
+		{name: "bad URL", target: Target{URL: "http://[::1"}, wantClass: ClassOther},
+		{name: "bad scheme", target: Target{URL: "ftp://127.0.0.1/"}, wantClass: ClassOther, wantErr: "scheme"},
+		{name: "bad method", target: Target{URL: srv.URL + "/ok", Method: "POST"}, wantClass: ClassOther, wantErr: "method"},
+		{name: "password redacted", target: Target{URL: strings.Replace(srv.URL, "http://", "http://user:hunter2@", 1) + "/ok"}, wantCode: 200,
+			check: func(t *testing.T, r Result) {
+				if strings.Contains(r.FinalURL, "hunter2") {
+					t.Errorf("FinalURL %q shows the password", r.FinalURL)
+				}
+			}},
+		{name: "password not in error", target: Target{URL: "http://user:hunter2@" + strings.TrimPrefix(refused, "http://")}, wantClass: ClassRefused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := p.Probe(context.Background(), tt.target)
+			if r.Code != tt.wantCode || r.Class != tt.wantClass {
+				t.Fatalf("got code %d class %q (err %v), want code %d class %q", r.Code, r.Class, r.Err, tt.wantCode, tt.wantClass)
+			}
+			checkErr(t, r)
+			if tt.wantErr != "" && !strings.Contains(fmt.Sprint(r.Err), tt.wantErr) {
+				t.Errorf("Err = %q, want it to contain %q", r.Err, tt.wantErr)
+			}
+			if tt.wantFinal != "" && !strings.HasSuffix(r.FinalURL, tt.wantFinal) {
+				t.Errorf("FinalURL = %q, want suffix %q", r.FinalURL, tt.wantFinal)
+			}
+			if r.Latency <= 0 {
+				t.Errorf("Latency = %v", r.Latency)
+			}
+			if tt.check != nil {
+				tt.check(t, r)
+			}
+		})
+	}
+}
+
+// checkErr asserts the Result invariants: Err iff Class, and a short Err
+// without the URL or its password.
+func checkErr(t *testing.T, r Result) {
+	t.Helper()
+	if (r.Err == nil) != (r.Class == "") {
+		t.Errorf("Class %q with Err %v", r.Class, r.Err)
+	}
+	if r.Err == nil {
+		return
+	}
+	msg := r.Err.Error()
+	if strings.Contains(msg, `"http`) || strings.Contains(msg, "hunter2") || len(msg) > 200 {
+		t.Errorf("Err %q is not short and clean", msg)
+	}
+}
+
+func TestProbeDNS(t *testing.T) {
+	p := New(Options{})
+	defer p.Close()
+	// .invalid is reserved (RFC 2606): it never resolves.
+	r := p.Probe(context.Background(), Target{URL: "http://cachet-updater-test.invalid/", Timeout: 3 * time.Second})
+	switch r.Class {
+	case ClassDNS:
+		checkErr(t, r)
+	case ClassTimeout:
+		t.Skipf("the resolver here did not answer for .invalid within 3s: %v", r.Err)
+	default:
+		t.Fatalf("class %q (err %v), want %q", r.Class, r.Err, ClassDNS)
+	}
+}
+
+func TestProbeCanceled(t *testing.T) {
+	srv := newTestServer(t)
+	p := New(Options{})
+	defer p.Close()
+	hang := Target{URL: srv.URL + "/hang", Timeout: 10 * time.Second}
+
+	tests := []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"canceled before", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}},
+		{"canceled while waiting", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(100*time.Millisecond, cancel)
+			return ctx, cancel
+		}},
+		// A run-wide deadline is an interrupted run, not this server's timeout.
+		{"parent deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 100*time.Millisecond)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			r := p.Probe(ctx, hang)
+			if r.Class != ClassCanceled {
+				t.Fatalf("class %q (err %v), want %q", r.Class, r.Err, ClassCanceled)
+			}
+			checkErr(t, r)
+			if r.Latency > 5*time.Second {
+				t.Errorf("Latency = %v: cancellation did not stop the probe", r.Latency)
+			}
+		})
+	}
+}
+
+// TestProbeHeaders asserts that a probed server sees User-Agent and Accept
+// and nothing that could carry a secret, also after a redirect.
+func TestProbeHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var seen []http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		mu.Unlock()
+		if r.URL.Path == "/start" {
+			http.Redirect(w, r, "/end", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	p := New(Options{UserAgent: testUA})
+	defer p.Close()
+
+	r := p.Probe(context.Background(), Target{URL: srv.URL + "/start", FollowRedirects: true})
+	if r.Code != 200 {
+		t.Fatalf("code %d class %q err %v", r.Code, r.Class, r.Err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 {
+		t.Fatalf("server saw %d requests, want 2", len(seen))
+	}
+	allowed := map[string]bool{"User-Agent": true, "Accept": true, "Connection": true}
+	for i, h := range seen {
+		if got := h.Get("User-Agent"); got != testUA {
+			t.Errorf("request %d: User-Agent %q, want %q", i, got, testUA)
+		}
+		if got := h.Get("Accept"); got != "*/*" {
+			t.Errorf("request %d: Accept %q, want */*", i, got)
+		}
+		for _, secret := range []string{"X-Cachet-Token", "Authorization", "Cookie"} {
+			if v := h.Values(secret); len(v) > 0 {
+				t.Errorf("request %d: server saw %s: %q", i, secret, v)
+			}
+		}
+		for k := range h {
+			if !allowed[k] {
+				t.Errorf("request %d: unexpected header %s: %q", i, k, h.Values(k))
+			}
+		}
+	}
+
+	// Without Options.UserAgent, our default replaces Go's.
+	seen = nil
+	mu.Unlock()
+	p2 := New(Options{})
+	defer p2.Close()
+	p2.Probe(context.Background(), Target{URL: srv.URL + "/end"})
+	mu.Lock()
+	if len(seen) != 1 || seen[0].Get("User-Agent") != DefaultUserAgent {
+		t.Errorf("default User-Agent: server saw %v", seen)
+	}
+}
+
+func TestProbeAllOrder(t *testing.T) {
+	srv := newTestServer(t)
+	p := New(Options{})
+	defer p.Close()
+	var targets []Target
+	var want []int
+	for i := range 50 {
+		code := 200 + i%5*100 // 200, 300, 400, 500, 600
+		targets = append(targets, Target{URL: fmt.Sprintf("%s/code/%d", srv.URL, code)})
+		want = append(want, code)
+	}
+	results := p.ProbeAll(context.Background(), targets, 7)
+	if len(results) != len(targets) {
+		t.Fatalf("%d results for %d targets", len(results), len(targets))
+	}
+	for i, r := range results {
+		if r.Code != want[i] {
+			t.Errorf("results[%d].Code = %d (class %q, err %v), want %d", i, r.Code, r.Class, r.Err, want[i])
+		}
+	}
+	if got := p.ProbeAll(context.Background(), nil, 10); len(got) != 0 {
+		t.Errorf("no targets: %d results", len(got))
+	}
+}
+
+func TestProbeAllConcurrency(t *testing.T) {
+	var inFlight, maxInFlight atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := maxInFlight.Load()
+			if n <= m || maxInFlight.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}))
+	defer srv.Close()
+	p := New(Options{})
+	defer p.Close()
+
+	for _, concurrency := range []int{0, 1, 4, 16} {
+		t.Run(fmt.Sprint(concurrency), func(t *testing.T) {
+			maxInFlight.Store(0)
+			targets := make([]Target, 40)
+			for i := range targets {
+				targets[i] = Target{URL: srv.URL}
+			}
+			for i, r := range p.ProbeAll(context.Background(), targets, concurrency) {
+				if r.Code != 200 {
+					t.Errorf("results[%d]: code %d class %q err %v", i, r.Code, r.Class, r.Err)
+				}
+			}
+			limit := int32(max(concurrency, 1))
+			if got := maxInFlight.Load(); got > limit {
+				t.Errorf("%d probes in flight, concurrency %d", got, concurrency)
+			}
+		})
+	}
+}
+
+func TestProbeAllHanging(t *testing.T) {
+	srv := newTestServer(t)
+	p := New(Options{})
+	defer p.Close()
+	targets := make([]Target, 200)
+	for i := range targets {
+		path := "/ok"
+		if i%10 == 3 {
+			path = "/hang"
+		}
+		targets[i] = Target{Name: fmt.Sprint("server", i), URL: srv.URL + path, Timeout: 300 * time.Millisecond}
+	}
+	results := p.ProbeAll(context.Background(), targets, 1000)
+	for i, r := range results {
+		want := ""
+		if i%10 == 3 {
+			want = ClassTimeout
+		}
+		if r.Class != want {
+			t.Errorf("results[%d]: class %q (err %v), want %q", i, r.Class, r.Err, want)
+		}
+	}
+}
+
+func TestProbeAllCanceled(t *testing.T) {
+	srv := newTestServer(t)
+	p := New(Options{})
+	defer p.Close()
+	targets := make([]Target, 10)
+	for i := range targets {
+		targets[i] = Target{URL: srv.URL + "/hang", Timeout: 10 * time.Second}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	results := p.ProbeAll(ctx, targets, 2)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("ProbeAll took %v after the cancel", d)
+	}
+	for i, r := range results {
+		if r.Class != ClassCanceled {
+			t.Errorf("results[%d]: class %q (err %v), want %q", i, r.Class, r.Err, ClassCanceled)
+		}
+	}
+}
+
+// BenchmarkProbeAll probes 1,000 healthy loopback targets spread over a
+// few servers (so the client's ephemeral ports don't run out over many
+// iterations).
+func BenchmarkProbeAll(b *testing.B) {
+	var urls []string
+	for range 4 {
+		urls = append(urls, newTestServer(b).URL+"/ok")
+	}
+	targets := make([]Target, 1000)
+	for i := range targets {
+		targets[i] = Target{URL: urls[i%len(urls)], Timeout: 10 * time.Second}
+	}
+	p := New(Options{})
+	defer p.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, r := range p.ProbeAll(context.Background(), targets, 100) {
+			if r.Code != 200 {
+				b.Fatalf("results[%d]: code %d class %q err %v", i, r.Code, r.Class, r.Err)
+			}
+		}
+	}
+}
+
+// BenchmarkProbeAllHanging is the issue's scenario: 1,000 servers of which
+// 100 never answer, timeout 2s. One op is one run; it must take well under
+// 4s, i.e. about one timeout, as long as concurrency >= the hanging ones.
+func BenchmarkProbeAllHanging(b *testing.B) {
+	srv := newTestServer(b)
+	targets := make([]Target, 1000)
+	for i := range targets {
+		path := "/ok"
+		if i%10 == 0 {
+			path = "/hang"
+		}
+		targets[i] = Target{URL: srv.URL + path, Timeout: 2 * time.Second}
+	}
+	for _, concurrency := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("concurrency=%d", concurrency), func(b *testing.B) {
+			p := New(Options{})
+			defer p.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				for i, r := range p.ProbeAll(context.Background(), targets, concurrency) {
+					want := ""
+					if i%10 == 0 {
+						want = ClassTimeout
+					}
+					if r.Class != want {
+						b.Fatalf("results[%d]: class %q (err %v), want %q", i, r.Class, r.Err, want)
+					}
+				}
+			}
+		})
+	}
+}
