@@ -196,14 +196,16 @@ func newLogger(env Env, g *globalFlags) (zerolog.Logger, error) {
 	if err != nil || g.logLevel == "" {
 		return zerolog.Nop(), fmt.Errorf("--log-level %q: use debug, info, warn or error", g.logLevel)
 	}
-	var w io.Writer = env.Err
+	// Writes log from several goroutines; the writer may be any io.Writer.
+	out := zerolog.SyncWriter(env.Err)
+	var w io.Writer = out
 	switch g.logFormat {
 	case "json":
 	case "console":
-		w = zerolog.ConsoleWriter{Out: env.Err, TimeFormat: time.TimeOnly, NoColor: !env.IsTerminal(env.Err)}
+		w = zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly, NoColor: !env.IsTerminal(env.Err)}
 	case "":
 		if env.IsTerminal(env.Err) {
-			w = zerolog.ConsoleWriter{Out: env.Err, TimeFormat: time.TimeOnly}
+			w = zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly}
 		}
 	default:
 		return zerolog.Nop(), fmt.Errorf("--log-format %q: use json or console", g.logFormat)
