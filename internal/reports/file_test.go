@@ -1,0 +1,244 @@
+package reports
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The run at 06:35 UTC looks at reports since 04:35 UTC.
+var (
+	testNow   = time.Date(2026, 11, 25, 6, 35, 0, 0, time.UTC)
+	testSince = testNow.Add(-2 * time.Hour)
+)
+
+func TestFileCounts(t *testing.T) {
+	tests := []struct {
+		name   string
+		path   string
+		format string
+		want   map[string]int
+	}{
+		{"counts", "testdata/counts.json", FormatCounts, map[string]int{"s14": 12, "s15": 0, "s16": 3}},
+		{"counts is the default format", "testdata/counts.json", "", map[string]int{"s14": 12, "s15": 0, "s16": 3}},
+		// s14 at exactly since counts, s15 one second before doesn't, s16 is
+		// in another zone; the header and the comment are skipped.
+		{"events", "testdata/events.csv", FormatEvents, map[string]int{"s14": 2, "s16": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := NewFile(FileOptions{Path: tt.path, Format: tt.format})
+			got, err := src.Counts(context.Background(), testSince)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("Counts = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFileCountsErrors(t *testing.T) {
+	tests := []struct {
+		path   string
+		format string
+		want   string // substrings of the message, after the file's name
+	}{
+		{"testdata/missing.json", FormatCounts, "file does not exist"},
+		{"testdata", FormatCounts, "is a directory"},
+		{"testdata/invalid-empty.json", FormatCounts, "is empty: expected a JSON object"},
+		{"testdata/invalid-truncated.json", FormatCounts, "invalid-truncated.json:2: truncated JSON"},
+		{"testdata/invalid-binary.json", FormatCounts, "looks binary: NUL byte at offset 15"},
+		{"testdata/invalid-duplicate.json", FormatCounts, `invalid-duplicate.json:3: key "s14" appears more than once`},
+		{"testdata/invalid-negative.json", FormatCounts, `key "s14": count -3 is negative`},
+		{"testdata/invalid-fraction.json", FormatCounts, `key "s14": count 12.5 is not a whole number`},
+		{"testdata/invalid-string.json", FormatCounts, `key "s14": value is a string ("12"), expected a whole number`},
+		{"testdata/invalid-null.json", FormatCounts, `key "s14": value is null, expected a whole number`},
+		{"testdata/invalid-nested.json", FormatCounts, `key "s14": value is an object, expected a whole number`},
+		{"testdata/invalid-array.json", FormatCounts, "expected a JSON object like {\"s14\": 12}, got an array"},
+		{"testdata/invalid-time.csv", FormatEvents, `invalid-time.csv:3: time "yesterday" is not RFC 3339 (2006-01-02T15:04:05Z07:00)`},
+		{"testdata/invalid-fields.csv", FormatEvents, "invalid-fields.csv:1: expected 2 fields (key,time), got 3"},
+		{"testdata/invalid-nocomma.csv", FormatEvents, "invalid-nocomma.csv:1: expected key,time but found no comma"},
+		{"testdata/invalid-binary.json", FormatEvents, "looks binary"},
+		{"testdata/counts.json", "xml", `unknown format "xml"`},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.path)+"/"+tt.format, func(t *testing.T) {
+			src := NewFile(FileOptions{Path: tt.path, Format: tt.format})
+			_, err := src.Counts(context.Background(), testSince)
+			checkError(t, err, `reading reports from file "`+tt.path+`": `, tt.want)
+		})
+	}
+}
+
+func TestFileMissingIsErrNotExist(t *testing.T) {
+	_, err := NewFile(FileOptions{Path: filepath.Join(t.TempDir(), "nope.json")}).Counts(context.Background(), testSince)
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("error %v does not match os.ErrNotExist", err)
+	}
+}
+
+func TestFileMaxAge(t *testing.T) {
+	path := writeFile(t, "reports.json", `{"s14": 1}`)
+	mtime := testNow.Add(-10 * time.Minute)
+	if err := os.Chtimes(path, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		maxAge  time.Duration
+		wantErr string
+	}{
+		{"no check", 0, ""},
+		{"fresh", 15 * time.Minute, ""},
+		{"exactly the limit", 10 * time.Minute, ""},
+		{"too old", 5 * time.Minute, "is too old: last written 10m0s ago (at 2026-11-25T06:25:00Z), over the max_age of 5m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := NewFile(FileOptions{Path: path, MaxAge: tt.maxAge, Now: func() time.Time { return testNow }})
+			got, err := src.Counts(context.Background(), testSince)
+			if tt.wantErr == "" {
+				if err != nil || got["s14"] != 1 {
+					t.Fatalf("Counts = %v, %v; want s14=1", got, err)
+				}
+				return
+			}
+			checkError(t, err, `reading reports from file "`+path+`": `, tt.wantErr)
+		})
+	}
+}
+
+func TestFileMaxSize(t *testing.T) {
+	body := `{"s14": 12}` // 11 bytes
+	path := writeFile(t, "reports.json", body)
+	for _, tt := range []struct {
+		max     int64
+		wantErr string
+	}{
+		{11, ""},
+		{10, "is larger than the limit of 10 bytes (max_size)"},
+	} {
+		_, err := NewFile(FileOptions{Path: path, MaxSize: tt.max}).Counts(context.Background(), testSince)
+		if tt.wantErr == "" {
+			if err != nil {
+				t.Errorf("MaxSize %d: %v", tt.max, err)
+			}
+			continue
+		}
+		checkError(t, err, "", tt.wantErr)
+	}
+
+	huge := writeFile(t, "huge.csv", strings.Repeat("s14,2026-11-25T06:10:00Z\n", 100_000))
+	_, err := NewFile(FileOptions{Path: huge, Format: FormatEvents, MaxSize: 1 << 20}).Counts(context.Background(), testSince)
+	checkError(t, err, "", "is larger than the limit of 1 MiB (max_size)")
+}
+
+func TestParseCounts(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    map[string]int
+		wantErr string
+	}{
+		{`{}`, map[string]int{}, ""},
+		{"\xEF\xBB\xBF{\"a\": 1}", map[string]int{"a": 1}, ""},
+		{`{"a": 12.0, "b": 1.2e1, "c": 0, "d": -0}`, map[string]int{"a": 12, "b": 12, "c": 0, "d": 0}, ""},
+		{`{"a": 1e400}`, nil, "count 1e400 is too large"},
+		{`{"a": 9223372036854775808}`, nil, "is too large"},
+		{`{"a": -0.5}`, nil, "is not a whole number"},
+		{`{"a": true}`, nil, "value is true"},
+		{`{"a": [1]}`, nil, "value is an array"},
+		{`{"a": 1} {"b": 2}`, nil, "unexpected an object after the JSON object"},
+		{`{"a": 1}}`, nil, "invalid JSON"},
+		{`{"a" 1}`, nil, "x:1: invalid JSON"},
+		{`{"a": 1,`, nil, "truncated JSON"},
+		{`{"a": "1`, nil, "truncated JSON"},
+		{"{\"a\": 1, \"\xff\": 2}", nil, "looks binary: invalid UTF-8 at offset 10"},
+		{`12`, nil, "got a number (12)"},
+	}
+	for _, tt := range tests {
+		got, err := parseCounts("x", []byte(tt.in))
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("parseCounts(%q) error = %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !maps.Equal(got, tt.want) {
+			t.Errorf("parseCounts(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestParseEventsWindowEdge(t *testing.T) {
+	tests := []struct {
+		line string
+		want int
+	}{
+		{"s14,2026-11-25T04:35:00Z", 1},            // exactly since
+		{"s14,2026-11-25T04:34:59Z", 0},            // one second before
+		{"s14,2026-11-25T04:34:59.999999999Z", 0},  // a nanosecond before
+		{"s14,2026-11-25T04:35:00.000000001Z", 1},  // fractional seconds are RFC 3339 too
+		{"s14,2026-11-25T18:35:00+14:00", 1},       // the same instant, far east
+		{"s14,2026-11-24T18:34:59-10:00", 0},       // a second before, far west
+		{"s14,2026-11-25T06:35:00Z\r", 1},          // CRLF line ends
+		{"KEY,TIME\ns14,2026-11-25T06:35:00Z", 1},  // header, any case
+		{"s14,2026-11-25T06:35:00Z\nkey,time", -1}, // a header after data is a bad line
+	}
+	for _, tt := range tests {
+		got, err := parseEvents("x", []byte(tt.line), testSince)
+		if tt.want < 0 {
+			if err == nil {
+				t.Errorf("parseEvents(%q) = %v, want an error", tt.line, got)
+			}
+			continue
+		}
+		if err != nil || got["s14"] != tt.want {
+			t.Errorf("parseEvents(%q) = %v, %v; want s14=%d", tt.line, got, err, tt.want)
+		}
+	}
+}
+
+func TestNone(t *testing.T) {
+	var src Source = None{}
+	got, err := src.Counts(context.Background(), testSince)
+	if err != nil || got == nil || len(got) != 0 {
+		t.Errorf("None.Counts = %v, %v; want an empty map", got, err)
+	}
+	if src.String() != "none" || src.Close() != nil {
+		t.Errorf("None: String %q, Close %v", src.String(), src.Close())
+	}
+}
+
+func TestFileString(t *testing.T) {
+	if got, want := NewFile(FileOptions{Path: "/etc/x/reports.json"}).String(), `file "/etc/x/reports.json"`; got != want {
+		t.Errorf("String = %s, want %s", got, want)
+	}
+}
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// checkError checks that err starts with prefix and contains want.
+func checkError(t *testing.T, err error, prefix, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %q", want)
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, prefix) || !strings.Contains(msg, want) {
+		t.Errorf("error\n  %s\nwant prefix\n  %s\nand\n  %s", msg, prefix, want)
+	}
+}
