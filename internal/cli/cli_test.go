@@ -453,3 +453,48 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("exit %d, %q", code, out.String())
 	}
 }
+
+func TestRunCachetFaults(t *testing.T) {
+	tests := []struct {
+		name       string
+		fault      cachettest.Fault
+		n          int
+		onlyWrites bool
+		retries    int
+		wantCode   int
+		wantOut    string
+		wantWrites bool // whether statuses end up written
+	}{
+		{"listing answers HTML", cachettest.FaultHTML200, -1, false, 0, ExitFailed, "is cachet.url the API base", false},
+		{"listing truncated", cachettest.FaultTruncated, -1, false, 0, ExitFailed, "nothing was written", false},
+		{"listing 500 once, retried", cachettest.Fault500, 1, false, 2, ExitOK, "3 changed (3 written)", true},
+		{"writes 500 every time", cachettest.Fault500, -1, true, 1, ExitFailed, "after 2 attempts", false},
+		{"writes connection closed once, retried", cachettest.FaultClose, 1, true, 2, ExitOK, "3 written", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, defaultFleet(), `{"s2": 25}`, "")
+			cfg, _ := os.ReadFile(f.cfg)
+			os.WriteFile(f.cfg, []byte(strings.Replace(string(cfg), "retries: 0", fmt.Sprintf("retries: %d", tt.retries), 1)), 0o600)
+			f.cachet.FailNext(tt.fault, tt.n, tt.onlyWrites)
+			r := f.run(context.Background(), "run")
+			if r.code != tt.wantCode || !strings.Contains(r.out, tt.wantOut) {
+				t.Fatalf("exit %d (want %d), output lacks %q:\n%s%s", r.code, tt.wantCode, tt.wantOut, r.out, r.err)
+			}
+			if got := f.status(3) == 4; got != tt.wantWrites {
+				t.Errorf("component 3 written: %v, want %v", got, tt.wantWrites)
+			}
+		})
+	}
+}
+
+func TestRunWarnsAboutReadableConfig(t *testing.T) {
+	f := newFixture(t, defaultFleet(), `{}`, "")
+	if err := os.Chmod(f.cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := f.run(context.Background(), "run", "--dry-run")
+	if r.code != ExitOK || !strings.Contains(r.err, "readable by other users") {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.err)
+	}
+}
