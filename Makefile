@@ -34,10 +34,10 @@ bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/config
-	$(GO) test -run '^$$' -fuzz '^FuzzParseCodeMap$$' -fuzztime $(FUZZTIME) ./internal/status
-	$(GO) test -run '^$$' -fuzz '^FuzzCounts$$' -fuzztime $(FUZZTIME) ./internal/reports
-	$(GO) test -run '^$$' -fuzz '^FuzzEvents$$' -fuzztime $(FUZZTIME) ./internal/reports
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/config
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCodeMap$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/status
+	$(GO) test -run '^$$' -fuzz '^FuzzCounts$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/reports
+	$(GO) test -run '^$$' -fuzz '^FuzzEvents$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/reports
 
 clean:
 	rm -rf bin

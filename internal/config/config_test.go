@@ -1,0 +1,390 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxer/cachet-updater/internal/status"
+)
+
+// TestInvalid loads every invalid-*.yaml fixture and checks the line and a
+// substring of the message. Every fixture must be listed here.
+func TestInvalid(t *testing.T) {
+	tests := []struct {
+		file string
+		line int
+		want string
+	}{
+		{"unknown-top-key", 3, `probes: unknown key "probes" (did you mean "probe"?)`},
+		{"unknown-server-key", 7, `servers[0].compnent: unknown key "compnent": the keys allowed here are name, url`},
+		{"typo-probe-key", 4, `probe.timout: unknown key "timout" (did you mean "timeout"?)`},
+		{"threshold-unknown-key", 5, `reports.thresholds.outage: unknown key "outage"`},
+		{"inline-token", 3, "cachet.token: inline tokens are refused; put the token in an environment variable (token_env) or a file readable only by this user (token_file) so it stays out of backups and version control"},
+		{"token-env-and-file", 4, "cachet.token_file: token_env and token_file are both set: keep only one"},
+		{"token-env-not-a-name", 3, "cachet.token_env: must be the name of an environment variable"},
+		{"cachet-missing", 0, "cachet: is required"},
+		{"cachet-url-missing", 2, "cachet.url: is required"},
+		{"cachet-url-relative", 2, "cachet.url: must be an absolute http or https URL"},
+		{"cachet-url-ftp", 2, "cachet.url: must be an absolute http or https URL"},
+		{"cachet-url-no-host", 2, "cachet.url: must be an absolute http or https URL"},
+		{"server-url-missing", 4, "servers[0].url: is required"},
+		{"server-url-relative", 5, "servers[0].url: must be an absolute http or https URL such as https://s1.example.org/"},
+		{"server-url-ftp", 5, "servers[0].url: must be an absolute http or https URL"},
+		{"server-url-no-host", 5, "servers[0].url: must be an absolute http or https URL"},
+		{"server-name-missing", 4, "servers[0].name: is required"},
+		{"servers-empty", 3, "servers: is empty: list at least one server"},
+		{"servers-missing", 0, "servers: is required"},
+		{"servers-not-a-list", 4, "servers: must be a list of servers"},
+		{"server-not-a-mapping", 4, "servers[0]: must be a mapping"},
+		{"duplicate-name", 7, `servers[1].name: "Stream 1" is also the name of servers[0] on line 4`},
+		{"duplicate-component-id", 9, "servers[1].component_id: 1 is also the component of servers[0] on line 6"},
+		{"component-id-zero", 6, "servers[0].component_id: must be at least 1"},
+		{"component-id-negative", 6, "servers[0].component_id: must be at least 1"},
+		{"component-id-string", 6, "servers[0].component_id: must be a whole number"},
+		{"component-id-missing", 4, "servers[0].component_id: is required"},
+		{"status-name-unknown", 6, `probe.status.5xx: unknown status "down": use one of operational`},
+		{"on-timeout-unknown", 4, `probe.on_timeout: unknown status "slow"`},
+		{"on-error-unknown", 7, `servers[0].on_error: unknown status "Major Outage"`},
+		{"status-key-2x9", 5, `probe.status: status key "2x9"`},
+		{"status-key-600", 5, `probe.status: status key "600"`},
+		{"status-key-backwards", 5, `status key "300-200": the range runs backwards`},
+		{"status-overlap", 6, `status keys "200-299" and "2xx" overlap and are equally specific`},
+		{"status-empty", 4, "probe.status: is empty"},
+		{"timeout-zero", 4, "probe.timeout: must be longer than 0"},
+		{"timeout-negative", 3, "cachet.timeout: must be longer than 0"},
+		{"duration-bare-number", 4, "probe.timeout: 10 is a bare number, not a duration: add a unit"},
+		{"duration-garbage", 3, `run_timeout: "five minutes" is not a duration`},
+		{"slow-negative", 7, "servers[0].slow: must not be negative"},
+		{"thresholds-not-increasing", 6, "reports.thresholds: must increase strictly"},
+		{"thresholds-partial-above-default", 5, "partial_outage (60) < major_outage (50)"},
+		{"threshold-zero", 5, "reports.thresholds.performance_issues: must be at least 1"},
+		{"source-type-unknown", 5, `reports.source.type: must be file, sql or none, not "redis"`},
+		{"source-type-missing", 5, "reports.source.type: is required"},
+		{"file-source-no-path", 5, "reports.source.path: is required"},
+		{"file-source-bad-format", 7, `reports.source.format: must be counts or events, not "csv"`},
+		{"file-source-negative-max-age", 7, "reports.source.max_age: must not be negative"},
+		{"file-driver-key", 7, "reports.source.driver: key driver is for type sql"},
+		{"none-with-path", 6, "reports.source.path: key path is for type file"},
+		{"sql-no-driver", 5, "reports.source.driver: is required"},
+		{"sql-unknown-driver", 6, `reports.source.driver: must be mysql, postgres or sqlite, not "oracle"`},
+		{"sql-no-query", 5, "reports.source.query: is required"},
+		{"sql-inline-dsn-mysql", 7, "reports.source.dsn: an inline DSN is allowed only for sqlite"},
+		{"sql-dsn-env-and-file", 8, "reports.source.dsn_file: only one of dsn_env, dsn_file and dsn may be set"},
+		{"sql-no-dsn", 5, "reports.source: needs the database to read from"},
+		{"sql-path-key", 8, "reports.source.path: key path is for type file"},
+		{"server-concurrency", 7, "servers[0].concurrency: concurrency is global: set it under probe"},
+		{"method-post", 4, `probe.method: must be GET or HEAD, not "POST"`},
+		{"bool-not-bool", 4, "probe.tls_skip_verify: must be true or false"},
+		{"retries-negative", 3, "cachet.retries: must be at least 0"},
+		{"write-concurrency-zero", 3, "cachet.write_concurrency: must be at least 1"},
+		{"concurrency-zero", 4, "probe.concurrency: must be at least 1"},
+		{"window-zero", 4, "reports.window: must be longer than 0"},
+		{"key-twice", 4, "cachet.timeout: is set twice (first on line 3)"},
+		{"null-value", 4, "probe.timeout: has no value"},
+		{"scalar-where-mapping", 1, "cachet: must be a mapping"},
+		{"yaml-syntax", 4, "YAML syntax error in the block that starts on this line: did not find expected '-' indicator"},
+		{"yaml-syntax-scanner", 6, "YAML syntax error: mapping values are not allowed in this context"},
+		{"yaml-unclosed-flow", 4, "YAML syntax error in the block that starts on this line"},
+		{"tab-indent", 2, "indented with a tab: YAML allows only spaces"},
+		{"tab-indent-server", 5, "indented with a tab"},
+		{"empty", 0, "the config file is empty"},
+		{"only-comments", 0, "holds only comments"},
+		{"not-a-mapping", 1, "the config must be a YAML mapping"},
+		{"two-documents", 7, "more than one YAML document"},
+		{"not-utf8", 4, "not valid UTF-8"},
+	}
+	listed := map[string]bool{}
+	for _, tt := range tests {
+		listed[tt.file] = true
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join("testdata", "invalid-"+tt.file+".yaml")
+			cfg, err := Load(path)
+			if err == nil {
+				t.Fatalf("Load(%s) = %+v, want an error", path, cfg)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("Load(%s) error %T %v, want *config.Error", path, err, err)
+			}
+			if ce.File != path || ce.Line != tt.line {
+				t.Errorf("error at %s:%d, want %s:%d (%v)", ce.File, ce.Line, path, tt.line, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error\n  %v\nwant it to contain\n  %s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "map[") || strings.Contains(err.Error(), "config.") || strings.Contains(err.Error(), "!!") {
+				t.Errorf("error leaks Go or YAML internals: %v", err)
+			}
+		})
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "invalid-*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "invalid-"), ".yaml")
+		if !listed[name] {
+			t.Errorf("fixture %s has no entry in the table", f)
+		}
+	}
+}
+
+func TestSecretsNotEchoed(t *testing.T) {
+	for _, f := range []string{"inline-token", "token-env-not-a-name", "sql-inline-dsn-mysql"} {
+		_, err := Load(filepath.Join("testdata", "invalid-"+f+".yaml"))
+		for _, secret := range []string{"0123456789abcdef", "9f8a-7b6c-secret", "hunter2"} {
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: error contains the secret %q: %v", f, secret, err)
+			}
+		}
+	}
+}
+
+func TestErrorString(t *testing.T) {
+	for _, tt := range []struct {
+		e    Error
+		want string
+	}{
+		{Error{File: "configs/x.yaml", Line: 12, Key: "servers[3].url", Msg: "bad"}, "configs/x.yaml:12: servers[3].url: bad"},
+		{Error{File: "x.yaml", Key: "cachet", Msg: "is required"}, "x.yaml: cachet: is required"},
+		{Error{File: "x.yaml", Line: 3, Msg: "syntax"}, "x.yaml:3: syntax"},
+		{Error{File: "x.yaml", Msg: "empty"}, "x.yaml: empty"},
+	} {
+		if got := tt.e.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestLoadMissingAndLarge(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load(filepath.Join(dir, "nope.yaml"))
+	var ce *Error
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "no such file or directory") {
+		t.Errorf("missing file: %v", err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	data := []byte("# " + strings.Repeat("x", MaxFileSize) + "\n")
+	if err := os.WriteFile(big, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(big); !errors.As(err, &ce) || !strings.Contains(err.Error(), "larger than 1024 KiB") {
+		t.Errorf("large file: %v", err)
+	}
+}
+
+func mustLoad(t *testing.T, path string) *Config {
+	t.Helper()
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", path, err)
+	}
+	return cfg
+}
+
+func codes(t *testing.T, m map[string]string) status.CodeMap {
+	t.Helper()
+	c, err := status.ParseCodeMap(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestValidFull(t *testing.T) {
+	path := filepath.Join("testdata", "valid-full.yaml")
+	cfg := mustLoad(t, path)
+	abs, _ := filepath.Abs(path)
+	dir := filepath.Dir(abs)
+
+	globalStatus := map[string]string{"200-299": "operational", "429": "partial_outage", "3xx": "performance_issues"}
+	global := Probe{
+		Timeout: 8 * time.Second, Concurrency: 200, Method: "HEAD",
+		TLSSkipVerify: false, FollowRedirects: false,
+		Status: globalStatus, Codes: codes(t, globalStatus),
+		OnTimeout: status.PartialOutage, OnError: status.MajorOutage, Slow: 2 * time.Second,
+	}
+	s15Status := map[string]string{"200": "operational", "5xx": "partial_outage"}
+	want := &Config{
+		Path: abs,
+		Cachet: Cachet{
+			URL: "https://status.example.org/api/v1", TokenFile: filepath.Join(dir, "secrets", "cachet-token"),
+			Timeout: 7 * time.Second, Retries: 5, WriteConcurrency: 2,
+		},
+		Probe: global,
+		Reports: Reports{
+			Window:     90 * time.Minute,
+			Thresholds: status.Thresholds{PerformanceIssues: 5, PartialOutage: 30, MajorOutage: 60},
+			Source: Source{
+				Type: "sql", Driver: "sqlite", DSN: filepath.Join(dir, "data", "reports.db"),
+				Query:   "SELECT server, COUNT(*) FROM stream_reports WHERE created_at >= ? GROUP BY server",
+				Timeout: 3 * time.Second, Line: 27,
+			},
+		},
+		LockFile:   filepath.Join(dir, "run", "updater.lock"),
+		RunTimeout: 2 * time.Minute,
+		Servers: []Server{
+			{Name: "Stream 14", URL: "https://s14.example.org/", ComponentID: 14, ReportsKey: "s14", Probe: global, Line: 36},
+			{Name: "Stream 15", URL: "http://s15.example.org:8080/health", ComponentID: 15, ReportsKey: "Stream 15", Line: 40, Probe: Probe{
+				Timeout: 3 * time.Second, Concurrency: 200, Method: "GET",
+				TLSSkipVerify: true, FollowRedirects: true,
+				Status: s15Status, Codes: codes(t, s15Status),
+				OnTimeout: status.MajorOutage, OnError: status.PartialOutage, Slow: 500 * time.Millisecond,
+			}},
+		},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("got\n%+v\nwant\n%+v", cfg, want)
+	}
+	p := cfg.Servers[1].Policy(cfg.Reports.Thresholds)
+	if p.OnTimeout != status.MajorOutage || p.OnError != status.PartialOutage || p.Slow != 500*time.Millisecond || p.Thresholds.MajorOutage != 60 {
+		t.Errorf("Policy = %+v", p)
+	}
+	if r, ok := p.Codes.Lookup(503); !ok || r.Status != status.PartialOutage {
+		t.Errorf("Policy codes: 503 → %+v %v", r, ok)
+	}
+}
+
+func TestValidMinimalDefaults(t *testing.T) {
+	path := filepath.Join("testdata", "valid-minimal.yaml")
+	cfg := mustLoad(t, path)
+	abs, _ := filepath.Abs(path)
+	def := DefaultProbe()
+	want := &Config{
+		Path: abs,
+		Cachet: Cachet{
+			URL: "https://status.example.org/api/v1", TokenEnv: "CACHET_API_TOKEN",
+			Timeout: 10 * time.Second, Retries: 3, WriteConcurrency: 4,
+		},
+		Probe: def,
+		Reports: Reports{
+			Window:     2 * time.Hour,
+			Thresholds: status.Thresholds{PerformanceIssues: 11, PartialOutage: 20, MajorOutage: 50},
+			Source:     Source{Type: "none"},
+		},
+		LockFile:   DefaultLockFile(abs),
+		RunTimeout: 5 * time.Minute,
+		Servers: []Server{
+			{Name: "Stream 1", URL: "https://s1.example.org/", ComponentID: 1, ReportsKey: "Stream 1", Probe: def, Line: 4},
+		},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("got\n%+v\nwant\n%+v", cfg, want)
+	}
+	wantProbe := Probe{Timeout: 10 * time.Second, Concurrency: 1000, Method: "GET", FollowRedirects: true,
+		Status: map[string]string{"200-399": "operational"}, OnTimeout: status.PerformanceIssues, OnError: status.MajorOutage}
+	wantProbe.Codes = codes(t, wantProbe.Status)
+	if !reflect.DeepEqual(def, wantProbe) {
+		t.Errorf("DefaultProbe() = %+v, want %+v", def, wantProbe)
+	}
+	if dir, base := filepath.Split(cfg.LockFile); filepath.Clean(dir) != filepath.Clean(os.TempDir()) ||
+		!strings.HasPrefix(base, "cachet-updater-valid-minimal-") || len(base) != len("cachet-updater-valid-minimal-12345678.lock") || !strings.HasSuffix(base, ".lock") {
+		t.Errorf("default lock file %s", cfg.LockFile)
+	}
+	// Server probes must not share the status map with the defaults.
+	cfg.Servers[0].Probe.Status["5xx"] = "major_outage"
+	if len(cfg.Probe.Status) != 1 {
+		t.Error("a server's Status map is shared with the defaults")
+	}
+}
+
+func TestValidOther(t *testing.T) {
+	cfg := mustLoad(t, filepath.Join("testdata", "valid-file-source.yaml"))
+	abs, _ := filepath.Abs("testdata")
+	if cfg.Cachet.TokenEnv != "MY_TOKEN" || cfg.Cachet.TokenFile != "" {
+		t.Errorf("Cachet = %+v", cfg.Cachet)
+	}
+	wantSrc := Source{Type: "file", Path: filepath.Join(filepath.Dir(abs), "reports", "counts.json"), Format: "counts", MaxAge: 15 * time.Minute, Line: 6}
+	if cfg.Reports.Source != wantSrc {
+		t.Errorf("Source = %+v, want %+v", cfg.Reports.Source, wantSrc)
+	}
+	if want := (status.Thresholds{PerformanceIssues: 11, PartialOutage: 25, MajorOutage: 50}); cfg.Reports.Thresholds != want {
+		t.Errorf("partial thresholds override = %+v, want %+v", cfg.Reports.Thresholds, want)
+	}
+	if s := cfg.Servers[0]; s.Name != "14" || s.ReportsKey != "14" {
+		t.Errorf("numeric name: %+v", s)
+	}
+
+	cfg = mustLoad(t, filepath.Join("testdata", "valid-sql-env.yaml"))
+	if s := cfg.Reports.Source; s.Type != "sql" || s.Driver != "postgres" || s.DSNEnv != "REPORTS_DSN" || s.Timeout != 5*time.Second || s.MaxAge != 0 || s.Format != "" {
+		t.Errorf("Source = %+v", s)
+	}
+}
+
+func TestParseEdgeCases(t *testing.T) {
+	base := "cachet:\n  url: https://status.example.org/api/v1\nservers:\n  - name: a\n    url: https://a.example.org/\n    component_id: 1\n"
+	for _, tt := range []struct {
+		name, extra string
+		check       func(*Config) bool
+	}{
+		{"bare zero is a duration", "probe:\n  slow: 0\n", func(c *Config) bool { return c.Probe.Slow == 0 }},
+		{"max_age 0 turns the check off", "reports:\n  source:\n    type: file\n    path: /abs/r.json\n    max_age: 0\n", func(c *Config) bool {
+			return c.Reports.Source.MaxAge == 0 && c.Reports.Source.Path == "/abs/r.json"
+		}},
+		{"explicit none", "reports:\n  source:\n    type: none\n", func(c *Config) bool { return c.Reports.Source.Type == "none" }},
+		{"empty lock_file is the default", "lock_file: \"\"\n", func(c *Config) bool { return strings.HasPrefix(filepath.Base(c.LockFile), "cachet-updater-x-") }},
+		{"absolute lock_file", "lock_file: /run/lock/cu.lock\n", func(c *Config) bool { return c.LockFile == "/run/lock/cu.lock" }},
+		{"aliases are followed", "probe:\n  status: &m {\"2xx\": operational}\n  on_error: partial_outage\n", func(c *Config) bool { return c.Probe.Status["2xx"] == "operational" }},
+		{"sqlite URI dsn is kept", "reports:\n  source:\n    type: sql\n    driver: sqlite\n    dsn: \"file:r.db?mode=ro\"\n    query: SELECT 1\n", func(c *Config) bool {
+			return c.Reports.Source.DSN == "file:r.db?mode=ro"
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("/etc/cu/x.yaml", []byte(base+tt.extra))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(cfg) {
+				t.Errorf("unexpected config %+v", cfg)
+			}
+		})
+	}
+}
+
+func TestErrorsInFileOrder(t *testing.T) {
+	data := "cachet:\n  url: ftp://x\nprobe:\n  timout: 1s\nservers: []\n"
+	_, err := Parse("x.yaml", []byte(data))
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Line != 2 || ce.Key != "cachet.url" {
+		t.Errorf("want the first error on line 2, got %v", err)
+	}
+}
+
+// TestLargeInputsStayFast guards against quadratic work on a file near the
+// size limit: many servers sharing one big anchored status mapping, and
+// one mapping with far too many keys.
+func TestLargeInputsStayFast(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("cachet:\n  url: https://status.example.org/api/v1\nprobe:\n  status: &m\n")
+	for i := 0; i < 150; i++ {
+		fmt.Fprintf(&b, "    \"100-%d\": operational\n", 100+i) // nested, so no two are equally wide
+	}
+	b.WriteString("servers:\n")
+	for i := 1; b.Len() < MaxFileSize-200; i++ {
+		fmt.Fprintf(&b, "  - {name: s%d, url: 'https://s.org/', component_id: %d, status: *m}\n", i, i)
+	}
+	start := time.Now()
+	cfg, err := Parse("big.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("Parse of %d servers took %s", len(cfg.Servers), d)
+	}
+
+	b.Reset()
+	b.WriteString("cachet:\n  url: https://status.example.org/api/v1\nprobe:\n  status:\n")
+	for i := 0; i < 400; i++ {
+		fmt.Fprintf(&b, "    \"%d-%d\": operational\n", 100+i, 150+i)
+	}
+	_, err = Parse("many.yaml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "more than 200") {
+		t.Errorf("want the key limit, got %v", err)
+	}
+}
