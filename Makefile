@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/cachet-updater
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
-STATICCHECK_VERSION := 2026.2.2
+STATICCHECK_VERSION := v0.8.2
 FUZZTIME  ?= 10s
 
 .PHONY: help build test lint demo bench bench-go fuzz clean
