@@ -116,7 +116,7 @@ func TestMySQLShapes(t *testing.T) {
 		{name: "negative count", query: `SELECT server, -COUNT(*) FROM {table} WHERE created_at >= ? AND server IS NOT NULL GROUP BY server`,
 			wantErr: `row 1: count "-2" for key "s14" is negative`},
 		{name: "unknown table", query: `SELECT server, COUNT(*) FROM nope_` + table + ` WHERE created_at >= ? GROUP BY server`,
-			wantErr: "Error 1146 (42S02): Table 'test.nope_" + table + "' doesn't exist"},
+			wantErr: "nope_" + table + "' doesn't exist"},
 	})
 }
 
