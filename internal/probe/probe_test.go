@@ -454,11 +454,13 @@ func TestProbeAllHanging(t *testing.T) {
 	defer p.Close()
 	targets := make([]Target, 200)
 	for i := range targets {
-		path := "/ok"
+		// The answering servers get a generous deadline: under -race on a
+		// busy machine 200 simultaneous connects can take a while.
+		path, timeout := "/ok", 20*time.Second
 		if i%10 == 3 {
-			path = "/hang"
+			path, timeout = "/hang", 300*time.Millisecond
 		}
-		targets[i] = Target{Name: fmt.Sprint("server", i), URL: srv.URL + path, Timeout: 300 * time.Millisecond}
+		targets[i] = Target{Name: fmt.Sprint("server", i), URL: srv.URL + path, Timeout: timeout}
 	}
 	results := p.ProbeAll(context.Background(), targets, 1000)
 	for i, r := range results {
