@@ -67,6 +67,9 @@ component status per server (the worse of the probe and the reports) and
 updates the Cachet components whose status changed. Cron runs it every few
 minutes; it writes to Cachet only when a status changed.
 
+Start with "cachet-updater demo" (no outside service needed), then
+"cachet-updater check --config FILE" and "run --dry-run".
+
 Exit codes:
   0  the run completed and every write succeeded (servers being down is not a failure)
   1  something failed on the way: a write, the report source, Cachet, an unknown component
@@ -84,7 +87,7 @@ Exit codes:
 		defConfig = "/etc/cachet-updater/config.yaml"
 	}
 	pf := root.PersistentFlags()
-	pf.StringVarP(&g.config, "config", "c", defConfig, "config file (default from $CACHET_UPDATER_CONFIG)")
+	pf.StringVarP(&g.config, "config", "c", defConfig, "config file; $CACHET_UPDATER_CONFIG sets the default")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.StringVar(&g.logFormat, "log-format", "", "log format: json or console (default: console on a terminal, json otherwise)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(ExitUsage, err) })

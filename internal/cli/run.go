@@ -36,6 +36,17 @@ counts of the window, reads the components' current statuses from Cachet,
 decides each server's status and writes only the components whose status
 changed.
 
+Each server's status is the worse of two signals:
+  probe    the final HTTP code mapped through probe.status (the most specific
+           key wins; no match: major_outage); no answer in time: on_timeout
+           (performance_issues); refused, reset, DNS, TLS, redirect loop:
+           on_error (major_outage); slower than slow: at least
+           performance_issues
+  reports  at least 11 / 20 / 50 reports in the window (reports.thresholds):
+           performance_issues / partial_outage / major_outage
+A report source that fails is ignored (decided from the probes alone, exit 1).
+An interrupted probe never changes a status.
+
 A run in which nothing changed and nothing failed prints nothing on stdout
 (only one summary log line on stderr), so cron stays quiet. Otherwise, and
 always on a terminal, with --dry-run or with --only, it prints a table.`,
