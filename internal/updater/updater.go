@@ -198,10 +198,10 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 
 	sum.Rows = decideAll(servers, results, counts, d.Source != nil && sum.SourceErr == nil, cfg.Reports.Thresholds)
 	plan(sum.Rows, components, sum.CachetErr)
+	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
 	if ctx.Err() != nil {
 		sum.Interrupted = context.Cause(ctx)
 	}
-	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
 
 	sum.Reads, sum.Writes = d.Cachet.Requests()
 	sum.Duration = now().Sub(started)
