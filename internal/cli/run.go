@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -128,12 +129,17 @@ func runJob(ctx context.Context, env Env, g *globalFlags, f *runFlags, path stri
 	show := f.dryRun || len(f.only) > 0 || env.IsTerminal(env.Out) || sum.Failed() ||
 		sum.Count(updater.Updated) > 0 || sum.Count(updater.WouldUpdate) > 0
 	if show {
+		// One buffered write: a fleet of thousands is thousands of lines.
+		out := bufio.NewWriter(env.Out)
 		if len(f.only) > 0 {
-			renderDetail(env.Out, sum)
+			renderDetail(out, sum)
 		} else {
-			renderTable(env.Out, sum)
+			renderTable(out, sum)
 		}
-		fmt.Fprintln(env.Out, summaryLine(sum))
+		fmt.Fprintln(out, summaryLine(sum))
+		if err := out.Flush(); err != nil {
+			log.Error().Err(err).Msg("writing the table to stdout")
+		}
 	}
 	logSummary(log, sum)
 	switch {

@@ -180,6 +180,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	go func() {
 		defer wg.Done()
 		c, err := d.Cachet.Components(ctx)
+		d.Log.Debug().Dur("after", now().Sub(started)).Msg("Cachet listing done")
 		if err != nil {
 			sum.CachetErr = fmt.Errorf("reading components from Cachet: %w", err)
 			return
@@ -187,7 +188,9 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		components = c
 	}()
 	results := d.Prober.ProbeAll(ctx, targets(servers), cfg.Probe.Concurrency)
+	d.Log.Debug().Int("servers", len(servers)).Dur("after", now().Sub(started)).Msg("probes done")
 	wg.Wait()
+	d.Log.Debug().Int("components", len(components)).Dur("after", now().Sub(started)).Msg("reports and Cachet listing read")
 
 	if sum.SourceErr != nil {
 		d.Log.Error().Err(sum.SourceErr).Str("source", sum.Source).Msg("report source failed: deciding from the probes alone")
@@ -199,6 +202,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	sum.Rows = decideAll(servers, results, counts, d.Source != nil && sum.SourceErr == nil, cfg.Reports.Thresholds)
 	plan(sum.Rows, components, sum.CachetErr)
 	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
+	d.Log.Debug().Dur("after", now().Sub(started)).Msg("writes done")
 	if ctx.Err() != nil {
 		sum.Interrupted = context.Cause(ctx)
 	}

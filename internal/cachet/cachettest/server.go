@@ -86,6 +86,7 @@ type Server struct {
 
 	mu             sync.Mutex
 	comps          map[int]*entry
+	sorted         []*entry // comps by id; nil when stale
 	groups         map[int]string
 	log            []Request
 	perPage        int
@@ -145,6 +146,7 @@ func (s *Server) Add(c Component) {
 	}
 	now := time.Now().UTC()
 	s.comps[c.ID] = &entry{c: c, created: now, updated: now}
+	s.sorted = nil
 }
 
 // AddGroup adds or replaces a component group.
@@ -238,12 +240,19 @@ func isWrite(method string) bool {
 	return false
 }
 
+// sortedLocked returns the components by id. The order is cached: a large
+// fleet lists many pages, and sorting for each made the fake the slowest
+// part of a benchmark.
 func (s *Server) sortedLocked() []*entry {
+	if s.sorted != nil {
+		return s.sorted
+	}
 	out := make([]*entry, 0, len(s.comps))
 	for _, e := range s.comps {
 		out = append(out, e)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].c.ID < out[j].c.ID })
+	s.sorted = out
 	return out
 }
 
@@ -322,7 +331,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, auth
 	case strings.HasPrefix(rest, "/components/"):
 		s.component(w, r, strings.TrimPrefix(rest, "/components/"), body, authorized)
 	case rest == "/subscribers":
-		s.handle(w, r, readOnly, true, authorized, func() { writePage(w, r, []any{}, s.pageSize(r)) })
+		s.handle(w, r, readOnly, true, authorized, func() { writeList(w, r, nil, s.pageSize(r)) })
 	default:
 		writeError(w, http.StatusNotFound, detail404, nil)
 	}
@@ -416,6 +425,7 @@ func (s *Server) component(w http.ResponseWriter, r *http.Request, idStr string,
 		}
 		s.mu.Lock()
 		delete(s.comps, id)
+		s.sorted = nil
 		s.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -568,15 +578,22 @@ func (s *Server) listComponents(w http.ResponseWriter, r *http.Request, authoriz
 		writeError(w, http.StatusInternalServerError, detail500, nil)
 		return
 	}
+	perPage := s.pageSize(r)
 	s.mu.Lock()
-	var items []any
+	var visible []*entry
 	for _, e := range s.sortedLocked() {
 		if (e.c.Enabled || authorized) && matches(e.c, filters) {
-			items = append(items, s.componentJSONLocked(e))
+			visible = append(visible, e)
 		}
 	}
+	// Only the requested page is rendered.
+	page, start, end := pageBounds(r, len(visible), perPage)
+	items := make([]any, 0, end-start)
+	for _, e := range visible[start:end] {
+		items = append(items, s.componentJSONLocked(e))
+	}
 	s.mu.Unlock()
-	writePage(w, r, items, s.pageSize(r))
+	writePage(w, r, items, page, len(visible), perPage)
 }
 
 // columnFilters mimics Cachet's SearchableTrait: when any query key is a
@@ -633,7 +650,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 		items = append(items, groupJSON(id, s.groups[id]))
 	}
 	s.mu.Unlock()
-	writePage(w, r, items, s.pageSize(r))
+	writeList(w, r, items, s.pageSize(r))
 }
 
 // pageSize follows Cachet: per_page defaults to the server setting (20);
@@ -652,16 +669,20 @@ func (s *Server) pageSize(r *http.Request) int {
 	return n
 }
 
-func writePage(w http.ResponseWriter, r *http.Request, items []any, perPage int) {
+// pageBounds returns the requested page and the item range [start, end)
+// it covers, as Cachet's paginator does.
+func pageBounds(r *http.Request, total, perPage int) (page, start, end int) {
 	page, err := strconv.Atoi(r.URL.Query().Get("page"))
 	if err != nil || page < 1 {
 		page = 1
 	}
-	total := len(items)
+	start = min((page-1)*perPage, total)
+	return page, start, min(start+perPage, total)
+}
+
+// writePage writes one page of a paginated list; data holds that page's items.
+func writePage(w http.ResponseWriter, r *http.Request, data []any, page, total, perPage int) {
 	totalPages := max((total+perPage-1)/perPage, 1)
-	start := min((page-1)*perPage, total)
-	end := min(start+perPage, total)
-	data := items[start:end]
 	if data == nil {
 		data = []any{}
 	}
@@ -679,6 +700,12 @@ func writePage(w http.ResponseWriter, r *http.Request, items []any, perPage int)
 		}},
 		"data": data,
 	})
+}
+
+// writeList writes the requested page of items.
+func writeList(w http.ResponseWriter, r *http.Request, items []any, perPage int) {
+	page, start, end := pageBounds(r, len(items), perPage)
+	writePage(w, r, items[start:end], page, len(items), perPage)
 }
 
 // pageURL is an absolute link with every query parameter but page, then page.

@@ -1,0 +1,75 @@
+package benchfleet
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestKindShares(t *testing.T) {
+	counts := map[Kind]int{}
+	for i := 0; i < 1000; i++ {
+		counts[KindOf(i)]++
+	}
+	want := map[Kind]int{Hang: 100, Slow: 50, Failing: 20, Refuse: 10, Fast: 820}
+	for k, n := range want {
+		if counts[k] != n {
+			t.Errorf("kind %d: %d of 1000, want %d", k, counts[k], n)
+		}
+	}
+}
+
+// TestFleetSmoke runs the real binary against a small fleet and checks what
+// it did: the exit code, the statuses, one listing page and one write per
+// changed component. It asserts no time: these machines are shared.
+func TestFleetSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a fleet")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "cachet-updater")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/cachet-updater")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	f, err := Start(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := Run(context.Background(), bin, f, time.Second, Tuning{}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Correct() {
+		t.Fatalf("exit %d, reads %d (want %d), writes %d (want %d), other %d, wrong statuses %d\n%s",
+			r.ExitCode, r.Reads, r.WantReads, r.Writes, r.WantWrites, r.Other, r.Wrong, r.Output)
+	}
+	if r.WantWrites != 13 {
+		t.Errorf("fleet of 100: %d changes, want 13 (10 hang, 2 fail, 1 refuses)", r.WantWrites)
+	}
+
+	// The second run finds everything right and writes nothing.
+	r, err = Run(context.Background(), bin, f, time.Second, Tuning{}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ExitCode != 0 || r.Writes != 0 || r.Wrong != 0 {
+		t.Fatalf("second run: exit %d, writes %d, wrong %d\n%s", r.ExitCode, r.Writes, r.Wrong, r.Output)
+	}
+
+	small, err := Start(20) // 2 hang: the loop waits for each
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	seq, puts, err := Sequential(context.Background(), small, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if puts != 20 || seq <= 0 {
+		t.Errorf("sequential loop: %d PUTs, want one per server", puts)
+	}
+}
