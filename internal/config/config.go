@@ -97,7 +97,7 @@ const (
 	DefaultRetries          = 3
 	DefaultWriteConcurrency = 4
 	DefaultProbeTimeout     = 10 * time.Second
-	DefaultProbeConcurrency = 1000
+	DefaultProbeConcurrency = 1500
 	DefaultMethod           = "GET"
 	DefaultWindow           = 2 * time.Hour
 	DefaultMaxAge           = 15 * time.Minute

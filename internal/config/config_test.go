@@ -277,7 +277,7 @@ func TestValidMinimalDefaults(t *testing.T) {
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg, want)
 	}
-	wantProbe := Probe{Timeout: 10 * time.Second, Concurrency: 1000, Method: "GET", FollowRedirects: true,
+	wantProbe := Probe{Timeout: 10 * time.Second, Concurrency: 1500, Method: "GET", FollowRedirects: true,
 		Status: map[string]string{"200-399": "operational"}, OnTimeout: status.PerformanceIssues, OnError: status.MajorOutage}
 	wantProbe.Codes = codes(t, wantProbe.Status)
 	if !reflect.DeepEqual(def, wantProbe) {

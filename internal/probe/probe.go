@@ -121,6 +121,7 @@ func newTransport(skipVerify bool) *http.Transport {
 		DisableCompression:     true, // send no Accept-Encoding; Bytes counts what came over the wire
 		MaxResponseHeaderBytes: maxHeaderBytes,
 		WriteBufferSize:        1 << 10, // a probe request is a few hundred bytes
+		ReadBufferSize:         2 << 10, // status line and headers; longer lines still parse
 		// Dial, handshake and header timeouts all come from the probe's context.
 	}
 }
