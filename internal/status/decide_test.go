@@ -127,3 +127,25 @@ func TestDecideCustomThresholds(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecide decides 10,000 servers, as a large run does.
+func BenchmarkDecide(b *testing.B) {
+	codes, err := ParseCodeMap(map[string]string{"2xx": "operational", "429": "performance_issues", "500-599": "partial_outage", "503": "major_outage"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := Policy{Codes: codes, OnTimeout: PerformanceIssues, OnError: MajorOutage, Slow: time.Second, Thresholds: DefaultThresholds()}
+	obs := []Observation{
+		{Code: 200, Latency: 30 * time.Millisecond},
+		{Code: 503},
+		{Failure: Timeout},
+		{Failure: Error, ErrorClass: "refused"},
+		{Code: 200, Latency: 2 * time.Second},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range 10000 {
+			Decide(obs[i%len(obs)], Reports{Count: i % 60, Available: true}, p)
+		}
+	}
+}
