@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"database/sql"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,5 +74,51 @@ func TestRunWithSQLiteSource(t *testing.T) {
 	}
 	if f.status(2) != 1 || f.status(3) != 4 {
 		t.Errorf("statuses: 2=%d 3=%d", f.status(2), f.status(3))
+	}
+}
+
+// TestRunDSNNeverShown points a MySQL source at a closed loopback port with a
+// password in the DSN: the run goes on from the probes, exits 1, names the
+// driver, and never prints the password.
+func TestRunDSNNeverShown(t *testing.T) {
+	f := newFixture(t, defaultFleet(), `{}`, "")
+	cfg, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(cfg), `  source:
+    type: file
+    path: reports.json
+    max_age: 0s`, `  source:
+    type: sql
+    driver: mysql
+    dsn_env: TEST_REPORTS_DSN
+    query: SELECT server, COUNT(*) FROM stream_reports WHERE created_at >= ? GROUP BY server
+    timeout: 2s`, 1)
+	if err := os.WriteFile(f.cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const password = "hunter2-very-secret"
+	var out, errb strings.Builder
+	env := Env{Out: &out, Err: &errb, Now: time.Now, IsTerminal: func(io.Writer) bool { return false }, Version: "test",
+		Getenv: func(k string) string {
+			switch k {
+			case "TEST_CACHET_TOKEN":
+				return testToken
+			case "TEST_REPORTS_DSN":
+				return "reporter:" + password + "@tcp(127.0.0.1:1)/proxer?parseTime=true&loc=UTC"
+			}
+			return ""
+		}}
+	code := Execute([]string{"run", "--config", f.cfg, "--log-level", "debug"}, env)
+	all := out.String() + errb.String()
+	if code != ExitFailed || !strings.Contains(all, "sql (mysql)") {
+		t.Fatalf("exit %d\n%s", code, all)
+	}
+	if strings.Contains(all, password) {
+		t.Fatalf("the DSN password leaked:\n%s", all)
+	}
+	if f.status(3) != 4 {
+		t.Error("the run must go on from the probes")
 	}
 }
