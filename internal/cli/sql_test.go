@@ -11,6 +11,24 @@ import (
 	"time"
 )
 
+// setSource replaces the fixture's file source with the given keys of
+// reports.source and returns the new config text.
+func (f *fixture) setSource(keys string) string {
+	f.t.Helper()
+	cfg, err := os.ReadFile(f.cfg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	text := strings.Replace(string(cfg), "    type: file\n    path: reports.json\n    max_age: 0s", keys, 1)
+	if text == string(cfg) {
+		f.t.Fatal("the fixture config changed shape")
+	}
+	if err := os.WriteFile(f.cfg, []byte(text), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	return text
+}
+
 // TestRunWithSQLiteSource runs the job with report counts from a real
 // SQLite database and checks that the output says where they came from.
 func TestRunWithSQLiteSource(t *testing.T) {
@@ -34,25 +52,11 @@ func TestRunWithSQLiteSource(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := os.ReadFile(f.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(string(cfg), `  source:
-    type: file
-    path: reports.json
-    max_age: 0s`, `  source:
-    type: sql
+	text := f.setSource(`    type: sql
     driver: sqlite
     dsn: reports.db
     query: SELECT server, COUNT(*) FROM stream_reports WHERE created_at >= ? GROUP BY server
-    timeout: 5s`, 1)
-	if text == string(cfg) {
-		t.Fatal("fixture config changed shape")
-	}
-	if err := os.WriteFile(f.cfg, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+    timeout: 5s`)
 	r := f.run(context.Background(), "run", "--dry-run", "--only", "Stream 1", "--only", "Stream 2")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.err)
@@ -82,22 +86,11 @@ func TestRunWithSQLiteSource(t *testing.T) {
 // driver, and never prints the password.
 func TestRunDSNNeverShown(t *testing.T) {
 	f := newFixture(t, defaultFleet(), `{}`, "")
-	cfg, err := os.ReadFile(f.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(string(cfg), `  source:
-    type: file
-    path: reports.json
-    max_age: 0s`, `  source:
-    type: sql
+	f.setSource(`    type: sql
     driver: mysql
     dsn_env: TEST_REPORTS_DSN
     query: SELECT server, COUNT(*) FROM stream_reports WHERE created_at >= ? GROUP BY server
-    timeout: 2s`, 1)
-	if err := os.WriteFile(f.cfg, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+    timeout: 2s`)
 	const password = "hunter2-very-secret"
 	var out, errb strings.Builder
 	env := Env{Out: &out, Err: &errb, Now: time.Now, IsTerminal: func(io.Writer) bool { return false }, Version: "test",
