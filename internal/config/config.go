@@ -19,9 +19,9 @@ import (
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
-// MaxFileSize is the largest config file Load and Parse accept. A real
-// config is a few kilobytes; anything near this is a wrong file.
-const MaxFileSize = 1 << 20
+// MaxFileSize is the largest config file Load and Parse accept. A fleet of
+// 10,000 servers is about 1 MiB; anything near this limit is a wrong file.
+const MaxFileSize = 16 << 20
 
 // Config is a loaded, validated config with every default applied.
 type Config struct {
