@@ -134,7 +134,7 @@ func (f *File) read() ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > f.opts.MaxSize {
-		return nil, fmt.Errorf("is larger than the limit of %s (max_size)", formatBytes(f.opts.MaxSize))
+		return nil, fmt.Errorf("is larger than the limit of %s: check the path and what writes the file", formatBytes(f.opts.MaxSize))
 	}
 	return data, nil
 }

@@ -123,7 +123,7 @@ func TestFileMaxSize(t *testing.T) {
 		wantErr string
 	}{
 		{11, ""},
-		{10, "is larger than the limit of 10 bytes (max_size)"},
+		{10, "is larger than the limit of 10 bytes: check the path"},
 	} {
 		_, err := NewFile(FileOptions{Path: path, MaxSize: tt.max}).Counts(context.Background(), testSince)
 		if tt.wantErr == "" {
@@ -137,7 +137,7 @@ func TestFileMaxSize(t *testing.T) {
 
 	huge := writeFile(t, "huge.csv", strings.Repeat("s14,2026-11-25T06:10:00Z\n", 100_000))
 	_, err := NewFile(FileOptions{Path: huge, Format: FormatEvents, MaxSize: 1 << 20}).Counts(context.Background(), testSince)
-	checkError(t, err, "", "is larger than the limit of 1 MiB (max_size)")
+	checkError(t, err, "", "is larger than the limit of 1 MiB: check the path")
 }
 
 func TestParseCounts(t *testing.T) {
