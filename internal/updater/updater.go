@@ -149,48 +149,21 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	if err != nil {
 		return Summary{}, err
 	}
-	now := d.Now
-	if now == nil {
-		now = time.Now
+	if d.Now == nil {
+		d.Now = time.Now
 	}
-	started := now()
-	sum := Summary{DryRun: o.DryRun, Started: started, SourceErr: d.SourceErr, Source: SourceName(cfg.Reports.Source)}
-
-	// The three inputs are independent: read them at the same time, so a
-	// run takes about as long as its slowest probe.
-	var (
-		wg         sync.WaitGroup
-		counts     map[string]int
-		components []cachet.Component
-	)
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if d.Source == nil {
-			return
-		}
-		since := started.Add(-cfg.Reports.Window)
-		c, err := d.Source.Counts(ctx, since)
-		if err != nil {
-			sum.SourceErr = err
-			return
-		}
-		counts = c
-	}()
-	go func() {
-		defer wg.Done()
-		c, err := d.Cachet.Components(ctx)
-		d.Log.Debug().Dur("after", now().Sub(started)).Msg("Cachet listing done")
-		if err != nil {
-			sum.CachetErr = fmt.Errorf("reading components from Cachet: %w", err)
-			return
-		}
-		components = c
-	}()
-	results := d.Prober.ProbeAll(ctx, targets(servers), cfg.Probe.Concurrency)
-	d.Log.Debug().Int("servers", len(servers)).Dur("after", now().Sub(started)).Msg("probes done")
-	wg.Wait()
-	d.Log.Debug().Int("components", len(components)).Dur("after", now().Sub(started)).Msg("reports and Cachet listing read")
+	started := d.Now()
+	in := gather(ctx, cfg, d, servers, started)
+	sum := Summary{
+		DryRun:    o.DryRun,
+		Started:   started,
+		Source:    SourceName(cfg.Reports.Source),
+		SourceErr: d.SourceErr, // the source could not be opened: then in.sourceErr is nil
+		CachetErr: in.cachetErr,
+	}
+	if in.sourceErr != nil {
+		sum.SourceErr = in.sourceErr
+	}
 
 	if sum.SourceErr != nil {
 		d.Log.Error().Err(sum.SourceErr).Str("source", sum.Source).Msg("report source failed: deciding from the probes alone")
@@ -199,17 +172,53 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		d.Log.Error().Err(sum.CachetErr).Msg("cannot read Cachet: nothing will be written")
 	}
 
-	sum.Rows = decideAll(servers, results, counts, d.Source != nil && sum.SourceErr == nil, cfg.Reports.Thresholds)
-	plan(sum.Rows, components, sum.CachetErr)
+	sum.Rows = decideAll(servers, in.results, in.counts, d.Source != nil && sum.SourceErr == nil, cfg.Reports.Thresholds)
+	plan(sum.Rows, in.components, sum.CachetErr)
 	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
-	d.Log.Debug().Dur("after", now().Sub(started)).Msg("writes done")
+	d.Log.Debug().Dur("after", d.Now().Sub(started)).Msg("writes done")
 	if ctx.Err() != nil {
 		sum.Interrupted = context.Cause(ctx)
 	}
 
 	sum.Reads, sum.Writes = d.Cachet.Requests()
-	sum.Duration = now().Sub(started)
+	sum.Duration = d.Now().Sub(started)
 	return sum, nil
+}
+
+// inputs are what a run reads before it decides.
+type inputs struct {
+	results    []probe.Result // results[i] belongs to servers[i]
+	counts     map[string]int
+	sourceErr  error
+	components []cachet.Component
+	cachetErr  error
+}
+
+// gather probes the servers, reads the report counts and lists Cachet's
+// components. The three are independent, so they run at the same time and
+// a run takes about as long as its slowest probe.
+func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Server, started time.Time) inputs {
+	var (
+		in inputs
+		wg sync.WaitGroup
+	)
+	since := func() time.Duration { return d.Now().Sub(started) }
+	if d.Source != nil {
+		wg.Go(func() {
+			in.counts, in.sourceErr = d.Source.Counts(ctx, started.Add(-cfg.Reports.Window))
+		})
+	}
+	wg.Go(func() {
+		in.components, in.cachetErr = d.Cachet.Components(ctx)
+		if in.cachetErr != nil {
+			in.cachetErr = fmt.Errorf("reading components from Cachet: %w", in.cachetErr)
+		}
+		d.Log.Debug().Dur("after", since()).Msg("Cachet listing done")
+	})
+	in.results = d.Prober.ProbeAll(ctx, targets(servers), cfg.Probe.Concurrency)
+	d.Log.Debug().Int("servers", len(servers)).Dur("after", since()).Msg("probes done")
+	wg.Wait()
+	return in
 }
 
 func targets(servers []config.Server) []probe.Target {
