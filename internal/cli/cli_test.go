@@ -498,3 +498,16 @@ func TestRunWarnsAboutReadableConfig(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.err)
 	}
 }
+
+func TestRunUnusableLockFile(t *testing.T) {
+	f := newFixture(t, defaultFleet(), `{}`, "")
+	cfg, _ := os.ReadFile(f.cfg)
+	os.WriteFile(f.cfg, []byte(strings.Replace(string(cfg), "lock_file: run.lock", "lock_file: no-such-dir/run.lock", 1)), 0o600)
+	r := f.run(context.Background(), "run")
+	if r.code != ExitUsage || !strings.Contains(r.err, "lock_file") {
+		t.Fatalf("exit %d, stderr %q", r.code, r.err)
+	}
+	if len(f.cachet.Requests()) != 0 {
+		t.Error("a run that cannot lock must not talk to Cachet")
+	}
+}

@@ -96,7 +96,7 @@ func runJob(ctx context.Context, env Env, g *globalFlags, f *runFlags, path stri
 			log.Warn().Str("lock_file", cfg.LockFile).Msg("another run of this config is still going: skipping this one")
 			return silentExit(ExitLocked)
 		}
-		return fail(ExitFailed, err)
+		return fail(ExitUsage, err) // an unusable lock_file: a setup problem
 	}
 	defer lock.Release()
 
