@@ -15,17 +15,11 @@ import (
 // version is set at link time: -ldflags "-X main.version=1.2.3".
 var version = ""
 
-// memoryLimit is the soft limit on the Go heap unless GOMEMLIMIT says
-// otherwise: with thousands of probes in flight the garbage collector then
-// works a little harder instead of letting the heap double (see
-// docs/benchmarks.md: 10,000 servers stay under 100 MB).
-const memoryLimit = 80 << 20
-
 func main() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit)
-	}
 	env := cli.DefaultEnv(buildVersion())
+	if os.Getenv("GOMEMLIMIT") == "" {
+		env.SetMemoryLimit = func(n int64) { debug.SetMemoryLimit(n) }
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env.Context = ctx
 	code := cli.Execute(os.Args[1:], env)

@@ -82,6 +82,9 @@ func runJob(ctx context.Context, env Env, g *globalFlags, f *runFlags, path stri
 	if _, err := updater.Select(cfg.Servers, f.only); err != nil {
 		return fail(ExitUsage, err)
 	}
+	if env.SetMemoryLimit != nil {
+		env.SetMemoryLimit(memoryLimit(cfg.Probe.Concurrency))
+	}
 	for _, w := range cfg.Warnings(os.Stat) {
 		log.Warn().Msg(w)
 	}
