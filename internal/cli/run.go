@@ -48,6 +48,9 @@ Each server's status is the worse of two signals:
 A report source that fails is ignored (decided from the probes alone, exit 1).
 An interrupted probe never changes a status.
 
+Memory: a run sets Go's soft memory limit to 80 MiB, more when
+probe.concurrency is above 1500; set GOMEMLIMIT to choose another.
+
 A run in which nothing changed and nothing failed prints nothing on stdout
 (only one summary log line on stderr), so cron stays quiet. Otherwise, and
 always on a terminal, with --dry-run or with --only, it prints a table.`,

@@ -288,9 +288,8 @@ func plan(rows []Row, components []cachet.Component, cachetErr error) {
 			continue
 		}
 		r.Current, r.CurrentKnown, r.Enabled, r.ComponentName = c.Status, true, c.Enabled, c.Name
-		if r.Current == r.Decision.Status {
-			r.Action = Unchanged
-		} else {
+		r.Action = Unchanged
+		if r.Changed() {
 			r.Action = WouldUpdate
 		}
 	}
