@@ -118,7 +118,6 @@ func runJob(ctx context.Context, env Env, g *globalFlags, f *runFlags, path stri
 		defer src.Close()
 	}
 	prober := probe.New(probe.Options{UserAgent: userAgent(env.Version)})
-	defer prober.Close()
 
 	sum, err := updater.Run(ctx, cfg, updater.Deps{
 		Cachet:    client,

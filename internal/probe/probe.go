@@ -1,18 +1,21 @@
 package probe
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -75,74 +78,30 @@ type Options struct {
 	UserAgent string // sent on every probe, e.g. "cachet-updater/1.2.3"
 }
 
-// Prober probes targets. It is safe for concurrent use; build one per run
-// and Close it at the end.
+// Prober probes targets. It is safe for concurrent use and holds no
+// connections between probes.
 type Prober struct {
-	userAgent  string
-	verify     *http.Transport
-	skipVerify *http.Transport
-	// clients[verify][follow]; http.Client is safe for concurrent use, so
-	// the four combinations are built once instead of once per probe.
-	clients [2][2]*http.Client
+	userAgent string
+	readers   sync.Pool // *bufio.Reader for response heads, readBufferSize each
 }
 
-// New builds a Prober with its own transports.
+const (
+	// readBufferSize is the buffer a probe reads the status line and the
+	// headers through; longer headers still parse, the buffer only grows
+	// the number of reads.
+	readBufferSize = 2 << 10
+	// max1xx is how many informational (1xx) responses a probe skips
+	// before the final one, as net/http does.
+	max1xx = 5
+)
+
+// New builds a Prober.
 func New(o Options) *Prober {
 	ua := o.UserAgent
 	if ua == "" {
 		ua = DefaultUserAgent
 	}
-	p := &Prober{
-		userAgent:  ua,
-		verify:     newTransport(false),
-		skipVerify: newTransport(true),
-	}
-	for i, tr := range []*http.Transport{p.skipVerify, p.verify} {
-		p.clients[i][0] = &http.Client{Transport: tr, CheckRedirect: noRedirects}
-		p.clients[i][1] = &http.Client{Transport: tr, CheckRedirect: limitRedirects}
-	}
-	return p
-}
-
-func newTransport(skipVerify bool) *http.Transport {
-	dialer := &net.Dialer{
-		// The probe's context bounds the dial; TCP keep-alive probes are
-		// pointless on a connection used for one request.
-		KeepAlive: -1,
-	}
-	return &http.Transport{
-		Proxy:       nil, // probes go straight to the server, never via HTTP_PROXY
-		DialContext: dialer.DialContext,
-		TLSClientConfig: &tls.Config{
-			InsecureSkipVerify: skipVerify, //nolint:gosec // per-target opt-in for self-signed servers
-		},
-		ForceAttemptHTTP2:      true,
-		DisableKeepAlives:      true, // each server is probed once per run; don't pile up idle fds
-		DisableCompression:     true, // send no Accept-Encoding; Bytes counts what came over the wire
-		MaxResponseHeaderBytes: maxHeaderBytes,
-		WriteBufferSize:        1 << 10, // a probe request is a few hundred bytes
-		ReadBufferSize:         2 << 10, // status line and headers; longer lines still parse
-		// Dial, handshake and header timeouts all come from the probe's context.
-	}
-}
-
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-func limitRedirects(req *http.Request, via []*http.Request) error {
-	// via holds the requests made so far, so this is redirect number len(via).
-	if len(via) > MaxRedirects {
-		return ErrTooManyRedirects
-	}
-	// net/http adds a Referer with the previous URL; a redirect to another
-	// host must not learn it (its query string may hold a secret).
-	req.Header.Del("Referer")
-	return nil
-}
-
-// Close closes the transports' idle connections.
-func (p *Prober) Close() {
-	p.verify.CloseIdleConnections()
-	p.skipVerify.CloseIdleConnections()
+	return &Prober{userAgent: ua}
 }
 
 // Probe sends one request to t and reads at most MaxBody of the answer.
@@ -157,34 +116,35 @@ func (p *Prober) Probe(ctx context.Context, t Target) Result {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	pctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	req, err := p.newRequest(pctx, t)
+	deadline := start.Add(timeout)
+	req, err := p.newRequest(t)
 	if err != nil {
 		return Result{Latency: time.Since(start), Class: ClassOther, Err: err}
 	}
 	var ph phase
-	req = req.WithContext(httptrace.WithClientTrace(pctx, ph.trace()))
-
-	resp, err := p.client(t).Do(req)
-	if err != nil {
-		return failure(ctx, pctx, err, time.Since(start), timeout, ph.get())
+	for redirects := 0; ; redirects++ {
+		code, loc, n, err := p.exchange(ctx, req, t.TLSSkipVerify, deadline, &ph)
+		lat := time.Since(start)
+		if err != nil {
+			r := failure(ctx, err, lat, timeout, deadline, ph.get())
+			if ph.get() == phaseBody {
+				r.Bytes, r.FinalURL = n, req.URL.Redacted()
+			}
+			return r
+		}
+		if !t.FollowRedirects || loc == "" || !isRedirect(code) {
+			return Result{Code: code, Latency: lat, Bytes: n, FinalURL: req.URL.Redacted()}
+		}
+		if redirects == MaxRedirects {
+			return Result{Latency: lat, Class: ClassRedirects, Err: ErrTooManyRedirects}
+		}
+		if req, err = p.redirect(req, loc); err != nil {
+			return Result{Latency: lat, Class: ClassOther, Err: err}
+		}
 	}
-	ph.set(phaseBody)
-	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
-	resp.Body.Close()
-	lat := time.Since(start)
-	final := resp.Request.URL.Redacted()
-	if err != nil {
-		r := failure(ctx, pctx, err, lat, timeout, phaseBody)
-		r.Bytes, r.FinalURL = n, final
-		return r
-	}
-	return Result{Code: resp.StatusCode, Latency: lat, Bytes: n, FinalURL: final}
 }
 
-func (p *Prober) newRequest(ctx context.Context, t Target) (*http.Request, error) {
+func (p *Prober) newRequest(t Target) (*http.Request, error) {
 	method := strings.ToUpper(t.Method)
 	switch method {
 	case "":
@@ -193,52 +153,171 @@ func (p *Prober) newRequest(ctx context.Context, t Target) (*http.Request, error
 	default:
 		return nil, fmt.Errorf("unsupported method %q: use GET or HEAD", t.Method)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, t.URL, nil)
+	u, err := url.Parse(t.URL)
 	if err != nil {
 		return nil, shorten(err)
 	}
-	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-		return nil, fmt.Errorf("unsupported URL scheme %q: use http or https", req.URL.Scheme)
+	return p.request(method, u)
+}
+
+// request builds the request for u. Only User-Agent and Accept ever leave
+// this process, plus basic auth when the operator wrote userinfo into the
+// URL.
+func (p *Prober) request(method string, u *url.URL) (*http.Request, error) {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("unsupported URL scheme %q: use http or https", u.Scheme)
 	}
-	// A fresh header map: only these two ever leave this process. Redirects
-	// copy them, and net/http adds only Host (and basic auth for userinfo
-	// in the URL).
-	req.Header = http.Header{
-		"User-Agent": {p.userAgent},
-		"Accept":     {"*/*"},
+	if u.Hostname() == "" {
+		return nil, errors.New("URL has no host name")
+	}
+	req := &http.Request{
+		Method:     method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header: http.Header{
+			"User-Agent": {p.userAgent},
+			"Accept":     {"*/*"},
+		},
+		Host:  u.Host,
+		Close: true, // each server is probed once per run
+	}
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		req.SetBasicAuth(u.User.Username(), pw)
 	}
 	return req, nil
 }
 
-func (p *Prober) client(t Target) *http.Client {
-	v, f := 1, 0
-	if t.TLSSkipVerify {
-		v = 0
+// redirect builds the request that follows a redirect to loc. The method
+// stays: a probe sends GET or HEAD, which every redirect code keeps.
+func (p *Prober) redirect(prev *http.Request, loc string) (*http.Request, error) {
+	u, err := prev.URL.Parse(loc)
+	if err != nil {
+		return nil, fmt.Errorf("bad redirect Location: %w", shorten(err))
 	}
-	if t.FollowRedirects {
-		f = 1
+	return p.request(prev.Method, u)
+}
+
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
 	}
-	return p.clients[v][f]
+	return false
+}
+
+// exchange sends req over a new connection and reads the answer: the final
+// status code, the Location header and the number of body bytes read (at
+// most MaxBody). Everything it does ends at deadline or when ctx is done.
+func (p *Prober) exchange(ctx context.Context, req *http.Request, skipVerify bool, deadline time.Time, ph *phase) (code int, loc string, n int64, err error) {
+	host, port := req.URL.Hostname(), req.URL.Port()
+	switch {
+	case port != "":
+	case req.URL.Scheme == "https":
+		port = "443"
+	default:
+		port = "80"
+	}
+	ph.set(phaseConnect)
+	if net.ParseIP(host) == nil {
+		ph.set(phaseDNS)
+	}
+	dialer := net.Dialer{
+		Deadline:  deadline,
+		KeepAlive: -1, // pointless on a connection used for one request
+		ControlContext: func(context.Context, string, string, syscall.RawConn) error {
+			ph.set(phaseConnect) // the name is resolved; a socket is about to connect
+			return nil
+		},
+	}
+	conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return 0, "", 0, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return 0, "", 0, err
+	}
+	// The run being interrupted ends this probe at once.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	if req.URL.Scheme == "https" {
+		ph.set(phaseTLS)
+		tc := tls.Client(conn, &tls.Config{
+			ServerName:         host,
+			InsecureSkipVerify: skipVerify, //nolint:gosec // per-target opt-in for self-signed servers
+			NextProtos:         []string{"http/1.1"},
+		})
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return 0, "", 0, err
+		}
+		conn = tc
+	}
+
+	ph.set(phaseWrite)
+	var head bytes.Buffer
+	if err := req.Write(&head); err != nil {
+		return 0, "", 0, err
+	}
+	if _, err := conn.Write(head.Bytes()); err != nil {
+		return 0, "", 0, err
+	}
+
+	ph.set(phaseHeaders)
+	// The head may be at most maxHeaderBytes; the body is capped below.
+	lr := &io.LimitedReader{R: conn, N: maxHeaderBytes}
+	br, _ := p.readers.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReaderSize(lr, readBufferSize)
+	} else {
+		br.Reset(lr)
+	}
+	defer p.readers.Put(br)
+	var resp *http.Response
+	for i := 0; ; i++ {
+		resp, err = http.ReadResponse(br, req)
+		if err != nil {
+			if lr.N <= 0 {
+				err = fmt.Errorf("response headers longer than %d bytes", maxHeaderBytes)
+			}
+			return 0, "", 0, err
+		}
+		// Informational answers (100 Continue, 103 Early Hints) precede the
+		// real one; 101 Switching Protocols is final.
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols || i == max1xx {
+			break
+		}
+		lr.N = maxHeaderBytes
+	}
+	lr.N = math.MaxInt64
+	ph.set(phaseBody)
+	n, err = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
+	return resp.StatusCode, resp.Header.Get("Location"), n, err
 }
 
 func canceled(err error, lat time.Duration) Result {
 	return Result{Latency: lat, Class: ClassCanceled, Err: fmt.Errorf("probe canceled: %w", err)}
 }
 
-// failure turns err into a Result. parent is the caller's context, pctx the
-// probe's own (with the deadline): the parent being done means the run was
-// interrupted, which says nothing about the server.
-func failure(parent, pctx context.Context, err error, lat, timeout time.Duration, ph phaseID) Result {
+// failure turns err into a Result. parent is the caller's context: it being
+// done means the run was interrupted, which says nothing about the server.
+func failure(parent context.Context, err error, lat, timeout time.Duration, deadline time.Time, ph phaseID) Result {
 	if perr := parent.Err(); perr != nil {
 		return canceled(perr, lat)
 	}
-	if errors.Is(pctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return Result{Latency: lat, Class: ClassTimeout, Err: &TimeoutError{After: timeout, While: ph.String()}}
-	}
 	class := Classify(err)
-	if class == ClassTimeout {
-		// A timeout of net/http's own, not our deadline.
-		return Result{Latency: lat, Class: class, Err: &TimeoutError{After: lat.Round(time.Millisecond), While: ph.String()}}
+	past := !time.Now().Before(deadline)
+	if class == ClassTimeout || class == ClassOther && past {
+		if !past {
+			// A timeout of the system's own (a connect that gave up
+			// early), not the probe's deadline.
+			timeout = lat.Round(time.Millisecond)
+		}
+		return Result{Latency: lat, Class: ClassTimeout, Err: &TimeoutError{After: timeout, While: ph.String()}}
 	}
 	return Result{Latency: lat, Class: class, Err: describe(class, shorten(err))}
 }
@@ -279,7 +358,8 @@ func shorten(err error) error {
 }
 
 // phase tracks what a probe is doing, for the message of a timeout. The
-// trace hooks can run on other goroutines (dialing), hence the atomic.
+// dialer's hook can run on another goroutine (a fallback address), hence
+// the atomic.
 type phase struct{ v atomic.Int32 }
 
 type phaseID int32
@@ -308,16 +388,6 @@ func (id phaseID) String() string { return phaseNames[id] }
 
 func (ph *phase) set(id phaseID) { ph.v.Store(int32(id)) }
 func (ph *phase) get() phaseID   { return phaseID(ph.v.Load()) }
-
-func (ph *phase) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{
-		DNSStart:          func(httptrace.DNSStartInfo) { ph.set(phaseDNS) },
-		ConnectStart:      func(string, string) { ph.set(phaseConnect) },
-		TLSHandshakeStart: func() { ph.set(phaseTLS) },
-		GotConn:           func(httptrace.GotConnInfo) { ph.set(phaseWrite) },
-		WroteRequest:      func(httptrace.WroteRequestInfo) { ph.set(phaseHeaders) },
-	}
-}
 
 // ProbeAll probes targets with at most concurrency probes in flight
 // (concurrency < 1 means 1). results[i] belongs to targets[i]. Workers take

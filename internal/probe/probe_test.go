@@ -3,12 +3,14 @@ package probe
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,7 +157,6 @@ func TestProbe(t *testing.T) {
 	trickle := newTrickleServer(t)
 	refused := "http://" + freePort(t) + "/"
 	p := New(Options{UserAgent: testUA})
-	t.Cleanup(p.Close)
 
 	tests := []struct {
 		name      string
@@ -274,7 +275,6 @@ func checkErr(t *testing.T, r Result) {
 
 func TestProbeDNS(t *testing.T) {
 	p := New(Options{})
-	defer p.Close()
 	// .invalid is reserved (RFC 2606): it never resolves.
 	r := p.Probe(context.Background(), Target{URL: "http://cachet-updater-test.invalid/", Timeout: 3 * time.Second})
 	switch r.Class {
@@ -290,7 +290,6 @@ func TestProbeDNS(t *testing.T) {
 func TestProbeCanceled(t *testing.T) {
 	srv := newTestServer(t)
 	p := New(Options{})
-	defer p.Close()
 	hang := Target{URL: srv.URL + "/hang", Timeout: 10 * time.Second}
 
 	tests := []struct {
@@ -343,7 +342,6 @@ func TestProbeHeaders(t *testing.T) {
 	}))
 	defer srv.Close()
 	p := New(Options{UserAgent: testUA})
-	defer p.Close()
 
 	r := p.Probe(context.Background(), Target{URL: srv.URL + "/start", FollowRedirects: true})
 	if r.Code != 200 {
@@ -378,7 +376,6 @@ func TestProbeHeaders(t *testing.T) {
 	seen = nil
 	mu.Unlock()
 	p2 := New(Options{})
-	defer p2.Close()
 	p2.Probe(context.Background(), Target{URL: srv.URL + "/end"})
 	mu.Lock()
 	if len(seen) != 1 || seen[0].Get("User-Agent") != DefaultUserAgent {
@@ -386,10 +383,172 @@ func TestProbeHeaders(t *testing.T) {
 	}
 }
 
+// newRawServer answers every request with the bytes of answer, written as
+// they are, and closes the connection. It returns the server's base URL.
+func newRawServer(t testing.TB, answer string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(conn)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(conn, answer)
+			})
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestProbeHTTP covers the parts of HTTP/1.1 a probe reads itself:
+// framing, informational answers, header limits, redirects.
+func TestProbeHTTP(t *testing.T) {
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	redirectTo := func(loc string) string {
+		return "HTTP/1.1 302 Found\r\nLocation: " + loc + "\r\nContent-Length: 0\r\n\r\n"
+	}
+	okURL := newRawServer(t, ok)
+	p := New(Options{})
+
+	tests := []struct {
+		name      string
+		answer    string // what the server sends; "" means target.URL is used as it is
+		target    Target
+		wantCode  int
+		wantClass string
+		wantBytes int64
+		wantErr   string
+	}{
+		{name: "content-length", answer: ok, wantCode: 200, wantBytes: 2},
+		{name: "chunked", answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+			wantCode: 200, wantBytes: 5},
+		{name: "body until close", answer: "HTTP/1.1 200 OK\r\n\r\nuntil the server closes", wantCode: 200, wantBytes: 23},
+		{name: "HTTP/1.0", answer: "HTTP/1.0 200 OK\r\n\r\nold", wantCode: 200, wantBytes: 3},
+		{name: "100 Continue, then the answer", answer: "HTTP/1.1 100 Continue\r\n\r\n" + ok, wantCode: 200, wantBytes: 2},
+		{name: "103 Early Hints, then the answer", answer: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+			wantCode: 503},
+		{name: "only informational answers", answer: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 10), wantCode: 100},
+		{name: "not HTTP", answer: "SSH-2.0-OpenSSH_9.2\r\n", wantClass: ClassOther, wantErr: "malformed HTTP"},
+		{name: "headers too long", answer: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("x", 70<<10) + "\r\n\r\n",
+			wantClass: ClassOther, wantErr: "response headers longer than 65536 bytes"},
+		{name: "truncated head", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", wantClass: ClassReset},
+		{name: "truncated body", answer: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok", wantClass: ClassReset, wantBytes: 2},
+		{name: "redirect without Location", answer: "HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n",
+			target: Target{FollowRedirects: true}, wantCode: 302},
+		{name: "redirect to another server", answer: redirectTo(okURL + "/elsewhere"),
+			target: Target{FollowRedirects: true}, wantCode: 200, wantBytes: 2},
+		{name: "redirect to a bad Location", answer: redirectTo("http://[::1"),
+			target: Target{FollowRedirects: true}, wantClass: ClassOther, wantErr: "bad redirect Location"},
+		{name: "redirect to another scheme", answer: redirectTo("ftp://127.0.0.1/"),
+			target: Target{FollowRedirects: true}, wantClass: ClassOther, wantErr: "scheme"},
+		{name: "no host name", target: Target{URL: "http://:80/"}, wantClass: ClassOther, wantErr: "no host name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target := tt.target
+			if tt.answer != "" {
+				target.URL = newRawServer(t, tt.answer) + "/"
+			}
+			target.Timeout = 5 * time.Second
+			r := p.Probe(context.Background(), target)
+			if r.Code != tt.wantCode || r.Class != tt.wantClass {
+				t.Fatalf("got code %d class %q (err %v), want code %d class %q", r.Code, r.Class, r.Err, tt.wantCode, tt.wantClass)
+			}
+			checkErr(t, r)
+			if r.Bytes != tt.wantBytes {
+				t.Errorf("Bytes = %d, want %d", r.Bytes, tt.wantBytes)
+			}
+			if tt.wantErr != "" && !strings.Contains(fmt.Sprint(r.Err), tt.wantErr) {
+				t.Errorf("Err = %q, want it to contain %q", r.Err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestProbeRequest asserts what goes over the wire: HEAD stays HEAD across
+// a redirect, userinfo in the URL becomes basic auth for that server only,
+// and HTTPS speaks HTTP/1.1 even to a server that offers HTTP/2.
+func TestProbeRequest(t *testing.T) {
+	type seen struct{ method, path, auth, proto string }
+	var mu sync.Mutex
+	var got []seen
+	record := func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, seen{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Proto})
+		mu.Unlock()
+	}
+	other := httptest.NewServer(http.HandlerFunc(record))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record(w, r)
+		switch r.URL.Path {
+		case "/start":
+			http.Redirect(w, r, "/next", http.StatusMovedPermanently)
+		case "/next":
+			http.Redirect(w, r, other.URL+"/last", http.StatusTemporaryRedirect)
+		}
+	}))
+	defer srv.Close()
+	h2 := httptest.NewUnstartedServer(http.HandlerFunc(record))
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	defer h2.Close()
+	p := New(Options{})
+	take := func() []seen {
+		mu.Lock()
+		defer mu.Unlock()
+		s := got
+		got = nil
+		return s
+	}
+
+	u := strings.Replace(srv.URL, "http://", "http://probe:s3cret@", 1) + "/start"
+	if r := p.Probe(context.Background(), Target{URL: u, Method: "HEAD", FollowRedirects: true}); r.Code != 200 {
+		t.Fatalf("code %d class %q err %v", r.Code, r.Class, r.Err)
+	}
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("probe:s3cret"))
+	want := []seen{
+		{"HEAD", "/start", auth, "HTTP/1.1"},
+		{"HEAD", "/next", auth, "HTTP/1.1"}, // same server: the URL keeps its userinfo
+		{"HEAD", "/last", "", "HTTP/1.1"},   // another server: no credentials
+	}
+	if g := take(); !slices.Equal(g, want) {
+		t.Errorf("server saw\n%v\nwant\n%v", g, want)
+	}
+
+	if r := p.Probe(context.Background(), Target{URL: h2.URL + "/h2", TLSSkipVerify: true}); r.Code != 200 {
+		t.Fatalf("https: code %d class %q err %v", r.Code, r.Class, r.Err)
+	}
+	if g := take(); len(g) != 1 || g[0].proto != "HTTP/1.1" {
+		t.Errorf("HTTP/2 server saw %v, want one HTTP/1.1 request", g)
+	}
+}
+
 func TestProbeAllOrder(t *testing.T) {
 	srv := newTestServer(t)
 	p := New(Options{})
-	defer p.Close()
 	var targets []Target
 	var want []int
 	for i := range 50 {
@@ -426,7 +585,6 @@ func TestProbeAllConcurrency(t *testing.T) {
 	}))
 	defer srv.Close()
 	p := New(Options{})
-	defer p.Close()
 
 	for _, concurrency := range []int{0, 1, 4, 16} {
 		t.Run(fmt.Sprint(concurrency), func(t *testing.T) {
@@ -451,7 +609,6 @@ func TestProbeAllConcurrency(t *testing.T) {
 func TestProbeAllHanging(t *testing.T) {
 	srv := newTestServer(t)
 	p := New(Options{})
-	defer p.Close()
 	targets := make([]Target, 200)
 	for i := range targets {
 		// The answering servers get a generous deadline: under -race on a
@@ -477,7 +634,6 @@ func TestProbeAllHanging(t *testing.T) {
 func TestProbeAllCanceled(t *testing.T) {
 	srv := newTestServer(t)
 	p := New(Options{})
-	defer p.Close()
 	targets := make([]Target, 10)
 	for i := range targets {
 		targets[i] = Target{URL: srv.URL + "/hang", Timeout: 10 * time.Second}
@@ -509,7 +665,6 @@ func BenchmarkProbeAll(b *testing.B) {
 		targets[i] = Target{URL: urls[i%len(urls)], Timeout: 10 * time.Second}
 	}
 	p := New(Options{})
-	defer p.Close()
 	b.ReportAllocs()
 	for b.Loop() {
 		for i, r := range p.ProbeAll(context.Background(), targets, 100) {
@@ -536,7 +691,6 @@ func BenchmarkProbeAllHanging(b *testing.B) {
 	for _, concurrency := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("concurrency=%d", concurrency), func(b *testing.B) {
 			p := New(Options{})
-			defer p.Close()
 			b.ReportAllocs()
 			for b.Loop() {
 				for i, r := range p.ProbeAll(context.Background(), targets, concurrency) {
