@@ -6,6 +6,7 @@
 package benchfleet
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -135,12 +136,18 @@ func serve(ln net.Listener, k Kind) {
 	}
 }
 
+// The answers, each written whole in one call.
+const (
+	answerOK  = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+	answer503 = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+)
+
 func answer(c net.Conn, k Kind) {
 	defer c.Close()
 	// Read the request head; probes send no body.
-	buf := make([]byte, 1024)
+	var buf [1024]byte
 	head := 0
-	for !strings.Contains(string(buf[:head]), "\r\n\r\n") {
+	for !bytes.Contains(buf[:head], []byte("\r\n\r\n")) {
 		if head == len(buf) {
 			return
 		}
@@ -157,11 +164,11 @@ func answer(c net.Conn, k Kind) {
 	case Slow:
 		time.Sleep(SlowDelay)
 	}
-	code := "200 OK"
 	if k == Failing {
-		code = "503 Service Unavailable"
+		io.WriteString(c, answer503)
+		return
 	}
-	fmt.Fprintf(c, "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n", code)
+	io.WriteString(c, answerOK)
 }
 
 // Close stops every server.

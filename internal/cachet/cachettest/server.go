@@ -622,6 +622,9 @@ func columnFilters(q url.Values) (map[string]string, bool) {
 }
 
 func matches(c Component, filters map[string]string) bool {
+	if len(filters) == 0 {
+		return true
+	}
 	enabled := "0"
 	if c.Enabled {
 		enabled = "1"
