@@ -17,9 +17,6 @@ var version = ""
 
 func main() {
 	env := cli.DefaultEnv(buildVersion())
-	if os.Getenv("GOMEMLIMIT") == "" {
-		env.SetMemoryLimit = func(n int64) { debug.SetMemoryLimit(n) }
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env.Context = ctx
 	code := cli.Execute(os.Args[1:], env)

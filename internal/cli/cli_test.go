@@ -511,23 +511,3 @@ func TestRunUnusableLockFile(t *testing.T) {
 		t.Error("a run that cannot lock must not talk to Cachet")
 	}
 }
-
-func TestMemoryLimit(t *testing.T) {
-	for c, want := range map[int]int64{1: 80 << 20, 1500: 80 << 20, 2000: 20<<20 + 2000*40<<10, 10000: 20<<20 + 10000*40<<10} {
-		if got := memoryLimit(c); got != want {
-			t.Errorf("memoryLimit(%d) = %d, want %d", c, got, want)
-		}
-	}
-	f := newFixture(t, defaultFleet(), `{}`, "")
-	var set int64
-	var out, errb bytes.Buffer
-	env := Env{Out: &out, Err: &errb, Now: time.Now, IsTerminal: func(io.Writer) bool { return false }, Version: "test",
-		Getenv:         func(k string) string { return testToken },
-		SetMemoryLimit: func(n int64) { set = n }}
-	if code := Execute([]string{"run", "--dry-run", "--config", f.cfg}, env); code != ExitOK {
-		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
-	}
-	if set != 80<<20 {
-		t.Errorf("run set the memory limit to %d, want %d for the default concurrency", set, 80<<20)
-	}
-}

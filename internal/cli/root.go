@@ -33,22 +33,6 @@ type Env struct {
 	// Signals, when not nil, is the context the commands run under; main
 	// cancels it on SIGINT/SIGTERM. Tests leave it nil.
 	Context context.Context
-	// SetMemoryLimit, when not nil, sets the Go runtime's soft memory limit;
-	// main sets it unless GOMEMLIMIT is in the environment. Tests leave it
-	// nil so they do not change their own process.
-	SetMemoryLimit func(bytes int64)
-}
-
-// memoryLimit is the soft heap limit for a run with concurrency probes in
-// flight: the garbage collector works a little harder at the peak instead of
-// letting the heap double (10,000 servers stay under 100 MB at the default
-// 1,500). It grows with the concurrency, because a limit below what the
-// probes in flight really need makes the collector run without pause, and
-// probes whose deadlines are running then starve and read as timeouts
-// (docs/benchmarks.md: 2,000 in flight under a fixed 80 MiB marked 33
-// healthy servers down).
-func memoryLimit(concurrency int) int64 {
-	return max(80<<20, 20<<20+int64(concurrency)*(40<<10))
 }
 
 // exitError carries an exit code through cobra.

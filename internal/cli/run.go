@@ -48,9 +48,6 @@ Each server's status is the worse of two signals:
 A report source that fails is ignored (decided from the probes alone, exit 1).
 An interrupted probe never changes a status.
 
-Memory: a run sets Go's soft memory limit to 80 MiB, more when
-probe.concurrency is above 1500; set GOMEMLIMIT to choose another.
-
 A run in which nothing changed and nothing failed prints nothing on stdout
 (only one summary log line on stderr), so cron stays quiet. Otherwise, and
 always on a terminal, with --dry-run or with --only, it prints a table.`,
@@ -84,9 +81,6 @@ func runJob(ctx context.Context, env Env, g *globalFlags, f *runFlags, path stri
 	}
 	if _, err := updater.Select(cfg.Servers, f.only); err != nil {
 		return fail(ExitUsage, err)
-	}
-	if env.SetMemoryLimit != nil {
-		env.SetMemoryLimit(memoryLimit(cfg.Probe.Concurrency))
 	}
 	for _, w := range cfg.Warnings(os.Stat) {
 		log.Warn().Msg(w)
