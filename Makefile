@@ -31,8 +31,9 @@ demo:
 	$(GO) run ./cmd/cachet-updater demo
 
 # The fleet benchmark: the real binary against 100, 1,000 and 10,000 loopback
-# servers (1s probe timeout), then 10,000 at the default 10s timeout; then the
-# Go benchmarks. See docs/benchmarks.md.
+# servers (1s probe timeout) and a bare TCP client against 10,000 (the
+# machine's floor), then both at the default 10s timeout; then the Go
+# benchmarks. See docs/benchmarks.md.
 bench: build
 	$(GO) run ./cmd/benchfleet -bin $(BIN) -n 100,1000,10000 -timeout 1s
 	$(GO) run ./cmd/benchfleet -bin $(BIN) -n 10000 -timeout 10s -sequential-n 0

@@ -8,7 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -25,14 +28,23 @@ func main() {
 	var tu benchfleet.Tuning
 	flag.IntVar(&tu.Concurrency, "concurrency", 0, "probe.concurrency for the runs (0: the default)")
 	flag.IntVar(&tu.WriteConcurrency, "write-concurrency", 0, "cachet.write_concurrency for the runs (0: the default)")
+	bare := flag.String("bare", "1500,10000", "concurrencies of the bare client that measures the machine's floor at the largest N (\"\": skip)")
+	bareClient := flag.String("bare-client", "", "internal: be the bare client for the URLs in this file (one a line), with -timeout and -concurrency")
 	flag.Parse()
-	if err := run(*sizes, *timeout, *bin, *seqN, tu); err != nil {
+	if *bareClient != "" {
+		if err := runBareClient(*bareClient, *timeout, tu.Concurrency); err != nil {
+			fmt.Fprintln(os.Stderr, "benchfleet -bare-client:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*sizes, *timeout, *bin, *seqN, tu, *bare); err != nil {
 		fmt.Fprintln(os.Stderr, "benchfleet:", err)
 		os.Exit(1)
 	}
 }
 
-func run(sizes string, timeout time.Duration, bin string, seqN int, tu benchfleet.Tuning) error {
+func run(sizes string, timeout time.Duration, bin string, seqN int, tu benchfleet.Tuning, bare string) error {
 	var ns []int
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -85,6 +97,12 @@ func run(sizes string, timeout time.Duration, bin string, seqN int, tu benchflee
 	}
 	tw.Flush()
 
+	if bare != "" {
+		if err := machineFloor(ctx, slices.Max(ns), timeout, bare, dir); err != nil {
+			return err
+		}
+	}
+
 	if seqN > 0 {
 		f, err := benchfleet.Start(seqN)
 		if err != nil {
@@ -104,6 +122,53 @@ func run(sizes string, timeout time.Duration, bin string, seqN int, tu benchflee
 	if failed {
 		return fmt.Errorf("a run did not do what it must (see above)")
 	}
+	return nil
+}
+
+// machineFloor runs the bare client (benchfleet itself, in a process of its
+// own) against a fleet of n at each concurrency and prints what it took: the
+// least time any prober could take for that fleet on this machine.
+func machineFloor(ctx context.Context, n int, timeout time.Duration, concurrencies, dir string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	f, err := benchfleet.Start(n)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	list := filepath.Join(dir, "bare-urls.txt")
+	if err := os.WriteFile(list, []byte(strings.Join(f.URLs, "\n")), 0o600); err != nil {
+		return err
+	}
+	fmt.Printf("\nthe machine's floor, N=%d: a bare client (dial, one request line, the first read, close; no HTTP parsing, config or Cachet) in a process of its own\n", n)
+	for _, c := range strings.Split(concurrencies, ",") {
+		c = strings.TrimSpace(c)
+		if _, err := strconv.Atoi(c); err != nil {
+			return fmt.Errorf("-bare: %q is not a concurrency", c)
+		}
+		m, err := benchfleet.Measure(exec.CommandContext(ctx, self, "-bare-client", list, "-timeout", timeout.String(), "-concurrency", c))
+		if err != nil {
+			return err
+		}
+		if m.ExitCode != 0 {
+			return fmt.Errorf("bare client: exit %d: %s", m.ExitCode, tail(m.Output, 2000))
+		}
+		fmt.Printf("  concurrency %5s: wall %s, CPU %s, peak RSS %.1f MB; %s (want %d timed out, %d failed)\n",
+			c, m.Wall.Round(time.Millisecond), m.CPU.Round(time.Millisecond), float64(m.MaxRSS)/(1<<20),
+			strings.TrimSpace(m.Output), f.Count(benchfleet.Hang), f.Count(benchfleet.Refuse))
+	}
+	return nil
+}
+
+func runBareClient(list string, timeout time.Duration, concurrency int) error {
+	data, err := os.ReadFile(list)
+	if err != nil {
+		return err
+	}
+	c := benchfleet.Bare(strings.Fields(string(data)), timeout, concurrency)
+	fmt.Printf("%d answered, %d timed out, %d failed", c.Answered, c.TimedOut, c.Failed)
 	return nil
 }
 

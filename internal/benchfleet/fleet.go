@@ -261,23 +261,14 @@ func Run(ctx context.Context, bin string, f *Fleet, timeout time.Duration, tu Tu
 	f.Cachet.Reset()
 	cmd := exec.CommandContext(ctx, bin, "run", "--config", cfg, "--log-format", "json")
 	cmd.Env = append(os.Environ(), "BENCH_CACHET_TOKEN="+Token)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err = cmd.Run()
-	wall := time.Since(start)
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		return Result{}, fmt.Errorf("running %s: %w", bin, err)
+	m, err := Measure(cmd)
+	if err != nil {
+		return Result{}, err
 	}
 	r := Result{
-		N: len(f.URLs), Hanging: f.Count(Hang), Floor: timeout, Wall: wall,
+		N: len(f.URLs), Hanging: f.Count(Hang), Floor: timeout, Wall: m.Wall, CPU: m.CPU, MaxRSS: m.MaxRSS,
 		WantReads: f.WantReads(), WantWrites: f.WantWrites(),
-		ExitCode: cmd.ProcessState.ExitCode(), Output: out.String(),
-	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.MaxRSS = ru.Maxrss * 1024 // KiB on Linux
-		r.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		ExitCode: m.ExitCode, Output: m.Output,
 	}
 	for _, req := range f.Cachet.Requests() {
 		switch {
@@ -295,6 +286,35 @@ func Run(ctx context.Context, bin string, f *Fleet, timeout time.Duration, tu Tu
 		}
 	}
 	return r, nil
+}
+
+// Measured is what a child process cost.
+type Measured struct {
+	Wall     time.Duration
+	CPU      time.Duration // user + system
+	MaxRSS   int64         // bytes
+	ExitCode int
+	Output   string // stdout and stderr
+}
+
+// Measure runs cmd and measures it from its rusage. A non-zero exit is not
+// an error; failing to start is.
+func Measure(cmd *exec.Cmd) (Measured, error) {
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	m := Measured{Wall: time.Since(start), Output: out.String()}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		return m, fmt.Errorf("running %s: %w", cmd.Path, err)
+	}
+	m.ExitCode = cmd.ProcessState.ExitCode()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.MaxRSS = ru.Maxrss * 1024 // KiB on Linux
+		m.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return m, nil
 }
 
 // Sequential times the shape of the original script: probe one server after

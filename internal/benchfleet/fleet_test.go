@@ -73,3 +73,17 @@ func TestFleetSmoke(t *testing.T) {
 		t.Errorf("sequential loop: %d PUTs, want one per server", puts)
 	}
 }
+
+// TestBare checks the machine-floor client's counts on a small fleet.
+func TestBare(t *testing.T) {
+	f, err := Start(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := Bare(f.URLs, time.Second, 100)
+	want := BareCounts{Answered: 89, TimedOut: 10, Failed: 1} // 10 hang, 1 refuses; 503 is an answer
+	if got != want {
+		t.Errorf("Bare = %+v, want %+v", got, want)
+	}
+}
