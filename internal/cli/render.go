@@ -66,7 +66,7 @@ func renderDetail(w io.Writer, s updater.Summary) {
 			fmt.Fprintf(tw, "redirected to\t%s\n", r.Probe.FinalURL)
 		}
 		fmt.Fprintf(tw, "reports\t%s (key %q, from %s)\n", reportsCell(r), r.Server.ReportsKey, s.Source)
-		if r.Action != updater.Interrupted {
+		if r.Action != updater.Interrupted && r.Action != updater.NotProbed {
 			fmt.Fprintf(tw, "probe says\t%s: %s\n", r.Decision.Probe, r.Decision.ProbeRule)
 			fmt.Fprintf(tw, "reports say\t%s: %s\n", r.Decision.Reports, r.Decision.ReportsRule)
 			fmt.Fprintf(tw, "decided\t%s (the worse of both: %s)\n", r.Decision.Status, r.Decision.Rule)
@@ -110,7 +110,7 @@ func reportsCell(r updater.Row) string {
 
 func statusCell(r updater.Row) string {
 	switch {
-	case r.Action == updater.Interrupted && r.Decision.Rule == "":
+	case (r.Action == updater.Interrupted || r.Action == updater.NotProbed) && r.Decision.Rule == "":
 		return "-"
 	case !r.CurrentKnown:
 		return "? → " + r.Decision.Status.String()
@@ -126,6 +126,9 @@ func actionCell(r updater.Row) string {
 	}
 	if r.Action == updater.UnknownComponent {
 		return "UNKNOWN COMPONENT"
+	}
+	if r.Action == updater.NotProbed {
+		return "NOT PROBED"
 	}
 	return string(r.Action)
 }
@@ -149,6 +152,9 @@ func summaryLine(s updater.Summary) string {
 	}
 	if n := s.Count(updater.NotWritten); n > 0 {
 		fmt.Fprintf(&b, ", %d not written", n)
+	}
+	if n := s.Count(updater.NotProbed); n > 0 {
+		fmt.Fprintf(&b, ", %d not probed", n)
 	}
 	if n := s.Count(updater.Interrupted); n > 0 {
 		fmt.Fprintf(&b, ", %d interrupted", n)

@@ -25,6 +25,8 @@ func Classify(err error) string {
 		return ClassTimeout
 	case errors.Is(err, ErrTooManyRedirects):
 		return ClassRedirects
+	case isLocal(err):
+		return ClassLocal
 	case isDNS(err):
 		return ClassDNS
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -37,6 +39,20 @@ func Classify(err error) string {
 		return ClassTimeout
 	}
 	return ClassOther
+}
+
+// isLocal reports a failure of this machine, not of the server: no file
+// descriptor left for a socket (EMFILE, ENFILE), no ephemeral port or
+// address to connect from (EADDRNOTAVAIL), no kernel memory (ENOBUFS).
+func isLocal(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.EADDRNOTAVAIL, syscall.ENOBUFS} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	// The resolver reports a socket it could not open as text only.
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr) && strings.Contains(dnsErr.Err, syscall.EMFILE.Error())
 }
 
 func isDNS(err error) bool {

@@ -38,6 +38,7 @@ const (
 	ClassTLS       = "tls"       // handshake or certificate error
 	ClassRedirects = "redirects" // more than MaxRedirects redirects (redirect loop)
 	ClassCanceled  = "canceled"  // the parent context was canceled (run interrupted), not a timeout of this probe
+	ClassLocal     = "local"     // this machine could not make the probe (out of file descriptors or ports): says nothing about the server
 	ClassOther     = "error"     // anything else (bad URL, ...)
 )
 

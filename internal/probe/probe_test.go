@@ -10,11 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -543,6 +545,26 @@ func TestProbeRequest(t *testing.T) {
 	}
 	if g := take(); len(g) != 1 || g[0].proto != "HTTP/1.1" {
 		t.Errorf("HTTP/2 server saw %v, want one HTTP/1.1 request", g)
+	}
+}
+
+// TestClassifyLocal: failures of this machine are not the server's.
+func TestClassifyLocal(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.EMFILE)}, ClassLocal},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.ENFILE)}, ClassLocal},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)}, ClassLocal},
+		{&net.DNSError{Err: "dial udp 127.0.0.53:53: socket: too many open files", Name: "example.org"}, ClassLocal},
+		{&net.DNSError{Err: "no such host", Name: "example.org", IsNotFound: true}, ClassDNS},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, ClassRefused},
+	}
+	for _, tt := range tests {
+		if got := Classify(tt.err); got != tt.want {
+			t.Errorf("Classify(%v) = %q, want %q", tt.err, got, tt.want)
+		}
 	}
 }
 

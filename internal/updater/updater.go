@@ -30,6 +30,7 @@ const (
 	WriteFailed      Action = "write failed"
 	UnknownComponent Action = "unknown component"
 	NotWritten       Action = "not written" // Cachet's current state could not be read
+	NotProbed        Action = "not probed"  // this machine could not probe the server (probe.ClassLocal); its status is left alone
 	Interrupted      Action = "interrupted" // the run was canceled before this server was decided or written
 )
 
@@ -62,7 +63,7 @@ type Row struct {
 	Enabled       bool
 	ComponentName string
 	Action        Action
-	Err           error // why the row failed, for WriteFailed, UnknownComponent, NotWritten
+	Err           error // why the row failed, for WriteFailed, UnknownComponent, NotWritten, NotProbed
 }
 
 // Changed reports whether the decided status differs from Cachet's.
@@ -257,8 +258,15 @@ func decideAll(servers []config.Server, results []probe.Result, counts map[strin
 			rep.Count = counts[s.ReportsKey]
 		}
 		rows[i] = Row{Server: s, Probe: results[i], Reports: rep}
-		if results[i].Class == probe.ClassCanceled {
+		switch results[i].Class {
+		case probe.ClassCanceled:
 			rows[i].Action = Interrupted
+			continue
+		case probe.ClassLocal:
+			// Out of file descriptors or ports here says nothing about
+			// the server: marking it down would be a lie.
+			rows[i].Action = NotProbed
+			rows[i].Err = fmt.Errorf("server %q could not be probed from this machine (%v): its status is left as it is; raise the open-file limit (ulimit -n) or lower probe.concurrency", s.Name, results[i].Err)
 			continue
 		}
 		rows[i].Decision = status.Decide(Observe(results[i]), rep, s.Policy(th))
@@ -274,7 +282,7 @@ func plan(rows []Row, components []cachet.Component, cachetErr error) {
 	}
 	for i := range rows {
 		r := &rows[i]
-		if r.Action == Interrupted {
+		if r.Action == Interrupted || r.Action == NotProbed {
 			continue
 		}
 		if cachetErr != nil {

@@ -106,3 +106,38 @@ func TestPlan(t *testing.T) {
 		t.Errorf("Cachet unreadable: action %q", rows2[0].Action)
 	}
 }
+
+// TestDecideAllNotProbed: a probe this machine could not make (out of file
+// descriptors) and an interrupted one decide nothing, and plan leaves them
+// alone; only the first is an error of the run.
+func TestDecideAllNotProbed(t *testing.T) {
+	ss := servers()
+	results := []probe.Result{
+		{Code: 200},
+		{Class: probe.ClassLocal, Err: errors.New("dial tcp 127.0.0.1:80: socket: too many open files")},
+		{Class: probe.ClassCanceled, Err: errors.New("probe canceled")},
+	}
+	rows := decideAll(ss, results, nil, false, status.DefaultThresholds())
+	if rows[0].Decision.Rule == "" {
+		t.Errorf("the answered probe was not decided: %+v", rows[0])
+	}
+	plan(rows, []cachet.Component{
+		{ID: 1, Status: rows[0].Decision.Status}, {ID: 2, Status: status.Operational}, {ID: 3, Status: status.Operational},
+	}, nil)
+	want := []Action{Unchanged, NotProbed, Interrupted}
+	for i, w := range want {
+		if rows[i].Action != w {
+			t.Errorf("row %s: action %q, want %q", rows[i].Server.Name, rows[i].Action, w)
+		}
+	}
+	if err := rows[1].Err; err == nil || !strings.Contains(err.Error(), `server "Stream 2" could not be probed from this machine`) ||
+		!strings.Contains(err.Error(), "too many open files") || !strings.Contains(err.Error(), "ulimit -n") {
+		t.Errorf("not probed: error %v", err)
+	}
+	if rows[1].Decision.Status != 0 || rows[1].CurrentKnown {
+		t.Errorf("not probed: decided %+v", rows[1])
+	}
+	if !(Summary{Rows: rows}).Failed() {
+		t.Error("a server that could not be probed must fail the run (exit 1)")
+	}
+}
