@@ -2,8 +2,10 @@ package benchfleet
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,11 +31,7 @@ func TestFleetSmoke(t *testing.T) {
 		t.Skip("builds the binary and runs a fleet")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "cachet-updater")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/cachet-updater")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, dir)
 	f, err := Start(100)
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +69,51 @@ func TestFleetSmoke(t *testing.T) {
 	}
 	if puts != 20 || seq <= 0 {
 		t.Errorf("sequential loop: %d PUTs, want one per server", puts)
+	}
+}
+
+func buildBinary(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "cachet-updater")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/cachet-updater")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestFleetOpenFileLimit runs the real binary under an open-file limit of
+// 64 against 200 servers with the default probe.concurrency (1,500): the
+// run must probe fewer at once, say so, and still get every status right.
+// Without the cap, the probes that find no file descriptor would be
+// reported instead of their servers.
+func TestFleetOpenFileLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a fleet")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	wrapper := filepath.Join(dir, "limited")
+	script := "#!/bin/sh\nulimit -n 64 || exit 99\nexec " + bin + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Start(200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := Run(context.Background(), wrapper, f, time.Second, Tuning{}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Correct() {
+		t.Fatalf("exit %d, reads %d (want %d), writes %d (want %d), other %d, wrong statuses %d\n%s",
+			r.ExitCode, r.Reads, r.WantReads, r.Writes, r.WantWrites, r.Other, r.Wrong, r.Output)
+	}
+	// 64 - 32 reserved - 4 write_concurrency.
+	if want := "the open-file limit (64) allows 28 probes at once, not probe.concurrency 1500"; !strings.Contains(r.Output, want) {
+		t.Errorf("no warning %q in\n%s", want, r.Output)
 	}
 }
 

@@ -22,8 +22,9 @@ func newCheckCmd(env Env, g *globalFlags) *cobra.Command {
 		Long: `check is for the first setup and for CI. It validates the config, resolves
 the secrets, pings Cachet, proves the token with an authenticated read,
 checks that every component_id exists in Cachet (and lists the Cachet
-components no server maps to), and reads the report source once. It probes
-no server and writes nothing.
+components no server maps to), and reads the report source once. It warns
+when the open-file limit (ulimit -n) is too low for probe.concurrency. It
+probes no server and writes nothing.
 
 Exit codes: 0 all checks passed (unmapped components are only a note),
 1 a check failed, 2 the config could not be loaded.`,
@@ -59,6 +60,11 @@ func runCheck(ctx context.Context, env Env, path string) error {
 	c.ok("config %s: %d servers", cfg.Path, len(cfg.Servers))
 	for _, w := range cfg.Warnings(os.Stat) {
 		c.warn("%s", w)
+	}
+	if env.OpenFileLimit != nil {
+		if _, why := probeConcurrency(cfg.Probe.Concurrency, len(cfg.Servers), cfg.Cachet.WriteConcurrency, env.OpenFileLimit()); why != "" {
+			c.warn("%s", why)
+		}
 	}
 	token, err := cfg.Token(env.Getenv)
 	if err != nil {

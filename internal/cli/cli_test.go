@@ -29,6 +29,7 @@ type fixture struct {
 	servers map[string]*httptest.Server
 	token   string       // what the environment hands the run
 	hits    atomic.Int64 // requests the fleet received
+	files   uint64       // the open-file limit the run sees; 0: none (no cap)
 }
 
 type fleetServer struct {
@@ -123,6 +124,9 @@ func (f *fixture) run(ctx context.Context, args ...string) result {
 		IsTerminal: func(io.Writer) bool { return false },
 		Version:    "test",
 		Context:    ctx,
+	}
+	if f.files > 0 {
+		env.OpenFileLimit = func() uint64 { return f.files }
 	}
 	code := Execute(append(args, "--config", f.cfg), env)
 	r := result{code, out.String(), errb.String()}
@@ -509,5 +513,59 @@ func TestRunUnusableLockFile(t *testing.T) {
 	}
 	if len(f.cachet.Requests()) != 0 {
 		t.Error("a run that cannot lock must not talk to Cachet")
+	}
+}
+
+func TestProbeConcurrency(t *testing.T) {
+	tests := []struct {
+		concurrency, servers, writes int
+		limit                        uint64
+		want                         int
+		warn                         string
+	}{
+		{1500, 10000, 4, 0, 1500, ""},       // limit unknown: no cap
+		{1500, 10000, 4, 1 << 20, 1500, ""}, // plenty
+		{1500, 10000, 4, 1024, 988, "the open-file limit (1024) allows 988 probes at once, not probe.concurrency 1500: probing 988 at a time"},
+		{1500, 900, 4, 1024, 1500, ""}, // fewer servers than slots: never more than 900 in flight
+		{1500, 10000, 16, 1024, 976, "allows 976 probes"},
+		{10, 10000, 4, 20, 1, "allows 1 probe at once"}, // absurdly low: one at a time, never none
+	}
+	for _, tt := range tests {
+		got, why := probeConcurrency(tt.concurrency, tt.servers, tt.writes, tt.limit)
+		if got != tt.want || (tt.warn == "") != (why == "") || !strings.Contains(why, tt.warn) {
+			t.Errorf("probeConcurrency(%d, %d, %d, %d) = %d, %q; want %d, %q", tt.concurrency, tt.servers, tt.writes, tt.limit, got, why, tt.want, tt.warn)
+		}
+		if why != "" && !strings.Contains(why, "ulimit -n") {
+			t.Errorf("warning %q does not say what to do", why)
+		}
+	}
+}
+
+// TestRunOpenFileLimit: under an open-file limit that leaves room for one
+// probe, the run says so, probes one at a time and still decides every
+// server right; check warns about the same limit.
+func TestRunOpenFileLimit(t *testing.T) {
+	f := newFixture(t, defaultFleet(), `{"s2": 25}`, "")
+	f.files = 36 // 32 kept for the rest, 4 for Cachet writes: 0 left, so 1
+	r := f.run(context.Background(), "run")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	warn := "the open-file limit (36) allows 1 probe at once, not probe.concurrency 1500: probing 1 at a time"
+	if !strings.Contains(r.err, warn) {
+		t.Errorf("stderr lacks %q:\n%s", warn, r.err)
+	}
+	for id, st := range map[int]int{1: 1, 2: 3, 3: 4, 4: 1} {
+		if got := f.status(id); got != st {
+			t.Errorf("component %d: status %d, want %d", id, got, st)
+		}
+	}
+	if r := f.run(context.Background(), "check"); r.code != ExitOK || !strings.Contains(r.out, "[warn] "+warn) {
+		t.Errorf("check: exit %d, want a warning %q:\n%s", r.code, warn, r.out)
+	}
+
+	f.files = 1 << 20 // plenty: no warning
+	if r := f.run(context.Background(), "run"); r.code != ExitOK || strings.Contains(r.err, "open-file limit") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.err)
 	}
 }

@@ -33,6 +33,9 @@ type Env struct {
 	// Signals, when not nil, is the context the commands run under; main
 	// cancels it on SIGINT/SIGTERM. Tests leave it nil.
 	Context context.Context
+	// OpenFileLimit, when not nil, returns the open-file limit (0:
+	// unknown); run caps probe.concurrency below it.
+	OpenFileLimit func() uint64
 }
 
 // exitError carries an exit code through cobra.
@@ -129,12 +132,13 @@ func Execute(args []string, env Env) int {
 // DefaultEnv is the real process environment.
 func DefaultEnv(version string) Env {
 	return Env{
-		Out:        os.Stdout,
-		Err:        os.Stderr,
-		Getenv:     os.Getenv,
-		Now:        time.Now,
-		IsTerminal: isTerminal,
-		Version:    version,
+		Out:           os.Stdout,
+		Err:           os.Stderr,
+		Getenv:        os.Getenv,
+		Now:           time.Now,
+		IsTerminal:    isTerminal,
+		Version:       version,
+		OpenFileLimit: openFileLimit,
 	}
 }
 

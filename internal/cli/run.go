@@ -46,7 +46,9 @@ Each server's status is the worse of two signals:
   reports  at least 11 / 20 / 50 reports in the window (reports.thresholds):
            performance_issues / partial_outage / major_outage
 A report source that fails is ignored (decided from the probes alone, exit 1).
-An interrupted probe never changes a status.
+An interrupted probe never changes a status, nor does one this machine could
+not make (no file descriptor left: NOT PROBED, exit 1). probe.concurrency is
+capped below the open-file limit (ulimit -n), with a warning.
 
 A run in which nothing changed and nothing failed prints nothing on stdout
 (only one summary log line on stderr), so cron stays quiet. Otherwise, and
@@ -79,11 +81,19 @@ func runJob(ctx context.Context, env Env, g *globalFlags, f *runFlags, path stri
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	if _, err := updater.Select(cfg.Servers, f.only); err != nil {
+	servers, err := updater.Select(cfg.Servers, f.only)
+	if err != nil {
 		return fail(ExitUsage, err)
 	}
 	for _, w := range cfg.Warnings(os.Stat) {
 		log.Warn().Msg(w)
+	}
+	if env.OpenFileLimit != nil {
+		var why string
+		cfg.Probe.Concurrency, why = probeConcurrency(cfg.Probe.Concurrency, len(servers), cfg.Cachet.WriteConcurrency, env.OpenFileLimit())
+		if why != "" {
+			log.Warn().Msg(why)
+		}
 	}
 	token, err := cfg.Token(env.Getenv)
 	if err != nil {
