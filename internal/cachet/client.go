@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -493,14 +494,18 @@ func retryable(err error) bool {
 }
 
 // retryableTransport reports whether a transport error may go away on its
-// own; certificate problems do not.
+// own; certificate problems and a host name that does not exist do not.
 func retryableTransport(err error) bool {
 	var (
 		verr *tls.CertificateVerificationError
 		uerr x509.UnknownAuthorityError
 		herr x509.HostnameError
 		cerr x509.CertificateInvalidError
+		derr *net.DNSError
 	)
+	if errors.As(err, &derr) && derr.IsNotFound {
+		return false
+	}
 	return !errors.As(err, &verr) && !errors.As(err, &uerr) && !errors.As(err, &herr) && !errors.As(err, &cerr)
 }
 

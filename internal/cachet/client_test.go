@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -872,5 +873,35 @@ func TestConcurrentUse(t *testing.T) {
 	var body map[string]any
 	if err := json.Unmarshal([]byte(srv.Writes()[0].Body), &body); err != nil || len(body) != 2 {
 		t.Errorf("body %v, %v", body, err)
+	}
+}
+
+// TestDNSRetries: a host name that does not exist is not retried (it will
+// not exist two seconds later either); a resolver that failed for a moment
+// is.
+func TestDNSRetries(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		err   *net.DNSError
+		dials int
+	}{
+		{"no such host", &net.DNSError{Err: "no such host", Name: "status.example.org", IsNotFound: true}, 1},
+		{"resolver timeout", &net.DNSError{Err: "i/o timeout", Name: "status.example.org", IsTimeout: true, IsTemporary: true}, 4},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var dials atomic.Int32
+			hc := &http.Client{Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+				dials.Add(1)
+				return nil, &net.OpError{Op: "dial", Net: "tcp", Err: tt.err}
+			}}}
+			c, _ := newClient(t, "http://status.example.org/api/v1", func(o *cachet.Options) { o.HTTPClient = hc })
+			_, err := c.Components(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.err.Err) {
+				t.Fatalf("err = %v, want it to say %q", err, tt.err.Err)
+			}
+			if got := int(dials.Load()); got != tt.dials {
+				t.Errorf("%d attempts, want %d", got, tt.dials)
+			}
+		})
 	}
 }

@@ -277,7 +277,10 @@ func (p *Prober) exchange(ctx context.Context, req *http.Request, skipVerify boo
 	} else {
 		br.Reset(lr)
 	}
-	defer p.readers.Put(br)
+	defer func() {
+		br.Reset(nil) // drop the connection before the reader is reused
+		p.readers.Put(br)
+	}()
 	var resp *http.Response
 	for i := 0; ; i++ {
 		resp, err = http.ReadResponse(br, req)
