@@ -90,6 +90,27 @@ func newTLSServer(t testing.TB) *httptest.Server {
 // newTrickleServer answers every connection with response headers sent one
 // byte per second, which no per-read timeout would ever catch.
 func newTrickleServer(t testing.TB) string {
+	return newTCPServer(t, func(conn net.Conn, done <-chan struct{}) {
+		head := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for i := 0; i < len(head); i++ {
+			if _, err := conn.Write([]byte{head[i]}); err != nil {
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}) + "/"
+}
+
+// newTCPServer is a loopback server that reads each request's head and
+// then hands the connection to answer (done closes when the test ends). It
+// returns the base URL.
+func newTCPServer(t testing.TB, answer func(conn net.Conn, done <-chan struct{})) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -122,23 +143,11 @@ func newTrickleServer(t testing.TB) string {
 						break
 					}
 				}
-				head := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-				tick := time.NewTicker(time.Second)
-				defer tick.Stop()
-				for i := 0; i < len(head); i++ {
-					if _, err := conn.Write([]byte{head[i]}); err != nil {
-						return
-					}
-					select {
-					case <-done:
-						return
-					case <-tick.C:
-					}
-				}
+				answer(conn, done)
 			})
 		}
 	})
-	return "http://" + ln.Addr().String() + "/"
+	return "http://" + ln.Addr().String()
 }
 
 // freePort returns an address nothing listens on.
@@ -388,40 +397,7 @@ func TestProbeHeaders(t *testing.T) {
 // newRawServer answers every request with the bytes of answer, written as
 // they are, and closes the connection. It returns the server's base URL.
 func newRawServer(t testing.TB, answer string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer conn.Close()
-				conn.SetDeadline(time.Now().Add(10 * time.Second))
-				br := bufio.NewReader(conn)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if line == "\r\n" {
-						break
-					}
-				}
-				io.WriteString(conn, answer)
-			})
-		}
-	})
-	return "http://" + ln.Addr().String()
+	return newTCPServer(t, func(conn net.Conn, _ <-chan struct{}) { io.WriteString(conn, answer) })
 }
 
 // TestProbeHTTP covers the parts of HTTP/1.1 a probe reads itself:
