@@ -41,10 +41,7 @@ func TestFleetSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.Correct() {
-		t.Fatalf("exit %d, reads %d (want %d), writes %d (want %d), other %d, wrong statuses %d\n%s",
-			r.ExitCode, r.Reads, r.WantReads, r.Writes, r.WantWrites, r.Other, r.Wrong, r.Output)
-	}
+	requireCorrect(t, r)
 	if r.WantWrites != 13 {
 		t.Errorf("fleet of 100: %d changes, want 13 (10 hang, 2 fail, 1 refuses)", r.WantWrites)
 	}
@@ -69,6 +66,14 @@ func TestFleetSmoke(t *testing.T) {
 	}
 	if puts != 20 || seq <= 0 {
 		t.Errorf("sequential loop: %d PUTs, want one per server", puts)
+	}
+}
+
+func requireCorrect(t *testing.T, r Result) {
+	t.Helper()
+	if !r.Correct() {
+		t.Fatalf("exit %d, reads %d (want %d), writes %d (want %d), other %d, wrong statuses %d\n%s",
+			r.ExitCode, r.Reads, r.WantReads, r.Writes, r.WantWrites, r.Other, r.Wrong, r.Output)
 	}
 }
 
@@ -107,10 +112,7 @@ func TestFleetOpenFileLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.Correct() {
-		t.Fatalf("exit %d, reads %d (want %d), writes %d (want %d), other %d, wrong statuses %d\n%s",
-			r.ExitCode, r.Reads, r.WantReads, r.Writes, r.WantWrites, r.Other, r.Wrong, r.Output)
-	}
+	requireCorrect(t, r)
 	// 64 - 32 reserved - 4 write_concurrency.
 	if want := "the open-file limit (64) allows 28 probes at once, not probe.concurrency 1500"; !strings.Contains(r.Output, want) {
 		t.Errorf("no warning %q in\n%s", want, r.Output)

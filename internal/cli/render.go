@@ -66,7 +66,7 @@ func renderDetail(w io.Writer, s updater.Summary) {
 			fmt.Fprintf(tw, "redirected to\t%s\n", r.Probe.FinalURL)
 		}
 		fmt.Fprintf(tw, "reports\t%s (key %q, from %s)\n", reportsCell(r), r.Server.ReportsKey, s.Source)
-		if r.Action != updater.Interrupted && r.Action != updater.NotProbed {
+		if r.Decided() {
 			fmt.Fprintf(tw, "probe says\t%s: %s\n", r.Decision.Probe, r.Decision.ProbeRule)
 			fmt.Fprintf(tw, "reports say\t%s: %s\n", r.Decision.Reports, r.Decision.ReportsRule)
 			fmt.Fprintf(tw, "decided\t%s (the worse of both: %s)\n", r.Decision.Status, r.Decision.Rule)
@@ -110,7 +110,7 @@ func reportsCell(r updater.Row) string {
 
 func statusCell(r updater.Row) string {
 	switch {
-	case (r.Action == updater.Interrupted || r.Action == updater.NotProbed) && r.Decision.Rule == "":
+	case !r.Decided():
 		return "-"
 	case !r.CurrentKnown:
 		return "? → " + r.Decision.Status.String()

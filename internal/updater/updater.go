@@ -66,6 +66,10 @@ type Row struct {
 	Err           error // why the row failed, for WriteFailed, UnknownComponent, NotWritten, NotProbed
 }
 
+// Decided reports whether the row has a decision: not when its probe was
+// interrupted or could not be made (decideAll's Interrupted, NotProbed).
+func (r Row) Decided() bool { return r.Decision.Rule != "" }
+
 // Changed reports whether the decided status differs from Cachet's.
 func (r Row) Changed() bool { return r.CurrentKnown && r.Current != r.Decision.Status }
 
@@ -282,8 +286,8 @@ func plan(rows []Row, components []cachet.Component, cachetErr error) {
 	}
 	for i := range rows {
 		r := &rows[i]
-		if r.Action == Interrupted || r.Action == NotProbed {
-			continue
+		if r.Action != "" {
+			continue // decideAll already settled it: interrupted or not probed
 		}
 		if cachetErr != nil {
 			r.Action = NotWritten
