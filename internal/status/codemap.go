@@ -99,6 +99,3 @@ func (m CodeMap) Lookup(code int) (CodeRule, bool) {
 	}
 	return CodeRule{}, false
 }
-
-// Rules returns the rules, narrowest first.
-func (m CodeMap) Rules() []CodeRule { return append([]CodeRule(nil), m.rules...) }

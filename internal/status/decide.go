@@ -10,9 +10,9 @@ type Failure int
 
 // Probe failures.
 const (
-	NoFailure Failure = iota // an HTTP answer arrived
-	Timeout                  // the deadline passed first
-	Error                    // any other transport failure
+	NoFailure       Failure = iota // an HTTP answer arrived
+	TimedOut                       // the deadline passed first
+	TransportFailed                // any other failure to get an answer: refused, reset, DNS, TLS, ...
 )
 
 // Observation is what the probe saw, reduced to what the rule needs.
@@ -20,7 +20,7 @@ type Observation struct {
 	Code       int           // final HTTP status code; 0 when Failure != NoFailure
 	Latency    time.Duration // time to the answer (or to the failure)
 	Failure    Failure
-	ErrorClass string // refused, reset, dns, tls, redirects, ... when Failure == Error
+	ErrorClass string // refused, reset, dns, tls, redirects, ... when Failure == TransportFailed
 }
 
 // Thresholds are the report counts at which a status starts (inclusive).
@@ -76,9 +76,9 @@ func Decide(obs Observation, rep Reports, p Policy) Decision {
 
 func probeStatus(obs Observation, p Policy) (Status, string) {
 	switch obs.Failure {
-	case Timeout:
+	case TimedOut:
 		return p.OnTimeout, fmt.Sprintf("probe timed out → %s (on_timeout)", p.OnTimeout)
-	case Error:
+	case TransportFailed:
 		class := obs.ErrorClass
 		if class == "" {
 			class = "error"

@@ -62,9 +62,9 @@ func TestDecideProbe(t *testing.T) {
 		{"400 above", ok(400), p, MajorOutage, "matches no status key"},
 		{"404", ok(404), p, MajorOutage, "HTTP 404"},
 		{"503", ok(503), p, MajorOutage, "HTTP 503"},
-		{"timeout", Observation{Failure: Timeout}, p, PerformanceIssues, "on_timeout"},
-		{"refused", Observation{Failure: Error, ErrorClass: "refused"}, p, MajorOutage, "refused"},
-		{"error without class", Observation{Failure: Error}, p, MajorOutage, "on_error"},
+		{"timeout", Observation{Failure: TimedOut}, p, PerformanceIssues, "on_timeout"},
+		{"refused", Observation{Failure: TransportFailed, ErrorClass: "refused"}, p, MajorOutage, "refused"},
+		{"error without class", Observation{Failure: TransportFailed}, p, MajorOutage, "on_error"},
 		{"slow off", Observation{Code: 200, Latency: time.Hour}, p, Operational, `"200-399"`},
 		{"slow at limit", Observation{Code: 200, Latency: time.Second}, slow, Operational, `"200-399"`},
 		{"slow over", Observation{Code: 200, Latency: time.Second + time.Millisecond}, slow, PerformanceIssues, "slow"},
@@ -97,13 +97,13 @@ func TestDecideWorseOfBoth(t *testing.T) {
 		want    Status
 		ruleHas string
 	}{
-		{"timeout with 60 reports is major", Observation{Failure: Timeout}, reports(60), MajorOutage, "60 reports"},
-		{"timeout with 5 reports stays performance", Observation{Failure: Timeout}, reports(5), PerformanceIssues, "on_timeout"},
+		{"timeout with 60 reports is major", Observation{Failure: TimedOut}, reports(60), MajorOutage, "60 reports"},
+		{"timeout with 5 reports stays performance", Observation{Failure: TimedOut}, reports(5), PerformanceIssues, "on_timeout"},
 		{"404 with 0 reports", ok(404), reports(0), MajorOutage, "HTTP 404"},
 		{"200 with 25 reports", ok(200), reports(25), PartialOutage, "25 reports ≥ 20"},
-		{"equal severity keeps the probe rule", Observation{Failure: Timeout}, reports(15), PerformanceIssues, "on_timeout"},
+		{"equal severity keeps the probe rule", Observation{Failure: TimedOut}, reports(15), PerformanceIssues, "on_timeout"},
 		{"reports unavailable are ignored", ok(200), Reports{Count: 99}, Operational, `"200-399"`},
-		{"reports unavailable, probe down", Observation{Failure: Error, ErrorClass: "dns"}, Reports{}, MajorOutage, "dns"},
+		{"reports unavailable, probe down", Observation{Failure: TransportFailed, ErrorClass: "dns"}, Reports{}, MajorOutage, "dns"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,8 +138,8 @@ func BenchmarkDecide(b *testing.B) {
 	obs := []Observation{
 		{Code: 200, Latency: 30 * time.Millisecond},
 		{Code: 503},
-		{Failure: Timeout},
-		{Failure: Error, ErrorClass: "refused"},
+		{Failure: TimedOut},
+		{Failure: TransportFailed, ErrorClass: "refused"},
 		{Code: 200, Latency: 2 * time.Second},
 	}
 	b.ReportAllocs()

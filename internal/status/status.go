@@ -21,8 +21,6 @@ const (
 
 var names = [...]string{"unknown", "operational", "performance_issues", "partial_outage", "major_outage"}
 
-var labels = [...]string{"Unknown", "Operational", "Performance Issues", "Partial Outage", "Major Outage"}
-
 // Valid reports whether s is one of Cachet's five statuses.
 func (s Status) Valid() bool { return s >= Unknown && s <= MajorOutage }
 
@@ -34,14 +32,6 @@ func (s Status) String() string {
 	return names[s]
 }
 
-// Label returns Cachet's English label for s ("Performance Issues").
-func (s Status) Label() string {
-	if !s.Valid() {
-		return fmt.Sprintf("Status %d", int(s))
-	}
-	return labels[s]
-}
-
 // Parse turns a config status name into a Status. Only the four statuses a
 // server can be set to are accepted; "unknown" is not a decision.
 func Parse(name string) (Status, error) {
@@ -51,12 +41,4 @@ func Parse(name string) (Status, error) {
 		}
 	}
 	return Unknown, fmt.Errorf("unknown status %q: use one of %s", name, strings.Join(names[1:], ", "))
-}
-
-// Worse returns the more severe of a and b.
-func Worse(a, b Status) Status {
-	if b > a {
-		return b
-	}
-	return a
 }

@@ -247,9 +247,9 @@ func Observe(r probe.Result) status.Observation {
 	switch r.Class {
 	case "":
 	case probe.ClassTimeout:
-		obs.Failure = status.Timeout
+		obs.Failure = status.TimedOut
 	default:
-		obs.Failure, obs.ErrorClass = status.Error, r.Class
+		obs.Failure, obs.ErrorClass = status.TransportFailed, r.Class
 	}
 	return obs
 }

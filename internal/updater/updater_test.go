@@ -62,9 +62,9 @@ func TestObserve(t *testing.T) {
 		want status.Observation
 	}{
 		{probe.Result{Code: 200}, status.Observation{Code: 200}},
-		{probe.Result{Class: probe.ClassTimeout}, status.Observation{Failure: status.Timeout}},
-		{probe.Result{Class: probe.ClassRefused}, status.Observation{Failure: status.Error, ErrorClass: "refused"}},
-		{probe.Result{Class: probe.ClassTLS}, status.Observation{Failure: status.Error, ErrorClass: "tls"}},
+		{probe.Result{Class: probe.ClassTimeout}, status.Observation{Failure: status.TimedOut}},
+		{probe.Result{Class: probe.ClassRefused}, status.Observation{Failure: status.TransportFailed, ErrorClass: "refused"}},
+		{probe.Result{Class: probe.ClassTLS}, status.Observation{Failure: status.TransportFailed, ErrorClass: "tls"}},
 	}
 	for _, tt := range tests {
 		if got := Observe(tt.in); got != tt.want {
