@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +17,16 @@ import (
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
 	"github.com/proxer/cachet-updater/internal/runlock"
 )
+
+// buildBinary builds the command into dir.
+func buildBinary(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "cachet-updater")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
 
 // TestSIGTERM runs the real binary, sends it SIGTERM while a probe hangs and
 // checks that it prints the summary, releases the lock, writes nothing for
@@ -25,10 +36,7 @@ func TestSIGTERM(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "cachet-updater")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, dir)
 
 	started := make(chan struct{}, 1)
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -92,4 +100,92 @@ servers:
 		t.Fatalf("lock not released: %v", err)
 	}
 	l.Release()
+}
+
+// TestSecondSignal: after a first SIGTERM the run waits for a write in
+// flight (here one that never gets an answer); a second signal ends the
+// process at once with exit 4.
+func TestSecondSignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
+	defer down.Close()
+	fake := cachettest.New("tok")
+	defer fake.Close()
+	fake.Add(cachettest.Component{ID: 1, Name: "Down", Status: 1, Enabled: true})
+	fake.FailNext(cachettest.FaultHang, -1, true)
+
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`cachet:
+  url: %s
+  timeout: 60s
+  retries: 0
+lock_file: %s
+servers:
+  - name: Down
+    url: %s/
+    component_id: 1
+`, fake.URL(), filepath.Join(dir, "run.lock"), down.URL)), 0o600)
+
+	var stdout, stderr syncBuffer
+	cmd := exec.Command(bin, "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), "CACHET_API_TOKEN=tok")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waitFor(t, cmd, "the write to reach Cachet", func() bool { return len(fake.Writes()) > 0 })
+	cmd.Process.Signal(syscall.SIGTERM)
+	// Signals of one kind coalesce until handled: wait for the first to be.
+	waitFor(t, cmd, "the first signal to be handled", func() bool {
+		return strings.Contains(stderr.String(), "SIGTERM received: ending the run")
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the run did not end after two signals")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 4 {
+		t.Fatalf("exit %d, want 4\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "SIGTERM received again: exiting at once") {
+		t.Errorf("stderr does not say why it exited at once:\n%s", stderr.String())
+	}
+}
+
+// waitFor polls cond until it holds; it kills cmd and fails after 30 s.
+func waitFor(t *testing.T, cmd *exec.Cmd, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a child process writes to while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
