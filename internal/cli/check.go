@@ -15,7 +15,13 @@ import (
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
-func newCheckCmd(env Env, g *globalFlags) *cobra.Command {
+// CheckOptions are what the check command needs.
+type CheckOptions struct {
+	Env    Env
+	Global GlobalOptions
+}
+
+func newCheckCmd(env Env, g *GlobalOptions, runF func(context.Context, *CheckOptions) error) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check",
 		Short: "Check the config, the secrets, Cachet and the report source; write nothing",
@@ -30,7 +36,7 @@ Exit codes: 0 all checks passed (unmapped components are only a note),
 1 a check failed, 2 the config could not be loaded.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runCheck(cmd.Context(), env, g.config)
+			return runF(cmd.Context(), &CheckOptions{Env: env, Global: *g})
 		},
 	}
 }
@@ -51,8 +57,9 @@ func (c *checklist) line(tag, format string, a ...any) {
 	fmt.Fprintf(c.w, "%-6s %s\n", "["+tag+"]", fmt.Sprintf(format, a...))
 }
 
-func runCheck(ctx context.Context, env Env, path string) error {
-	cfg, err := config.Load(path)
+func runCheck(ctx context.Context, o *CheckOptions) error {
+	env := o.Env
+	cfg, err := config.Load(o.Global.ConfigPath)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -10,8 +11,15 @@ import (
 	"github.com/proxer/cachet-updater/internal/config"
 )
 
-func newComponentsCmd(env Env, g *globalFlags) *cobra.Command {
-	var output string
+// ComponentsOptions are what the components command needs.
+type ComponentsOptions struct {
+	Env    Env
+	Global GlobalOptions
+	Output string // table or yaml
+}
+
+func newComponentsCmd(env Env, g *GlobalOptions, runF func(context.Context, *ComponentsOptions) error) *cobra.Command {
+	o := &ComponentsOptions{Env: env}
 	cmd := &cobra.Command{
 		Use:   "components",
 		Short: "List Cachet's components; --output yaml prints a servers: skeleton",
@@ -20,22 +28,24 @@ group, status, enabled). With the token, disabled components are listed too.
 --output yaml prints a servers: block to start a config from: fill in the urls.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "yaml" {
-				return fail(ExitUsage, fmt.Errorf("--output %q: use table or yaml", output))
+			if o.Output != "table" && o.Output != "yaml" {
+				return fail(ExitUsage, fmt.Errorf("--output %q: use table or yaml", o.Output))
 			}
-			return runComponents(cmd, env, g, output)
+			o.Global = *g
+			return runF(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or yaml")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table or yaml")
 	return cmd
 }
 
-func runComponents(cmd *cobra.Command, env Env, g *globalFlags, output string) error {
-	log, err := newLogger(env, g)
+func runComponents(ctx context.Context, o *ComponentsOptions) error {
+	env := o.Env
+	log, err := o.Global.logger(env)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	cfg, err := config.Load(g.config)
+	cfg, err := config.Load(o.Global.ConfigPath)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
@@ -48,7 +58,6 @@ func runComponents(cmd *cobra.Command, env Env, g *globalFlags, output string) e
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	ctx := cmd.Context()
 	comps, err := client.Components(ctx)
 	if err != nil {
 		return fail(ExitFailed, fmt.Errorf("listing components: %w", err))
@@ -70,7 +79,7 @@ func runComponents(cmd *cobra.Command, env Env, g *globalFlags, output string) e
 		}
 		return strconv.Itoa(id)
 	}
-	if output == "yaml" {
+	if o.Output == "yaml" {
 		fmt.Fprintln(env.Out, "servers:")
 		for _, c := range comps {
 			note := ""

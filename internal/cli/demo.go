@@ -20,7 +20,14 @@ import (
 
 const demoToken = "demo-token-not-a-secret"
 
-func newDemoCmd(env Env, g *globalFlags) *cobra.Command {
+// DemoOptions are what the demo command needs. --config is ignored; the log
+// flags apply to the demo's runs.
+type DemoOptions struct {
+	Env    Env
+	Global GlobalOptions
+}
+
+func newDemoCmd(env Env, g *GlobalOptions, runF func(context.Context, *DemoOptions) error) *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
 		Short: "Run the real job end to end against a built-in Cachet emulator and demo servers",
@@ -32,7 +39,7 @@ second finds nothing to do. It needs no outside service and writes nothing
 outside the temporary folder. --config is ignored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), env, g)
+			return runF(cmd.Context(), &DemoOptions{Env: env, Global: *g})
 		},
 	}
 }
@@ -77,7 +84,8 @@ func demoFleet() []demoServer {
 	}
 }
 
-func runDemo(ctx context.Context, env Env, g *globalFlags) error {
+func runDemo(ctx context.Context, o *DemoOptions) error {
+	env := o.Env
 	dir, err := os.MkdirTemp("", "cachet-updater-demo-")
 	if err != nil {
 		return fail(ExitFailed, err)
@@ -143,7 +151,9 @@ servers:
 	demoEnv.IsTerminal = func(w io.Writer) bool { return w == out || env.IsTerminal(w) }
 
 	fmt.Fprintln(out, "\n$ cachet-updater run --config config.yaml   # first run")
-	err1 := runJob(ctx, demoEnv, g, &runFlags{}, cfgPath)
+	run := &RunOptions{Env: demoEnv, Global: o.Global}
+	run.Global.ConfigPath = cfgPath
+	err1 := runRun(ctx, run)
 	writes := fake.Writes()
 	fmt.Fprintf(out, "\nCachet received %d writes:\n", len(writes))
 	for _, w := range writes {
@@ -152,7 +162,7 @@ servers:
 	fake.Reset()
 
 	fmt.Fprintln(out, "\n$ cachet-updater run --config config.yaml   # second run: nothing changed, nothing written")
-	err2 := runJob(ctx, demoEnv, g, &runFlags{}, cfgPath)
+	err2 := runRun(ctx, run)
 	fmt.Fprintf(out, "\nCachet received %d writes on the second run.\n\nCachet after the runs:\n", len(fake.Writes()))
 	printFakeComponents(out, fake)
 	// The demo fleet is built so both runs succeed; anything else is a bug.

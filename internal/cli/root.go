@@ -30,8 +30,8 @@ type Env struct {
 	Now        func() time.Time
 	IsTerminal func(io.Writer) bool
 	Version    string
-	// Signals, when not nil, is the context the commands run under; main
-	// cancels it on SIGINT/SIGTERM. Tests leave it nil.
+	// Context, when not nil, is the context the commands run under; main
+	// cancels it on SIGINT/SIGTERM. Tests leave it nil or pass their own.
 	Context context.Context
 	// OpenFileLimit, when not nil, returns the open-file limit (0:
 	// unknown); run caps probe.concurrency below it.
@@ -52,15 +52,16 @@ func fail(code int, err error) error { return &exitError{code: code, err: err} }
 // silentExit ends a command with a code after it has already said why.
 func silentExit(code int) error { return &exitError{code: code} }
 
-type globalFlags struct {
-	config    string
-	logLevel  string
-	logFormat string
+// GlobalOptions are the flags every command takes.
+type GlobalOptions struct {
+	ConfigPath string
+	LogLevel   string
+	LogFormat  string
 }
 
 // NewRoot builds the command tree.
 func NewRoot(env Env) *cobra.Command {
-	g := &globalFlags{}
+	g := &GlobalOptions{}
 	root := &cobra.Command{
 		Use:   "cachet-updater",
 		Short: "Keep a Cachet status page in step with a fleet of HTTP servers",
@@ -85,24 +86,29 @@ Exit codes:
 	}
 	root.SetOut(env.Out)
 	root.SetErr(env.Err)
+	addGlobalFlags(root, env, g)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(ExitUsage, err) })
+
+	root.AddCommand(
+		newRunCmd(env, g, runRun),
+		newCheckCmd(env, g, runCheck),
+		newComponentsCmd(env, g, runComponents),
+		newDemoCmd(env, g, runDemo),
+		newVersionCmd(env),
+	)
+	return root
+}
+
+// addGlobalFlags registers the flags every command takes on root.
+func addGlobalFlags(root *cobra.Command, env Env, g *GlobalOptions) {
 	defConfig := env.Getenv("CACHET_UPDATER_CONFIG")
 	if defConfig == "" {
 		defConfig = "/etc/cachet-updater/config.yaml"
 	}
 	pf := root.PersistentFlags()
-	pf.StringVarP(&g.config, "config", "c", defConfig, "config file; $CACHET_UPDATER_CONFIG sets the default")
-	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	pf.StringVar(&g.logFormat, "log-format", "", "log format: json or console (default: console on a terminal, json otherwise)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(ExitUsage, err) })
-
-	root.AddCommand(
-		newRunCmd(env, g),
-		newCheckCmd(env, g),
-		newComponentsCmd(env, g),
-		newDemoCmd(env, g),
-		newVersionCmd(env),
-	)
-	return root
+	pf.StringVarP(&g.ConfigPath, "config", "c", defConfig, "config file; $CACHET_UPDATER_CONFIG sets the default")
+	pf.StringVar(&g.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.StringVar(&g.LogFormat, "log-format", "", "log format: json or console (default: console on a terminal, json otherwise)")
 }
 
 // Execute runs the command line and returns the process exit code.

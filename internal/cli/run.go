@@ -22,13 +22,19 @@ import (
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
-type runFlags struct {
-	dryRun bool
-	only   []string
+// RunOptions are what the run command needs: its flags, the global ones
+// and the world it may touch.
+type RunOptions struct {
+	Env    Env
+	Global GlobalOptions
+	DryRun bool
+	Only   []string // server names or component ids; empty: all
 }
 
-func newRunCmd(env Env, g *globalFlags) *cobra.Command {
-	f := &runFlags{}
+// newRunCmd builds the run command; runF does the work (tests pass their
+// own to check how flags land in RunOptions).
+func newRunCmd(env Env, g *GlobalOptions, runF func(context.Context, *RunOptions) error) *cobra.Command {
+	o := &RunOptions{Env: env}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Probe the fleet, read reports, decide and update Cachet (the cron job)",
@@ -40,8 +46,8 @@ changed.
 Each server's status is the worse of two signals:
   probe    the final HTTP code mapped through probe.status (the most specific
            key wins; no match: major_outage); no answer in time: on_timeout
-           (performance_issues); refused, reset, DNS, TLS, redirect loop:
-           on_error (major_outage); slower than slow: at least
+           (performance_issues); refused, reset, DNS, TLS, redirect loop, no
+           final answer: on_error (major_outage); slower than slow: at least
            performance_issues
   reports  at least 11 / 20 / 50 reports in the window (reports.thresholds):
            performance_issues / partial_outage / major_outage
@@ -50,11 +56,18 @@ An interrupted probe never changes a status, nor does one this machine could
 not make (no file descriptor left: NOT PROBED, exit 1). probe.concurrency is
 capped below the open-file limit (ulimit -n), with a warning.
 
+run_timeout or SIGINT/SIGTERM end the run within seconds: probes in flight
+stop, no new write or retry starts, writes already sent get up to 3s to
+finish; then the summary is printed and the run exits 4. A second signal
+ends it at once.
+
 A run in which nothing changed and nothing failed prints nothing on stdout
-(only one summary log line on stderr), so cron stays quiet. Otherwise, and
-always on a terminal, with --dry-run or with --only, it prints a table.`,
-		Example: `  # the crontab line
-  */3 * * * * cachet-updater run --config /etc/cachet-updater/config.yaml
+and one summary log line on stderr. For a quiet cron, send stderr to a file
+(2>>/var/log/cachet-updater.log) or use --log-level warn; otherwise cron
+mails that line every run. When something changed or failed, and always on
+a terminal, with --dry-run or with --only, it prints a table.`,
+		Example: `  # the crontab line (every 3 minutes; the log goes to a file, cron mails only changes and failures)
+  */3 * * * * CACHET_API_TOKEN=... /usr/local/bin/cachet-updater run --config /etc/cachet-updater/config.yaml 2>>/var/log/cachet-updater.log
 
   # see what it would change, write nothing
   cachet-updater run --config config.yaml --dry-run
@@ -63,25 +76,27 @@ always on a terminal, with --dry-run or with --only, it prints a table.`,
   cachet-updater run --config config.yaml --only "Stream 14" --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runJob(cmd.Context(), env, g, f, g.config)
+			o.Global = *g
+			return runF(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().BoolVarP(&f.dryRun, "dry-run", "n", false, "do everything but write to Cachet; print what would change")
-	cmd.Flags().StringArrayVar(&f.only, "only", nil, "run just this server (a name or a component id; repeatable) and print full detail")
+	cmd.Flags().BoolVarP(&o.DryRun, "dry-run", "n", false, "do everything but write to Cachet; print what would change")
+	cmd.Flags().StringArrayVar(&o.Only, "only", nil, "run just this server (a name or a component id; repeatable) and print full detail")
 	return cmd
 }
 
-// runJob is the run command from a config path on; the demo calls it too.
-func runJob(ctx context.Context, env Env, g *globalFlags, f *runFlags, path string) error {
-	log, err := newLogger(env, g)
+// runRun is one run from a config path on; the demo calls it too.
+func runRun(ctx context.Context, o *RunOptions) error {
+	env := o.Env
+	log, err := o.Global.logger(env)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(o.Global.ConfigPath)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	servers, err := updater.Select(cfg.Servers, f.only)
+	servers, err := updater.Select(cfg.Servers, o.Only)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
@@ -130,17 +145,17 @@ func runJob(ctx context.Context, env Env, g *globalFlags, f *runFlags, path stri
 		Prober:    prober,
 		Now:       env.Now,
 		Log:       log,
-	}, updater.Options{DryRun: f.dryRun, Only: f.only})
+	}, updater.Options{DryRun: o.DryRun, Only: o.Only})
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
 
-	show := f.dryRun || len(f.only) > 0 || env.IsTerminal(env.Out) || sum.Failed() ||
+	show := o.DryRun || len(o.Only) > 0 || env.IsTerminal(env.Out) || sum.Failed() ||
 		sum.Count(updater.Updated) > 0 || sum.Count(updater.WouldUpdate) > 0
 	if show {
 		// One buffered write: a fleet of thousands is thousands of lines.
 		out := bufio.NewWriter(env.Out)
-		if len(f.only) > 0 {
+		if len(o.Only) > 0 {
 			renderDetail(out, sum)
 		} else {
 			renderTable(out, sum)
@@ -217,15 +232,16 @@ func newCachetClient(cfg *config.Config, token, version string) (*cachet.Client,
 	})
 }
 
-func newLogger(env Env, g *globalFlags) (zerolog.Logger, error) {
-	level, err := zerolog.ParseLevel(strings.ToLower(g.logLevel))
-	if err != nil || g.logLevel == "" {
-		return zerolog.Nop(), fmt.Errorf("--log-level %q: use debug, info, warn or error", g.logLevel)
+// logger builds the one logger of a command from the log flags.
+func (g GlobalOptions) logger(env Env) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(strings.ToLower(g.LogLevel))
+	if err != nil || g.LogLevel == "" {
+		return zerolog.Nop(), fmt.Errorf("--log-level %q: use debug, info, warn or error", g.LogLevel)
 	}
 	// Writes log from several goroutines; the writer may be any io.Writer.
 	out := zerolog.SyncWriter(env.Err)
 	var w io.Writer = out
-	switch g.logFormat {
+	switch g.LogFormat {
 	case "json":
 	case "console":
 		w = zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly, NoColor: !env.IsTerminal(env.Err)}
@@ -234,7 +250,7 @@ func newLogger(env Env, g *globalFlags) (zerolog.Logger, error) {
 			w = zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly}
 		}
 	default:
-		return zerolog.Nop(), fmt.Errorf("--log-format %q: use json or console", g.logFormat)
+		return zerolog.Nop(), fmt.Errorf("--log-format %q: use json or console", g.LogFormat)
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
 }
