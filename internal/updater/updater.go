@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/proxer/cachet-updater/internal/probe"
 	"github.com/proxer/cachet-updater/internal/reports"
 	"github.com/proxer/cachet-updater/internal/status"
+	"github.com/proxer/cachet-updater/internal/suggest"
 )
 
 // Action is what the run did (or would do) with one component.
@@ -141,10 +143,34 @@ func Select(servers []config.Server, only []string) ([]config.Server, error) {
 	}
 	for _, o := range only {
 		if !want[o] {
-			return nil, fmt.Errorf("--only %q matches no server name or component_id in the config", o)
+			return nil, fmt.Errorf("--only %q matches no server name or component_id in the config%s", o, namesHint(o, servers))
 		}
 	}
 	return out, nil
+}
+
+// namesHint lists the servers' names when there are few, else the ones
+// closest to the name that matched none.
+func namesHint(name string, servers []config.Server) string {
+	names := make([]string, len(servers))
+	for i, s := range servers {
+		names[i] = strconv.Quote(s.Name)
+	}
+	if len(names) <= 10 {
+		return ": the servers are " + strings.Join(names, ", ")
+	}
+	plain := make([]string, len(servers))
+	for i, s := range servers {
+		plain[i] = s.Name
+	}
+	close := suggest.Closest(name, plain, 3)
+	if len(close) == 0 {
+		return fmt.Sprintf(" (none of its %d servers has a similar name; see servers[].name)", len(servers))
+	}
+	for i, c := range close {
+		close[i] = strconv.Quote(c)
+	}
+	return ": did you mean " + strings.Join(close, " or ") + "?"
 }
 
 // Run does one pass. Its error is for "could not run" (a bad --only); every

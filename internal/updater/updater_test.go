@@ -2,6 +2,7 @@ package updater
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -39,7 +40,7 @@ func TestSelect(t *testing.T) {
 		{[]string{"14"}, "14", ""},
 		{[]string{"3", "Stream 1"}, "Stream 1,14", ""},
 		{[]string{"Stream 2", "Stream 2"}, "Stream 2", ""},
-		{[]string{"stream 2"}, "", `"stream 2" matches no server`},
+		{[]string{"stream 2"}, "", `"stream 2" matches no server name or component_id in the config: the servers are "Stream 1", "Stream 2", "14"`},
 		{[]string{"Stream 1", "99"}, "", `"99" matches no server`},
 	}
 	for _, tt := range tests {
@@ -53,6 +54,23 @@ func TestSelect(t *testing.T) {
 		if err != nil || names(got) != tt.want {
 			t.Errorf("%v: got %q, %v; want %q", tt.only, names(got), err, tt.want)
 		}
+	}
+}
+
+// TestSelectHintsInALargeFleet: with many servers, an unknown name gets the
+// closest names, not the whole list.
+func TestSelectHintsInALargeFleet(t *testing.T) {
+	var fleet []config.Server
+	for i := 1; i <= 40; i++ {
+		fleet = append(fleet, config.Server{Name: fmt.Sprintf("Stream %d", i), ComponentID: i})
+	}
+	_, err := Select(fleet, []string{"Straem 17"})
+	if err == nil || !strings.Contains(err.Error(), `did you mean "Stream 17"?`) {
+		t.Errorf("got %v", err)
+	}
+	_, err = Select(fleet, []string{"Website"})
+	if err == nil || !strings.Contains(err.Error(), "none of its 40 servers has a similar name") {
+		t.Errorf("got %v", err)
 	}
 }
 
