@@ -64,7 +64,7 @@ func runCheck(ctx context.Context, o *CheckOptions) error {
 		return fail(ExitUsage, err)
 	}
 	c := &checklist{w: env.Out}
-	c.ok("config %s: %d servers", cfg.Path, len(cfg.Servers))
+	c.ok("config %s: %s", cfg.Path, plural(int64(len(cfg.Servers)), "server"))
 	for _, w := range cfg.Warnings(os.Stat) {
 		c.warn("%s", w)
 	}
@@ -135,14 +135,10 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 	if missing == 0 {
 		c.ok("all %d component ids exist in Cachet (%d components listed)", len(cfg.Servers), len(comps))
 	}
-	var unmapped []string
 	for _, k := range comps {
 		if !mapped[k.ID] {
-			unmapped = append(unmapped, fmt.Sprintf("%d %q", k.ID, k.Name))
+			c.note("Cachet component %d %q: no server maps to it", k.ID, k.Name)
 		}
-	}
-	if len(unmapped) > 0 {
-		c.note("Cachet components no server maps to: %s", strings.Join(unmapped, ", "))
 	}
 }
 

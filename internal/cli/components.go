@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -75,7 +76,7 @@ func runComponents(ctx context.Context, o *ComponentsOptions) error {
 			return "-"
 		}
 		if n, ok := groups[id]; ok {
-			return n
+			return printable(n)
 		}
 		return strconv.Itoa(id)
 	}
@@ -94,10 +95,22 @@ func runComponents(ctx context.Context, o *ComponentsOptions) error {
 	tw := tabwriter.NewWriter(env.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tGROUP\tSTATUS\tENABLED")
 	for _, c := range comps {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%t\n", c.ID, c.Name, group(c.GroupID), c.Status, c.Enabled)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%t\n", c.ID, printable(c.Name), group(c.GroupID), c.Status, c.Enabled)
 	}
 	return tw.Flush()
 }
 
 // yamlString quotes a name so any component name is valid YAML.
 func yamlString(s string) string { return strconv.Quote(s) }
+
+// printable returns s as it is when every character in it prints, and
+// quoted with Go escapes otherwise: a name from Cachet must not reach a
+// terminal with escape sequences (colours, window titles, cursor moves).
+func printable(s string) string {
+	for _, r := range s {
+		if r != ' ' && !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}

@@ -136,7 +136,7 @@ func actionCell(r updater.Row) string {
 func summaryLine(s updater.Summary) string {
 	var b strings.Builder
 	changed := s.Count(updater.Updated) + s.Count(updater.WouldUpdate) + s.Count(updater.WriteFailed)
-	fmt.Fprintf(&b, "%d servers: %d changed", len(s.Rows), changed)
+	fmt.Fprintf(&b, "%s: %d changed", plural(int64(len(s.Rows)), "server"), changed)
 	if s.DryRun {
 		fmt.Fprintf(&b, " (dry run: nothing written)")
 	} else {
@@ -148,7 +148,7 @@ func summaryLine(s updater.Summary) string {
 	}
 	fmt.Fprintf(&b, ", %d unchanged", s.Count(updater.Unchanged))
 	if n := s.Count(updater.UnknownComponent); n > 0 {
-		fmt.Fprintf(&b, ", %d unknown components", n)
+		fmt.Fprintf(&b, ", %s", plural(int64(n), "unknown component"))
 	}
 	if n := s.Count(updater.NotWritten); n > 0 {
 		fmt.Fprintf(&b, ", %d not written", n)
