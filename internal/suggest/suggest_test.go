@@ -11,7 +11,7 @@ func TestClosest(t *testing.T) {
 		word string
 		want []string
 	}{
-		{"stream 1", []string{"Stream 1", "Stream 2", "Stream 14"}}, // exact but for case first
+		{"stream 1", []string{"Stream 1", "Stream 2", "Stream 14"}},  // exact but for case first
 		{"Stream 41", []string{"Stream 1", "Stream 2", "Stream 14"}}, // one deletion, then two edits each
 		{"Webiste", []string{"Website"}},
 		{"web", nil}, // too short to be a part of a name

@@ -100,7 +100,9 @@ func (f *runFixture) status(id int) status.Status {
 
 func ok(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }
 
-func unavailable(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }
+func unavailable(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusServiceUnavailable)
+}
 
 // TestRun calls the pipeline directly against the emulator: the decided
 // statuses, the rows' actions, the counts and the writes.
