@@ -9,15 +9,20 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
 	"github.com/proxer/cachet-updater/internal/runlock"
 )
+
+// The end-to-end scenarios (run, dry run, --only, check, components, usage
+// and config mistakes) are testscript files in testdata/script at the top of
+// the module, run by cmd/cachet-updater's TestScripts against the real
+// binary. What stays here needs timing (interrupts, run_timeout, faults with
+// retries), a lock held by this process, or an injected Env (open-file
+// limit, version).
 
 const testToken = "s3cr3t-t0ken-value-0123456789"
 
@@ -27,9 +32,8 @@ type fixture struct {
 	cfg     string
 	cachet  *cachettest.Server
 	servers map[string]*httptest.Server
-	token   string       // what the environment hands the run
-	hits    atomic.Int64 // requests the fleet received
-	files   uint64       // the open-file limit the run sees; 0: none (no cap)
+	token   string // what the environment hands the run
+	files   uint64 // the open-file limit the run sees; 0: none (no cap)
 }
 
 type fleetServer struct {
@@ -62,11 +66,7 @@ func newFixture(t *testing.T, fleet []fleetServer, reportsJSON, extraTop string)
 	for _, s := range fleet {
 		url := "http://127.0.0.1:1/"
 		if s.handler != nil {
-			h := s.handler
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				f.hits.Add(1)
-				h(w, r)
-			}))
+			srv := httptest.NewServer(s.handler)
 			t.Cleanup(srv.Close)
 			f.servers[s.name] = srv
 			url = srv.URL + "/"
@@ -144,192 +144,6 @@ func (f *fixture) status(id int) int {
 	return c.Status
 }
 
-func TestRunUpdatesOnlyWhatChanged(t *testing.T) {
-	f := newFixture(t, defaultFleet(), `{"s1": 3, "s2": 25}`, "")
-	r := f.run(context.Background(), "run")
-	if r.code != ExitOK {
-		t.Fatalf("exit %d\n%s\n%s", r.code, r.out, r.err)
-	}
-	want := map[int]int{1: 1, 2: 3, 3: 4, 4: 1}
-	for id, st := range want {
-		if got := f.status(id); got != st {
-			t.Errorf("component %d: status %d, want %d", id, got, st)
-		}
-	}
-	writes := f.cachet.Writes()
-	if len(writes) != 3 {
-		t.Fatalf("want 3 writes (components 2, 3, 4), got %d: %+v", len(writes), writes)
-	}
-	for _, w := range writes {
-		if w.Method != http.MethodPut || !strings.Contains(w.Body, `"enabled":true`) {
-			t.Errorf("write %s %s %s: want a PUT carrying enabled", w.Method, w.Path, w.Body)
-		}
-		if w.Path == "/api/v1/components/1" {
-			t.Error("component 1 was already right and must not be written")
-		}
-	}
-	for _, s := range []string{"Stream 2", "operational → partial_outage", "updated", "4 servers: 3 changed (3 written), 1 unchanged"} {
-		if !strings.Contains(r.out, s) {
-			t.Errorf("output lacks %q:\n%s", s, r.out)
-		}
-	}
-
-	// The second run finds everything right: no write, nothing on stdout,
-	// one summary log line.
-	f.cachet.Reset()
-	r = f.run(context.Background(), "run")
-	if r.code != ExitOK || len(f.cachet.Writes()) != 0 {
-		t.Fatalf("second run: exit %d, writes %+v", r.code, f.cachet.Writes())
-	}
-	if r.out != "" {
-		t.Errorf("a quiet run must print nothing on stdout, got:\n%s", r.out)
-	}
-	if lines := strings.Split(strings.TrimSpace(r.err), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "run finished") {
-		t.Errorf("want one summary log line, got:\n%s", r.err)
-	}
-	for _, req := range f.cachet.Requests() {
-		if req.Method != http.MethodGet {
-			t.Errorf("second run sent %s %s", req.Method, req.Path)
-		}
-	}
-}
-
-func TestRunDisabledComponentStaysDisabled(t *testing.T) {
-	f := newFixture(t, defaultFleet()[:1], `{}`, "")
-	f.cachet.Add(cachettest.Component{ID: 1, Name: "Stream 1", Status: 4, Enabled: false})
-	if r := f.run(context.Background(), "run"); r.code != ExitOK {
-		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.err)
-	}
-	c, _ := f.cachet.Component(1)
-	if c.Status != 1 || c.Enabled {
-		t.Fatalf("got %+v, want status 1 and still disabled", c)
-	}
-}
-
-func TestRunDryRunWritesNothing(t *testing.T) {
-	f := newFixture(t, defaultFleet(), `{"s2": 25}`, "")
-	r := f.run(context.Background(), "run", "--dry-run")
-	if r.code != ExitOK {
-		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.err)
-	}
-	if w := f.cachet.Writes(); len(w) != 0 {
-		t.Fatalf("dry run wrote: %+v", w)
-	}
-	for _, s := range []string{"would update", "dry run: nothing written", "unchanged"} {
-		if !strings.Contains(r.out, s) {
-			t.Errorf("output lacks %q:\n%s", s, r.out)
-		}
-	}
-}
-
-func TestRunOnly(t *testing.T) {
-	f := newFixture(t, defaultFleet(), `{"s2": 25}`, "")
-	r := f.run(context.Background(), "run", "--dry-run", "--only", "Stream 2", "--only", "3")
-	if r.code != ExitOK {
-		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.err)
-	}
-	for _, re := range []string{`(?m)^server\s+Stream 2$`, `(?m)^server\s+Stream 3$`, `(?m)^action\s+would update$`} {
-		if !regexp.MustCompile(re).MatchString(r.out) {
-			t.Errorf("output does not match %s:\n%s", re, r.out)
-		}
-	}
-	for _, s := range []string{`25 (key "s2", from file`, "25 reports ≥ 20 → partial_outage", "HTTP 503", "decided"} {
-		if !strings.Contains(r.out, s) {
-			t.Errorf("output lacks %q:\n%s", s, r.out)
-		}
-	}
-	if strings.Contains(r.out, "Stream 1") || strings.Contains(r.out, "Stream 4") {
-		t.Errorf("--only showed other servers:\n%s", r.out)
-	}
-
-	r = f.run(context.Background(), "run", "--only", "Stream 99")
-	if r.code != ExitUsage || !strings.Contains(r.err, `"Stream 99" matches no server`) {
-		t.Fatalf("unknown --only: exit %d, stderr %q", r.code, r.err)
-	}
-}
-
-func TestRunUnknownComponent(t *testing.T) {
-	fleet := append(defaultFleet(), fleetServer{"Ghost", 99, "g", 0, okHandler, ""})
-	f := newFixture(t, fleet, `{}`, "")
-	r := f.run(context.Background(), "run")
-	if r.code != ExitFailed {
-		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.out, r.err)
-	}
-	if !strings.Contains(r.out, `server "Ghost": component 99 does not exist in Cachet`) {
-		t.Errorf("output does not name the server:\n%s", r.out)
-	}
-	if f.status(3) != 4 {
-		t.Error("the other servers must still be updated")
-	}
-}
-
-func TestRunCachetDown(t *testing.T) {
-	f := newFixture(t, defaultFleet(), `{}`, "")
-	f.cachet.Close()
-	r := f.run(context.Background(), "run")
-	if r.code != ExitFailed {
-		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.out, r.err)
-	}
-	if !strings.Contains(r.out, "reading components from Cachet") || !strings.Contains(r.out, "nothing was written") {
-		t.Errorf("output does not explain:\n%s", r.out)
-	}
-}
-
-func TestRunReportSourceFails(t *testing.T) {
-	f := newFixture(t, defaultFleet(), "", "") // no reports.json
-	r := f.run(context.Background(), "run")
-	if r.code != ExitFailed {
-		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.out, r.err)
-	}
-	// Decided from the probes alone: 503 is still written, nobody is
-	// marked down for the missing reports.
-	if f.status(3) != 4 || f.status(2) != 1 || f.status(4) != 1 {
-		t.Errorf("statuses: 2=%d 3=%d 4=%d", f.status(2), f.status(3), f.status(4))
-	}
-	if !strings.Contains(r.out, "decided from the probes alone") || !strings.Contains(r.err, "report source failed") {
-		t.Errorf("the failure is not reported:\n%s\n%s", r.out, r.err)
-	}
-}
-
-func TestRunWrongToken(t *testing.T) {
-	f := newFixture(t, defaultFleet(), `{}`, "")
-	f.token = "wrong-token-value"
-	r := f.run(context.Background(), "run", "--log-level", "debug")
-	if r.code != ExitFailed {
-		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.out, r.err)
-	}
-	if !strings.Contains(r.out, "401 Unauthorized") {
-		t.Errorf("a wrong token must read as 401 Unauthorized:\n%s", r.out)
-	}
-	if strings.Contains(r.out+r.err, "wrong-token-value") {
-		t.Error("the token leaked")
-	}
-}
-
-func TestRunUsageErrors(t *testing.T) {
-	f := newFixture(t, defaultFleet(), `{}`, "")
-	f.token = ""
-	if r := f.run(context.Background(), "run"); r.code != ExitUsage || !strings.Contains(r.err, "TEST_CACHET_TOKEN") {
-		t.Errorf("missing token: exit %d, stderr %q", r.code, r.err)
-	}
-	if len(f.cachet.Requests()) != 0 {
-		t.Error("a run that cannot start must not talk to Cachet")
-	}
-	f.token = testToken
-	if r := f.run(context.Background(), "run", "--bogus"); r.code != ExitUsage {
-		t.Errorf("unknown flag: exit %d", r.code)
-	}
-	if r := f.run(context.Background(), "run", "--log-format", "xml"); r.code != ExitUsage {
-		t.Errorf("bad log format: exit %d", r.code)
-	}
-	if err := os.WriteFile(f.cfg, []byte("cachet:\n  url: x\n  bogus: 1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if r := f.run(context.Background(), "run"); r.code != ExitUsage || !strings.Contains(r.err, "config.yaml:") {
-		t.Errorf("bad config: exit %d, stderr %q", r.code, r.err)
-	}
-}
-
 func TestRunLockHeld(t *testing.T) {
 	f := newFixture(t, defaultFleet(), `{}`, "")
 	l, err := runlock.Acquire(filepath.Join(f.dir, "run.lock"))
@@ -371,67 +185,6 @@ func TestRunTimeoutBoundsTheRun(t *testing.T) {
 	r := f.run(context.Background(), "run")
 	if r.code != ExitInterrupted || !strings.Contains(r.out, "run_timeout 300ms exceeded") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.err)
-	}
-}
-
-func TestCheck(t *testing.T) {
-	f := newFixture(t, defaultFleet(), `{"s1": 2, "zz": 1}`, "")
-	f.cachet.Add(cachettest.Component{ID: 42, Name: "Mail", Status: 1, Enabled: true})
-	r := f.run(context.Background(), "check")
-	if r.code != ExitOK {
-		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.err)
-	}
-	for _, s := range []string{"[ok]", "answers ping", "token accepted", "all 4 component ids exist", `42 "Mail"`, `"zz"`, "all checks passed"} {
-		if !strings.Contains(r.out, s) {
-			t.Errorf("output lacks %q:\n%s", s, r.out)
-		}
-	}
-	if len(f.cachet.Writes()) != 0 {
-		t.Error("check wrote to Cachet")
-	}
-	if n := f.hits.Load(); n != 0 {
-		t.Errorf("check probed servers: %d requests", n)
-	}
-
-	f.token = "bad-token"
-	r = f.run(context.Background(), "check")
-	if r.code != ExitFailed || !strings.Contains(r.out, "[FAIL]") || !strings.Contains(r.out, "401") {
-		t.Fatalf("bad token: exit %d\n%s", r.code, r.out)
-	}
-}
-
-func TestCheckUnknownComponentAndBadConfig(t *testing.T) {
-	fleet := append(defaultFleet(), fleetServer{"Ghost", 99, "g", 0, okHandler, ""})
-	f := newFixture(t, fleet, `{}`, "")
-	r := f.run(context.Background(), "check")
-	if r.code != ExitFailed || !strings.Contains(r.out, `server "Ghost"`) {
-		t.Fatalf("exit %d\n%s", r.code, r.out)
-	}
-	os.WriteFile(f.cfg, []byte("servers: []\n"), 0o600)
-	if r := f.run(context.Background(), "check"); r.code != ExitUsage {
-		t.Fatalf("bad config: exit %d", r.code)
-	}
-}
-
-func TestComponents(t *testing.T) {
-	f := newFixture(t, defaultFleet(), `{}`, "")
-	f.cachet.AddGroup(7, "Proxer Stream")
-	f.cachet.Add(cachettest.Component{ID: 9, Name: "Hidden", Status: 2, Enabled: false, GroupID: 7})
-	r := f.run(context.Background(), "components")
-	if r.code != ExitOK {
-		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.err)
-	}
-	for _, s := range []string{"ID", "Hidden", "Proxer Stream", "performance_issues", "false"} {
-		if !strings.Contains(r.out, s) {
-			t.Errorf("output lacks %q:\n%s", s, r.out)
-		}
-	}
-	r = f.run(context.Background(), "components", "--output", "yaml")
-	if r.code != ExitOK || !strings.Contains(r.out, "servers:\n") || !strings.Contains(r.out, "component_id: 9") {
-		t.Fatalf("yaml: exit %d\n%s", r.code, r.out)
-	}
-	if r := f.run(context.Background(), "components", "-o", "xml"); r.code != ExitUsage {
-		t.Errorf("bad --output: exit %d", r.code)
 	}
 }
 
@@ -489,30 +242,6 @@ func TestRunCachetFaults(t *testing.T) {
 				t.Errorf("component 3 written: %v, want %v", got, tt.wantWrites)
 			}
 		})
-	}
-}
-
-func TestRunWarnsAboutReadableConfig(t *testing.T) {
-	f := newFixture(t, defaultFleet(), `{}`, "")
-	if err := os.Chmod(f.cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := f.run(context.Background(), "run", "--dry-run")
-	if r.code != ExitOK || !strings.Contains(r.err, "readable by other users") {
-		t.Fatalf("exit %d, stderr:\n%s", r.code, r.err)
-	}
-}
-
-func TestRunUnusableLockFile(t *testing.T) {
-	f := newFixture(t, defaultFleet(), `{}`, "")
-	cfg, _ := os.ReadFile(f.cfg)
-	os.WriteFile(f.cfg, []byte(strings.Replace(string(cfg), "lock_file: run.lock", "lock_file: no-such-dir/run.lock", 1)), 0o600)
-	r := f.run(context.Background(), "run")
-	if r.code != ExitUsage || !strings.Contains(r.err, "lock_file") {
-		t.Fatalf("exit %d, stderr %q", r.code, r.err)
-	}
-	if len(f.cachet.Requests()) != 0 {
-		t.Error("a run that cannot lock must not talk to Cachet")
 	}
 }
 
