@@ -228,14 +228,6 @@ func (c *Client) Components(ctx context.Context) ([]Component, error) {
 	return out, nil
 }
 
-// Component reads one component.
-func (c *Client) Component(ctx context.Context, id int) (Component, error) {
-	if id <= 0 {
-		return Component{}, fmt.Errorf("cachet: invalid component id %d", id)
-	}
-	return c.componentRequest(ctx, http.MethodGet, id, nil)
-}
-
 // SetStatus sets a component's status with PUT /components/{id}. enabled is
 // always sent because Cachet 2.3 re-enables a component when it is omitted.
 // It returns the component as Cachet stored it.

@@ -189,9 +189,8 @@ func TestStringStatuses(t *testing.T) {
 			t.Errorf("component %d = %+v", comp.ID, comp)
 		}
 	}
-	one, err := c.Component(ctx, 3)
-	if err != nil || one.Status != status.PerformanceIssues {
-		t.Errorf("Component(3) = %+v, %v", one, err)
+	if len(got) != 5 || got[2].Status != status.PerformanceIssues {
+		t.Errorf("components = %+v", got)
 	}
 	upd, err := c.SetStatus(ctx, 3, status.PartialOutage, true)
 	if err != nil || upd.Status != status.PartialOutage {
@@ -263,12 +262,7 @@ func TestErrors(t *testing.T) {
 		_, err := c.Components(ctx)
 		return err
 	}
-	get := func(id int) func(context.Context, *cachet.Client) error {
-		return func(ctx context.Context, c *cachet.Client) error {
-			_, err := c.Component(ctx, id)
-			return err
-		}
-	}
+	ping := func(ctx context.Context, c *cachet.Client) error { return c.Ping(ctx) }
 	tests := []struct {
 		name         string
 		token        string // "" = the right token, "-" = none
@@ -276,15 +270,13 @@ func TestErrors(t *testing.T) {
 		call         func(context.Context, *cachet.Client) error
 		want         []string
 		wantCode     int
-		notFound     bool
 		wantAttempts int64
 	}{
 		{name: "wrong token", token: "wrong-token", call: setStatus(1, 2), wantCode: 401, wantAttempts: 1,
 			want: []string{"cachet: PUT /components/1: 401 Unauthorized: Authentication is required and has failed or has not yet been provided."}},
 		{name: "no token", token: "-", call: setStatus(1, 2), wantCode: 401, wantAttempts: 1, want: []string{"401 Unauthorized"}},
-		{name: "unknown id read", call: get(99), wantCode: 404, notFound: true, wantAttempts: 1, want: []string{"cachet: GET /components/99: 404 Not Found"}},
-		{name: "unknown id write", call: setStatus(99, 2), wantCode: 404, notFound: true, wantAttempts: 1},
-		{name: "unknown id write without token", token: "-", call: setStatus(99, 2), wantCode: 404, notFound: true, wantAttempts: 1},
+		{name: "unknown id write", call: setStatus(99, 2), wantCode: 404, wantAttempts: 1},
+		{name: "unknown id write without token", token: "-", call: setStatus(99, 2), wantCode: 404, wantAttempts: 1},
 		{name: "status too high", call: setStatus(1, 7), wantCode: 400, wantAttempts: 1,
 			want: []string{"cachet: PUT /components/1: 400 Bad Request: The request cannot be fulfilled due to bad syntax. (The status may not be greater than 4.)"}},
 		{name: "status negative", call: setStatus(1, -1), wantCode: 400, wantAttempts: 1, want: []string{"(The status must be at least 0.)"}},
@@ -299,7 +291,7 @@ func TestErrors(t *testing.T) {
 			want: []string{"cachet: PUT /components/1: after 4 attempts: 500 Internal Server Error: An error has occurred and this resource cannot be displayed."}},
 		{name: "closed connection exhausts retries", fault: cachettest.FaultClose, call: setStatus(1, 2), wantAttempts: 4,
 			want: []string{"cachet: PUT /components/1: after 4 attempts: Put \""}},
-		{name: "429 exhausts retries", fault: cachettest.Fault429, call: get(1), wantCode: 429, wantAttempts: 4, want: []string{"after 4 attempts: 429 Too Many Requests"}},
+		{name: "429 exhausts retries", fault: cachettest.Fault429, call: ping, wantCode: 429, wantAttempts: 4, want: []string{"after 4 attempts: 429 Too Many Requests"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -330,9 +322,6 @@ func TestErrors(t *testing.T) {
 			if tt.wantCode != 0 && (!errors.As(err, &apiErr) || apiErr.StatusCode != tt.wantCode) {
 				t.Errorf("error %v is not an APIError with %d", err, tt.wantCode)
 			}
-			if got := cachet.IsNotFound(err); got != tt.notFound {
-				t.Errorf("IsNotFound = %v, want %v", got, tt.notFound)
-			}
 			if got := attempts(c); got != tt.wantAttempts {
 				t.Errorf("attempts = %d, want %d", got, tt.wantAttempts)
 			}
@@ -344,12 +333,12 @@ func TestAPIErrorFields(t *testing.T) {
 	srv := newFake(t, 1)
 	srv.FailNext(cachettest.Fault502HTML, -1, false)
 	c, _ := newClient(t, srv.URL(), func(o *cachet.Options) { o.Retries = 0 })
-	_, err := c.Component(context.Background(), 1)
+	err := c.Ping(context.Background())
 	var e *cachet.APIError
 	if !errors.As(err, &e) {
 		t.Fatalf("%v is not an APIError", err)
 	}
-	if e.Method != "GET" || e.Path != "/components/1" || e.Title != "Bad Gateway" || e.ContentType != "text/html" ||
+	if e.Method != "GET" || e.Path != "/ping" || e.Title != "Bad Gateway" || e.ContentType != "text/html" ||
 		len(e.Body) > 200 || !strings.HasPrefix(e.Body, "<html> <head>") || strings.ContainsAny(e.Body, "\r\n") {
 		t.Errorf("APIError = %#v", e)
 	}
@@ -396,16 +385,18 @@ func TestRetrySucceeds(t *testing.T) {
 				}
 			})
 			var err error
-			var got cachet.Component
+			var got []cachet.Component
 			if tt.write {
-				got, err = c.SetStatus(context.Background(), 2, status.PartialOutage, true)
+				var one cachet.Component
+				one, err = c.SetStatus(context.Background(), 2, status.PartialOutage, true)
+				got = []cachet.Component{one}
 			} else {
-				got, err = c.Component(context.Background(), 2)
+				got, err = c.Components(context.Background())
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.ID != 2 {
+			if got[len(got)-1].ID != 2 {
 				t.Errorf("got %+v", got)
 			}
 			if a := attempts(c); a != tt.wantAttempts {
@@ -425,7 +416,7 @@ func TestHangExhaustsRetries(t *testing.T) {
 		o.HTTPClient = httpClient(t, 50*time.Millisecond)
 		o.Retries = 1
 	})
-	_, err := c.Component(context.Background(), 1)
+	err := c.Ping(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "after 2 attempts") || !strings.Contains(err.Error(), "Client.Timeout exceeded") {
 		t.Fatalf("err = %v", err)
 	}
@@ -717,7 +708,7 @@ func TestRedirectedWriteIsAnError(t *testing.T) {
 	if got, _ := srv.Component(1); got.Status != 1 {
 		t.Errorf("component changed: %+v", got)
 	}
-	if _, err := c.Component(context.Background(), 1); err != nil {
+	if _, err := c.Components(context.Background()); err != nil {
 		t.Errorf("redirected read: %v", err)
 	}
 }
@@ -781,12 +772,12 @@ func TestBaseURLJoin(t *testing.T) {
 	srv := newFake(t, 1)
 	for _, base := range []string{srv.URL(), srv.URL() + "/", srv.URL() + "//"} {
 		c, _ := newClient(t, base, nil)
-		if _, err := c.Component(context.Background(), 1); err != nil {
+		if err := c.Ping(context.Background()); err != nil {
 			t.Errorf("base %s: %v", base, err)
 		}
 	}
 	for _, r := range srv.Requests() {
-		if r.Path != "/api/v1/components/1" {
+		if r.Path != "/api/v1/ping" {
 			t.Errorf("path = %s", r.Path)
 		}
 	}
@@ -797,7 +788,7 @@ func TestInvalidID(t *testing.T) {
 	if _, err := c.SetStatus(context.Background(), 0, 1, true); err == nil {
 		t.Error("id 0 accepted")
 	}
-	if _, err := c.Component(context.Background(), -3); err == nil {
+	if _, err := c.SetStatus(context.Background(), -3, 1, true); err == nil {
 		t.Error("id -3 accepted")
 	}
 	if a := attempts(c); a != 0 {

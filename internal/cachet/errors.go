@@ -2,7 +2,6 @@ package cachet
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -50,13 +49,6 @@ func (e *APIError) detail() string {
 		b.WriteString(": unexpected response: " + e.Body)
 	}
 	return b.String()
-}
-
-// IsNotFound reports whether err is Cachet's 404 (unknown component id, or
-// a disabled component read without a token).
-func IsNotFound(err error) bool {
-	var e *APIError
-	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound
 }
 
 func newAPIError(method, path string, resp *http.Response, body []byte, token string) *APIError {
