@@ -7,6 +7,8 @@
 // request and never appears in errors or in the client's printed form.
 package cachet
 
+//lint:file-ignore ST1005 error texts start with "Cachet", the proper noun, when they say what Cachet answered.
+
 import (
 	"bytes"
 	"context"
@@ -37,6 +39,7 @@ const (
 	defaultUserAgent  = "cachet-updater"
 	maxPages          = 10000
 	maxBodyBytes      = 8 << 20
+	maxRedirects      = 5
 	drainBytes        = 64 << 10
 	urlHint           = "is cachet.url the API base ending in /api/v1?"
 )
@@ -45,7 +48,7 @@ const (
 type Options struct {
 	BaseURL    string        // e.g. https://status.example.org/api/v1 (trailing slash tolerated)
 	Token      string        // sent as X-Cachet-Token on every request when not empty
-	HTTPClient *http.Client  // required; carries the caller's Transport and Timeout
+	HTTPClient *http.Client  // required; its Transport and Timeout are used, with the client's own redirect policy
 	UserAgent  string        // default "cachet-updater"
 	Retries    int           // retries after the first attempt, for network errors, 429 and 5xx
 	MinBackoff time.Duration // first backoff, default 500ms
@@ -106,7 +109,6 @@ func New(o Options) (*Client, error) {
 	c := &Client{
 		base:       base,
 		token:      o.Token,
-		hc:         o.HTTPClient,
 		userAgent:  o.UserAgent,
 		retries:    o.Retries,
 		minBackoff: o.MinBackoff,
@@ -134,7 +136,38 @@ func New(o Options) (*Client, error) {
 	if c.perPage == 0 {
 		c.perPage = defaultPerPage
 	}
+	hc := *o.HTTPClient
+	hc.CheckRedirect = c.checkRedirect
+	c.hc = &hc
 	return c, nil
+}
+
+// checkRedirect follows only same-origin redirects of reads, at most
+// maxRedirects. net/http keeps X-Cachet-Token on a redirect to another
+// host, and a redirected write may be replayed elsewhere or turned into a
+// GET. ErrUseLastResponse hands the 3xx to attempt, which explains it.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if !isRead(via[0].Method) || !sameOrigin(req.URL, c.base) || len(via) > maxRedirects {
+		return http.ErrUseLastResponse
+	}
+	return nil
+}
+
+func isRead(method string) bool { return method == http.MethodGet || method == http.MethodHead }
+
+// sameOrigin compares scheme, host and port, with the scheme's default port.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
 }
 
 func parseBase(raw string) (*url.URL, error) {
@@ -230,7 +263,9 @@ func (c *Client) Components(ctx context.Context) ([]Component, error) {
 
 // SetStatus sets a component's status with PUT /components/{id}. enabled is
 // always sent because Cachet 2.3 re-enables a component when it is omitted.
-// It returns the component as Cachet stored it.
+// It returns the component as Cachet stored it. The write counts as done
+// only when Cachet answers with that component holding the status sent;
+// otherwise SetStatus returns an error saying what Cachet answered.
 func (c *Client) SetStatus(ctx context.Context, id int, s status.Status, enabled bool) (Component, error) {
 	if id <= 0 {
 		return Component{}, fmt.Errorf("cachet: invalid component id %d", id)
@@ -239,22 +274,32 @@ func (c *Client) SetStatus(ctx context.Context, id int, s status.Status, enabled
 		Status  int  `json:"status"`
 		Enabled bool `json:"enabled"`
 	}{int(s), enabled}
-	return c.componentRequest(ctx, http.MethodPut, id, body)
-}
-
-func (c *Client) componentRequest(ctx context.Context, method string, id int, in any) (Component, error) {
 	path := "/components/" + strconv.Itoa(id)
 	var out struct {
 		Data *Component `json:"data"`
 	}
-	if err := c.do(ctx, method, path, nil, in, &out); err != nil {
+	code, err := c.do(ctx, http.MethodPut, path, nil, body, &out)
+	if err != nil {
 		return Component{}, err
 	}
-	if out.Data == nil {
-		return Component{}, &opError{method: method, path: path, op: "decoding response",
-			err: fmt.Errorf("no component in the response (%s)", urlHint)}
+	if err := verifyWrite(code, out.Data, id, s); err != nil {
+		return Component{}, &opError{method: http.MethodPut, path: path, err: err}
 	}
 	return *out.Data, nil
+}
+
+// verifyWrite checks Cachet's answer to a PUT: a proxy or a broken install
+// may answer 2xx without storing anything.
+func verifyWrite(code int, got *Component, id int, s status.Status) error {
+	switch {
+	case got == nil:
+		return fmt.Errorf("Cachet answered %d without a component: the update was not applied (%s)", code, urlHint)
+	case got.ID != id:
+		return fmt.Errorf("Cachet answered %d with component %d, not %d: the update was not applied", code, got.ID, id)
+	case got.Status != s:
+		return fmt.Errorf("Cachet answered %d but the component's status is %d, not %d: the update was not applied", code, int(got.Status), int(s))
+	}
+	return nil
 }
 
 // Groups lists every component group, following pagination.
@@ -268,7 +313,7 @@ func (c *Client) Ping(ctx context.Context) error {
 	var out struct {
 		Data any `json:"data"`
 	}
-	if err := c.do(ctx, http.MethodGet, "/ping", nil, nil, &out); err != nil {
+	if _, err := c.do(ctx, http.MethodGet, "/ping", nil, nil, &out); err != nil {
 		return err
 	}
 	if s, ok := out.Data.(string); !ok || s != "Pong!" {
@@ -286,7 +331,7 @@ func (c *Client) VerifyToken(ctx context.Context) error {
 	}
 	var out struct{} // decode only to check the JSON; keep no subscriber data
 	q := url.Values{"per_page": {"1"}}
-	err := c.do(ctx, http.MethodGet, "/subscribers", q, nil, &out)
+	_, err := c.do(ctx, http.MethodGet, "/subscribers", q, nil, &out)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden) {
 		return fmt.Errorf("cachet API token rejected (check the configured token; it must belong to a Cachet user): %w", err)
@@ -317,7 +362,7 @@ func list[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 			Data []T `json:"data"`
 		}
 		q := url.Values{"per_page": {strconv.Itoa(c.perPage)}, "page": {strconv.Itoa(p)}}
-		if err := c.do(ctx, http.MethodGet, path, q, nil, &pg); err != nil {
+		if _, err := c.do(ctx, http.MethodGet, path, q, nil, &pg); err != nil {
 			return nil, err
 		}
 		all = append(all, pg.Data...)
@@ -334,34 +379,35 @@ func list[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 	}
 }
 
-// do sends one API request with retries and decodes a 2xx body into out.
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+// do sends one API request with retries, decodes a 2xx body into out and
+// returns the HTTP status code of that answer.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) (int, error) {
 	var body []byte
 	if in != nil {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
-			return &opError{method: method, path: path, op: "encoding request", err: err}
+			return 0, &opError{method: method, path: path, op: "encoding request", err: err}
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		wait, err := c.attempt(ctx, method, path, query, body, out)
+		code, wait, err := c.attempt(ctx, method, path, query, body, out)
 		if err == nil {
-			return nil
+			return code, nil
 		}
 		if attempt > c.retries || !retryable(err) {
-			return finalError(method, path, attempt, err, nil)
+			return 0, finalError(method, path, attempt, err, nil)
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			if errors.Is(err, cerr) { // the request itself was cut short
 				cerr = nil
 			}
-			return finalError(method, path, attempt, err, cerr)
+			return 0, finalError(method, path, attempt, err, cerr)
 		}
 		if wait < 0 {
 			wait = c.backoff(attempt)
 		}
 		if serr := c.sleep(ctx, wait); serr != nil {
-			return finalError(method, path, attempt, err, serr)
+			return 0, finalError(method, path, attempt, err, serr)
 		}
 	}
 }
@@ -382,7 +428,7 @@ func (c *Client) backoff(n int) time.Duration {
 
 // attempt sends the request once. wait >= 0 is a server-requested delay
 // (Retry-After) before the next attempt.
-func (c *Client) attempt(ctx context.Context, method, path string, query url.Values, body []byte, out any) (wait time.Duration, err error) {
+func (c *Client) attempt(ctx context.Context, method, path string, query url.Values, body []byte, out any) (code int, wait time.Duration, err error) {
 	u := *c.base
 	u.Path = c.base.Path + path
 	u.RawQuery = query.Encode()
@@ -390,13 +436,38 @@ func (c *Client) attempt(ctx context.Context, method, path string, query url.Val
 	if u.RawQuery != "" {
 		pathQuery += "?" + u.RawQuery
 	}
+	req, err := c.newRequest(ctx, method, u.String(), body)
+	if err != nil {
+		return 0, -1, &opError{method: method, path: pathQuery, op: "building request", err: err}
+	}
+	if isRead(method) {
+		c.reads.Add(1)
+	} else {
+		c.writes.Add(1)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, -1, &opError{method: method, path: pathQuery, err: err, retry: retryableTransport(err)}
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
+		_ = resp.Body.Close()
+	}()
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
+		return 0, -1, &opError{method: method, path: pathQuery, err: c.redirectError(method, resp, loc)}
+	}
+	wait, err = c.readResponse(method, path, pathQuery, resp, out)
+	return resp.StatusCode, wait, err
+}
+
+func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []byte) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
 	if err != nil {
-		return -1, &opError{method: method, path: pathQuery, op: "building request", err: err}
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
@@ -406,26 +477,32 @@ func (c *Client) attempt(ctx context.Context, method, path string, query url.Val
 	if c.token != "" {
 		req.Header.Set("X-Cachet-Token", c.token)
 	}
-	if method == http.MethodGet || method == http.MethodHead {
-		c.reads.Add(1)
-	} else {
-		c.writes.Add(1)
-	}
+	return req, nil
+}
 
-	resp, err := c.hc.Do(req)
+// redirectError explains a 3xx that checkRedirect did not let the client
+// follow.
+func (c *Client) redirectError(method string, resp *http.Response, loc string) error {
+	from := resp.Request.URL
+	to, err := from.Parse(loc)
 	if err != nil {
-		return -1, &opError{method: method, path: pathQuery, err: err, retry: retryableTransport(err)}
+		return fmt.Errorf("Cachet at %s answered %s with an invalid Location; set cachet.url to the final API address", from.Path, resp.Status)
 	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
-		_ = resp.Body.Close()
-	}()
-	if resp.Request != nil && resp.Request.Method != method {
-		// Go's client turns a redirected PUT into a GET: the update would be lost.
-		return -1, &opError{method: method, path: pathQuery, err: fmt.Errorf(
-			"the server redirected the request to %s and it became a %s; set cachet.url to the final API URL",
-			resp.Request.URL.Redacted(), resp.Request.Method)}
+	const fix = "set cachet.url to the final API address"
+	switch {
+	case !isRead(method):
+		return fmt.Errorf("Cachet at %s answered %s, redirecting to %s: not followed, because a write is never redirected; the update was not applied; %s",
+			from.Path, resp.Status, to.Redacted(), fix)
+	case !sameOrigin(to, c.base):
+		return fmt.Errorf("Cachet at %s redirected to %s: not followed, because the token must go to cachet.url's own origin only; %s",
+			from.Path, to.Redacted(), fix)
+	default:
+		return fmt.Errorf("Cachet at %s redirected to %s after %d redirects already: stopped; %s", from.Path, to.Redacted(), maxRedirects, fix)
 	}
+}
+
+// readResponse reads the body and decodes a 2xx into out.
+func (c *Client) readResponse(method, path, pathQuery string, resp *http.Response, out any) (wait time.Duration, err error) {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
 	if err != nil {
 		return -1, &opError{method: method, path: pathQuery, op: "reading response", err: err, retry: true}

@@ -694,25 +694,6 @@ func TestRequestHeaders(t *testing.T) {
 	}
 }
 
-func TestRedirectedWriteIsAnError(t *testing.T) {
-	srv := newFake(t, 1)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, srv.URL()+strings.TrimPrefix(r.URL.Path, "/old/api/v1"), http.StatusMovedPermanently)
-	}))
-	defer ts.Close()
-	c, _ := newClient(t, ts.URL+"/old/api/v1", nil)
-	_, err := c.SetStatus(context.Background(), 1, status.MajorOutage, true)
-	if err == nil || !strings.Contains(err.Error(), "it became a GET; set cachet.url to the final API URL") {
-		t.Errorf("err = %v", err)
-	}
-	if got, _ := srv.Component(1); got.Status != 1 {
-		t.Errorf("component changed: %+v", got)
-	}
-	if _, err := c.Components(context.Background()); err != nil {
-		t.Errorf("redirected read: %v", err)
-	}
-}
-
 func TestTokenNotPrinted(t *testing.T) {
 	o := cachet.Options{BaseURL: "https://user:pw@status.example.org/api/v1", Token: token, HTTPClient: &http.Client{}}
 	c, err := cachet.New(o)
