@@ -75,6 +75,7 @@ func (o Options) GoString() string { return o.String() }
 type Client struct {
 	base       *url.URL // path without trailing slash
 	token      string
+	sec        *secret // the token's forms, to remove it from Cachet's answers
 	hc         *http.Client
 	userAgent  string
 	retries    int
@@ -103,12 +104,16 @@ func New(o Options) (*Client, error) {
 	if o.MinBackoff < 0 || o.MaxBackoff < 0 {
 		return nil, errors.New("cachet: backoff durations must not be negative")
 	}
+	if err := checkToken(o.Token); err != nil {
+		return nil, err
+	}
 	if o.PerPage < 0 {
 		return nil, fmt.Errorf("cachet: per_page must not be negative, got %d", o.PerPage)
 	}
 	c := &Client{
 		base:       base,
 		token:      o.Token,
+		sec:        newSecret(o.Token),
 		userAgent:  o.UserAgent,
 		retries:    o.Retries,
 		minBackoff: o.MinBackoff,
@@ -283,7 +288,7 @@ func (c *Client) SetStatus(ctx context.Context, id int, s status.Status, enabled
 		return Component{}, err
 	}
 	if err := verifyWrite(code, out.Data, id, s); err != nil {
-		return Component{}, &opError{method: http.MethodPut, path: path, err: err}
+		return Component{}, &opError{sec: c.sec, method: http.MethodPut, path: path, err: err}
 	}
 	return *out.Data, nil
 }
@@ -317,7 +322,7 @@ func (c *Client) Ping(ctx context.Context) error {
 		return err
 	}
 	if s, ok := out.Data.(string); !ok || s != "Pong!" {
-		return &opError{method: http.MethodGet, path: "/ping",
+		return &opError{sec: c.sec, method: http.MethodGet, path: "/ping",
 			err: fmt.Errorf("unexpected answer %v, want \"Pong!\" (%s)", out.Data, urlHint)}
 	}
 	return nil
@@ -386,7 +391,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if in != nil {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
-			return 0, &opError{method: method, path: path, op: "encoding request", err: err}
+			return 0, &opError{sec: c.sec, method: method, path: path, op: "encoding request", err: err}
 		}
 	}
 	for attempt := 1; ; attempt++ {
@@ -395,19 +400,19 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			return code, nil
 		}
 		if attempt > c.retries || !retryable(err) {
-			return 0, finalError(method, path, attempt, err, nil)
+			return 0, c.finalError(method, path, attempt, err, nil)
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			if errors.Is(err, cerr) { // the request itself was cut short
 				cerr = nil
 			}
-			return 0, finalError(method, path, attempt, err, cerr)
+			return 0, c.finalError(method, path, attempt, err, cerr)
 		}
 		if wait < 0 {
 			wait = c.backoff(attempt)
 		}
 		if serr := c.sleep(ctx, wait); serr != nil {
-			return 0, finalError(method, path, attempt, err, serr)
+			return 0, c.finalError(method, path, attempt, err, serr)
 		}
 	}
 }
@@ -438,7 +443,7 @@ func (c *Client) attempt(ctx context.Context, method, path string, query url.Val
 	}
 	req, err := c.newRequest(ctx, method, u.String(), body)
 	if err != nil {
-		return 0, -1, &opError{method: method, path: pathQuery, op: "building request", err: err}
+		return 0, -1, &opError{sec: c.sec, method: method, path: pathQuery, op: "building request", err: err}
 	}
 	if isRead(method) {
 		c.reads.Add(1)
@@ -447,14 +452,14 @@ func (c *Client) attempt(ctx context.Context, method, path string, query url.Val
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, -1, &opError{method: method, path: pathQuery, err: err, retry: retryableTransport(err)}
+		return 0, -1, &opError{sec: c.sec, method: method, path: pathQuery, err: err, retry: retryableTransport(err)}
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
 		_ = resp.Body.Close()
 	}()
 	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
-		return 0, -1, &opError{method: method, path: pathQuery, err: c.redirectError(method, resp, loc)}
+		return 0, -1, &opError{sec: c.sec, method: method, path: pathQuery, err: c.redirectError(method, resp, loc)}
 	}
 	wait, err = c.readResponse(method, path, pathQuery, resp, out)
 	return resp.StatusCode, wait, err
@@ -505,14 +510,14 @@ func (c *Client) redirectError(method string, resp *http.Response, loc string) e
 func (c *Client) readResponse(method, path, pathQuery string, resp *http.Response, out any) (wait time.Duration, err error) {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
 	if err != nil {
-		return -1, &opError{method: method, path: pathQuery, op: "reading response", err: err, retry: true}
+		return -1, &opError{sec: c.sec, method: method, path: pathQuery, op: "reading response", err: err, retry: true}
 	}
 	if len(data) > maxBodyBytes {
-		return -1, &opError{method: method, path: pathQuery, op: "reading response",
+		return -1, &opError{sec: c.sec, method: method, path: pathQuery, op: "reading response",
 			err: fmt.Errorf("body larger than %d bytes", maxBodyBytes)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return retryAfter(resp), newAPIError(method, path, resp, data, c.token)
+		return retryAfter(resp), newAPIError(method, path, resp, data, c.sec)
 	}
 	if out == nil {
 		return -1, nil
@@ -522,7 +527,7 @@ func (c *Client) readResponse(method, path, pathQuery string, resp *http.Respons
 		if ct := mediaType(resp.Header.Get("Content-Type")); ct != "" && !isJSONType(ct) {
 			op += " (" + ct + ")"
 		}
-		return -1, &opError{method: method, path: pathQuery, op: op, err: fmt.Errorf("%w (%s)", err, urlHint)}
+		return -1, &opError{sec: c.sec, method: method, path: pathQuery, op: op, err: fmt.Errorf("%w (%s)", err, urlHint)}
 	}
 	return -1, nil
 }

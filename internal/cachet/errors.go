@@ -12,7 +12,8 @@ import (
 const excerptBytes = 200
 
 // APIError is a non-2xx answer from Cachet. It never holds request headers,
-// so the token cannot leak through it.
+// and the token is removed from every text Cachet sent, so the token cannot
+// leak through it.
 type APIError struct {
 	Method      string
 	Path        string // relative to the base URL, e.g. /components/14 (no query)
@@ -51,7 +52,7 @@ func (e *APIError) detail() string {
 	return b.String()
 }
 
-func newAPIError(method, path string, resp *http.Response, body []byte, token string) *APIError {
+func newAPIError(method, path string, resp *http.Response, body []byte, sec *secret) *APIError {
 	e := &APIError{
 		Method:      method,
 		Path:        path,
@@ -71,11 +72,11 @@ func newAPIError(method, path string, resp *http.Response, body []byte, token st
 	switch err := json.Unmarshal(body, &env); {
 	case err == nil && len(env.Errors) > 0:
 		first := env.Errors[0]
-		e.Title, e.Detail, e.Details = first.Title, first.Detail, details(first.Meta.Details)
+		e.Title, e.Detail, e.Details = sec.redact(first.Title), sec.redact(first.Detail), sec.redactAll(details(first.Meta.Details))
 	case err == nil && env.Message != "":
-		e.Detail = env.Message
+		e.Detail = sec.redact(env.Message)
 	default:
-		e.Body = excerpt(body, token)
+		e.Body = excerpt(sec.redact(string(body)))
 	}
 	if e.Title == "" {
 		e.Title = http.StatusText(resp.StatusCode)
@@ -98,12 +99,10 @@ func details(raw json.RawMessage) []string {
 	return list
 }
 
-// excerpt returns at most excerptBytes of printable text from body.
-func excerpt(body []byte, token string) string {
-	s := strings.ToValidUTF8(string(body[:min(len(body), 4*excerptBytes)]), "?")
-	if token != "" {
-		s = strings.ReplaceAll(s, token, "[redacted]")
-	}
+// excerpt returns at most excerptBytes of printable text from body, which
+// is already redacted: a token cut in half at the end would not be.
+func excerpt(body string) string {
+	s := strings.ToValidUTF8(body[:min(len(body), 4*excerptBytes)], "?")
 	var b strings.Builder
 	space := false
 	for _, r := range s {
@@ -132,21 +131,23 @@ func excerpt(body []byte, token string) string {
 }
 
 // opError is a failure that is not an HTTP status: transport, reading or
-// decoding. path may include the query (it never holds the token).
+// decoding. path may include the query (it never holds the token); err may
+// quote Cachet's answer, so its text is redacted.
 type opError struct {
 	method, path string
 	op           string
 	err          error
 	retry        bool
+	sec          *secret
 }
 
 func (e *opError) Error() string { return "cachet: " + e.method + " " + e.path + ": " + e.detail() }
 
 func (e *opError) detail() string {
 	if e.op == "" {
-		return e.err.Error()
+		return e.sec.redact(e.err.Error())
 	}
-	return e.op + ": " + e.err.Error()
+	return e.op + ": " + e.sec.redact(e.err.Error())
 }
 
 func (e *opError) Unwrap() error { return e.err }
@@ -158,13 +159,14 @@ type retryError struct {
 	attempts     int
 	last         error
 	stop         error // why waiting for the next attempt ended, if it did
+	sec          *secret
 }
 
-func finalError(method, path string, attempts int, last, stop error) error {
+func (c *Client) finalError(method, path string, attempts int, last, stop error) error {
 	if attempts == 1 && stop == nil {
 		return last
 	}
-	return &retryError{method: method, path: path, attempts: attempts, last: last, stop: stop}
+	return &retryError{method: method, path: path, attempts: attempts, last: last, stop: stop, sec: c.sec}
 }
 
 func (e *retryError) Error() string {
@@ -180,7 +182,7 @@ func (e *retryError) Error() string {
 	if e.stop != nil {
 		msg += " (stopped retrying: " + e.stop.Error() + ")"
 	}
-	return msg
+	return e.sec.redact(msg)
 }
 
 func (e *retryError) Unwrap() []error {
