@@ -41,7 +41,7 @@ const (
 	maxBodyBytes      = 8 << 20
 	maxRedirects      = 5
 	drainBytes        = 64 << 10
-	urlHint           = "is cachet.url the API base ending in /api/v1?"
+	urlHint           = "cachet.url must be the API base, e.g. https://status.example.org/api/v1"
 )
 
 // Options configures a Client. BaseURL and HTTPClient are required.

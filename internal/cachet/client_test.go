@@ -281,10 +281,10 @@ func TestErrors(t *testing.T) {
 			want: []string{"cachet: PUT /components/1: 400 Bad Request: The request cannot be fulfilled due to bad syntax. (The status may not be greater than 4.)"}},
 		{name: "status negative", call: setStatus(1, -1), wantCode: 400, wantAttempts: 1, want: []string{"(The status must be at least 0.)"}},
 		{name: "HTML 200", fault: cachettest.FaultHTML200, call: list, wantAttempts: 1,
-			want: []string{"cachet: GET /components?page=1&per_page=100: decoding response (text/html): invalid character '<'", "is cachet.url the API base ending in /api/v1?"}},
+			want: []string{"cachet: GET /components?page=1&per_page=100: decoding response (text/html): invalid character '<'", "(cachet.url must be the API base, e.g. https://status.example.org/api/v1)"}},
 		{name: "HTML 200 on a write", fault: cachettest.FaultHTML200, call: setStatus(1, 2), wantAttempts: 1, want: []string{"decoding response (text/html)"}},
 		{name: "truncated JSON", fault: cachettest.FaultTruncated, call: list, wantAttempts: 1,
-			want: []string{"cachet: GET /components?page=1&per_page=100: decoding response: unexpected EOF (is cachet.url the API base ending in /api/v1?)"}},
+			want: []string{"cachet: GET /components?page=1&per_page=100: decoding response: unexpected EOF (cachet.url must be the API base, e.g. https://status.example.org/api/v1)"}},
 		{name: "502 HTML exhausts retries", fault: cachettest.Fault502HTML, call: list, wantCode: 502, wantAttempts: 4,
 			want: []string{"cachet: GET /components: after 4 attempts: 502 Bad Gateway: response is not JSON (text/html): <html> <head><title>502 Bad Gateway</title></head>"}},
 		{name: "500 exhausts retries", fault: cachettest.Fault500, call: setStatus(1, 2), wantCode: 500, wantAttempts: 4,
@@ -507,6 +507,9 @@ func TestNoRetryOnClientErrors(t *testing.T) {
 			c, sl := newClient(t, ts.URL+"/api/v1", nil)
 			err := c.Ping(context.Background())
 			want := fmt.Sprintf("cachet: GET /ping: %d %s: nope", code, http.StatusText(code))
+			if code == http.StatusNotFound { // every Cachet has /ping
+				want += " (cachet.url must be the API base, e.g. https://status.example.org/api/v1)"
+			}
 			if err == nil || err.Error() != want {
 				t.Errorf("err = %v, want %s", err, want)
 			}
@@ -873,6 +876,66 @@ func TestDNSRetries(t *testing.T) {
 			}
 			if got := int(dials.Load()); got != tt.dials {
 				t.Errorf("%d attempts, want %d", got, tt.dials)
+			}
+		})
+	}
+}
+
+// TestWrongURLHint: a cachet.url without /api/v1 reaches the status page,
+// which answers HTML (404 or 200); the error must say what cachet.url must
+// be. A 404 for one unknown component and a proxy's 5xx page must not.
+func TestWrongURLHint(t *testing.T) {
+	const hint = "(cachet.url must be the API base, e.g. https://status.example.org/api/v1)"
+	const page = "<!DOCTYPE html>\n<html><head><title>Status</title></head><body><h1>Page not found</h1></body></html>\n"
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		switch r.URL.Path {
+		case "/ping", "/components/1":
+			w.WriteHeader(http.StatusNotFound)
+		case "/html/ping":
+		case "/down/ping":
+			w.WriteHeader(http.StatusBadGateway)
+		}
+		_, _ = fmt.Fprint(w, page)
+	}))
+	defer site.Close()
+	fake := newFake(t, 1)
+	ping := func(c *cachet.Client) error { return c.Ping(context.Background()) }
+	put := func(id int) func(c *cachet.Client) error {
+		return func(c *cachet.Client) error {
+			_, err := c.SetStatus(context.Background(), id, status.MajorOutage, true)
+			return err
+		}
+	}
+	tests := []struct {
+		name, base string
+		call       func(*cachet.Client) error
+		want       string // "" = no hint
+	}{
+		{"HTML 404 at /ping", site.URL, ping,
+			"cachet: GET /ping: 404 Not Found: response is not JSON (text/html): <!DOCTYPE html> <html><head><title>Status</title></head><body><h1>Page not found</h1></body></html> " + hint},
+		{"HTML 200 at /ping", site.URL + "/html", ping, "cachet: GET /ping: decoding response (text/html): invalid character '<' looking for beginning of value " + hint},
+		{"HTML 404 on a write", site.URL, put(1), "cachet: PUT /components/1: 404 Not Found: response is not JSON (text/html): <!DOCTYPE html>"},
+		{"Cachet's JSON 404 for a route", fake.URL() + "/v2", ping,
+			"cachet: GET /ping: 404 Not Found: The requested resource could not be found but may be available again in the future. " + hint},
+		{"unknown component", fake.URL(), put(99), ""},
+		{"proxy 502 page", site.URL + "/down", ping, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := newClient(t, tt.base, func(o *cachet.Options) { o.Retries = 0 })
+			err := tt.call(c)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tt.want == "" {
+				if strings.Contains(err.Error(), "cachet.url") {
+					t.Errorf("err = %v\nwant no cachet.url hint", err)
+				}
+				return
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.HasSuffix(err.Error(), hint) {
+				t.Errorf("err = %v\nwant %s ... %s", err, tt.want, hint)
 			}
 		})
 	}

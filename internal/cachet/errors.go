@@ -25,6 +25,8 @@ type APIError struct {
 	// Body is a short, printable excerpt of a body that is not Cachet's
 	// error JSON (an HTML page from a proxy, say).
 	Body string
+
+	hint string // what to check when the answer suggests cachet.url is wrong
 }
 
 // Error reads like
@@ -49,6 +51,9 @@ func (e *APIError) detail() string {
 	default:
 		b.WriteString(": unexpected response: " + e.Body)
 	}
+	if e.hint != "" {
+		b.WriteString(" (" + e.hint + ")")
+	}
 	return b.String()
 }
 
@@ -69,7 +74,9 @@ func newAPIError(method, path string, resp *http.Response, body []byte, sec *sec
 		} `json:"errors"`
 		Message string `json:"message"` // Laravel's default shape (Cachet 3.x)
 	}
-	switch err := json.Unmarshal(body, &env); {
+	err := json.Unmarshal(body, &env)
+	fromCachet := err == nil && (len(env.Errors) > 0 || env.Message != "")
+	switch {
 	case err == nil && len(env.Errors) > 0:
 		first := env.Errors[0]
 		e.Title, e.Detail, e.Details = sec.redact(first.Title), sec.redact(first.Detail), sec.redactAll(details(first.Meta.Details))
@@ -81,7 +88,30 @@ func newAPIError(method, path string, resp *http.Response, body []byte, sec *sec
 	if e.Title == "" {
 		e.Title = http.StatusText(resp.StatusCode)
 	}
+	if wrongURL(resp.StatusCode, fromCachet, path) {
+		e.hint = urlHint
+	}
 	return e
+}
+
+// wrongURL reports whether an error answer suggests that cachet.url is not
+// the API base: a 404 for a route every Cachet has, or a page that is not
+// Cachet's JSON. A 404 for one component is Cachet saying the id is
+// unknown; a 5xx page is a server or proxy failing, whatever the URL.
+func wrongURL(code int, fromCachet bool, path string) bool {
+	switch {
+	case code == http.StatusNotFound:
+		return !fromCachet || !isComponentPath(path)
+	case code >= 500:
+		return false
+	default:
+		return !fromCachet
+	}
+}
+
+func isComponentPath(path string) bool {
+	id, ok := strings.CutPrefix(path, "/components/")
+	return ok && id != "" && strings.Trim(id, "0123456789") == ""
 }
 
 // details accepts ["msg", ...] and {"field": ["msg", ...]}.
