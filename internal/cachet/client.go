@@ -249,21 +249,14 @@ func (c *Client) Requests() (reads, writes int64) {
 
 // Components lists every component, following pagination. With a valid
 // token Cachet includes disabled components.
+//
+// When the listing ends with fewer components than Cachet's
+// meta.pagination.total, Components returns the components it did list
+// together with an *IncompleteListError. That slice is valid: each
+// component in it is as Cachet listed it, but a component missing from it
+// may still exist. On any other error the slice is nil.
 func (c *Client) Components(ctx context.Context) ([]Component, error) {
-	all, err := list[Component](ctx, c, "/components")
-	if err != nil {
-		return nil, err
-	}
-	// A component added while paging shifts the pages; keep each id once.
-	seen := make(map[int]bool, len(all))
-	out := all[:0]
-	for _, comp := range all {
-		if !seen[comp.ID] {
-			seen[comp.ID] = true
-			out = append(out, comp)
-		}
-	}
-	return out, nil
+	return list(ctx, c, "/components", "components", func(comp Component) int { return comp.ID })
 }
 
 // SetStatus sets a component's status with PUT /components/{id}. enabled is
@@ -307,9 +300,11 @@ func verifyWrite(code int, got *Component, id int, s status.Status) error {
 	return nil
 }
 
-// Groups lists every component group, following pagination.
+// Groups lists every component group, following pagination. Like
+// Components, it returns the groups listed with an *IncompleteListError
+// when the listing ends short of meta.pagination.total.
 func (c *Client) Groups(ctx context.Context) ([]Group, error) {
-	return list[Group](ctx, c, "/components/groups")
+	return list(ctx, c, "/components/groups", "component groups", func(g Group) int { return g.ID })
 }
 
 // Ping checks that the API answers GET /ping with "Pong!". It does not
@@ -342,46 +337,6 @@ func (c *Client) VerifyToken(ctx context.Context) error {
 		return fmt.Errorf("cachet API token rejected (check the configured token; it must belong to a Cachet user): %w", err)
 	}
 	return err
-}
-
-type pagination struct {
-	Total       flexInt `json:"total"`
-	Count       flexInt `json:"count"`
-	PerPage     flexInt `json:"per_page"`
-	CurrentPage flexInt `json:"current_page"`
-	TotalPages  flexInt `json:"total_pages"`
-}
-
-// list reads every page of a Cachet 2.x list. It sends only page and
-// per_page: Cachet answers 500 when column filters are mixed with page.
-func list[T any](ctx context.Context, c *Client, path string) ([]T, error) {
-	var all []T
-	for p := 1; ; p++ {
-		if p > maxPages {
-			return nil, fmt.Errorf("cachet: GET %s: more than %d pages; stopping (does the server honour per_page and page?)", path, maxPages)
-		}
-		var pg struct {
-			Meta *struct {
-				Pagination *pagination `json:"pagination"`
-			} `json:"meta"`
-			Data []T `json:"data"`
-		}
-		q := url.Values{"per_page": {strconv.Itoa(c.perPage)}, "page": {strconv.Itoa(p)}}
-		if _, err := c.do(ctx, http.MethodGet, path, q, nil, &pg); err != nil {
-			return nil, err
-		}
-		all = append(all, pg.Data...)
-		if pg.Meta == nil || pg.Meta.Pagination == nil || len(pg.Data) == 0 {
-			return all, nil
-		}
-		pag := pg.Meta.Pagination
-		if int(pag.CurrentPage) >= int(pag.TotalPages) {
-			return all, nil
-		}
-		if int(pag.CurrentPage) != p {
-			return nil, fmt.Errorf("cachet: GET %s: asked for page %d, got page %d; is a proxy dropping the query string?", path, p, pag.CurrentPage)
-		}
-	}
 }
 
 // do sends one API request with retries, decodes a 2xx body into out and

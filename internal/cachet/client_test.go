@@ -139,6 +139,53 @@ func TestComponentsPagination(t *testing.T) {
 	}
 }
 
+// TestComponentsPaginationUnderReported: meta.pagination says the listing
+// is complete while fewer components were listed than its total.
+func TestComponentsPaginationUnderReported(t *testing.T) {
+	tests := []struct {
+		name       string
+		components int
+		quirks     cachettest.PaginationQuirks
+		wantPages  int
+		wantErr    string // "" = complete
+	}{
+		{"total_pages one short", 45, cachettest.PaginationQuirks{TotalPagesShort: 1}, 3, ""},
+		{"total_pages says one page", 45, cachettest.PaginationQuirks{TotalPagesShort: 5}, 3, ""},
+		{"exact pages, total_pages short", 40, cachettest.PaginationQuirks{TotalPagesShort: 1}, 2, ""},
+		{"total larger than listed", 45, cachettest.PaginationQuirks{TotalExtra: 2}, 4, "Cachet listed 45 of 47 components"},
+		{"both", 45, cachettest.PaginationQuirks{TotalPagesShort: 2, TotalExtra: 3}, 4, "Cachet listed 45 of 48 components"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newFake(t, tt.components)
+			srv.SetPaginationQuirks(tt.quirks)
+			c, _ := newClient(t, srv.URL(), func(o *cachet.Options) { o.PerPage = 20 })
+			got, err := c.Components(context.Background())
+			if len(got) != tt.components {
+				t.Errorf("got %d components, want %d (err %v)", len(got), tt.components, err)
+			}
+			for i, comp := range got {
+				if comp.ID != i+1 {
+					t.Errorf("component %d has id %d", i, comp.ID)
+				}
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Errorf("err = %v", err)
+				}
+			} else {
+				var inc *cachet.IncompleteListError
+				if !errors.As(err, &inc) || err.Error() != tt.wantErr || inc.Listed != tt.components {
+					t.Errorf("err = %#v, want an *IncompleteListError saying %q", err, tt.wantErr)
+				}
+			}
+			if reads, _ := c.Requests(); reads != int64(tt.wantPages) {
+				t.Errorf("%d pages read, want %d", reads, tt.wantPages)
+			}
+		})
+	}
+}
+
 func TestComponentsVisibility(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -652,6 +699,19 @@ func TestGroups(t *testing.T) {
 	}
 }
 
+func TestGroupsIncomplete(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = fmt.Fprintf(w, `{"meta":{"pagination":{"total":3,"current_page":%s,"total_pages":1}},"data":[{"id":1,"name":"a"},{"id":2,"name":"b"}]}`, r.URL.Query().Get("page"))
+	}))
+	defer ts.Close()
+	c, _ := newClient(t, ts.URL, nil)
+	got, err := c.Groups(context.Background())
+	var inc *cachet.IncompleteListError
+	if !errors.As(err, &inc) || err.Error() != "Cachet listed 2 of 3 component groups" || inc.Listed != 2 || inc.Total != 3 || len(got) != 2 {
+		t.Errorf("Groups = %+v, %v", got, err)
+	}
+}
+
 func TestRequestHeaders(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -800,6 +860,18 @@ func TestPaginationGuards(t *testing.T) {
 		{"page ignored", func(string) string {
 			return `{"meta":{"pagination":{"current_page":1,"total_pages":3}},"data":[{"id":1}]}`
 		}, 0, "asked for page 2, got page 1"},
+		{"empty page before total", func(p string) string {
+			if p == "1" {
+				return `{"meta":{"pagination":{"total":3,"current_page":1,"total_pages":2}},"data":[{"id":1}]}`
+			}
+			return `{"meta":{"pagination":{"total":3,"current_page":2,"total_pages":2}},"data":[]}`
+		}, 1, "Cachet listed 1 of 3 components"},
+		{"pages past the last repeat it", func(p string) string {
+			return fmt.Sprintf(`{"meta":{"pagination":{"total":5,"current_page":%s,"total_pages":1}},"data":[{"id":1}]}`, p)
+		}, 1, "Cachet listed 1 of 5 components"},
+		{"pages past the last answer page 1", func(p string) string {
+			return fmt.Sprintf(`{"meta":{"pagination":{"total":5,"current_page":1,"total_pages":1}},"data":[{"id":%s}]}`, p)
+		}, 1, "Cachet listed 1 of 5 components"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -813,6 +885,12 @@ func TestPaginationGuards(t *testing.T) {
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Errorf("err = %v, want %q", err, tt.wantErr)
+				}
+				if len(got) != tt.want {
+					t.Errorf("got %d components with the error, want %d", len(got), tt.want)
+				}
+				if reads, _ := c.Requests(); reads > 2 {
+					t.Errorf("%d pages read, want at most 2", reads)
 				}
 				return
 			}

@@ -17,6 +17,24 @@ func (s *Server) SetPerPage(n int) {
 	s.perPage = n
 }
 
+// PaginationQuirks makes the component listing's meta.pagination disagree
+// with its pages, as some Cachet installs do. The zero value tells the truth.
+type PaginationQuirks struct {
+	// TotalPagesShort reports total_pages this many pages too small (at
+	// least 1); the pages past it still list their components.
+	TotalPagesShort int
+	// TotalExtra reports a total this many components larger than the
+	// pages list; total_pages still counts only the listed ones.
+	TotalExtra int
+}
+
+// SetPaginationQuirks sets how the component listing's meta lies.
+func (s *Server) SetPaginationQuirks(q PaginationQuirks) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.quirks = q
+}
+
 // searchable reports whether Cachet lets a query filter components on col.
 func searchable(col string) bool {
 	switch col {
@@ -47,8 +65,9 @@ func (s *Server) listComponents(w http.ResponseWriter, r *http.Request, authoriz
 	for _, e := range visible[start:end] {
 		items = append(items, s.componentJSONLocked(e))
 	}
+	q := s.quirks
 	s.mu.Unlock()
-	writePage(w, r, items, page, len(visible), perPage)
+	writePage(w, r, items, page, len(visible), perPage, q)
 }
 
 // columnFilters mimics Cachet's SearchableTrait: when any query key is a
@@ -138,9 +157,11 @@ func pageBounds(r *http.Request, total, perPage int) (page, start, end int) {
 	return page, start, min(start+perPage, total)
 }
 
-// writePage writes one page of a paginated list; data holds that page's items.
-func writePage(w http.ResponseWriter, r *http.Request, data []any, page, total, perPage int) {
-	totalPages := max((total+perPage-1)/perPage, 1)
+// writePage writes one page of a paginated list; data holds that page's
+// items. q bends the meta; the links follow the bent numbers.
+func writePage(w http.ResponseWriter, r *http.Request, data []any, page, total, perPage int, q PaginationQuirks) {
+	totalPages := max((total+perPage-1)/perPage-q.TotalPagesShort, 1)
+	total += q.TotalExtra
 	if data == nil {
 		data = []any{}
 	}
@@ -163,7 +184,7 @@ func writePage(w http.ResponseWriter, r *http.Request, data []any, page, total, 
 // writeList writes the requested page of items.
 func writeList(w http.ResponseWriter, r *http.Request, items []any, perPage int) {
 	page, start, end := pageBounds(r, len(items), perPage)
-	writePage(w, r, items[start:end], page, len(items), perPage)
+	writePage(w, r, items[start:end], page, len(items), perPage, PaginationQuirks{})
 }
 
 // pageURL is an absolute link with every query parameter but page, then page.

@@ -62,6 +62,7 @@ type Server struct {
 	log            []Request
 	perPage        int
 	statusAsString bool
+	quirks         PaginationQuirks
 	fault          Fault
 	faultLeft      int // < 0: until cleared
 	faultWrites    bool
