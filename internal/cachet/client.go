@@ -36,6 +36,7 @@ const (
 	defaultMaxBackoff = 10 * time.Second
 	maxRetryAfter     = 60 * time.Second
 	defaultPerPage    = 100
+	defaultWriteGrace = 3 * time.Second
 	defaultUserAgent  = "cachet-updater"
 	maxPages          = 10000
 	maxBodyBytes      = 8 << 20
@@ -60,6 +61,10 @@ type Options struct {
 	// a generator owned by the client.
 	Rand    func() float64
 	PerPage int // listing page size, default 100
+	// WriteGrace is how long a write already sent may still take once the
+	// context passed to SetStatus ends, default 3s. No new attempt starts
+	// after the context ends, and reads are canceled at once.
+	WriteGrace time.Duration
 }
 
 // String keeps the token out of printed options.
@@ -84,6 +89,7 @@ type Client struct {
 	sleep      func(ctx context.Context, d time.Duration) error
 	rand       func() float64
 	perPage    int
+	writeGrace time.Duration
 
 	reads  atomic.Int64
 	writes atomic.Int64
@@ -101,8 +107,8 @@ func New(o Options) (*Client, error) {
 	if o.Retries < 0 {
 		return nil, fmt.Errorf("cachet: retries must not be negative, got %d", o.Retries)
 	}
-	if o.MinBackoff < 0 || o.MaxBackoff < 0 {
-		return nil, errors.New("cachet: backoff durations must not be negative")
+	if o.MinBackoff < 0 || o.MaxBackoff < 0 || o.WriteGrace < 0 {
+		return nil, errors.New("cachet: backoff and grace durations must not be negative")
 	}
 	if err := checkToken(o.Token); err != nil {
 		return nil, err
@@ -121,6 +127,7 @@ func New(o Options) (*Client, error) {
 		sleep:      o.Sleep,
 		rand:       o.Rand,
 		perPage:    o.PerPage,
+		writeGrace: o.WriteGrace,
 	}
 	if c.userAgent == "" {
 		c.userAgent = defaultUserAgent
@@ -140,6 +147,9 @@ func New(o Options) (*Client, error) {
 	}
 	if c.perPage == 0 {
 		c.perPage = defaultPerPage
+	}
+	if c.writeGrace == 0 {
+		c.writeGrace = defaultWriteGrace
 	}
 	hc := *o.HTTPClient
 	hc.CheckRedirect = c.checkRedirect
@@ -349,25 +359,31 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			return 0, &opError{sec: c.sec, method: method, path: path, op: "encoding request", err: err}
 		}
 	}
+	var last error
 	for attempt := 1; ; attempt++ {
+		if ctx.Err() != nil { // no new attempt once the run has ended
+			return 0, c.finalError(method, path, attempt-1, last, runEnded(ctx))
+		}
 		code, wait, err := c.attempt(ctx, method, path, query, body, out)
 		if err == nil {
 			return code, nil
 		}
+		last = err
 		if attempt > c.retries || !retryable(err) {
 			return 0, c.finalError(method, path, attempt, err, nil)
 		}
-		if cerr := ctx.Err(); cerr != nil {
-			if errors.Is(err, cerr) { // the request itself was cut short
-				cerr = nil
+		if ctx.Err() != nil {
+			var stop error
+			if !errors.Is(err, context.Cause(ctx)) { // else the error already says the run ended
+				stop = runEnded(ctx)
 			}
-			return 0, c.finalError(method, path, attempt, err, cerr)
+			return 0, c.finalError(method, path, attempt, err, stop)
 		}
 		if wait < 0 {
 			wait = c.backoff(attempt)
 		}
-		if serr := c.sleep(ctx, wait); serr != nil {
-			return 0, c.finalError(method, path, attempt, err, serr)
+		if c.sleep(ctx, wait) != nil {
+			return 0, c.finalError(method, path, attempt, err, runEnded(ctx))
 		}
 	}
 }
@@ -396,7 +412,13 @@ func (c *Client) attempt(ctx context.Context, method, path string, query url.Val
 	if u.RawQuery != "" {
 		pathQuery += "?" + u.RawQuery
 	}
-	req, err := c.newRequest(ctx, method, u.String(), body)
+	grace := c.writeGrace
+	if isRead(method) {
+		grace = 0
+	}
+	actx, cancel := withGrace(ctx, grace)
+	defer cancel()
+	req, err := c.newRequest(actx, method, u.String(), body)
 	if err != nil {
 		return 0, -1, &opError{sec: c.sec, method: method, path: pathQuery, op: "building request", err: err}
 	}

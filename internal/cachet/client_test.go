@@ -598,11 +598,11 @@ func TestContextStopsRetrying(t *testing.T) {
 		cancel()
 		c, sl := newClient(t, srv.URL(), func(o *cachet.Options) { o.Retries = 10 })
 		_, err := c.SetStatus(ctx, 1, 1, true)
-		if !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, context.Canceled) || err.Error() != "cachet: PUT /components/1: not sent: the run ended: context canceled" {
 			t.Errorf("err = %v", err)
 		}
-		if a := attempts(c); a != 1 || len(sl.got()) != 0 {
-			t.Errorf("attempts = %d, sleeps %v", a, sl.got())
+		if a := attempts(c); a != 0 || len(sl.got()) != 0 {
+			t.Errorf("attempts = %d, sleeps %v; want no attempt once the context has ended", a, sl.got())
 		}
 	})
 	t.Run("real sleep honours the context", func(t *testing.T) {

@@ -192,6 +192,8 @@ type retryError struct {
 	sec          *secret
 }
 
+// finalError builds the error do returns. attempts is 0 and last nil when
+// the context ended before the first attempt.
 func (c *Client) finalError(method, path string, attempts int, last, stop error) error {
 	if attempts == 1 && stop == nil {
 		return last
@@ -200,9 +202,12 @@ func (c *Client) finalError(method, path string, attempts int, last, stop error)
 }
 
 func (e *retryError) Error() string {
-	msg := fmt.Sprintf("cachet: %s %s: after %d attempts: ", e.method, e.path, e.attempts)
-	if e.attempts == 1 {
-		msg = fmt.Sprintf("cachet: %s %s: ", e.method, e.path)
+	msg := fmt.Sprintf("cachet: %s %s: ", e.method, e.path)
+	switch {
+	case e.last == nil:
+		return e.sec.redact(msg + "not sent: " + e.stop.Error())
+	case e.attempts > 1:
+		msg += fmt.Sprintf("after %d attempts: ", e.attempts)
 	}
 	if d, ok := e.last.(interface{ detail() string }); ok {
 		msg += d.detail()
@@ -216,8 +221,11 @@ func (e *retryError) Error() string {
 }
 
 func (e *retryError) Unwrap() []error {
-	if e.stop == nil {
-		return []error{e.last}
+	var errs []error
+	for _, err := range []error{e.last, e.stop} {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return []error{e.last, e.stop}
+	return errs
 }
