@@ -4,7 +4,11 @@
 //
 // The client retries network errors, 429 and 5xx with capped exponential
 // backoff and full jitter, never other 4xx. The API token is sent on every
-// request and never appears in errors or in the client's printed form.
+// request, only to the base URL's origin, and never appears in errors (not
+// even when Cachet quotes it) or in the client's printed form. Reads follow
+// same-origin redirects; writes follow none and count as done only when
+// Cachet answers with the status sent. Once the caller's context ends no
+// attempt starts; a write already sent gets Options.WriteGrace to finish.
 package cachet
 
 //lint:file-ignore ST1005 error texts start with "Cachet", the proper noun, when they say what Cachet answered.

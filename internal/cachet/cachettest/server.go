@@ -3,7 +3,7 @@
 // updater cares: pagination, token rules, route-model binding before auth,
 // 400 validation errors, 405 on PATCH, 406 on a non-JSON Accept header. It
 // can also inject faults (5xx, HTML pages, truncated JSON, hangs, dropped
-// connections, 429).
+// connections, 429) and make the listing's pagination meta lie.
 //
 // It is a normal package because the demo command serves it too.
 package cachettest
