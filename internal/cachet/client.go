@@ -469,22 +469,33 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []b
 // redirectError explains a 3xx that checkRedirect did not let the client
 // follow.
 func (c *Client) redirectError(method string, resp *http.Response, loc string) error {
-	from := resp.Request.URL
+	const fix = "set cachet.url to the final API address"
+	from, status := resp.Request.URL, fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	to, err := from.Parse(loc)
 	if err != nil {
-		return fmt.Errorf("Cachet at %s answered %s with an invalid Location; set cachet.url to the final API address", from.Path, resp.Status)
+		return fmt.Errorf("Cachet at %s answered %s with an invalid Location; %s", from.Path, status, fix)
 	}
-	const fix = "set cachet.url to the final API address"
 	switch {
 	case !isRead(method):
 		return fmt.Errorf("Cachet at %s answered %s, redirecting to %s: not followed, because a write is never redirected; the update was not applied; %s",
-			from.Path, resp.Status, to.Redacted(), fix)
+			from.Path, status, to.Redacted(), fix)
 	case !sameOrigin(to, c.base):
 		return fmt.Errorf("Cachet at %s redirected to %s: not followed, because the token must go to cachet.url's own origin only; %s",
 			from.Path, to.Redacted(), fix)
-	default:
+	case followed(resp.StatusCode):
 		return fmt.Errorf("Cachet at %s redirected to %s after %d redirects already: stopped; %s", from.Path, to.Redacted(), maxRedirects, fix)
+	default:
+		return fmt.Errorf("Cachet at %s answered %s with Location %s, which is not a redirect to follow; %s", from.Path, status, to.Redacted(), fix)
 	}
+}
+
+// followed reports whether net/http follows a redirect with this code.
+func followed(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
 }
 
 // readResponse reads the body and decodes a 2xx into out.

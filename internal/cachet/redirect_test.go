@@ -163,6 +163,18 @@ func TestSameOriginRedirects(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a 300 is no redirect to follow", func(t *testing.T) {
+		srv := newOrigin(t, "127.0.0.1", false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Location", "/api/v2/ping")
+			w.WriteHeader(http.StatusMultipleChoices)
+		}))
+		c, _ := newClient(t, srv.URL+"/api/v1", nil)
+		err := c.Ping(context.Background())
+		want := "cachet: GET /ping: Cachet at /api/v1/ping answered 300 Multiple Choices with Location " + srv.URL + "/api/v2/ping, which is not a redirect to follow; set cachet.url to the final API address"
+		if err == nil || err.Error() != want {
+			t.Errorf("err = %v\nwant %s", err, want)
+		}
+	})
 	t.Run("a loop stops", func(t *testing.T) {
 		srv := newOrigin(t, "127.0.0.1", false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, r.URL.Path, http.StatusFound)
