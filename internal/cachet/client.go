@@ -73,8 +73,8 @@ type Options struct {
 
 // String keeps the token out of printed options.
 func (o Options) String() string {
-	return fmt.Sprintf("cachet.Options{BaseURL:%s Token:%s Retries:%d MinBackoff:%s MaxBackoff:%s PerPage:%d UserAgent:%q}",
-		redactURL(o.BaseURL), redact(o.Token), o.Retries, o.MinBackoff, o.MaxBackoff, o.PerPage, o.UserAgent)
+	return fmt.Sprintf("cachet.Options{BaseURL:%s Token:%s Retries:%d MinBackoff:%s MaxBackoff:%s WriteGrace:%s PerPage:%d UserAgent:%q}",
+		redactURL(o.BaseURL), redact(o.Token), o.Retries, o.MinBackoff, o.MaxBackoff, o.WriteGrace, o.PerPage, o.UserAgent)
 }
 
 // GoString keeps the token out of %#v.

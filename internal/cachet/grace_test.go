@@ -77,6 +77,9 @@ func TestWriteInFlightGetsGrace(t *testing.T) {
 		{"default grace", 0, "the write in flight got no answer within the 3s grace"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.grace == 0 && testing.Short() {
+				t.Skip("waits the default 3s grace")
+			}
 			srv := newFake(t, 1)
 			srv.FailNext(cachettest.FaultHang, -1, true)
 			c := longClient(t, srv.URL(), func(o *cachet.Options) { o.WriteGrace = tt.grace })
