@@ -4,8 +4,14 @@
 //
 // The client retries network errors, 429 and 5xx with capped exponential
 // backoff and full jitter, never other 4xx. The API token is sent on every
-// request and never appears in errors or in the client's printed form.
+// request, only to the base URL's origin, and never appears in errors (not
+// even when Cachet quotes it) or in the client's printed form. Reads follow
+// same-origin redirects; writes follow none and count as done only when
+// Cachet answers with the status sent. Once the caller's context ends no
+// attempt starts; a write already sent gets Options.WriteGrace to finish.
 package cachet
+
+//lint:file-ignore ST1005 error texts start with "Cachet", the proper noun, when they say what Cachet answered.
 
 import (
 	"bytes"
@@ -34,18 +40,20 @@ const (
 	defaultMaxBackoff = 10 * time.Second
 	maxRetryAfter     = 60 * time.Second
 	defaultPerPage    = 100
+	defaultWriteGrace = 3 * time.Second
 	defaultUserAgent  = "cachet-updater"
 	maxPages          = 10000
 	maxBodyBytes      = 8 << 20
+	maxRedirects      = 5
 	drainBytes        = 64 << 10
-	urlHint           = "is cachet.url the API base ending in /api/v1?"
+	urlHint           = "cachet.url must be the API base, e.g. https://status.example.org/api/v1"
 )
 
 // Options configures a Client. BaseURL and HTTPClient are required.
 type Options struct {
 	BaseURL    string        // e.g. https://status.example.org/api/v1 (trailing slash tolerated)
 	Token      string        // sent as X-Cachet-Token on every request when not empty
-	HTTPClient *http.Client  // required; carries the caller's Transport and Timeout
+	HTTPClient *http.Client  // required; its Transport and Timeout are used, with the client's own redirect policy
 	UserAgent  string        // default "cachet-updater"
 	Retries    int           // retries after the first attempt, for network errors, 429 and 5xx
 	MinBackoff time.Duration // first backoff, default 500ms
@@ -57,12 +65,16 @@ type Options struct {
 	// a generator owned by the client.
 	Rand    func() float64
 	PerPage int // listing page size, default 100
+	// WriteGrace is how long a write already sent may still take once the
+	// context passed to SetStatus ends, default 3s. No new attempt starts
+	// after the context ends, and reads are canceled at once.
+	WriteGrace time.Duration
 }
 
 // String keeps the token out of printed options.
 func (o Options) String() string {
-	return fmt.Sprintf("cachet.Options{BaseURL:%s Token:%s Retries:%d MinBackoff:%s MaxBackoff:%s PerPage:%d UserAgent:%q}",
-		redactURL(o.BaseURL), redact(o.Token), o.Retries, o.MinBackoff, o.MaxBackoff, o.PerPage, o.UserAgent)
+	return fmt.Sprintf("cachet.Options{BaseURL:%s Token:%s Retries:%d MinBackoff:%s MaxBackoff:%s WriteGrace:%s PerPage:%d UserAgent:%q}",
+		redactURL(o.BaseURL), redact(o.Token), o.Retries, o.MinBackoff, o.MaxBackoff, o.WriteGrace, o.PerPage, o.UserAgent)
 }
 
 // GoString keeps the token out of %#v.
@@ -72,6 +84,7 @@ func (o Options) GoString() string { return o.String() }
 type Client struct {
 	base       *url.URL // path without trailing slash
 	token      string
+	sec        *secret // the token's forms, to remove it from Cachet's answers
 	hc         *http.Client
 	userAgent  string
 	retries    int
@@ -80,6 +93,7 @@ type Client struct {
 	sleep      func(ctx context.Context, d time.Duration) error
 	rand       func() float64
 	perPage    int
+	writeGrace time.Duration
 
 	reads  atomic.Int64
 	writes atomic.Int64
@@ -97,8 +111,11 @@ func New(o Options) (*Client, error) {
 	if o.Retries < 0 {
 		return nil, fmt.Errorf("cachet: retries must not be negative, got %d", o.Retries)
 	}
-	if o.MinBackoff < 0 || o.MaxBackoff < 0 {
-		return nil, errors.New("cachet: backoff durations must not be negative")
+	if o.MinBackoff < 0 || o.MaxBackoff < 0 || o.WriteGrace < 0 {
+		return nil, errors.New("cachet: backoff and grace durations must not be negative")
+	}
+	if err := checkToken(o.Token); err != nil {
+		return nil, err
 	}
 	if o.PerPage < 0 {
 		return nil, fmt.Errorf("cachet: per_page must not be negative, got %d", o.PerPage)
@@ -106,7 +123,7 @@ func New(o Options) (*Client, error) {
 	c := &Client{
 		base:       base,
 		token:      o.Token,
-		hc:         o.HTTPClient,
+		sec:        newSecret(o.Token),
 		userAgent:  o.UserAgent,
 		retries:    o.Retries,
 		minBackoff: o.MinBackoff,
@@ -114,6 +131,7 @@ func New(o Options) (*Client, error) {
 		sleep:      o.Sleep,
 		rand:       o.Rand,
 		perPage:    o.PerPage,
+		writeGrace: o.WriteGrace,
 	}
 	if c.userAgent == "" {
 		c.userAgent = defaultUserAgent
@@ -134,7 +152,41 @@ func New(o Options) (*Client, error) {
 	if c.perPage == 0 {
 		c.perPage = defaultPerPage
 	}
+	if c.writeGrace == 0 {
+		c.writeGrace = defaultWriteGrace
+	}
+	hc := *o.HTTPClient
+	hc.CheckRedirect = c.checkRedirect
+	c.hc = &hc
 	return c, nil
+}
+
+// checkRedirect follows only same-origin redirects of reads, at most
+// maxRedirects. net/http keeps X-Cachet-Token on a redirect to another
+// host, and a redirected write may be replayed elsewhere or turned into a
+// GET. ErrUseLastResponse hands the 3xx to attempt, which explains it.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if !isRead(via[0].Method) || !sameOrigin(req.URL, c.base) || len(via) > maxRedirects {
+		return http.ErrUseLastResponse
+	}
+	return nil
+}
+
+func isRead(method string) bool { return method == http.MethodGet || method == http.MethodHead }
+
+// sameOrigin compares scheme, host and port, with the scheme's default port.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
 }
 
 func parseBase(raw string) (*url.URL, error) {
@@ -211,34 +263,21 @@ func (c *Client) Requests() (reads, writes int64) {
 
 // Components lists every component, following pagination. With a valid
 // token Cachet includes disabled components.
+//
+// When the listing ends with fewer components than Cachet's
+// meta.pagination.total, Components returns the components it did list
+// together with an *IncompleteListError. That slice is valid: each
+// component in it is as Cachet listed it, but a component missing from it
+// may still exist. On any other error the slice is nil.
 func (c *Client) Components(ctx context.Context) ([]Component, error) {
-	all, err := list[Component](ctx, c, "/components")
-	if err != nil {
-		return nil, err
-	}
-	// A component added while paging shifts the pages; keep each id once.
-	seen := make(map[int]bool, len(all))
-	out := all[:0]
-	for _, comp := range all {
-		if !seen[comp.ID] {
-			seen[comp.ID] = true
-			out = append(out, comp)
-		}
-	}
-	return out, nil
-}
-
-// Component reads one component.
-func (c *Client) Component(ctx context.Context, id int) (Component, error) {
-	if id <= 0 {
-		return Component{}, fmt.Errorf("cachet: invalid component id %d", id)
-	}
-	return c.componentRequest(ctx, http.MethodGet, id, nil)
+	return list(ctx, c, "/components", "components", func(comp Component) int { return comp.ID })
 }
 
 // SetStatus sets a component's status with PUT /components/{id}. enabled is
 // always sent because Cachet 2.3 re-enables a component when it is omitted.
-// It returns the component as Cachet stored it.
+// It returns the component as Cachet stored it. The write counts as done
+// only when Cachet answers with that component holding the status sent;
+// otherwise SetStatus returns an error saying what Cachet answered.
 func (c *Client) SetStatus(ctx context.Context, id int, s status.Status, enabled bool) (Component, error) {
 	if id <= 0 {
 		return Component{}, fmt.Errorf("cachet: invalid component id %d", id)
@@ -247,27 +286,39 @@ func (c *Client) SetStatus(ctx context.Context, id int, s status.Status, enabled
 		Status  int  `json:"status"`
 		Enabled bool `json:"enabled"`
 	}{int(s), enabled}
-	return c.componentRequest(ctx, http.MethodPut, id, body)
-}
-
-func (c *Client) componentRequest(ctx context.Context, method string, id int, in any) (Component, error) {
 	path := "/components/" + strconv.Itoa(id)
 	var out struct {
 		Data *Component `json:"data"`
 	}
-	if err := c.do(ctx, method, path, nil, in, &out); err != nil {
+	code, err := c.do(ctx, http.MethodPut, path, nil, body, &out)
+	if err != nil {
 		return Component{}, err
 	}
-	if out.Data == nil {
-		return Component{}, &opError{method: method, path: path, op: "decoding response",
-			err: fmt.Errorf("no component in the response (%s)", urlHint)}
+	if err := verifyWrite(code, out.Data, id, s); err != nil {
+		return Component{}, &opError{sec: c.sec, method: http.MethodPut, path: path, err: err}
 	}
 	return *out.Data, nil
 }
 
-// Groups lists every component group, following pagination.
+// verifyWrite checks Cachet's answer to a PUT: a proxy or a broken install
+// may answer 2xx without storing anything.
+func verifyWrite(code int, got *Component, id int, s status.Status) error {
+	switch {
+	case got == nil:
+		return fmt.Errorf("Cachet answered %d without a component: the update was not applied (%s)", code, urlHint)
+	case got.ID != id:
+		return fmt.Errorf("Cachet answered %d with component %d, not %d: the update was not applied", code, got.ID, id)
+	case got.Status != s:
+		return fmt.Errorf("Cachet answered %d but the component's status is %d, not %d: the update was not applied", code, int(got.Status), int(s))
+	}
+	return nil
+}
+
+// Groups lists every component group, following pagination. Like
+// Components, it returns the groups listed with an *IncompleteListError
+// when the listing ends short of meta.pagination.total.
 func (c *Client) Groups(ctx context.Context) ([]Group, error) {
-	return list[Group](ctx, c, "/components/groups")
+	return list(ctx, c, "/components/groups", "component groups", func(g Group) int { return g.ID })
 }
 
 // Ping checks that the API answers GET /ping with "Pong!". It does not
@@ -276,11 +327,11 @@ func (c *Client) Ping(ctx context.Context) error {
 	var out struct {
 		Data any `json:"data"`
 	}
-	if err := c.do(ctx, http.MethodGet, "/ping", nil, nil, &out); err != nil {
+	if _, err := c.do(ctx, http.MethodGet, "/ping", nil, nil, &out); err != nil {
 		return err
 	}
 	if s, ok := out.Data.(string); !ok || s != "Pong!" {
-		return &opError{method: http.MethodGet, path: "/ping",
+		return &opError{sec: c.sec, method: http.MethodGet, path: "/ping",
 			err: fmt.Errorf("unexpected answer %v, want \"Pong!\" (%s)", out.Data, urlHint)}
 	}
 	return nil
@@ -294,7 +345,7 @@ func (c *Client) VerifyToken(ctx context.Context) error {
 	}
 	var out struct{} // decode only to check the JSON; keep no subscriber data
 	q := url.Values{"per_page": {"1"}}
-	err := c.do(ctx, http.MethodGet, "/subscribers", q, nil, &out)
+	_, err := c.do(ctx, http.MethodGet, "/subscribers", q, nil, &out)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden) {
 		return fmt.Errorf("cachet API token rejected (check the configured token; it must belong to a Cachet user): %w", err)
@@ -302,74 +353,41 @@ func (c *Client) VerifyToken(ctx context.Context) error {
 	return err
 }
 
-type pagination struct {
-	Total       flexInt `json:"total"`
-	Count       flexInt `json:"count"`
-	PerPage     flexInt `json:"per_page"`
-	CurrentPage flexInt `json:"current_page"`
-	TotalPages  flexInt `json:"total_pages"`
-}
-
-// list reads every page of a Cachet 2.x list. It sends only page and
-// per_page: Cachet answers 500 when column filters are mixed with page.
-func list[T any](ctx context.Context, c *Client, path string) ([]T, error) {
-	var all []T
-	for p := 1; ; p++ {
-		if p > maxPages {
-			return nil, fmt.Errorf("cachet: GET %s: more than %d pages; stopping (does the server honour per_page and page?)", path, maxPages)
-		}
-		var pg struct {
-			Meta *struct {
-				Pagination *pagination `json:"pagination"`
-			} `json:"meta"`
-			Data []T `json:"data"`
-		}
-		q := url.Values{"per_page": {strconv.Itoa(c.perPage)}, "page": {strconv.Itoa(p)}}
-		if err := c.do(ctx, http.MethodGet, path, q, nil, &pg); err != nil {
-			return nil, err
-		}
-		all = append(all, pg.Data...)
-		if pg.Meta == nil || pg.Meta.Pagination == nil || len(pg.Data) == 0 {
-			return all, nil
-		}
-		pag := pg.Meta.Pagination
-		if int(pag.CurrentPage) >= int(pag.TotalPages) {
-			return all, nil
-		}
-		if int(pag.CurrentPage) != p {
-			return nil, fmt.Errorf("cachet: GET %s: asked for page %d, got page %d; is a proxy dropping the query string?", path, p, pag.CurrentPage)
-		}
-	}
-}
-
-// do sends one API request with retries and decodes a 2xx body into out.
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+// do sends one API request with retries, decodes a 2xx body into out and
+// returns the HTTP status code of that answer.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) (int, error) {
 	var body []byte
 	if in != nil {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
-			return &opError{method: method, path: path, op: "encoding request", err: err}
+			return 0, &opError{sec: c.sec, method: method, path: path, op: "encoding request", err: err}
 		}
 	}
+	var last error
 	for attempt := 1; ; attempt++ {
-		wait, err := c.attempt(ctx, method, path, query, body, out)
+		if ctx.Err() != nil { // no new attempt once the run has ended
+			return 0, c.finalError(method, path, attempt-1, last, runEnded(ctx))
+		}
+		code, wait, err := c.attempt(ctx, method, path, query, body, out)
 		if err == nil {
-			return nil
+			return code, nil
 		}
+		last = err
 		if attempt > c.retries || !retryable(err) {
-			return finalError(method, path, attempt, err, nil)
+			return 0, c.finalError(method, path, attempt, err, nil)
 		}
-		if cerr := ctx.Err(); cerr != nil {
-			if errors.Is(err, cerr) { // the request itself was cut short
-				cerr = nil
+		if ctx.Err() != nil {
+			var stop error
+			if !errors.Is(err, context.Cause(ctx)) { // else the error already says the run ended
+				stop = runEnded(ctx)
 			}
-			return finalError(method, path, attempt, err, cerr)
+			return 0, c.finalError(method, path, attempt, err, stop)
 		}
 		if wait < 0 {
 			wait = c.backoff(attempt)
 		}
-		if serr := c.sleep(ctx, wait); serr != nil {
-			return finalError(method, path, attempt, err, serr)
+		if c.sleep(ctx, wait) != nil {
+			return 0, c.finalError(method, path, attempt, err, runEnded(ctx))
 		}
 	}
 }
@@ -390,7 +408,7 @@ func (c *Client) backoff(n int) time.Duration {
 
 // attempt sends the request once. wait >= 0 is a server-requested delay
 // (Retry-After) before the next attempt.
-func (c *Client) attempt(ctx context.Context, method, path string, query url.Values, body []byte, out any) (wait time.Duration, err error) {
+func (c *Client) attempt(ctx context.Context, method, path string, query url.Values, body []byte, out any) (code int, wait time.Duration, err error) {
 	u := *c.base
 	u.Path = c.base.Path + path
 	u.RawQuery = query.Encode()
@@ -398,13 +416,44 @@ func (c *Client) attempt(ctx context.Context, method, path string, query url.Val
 	if u.RawQuery != "" {
 		pathQuery += "?" + u.RawQuery
 	}
+	grace := c.writeGrace
+	if isRead(method) {
+		grace = 0
+	}
+	actx, cancel := withGrace(ctx, grace)
+	defer cancel()
+	req, err := c.newRequest(actx, method, u.String(), body)
+	if err != nil {
+		return 0, -1, &opError{sec: c.sec, method: method, path: pathQuery, op: "building request", err: err}
+	}
+	if isRead(method) {
+		c.reads.Add(1)
+	} else {
+		c.writes.Add(1)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, -1, &opError{sec: c.sec, method: method, path: pathQuery, err: err, retry: retryableTransport(err)}
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
+		_ = resp.Body.Close()
+	}()
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
+		return 0, -1, &opError{sec: c.sec, method: method, path: pathQuery, err: c.redirectError(method, resp, loc)}
+	}
+	wait, err = c.readResponse(method, path, pathQuery, resp, out)
+	return resp.StatusCode, wait, err
+}
+
+func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []byte) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
 	if err != nil {
-		return -1, &opError{method: method, path: pathQuery, op: "building request", err: err}
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
@@ -414,36 +463,53 @@ func (c *Client) attempt(ctx context.Context, method, path string, query url.Val
 	if c.token != "" {
 		req.Header.Set("X-Cachet-Token", c.token)
 	}
-	if method == http.MethodGet || method == http.MethodHead {
-		c.reads.Add(1)
-	} else {
-		c.writes.Add(1)
-	}
+	return req, nil
+}
 
-	resp, err := c.hc.Do(req)
+// redirectError explains a 3xx that checkRedirect did not let the client
+// follow.
+func (c *Client) redirectError(method string, resp *http.Response, loc string) error {
+	const fix = "set cachet.url to the final API address"
+	from, status := resp.Request.URL, fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	to, err := from.Parse(loc)
 	if err != nil {
-		return -1, &opError{method: method, path: pathQuery, err: err, retry: retryableTransport(err)}
+		return fmt.Errorf("Cachet at %s answered %s with an invalid Location; %s", from.Path, status, fix)
 	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
-		_ = resp.Body.Close()
-	}()
-	if resp.Request != nil && resp.Request.Method != method {
-		// Go's client turns a redirected PUT into a GET: the update would be lost.
-		return -1, &opError{method: method, path: pathQuery, err: fmt.Errorf(
-			"the server redirected the request to %s and it became a %s; set cachet.url to the final API URL",
-			resp.Request.URL.Redacted(), resp.Request.Method)}
+	switch {
+	case !isRead(method):
+		return fmt.Errorf("Cachet at %s answered %s, redirecting to %s: not followed, because a write is never redirected; the update was not applied; %s",
+			from.Path, status, to.Redacted(), fix)
+	case !sameOrigin(to, c.base):
+		return fmt.Errorf("Cachet at %s redirected to %s: not followed, because the token must go to cachet.url's own origin only; %s",
+			from.Path, to.Redacted(), fix)
+	case followed(resp.StatusCode):
+		return fmt.Errorf("Cachet at %s redirected to %s after %d redirects already: stopped; %s", from.Path, to.Redacted(), maxRedirects, fix)
+	default:
+		return fmt.Errorf("Cachet at %s answered %s with Location %s, which is not a redirect to follow; %s", from.Path, status, to.Redacted(), fix)
 	}
+}
+
+// followed reports whether net/http follows a redirect with this code.
+func followed(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// readResponse reads the body and decodes a 2xx into out.
+func (c *Client) readResponse(method, path, pathQuery string, resp *http.Response, out any) (wait time.Duration, err error) {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
 	if err != nil {
-		return -1, &opError{method: method, path: pathQuery, op: "reading response", err: err, retry: true}
+		return -1, &opError{sec: c.sec, method: method, path: pathQuery, op: "reading response", err: err, retry: true}
 	}
 	if len(data) > maxBodyBytes {
-		return -1, &opError{method: method, path: pathQuery, op: "reading response",
+		return -1, &opError{sec: c.sec, method: method, path: pathQuery, op: "reading response",
 			err: fmt.Errorf("body larger than %d bytes", maxBodyBytes)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return retryAfter(resp), newAPIError(method, path, resp, data, c.token)
+		return retryAfter(resp), newAPIError(method, path, resp, data, c.sec)
 	}
 	if out == nil {
 		return -1, nil
@@ -453,7 +519,7 @@ func (c *Client) attempt(ctx context.Context, method, path string, query url.Val
 		if ct := mediaType(resp.Header.Get("Content-Type")); ct != "" && !isJSONType(ct) {
 			op += " (" + ct + ")"
 		}
-		return -1, &opError{method: method, path: pathQuery, op: op, err: fmt.Errorf("%w (%s)", err, urlHint)}
+		return -1, &opError{sec: c.sec, method: method, path: pathQuery, op: op, err: fmt.Errorf("%w (%s)", err, urlHint)}
 	}
 	return -1, nil
 }

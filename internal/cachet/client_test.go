@@ -139,6 +139,53 @@ func TestComponentsPagination(t *testing.T) {
 	}
 }
 
+// TestComponentsPaginationUnderReported: meta.pagination says the listing
+// is complete while fewer components were listed than its total.
+func TestComponentsPaginationUnderReported(t *testing.T) {
+	tests := []struct {
+		name       string
+		components int
+		quirks     cachettest.PaginationQuirks
+		wantPages  int
+		wantErr    string // "" = complete
+	}{
+		{"total_pages one short", 45, cachettest.PaginationQuirks{TotalPagesShort: 1}, 3, ""},
+		{"total_pages says one page", 45, cachettest.PaginationQuirks{TotalPagesShort: 5}, 3, ""},
+		{"exact pages, total_pages short", 40, cachettest.PaginationQuirks{TotalPagesShort: 1}, 2, ""},
+		{"total larger than listed", 45, cachettest.PaginationQuirks{TotalExtra: 2}, 4, "Cachet listed 45 of 47 components"},
+		{"both", 45, cachettest.PaginationQuirks{TotalPagesShort: 2, TotalExtra: 3}, 4, "Cachet listed 45 of 48 components"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newFake(t, tt.components)
+			srv.SetPaginationQuirks(tt.quirks)
+			c, _ := newClient(t, srv.URL(), func(o *cachet.Options) { o.PerPage = 20 })
+			got, err := c.Components(context.Background())
+			if len(got) != tt.components {
+				t.Errorf("got %d components, want %d (err %v)", len(got), tt.components, err)
+			}
+			for i, comp := range got {
+				if comp.ID != i+1 {
+					t.Errorf("component %d has id %d", i, comp.ID)
+				}
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Errorf("err = %v", err)
+				}
+			} else {
+				var inc *cachet.IncompleteListError
+				if !errors.As(err, &inc) || err.Error() != tt.wantErr || inc.Listed != tt.components {
+					t.Errorf("err = %#v, want an *IncompleteListError saying %q", err, tt.wantErr)
+				}
+			}
+			if reads, _ := c.Requests(); reads != int64(tt.wantPages) {
+				t.Errorf("%d pages read, want %d", reads, tt.wantPages)
+			}
+		})
+	}
+}
+
 func TestComponentsVisibility(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -189,9 +236,8 @@ func TestStringStatuses(t *testing.T) {
 			t.Errorf("component %d = %+v", comp.ID, comp)
 		}
 	}
-	one, err := c.Component(ctx, 3)
-	if err != nil || one.Status != status.PerformanceIssues {
-		t.Errorf("Component(3) = %+v, %v", one, err)
+	if len(got) != 5 || got[2].Status != status.PerformanceIssues {
+		t.Errorf("components = %+v", got)
 	}
 	upd, err := c.SetStatus(ctx, 3, status.PartialOutage, true)
 	if err != nil || upd.Status != status.PartialOutage {
@@ -263,12 +309,7 @@ func TestErrors(t *testing.T) {
 		_, err := c.Components(ctx)
 		return err
 	}
-	get := func(id int) func(context.Context, *cachet.Client) error {
-		return func(ctx context.Context, c *cachet.Client) error {
-			_, err := c.Component(ctx, id)
-			return err
-		}
-	}
+	ping := func(ctx context.Context, c *cachet.Client) error { return c.Ping(ctx) }
 	tests := []struct {
 		name         string
 		token        string // "" = the right token, "-" = none
@@ -276,30 +317,28 @@ func TestErrors(t *testing.T) {
 		call         func(context.Context, *cachet.Client) error
 		want         []string
 		wantCode     int
-		notFound     bool
 		wantAttempts int64
 	}{
 		{name: "wrong token", token: "wrong-token", call: setStatus(1, 2), wantCode: 401, wantAttempts: 1,
 			want: []string{"cachet: PUT /components/1: 401 Unauthorized: Authentication is required and has failed or has not yet been provided."}},
 		{name: "no token", token: "-", call: setStatus(1, 2), wantCode: 401, wantAttempts: 1, want: []string{"401 Unauthorized"}},
-		{name: "unknown id read", call: get(99), wantCode: 404, notFound: true, wantAttempts: 1, want: []string{"cachet: GET /components/99: 404 Not Found"}},
-		{name: "unknown id write", call: setStatus(99, 2), wantCode: 404, notFound: true, wantAttempts: 1},
-		{name: "unknown id write without token", token: "-", call: setStatus(99, 2), wantCode: 404, notFound: true, wantAttempts: 1},
+		{name: "unknown id write", call: setStatus(99, 2), wantCode: 404, wantAttempts: 1},
+		{name: "unknown id write without token", token: "-", call: setStatus(99, 2), wantCode: 404, wantAttempts: 1},
 		{name: "status too high", call: setStatus(1, 7), wantCode: 400, wantAttempts: 1,
 			want: []string{"cachet: PUT /components/1: 400 Bad Request: The request cannot be fulfilled due to bad syntax. (The status may not be greater than 4.)"}},
 		{name: "status negative", call: setStatus(1, -1), wantCode: 400, wantAttempts: 1, want: []string{"(The status must be at least 0.)"}},
 		{name: "HTML 200", fault: cachettest.FaultHTML200, call: list, wantAttempts: 1,
-			want: []string{"cachet: GET /components?page=1&per_page=100: decoding response (text/html): invalid character '<'", "is cachet.url the API base ending in /api/v1?"}},
+			want: []string{"cachet: GET /components?page=1&per_page=100: decoding response (text/html): invalid character '<'", "(cachet.url must be the API base, e.g. https://status.example.org/api/v1)"}},
 		{name: "HTML 200 on a write", fault: cachettest.FaultHTML200, call: setStatus(1, 2), wantAttempts: 1, want: []string{"decoding response (text/html)"}},
 		{name: "truncated JSON", fault: cachettest.FaultTruncated, call: list, wantAttempts: 1,
-			want: []string{"cachet: GET /components?page=1&per_page=100: decoding response: unexpected EOF (is cachet.url the API base ending in /api/v1?)"}},
+			want: []string{"cachet: GET /components?page=1&per_page=100: decoding response: unexpected EOF (cachet.url must be the API base, e.g. https://status.example.org/api/v1)"}},
 		{name: "502 HTML exhausts retries", fault: cachettest.Fault502HTML, call: list, wantCode: 502, wantAttempts: 4,
 			want: []string{"cachet: GET /components: after 4 attempts: 502 Bad Gateway: response is not JSON (text/html): <html> <head><title>502 Bad Gateway</title></head>"}},
 		{name: "500 exhausts retries", fault: cachettest.Fault500, call: setStatus(1, 2), wantCode: 500, wantAttempts: 4,
 			want: []string{"cachet: PUT /components/1: after 4 attempts: 500 Internal Server Error: An error has occurred and this resource cannot be displayed."}},
 		{name: "closed connection exhausts retries", fault: cachettest.FaultClose, call: setStatus(1, 2), wantAttempts: 4,
 			want: []string{"cachet: PUT /components/1: after 4 attempts: Put \""}},
-		{name: "429 exhausts retries", fault: cachettest.Fault429, call: get(1), wantCode: 429, wantAttempts: 4, want: []string{"after 4 attempts: 429 Too Many Requests"}},
+		{name: "429 exhausts retries", fault: cachettest.Fault429, call: ping, wantCode: 429, wantAttempts: 4, want: []string{"after 4 attempts: 429 Too Many Requests"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -330,9 +369,6 @@ func TestErrors(t *testing.T) {
 			if tt.wantCode != 0 && (!errors.As(err, &apiErr) || apiErr.StatusCode != tt.wantCode) {
 				t.Errorf("error %v is not an APIError with %d", err, tt.wantCode)
 			}
-			if got := cachet.IsNotFound(err); got != tt.notFound {
-				t.Errorf("IsNotFound = %v, want %v", got, tt.notFound)
-			}
 			if got := attempts(c); got != tt.wantAttempts {
 				t.Errorf("attempts = %d, want %d", got, tt.wantAttempts)
 			}
@@ -344,12 +380,12 @@ func TestAPIErrorFields(t *testing.T) {
 	srv := newFake(t, 1)
 	srv.FailNext(cachettest.Fault502HTML, -1, false)
 	c, _ := newClient(t, srv.URL(), func(o *cachet.Options) { o.Retries = 0 })
-	_, err := c.Component(context.Background(), 1)
+	err := c.Ping(context.Background())
 	var e *cachet.APIError
 	if !errors.As(err, &e) {
 		t.Fatalf("%v is not an APIError", err)
 	}
-	if e.Method != "GET" || e.Path != "/components/1" || e.Title != "Bad Gateway" || e.ContentType != "text/html" ||
+	if e.Method != "GET" || e.Path != "/ping" || e.Title != "Bad Gateway" || e.ContentType != "text/html" ||
 		len(e.Body) > 200 || !strings.HasPrefix(e.Body, "<html> <head>") || strings.ContainsAny(e.Body, "\r\n") {
 		t.Errorf("APIError = %#v", e)
 	}
@@ -396,16 +432,18 @@ func TestRetrySucceeds(t *testing.T) {
 				}
 			})
 			var err error
-			var got cachet.Component
+			var got []cachet.Component
 			if tt.write {
-				got, err = c.SetStatus(context.Background(), 2, status.PartialOutage, true)
+				var one cachet.Component
+				one, err = c.SetStatus(context.Background(), 2, status.PartialOutage, true)
+				got = []cachet.Component{one}
 			} else {
-				got, err = c.Component(context.Background(), 2)
+				got, err = c.Components(context.Background())
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.ID != 2 {
+			if got[len(got)-1].ID != 2 {
 				t.Errorf("got %+v", got)
 			}
 			if a := attempts(c); a != tt.wantAttempts {
@@ -425,7 +463,7 @@ func TestHangExhaustsRetries(t *testing.T) {
 		o.HTTPClient = httpClient(t, 50*time.Millisecond)
 		o.Retries = 1
 	})
-	_, err := c.Component(context.Background(), 1)
+	err := c.Ping(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "after 2 attempts") || !strings.Contains(err.Error(), "Client.Timeout exceeded") {
 		t.Fatalf("err = %v", err)
 	}
@@ -516,6 +554,9 @@ func TestNoRetryOnClientErrors(t *testing.T) {
 			c, sl := newClient(t, ts.URL+"/api/v1", nil)
 			err := c.Ping(context.Background())
 			want := fmt.Sprintf("cachet: GET /ping: %d %s: nope", code, http.StatusText(code))
+			if code == http.StatusNotFound { // every Cachet has /ping
+				want += " (cachet.url must be the API base, e.g. https://status.example.org/api/v1)"
+			}
 			if err == nil || err.Error() != want {
 				t.Errorf("err = %v, want %s", err, want)
 			}
@@ -557,11 +598,11 @@ func TestContextStopsRetrying(t *testing.T) {
 		cancel()
 		c, sl := newClient(t, srv.URL(), func(o *cachet.Options) { o.Retries = 10 })
 		_, err := c.SetStatus(ctx, 1, 1, true)
-		if !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, context.Canceled) || err.Error() != "cachet: PUT /components/1: not sent: the run ended: context canceled" {
 			t.Errorf("err = %v", err)
 		}
-		if a := attempts(c); a != 1 || len(sl.got()) != 0 {
-			t.Errorf("attempts = %d, sleeps %v", a, sl.got())
+		if a := attempts(c); a != 0 || len(sl.got()) != 0 {
+			t.Errorf("attempts = %d, sleeps %v; want no attempt once the context has ended", a, sl.got())
 		}
 	})
 	t.Run("real sleep honours the context", func(t *testing.T) {
@@ -658,6 +699,19 @@ func TestGroups(t *testing.T) {
 	}
 }
 
+func TestGroupsIncomplete(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = fmt.Fprintf(w, `{"meta":{"pagination":{"total":3,"current_page":%s,"total_pages":1}},"data":[{"id":1,"name":"a"},{"id":2,"name":"b"}]}`, r.URL.Query().Get("page"))
+	}))
+	defer ts.Close()
+	c, _ := newClient(t, ts.URL, nil)
+	got, err := c.Groups(context.Background())
+	var inc *cachet.IncompleteListError
+	if !errors.As(err, &inc) || err.Error() != "Cachet listed 2 of 3 component groups" || inc.Listed != 2 || inc.Total != 3 || len(got) != 2 {
+		t.Errorf("Groups = %+v, %v", got, err)
+	}
+}
+
 func TestRequestHeaders(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -700,25 +754,6 @@ func TestRequestHeaders(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestRedirectedWriteIsAnError(t *testing.T) {
-	srv := newFake(t, 1)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, srv.URL()+strings.TrimPrefix(r.URL.Path, "/old/api/v1"), http.StatusMovedPermanently)
-	}))
-	defer ts.Close()
-	c, _ := newClient(t, ts.URL+"/old/api/v1", nil)
-	_, err := c.SetStatus(context.Background(), 1, status.MajorOutage, true)
-	if err == nil || !strings.Contains(err.Error(), "it became a GET; set cachet.url to the final API URL") {
-		t.Errorf("err = %v", err)
-	}
-	if got, _ := srv.Component(1); got.Status != 1 {
-		t.Errorf("component changed: %+v", got)
-	}
-	if _, err := c.Component(context.Background(), 1); err != nil {
-		t.Errorf("redirected read: %v", err)
 	}
 }
 
@@ -781,12 +816,12 @@ func TestBaseURLJoin(t *testing.T) {
 	srv := newFake(t, 1)
 	for _, base := range []string{srv.URL(), srv.URL() + "/", srv.URL() + "//"} {
 		c, _ := newClient(t, base, nil)
-		if _, err := c.Component(context.Background(), 1); err != nil {
+		if err := c.Ping(context.Background()); err != nil {
 			t.Errorf("base %s: %v", base, err)
 		}
 	}
 	for _, r := range srv.Requests() {
-		if r.Path != "/api/v1/components/1" {
+		if r.Path != "/api/v1/ping" {
 			t.Errorf("path = %s", r.Path)
 		}
 	}
@@ -797,7 +832,7 @@ func TestInvalidID(t *testing.T) {
 	if _, err := c.SetStatus(context.Background(), 0, 1, true); err == nil {
 		t.Error("id 0 accepted")
 	}
-	if _, err := c.Component(context.Background(), -3); err == nil {
+	if _, err := c.SetStatus(context.Background(), -3, 1, true); err == nil {
 		t.Error("id -3 accepted")
 	}
 	if a := attempts(c); a != 0 {
@@ -825,6 +860,18 @@ func TestPaginationGuards(t *testing.T) {
 		{"page ignored", func(string) string {
 			return `{"meta":{"pagination":{"current_page":1,"total_pages":3}},"data":[{"id":1}]}`
 		}, 0, "asked for page 2, got page 1"},
+		{"empty page before total", func(p string) string {
+			if p == "1" {
+				return `{"meta":{"pagination":{"total":3,"current_page":1,"total_pages":2}},"data":[{"id":1}]}`
+			}
+			return `{"meta":{"pagination":{"total":3,"current_page":2,"total_pages":2}},"data":[]}`
+		}, 1, "Cachet listed 1 of 3 components"},
+		{"pages past the last repeat it", func(p string) string {
+			return fmt.Sprintf(`{"meta":{"pagination":{"total":5,"current_page":%s,"total_pages":1}},"data":[{"id":1}]}`, p)
+		}, 1, "Cachet listed 1 of 5 components"},
+		{"pages past the last answer page 1", func(p string) string {
+			return fmt.Sprintf(`{"meta":{"pagination":{"total":5,"current_page":1,"total_pages":1}},"data":[{"id":%s}]}`, p)
+		}, 1, "Cachet listed 1 of 5 components"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -838,6 +885,12 @@ func TestPaginationGuards(t *testing.T) {
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Errorf("err = %v, want %q", err, tt.wantErr)
+				}
+				if len(got) != tt.want {
+					t.Errorf("got %d components with the error, want %d", len(got), tt.want)
+				}
+				if reads, _ := c.Requests(); reads > 2 {
+					t.Errorf("%d pages read, want at most 2", reads)
 				}
 				return
 			}
@@ -901,6 +954,66 @@ func TestDNSRetries(t *testing.T) {
 			}
 			if got := int(dials.Load()); got != tt.dials {
 				t.Errorf("%d attempts, want %d", got, tt.dials)
+			}
+		})
+	}
+}
+
+// TestWrongURLHint: a cachet.url without /api/v1 reaches the status page,
+// which answers HTML (404 or 200); the error must say what cachet.url must
+// be. A 404 for one unknown component and a proxy's 5xx page must not.
+func TestWrongURLHint(t *testing.T) {
+	const hint = "(cachet.url must be the API base, e.g. https://status.example.org/api/v1)"
+	const page = "<!DOCTYPE html>\n<html><head><title>Status</title></head><body><h1>Page not found</h1></body></html>\n"
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		switch r.URL.Path {
+		case "/ping", "/components/1":
+			w.WriteHeader(http.StatusNotFound)
+		case "/html/ping":
+		case "/down/ping":
+			w.WriteHeader(http.StatusBadGateway)
+		}
+		_, _ = fmt.Fprint(w, page)
+	}))
+	defer site.Close()
+	fake := newFake(t, 1)
+	ping := func(c *cachet.Client) error { return c.Ping(context.Background()) }
+	put := func(id int) func(c *cachet.Client) error {
+		return func(c *cachet.Client) error {
+			_, err := c.SetStatus(context.Background(), id, status.MajorOutage, true)
+			return err
+		}
+	}
+	tests := []struct {
+		name, base string
+		call       func(*cachet.Client) error
+		want       string // "" = no hint
+	}{
+		{"HTML 404 at /ping", site.URL, ping,
+			"cachet: GET /ping: 404 Not Found: response is not JSON (text/html): <!DOCTYPE html> <html><head><title>Status</title></head><body><h1>Page not found</h1></body></html> " + hint},
+		{"HTML 200 at /ping", site.URL + "/html", ping, "cachet: GET /ping: decoding response (text/html): invalid character '<' looking for beginning of value " + hint},
+		{"HTML 404 on a write", site.URL, put(1), "cachet: PUT /components/1: 404 Not Found: response is not JSON (text/html): <!DOCTYPE html>"},
+		{"Cachet's JSON 404 for a route", fake.URL() + "/v2", ping,
+			"cachet: GET /ping: 404 Not Found: The requested resource could not be found but may be available again in the future. " + hint},
+		{"unknown component", fake.URL(), put(99), ""},
+		{"proxy 502 page", site.URL + "/down", ping, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := newClient(t, tt.base, func(o *cachet.Options) { o.Retries = 0 })
+			err := tt.call(c)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tt.want == "" {
+				if strings.Contains(err.Error(), "cachet.url") {
+					t.Errorf("err = %v\nwant no cachet.url hint", err)
+				}
+				return
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.HasSuffix(err.Error(), hint) {
+				t.Errorf("err = %v\nwant %s ... %s", err, tt.want, hint)
 			}
 		})
 	}

@@ -101,7 +101,7 @@ func TestExcerpt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := excerpt([]byte(tt.in), tt.token)
+			got := excerpt(newSecret(tt.token).redact(tt.in))
 			if got != tt.want || len(got) > excerptBytes {
 				t.Errorf("excerpt = %q (%d bytes), want %q", got, len(got), tt.want)
 			}

@@ -2,7 +2,6 @@ package cachet
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,7 +12,8 @@ import (
 const excerptBytes = 200
 
 // APIError is a non-2xx answer from Cachet. It never holds request headers,
-// so the token cannot leak through it.
+// and the token is removed from every text Cachet sent, so the token cannot
+// leak through it.
 type APIError struct {
 	Method      string
 	Path        string // relative to the base URL, e.g. /components/14 (no query)
@@ -25,6 +25,8 @@ type APIError struct {
 	// Body is a short, printable excerpt of a body that is not Cachet's
 	// error JSON (an HTML page from a proxy, say).
 	Body string
+
+	hint string // what to check when the answer suggests cachet.url is wrong
 }
 
 // Error reads like
@@ -49,17 +51,13 @@ func (e *APIError) detail() string {
 	default:
 		b.WriteString(": unexpected response: " + e.Body)
 	}
+	if e.hint != "" {
+		b.WriteString(" (" + e.hint + ")")
+	}
 	return b.String()
 }
 
-// IsNotFound reports whether err is Cachet's 404 (unknown component id, or
-// a disabled component read without a token).
-func IsNotFound(err error) bool {
-	var e *APIError
-	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound
-}
-
-func newAPIError(method, path string, resp *http.Response, body []byte, token string) *APIError {
+func newAPIError(method, path string, resp *http.Response, body []byte, sec *secret) *APIError {
 	e := &APIError{
 		Method:      method,
 		Path:        path,
@@ -76,19 +74,44 @@ func newAPIError(method, path string, resp *http.Response, body []byte, token st
 		} `json:"errors"`
 		Message string `json:"message"` // Laravel's default shape (Cachet 3.x)
 	}
-	switch err := json.Unmarshal(body, &env); {
+	err := json.Unmarshal(body, &env)
+	fromCachet := err == nil && (len(env.Errors) > 0 || env.Message != "")
+	switch {
 	case err == nil && len(env.Errors) > 0:
 		first := env.Errors[0]
-		e.Title, e.Detail, e.Details = first.Title, first.Detail, details(first.Meta.Details)
+		e.Title, e.Detail, e.Details = sec.redact(first.Title), sec.redact(first.Detail), sec.redactAll(details(first.Meta.Details))
 	case err == nil && env.Message != "":
-		e.Detail = env.Message
+		e.Detail = sec.redact(env.Message)
 	default:
-		e.Body = excerpt(body, token)
+		e.Body = excerpt(sec.redact(string(body)))
 	}
 	if e.Title == "" {
 		e.Title = http.StatusText(resp.StatusCode)
 	}
+	if wrongURL(resp.StatusCode, fromCachet, path) {
+		e.hint = urlHint
+	}
 	return e
+}
+
+// wrongURL reports whether an error answer suggests that cachet.url is not
+// the API base: a 404 for a route every Cachet has, or a page that is not
+// Cachet's JSON. A 404 for one component is Cachet saying the id is
+// unknown; a 5xx page is a server or proxy failing, whatever the URL.
+func wrongURL(code int, fromCachet bool, path string) bool {
+	switch {
+	case code == http.StatusNotFound:
+		return !fromCachet || !isComponentPath(path)
+	case code >= 500:
+		return false
+	default:
+		return !fromCachet
+	}
+}
+
+func isComponentPath(path string) bool {
+	id, ok := strings.CutPrefix(path, "/components/")
+	return ok && id != "" && strings.Trim(id, "0123456789") == ""
 }
 
 // details accepts ["msg", ...] and {"field": ["msg", ...]}.
@@ -106,12 +129,10 @@ func details(raw json.RawMessage) []string {
 	return list
 }
 
-// excerpt returns at most excerptBytes of printable text from body.
-func excerpt(body []byte, token string) string {
-	s := strings.ToValidUTF8(string(body[:min(len(body), 4*excerptBytes)]), "?")
-	if token != "" {
-		s = strings.ReplaceAll(s, token, "[redacted]")
-	}
+// excerpt returns at most excerptBytes of printable text from body, which
+// is already redacted: a token cut in half at the end would not be.
+func excerpt(body string) string {
+	s := strings.ToValidUTF8(body[:min(len(body), 4*excerptBytes)], "?")
 	var b strings.Builder
 	space := false
 	for _, r := range s {
@@ -140,21 +161,23 @@ func excerpt(body []byte, token string) string {
 }
 
 // opError is a failure that is not an HTTP status: transport, reading or
-// decoding. path may include the query (it never holds the token).
+// decoding. path may include the query (it never holds the token); err may
+// quote Cachet's answer, so its text is redacted.
 type opError struct {
 	method, path string
 	op           string
 	err          error
 	retry        bool
+	sec          *secret
 }
 
 func (e *opError) Error() string { return "cachet: " + e.method + " " + e.path + ": " + e.detail() }
 
 func (e *opError) detail() string {
 	if e.op == "" {
-		return e.err.Error()
+		return e.sec.redact(e.err.Error())
 	}
-	return e.op + ": " + e.err.Error()
+	return e.op + ": " + e.sec.redact(e.err.Error())
 }
 
 func (e *opError) Unwrap() error { return e.err }
@@ -166,19 +189,25 @@ type retryError struct {
 	attempts     int
 	last         error
 	stop         error // why waiting for the next attempt ended, if it did
+	sec          *secret
 }
 
-func finalError(method, path string, attempts int, last, stop error) error {
+// finalError builds the error do returns. attempts is 0 and last nil when
+// the context ended before the first attempt.
+func (c *Client) finalError(method, path string, attempts int, last, stop error) error {
 	if attempts == 1 && stop == nil {
 		return last
 	}
-	return &retryError{method: method, path: path, attempts: attempts, last: last, stop: stop}
+	return &retryError{method: method, path: path, attempts: attempts, last: last, stop: stop, sec: c.sec}
 }
 
 func (e *retryError) Error() string {
-	msg := fmt.Sprintf("cachet: %s %s: after %d attempts: ", e.method, e.path, e.attempts)
-	if e.attempts == 1 {
-		msg = fmt.Sprintf("cachet: %s %s: ", e.method, e.path)
+	msg := fmt.Sprintf("cachet: %s %s: ", e.method, e.path)
+	switch {
+	case e.last == nil:
+		return e.sec.redact(msg + "not sent: " + e.stop.Error())
+	case e.attempts > 1:
+		msg += fmt.Sprintf("after %d attempts: ", e.attempts)
 	}
 	if d, ok := e.last.(interface{ detail() string }); ok {
 		msg += d.detail()
@@ -188,12 +217,15 @@ func (e *retryError) Error() string {
 	if e.stop != nil {
 		msg += " (stopped retrying: " + e.stop.Error() + ")"
 	}
-	return msg
+	return e.sec.redact(msg)
 }
 
 func (e *retryError) Unwrap() []error {
-	if e.stop == nil {
-		return []error{e.last}
+	var errs []error
+	for _, err := range []error{e.last, e.stop} {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return []error{e.last, e.stop}
+	return errs
 }

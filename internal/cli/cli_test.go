@@ -222,7 +222,7 @@ func TestRunCachetFaults(t *testing.T) {
 		wantOut    string
 		wantWrites bool // whether statuses end up written
 	}{
-		{"listing answers HTML", cachettest.FaultHTML200, -1, false, 0, ExitFailed, "is cachet.url the API base", false},
+		{"listing answers HTML", cachettest.FaultHTML200, -1, false, 0, ExitFailed, "cachet.url must be the API base", false},
 		{"listing truncated", cachettest.FaultTruncated, -1, false, 0, ExitFailed, "nothing was written", false},
 		{"listing 500 once, retried", cachettest.Fault500, 1, false, 2, ExitOK, "3 changed (3 written)", true},
 		{"writes 500 every time", cachettest.Fault500, -1, true, 1, ExitFailed, "after 2 attempts", false},

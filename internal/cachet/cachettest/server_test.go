@@ -319,3 +319,40 @@ func TestNewHandler(t *testing.T) {
 		t.Error("component 3 exists")
 	}
 }
+
+func TestPaginationQuirks(t *testing.T) {
+	s := New(token)
+	defer s.Close()
+	for i := 1; i <= 45; i++ {
+		s.Add(Component{ID: i, Name: "c", Status: 1, Enabled: true})
+	}
+	s.SetPaginationQuirks(PaginationQuirks{TotalPagesShort: 1, TotalExtra: 2})
+	tests := []struct {
+		page                      string
+		wantCount, wantCurrent    int
+		wantNext                  bool
+		wantTotal, wantTotalPages int
+	}{
+		{"1", 20, 1, true, 47, 2},
+		{"2", 20, 2, false, 47, 2},
+		{"3", 5, 3, false, 47, 2},
+		{"4", 0, 4, false, 47, 2},
+	}
+	for _, tt := range tests {
+		r := do(t, s, "GET", "/api/v1/components?per_page=20&page="+tt.page, token, "", "", "")
+		var p page
+		if err := json.Unmarshal([]byte(r.body), &p); err != nil {
+			t.Fatalf("%v: %s", err, r.body)
+		}
+		pg := p.Meta.Pagination
+		if pg.Count != tt.wantCount || len(p.Data) != tt.wantCount || pg.CurrentPage != tt.wantCurrent ||
+			pg.Total != tt.wantTotal || pg.TotalPages != tt.wantTotalPages || (pg.Links.NextPage != nil) != tt.wantNext {
+			t.Errorf("page %s: pagination = %+v with %d items", tt.page, pg, len(p.Data))
+		}
+	}
+	s.SetPaginationQuirks(PaginationQuirks{})
+	r := do(t, s, "GET", "/api/v1/components?per_page=20", token, "", "", "")
+	if !strings.Contains(r.body, `"total":45`) || !strings.Contains(r.body, `"total_pages":3`) {
+		t.Errorf("zero quirks: %s", r.body)
+	}
+}
