@@ -5,6 +5,7 @@ package updater
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -204,7 +205,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	}
 
 	sum.Rows = decideAll(servers, in.results, in.counts, d.Source != nil && sum.SourceErr == nil, cfg.Reports.Thresholds)
-	plan(sum.Rows, in.components, sum.CachetErr)
+	plan(sum.Rows, in.components, in.short, sum.CachetErr)
 	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
 	d.Log.Debug().Dur("after", d.Now().Sub(started)).Msg("writes done")
 	if ctx.Err() != nil {
@@ -222,6 +223,7 @@ type inputs struct {
 	counts     map[string]int
 	sourceErr  error
 	components []cachet.Component
+	short      *cachet.IncompleteListError // the listing ended short: components holds what was listed
 	cachetErr  error
 }
 
@@ -241,6 +243,9 @@ func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Se
 	}
 	wg.Go(func() {
 		in.components, in.cachetErr = d.Cachet.Components(ctx)
+		if errors.As(in.cachetErr, &in.short) {
+			in.cachetErr = nil // what was listed is right; plan says what is missing
+		}
 		if in.cachetErr != nil {
 			in.cachetErr = fmt.Errorf("reading components from Cachet: %w", in.cachetErr)
 		}
@@ -304,8 +309,10 @@ func decideAll(servers []config.Server, results []probe.Result, counts map[strin
 	return rows
 }
 
-// plan fills in Cachet's current state and the action for every decided row.
-func plan(rows []Row, components []cachet.Component, cachetErr error) {
+// plan fills in Cachet's current state and the action for every decided
+// row. short, when not nil, says the listing ended before Cachet's own
+// count: a component missing from it may exist.
+func plan(rows []Row, components []cachet.Component, short *cachet.IncompleteListError, cachetErr error) {
 	byID := make(map[int]cachet.Component, len(components))
 	for _, c := range components {
 		byID[c.ID] = c
@@ -320,6 +327,11 @@ func plan(rows []Row, components []cachet.Component, cachetErr error) {
 			continue
 		}
 		c, ok := byID[r.Server.ComponentID]
+		if !ok && short != nil {
+			r.Action = NotWritten
+			r.Err = fmt.Errorf("server %q: component %d is not in the listing, but %v: it may exist beyond what Cachet listed, so it is left alone; check Cachet's pagination (a proxy or cache in front of the API?)", r.Server.Name, r.Server.ComponentID, short)
+			continue
+		}
 		if !ok {
 			r.Action = UnknownComponent
 			r.Err = fmt.Errorf("server %q: component %d does not exist in Cachet (or the token cannot see it): fix component_id; `cachet-updater components` lists them", r.Server.Name, r.Server.ComponentID)
@@ -334,8 +346,8 @@ func plan(rows []Row, components []cachet.Component, cachetErr error) {
 }
 
 // apply writes the planned changes, a bounded number at a time. Once the
-// run is interrupted no new write starts; writes already sent may finish
-// (each is bounded by the Cachet client's timeout and retries).
+// run is interrupted no new write starts; the Cachet client gives writes
+// already sent a short grace to finish and retries none.
 func apply(ctx context.Context, d Deps, rows []Row, dryRun bool, cc config.Cachet) {
 	if dryRun {
 		return
@@ -360,9 +372,12 @@ func apply(ctx context.Context, d Deps, rows []Row, dryRun bool, cc config.Cache
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeBudget(cc))
-			defer cancel()
-			_, err := d.Cachet.SetStatus(wctx, r.Server.ComponentID, r.Decision.Status, r.Enabled)
+			_, err := d.Cachet.SetStatus(ctx, r.Server.ComponentID, r.Decision.Status, r.Enabled)
+			if err != nil && ctx.Err() != nil {
+				r.Action = Interrupted // the run ended first; the next run reads Cachet again
+				r.Err = fmt.Errorf("server %q: updating component %d: %w", r.Server.Name, r.Server.ComponentID, err)
+				return
+			}
 			if err != nil {
 				r.Action = WriteFailed
 				r.Err = fmt.Errorf("server %q: updating component %d: %w", r.Server.Name, r.Server.ComponentID, err)
@@ -375,10 +390,4 @@ func apply(ctx context.Context, d Deps, rows []Row, dryRun bool, cc config.Cache
 		}()
 	}
 	wg.Wait()
-}
-
-// writeBudget bounds one write with its retries, so an interrupted run
-// still ends.
-func writeBudget(cc config.Cachet) time.Duration {
-	return cc.Timeout*time.Duration(cc.Retries+1) + time.Duration(cc.Retries)*10*time.Second
 }

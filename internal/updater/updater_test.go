@@ -103,7 +103,7 @@ func TestPlan(t *testing.T) {
 		{ID: 2, Status: status.Operational, Enabled: false, Name: "Two"},
 		{ID: 3, Status: status.Operational},
 	}
-	plan(rows, comps, nil)
+	plan(rows, comps, nil, nil)
 	want := []Action{Unchanged, WouldUpdate, UnknownComponent, Interrupted}
 	for i, w := range want {
 		if rows[i].Action != w {
@@ -119,9 +119,23 @@ func TestPlan(t *testing.T) {
 
 	// When Cachet cannot be read nothing is planned for writing.
 	rows2 := []Row{{Server: config.Server{ComponentID: 1}, Decision: status.Decision{Status: status.MajorOutage}}}
-	plan(rows2, nil, errors.New("down"))
+	plan(rows2, nil, nil, errors.New("down"))
 	if rows2[0].Action != NotWritten {
 		t.Errorf("Cachet unreadable: action %q", rows2[0].Action)
+	}
+
+	// A listing that ended short of Cachet's own count: a component not in
+	// it may exist, so it is neither written nor called unknown.
+	rows3 := []Row{
+		{Server: config.Server{Name: "listed", ComponentID: 1}, Decision: status.Decision{Status: status.MajorOutage}},
+		{Server: config.Server{Name: "beyond", ComponentID: 7}, Decision: status.Decision{Status: status.MajorOutage}},
+	}
+	plan(rows3, comps[:1], &cachet.IncompleteListError{Listed: 1, Total: 3}, nil)
+	if rows3[0].Action != WouldUpdate || rows3[1].Action != NotWritten {
+		t.Errorf("short listing: actions %q, %q", rows3[0].Action, rows3[1].Action)
+	}
+	if err := rows3[1].Err; err == nil || !strings.Contains(err.Error(), "Cachet listed 1 of 3 components") || strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("short listing error: %v", err)
 	}
 }
 
@@ -141,7 +155,7 @@ func TestDecideAllNotProbed(t *testing.T) {
 	}
 	plan(rows, []cachet.Component{
 		{ID: 1, Status: rows[0].Decision.Status}, {ID: 2, Status: status.Operational}, {ID: 3, Status: status.Operational},
-	}, nil)
+	}, nil, nil)
 	want := []Action{Unchanged, NotProbed, Interrupted}
 	for i, w := range want {
 		if rows[i].Action != w {
