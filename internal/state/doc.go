@@ -18,12 +18,31 @@
 //	  "components": {
 //	    "14": {
 //	      "server": "Stream 1",
-//	      "history": [{"at": "2026-11-25T06:35:01Z", "status": 1}],
+//	      "history": [
+//	        {
+//	          "at": "2026-11-25T06:32:01Z",
+//	          "status": 1
+//	        },
+//	        {
+//	          "at": "2026-11-25T06:35:01Z",
+//	          "status": 4
+//	        }
+//	      ],
 //	      "last": 1,
-//	      "last_at": "2026-11-25T06:35:01Z"
+//	      "last_at": "2026-11-25T06:32:01Z"
+//	    },
+//	    "15": {
+//	      "server": "Stream 2",
+//	      "hold": {
+//	        "since": "2026-11-25T05:35:02Z",
+//	        "status": 3
+//	      }
 //	    }
 //	  }
 //	}
+//
+// Statuses are Cachet's numbers (1 operational … 4 major outage; "last": 0
+// or absent means not known). Fields this build does not know are ignored.
 //
 // "version" is the format version: a file with a newer one than this build
 // knows is refused (errors.Is [ErrNewerVersion]) and left alone; upgrade.

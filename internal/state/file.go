@@ -132,6 +132,9 @@ func (f *File) read() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %w: point state.path at a file, or remove what is there", f, err)
 	}
+	if info.Size() > MaxFileSize {
+		return nil, errTooLarge
+	}
 	data, err := io.ReadAll(io.LimitReader(file, MaxFileSize+1))
 	if err != nil {
 		return nil, f.unreadable(err)
