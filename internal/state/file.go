@@ -81,22 +81,23 @@ func (f *File) Load(ctx context.Context) (*State, error) {
 
 func (f *File) load(ctx context.Context) (*State, error) {
 	data, err := f.read()
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return &State{Components: make(map[int]*Component)}, nil
-	}
-	if err != nil && !errors.Is(err, errTooLarge) {
+	case errors.Is(err, errTooLarge):
+		// corrupt: moved aside below
+	case err != nil:
 		return nil, err
-	}
-	if err == nil {
-		var st *State
-		st, err = decode(data)
-		if err == nil {
+	default:
+		st, derr := decode(data)
+		if derr == nil {
 			return st, nil
 		}
-		if e, ok := errors.AsType[*errNewer](err); ok {
+		if e, ok := errors.AsType[*errNewer](derr); ok {
 			return nil, fmt.Errorf("%s has format version %d, but this cachet-updater knows only version %d: %w; upgrade cachet-updater (the file was left in place)",
 				f, e.version, Version, ErrNewerVersion)
 		}
+		err = derr
 	}
 	// A caller that gave up gets no file moved behind its back.
 	if ctxErr := ctx.Err(); ctxErr != nil {
