@@ -12,7 +12,9 @@
 //     at or after since are counted.
 //   - [SQL]: one query per run with one bind parameter, the window start,
 //     returning rows (key, count); rows with the same key are summed.
-//   - [None]: no reports; the run decides from the probes alone.
+//
+// Type none has no Source: the caller holds a nil Source and the run decides
+// from the probes alone.
 //
 // A key absent from the map has no reports in the window.
 //
@@ -35,7 +37,8 @@
 //     datetime('now') writes it); the window start is bound as text in that
 //     form and compared as text.
 //
-// docs/sql-sources.md gives a schema, query, DSN and configuration for each.
+// The README section "### From a database (MariaDB/MySQL, PostgreSQL,
+// SQLite)" gives a schema, query, DSN and configuration for each.
 //
 // # Secrets
 //

@@ -205,17 +205,6 @@ func TestParseEventsWindowEdge(t *testing.T) {
 	}
 }
 
-func TestNone(t *testing.T) {
-	var src Source = None{}
-	got, err := src.Counts(context.Background(), testSince)
-	if err != nil || got == nil || len(got) != 0 {
-		t.Errorf("None.Counts = %v, %v; want an empty map", got, err)
-	}
-	if src.String() != "none" || src.Close() != nil {
-		t.Errorf("None: String %q, Close %v", src.String(), src.Close())
-	}
-}
-
 func TestFileString(t *testing.T) {
 	if got, want := NewFile(FileOptions{Path: "/etc/x/reports.json"}).String(), `file "/etc/x/reports.json"`; got != want {
 		t.Errorf("String = %s, want %s", got, want)

@@ -145,7 +145,7 @@ func TestSQLiteMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "missing.db")
 	// mode=ro keeps SQLite from creating an empty database in its place.
 	dsn := "file:" + path + "?mode=ro"
-	src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: dsn, Query: sqliteQuery})
+	src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: dsn, Query: sqliteQuery, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestSQLiteMissingFile(t *testing.T) {
 
 func TestSQLiteCancelled(t *testing.T) {
 	path, _ := sqliteDB(t)
-	src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: path, Query: sqliteQuery})
+	src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: path, Query: sqliteQuery, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +187,7 @@ func TestOpenSQLErrors(t *testing.T) {
 		{SQLOptions{Driver: DriverPostgres, DSN: "host=db password='hunter2-secret' sslmode=bogus", Query: "q $1"}, "reading reports from sql (postgres): "},
 	}
 	for _, tt := range tests {
+		tt.opts.Timeout = 5 * time.Second
 		src, err := OpenSQL(tt.opts)
 		if err == nil {
 			// Some drivers parse the DSN only when connecting.
@@ -203,8 +204,20 @@ func TestOpenSQLErrors(t *testing.T) {
 	}
 }
 
+// The config sets the timeout (default 5s); a zero here is a bug in the
+// caller, and a query without a deadline could hang the run.
+func TestOpenSQLNeedsTimeout(t *testing.T) {
+	for _, timeout := range []time.Duration{0, -time.Second} {
+		src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: "/x.db", Query: sqliteQuery, Timeout: timeout})
+		if err == nil {
+			src.Close()
+		}
+		checkError(t, err, "reading reports from sql (sqlite): ", "the timeout must be longer than 0")
+	}
+}
+
 func TestSQLString(t *testing.T) {
-	src, err := OpenSQL(SQLOptions{Driver: DriverPostgres, DSN: "postgres://u:hunter2-secret@db/x", Query: "q $1"})
+	src, err := OpenSQL(SQLOptions{Driver: DriverPostgres, DSN: "postgres://u:hunter2-secret@db/x", Query: "q $1", Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
