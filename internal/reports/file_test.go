@@ -32,7 +32,7 @@ func TestFileCounts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := NewFile(FileOptions{Path: tt.path, Format: tt.format})
+			src := newFile(t, FileOptions{Path: tt.path, Format: tt.format})
 			got, err := src.Counts(context.Background(), testSince)
 			if err != nil {
 				t.Fatal(err)
@@ -66,11 +66,10 @@ func TestFileCountsErrors(t *testing.T) {
 		{"testdata/invalid-fields.csv", FormatEvents, "invalid-fields.csv:1: expected 2 fields (key,time), got 3"},
 		{"testdata/invalid-nocomma.csv", FormatEvents, "invalid-nocomma.csv:1: expected key,time but found no comma"},
 		{"testdata/invalid-binary.json", FormatEvents, "looks binary"},
-		{"testdata/counts.json", "xml", `unknown format "xml"`},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.path)+"/"+tt.format, func(t *testing.T) {
-			src := NewFile(FileOptions{Path: tt.path, Format: tt.format})
+			src := newFile(t, FileOptions{Path: tt.path, Format: tt.format})
 			_, err := src.Counts(context.Background(), testSince)
 			checkError(t, err, `reading reports from file "`+tt.path+`": `, tt.want)
 		})
@@ -78,7 +77,7 @@ func TestFileCountsErrors(t *testing.T) {
 }
 
 func TestFileMissingIsErrNotExist(t *testing.T) {
-	_, err := NewFile(FileOptions{Path: filepath.Join(t.TempDir(), "nope.json")}).Counts(context.Background(), testSince)
+	_, err := newFile(t, FileOptions{Path: filepath.Join(t.TempDir(), "nope.json")}).Counts(context.Background(), testSince)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("error %v does not match os.ErrNotExist", err)
 	}
@@ -102,7 +101,7 @@ func TestFileMaxAge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := NewFile(FileOptions{Path: path, MaxAge: tt.maxAge, Now: func() time.Time { return testNow }})
+			src := newFile(t, FileOptions{Path: path, MaxAge: tt.maxAge, Now: func() time.Time { return testNow }})
 			got, err := src.Counts(context.Background(), testSince)
 			if tt.wantErr == "" {
 				if err != nil || got["s14"] != 1 {
@@ -125,7 +124,7 @@ func TestFileMaxSize(t *testing.T) {
 		{11, ""},
 		{10, "is larger than the limit of 10 bytes: check the path"},
 	} {
-		_, err := NewFile(FileOptions{Path: path, MaxSize: tt.max}).Counts(context.Background(), testSince)
+		_, err := newFile(t, FileOptions{Path: path, MaxSize: tt.max}).Counts(context.Background(), testSince)
 		if tt.wantErr == "" {
 			if err != nil {
 				t.Errorf("MaxSize %d: %v", tt.max, err)
@@ -136,7 +135,7 @@ func TestFileMaxSize(t *testing.T) {
 	}
 
 	huge := writeFile(t, "huge.csv", strings.Repeat("s14,2026-11-25T06:10:00Z\n", 100_000))
-	_, err := NewFile(FileOptions{Path: huge, Format: FormatEvents, MaxSize: 1 << 20}).Counts(context.Background(), testSince)
+	_, err := newFile(t, FileOptions{Path: huge, Format: FormatEvents, MaxSize: 1 << 20}).Counts(context.Background(), testSince)
 	checkError(t, err, "", "is larger than the limit of 1 MiB: check the path")
 }
 
@@ -206,8 +205,37 @@ func TestParseEventsWindowEdge(t *testing.T) {
 }
 
 func TestFileString(t *testing.T) {
-	if got, want := NewFile(FileOptions{Path: "/etc/x/reports.json"}).String(), `file "/etc/x/reports.json"`; got != want {
+	if got, want := newFile(t, FileOptions{Path: "/etc/x/reports.json"}).String(), `file "/etc/x/reports.json"`; got != want {
 		t.Errorf("String = %s, want %s", got, want)
+	}
+}
+
+// newFile returns a file source with a timeout long enough for any test
+// that does not set its own.
+func newFile(t *testing.T, o FileOptions) *File {
+	t.Helper()
+	if o.Timeout == 0 {
+		o.Timeout = time.Minute
+	}
+	src, err := NewFile(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+func TestNewFileErrors(t *testing.T) {
+	tests := []struct {
+		opts FileOptions
+		want string
+	}{
+		{FileOptions{Path: "r.xml", Format: "xml", Timeout: time.Second}, `reading reports from file "r.xml": unknown format "xml": use "counts" or "events"`},
+		{FileOptions{Path: "r.json"}, `reading reports from file "r.json": the timeout must be longer than 0, not 0s`},
+		{FileOptions{Path: "r.json", Timeout: -time.Second}, "the timeout must be longer than 0, not -1s"},
+	}
+	for _, tt := range tests {
+		_, err := NewFile(tt.opts)
+		checkError(t, err, "", tt.want)
 	}
 }
 

@@ -16,7 +16,17 @@ func OpenSource(src config.Source, getenv func(string) string, now func() time.T
 	case "", "none":
 		return nil, nil
 	case "file":
-		return reports.NewFile(reports.FileOptions{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge, Now: now}), nil
+		timeout := src.Timeout
+		if timeout == 0 {
+			// The config now sets reports.source.timeout for file sources too
+			// (default 5s); this fallback goes when that lands.
+			timeout = 5 * time.Second
+		}
+		f, err := reports.NewFile(reports.FileOptions{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge, Now: now, Timeout: timeout})
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
 	case "sql":
 		dsn, err := src.ResolveDSN(getenv)
 		if err != nil {
