@@ -117,7 +117,7 @@ func runJob(ctx context.Context, env Env, g *globalFlags, f *runFlags, path stri
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	src, srcErr := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now)
+	src, srcErr := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now, log)
 	if src != nil {
 		defer src.Close()
 	}

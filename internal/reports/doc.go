@@ -9,7 +9,8 @@
 //     Values must be whole, non-negative numbers (12.0 is read as 12); a
 //     duplicate key is an error.
 //   - [File], format "events": lines `key,RFC 3339 time`; lines whose time is
-//     at or after since are counted.
+//     at or after since are counted, except those more than [MaxClockSkew]
+//     ahead of the clock, which are left out with a warning.
 //   - [SQL]: one query per run with one bind parameter, the window start,
 //     returning rows (key, count); rows with the same key are summed.
 //

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // File formats.
@@ -21,6 +23,12 @@ const (
 // DefaultMaxSize is the cap on the bytes read from a reports file when
 // FileOptions.MaxSize is zero.
 const DefaultMaxSize int64 = 32 << 20
+
+// MaxClockSkew is how far ahead of this machine's clock a report's time, or
+// a file's modification time, may be before it counts as dated in the
+// future: clocks a little apart are normal, a writer in the wrong time zone
+// or year is not.
+const MaxClockSkew = 5 * time.Minute
 
 // FileOptions configures a file source.
 type FileOptions struct {
@@ -40,6 +48,9 @@ type FileOptions struct {
 	// Timeout bounds one read (stat, open and read together) and must be
 	// longer than 0; the config's default is 5s.
 	Timeout time.Duration
+	// Log gets one warning per read that left out reports dated in the
+	// future; the zero value logs nothing.
+	Log zerolog.Logger
 }
 
 // File is a Source that reads a local file on every call to Counts.
@@ -52,7 +63,8 @@ type FileOptions struct {
 // In the "events" format the file holds one report per line as
 // `key,RFC 3339 time` (an optional `key,time` header, blank lines and lines
 // starting with # are skipped), and Counts counts the lines whose time is at
-// or after since.
+// or after since. Lines dated more than MaxClockSkew after now are left out
+// and logged.
 //
 // Only a regular file is read: a FIFO, socket, device or directory at the
 // path is an error, not a read that waits for a writer.
@@ -105,14 +117,15 @@ func (f *File) Counts(ctx context.Context, since time.Time) (map[string]int, err
 	done := make(chan readResult, 1)
 	now := f.opts.Now()
 	go func() {
-		counts, err := f.counts(rctx, now, since)
-		done <- readResult{counts, err}
+		counts, future, err := f.counts(rctx, now, since)
+		done <- readResult{counts, future, err}
 	}()
 	select {
 	case r := <-done:
 		if r.err != nil {
 			return nil, f.wrap(f.ended(ctx, rctx, r.err))
 		}
+		f.warnFuture(r.future)
 		return r.counts, nil
 	case <-rctx.Done():
 		return nil, f.wrap(f.ended(ctx, rctx, nil))
@@ -121,7 +134,16 @@ func (f *File) Counts(ctx context.Context, since time.Time) (map[string]int, err
 
 type readResult struct {
 	counts map[string]int
+	future futureReports
 	err    error
+}
+
+func (f *File) warnFuture(r futureReports) {
+	if r.n == 0 {
+		return
+	}
+	f.opts.Log.Warn().Str("source", f.String()).Int("ignored", r.n).Str("key", r.key).Time("at", r.at).
+		Msgf("ignored reports dated in the future (more than %s ahead of this machine's clock): check the clock and time zone of the writer", MaxClockSkew)
 }
 
 // ended says why a read stopped once rctx, the read's own context, is done:
@@ -151,16 +173,17 @@ func (f *File) wrap(err error) error {
 	return fmt.Errorf("reading reports from %s: %w", f, err)
 }
 
-func (f *File) counts(ctx context.Context, now, since time.Time) (map[string]int, error) {
+func (f *File) counts(ctx context.Context, now, since time.Time) (map[string]int, futureReports, error) {
 	data, err := f.read(ctx, now)
 	if err != nil {
-		return nil, err
+		return nil, futureReports{}, err
 	}
 	name := filepath.Base(f.opts.Path)
 	if f.opts.Format == FormatEvents {
-		return parseEvents(name, data, since)
+		return parseEvents(name, data, since, now.Add(MaxClockSkew))
 	}
-	return parseCounts(name, data)
+	counts, err := parseCounts(name, data)
+	return counts, futureReports{}, err
 }
 
 // read checks the file's type, age and size and returns its contents.
@@ -203,6 +226,12 @@ func (f *File) read(ctx context.Context, now time.Time) ([]byte, error) {
 func (f *File) checkAge(info fs.FileInfo, now time.Time) error {
 	if f.opts.MaxAge <= 0 {
 		return nil
+	}
+	// A modification time in the future hides a stopped writer until that
+	// time comes, just as a stale one would.
+	if ahead := info.ModTime().Sub(now); ahead > MaxClockSkew {
+		return fmt.Errorf("was modified in the future (at %s, %s ahead of this machine's clock): check the clocks of this machine and of the one that writes it",
+			info.ModTime().UTC().Format(time.RFC3339), ahead.Round(time.Second))
 	}
 	if age := now.Sub(info.ModTime()); age > f.opts.MaxAge {
 		return fmt.Errorf("is too old: last written %s ago (at %s), over the max_age of %s; check the process that writes it",

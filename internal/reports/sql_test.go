@@ -117,6 +117,20 @@ func TestSQLiteWindow(t *testing.T) {
 	})
 }
 
+// The README's SQLite query bounds the window above by the database's clock,
+// so rows dated in the future (a writer with a wrong clock or zone) stay out.
+func TestSQLiteFutureRowsBound(t *testing.T) {
+	path, db := sqliteDB(t)
+	exec(t, db, `INSERT INTO stream_reports (server) VALUES ('s14')`)
+	exec(t, db, `INSERT INTO stream_reports (server, created_at) VALUES ('s14', '2099-01-01 00:00:00'), ('s15', datetime('now', '+4 minutes'))`)
+	query := `SELECT server, COUNT(*) FROM stream_reports
+		WHERE created_at >= ? AND created_at <= datetime('now', '+5 minutes')
+		GROUP BY server`
+	runSQLCases(t, DriverSQLite, "file:"+path+"?mode=ro", "", []sqlCase{
+		{name: "bounded", query: query, since: time.Now().Add(-2 * time.Hour), want: map[string]int{"s14": 1, "s15": 1}},
+	})
+}
+
 func TestSQLiteShapes(t *testing.T) {
 	path, db := sqliteDB(t)
 	exec(t, db, `INSERT INTO stream_reports (server, created_at) VALUES ('s14', '2026-11-25 05:00:00')`)

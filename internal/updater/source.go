@@ -4,14 +4,17 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/reports"
 )
 
 // OpenSource builds the report source the config names. It does no I/O
 // beyond resolving the DSN secret; a nil Source with a nil error means the
-// config has no source (type none).
-func OpenSource(src config.Source, getenv func(string) string, now func() time.Time) (reports.Source, error) {
+// config has no source (type none). log gets the source's warnings (reports
+// dated in the future).
+func OpenSource(src config.Source, getenv func(string) string, now func() time.Time, log zerolog.Logger) (reports.Source, error) {
 	switch src.Type {
 	case "", "none":
 		return nil, nil
@@ -22,7 +25,7 @@ func OpenSource(src config.Source, getenv func(string) string, now func() time.T
 			// (default 5s); this fallback goes when that lands.
 			timeout = 5 * time.Second
 		}
-		f, err := reports.NewFile(reports.FileOptions{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge, Now: now, Timeout: timeout})
+		f, err := reports.NewFile(reports.FileOptions{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge, Now: now, Timeout: timeout, Log: log})
 		if err != nil {
 			return nil, err
 		}
