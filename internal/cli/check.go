@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
@@ -144,7 +145,9 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 
 func checkSource(ctx context.Context, c *checklist, cfg *config.Config, env Env) {
 	name := updater.SourceName(cfg.Reports.Source)
-	src, err := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now)
+	// check has no logger of its own; the source's warnings go to stderr.
+	log := zerolog.New(zerolog.ConsoleWriter{Out: env.Err, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName}})
+	src, err := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now, log)
 	if err != nil {
 		c.fail("reports: %v", err)
 		return

@@ -115,10 +115,16 @@ func runRun(ctx context.Context, o *RunOptions) error {
 		return fail(ExitUsage, err)
 	}
 
-	lock, err := runlock.Acquire(cfg.LockFile)
+	lockFile := cfg.LockFile
+	if lockFile == "" { // the config leaves it empty when lock_file is not set
+		if lockFile, err = runlock.DefaultPath(cfg.Path, env.Getenv, os.Geteuid()); err != nil {
+			return fail(ExitUsage, err)
+		}
+	}
+	lock, err := runlock.Acquire(lockFile)
 	if err != nil {
 		if errors.Is(err, runlock.ErrHeld) {
-			log.Warn().Str("lock_file", cfg.LockFile).Msg("another run of this config is still going: skipping this one")
+			log.Warn().Str("lock_file", lockFile).Msg("another run of this config is still going: skipping this one")
 			return silentExit(ExitLocked)
 		}
 		return fail(ExitUsage, err) // an unusable lock_file: a setup problem
@@ -132,7 +138,7 @@ func runRun(ctx context.Context, o *RunOptions) error {
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	src, srcErr := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now)
+	src, srcErr := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now, log)
 	if src != nil {
 		defer src.Close()
 	}

@@ -39,7 +39,7 @@ func BenchmarkParseEvents(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := parseEvents("bench.csv", data, testSince); err != nil {
+		if _, _, err := parseEvents("bench.csv", data, testSince, testNow.Add(MaxClockSkew)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,10 +9,13 @@
 //     Values must be whole, non-negative numbers (12.0 is read as 12); a
 //     duplicate key is an error.
 //   - [File], format "events": lines `key,RFC 3339 time`; lines whose time is
-//     at or after since are counted.
+//     at or after since are counted, except those more than [MaxClockSkew]
+//     ahead of the clock, which are left out with a warning.
 //   - [SQL]: one query per run with one bind parameter, the window start,
 //     returning rows (key, count); rows with the same key are summed.
-//   - [None]: no reports; the run decides from the probes alone.
+//
+// Type none has no Source: the caller holds a nil Source and the run decides
+// from the probes alone.
 //
 // A key absent from the map has no reports in the window.
 //
@@ -35,7 +38,8 @@
 //     datetime('now') writes it); the window start is bound as text in that
 //     form and compared as text.
 //
-// docs/sql-sources.md gives a schema, query, DSN and configuration for each.
+// The README section "### From a database (MariaDB/MySQL, PostgreSQL,
+// SQLite)" gives a schema, query, DSN and configuration for each.
 //
 // # Secrets
 //

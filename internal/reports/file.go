@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // File formats.
@@ -20,6 +23,12 @@ const (
 // DefaultMaxSize is the cap on the bytes read from a reports file when
 // FileOptions.MaxSize is zero.
 const DefaultMaxSize int64 = 32 << 20
+
+// MaxClockSkew is how far ahead of this machine's clock a report's time, or
+// a file's modification time, may be before it counts as dated in the
+// future: clocks a little apart are normal, a writer in the wrong time zone
+// or year is not.
+const MaxClockSkew = 5 * time.Minute
 
 // FileOptions configures a file source.
 type FileOptions struct {
@@ -36,6 +45,12 @@ type FileOptions struct {
 	// MaxSize caps the bytes read; 0 means DefaultMaxSize. A larger file is an
 	// error rather than a silently truncated read.
 	MaxSize int64
+	// Timeout bounds one read (stat, open and read together) and must be
+	// longer than 0; the config's default is 5s.
+	Timeout time.Duration
+	// Log gets one warning per read that left out reports dated in the
+	// future; the zero value logs nothing.
+	Log zerolog.Logger
 }
 
 // File is a Source that reads a local file on every call to Counts.
@@ -48,13 +63,19 @@ type FileOptions struct {
 // In the "events" format the file holds one report per line as
 // `key,RFC 3339 time` (an optional `key,time` header, blank lines and lines
 // starting with # are skipped), and Counts counts the lines whose time is at
-// or after since.
+// or after since. Lines dated more than MaxClockSkew after now are left out
+// and logged.
+//
+// Only a regular file is read: a FIFO, socket, device or directory at the
+// path is an error, not a read that waits for a writer.
 type File struct {
 	opts FileOptions
+	// open opens the file for reading; tests replace it to make a read block.
+	open func(name string) (*os.File, error)
 }
 
 // NewFile returns a file source. It does not touch the file: Counts reads it.
-func NewFile(o FileOptions) *File {
+func NewFile(o FileOptions) (*File, error) {
 	if o.Format == "" {
 		o.Format = FormatCounts
 	}
@@ -64,7 +85,14 @@ func NewFile(o FileOptions) *File {
 	if o.MaxSize <= 0 {
 		o.MaxSize = DefaultMaxSize
 	}
-	return &File{opts: o}
+	f := &File{opts: o, open: openFile}
+	if o.Format != FormatCounts && o.Format != FormatEvents {
+		return nil, fmt.Errorf("reading reports from %s: unknown format %q: use %q or %q", f, o.Format, FormatCounts, FormatEvents)
+	}
+	if o.Timeout <= 0 {
+		return nil, fmt.Errorf("reading reports from %s: the timeout must be longer than 0, not %s (reports.source.timeout)", f, o.Timeout)
+	}
+	return f, nil
 }
 
 // String names the source: file "path".
@@ -74,39 +102,92 @@ func (f *File) String() string { return fmt.Sprintf("file %q", f.opts.Path) }
 func (f *File) Close() error { return nil }
 
 // Counts reads the file and returns its counts. For the counts format since
-// is ignored (see File).
+// is ignored (see File). It returns when the read is done, ctx ends or the
+// timeout passes, whichever comes first.
 func (f *File) Counts(ctx context.Context, since time.Time) (map[string]int, error) {
-	counts, err := f.counts(ctx, since)
-	if err != nil {
-		return nil, fmt.Errorf("reading reports from %s: %w", f, err)
-	}
-	return counts, nil
-}
-
-func (f *File) counts(ctx context.Context, since time.Time) (map[string]int, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, f.wrap(err)
 	}
-	var parse func(name string, data []byte) (map[string]int, error)
-	switch f.opts.Format {
-	case FormatCounts:
-		parse = parseCounts
-	case FormatEvents:
-		parse = func(name string, data []byte) (map[string]int, error) {
-			return parseEvents(name, data, since)
+	rctx, cancel := context.WithTimeout(ctx, f.opts.Timeout)
+	defer cancel()
+	// The read has its own goroutine because a FIFO, or a file on a hung NFS
+	// or FUSE mount, can block in the kernel where no context reaches. Such a
+	// read is left behind: it sends only on done, which is buffered and is
+	// its own, so it never blocks and never touches what the caller uses.
+	done := make(chan readResult, 1)
+	now := f.opts.Now()
+	go func() {
+		counts, future, err := f.counts(rctx, now, since)
+		done <- readResult{counts, future, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, f.wrap(f.ended(ctx, rctx, r.err))
 		}
-	default:
-		return nil, fmt.Errorf("unknown format %q: use %q or %q", f.opts.Format, FormatCounts, FormatEvents)
+		f.warnFuture(r.future)
+		return r.counts, nil
+	case <-rctx.Done():
+		return nil, f.wrap(f.ended(ctx, rctx, nil))
 	}
-	data, err := f.read()
-	if err != nil {
-		return nil, err
-	}
-	return parse(filepath.Base(f.opts.Path), data)
 }
 
-// read checks the file's age and size and returns its contents.
-func (f *File) read() ([]byte, error) {
+type readResult struct {
+	counts map[string]int
+	future futureReports
+	err    error
+}
+
+func (f *File) warnFuture(r futureReports) {
+	if r.n == 0 {
+		return
+	}
+	f.opts.Log.Warn().Str("source", f.String()).Int("ignored", r.n).Str("key", r.key).Time("at", r.at).
+		Msgf("ignored reports dated in the future (more than %s ahead of this machine's clock): check the clock and time zone of the writer", MaxClockSkew)
+}
+
+// ended says why a read stopped once rctx, the read's own context, is done:
+// the caller's ctx ended, or the read ran past the timeout. It returns err
+// when rctx is still live.
+func (f *File) ended(ctx, rctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case rctx.Err() != nil:
+		return timeoutError{f.opts.Timeout}
+	}
+	return err
+}
+
+// timeoutError matches context.DeadlineExceeded with errors.Is, as an SQL
+// source's timeout does, without repeating its text.
+type timeoutError struct{ timeout time.Duration }
+
+func (e timeoutError) Error() string {
+	return fmt.Sprintf("did not answer within the timeout of %s (a FIFO or a hung network mount?)", e.timeout)
+}
+
+func (timeoutError) Unwrap() error { return context.DeadlineExceeded }
+
+func (f *File) wrap(err error) error {
+	return fmt.Errorf("reading reports from %s: %w", f, err)
+}
+
+func (f *File) counts(ctx context.Context, now, since time.Time) (map[string]int, futureReports, error) {
+	data, err := f.read(ctx, now)
+	if err != nil {
+		return nil, futureReports{}, err
+	}
+	name := filepath.Base(f.opts.Path)
+	if f.opts.Format == FormatEvents {
+		return parseEvents(name, data, since, now.Add(MaxClockSkew))
+	}
+	counts, err := parseCounts(name, data)
+	return counts, futureReports{}, err
+}
+
+// read checks the file's type, age and size and returns its contents.
+func (f *File) read(ctx context.Context, now time.Time) ([]byte, error) {
 	info, err := os.Stat(f.opts.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: check the path, and the process that should write it", os.ErrNotExist)
@@ -114,22 +195,25 @@ func (f *File) read() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if info.IsDir() {
-		return nil, errors.New("is a directory, not a file")
+	if err := checkRegular(info); err != nil {
+		return nil, err
 	}
-	if f.opts.MaxAge > 0 {
-		now := f.opts.Now()
-		if age := now.Sub(info.ModTime()); age > f.opts.MaxAge {
-			return nil, fmt.Errorf("is too old: last written %s ago (at %s), over the max_age of %s; check the process that writes it",
-				age.Round(time.Second), info.ModTime().UTC().Format(time.RFC3339), f.opts.MaxAge)
-		}
+	if err := f.checkAge(info, now); err != nil {
+		return nil, err
 	}
-	file, err := os.Open(f.opts.Path)
+	file, err := f.open(f.opts.Path)
 	if err != nil {
 		return nil, err
 	}
 	defer file.Close()
-	data, err := io.ReadAll(io.LimitReader(file, f.opts.MaxSize+1))
+	// The path may have changed since the stat; the open file is what counts.
+	if info, err = file.Stat(); err != nil {
+		return nil, err
+	}
+	if err := checkRegular(info); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(ctxReader{ctx, file}, f.opts.MaxSize+1))
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +221,59 @@ func (f *File) read() ([]byte, error) {
 		return nil, fmt.Errorf("is larger than the limit of %s: check the path and what writes the file", formatBytes(f.opts.MaxSize))
 	}
 	return data, nil
+}
+
+func (f *File) checkAge(info fs.FileInfo, now time.Time) error {
+	if f.opts.MaxAge <= 0 {
+		return nil
+	}
+	// A modification time in the future hides a stopped writer until that
+	// time comes, just as a stale one would.
+	if ahead := info.ModTime().Sub(now); ahead > MaxClockSkew {
+		return fmt.Errorf("was modified in the future (at %s, %s ahead of this machine's clock): check the clocks of this machine and of the one that writes it",
+			info.ModTime().UTC().Format(time.RFC3339), ahead.Round(time.Second))
+	}
+	if age := now.Sub(info.ModTime()); age > f.opts.MaxAge {
+		return fmt.Errorf("is too old: last written %s ago (at %s), over the max_age of %s; check the process that writes it",
+			age.Round(time.Second), info.ModTime().UTC().Format(time.RFC3339), f.opts.MaxAge)
+	}
+	return nil
+}
+
+// checkRegular refuses anything but a regular file: opening a FIFO waits for
+// a writer, and a device or socket is never what an exporter writes.
+func checkRegular(info fs.FileInfo) error {
+	m := info.Mode()
+	var what string
+	switch {
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeDevice != 0:
+		what = "a device"
+	default:
+		what = fmt.Sprintf("of type %s", m.Type())
+	}
+	return fmt.Errorf("is %s, not a regular file: point reports.source.path at the file the exporter writes", what)
+}
+
+// ctxReader stops a read that was left behind once its context is done,
+// instead of reading the rest of a large file for no one.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // checkText rejects content that is not text, so a wrong path (a database

@@ -1,7 +1,9 @@
 package reports
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"os"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // The run at 06:35 UTC looks at reports since 04:35 UTC.
@@ -32,7 +36,7 @@ func TestFileCounts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := NewFile(FileOptions{Path: tt.path, Format: tt.format})
+			src := newFile(t, FileOptions{Path: tt.path, Format: tt.format, Now: func() time.Time { return testNow }})
 			got, err := src.Counts(context.Background(), testSince)
 			if err != nil {
 				t.Fatal(err)
@@ -66,11 +70,10 @@ func TestFileCountsErrors(t *testing.T) {
 		{"testdata/invalid-fields.csv", FormatEvents, "invalid-fields.csv:1: expected 2 fields (key,time), got 3"},
 		{"testdata/invalid-nocomma.csv", FormatEvents, "invalid-nocomma.csv:1: expected key,time but found no comma"},
 		{"testdata/invalid-binary.json", FormatEvents, "looks binary"},
-		{"testdata/counts.json", "xml", `unknown format "xml"`},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.path)+"/"+tt.format, func(t *testing.T) {
-			src := NewFile(FileOptions{Path: tt.path, Format: tt.format})
+			src := newFile(t, FileOptions{Path: tt.path, Format: tt.format})
 			_, err := src.Counts(context.Background(), testSince)
 			checkError(t, err, `reading reports from file "`+tt.path+`": `, tt.want)
 		})
@@ -78,31 +81,36 @@ func TestFileCountsErrors(t *testing.T) {
 }
 
 func TestFileMissingIsErrNotExist(t *testing.T) {
-	_, err := NewFile(FileOptions{Path: filepath.Join(t.TempDir(), "nope.json")}).Counts(context.Background(), testSince)
+	_, err := newFile(t, FileOptions{Path: filepath.Join(t.TempDir(), "nope.json")}).Counts(context.Background(), testSince)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("error %v does not match os.ErrNotExist", err)
 	}
 }
 
 func TestFileMaxAge(t *testing.T) {
-	path := writeFile(t, "reports.json", `{"s14": 1}`)
-	mtime := testNow.Add(-10 * time.Minute)
-	if err := os.Chtimes(path, mtime, mtime); err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name    string
+		mtime   time.Duration // from testNow
 		maxAge  time.Duration
 		wantErr string
 	}{
-		{"no check", 0, ""},
-		{"fresh", 15 * time.Minute, ""},
-		{"exactly the limit", 10 * time.Minute, ""},
-		{"too old", 5 * time.Minute, "is too old: last written 10m0s ago (at 2026-11-25T06:25:00Z), over the max_age of 5m0s"},
+		{"no check", -10 * time.Minute, 0, ""},
+		{"fresh", -10 * time.Minute, 15 * time.Minute, ""},
+		{"exactly the limit", -10 * time.Minute, 10 * time.Minute, ""},
+		{"too old", -10 * time.Minute, 5 * time.Minute, "is too old: last written 10m0s ago (at 2026-11-25T06:25:00Z), over the max_age of 5m0s"},
+		{"ahead within the clock skew", MaxClockSkew, 15 * time.Minute, ""},
+		{"in the future", MaxClockSkew + time.Second, 15 * time.Minute,
+			"was modified in the future (at 2026-11-25T06:40:01Z, 5m1s ahead of this machine's clock): check the clocks of this machine and of the one that writes it"},
+		{"far in the future, no check", 24 * time.Hour, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := NewFile(FileOptions{Path: path, MaxAge: tt.maxAge, Now: func() time.Time { return testNow }})
+			path := writeFile(t, "reports.json", `{"s14": 1}`)
+			mtime := testNow.Add(tt.mtime)
+			if err := os.Chtimes(path, mtime, mtime); err != nil {
+				t.Fatal(err)
+			}
+			src := newFile(t, FileOptions{Path: path, MaxAge: tt.maxAge, Now: func() time.Time { return testNow }})
 			got, err := src.Counts(context.Background(), testSince)
 			if tt.wantErr == "" {
 				if err != nil || got["s14"] != 1 {
@@ -125,7 +133,7 @@ func TestFileMaxSize(t *testing.T) {
 		{11, ""},
 		{10, "is larger than the limit of 10 bytes: check the path"},
 	} {
-		_, err := NewFile(FileOptions{Path: path, MaxSize: tt.max}).Counts(context.Background(), testSince)
+		_, err := newFile(t, FileOptions{Path: path, MaxSize: tt.max}).Counts(context.Background(), testSince)
 		if tt.wantErr == "" {
 			if err != nil {
 				t.Errorf("MaxSize %d: %v", tt.max, err)
@@ -136,7 +144,7 @@ func TestFileMaxSize(t *testing.T) {
 	}
 
 	huge := writeFile(t, "huge.csv", strings.Repeat("s14,2026-11-25T06:10:00Z\n", 100_000))
-	_, err := NewFile(FileOptions{Path: huge, Format: FormatEvents, MaxSize: 1 << 20}).Counts(context.Background(), testSince)
+	_, err := newFile(t, FileOptions{Path: huge, Format: FormatEvents, MaxSize: 1 << 20}).Counts(context.Background(), testSince)
 	checkError(t, err, "", "is larger than the limit of 1 MiB: check the path")
 }
 
@@ -192,7 +200,7 @@ func TestParseEventsWindowEdge(t *testing.T) {
 		{"s14,2026-11-25T06:35:00Z\nkey,time", -1}, // a header after data is a bad line
 	}
 	for _, tt := range tests {
-		got, err := parseEvents("x", []byte(tt.line), testSince)
+		got, _, err := parseEvents("x", []byte(tt.line), testSince, testNow.Add(MaxClockSkew))
 		if tt.want < 0 {
 			if err == nil {
 				t.Errorf("parseEvents(%q) = %v, want an error", tt.line, got)
@@ -205,20 +213,98 @@ func TestParseEventsWindowEdge(t *testing.T) {
 	}
 }
 
-func TestNone(t *testing.T) {
-	var src Source = None{}
-	got, err := src.Counts(context.Background(), testSince)
-	if err != nil || got == nil || len(got) != 0 {
-		t.Errorf("None.Counts = %v, %v; want an empty map", got, err)
+func TestParseEventsFuture(t *testing.T) {
+	until := testNow.Add(MaxClockSkew)
+	data := strings.Join([]string{
+		"s14,2026-11-25T06:35:00Z",           // now
+		"s14,2026-11-25T06:40:00Z",           // exactly now + the skew allowance
+		"s15,2026-11-25T06:40:00.000000001Z", // just past it
+		"s16,2099-01-01T00:00:00Z",
+		"s16,2026-11-25T15:35:00Z", // 15:35 local time at UTC+9, stamped Z
+		"s16,2026-11-25T15:35:00+09:00",
+	}, "\n")
+	got, future, err := parseEvents("x", []byte(data), testSince, until)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if src.String() != "none" || src.Close() != nil {
-		t.Errorf("None: String %q, Close %v", src.String(), src.Close())
+	if want := map[string]int{"s14": 2, "s16": 1}; !maps.Equal(got, want) {
+		t.Errorf("counts = %v, want %v", got, want)
+	}
+	want := futureReports{n: 3, key: "s15", at: until.Add(time.Nanosecond)}
+	if future.n != want.n || future.key != want.key || !future.at.Equal(want.at) {
+		t.Errorf("future = %+v, want %+v", future, want)
+	}
+}
+
+// 50 reports dated 2099 must not make s14 a major outage on every run, and
+// the operator must learn why they were left out.
+func TestFileFutureEventsWarn(t *testing.T) {
+	body := "s15,2026-11-25T06:00:00Z\n" + strings.Repeat("s14,2099-01-01T00:00:00Z\n", 50)
+	var log bytes.Buffer
+	src := newFile(t, FileOptions{
+		Path: writeFile(t, "reports.csv", body), Format: FormatEvents,
+		Now: func() time.Time { return testNow }, Log: zerolog.New(&log),
+	})
+	got, err := src.Counts(context.Background(), testSince)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"s15": 1}; !maps.Equal(got, want) {
+		t.Errorf("Counts = %v, want %v", got, want)
+	}
+	var entry struct {
+		Level, Message, Source, Key, At string
+		Ignored                         int
+	}
+	if err := json.Unmarshal(log.Bytes(), &entry); err != nil {
+		t.Fatalf("want one JSON log line, got %q: %v", log.String(), err)
+	}
+	if entry.Level != "warn" || entry.Ignored != 50 || entry.Key != "s14" || entry.At != "2099-01-01T00:00:00Z" || entry.Source != src.String() ||
+		!strings.Contains(entry.Message, "ignored reports dated in the future (more than 5m0s ahead of this machine's clock)") ||
+		!strings.Contains(entry.Message, "check the clock and time zone of the writer") {
+		t.Errorf("log line %s", log.String())
+	}
+
+	// Nothing in the future: nothing to say.
+	log.Reset()
+	src.opts.Path = writeFile(t, "ok.csv", "s15,2026-11-25T06:00:00Z\n")
+	if _, err := src.Counts(context.Background(), testSince); err != nil || log.Len() != 0 {
+		t.Errorf("Counts: %v; log %q, want none", err, log.String())
 	}
 }
 
 func TestFileString(t *testing.T) {
-	if got, want := NewFile(FileOptions{Path: "/etc/x/reports.json"}).String(), `file "/etc/x/reports.json"`; got != want {
+	if got, want := newFile(t, FileOptions{Path: "/etc/x/reports.json"}).String(), `file "/etc/x/reports.json"`; got != want {
 		t.Errorf("String = %s, want %s", got, want)
+	}
+}
+
+// newFile returns a file source with a timeout long enough for any test
+// that does not set its own.
+func newFile(t *testing.T, o FileOptions) *File {
+	t.Helper()
+	if o.Timeout == 0 {
+		o.Timeout = time.Minute
+	}
+	src, err := NewFile(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+func TestNewFileErrors(t *testing.T) {
+	tests := []struct {
+		opts FileOptions
+		want string
+	}{
+		{FileOptions{Path: "r.xml", Format: "xml", Timeout: time.Second}, `reading reports from file "r.xml": unknown format "xml": use "counts" or "events"`},
+		{FileOptions{Path: "r.json"}, `reading reports from file "r.json": the timeout must be longer than 0, not 0s`},
+		{FileOptions{Path: "r.json", Timeout: -time.Second}, "the timeout must be longer than 0, not -1s"},
+	}
+	for _, tt := range tests {
+		_, err := NewFile(tt.opts)
+		checkError(t, err, "", tt.want)
 	}
 }
 

@@ -26,7 +26,7 @@ func FuzzEvents(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		counts, err := parseEvents("fuzz.csv", data, testSince)
+		counts, _, err := parseEvents("fuzz.csv", data, testSince, testNow.Add(MaxClockSkew))
 		if err != nil && counts != nil {
 			t.Fatalf("counts %v with error %v", counts, err)
 		}

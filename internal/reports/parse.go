@@ -161,11 +161,22 @@ func lineAt(data []byte, off int64) int {
 	return bytes.Count(data[:off], []byte("\n")) + 1
 }
 
+// futureReports are the event lines left out for being dated after until:
+// how many, and the first of them as an example for the operator.
+type futureReports struct {
+	n   int
+	key string
+	at  time.Time
+}
+
 // parseEvents parses the events format and counts, per key, the lines whose
-// time is at or after since.
-func parseEvents(name string, data []byte, since time.Time) (map[string]int, error) {
+// time is at or after since and not after until. A line after until is
+// dated in the future: its writer's clock or time zone is wrong, and
+// counting it would keep the report in every window until that time comes.
+func parseEvents(name string, data []byte, since, until time.Time) (map[string]int, futureReports, error) {
+	var future futureReports
 	if err := checkText(data); err != nil {
-		return nil, err
+		return nil, future, err
 	}
 	data = bytes.TrimPrefix(data, []byte(utf8BOM))
 	counts := make(map[string]int)
@@ -183,7 +194,7 @@ func parseEvents(name string, data []byte, since time.Time) (map[string]int, err
 		}
 		key, ts, err := splitEvent(line)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, lineNo, err)
+			return nil, future, fmt.Errorf("%s:%d: %w", name, lineNo, err)
 		}
 		first := !seenData
 		seenData = true
@@ -192,13 +203,19 @@ func parseEvents(name string, data []byte, since time.Time) (map[string]int, err
 		}
 		t, err := time.Parse(time.RFC3339, ts)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: time %q is not RFC 3339 (%s)", name, lineNo, ts, time.RFC3339)
+			return nil, future, fmt.Errorf("%s:%d: time %q is not RFC 3339 (%s)", name, lineNo, ts, time.RFC3339)
 		}
-		if !t.Before(since) {
+		switch {
+		case t.After(until):
+			if future.n == 0 {
+				future.key, future.at = key, t
+			}
+			future.n++
+		case !t.Before(since):
 			counts[key]++
 		}
 	}
-	return counts, nil
+	return counts, future, nil
 }
 
 func splitEvent(line []byte) (key, ts string, err error) {

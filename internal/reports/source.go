@@ -8,7 +8,8 @@ import (
 // Source reads report counts per key for reports created at or after since.
 //
 // A key that is absent from the map has no reports in the window; callers
-// treat it as zero.
+// treat it as zero. There is no Source for "no reports" (type none): callers
+// hold a nil Source and decide from the probes alone.
 type Source interface {
 	Counts(ctx context.Context, since time.Time) (map[string]int, error)
 	// String names the source for messages and output, e.g.
@@ -18,22 +19,7 @@ type Source interface {
 	Close() error
 }
 
-// None is the source for type none: the decision rests on the probes alone.
-type None struct{}
-
-// Counts returns an empty map.
-func (None) Counts(context.Context, time.Time) (map[string]int, error) {
-	return map[string]int{}, nil
-}
-
-// String returns "none".
-func (None) String() string { return "none" }
-
-// Close does nothing.
-func (None) Close() error { return nil }
-
 var (
-	_ Source = None{}
 	_ Source = (*File)(nil)
 	_ Source = (*SQL)(nil)
 )

@@ -23,10 +23,6 @@ const (
 	DriverSQLite   = "sqlite"
 )
 
-// DefaultSQLTimeout bounds connect + query + reading rows when
-// SQLOptions.Timeout is zero.
-const DefaultSQLTimeout = 10 * time.Second
-
 // sqliteTimeLayout is the text form SQLite's datetime() produces.
 const sqliteTimeLayout = "2006-01-02 15:04:05"
 
@@ -39,8 +35,8 @@ type SQLOptions struct {
 	// Query takes exactly one bind parameter, the window start (? for mysql
 	// and sqlite, $1 for postgres), and returns rows of (key, count).
 	Query string
-	// Timeout bounds connect + query + reading rows; 0 means
-	// DefaultSQLTimeout.
+	// Timeout bounds connect + query + reading rows; it must be longer than
+	// 0 (the config's default is 5s).
 	Timeout time.Duration
 }
 
@@ -61,9 +57,6 @@ type SQL struct {
 // connect: the first Counts does, within its timeout.
 func OpenSQL(o SQLOptions) (*SQL, error) {
 	s := &SQL{driver: o.Driver, query: o.Query, timeout: o.Timeout}
-	if s.timeout <= 0 {
-		s.timeout = DefaultSQLTimeout
-	}
 	var sqlDriver string
 	switch o.Driver {
 	case DriverMySQL:
@@ -87,6 +80,9 @@ func OpenSQL(o SQLOptions) (*SQL, error) {
 	// and some drivers ignore the extra argument without a word.
 	if ph := placeholder(o.Driver); !strings.Contains(o.Query, ph) {
 		return nil, fmt.Errorf("reading reports from %s: the query has no %s placeholder for the window start", s, ph)
+	}
+	if o.Timeout <= 0 {
+		return nil, fmt.Errorf("reading reports from %s: the timeout must be longer than 0, not %s (reports.source.timeout)", s, o.Timeout)
 	}
 	db, err := sql.Open(sqlDriver, o.DSN)
 	if err != nil {

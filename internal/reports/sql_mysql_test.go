@@ -94,6 +94,19 @@ func TestMySQLWindow(t *testing.T) {
 	})
 }
 
+// The README's MySQL query bounds the window above by the database's clock.
+func TestMySQLFutureRowsBound(t *testing.T) {
+	dsn, table, db := mysqlTable(t)
+	exec(t, db, `INSERT INTO `+table+` (server, created_at) VALUES
+		('s14', UTC_TIMESTAMP()), ('s14', '2099-01-01 00:00:00'), ('s15', UTC_TIMESTAMP() + INTERVAL 4 MINUTE)`)
+	query := `SELECT server, COUNT(*) FROM {table}
+		WHERE created_at >= ? AND created_at <= UTC_TIMESTAMP() + INTERVAL 5 MINUTE
+		GROUP BY server`
+	runSQLCases(t, DriverMySQL, withMySQLParams(t, dsn, time.UTC, nil), table, []sqlCase{
+		{name: "bounded", query: query, since: time.Now().Add(-2 * time.Hour), want: map[string]int{"s14": 1, "s15": 1}},
+	})
+}
+
 func TestMySQLShapes(t *testing.T) {
 	dsn, table, db := mysqlTable(t)
 	exec(t, db, `INSERT INTO `+table+` (server, created_at) VALUES ('s14', ?), ('s14', ?), (NULL, ?)`,

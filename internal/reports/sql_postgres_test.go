@@ -89,6 +89,20 @@ func TestPostgresWindow(t *testing.T) {
 	}
 }
 
+// The README's PostgreSQL query bounds the window above by the database's
+// clock.
+func TestPostgresFutureRowsBound(t *testing.T) {
+	dsn, table, db := postgresTable(t)
+	exec(t, db, `INSERT INTO `+table+` (server, created_at, created_tz) VALUES
+		('s14', now(), now()), ('s14', now(), '2099-01-01 00:00:00Z'), ('s15', now(), now() + interval '4 minutes')`)
+	query := `SELECT server, COUNT(*) FROM {table}
+		WHERE created_tz >= $1 AND created_tz <= now() + interval '5 minutes'
+		GROUP BY server`
+	runSQLCases(t, DriverPostgres, dsn, table, []sqlCase{
+		{name: "bounded", query: query, since: time.Now().Add(-2 * time.Hour), want: map[string]int{"s14": 1, "s15": 1}},
+	})
+}
+
 func TestPostgresShapes(t *testing.T) {
 	dsn, table, db := postgresTable(t)
 	exec(t, db, `INSERT INTO `+table+` (server, created_at) VALUES ('s14', '2026-11-25 05:00:00'), ('s14', '2026-11-25 05:00:01'), (NULL, '2026-11-25 05:00:02')`)

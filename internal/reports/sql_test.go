@@ -117,6 +117,20 @@ func TestSQLiteWindow(t *testing.T) {
 	})
 }
 
+// The README's SQLite query bounds the window above by the database's clock,
+// so rows dated in the future (a writer with a wrong clock or zone) stay out.
+func TestSQLiteFutureRowsBound(t *testing.T) {
+	path, db := sqliteDB(t)
+	exec(t, db, `INSERT INTO stream_reports (server) VALUES ('s14')`)
+	exec(t, db, `INSERT INTO stream_reports (server, created_at) VALUES ('s14', '2099-01-01 00:00:00'), ('s15', datetime('now', '+4 minutes'))`)
+	query := `SELECT server, COUNT(*) FROM stream_reports
+		WHERE created_at >= ? AND created_at <= datetime('now', '+5 minutes')
+		GROUP BY server`
+	runSQLCases(t, DriverSQLite, "file:"+path+"?mode=ro", "", []sqlCase{
+		{name: "bounded", query: query, since: time.Now().Add(-2 * time.Hour), want: map[string]int{"s14": 1, "s15": 1}},
+	})
+}
+
 func TestSQLiteShapes(t *testing.T) {
 	path, db := sqliteDB(t)
 	exec(t, db, `INSERT INTO stream_reports (server, created_at) VALUES ('s14', '2026-11-25 05:00:00')`)
@@ -145,7 +159,7 @@ func TestSQLiteMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "missing.db")
 	// mode=ro keeps SQLite from creating an empty database in its place.
 	dsn := "file:" + path + "?mode=ro"
-	src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: dsn, Query: sqliteQuery})
+	src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: dsn, Query: sqliteQuery, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +171,7 @@ func TestSQLiteMissingFile(t *testing.T) {
 
 func TestSQLiteCancelled(t *testing.T) {
 	path, _ := sqliteDB(t)
-	src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: path, Query: sqliteQuery})
+	src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: path, Query: sqliteQuery, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +201,7 @@ func TestOpenSQLErrors(t *testing.T) {
 		{SQLOptions{Driver: DriverPostgres, DSN: "host=db password='hunter2-secret' sslmode=bogus", Query: "q $1"}, "reading reports from sql (postgres): "},
 	}
 	for _, tt := range tests {
+		tt.opts.Timeout = 5 * time.Second
 		src, err := OpenSQL(tt.opts)
 		if err == nil {
 			// Some drivers parse the DSN only when connecting.
@@ -203,8 +218,20 @@ func TestOpenSQLErrors(t *testing.T) {
 	}
 }
 
+// The config sets the timeout (default 5s); a zero here is a bug in the
+// caller, and a query without a deadline could hang the run.
+func TestOpenSQLNeedsTimeout(t *testing.T) {
+	for _, timeout := range []time.Duration{0, -time.Second} {
+		src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: "/x.db", Query: sqliteQuery, Timeout: timeout})
+		if err == nil {
+			src.Close()
+		}
+		checkError(t, err, "reading reports from sql (sqlite): ", "the timeout must be longer than 0")
+	}
+}
+
 func TestSQLString(t *testing.T) {
-	src, err := OpenSQL(SQLOptions{Driver: DriverPostgres, DSN: "postgres://u:hunter2-secret@db/x", Query: "q $1"})
+	src, err := OpenSQL(SQLOptions{Driver: DriverPostgres, DSN: "postgres://u:hunter2-secret@db/x", Query: "q $1", Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

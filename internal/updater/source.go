@@ -4,19 +4,32 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/reports"
 )
 
 // OpenSource builds the report source the config names. It does no I/O
 // beyond resolving the DSN secret; a nil Source with a nil error means the
-// config has no source (type none).
-func OpenSource(src config.Source, getenv func(string) string, now func() time.Time) (reports.Source, error) {
+// config has no source (type none). log gets the source's warnings (reports
+// dated in the future).
+func OpenSource(src config.Source, getenv func(string) string, now func() time.Time, log zerolog.Logger) (reports.Source, error) {
 	switch src.Type {
 	case "", "none":
 		return nil, nil
 	case "file":
-		return reports.NewFile(reports.FileOptions{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge, Now: now}), nil
+		timeout := src.Timeout
+		if timeout == 0 {
+			// The config now sets reports.source.timeout for file sources too
+			// (default 5s); this fallback goes when that lands.
+			timeout = 5 * time.Second
+		}
+		f, err := reports.NewFile(reports.FileOptions{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge, Now: now, Timeout: timeout, Log: log})
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
 	case "sql":
 		dsn, err := src.ResolveDSN(getenv)
 		if err != nil {
