@@ -82,7 +82,7 @@ func (f *runFixture) run(ctx context.Context, o Options) Summary {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	src, err := OpenSource(f.cfg.Reports.Source, func(string) string { return "" }, time.Now)
+	src, err := OpenSource(f.cfg.Reports.Source, func(string) string { return "" }, time.Now, zerolog.Nop())
 	if err != nil {
 		f.t.Fatal(err)
 	}
