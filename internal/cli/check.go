@@ -60,6 +60,10 @@ func (c *checklist) line(tag, format string, a ...any) {
 
 func runCheck(ctx context.Context, o *CheckOptions) error {
 	env := o.Env
+	log, err := o.Global.logger(env)
+	if err != nil {
+		return fail(ExitUsage, err)
+	}
 	cfg, err := config.Load(o.Global.ConfigPath)
 	if err != nil {
 		return fail(ExitUsage, err)
@@ -81,7 +85,7 @@ func runCheck(ctx context.Context, o *CheckOptions) error {
 		c.ok("token: %s", tokenOrigin(cfg))
 	}
 	checkCachet(ctx, c, cfg, token, err == nil, env.Version)
-	checkSource(ctx, c, cfg, env)
+	checkSource(ctx, c, cfg, env, log)
 	if c.failed {
 		fmt.Fprintln(env.Out, "some checks failed")
 		return silentExit(ExitFailed)
@@ -143,10 +147,10 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 	}
 }
 
-func checkSource(ctx context.Context, c *checklist, cfg *config.Config, env Env) {
+// checkSource reads the report source once; its warnings (reports dated in
+// the future) go to the log on stderr.
+func checkSource(ctx context.Context, c *checklist, cfg *config.Config, env Env, log zerolog.Logger) {
 	name := updater.SourceName(cfg.Reports.Source)
-	// check has no logger of its own; the source's warnings go to stderr.
-	log := zerolog.New(zerolog.ConsoleWriter{Out: env.Err, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName}})
 	src, err := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now, log)
 	if err != nil {
 		c.fail("reports: %v", err)
