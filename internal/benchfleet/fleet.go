@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
@@ -310,10 +309,7 @@ func Measure(cmd *exec.Cmd) (Measured, error) {
 		return m, fmt.Errorf("running %s: %w", cmd.Path, err)
 	}
 	m.ExitCode = cmd.ProcessState.ExitCode()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.MaxRSS = ru.Maxrss * 1024 // KiB on Linux
-		m.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	m.MaxRSS, m.CPU = usage(cmd.ProcessState)
 	return m, nil
 }
 
