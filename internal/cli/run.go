@@ -3,12 +3,15 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -100,17 +103,21 @@ func runJob(ctx context.Context, env Env, g *globalFlags, f *runFlags, path stri
 		return fail(ExitUsage, err)
 	}
 
-	lock, err := runlock.Acquire(cfg.LockFile)
+	lockFile := cfg.LockFile
+	if lockFile == "" {
+		lockFile = defaultLockFile(cfg.Path)
+	}
+	lock, err := runlock.Acquire(lockFile)
 	if err != nil {
 		if errors.Is(err, runlock.ErrHeld) {
-			log.Warn().Str("lock_file", cfg.LockFile).Msg("another run of this config is still going: skipping this one")
+			log.Warn().Str("lock_file", lockFile).Msg("another run of this config is still going: skipping this one")
 			return silentExit(ExitLocked)
 		}
 		return fail(ExitUsage, err) // an unusable lock_file: a setup problem
 	}
 	defer lock.Release()
 
-	ctx, cancel := context.WithTimeoutCause(ctx, cfg.RunTimeout, fmt.Errorf("run_timeout %s exceeded", cfg.RunTimeout))
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.RunTimeout.D(), fmt.Errorf("run_timeout %s exceeded", cfg.RunTimeout))
 	defer cancel()
 
 	client, err := newCachetClient(cfg, token, env.Version)
@@ -201,9 +208,9 @@ func userAgent(version string) string { return "cachet-updater/" + version }
 func newCachetClient(cfg *config.Config, token, version string) (*cachet.Client, error) {
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: cfg.Cachet.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   cfg.Cachet.Timeout,
-		ResponseHeaderTimeout: cfg.Cachet.Timeout,
+		DialContext:           (&net.Dialer{Timeout: cfg.Cachet.Timeout.D(), KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   cfg.Cachet.Timeout.D(),
+		ResponseHeaderTimeout: cfg.Cachet.Timeout.D(),
 		MaxIdleConnsPerHost:   cfg.Cachet.WriteConcurrency + 1,
 		IdleConnTimeout:       30 * time.Second,
 		ForceAttemptHTTP2:     true,
@@ -211,7 +218,7 @@ func newCachetClient(cfg *config.Config, token, version string) (*cachet.Client,
 	return cachet.New(cachet.Options{
 		BaseURL:    cfg.Cachet.URL,
 		Token:      token,
-		HTTPClient: &http.Client{Transport: tr, Timeout: cfg.Cachet.Timeout},
+		HTTPClient: &http.Client{Transport: tr, Timeout: cfg.Cachet.Timeout.D()},
 		UserAgent:  userAgent(version),
 		Retries:    cfg.Cachet.Retries,
 	})
@@ -237,4 +244,15 @@ func newLogger(env Env, g *globalFlags) (zerolog.Logger, error) {
 		return zerolog.Nop(), fmt.Errorf("--log-format %q: use json or console", g.logFormat)
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+// defaultLockFile is the lock file when lock_file is not set: one per config
+// file, so two configs never block each other and the same config never
+// runs twice at once. (Moved here from config unchanged; the run lock's
+// owner replaces it.)
+func defaultLockFile(absConfigPath string) string {
+	base := filepath.Base(absConfigPath)
+	base = strings.TrimSuffix(base, filepath.Ext(base))
+	sum := sha256.Sum256([]byte(absConfigPath))
+	return filepath.Join(os.TempDir(), "cachet-updater-"+base+"-"+hex.EncodeToString(sum[:4])+".lock")
 }

@@ -188,13 +188,13 @@ func mustLoad(t *testing.T, path string) *Config {
 	return cfg
 }
 
-func codes(t *testing.T, m map[string]string) status.CodeMap {
+func statusMap(t *testing.T, m map[string]string) StatusMap {
 	t.Helper()
-	c, err := status.ParseCodeMap(m)
+	sm, err := NewStatusMap(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return sm
 }
 
 func TestValidFull(t *testing.T) {
@@ -203,46 +203,45 @@ func TestValidFull(t *testing.T) {
 	abs, _ := filepath.Abs(path)
 	dir := filepath.Dir(abs)
 
-	globalStatus := map[string]string{"200-299": "operational", "429": "partial_outage", "3xx": "performance_issues"}
 	global := Probe{
-		Timeout: 8 * time.Second, Concurrency: 200, Method: "HEAD",
-		TLSSkipVerify: false, FollowRedirects: false,
-		Status: globalStatus, Codes: codes(t, globalStatus),
-		OnTimeout: status.PartialOutage, OnError: status.MajorOutage, Slow: 2 * time.Second,
+		Timeout: Duration(8 * time.Second), Concurrency: 200, Method: "HEAD",
+		TLSSkipVerify: false, FollowRedirects: false, ProxyFromEnvironment: true,
+		Status:    statusMap(t, map[string]string{"200-299": "operational", "429": "partial_outage", "3xx": "performance_issues"}),
+		OnTimeout: Status(status.PartialOutage), OnError: Status(status.MajorOutage), Slow: Duration(2 * time.Second),
 	}
-	s15Status := map[string]string{"200": "operational", "5xx": "partial_outage"}
 	want := &Config{
 		Path: abs,
 		Cachet: Cachet{
 			URL: "https://status.example.org/api/v1", TokenFile: filepath.Join(dir, "secrets", "cachet-token"),
-			Timeout: 7 * time.Second, Retries: 5, WriteConcurrency: 2,
+			Timeout: Duration(7 * time.Second), Retries: 5, WriteConcurrency: 2,
+			token: origin{key: "cachet.token_file", line: 4},
 		},
 		Probe: global,
 		Reports: Reports{
-			Window:     90 * time.Minute,
-			Thresholds: status.Thresholds{PerformanceIssues: 5, PartialOutage: 30, MajorOutage: 60},
+			Window:     Duration(90 * time.Minute),
+			Thresholds: Thresholds{PerformanceIssues: 5, PartialOutage: 30, MajorOutage: 60},
 			Source: Source{
 				Type: "sql", Driver: "sqlite", DSN: filepath.Join(dir, "data", "reports.db"),
 				Query:   "SELECT server, COUNT(*) FROM stream_reports WHERE created_at >= ? GROUP BY server",
-				Timeout: 3 * time.Second, Line: 27,
+				Timeout: Duration(3 * time.Second), Line: 28,
 			},
 		},
 		LockFile:   filepath.Join(dir, "run", "updater.lock"),
-		RunTimeout: 2 * time.Minute,
+		RunTimeout: Duration(2 * time.Minute),
 		Servers: []Server{
-			{Name: "Stream 14", URL: "https://s14.example.org/", ComponentID: 14, ReportsKey: "s14", Probe: global, Line: 36},
-			{Name: "Stream 15", URL: "http://s15.example.org:8080/health", ComponentID: 15, ReportsKey: "Stream 15", Line: 40, Probe: Probe{
-				Timeout: 3 * time.Second, Concurrency: 200, Method: "GET",
-				TLSSkipVerify: true, FollowRedirects: true,
-				Status: s15Status, Codes: codes(t, s15Status),
-				OnTimeout: status.MajorOutage, OnError: status.PartialOutage, Slow: 500 * time.Millisecond,
+			{Name: "Stream 14", URL: "https://s14.example.org/", ComponentID: 14, ReportsKey: "s14", Probe: global, Line: 37},
+			{Name: "Stream 15", URL: "http://s15.example.org:8080/health", ComponentID: 15, ReportsKey: "Stream 15", Line: 41, Probe: Probe{
+				Timeout: Duration(3 * time.Second), Concurrency: 200, Method: "GET",
+				TLSSkipVerify: true, FollowRedirects: true, ProxyFromEnvironment: false,
+				Status:    statusMap(t, map[string]string{"200": "operational", "5xx": "partial_outage"}),
+				OnTimeout: Status(status.MajorOutage), OnError: Status(status.PartialOutage), Slow: Duration(500 * time.Millisecond),
 			}},
 		},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg, want)
 	}
-	p := cfg.Servers[1].Policy(cfg.Reports.Thresholds)
+	p := cfg.Servers[1].Policy(status.Thresholds(cfg.Reports.Thresholds))
 	if p.OnTimeout != status.MajorOutage || p.OnError != status.PartialOutage || p.Slow != 500*time.Millisecond || p.Thresholds.MajorOutage != 60 {
 		t.Errorf("Policy = %+v", p)
 	}
@@ -260,16 +259,15 @@ func TestValidMinimalDefaults(t *testing.T) {
 		Path: abs,
 		Cachet: Cachet{
 			URL: "https://status.example.org/api/v1", TokenEnv: "CACHET_API_TOKEN",
-			Timeout: 10 * time.Second, Retries: 3, WriteConcurrency: 4,
+			Timeout: Duration(10 * time.Second), Retries: 3, WriteConcurrency: 4,
 		},
 		Probe: def,
 		Reports: Reports{
-			Window:     2 * time.Hour,
-			Thresholds: status.Thresholds{PerformanceIssues: 11, PartialOutage: 20, MajorOutage: 50},
+			Window:     Duration(2 * time.Hour),
+			Thresholds: Thresholds{PerformanceIssues: 11, PartialOutage: 20, MajorOutage: 50},
 			Source:     Source{Type: "none"},
 		},
-		LockFile:   DefaultLockFile(abs),
-		RunTimeout: 5 * time.Minute,
+		RunTimeout: Duration(5 * time.Minute),
 		Servers: []Server{
 			{Name: "Stream 1", URL: "https://s1.example.org/", ComponentID: 1, ReportsKey: "Stream 1", Probe: def, Line: 4},
 		},
@@ -277,20 +275,15 @@ func TestValidMinimalDefaults(t *testing.T) {
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg, want)
 	}
-	wantProbe := Probe{Timeout: 10 * time.Second, Concurrency: 1500, Method: "GET", FollowRedirects: true,
-		Status: map[string]string{"200-399": "operational"}, OnTimeout: status.PerformanceIssues, OnError: status.MajorOutage}
-	wantProbe.Codes = codes(t, wantProbe.Status)
+	wantProbe := Probe{Timeout: Duration(10 * time.Second), Concurrency: 1500, Method: "GET", FollowRedirects: true,
+		Status: statusMap(t, map[string]string{"200-399": "operational"}), OnTimeout: Status(status.PerformanceIssues), OnError: Status(status.MajorOutage)}
 	if !reflect.DeepEqual(def, wantProbe) {
 		t.Errorf("DefaultProbe() = %+v, want %+v", def, wantProbe)
 	}
-	if dir, base := filepath.Split(cfg.LockFile); filepath.Clean(dir) != filepath.Clean(os.TempDir()) ||
-		!strings.HasPrefix(base, "cachet-updater-valid-minimal-") || len(base) != len("cachet-updater-valid-minimal-12345678.lock") || !strings.HasSuffix(base, ".lock") {
-		t.Errorf("default lock file %s", cfg.LockFile)
-	}
-	// Server probes must not share the status map with the defaults.
-	cfg.Servers[0].Probe.Status["5xx"] = "major_outage"
-	if len(cfg.Probe.Status) != 1 {
-		t.Error("a server's Status map is shared with the defaults")
+	// A server's status mapping must not share its map with the defaults.
+	cfg.Servers[0].Probe.Status.Map()["5xx"] = "major_outage"
+	if len(cfg.Probe.Status.Map()) != 1 {
+		t.Error("a server's status mapping is shared with the defaults")
 	}
 }
 
@@ -300,11 +293,11 @@ func TestValidOther(t *testing.T) {
 	if cfg.Cachet.TokenEnv != "MY_TOKEN" || cfg.Cachet.TokenFile != "" {
 		t.Errorf("Cachet = %+v", cfg.Cachet)
 	}
-	wantSrc := Source{Type: "file", Path: filepath.Join(filepath.Dir(abs), "reports", "counts.json"), Format: "counts", MaxAge: 15 * time.Minute, Line: 6}
+	wantSrc := Source{Type: "file", Path: filepath.Join(filepath.Dir(abs), "reports", "counts.json"), Format: "counts", MaxAge: Duration(15 * time.Minute), Timeout: Duration(5 * time.Second), Line: 6}
 	if cfg.Reports.Source != wantSrc {
 		t.Errorf("Source = %+v, want %+v", cfg.Reports.Source, wantSrc)
 	}
-	if want := (status.Thresholds{PerformanceIssues: 11, PartialOutage: 25, MajorOutage: 50}); cfg.Reports.Thresholds != want {
+	if want := (Thresholds{PerformanceIssues: 11, PartialOutage: 25, MajorOutage: 50}); cfg.Reports.Thresholds != want {
 		t.Errorf("partial thresholds override = %+v, want %+v", cfg.Reports.Thresholds, want)
 	}
 	if s := cfg.Servers[0]; s.Name != "14" || s.ReportsKey != "14" {
@@ -312,7 +305,7 @@ func TestValidOther(t *testing.T) {
 	}
 
 	cfg = mustLoad(t, filepath.Join("testdata", "valid-sql-env.yaml"))
-	if s := cfg.Reports.Source; s.Type != "sql" || s.Driver != "postgres" || s.DSNEnv != "REPORTS_DSN" || s.Timeout != 5*time.Second || s.MaxAge != 0 || s.Format != "" {
+	if s := cfg.Reports.Source; s.Type != "sql" || s.Driver != "postgres" || s.DSNEnv != "REPORTS_DSN" || s.Timeout.D() != 5*time.Second || s.MaxAge != 0 || s.Format != "" {
 		t.Errorf("Source = %+v", s)
 	}
 }
@@ -328,9 +321,9 @@ func TestParseEdgeCases(t *testing.T) {
 			return c.Reports.Source.MaxAge == 0 && c.Reports.Source.Path == "/abs/r.json"
 		}},
 		{"explicit none", "reports:\n  source:\n    type: none\n", func(c *Config) bool { return c.Reports.Source.Type == "none" }},
-		{"empty lock_file is the default", "lock_file: \"\"\n", func(c *Config) bool { return strings.HasPrefix(filepath.Base(c.LockFile), "cachet-updater-x-") }},
+		{"empty lock_file is left to the caller", "lock_file: \"\"\n", func(c *Config) bool { return c.LockFile == "" }},
 		{"absolute lock_file", "lock_file: /run/lock/cu.lock\n", func(c *Config) bool { return c.LockFile == "/run/lock/cu.lock" }},
-		{"aliases are followed", "probe:\n  status: &m {\"2xx\": operational}\n  on_error: partial_outage\n", func(c *Config) bool { return c.Probe.Status["2xx"] == "operational" }},
+		{"aliases are followed", "probe:\n  status: &m {\"2xx\": operational}\n  on_error: partial_outage\n", func(c *Config) bool { return c.Probe.Status.Map()["2xx"] == "operational" }},
 		{"sqlite URI dsn is kept", "reports:\n  source:\n    type: sql\n    driver: sqlite\n    dsn: \"file:r.db?mode=ro\"\n    query: SELECT 1\n", func(c *Config) bool {
 			return c.Reports.Source.DSN == "file:r.db?mode=ro"
 		}},

@@ -16,13 +16,13 @@ func OpenSource(src config.Source, getenv func(string) string, now func() time.T
 	case "", "none":
 		return nil, nil
 	case "file":
-		return reports.NewFile(reports.FileOptions{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge, Now: now}), nil
+		return reports.NewFile(reports.FileOptions{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge.D(), Now: now}), nil
 	case "sql":
 		dsn, err := src.ResolveDSN(getenv)
 		if err != nil {
 			return nil, fmt.Errorf("report source sql (%s): %w", src.Driver, err)
 		}
-		s, err := reports.OpenSQL(reports.SQLOptions{Driver: src.Driver, DSN: dsn, Query: src.Query, Timeout: src.Timeout})
+		s, err := reports.OpenSQL(reports.SQLOptions{Driver: src.Driver, DSN: dsn, Query: src.Query, Timeout: src.Timeout.D()})
 		if err != nil {
 			return nil, err
 		}

@@ -177,7 +177,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		d.Log.Error().Err(sum.CachetErr).Msg("cannot read Cachet: nothing will be written")
 	}
 
-	sum.Rows = decideAll(servers, in.results, in.counts, d.Source != nil && sum.SourceErr == nil, cfg.Reports.Thresholds)
+	sum.Rows = decideAll(servers, in.results, in.counts, d.Source != nil && sum.SourceErr == nil, status.Thresholds(cfg.Reports.Thresholds))
 	plan(sum.Rows, in.components, sum.CachetErr)
 	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
 	d.Log.Debug().Dur("after", d.Now().Sub(started)).Msg("writes done")
@@ -210,7 +210,7 @@ func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Se
 	since := func() time.Duration { return d.Now().Sub(started) }
 	if d.Source != nil {
 		wg.Go(func() {
-			in.counts, in.sourceErr = d.Source.Counts(ctx, started.Add(-cfg.Reports.Window))
+			in.counts, in.sourceErr = d.Source.Counts(ctx, started.Add(-cfg.Reports.Window.D()))
 		})
 	}
 	wg.Go(func() {
@@ -232,8 +232,8 @@ func targets(servers []config.Server) []probe.Target {
 		ts[i] = probe.Target{
 			Name:            s.Name,
 			URL:             s.URL,
-			Method:          s.Probe.Method,
-			Timeout:         s.Probe.Timeout,
+			Method:          string(s.Probe.Method),
+			Timeout:         s.Probe.Timeout.D(),
 			TLSSkipVerify:   s.Probe.TLSSkipVerify,
 			FollowRedirects: s.Probe.FollowRedirects,
 		}
@@ -354,5 +354,5 @@ func apply(ctx context.Context, d Deps, rows []Row, dryRun bool, cc config.Cache
 // writeBudget bounds one write with its retries, so an interrupted run
 // still ends.
 func writeBudget(cc config.Cachet) time.Duration {
-	return cc.Timeout*time.Duration(cc.Retries+1) + time.Duration(cc.Retries)*10*time.Second
+	return cc.Timeout.D()*time.Duration(cc.Retries+1) + time.Duration(cc.Retries)*10*time.Second
 }
