@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
@@ -98,6 +100,13 @@ func TestInvalid(t *testing.T) {
 		{"not-a-mapping", 1, "the config must be a YAML mapping"},
 		{"two-documents", 7, "more than one YAML document"},
 		{"not-utf8", 4, "not valid UTF-8"},
+		{"component-id-typo", 6, `servers[0].component_ids: unknown key "component_ids" (did you mean "component_id"?)`},
+		{"cachet-url-userinfo", 2, "cachet.url: must not hold a user name or password"},
+		{"server-url-userinfo-ftp", 5, "servers[0].url: must be an absolute http or https URL such as https://s1.example.org/"},
+		{"none-with-timeout", 6, "reports.source.timeout: key timeout is for types file and sql, and this source has type none: remove it"},
+		{"duration-days-garbage", 4, `reports.window: "2h1d" is not a duration: write it like 10s, 1m30s, 2h or 14d`},
+		{"proxy-not-bool", 7, "servers[0].proxy_from_environment: must be true or false"},
+		{"many", 4, "cachet.timeout: 10 is a bare number"},
 	}
 	listed := map[string]bool{}
 	for _, tt := range tests {
@@ -136,7 +145,7 @@ func TestInvalid(t *testing.T) {
 }
 
 func TestSecretsNotEchoed(t *testing.T) {
-	for _, f := range []string{"inline-token", "token-env-not-a-name", "sql-inline-dsn-mysql"} {
+	for _, f := range []string{"inline-token", "token-env-not-a-name", "sql-inline-dsn-mysql", "cachet-url-userinfo", "server-url-userinfo-ftp"} {
 		_, err := Load(filepath.Join("testdata", "invalid-"+f+".yaml"))
 		for _, secret := range []string{"0123456789abcdef", "9f8a-7b6c-secret", "hunter2"} {
 			if err != nil && strings.Contains(err.Error(), secret) {
@@ -324,6 +333,19 @@ func TestParseEdgeCases(t *testing.T) {
 		{"empty lock_file is left to the caller", "lock_file: \"\"\n", func(c *Config) bool { return c.LockFile == "" }},
 		{"absolute lock_file", "lock_file: /run/lock/cu.lock\n", func(c *Config) bool { return c.LockFile == "/run/lock/cu.lock" }},
 		{"aliases are followed", "probe:\n  status: &m {\"2xx\": operational}\n  on_error: partial_outage\n", func(c *Config) bool { return c.Probe.Status.Map()["2xx"] == "operational" }},
+		{"days", "reports:\n  window: 1d12h\nrun_timeout: 0.5d\nprobe:\n  slow: 1500ms\n", func(c *Config) bool {
+			return c.Reports.Window.D() == 36*time.Hour && c.RunTimeout.D() == 12*time.Hour && c.Probe.Slow.D() == 1500*time.Millisecond
+		}},
+		{"file source timeout", "reports:\n  source:\n    type: file\n    path: r.json\n    timeout: 2s\n", func(c *Config) bool {
+			return c.Reports.Source.Timeout.D() == 2*time.Second
+		}},
+		{"file source timeout default", "reports:\n  source:\n    type: file\n    path: r.json\n", func(c *Config) bool {
+			return c.Reports.Source.Timeout.D() == DefaultSourceTimeout && DefaultSourceTimeout == 5*time.Second
+		}},
+		{"proxy per server", "probe:\n  proxy_from_environment: true\n", func(c *Config) bool {
+			return c.Probe.ProxyFromEnvironment && c.Servers[0].Probe.ProxyFromEnvironment
+		}},
+		{"method in any case", "probe:\n  method: Head\n", func(c *Config) bool { return c.Servers[0].Probe.Method == "HEAD" }},
 		{"sqlite URI dsn is kept", "reports:\n  source:\n    type: sql\n    driver: sqlite\n    dsn: \"file:r.db?mode=ro\"\n    query: SELECT 1\n", func(c *Config) bool {
 			return c.Reports.Source.DSN == "file:r.db?mode=ro"
 		}},
@@ -340,12 +362,148 @@ func TestParseEdgeCases(t *testing.T) {
 	}
 }
 
+func TestServerOverridesEveryProbeKey(t *testing.T) {
+	base := "cachet:\n  url: https://status.example.org/api/v1\nservers:\n  - name: a\n    url: https://a.example.org/\n    component_id: 1\n"
+	info := structOf(reflect.TypeFor[Probe]())
+	for _, f := range info.fields {
+		if f.name == "concurrency" {
+			continue
+		}
+		t.Run(f.name, func(t *testing.T) {
+			vals := map[string]string{"timeout": "3s", "method": "HEAD", "tls_skip_verify": "true", "follow_redirects": "false",
+				"proxy_from_environment": "true", "status": "{\"2xx\": operational}", "on_timeout": "major_outage", "on_error": "partial_outage", "slow": "1s"}
+			v, ok := vals[f.name]
+			if !ok {
+				t.Fatalf("no test value for probe key %s", f.name)
+			}
+			cfg, err := Parse("/etc/cu/x.yaml", []byte(base+"    "+f.name+": "+v+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := reflect.ValueOf(cfg.Servers[0].Probe).FieldByIndex(f.index)
+			def := reflect.ValueOf(cfg.Probe).FieldByIndex(f.index)
+			if reflect.DeepEqual(got.Interface(), def.Interface()) {
+				t.Errorf("servers[0].%s: %s did not override the default %v", f.name, v, def)
+			}
+		})
+	}
+}
+
+func TestServerURLBasicAuth(t *testing.T) {
+	data := "cachet:\n  url: https://status.example.org/api/v1\nservers:\n  - name: a\n    url: https://probe:" + secretValue + "@a.example.org/health\n    component_id: 1\n"
+	cfg, err := Parse("/etc/cu/x.yaml", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Servers[0]
+	if s.URL != "https://probe:"+secretValue+"@a.example.org/health" {
+		t.Errorf("URL = %q, want it whole for the prober", s.URL)
+	}
+	if got := s.DisplayURL(); got != "https://probe:xxxxx@a.example.org/health" {
+		t.Errorf("DisplayURL() = %q", got)
+	}
+	// Nothing the config says about such a file may hold the password.
+	bad := strings.Replace(data, "component_id: 1", "component_id: 0\n    timout: 1s", 1)
+	bad = strings.Replace(bad, "https://status", "ftp://status", 1)
+	if _, err := Parse("/etc/cu/x.yaml", []byte(bad)); err == nil || strings.Contains(err.Error(), secretValue) {
+		t.Errorf("error holds the password or is missing: %v", err)
+	}
+	for _, w := range cfg.Warnings(noStat) {
+		if strings.Contains(w, secretValue) {
+			t.Errorf("warning holds the password: %s", w)
+		}
+	}
+}
+
+func TestAllowNoServers(t *testing.T) {
+	only := "cachet:\n  url: https://status.example.org/api/v1\n"
+	cfg, err := LoadOptions{AllowNoServers: true}.Parse("x.yaml", []byte(only))
+	if err != nil || len(cfg.Servers) != 0 || cfg.Cachet.URL != "https://status.example.org/api/v1" {
+		t.Fatalf("cachet only: %+v, %v", cfg, err)
+	}
+	if _, err := (LoadOptions{AllowNoServers: true}).Parse("x.yaml", []byte(only+"servers: []\n")); err != nil {
+		t.Errorf("empty servers: %v", err)
+	}
+	if _, err := Parse("x.yaml", []byte(only)); err == nil || !strings.Contains(err.Error(), "servers: is required") {
+		t.Errorf("Parse without servers: %v", err)
+	}
+	// What is there is still checked.
+	_, err = LoadOptions{AllowNoServers: true}.Parse("x.yaml", []byte(only+"servers:\n  - name: a\n"))
+	if err == nil || !strings.Contains(err.Error(), "servers[0].url: is required") {
+		t.Errorf("a broken server: %v", err)
+	}
+	dir := t.TempDir()
+	path := writeFile(t, dir, "c.yaml", only)
+	if _, err := LoadCachetOnly(path); err != nil {
+		t.Errorf("LoadCachetOnly: %v", err)
+	}
+}
+
+// TestPathResolvesSymlinks: the same file through a symlink has the same
+// Path (the run lock is derived from it); relative paths in it resolve
+// against the folder of the path given.
+func TestPathResolvesSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	real := writeFile(t, dir, "real.yaml", minimalYAML+"lock_file: run.lock\n")
+	linkDir := filepath.Join(dir, "etc")
+	if err := os.Mkdir(linkDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(linkDir, "config.yaml")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	a, b := mustLoad(t, real), mustLoad(t, link)
+	realResolved, _ := filepath.EvalSymlinks(real)
+	if a.Path != realResolved || b.Path != realResolved {
+		t.Errorf("Path = %q and %q, want both %q", a.Path, b.Path, realResolved)
+	}
+	if b.LockFile != filepath.Join(linkDir, "run.lock") {
+		t.Errorf("LockFile = %q, want it next to the path given", b.LockFile)
+	}
+	if cfg, err := Parse("no/such/dir/c.yaml", []byte(minimalYAML)); err != nil || !filepath.IsAbs(cfg.Path) {
+		t.Errorf("a path that does not exist: %+v, %v", cfg, err)
+	}
+}
+
 func TestErrorsInFileOrder(t *testing.T) {
 	data := "cachet:\n  url: ftp://x\nprobe:\n  timout: 1s\nservers: []\n"
 	_, err := Parse("x.yaml", []byte(data))
 	var ce *Error
 	if !errors.As(err, &ce) || ce.Line != 2 || ce.Key != "cachet.url" {
 		t.Errorf("want the first error on line 2, got %v", err)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+		str  string
+	}{
+		{"0", 0, "0s"},
+		{"0s", 0, "0s"},
+		{"90s", 90 * time.Second, "1m30s"},
+		{"2h", 2 * time.Hour, "2h"},
+		{"1h30m", 90 * time.Minute, "1h30m"},
+		{"500ms", 500 * time.Millisecond, "500ms"},
+		{"14d", 14 * 24 * time.Hour, "14d"},
+		{"1d12h", 36 * time.Hour, "36h"},
+		{"1.5d", 36 * time.Hour, "36h"},
+		{"0d", 0, "0s"},
+		{"-1d", -24 * time.Hour, "-1d"},
+		{" 7d ", 7 * 24 * time.Hour, "7d"},
+	} {
+		var d Duration
+		if errs := d.parse(&yaml.Node{Kind: yaml.ScalarNode, Value: tt.in}); errs != nil || d.D() != tt.want || d.String() != tt.str {
+			t.Errorf("%q: %v %s, %v; want %v %s", tt.in, d.D(), d, errs, tt.want, tt.str)
+		}
+	}
+	for _, in := range []string{"10", "1.5", "d", "1dd", "1d-2h", "2h1d", "1e3d", "infd", "0x10d", "1 d", "1_0d", "99999999999d", "ten"} {
+		var d Duration
+		if errs := d.parse(&yaml.Node{Kind: yaml.ScalarNode, Value: in}); errs == nil {
+			t.Errorf("%q parsed as %v, want an error", in, d.D())
+		}
 	}
 }
 

@@ -83,7 +83,7 @@ func (s secret) read(getenv func(string) string) (string, error) {
 		if v == "" {
 			return "", s.unset()
 		}
-		return v, s.checkHeader(s.envName(), v)
+		return s.checked(s.envName(), v)
 	case s.file != "":
 		data, err := os.ReadFile(s.file)
 		if err != nil {
@@ -100,7 +100,7 @@ func (s secret) read(getenv func(string) string) (string, error) {
 		if v == "" {
 			return "", fmt.Errorf("%s is empty: write %s into it%s", s.fileName(), s.what, s.fileReminder())
 		}
-		return v, s.checkHeader(s.fileName(), v)
+		return s.checked(s.fileName(), v)
 	}
 	return "", fmt.Errorf("no source for %s is configured", s.what)
 }
@@ -146,24 +146,24 @@ func (s secret) fileReminder() string {
 	return fmt.Sprintf("; %s must hold the PATH of a file, such as %s, not the %s", lastKey(s.fileKey), s.fileExample, s.noun)
 }
 
-// checkHeader refuses a token that an HTTP header cannot carry, or that is
-// not one word; where names where it came from.
-func (s secret) checkHeader(where, v string) error {
+// checked returns v, or why an HTTP header cannot carry it or it is not
+// one word; where names where it came from.
+func (s secret) checked(where, v string) (string, error) {
 	if !s.header {
-		return nil
+		return v, nil
 	}
 	if strings.ContainsAny(v, "\r\n") {
-		return fmt.Errorf("%s holds more than one line: put only the %s in it", where, s.noun)
+		return "", fmt.Errorf("%s holds more than one line: put only the %s in it", where, s.noun)
 	}
 	for i := 0; i < len(v); i++ {
 		switch b := v[i]; {
 		case b <= ' ' || b == 0x7f:
-			return fmt.Errorf("%s holds a space or control character inside the %s (at byte %d): put only the %s in it", where, s.noun, i+1, s.noun)
+			return "", fmt.Errorf("%s holds a space or control character inside the %s (at byte %d): put only the %s in it", where, s.noun, i+1, s.noun)
 		case b >= 0x80:
-			return fmt.Errorf("%s holds a character that is not plain ASCII (at byte %d), such as a pasted quote: put only the %s in it", where, i+1, s.noun)
+			return "", fmt.Errorf("%s holds a character that is not plain ASCII (at byte %d), such as a pasted quote: put only the %s in it", where, i+1, s.noun)
 		}
 	}
-	return nil
+	return v, nil
 }
 
 // conventionalEnvName reports whether s looks like a variable's name
