@@ -303,6 +303,10 @@ func asError(errs []*Error) error {
 	return Errors(errs)
 }
 
+// bugMsg starts the error for a file that passed every check but that
+// yaml.v3 could not decode: the checker missed something.
+const bugMsg = "this file passed the checks but could not be decoded (a bug in cachet-updater; please report it)"
+
 // LoadOptions change what Load and Parse accept.
 type LoadOptions struct {
 	// AllowNoServers accepts a config without servers (or with an empty
@@ -374,7 +378,7 @@ func (o LoadOptions) Parse(path string, data []byte) (cfg *Config, err error) {
 	cfg, derr := decode(root, ck.at)
 	errs := append(ck.errs, related(ck.errs, validate(cfg, path, ck.at, o))...)
 	if len(errs) == 0 && derr != nil {
-		errs = append(errs, &Error{File: path, Msg: "YAML error: " + derr.Error()})
+		errs = append(errs, &Error{File: path, Msg: bugMsg + ": " + derr.Error()})
 	}
 	if len(errs) > 0 {
 		return nil, asError(sortErrors(errs))
