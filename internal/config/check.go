@@ -71,7 +71,7 @@ func (c *checker) report(line int, key, format string, args ...any) {
 // (nil for the top and for list entries).
 func (c *checker) walk(n *yaml.Node, t reflect.Type, key string, f *fieldInfo) {
 	n = resolve(n)
-	if _, ok := reflect.New(t).Interface().(value); ok {
+	if isValue(t) {
 		c.value(n, t, key, f)
 		return
 	}
@@ -102,6 +102,10 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, key string, f *fieldInfo) {
 		panic(fmt.Sprintf("config: no check for %s at %s", t, key))
 	}
 }
+
+// isValue reports whether t is one of the small types that parse their own
+// node.
+func isValue(t reflect.Type) bool { return reflect.PointerTo(t).Implements(reflect.TypeFor[value]()) }
 
 func withHint(f *fieldInfo) string {
 	if f == nil || f.hint == "" {
@@ -224,7 +228,7 @@ func (c *checker) rules(n *yaml.Node, v reflect.Value, key string, f *fieldInfo)
 	case r.nonempty && strings.TrimSpace(s) == "":
 		c.report(n.Line, key, "must not be empty%s", withHint(f))
 	case r.oneof != nil && !contains(r.oneof, s):
-		c.report(n.Line, key, "must be %s, not %q", orList(r.oneof), s)
+		c.report(n.Line, key, "must be %s, not %q", wordList(r.oneof, "or"), s)
 	case r.url != "" && !isWebURL(s):
 		c.report(n.Line, key, "must be an absolute http or https URL such as %s", r.url)
 	case r.envname != "" && !validEnvName(s):
@@ -250,12 +254,12 @@ func validEnvName(s string) bool {
 	return true
 }
 
-// orList writes "a, b or c".
-func orList(items []string) string {
+// wordList writes "a, b or c" (conj "or") or "a, b and c".
+func wordList(items []string, conj string) string {
 	if len(items) == 1 {
 		return items[0]
 	}
-	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+	return strings.Join(items[:len(items)-1], ", ") + " " + conj + " " + items[len(items)-1]
 }
 
 func contains(list []string, s string) bool {

@@ -148,7 +148,7 @@ func allKeys(t reflect.Type, path string) []string {
 		if t == reflect.TypeFor[Server]() && len(f.index) > 1 {
 			continue
 		}
-		if _, ok := reflect.New(f.typ).Interface().(value); ok {
+		if isValue(f.typ) {
 			keys = append(keys, key)
 			continue
 		}

@@ -46,6 +46,17 @@ func (c *Config) Token(getenv func(string) string) (string, error) {
 	return c.Cachet.secret().read(getenv)
 }
 
+// TokenSource says where the token is read from, for output:
+// "environment variable CACHET_API_TOKEN", "token file /etc/cachet-updater/token",
+// or only the key that names it when that name may be the token itself.
+func (c Cachet) TokenSource() string {
+	s := c.secret()
+	if s.env == "" && s.file != "" {
+		return s.fileName()
+	}
+	return s.envName()
+}
+
 func (c Cachet) secret() secret {
 	return secret{
 		what: "the Cachet API token", noun: "token",

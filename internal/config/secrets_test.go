@@ -52,6 +52,22 @@ func TestToken(t *testing.T) {
 	}
 }
 
+func TestTokenSource(t *testing.T) {
+	for _, tt := range []struct {
+		c    Cachet
+		want string
+	}{
+		{Cachet{TokenEnv: "CACHET_API_TOKEN"}, "environment variable CACHET_API_TOKEN"},
+		{Cachet{TokenFile: "/etc/cu/token"}, "token file /etc/cu/token"},
+		{Cachet{TokenEnv: "tok3n", token: origin{line: 4}}, "the environment variable named by cachet.token_env (line 4)"},
+		{Cachet{TokenFile: "/etc/cu/tok3n", token: origin{line: 4, hidden: true}}, "the token file named by cachet.token_file (line 4)"},
+	} {
+		if got := tt.c.TokenSource(); got != tt.want {
+			t.Errorf("%+v: TokenSource() = %q, want %q", tt.c, got, tt.want)
+		}
+	}
+}
+
 func TestResolveDSN(t *testing.T) {
 	dir := t.TempDir()
 	good := writeFile(t, dir, "dsn", secretValue+"\n")
@@ -132,6 +148,9 @@ func TestSecretNamesNotEchoed(t *testing.T) {
 			}
 			if err == nil || err.Error() != tt.want {
 				t.Errorf("error\n  %v\nwant\n  %s", err, tt.want)
+			}
+			if src := cfg.Cachet.TokenSource(); strings.Contains(src, pasted) || !strings.Contains(src, "named by cachet.token_") && !tt.dsn {
+				t.Errorf("TokenSource() = %q", src)
 			}
 		})
 	}

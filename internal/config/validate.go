@@ -86,7 +86,7 @@ func typeList(types []string) string {
 	if len(types) == 1 {
 		return "type " + types[0]
 	}
-	return "types " + strings.ReplaceAll(orList(types), " or ", " and ")
+	return "types " + wordList(types, "and")
 }
 
 func (v *validator) dsn(s Source) {

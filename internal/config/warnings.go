@@ -70,7 +70,7 @@ func (c *Config) passwordKeys() []string {
 // listSome writes the first n items and how many more there are.
 func listSome(items []string, n int) string {
 	if len(items) <= n {
-		return strings.ReplaceAll(orList(items), " or ", " and ")
+		return wordList(items, "and")
 	}
 	return strings.Join(items[:n], ", ") + " and " + strconv.Itoa(len(items)-n) + " more"
 }
