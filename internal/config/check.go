@@ -33,22 +33,27 @@ type parsedKey struct {
 
 // index says where keys were written, by dotted key (servers[3].url).
 type index struct {
-	keys   map[string]*yaml.Node // the key node
-	vals   map[string]*yaml.Node // the value node, aliases resolved
-	hinted map[string]bool       // keys that an unknown key's "did you mean" names
+	written map[string]pair
+	hinted  map[string]bool // keys that an unknown key's "did you mean" names
 }
 
-func (ix index) has(key string) bool { return ix.keys[key] != nil }
+// pair is a key and its value as written, aliases resolved.
+type pair struct{ key, val *yaml.Node }
+
+func (ix index) has(key string) bool { return ix.written[key].key != nil }
+
+// val returns the value node of key, or nil.
+func (ix index) val(key string) *yaml.Node { return ix.written[key].val }
 
 func (ix index) keyLine(key string) int {
-	if n := ix.keys[key]; n != nil {
+	if n := ix.written[key].key; n != nil {
 		return n.Line
 	}
 	return 0
 }
 
 func (ix index) valLine(key string) int {
-	if n := ix.vals[key]; n != nil {
+	if n := ix.written[key].val; n != nil {
 		return n.Line
 	}
 	return 0
@@ -57,7 +62,7 @@ func (ix index) valLine(key string) int {
 func newChecker(file string) *checker {
 	return &checker{
 		file:    file,
-		at:      index{keys: map[string]*yaml.Node{}, vals: map[string]*yaml.Node{}, hinted: map[string]bool{}},
+		at:      index{written: map[string]pair{}, hinted: map[string]bool{}},
 		structs: map[reflect.Type]*structInfo{},
 		parsed:  map[parsedKey]reflect.Value{},
 	}
@@ -115,7 +120,8 @@ func withHint(f *fieldInfo) string {
 }
 
 // value parses n as one of the small types, whose problems carry their own
-// lines and sub-keys.
+// lines and sub-keys. A mapping (a status mapping that many servers may
+// share through an alias) is parsed once.
 func (c *checker) value(n *yaml.Node, t reflect.Type, key string, f *fieldInfo) {
 	pk := parsedKey{n, t}
 	v, seen := c.parsed[pk]
@@ -128,7 +134,9 @@ func (c *checker) value(n *yaml.Node, t reflect.Type, key string, f *fieldInfo) 
 		if len(errs) == 0 {
 			v = p.Elem()
 		}
-		c.parsed[pk] = v
+		if n.Kind != yaml.ScalarNode {
+			c.parsed[pk] = v
+		}
 	}
 	if v.IsValid() {
 		c.rules(n, v, key, f)
@@ -153,7 +161,6 @@ func (c *checker) mapping(n *yaml.Node, t reflect.Type, key string) {
 		return
 	}
 	info := c.structOf(t)
-	seen := map[string]int{} // key → line
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
@@ -165,11 +172,10 @@ func (c *checker) mapping(n *yaml.Node, t reflect.Type, key string) {
 			continue
 		}
 		name, path := k.Value, join(key, k.Value)
-		if first, dup := seen[name]; dup {
-			c.report(k.Line, path, "is set twice (first on line %d): keep one", first)
+		if first := keyNode(n.Content[:i], name); first != nil {
+			c.report(k.Line, path, "is set twice (first on line %d): keep one", first.Line)
 			continue
 		}
-		seen[name] = k.Line
 		if msg := info.refuse(name); msg != "" {
 			c.report(k.Line, path, "%s", msg)
 			continue
@@ -183,7 +189,7 @@ func (c *checker) mapping(n *yaml.Node, t reflect.Type, key string) {
 			c.report(k.Line, path, "%s", msg)
 			continue
 		}
-		c.at.keys[path], c.at.vals[path] = k, v
+		c.at.written[path] = pair{k, v}
 		if isNull(v) {
 			c.report(v.Line, path, "has no value: give it one, or delete the line to use the default")
 			continue
@@ -196,10 +202,21 @@ func (c *checker) mapping(n *yaml.Node, t reflect.Type, key string) {
 	}
 	for _, fi := range info.fields {
 		path := join(key, fi.name)
-		if _, ok := seen[fi.name]; !ok && fi.rules.required && fi.only == nil && !c.at.hinted[path] {
+		if fi.rules.required && fi.only == nil && keyNode(n.Content, fi.name) == nil && !c.at.hinted[path] {
 			c.report(line, path, "is required: %s", fi.hint)
 		}
 	}
+}
+
+// keyNode returns the first key node named name in the mapping content
+// pairs, or nil. Config mappings have a handful of keys: a scan beats a map.
+func keyNode(pairs []*yaml.Node, name string) *yaml.Node {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if k := resolve(pairs[i]); k.Kind == yaml.ScalarNode && k.Value == name {
+			return k
+		}
+	}
+	return nil
 }
 
 // rules applies the field's check tag to its parsed value v.

@@ -528,6 +528,23 @@ func BenchmarkParseLarge(b *testing.B) {
 	}
 }
 
+// BenchmarkParseFleet is the common case: 10,000 plain servers, one probe
+// key each.
+func BenchmarkParseFleet(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("cachet:\n  url: https://status.example.org/api/v1\nservers:\n")
+	for i := 1; i <= 10000; i++ {
+		fmt.Fprintf(&sb, "  - name: Stream %d\n    url: https://s%d.example.org/\n    component_id: %d\n    timeout: 5s\n", i, i, i)
+	}
+	data := []byte(sb.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("big.yaml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // TestStatusKeyLimit: a mapping with far too many keys is refused before the
 // overlap check, which compares every pair.
 func TestStatusKeyLimit(t *testing.T) {

@@ -17,10 +17,8 @@ import (
 func decode(root *yaml.Node, at index) (*Config, error) {
 	cfg := defaults()
 	err := without(root, "servers").Decode(&cfg)
-	if n := at.keys["reports.source"]; n != nil {
-		cfg.Reports.Source.Line = n.Line
-	}
-	list := at.vals["servers"]
+	cfg.Reports.Source.Line = at.keyLine("reports.source")
+	list := at.val("servers")
 	if list == nil || list.Kind != yaml.SequenceNode {
 		return &cfg, err
 	}

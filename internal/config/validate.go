@@ -118,7 +118,7 @@ func (v *validator) dsn(s Source) {
 // names and component ids are unique.
 func (v *validator) servers(servers []Server, o LoadOptions) {
 	const what = "list at least one server with name, url and component_id"
-	list := v.at.vals["servers"]
+	list := v.at.val("servers")
 	switch {
 	case o.AllowNoServers:
 	case !v.at.has("servers"):
