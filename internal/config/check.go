@@ -23,7 +23,7 @@ type checker struct {
 	errs    []*Error
 	at      index
 	structs map[reflect.Type]*structInfo
-	parsed  map[parsedKey]reflect.Value // values already parsed: a node shared through an alias is parsed once
+	parsed  map[parsedKey]reflect.Value // mappings already parsed: one shared through an alias is parsed once
 }
 
 type parsedKey struct {

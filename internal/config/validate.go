@@ -49,8 +49,8 @@ func (v *validator) thresholds(t Thresholds) {
 		return
 	}
 	line := v.at.valLine("reports.thresholds") // the highest key written points at the problem best
-	for _, k := range []string{"performance_issues", "partial_outage", "major_outage"} {
-		if l := v.at.keyLine("reports.thresholds." + k); l > 0 {
+	for _, f := range structOf(reflect.TypeFor[Thresholds]()).fields {
+		if l := v.at.keyLine("reports.thresholds." + f.name); l > 0 {
 			line = l
 		}
 	}
