@@ -161,7 +161,7 @@ func checkSource(ctx context.Context, c *checklist, cfg *config.Config, env Env,
 		return
 	}
 	defer src.Close()
-	counts, err := src.Counts(ctx, env.Now().Add(-cfg.Reports.Window))
+	counts, err := src.Counts(ctx, env.Now().Add(-cfg.Reports.Window.D()))
 	if err != nil {
 		c.fail("reports: %v", err)
 		return

@@ -131,7 +131,7 @@ func runRun(ctx context.Context, o *RunOptions) error {
 	}
 	defer lock.Release()
 
-	ctx, cancel := context.WithTimeoutCause(ctx, cfg.RunTimeout, fmt.Errorf("run_timeout %s exceeded", cfg.RunTimeout))
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.RunTimeout.D(), fmt.Errorf("run_timeout %s exceeded", cfg.RunTimeout))
 	defer cancel()
 
 	client, err := newCachetClient(cfg, token, env.Version)
@@ -222,9 +222,9 @@ func userAgent(version string) string { return "cachet-updater/" + version }
 func newCachetClient(cfg *config.Config, token, version string) (*cachet.Client, error) {
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: cfg.Cachet.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   cfg.Cachet.Timeout,
-		ResponseHeaderTimeout: cfg.Cachet.Timeout,
+		DialContext:           (&net.Dialer{Timeout: cfg.Cachet.Timeout.D(), KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   cfg.Cachet.Timeout.D(),
+		ResponseHeaderTimeout: cfg.Cachet.Timeout.D(),
 		MaxIdleConnsPerHost:   cfg.Cachet.WriteConcurrency + 1,
 		IdleConnTimeout:       30 * time.Second,
 		ForceAttemptHTTP2:     true,
@@ -232,7 +232,7 @@ func newCachetClient(cfg *config.Config, token, version string) (*cachet.Client,
 	return cachet.New(cachet.Options{
 		BaseURL:    cfg.Cachet.URL,
 		Token:      token,
-		HTTPClient: &http.Client{Transport: tr, Timeout: cfg.Cachet.Timeout},
+		HTTPClient: &http.Client{Transport: tr, Timeout: cfg.Cachet.Timeout.D()},
 		UserAgent:  userAgent(version),
 		Retries:    cfg.Cachet.Retries,
 	})

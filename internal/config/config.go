@@ -2,13 +2,14 @@ package config
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,71 +24,138 @@ import (
 // 10,000 servers is about 1 MiB; anything near this limit is a wrong file.
 const MaxFileSize = 16 << 20
 
+// The YAML keys are the fields' yaml tags; there is no other list of keys.
+// The check tag holds the rules the checker applies to a field (see
+// parseRules), hint what an operator should write there, and for (on
+// Source) the source types a key belongs to. A new key is a field with its
+// tags, its default in defaults() and its line in configs/example.yaml.
+
 // Config is a loaded, validated config with every default applied.
 type Config struct {
-	Path       string // absolute path of the loaded file
-	Cachet     Cachet
-	Probe      Probe // the defaults block (effective, defaults applied)
-	Reports    Reports
-	LockFile   string // absolute
-	RunTimeout time.Duration
-	Servers    []Server // in file order, each with its effective Probe (defaults merged with overrides)
+	// Path is the config file's absolute path with symlinks resolved, so
+	// that one file has one Path whichever way it was named.
+	Path   string `yaml:"-"`
+	Cachet Cachet `yaml:"cachet" check:"required" hint:"set cachet.url to the Cachet API, such as https://status.example.org/api/v1"`
+	// Probe is the probe block with the defaults applied.
+	Probe   Probe   `yaml:"probe"`
+	Reports Reports `yaml:"reports"`
+	// LockFile is absolute, or "" when lock_file is not set: the caller
+	// picks the default, from Path.
+	LockFile   string   `yaml:"lock_file"`
+	RunTimeout Duration `yaml:"run_timeout" check:"positive"`
+	// Servers are in file order, each with its effective Probe.
+	Servers []Server `yaml:"servers" hint:"of servers, each starting with \"- name:\""`
 }
 
 // Cachet says how to reach the Cachet API.
 type Cachet struct {
-	URL              string // as given, trailing slash trimmed
-	TokenEnv         string // "" when TokenFile is set; default "CACHET_API_TOKEN"
-	TokenFile        string // absolute, or ""
-	Timeout          time.Duration
-	Retries          int
-	WriteConcurrency int
+	// URL is as written, its trailing slash trimmed.
+	URL string `yaml:"url" check:"required,url=https://status.example.org/api/v1" hint:"set it to the Cachet API, such as https://status.example.org/api/v1"`
+	// TokenEnv is "" when TokenFile is set.
+	TokenEnv string `yaml:"token_env" check:"envname=CACHET_API_TOKEN"`
+	// TokenFile is absolute, or "".
+	TokenFile        string   `yaml:"token_file" check:"nonempty" hint:"write the path of the file that holds the token"`
+	Timeout          Duration `yaml:"timeout" check:"positive"`
+	Retries          int      `yaml:"retries" check:"min=0"`
+	WriteConcurrency int      `yaml:"write_concurrency" check:"min=1"`
+
+	token origin // where token_env or token_file was written
 }
 
-// Probe says how to probe a server and how to read the answer.
+// Probe says how to probe a server and how to read the answer. Every key
+// but concurrency may be set per server.
 type Probe struct {
-	Timeout         time.Duration
-	Concurrency     int
-	Method          string
-	TLSSkipVerify   bool
-	FollowRedirects bool
-	Status          map[string]string // the mapping as written
-	Codes           status.CodeMap    // parsed from Status
-	OnTimeout       status.Status
-	OnError         status.Status
-	Slow            time.Duration
+	Timeout         Duration `yaml:"timeout" check:"positive"`
+	Concurrency     int      `yaml:"concurrency" check:"min=1"`
+	Method          Method   `yaml:"method"`
+	TLSSkipVerify   bool     `yaml:"tls_skip_verify"`
+	FollowRedirects bool     `yaml:"follow_redirects"`
+	// ProxyFromEnvironment sends probes through HTTPS_PROXY or HTTP_PROXY
+	// (NO_PROXY honoured); without it the environment is ignored.
+	ProxyFromEnvironment bool      `yaml:"proxy_from_environment"`
+	Status               StatusMap `yaml:"status"`
+	OnTimeout            Status    `yaml:"on_timeout"`
+	OnError              Status    `yaml:"on_error"`
+	Slow                 Duration  `yaml:"slow"`
 }
 
 // Reports says where users' timeout reports come from and how they count.
 type Reports struct {
-	Window     time.Duration
-	Thresholds status.Thresholds
-	Source     Source
+	Window     Duration   `yaml:"window" check:"positive"`
+	Thresholds Thresholds `yaml:"thresholds"`
+	Source     Source     `yaml:"source"`
 }
 
-// Source is the reports source.
+// Thresholds are the report counts that give a status; convert them with
+// status.Thresholds(t).
+type Thresholds struct {
+	PerformanceIssues int `yaml:"performance_issues" check:"min=1" hint:"a report count of 0 would always trigger it"`
+	PartialOutage     int `yaml:"partial_outage" check:"min=1" hint:"a report count of 0 would always trigger it"`
+	MajorOutage       int `yaml:"major_outage" check:"min=1" hint:"a report count of 0 would always trigger it"`
+}
+
+// Source is the reports source. A key that does not belong to its type
+// (the for tag) is an error, and its field is zero.
 type Source struct {
-	Type    string // "none", "file", "sql"
-	Path    string // file: absolute
-	Format  string // file: "counts" | "events"
-	MaxAge  time.Duration
-	Driver  string // sql: "mysql" | "postgres" | "sqlite"
-	DSN     string // sql inline (sqlite only; absolute path)
-	DSNEnv  string
-	DSNFile string // absolute
-	Query   string
-	Timeout time.Duration
-	Line    int // line of the source block, for messages
+	Type string `yaml:"type" check:"required,oneof=file sql none" hint:"file, sql or none"`
+	// Path is absolute.
+	Path   string   `yaml:"path" for:"file" check:"required,nonempty" hint:"the JSON file the reports come from, such as reports.json"`
+	Format string   `yaml:"format" for:"file" check:"oneof=counts events"`
+	MaxAge Duration `yaml:"max_age" for:"file"`
+	Driver string   `yaml:"driver" for:"sql" check:"required,oneof=mysql postgres sqlite" hint:"mysql, postgres or sqlite"`
+	// DSN is inline, for sqlite only: an absolute path or a file: URI.
+	DSN    string `yaml:"dsn" for:"sql" check:"nonempty" hint:"the sqlite database file, such as reports.db"`
+	DSNEnv string `yaml:"dsn_env" for:"sql" check:"envname=REPORTS_DSN"`
+	// DSNFile is absolute.
+	DSNFile string `yaml:"dsn_file" for:"sql" check:"nonempty" hint:"write the path of the file that holds the DSN"`
+	Query   string `yaml:"query" for:"sql" check:"required,nonempty" hint:"a SELECT returning (server, count) for reports newer than the placeholder, such as SELECT server, COUNT(*) FROM stream_reports WHERE created_at >= ? GROUP BY server"`
+	// Timeout bounds reading the file (a FIFO or a hung mount must not
+	// hang the run), or connecting, querying and reading the rows.
+	Timeout Duration `yaml:"timeout" for:"file sql" check:"positive"`
+	// Line is the line of the source key, for messages.
+	Line int `yaml:"-"`
+
+	dsn origin // where dsn_env or dsn_file was written
 }
 
 // Server is one probed server and its Cachet component.
 type Server struct {
-	Name        string
-	URL         string
-	ComponentID int
-	ReportsKey  string
-	Probe       Probe // effective
-	Line        int   // line of the server's entry (its "- name:" line)
+	Name string `yaml:"name" check:"required,nonempty" hint:"name the server as it should appear in logs, such as Stream 14"`
+	// URL may hold user:password@ for basic auth: print DisplayURL.
+	URL         string `yaml:"url" check:"required,url=https://s1.example.org/" hint:"the URL to probe, such as https://s1.example.org/"`
+	ComponentID int    `yaml:"component_id" check:"required,min=1" hint:"the id of the server's component in Cachet, such as 14"`
+	ReportsKey  string `yaml:"reports_key" check:"nonempty" hint:"leave it out to use the server's name"`
+	// Probe is effective: the probe block with this server's keys on top.
+	Probe Probe `yaml:",inline"`
+	// Line is the line of the server's entry (its "- name:" line).
+	Line int `yaml:"-"`
+}
+
+// refuse explains why key is not allowed on a server although Probe has it.
+func (Server) refuse(key string) string {
+	if key == "concurrency" {
+		return "concurrency is global: set it under probe, not per server"
+	}
+	return ""
+}
+
+func (Cachet) refuse(key string) string {
+	if key == "token" {
+		return "inline tokens are refused; put the token in an environment variable (token_env) or a file readable only by this user (token_file) so it stays out of backups and version control"
+	}
+	return ""
+}
+
+// DisplayURL returns the URL with a basic-auth password replaced by xxxxx,
+// for output and logs.
+func (s Server) DisplayURL() string { return redactURL(s.URL) }
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // Defaults that are not simply zero.
@@ -101,24 +169,43 @@ const (
 	DefaultMethod           = "GET"
 	DefaultWindow           = 2 * time.Hour
 	DefaultMaxAge           = 15 * time.Minute
-	DefaultSQLTimeout       = 5 * time.Second
+	DefaultSourceTimeout    = 5 * time.Second // file and sql sources
 	DefaultRunTimeout       = 5 * time.Minute
 )
 
 // DefaultProbe returns the probe defaults used when the probe block leaves a
 // key out.
 func DefaultProbe() Probe {
-	m := map[string]string{"200-399": "operational"}
-	codes, _ := status.ParseCodeMap(m) // a constant mapping that always parses
+	m, _ := NewStatusMap(map[string]string{"200-399": "operational"}) // a constant mapping that always parses
 	return Probe{
-		Timeout:         DefaultProbeTimeout,
+		Timeout:         Duration(DefaultProbeTimeout),
 		Concurrency:     DefaultProbeConcurrency,
 		Method:          DefaultMethod,
 		FollowRedirects: true,
 		Status:          m,
-		Codes:           codes,
-		OnTimeout:       status.PerformanceIssues,
-		OnError:         status.MajorOutage,
+		OnTimeout:       Status(status.PerformanceIssues),
+		OnError:         Status(status.MajorOutage),
+	}
+}
+
+// defaults is the config that the file is decoded on top of. The source
+// holds the defaults of every type; those not of the type chosen are
+// cleared after decoding.
+func defaults() Config {
+	return Config{
+		Cachet: Cachet{
+			TokenEnv:         DefaultTokenEnv,
+			Timeout:          Duration(DefaultCachetTimeout),
+			Retries:          DefaultRetries,
+			WriteConcurrency: DefaultWriteConcurrency,
+		},
+		Probe: DefaultProbe(),
+		Reports: Reports{
+			Window:     Duration(DefaultWindow),
+			Thresholds: Thresholds(status.DefaultThresholds()),
+			Source:     Source{Type: "none", Format: "counts", MaxAge: Duration(DefaultMaxAge), Timeout: Duration(DefaultSourceTimeout)},
+		},
+		RunTimeout: Duration(DefaultRunTimeout),
 	}
 }
 
@@ -151,10 +238,99 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// MaxListed is how many problems an Errors message lists.
+const MaxListed = 20
+
+// Errors is every problem found in one config file, in file order (those
+// without a line last). Load and Parse return it when there is more than one
+// problem; errors.As finds the first as an *Error.
+type Errors []*Error
+
+// Error lists the problems one per line, at most MaxListed of them.
+func (es Errors) Error() string {
+	var b strings.Builder
+	for i, e := range es {
+		if i == MaxListed {
+			fmt.Fprintf(&b, "\n… and %d more", len(es)-MaxListed)
+			break
+		}
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems, for errors.As and errors.Is.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// sortErrors orders errs by line, those without a line last since a problem
+// the operator can point at is the better one to fix first, and drops
+// repeats (a value shared through an alias is reported once).
+func sortErrors(errs []*Error) []*Error {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i].Line, errs[j].Line
+		if a == 0 || b == 0 {
+			return b == 0 && a != 0
+		}
+		return a < b
+	})
+	out := errs[:0]
+	for i, e := range errs {
+		if i > 0 && *e == *errs[i-1] {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// asError returns nil, the one error, or all of them.
+func asError(errs []*Error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return Errors(errs)
+}
+
+// bugMsg starts the error for a file that passed every check but that
+// yaml.v3 could not decode: the checker missed something.
+const bugMsg = "this file passed the checks but could not be decoded (a bug in cachet-updater; please report it)"
+
+// LoadOptions change what Load and Parse accept.
+type LoadOptions struct {
+	// AllowNoServers accepts a config without servers (or with an empty
+	// list), for commands that only talk to Cachet. Everything that is in
+	// the file is still checked.
+	AllowNoServers bool
+}
+
 // Load reads the config file at path and validates it. It reads nothing
 // else: the token and the DSN are read later by Config.Token and
 // Source.ResolveDSN.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadOptions{}.Load(path) }
+
+// Parse validates data as the config file at path; see LoadOptions.Parse.
+func Parse(path string, data []byte) (*Config, error) { return LoadOptions{}.Parse(path, data) }
+
+// LoadCachetOnly is Load for commands that need only the cachet block:
+// servers may be missing.
+func LoadCachetOnly(path string) (*Config, error) {
+	return LoadOptions{AllowNoServers: true}.Load(path)
+}
+
+// Load reads the config file at path and validates it.
+func (o LoadOptions) Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: "cannot open the config file: " + osReason(err) + ": check the path"}
@@ -164,7 +340,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, &Error{File: path, Msg: "cannot read the config file: " + osReason(err)}
 	}
-	return Parse(path, data)
+	return o.Parse(path, data)
 }
 
 // osReason drops the path from an *os.PathError, which the caller already
@@ -177,37 +353,42 @@ func osReason(err error) string {
 	return err.Error()
 }
 
-// Parse validates data as the config file at path. path is used in messages
-// and to resolve relative paths; nothing is read from disk.
-func Parse(path string, data []byte) (*Config, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, &Error{File: path, Msg: "cannot make the config path absolute: " + err.Error()}
+// Parse validates data as the config file at path. path is used in messages,
+// to resolve relative paths and for Config.Path; only path's symlinks are
+// looked up on disk. The error is an *Error, or Errors when there is more
+// than one problem.
+func (o LoadOptions) Parse(path string, data []byte) (cfg *Config, err error) {
+	abs, aerr := filepath.Abs(path)
+	if aerr != nil {
+		return nil, &Error{File: path, Msg: "cannot make the config path absolute: " + aerr.Error()}
 	}
+	// Neither yaml.v3 nor the checks should panic, but a config error must
+	// never crash the cron job with a stack trace.
+	defer func() {
+		if r := recover(); r != nil {
+			cfg, err = nil, &Error{File: path, Msg: fmt.Sprintf("reading this file failed (%v): check the file for unusual syntax", r)}
+		}
+	}()
 	root, perr := parseYAML(path, data)
 	if perr != nil {
 		return nil, perr
 	}
-	d := &decoder{file: path, dir: filepath.Dir(abs)}
-	cfg := d.config(root)
-	if e := d.first(); e != nil {
-		return nil, e
+	ck := newChecker(path)
+	ck.walk(root, reflect.TypeFor[Config](), "", nil)
+	cfg, derr := decode(root, ck.at)
+	errs := append(ck.errs, related(ck.errs, validate(cfg, path, ck.at, o))...)
+	if len(errs) == 0 && derr != nil {
+		errs = append(errs, &Error{File: path, Msg: bugMsg + ": " + derr.Error()})
 	}
+	if len(errs) > 0 {
+		return nil, asError(sortErrors(errs))
+	}
+	finish(cfg, filepath.Dir(abs), ck.at)
 	cfg.Path = abs
-	if cfg.LockFile == "" {
-		cfg.LockFile = DefaultLockFile(abs)
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		cfg.Path = real
 	}
 	return cfg, nil
-}
-
-// DefaultLockFile returns the lock file used when lock_file is not set:
-// one per config file, so two configs never block each other and the same
-// config never runs twice at once.
-func DefaultLockFile(absConfigPath string) string {
-	base := filepath.Base(absConfigPath)
-	base = strings.TrimSuffix(base, filepath.Ext(base))
-	sum := sha256.Sum256([]byte(absConfigPath))
-	return filepath.Join(os.TempDir(), "cachet-updater-"+base+"-"+hex.EncodeToString(sum[:4])+".lock")
 }
 
 // parseYAML checks the raw bytes and returns the root mapping node of the
@@ -222,13 +403,6 @@ func parseYAML(path string, data []byte) (root *yaml.Node, err *Error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &Error{File: path, Msg: "the config file is empty: it needs at least cachet.url and one server"}
 	}
-	// The YAML parser should not panic, but a config error must never crash
-	// the cron job with a stack trace.
-	defer func() {
-		if r := recover(); r != nil {
-			root, err = nil, &Error{File: path, Msg: fmt.Sprintf("the YAML parser failed on this file (%v): check the file for unusual syntax", r)}
-		}
-	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if e := dec.Decode(&doc); e != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
@@ -98,6 +100,13 @@ func TestInvalid(t *testing.T) {
 		{"not-a-mapping", 1, "the config must be a YAML mapping"},
 		{"two-documents", 7, "more than one YAML document"},
 		{"not-utf8", 4, "not valid UTF-8"},
+		{"component-id-typo", 6, `servers[0].component_ids: unknown key "component_ids" (did you mean "component_id"?)`},
+		{"cachet-url-userinfo", 2, "cachet.url: must not hold a user name or password"},
+		{"server-url-userinfo-ftp", 5, "servers[0].url: must be an absolute http or https URL such as https://s1.example.org/"},
+		{"none-with-timeout", 6, "reports.source.timeout: key timeout is for types file and sql, and this source has type none: remove it"},
+		{"duration-days-garbage", 4, `reports.window: "2h1d" is not a duration: write it like 10s, 1m30s, 2h or 14d`},
+		{"proxy-not-bool", 7, "servers[0].proxy_from_environment: must be true or false"},
+		{"many", 4, "cachet.timeout: 10 is a bare number"},
 	}
 	listed := map[string]bool{}
 	for _, tt := range tests {
@@ -136,7 +145,7 @@ func TestInvalid(t *testing.T) {
 }
 
 func TestSecretsNotEchoed(t *testing.T) {
-	for _, f := range []string{"inline-token", "token-env-not-a-name", "sql-inline-dsn-mysql"} {
+	for _, f := range []string{"inline-token", "token-env-not-a-name", "sql-inline-dsn-mysql", "cachet-url-userinfo", "server-url-userinfo-ftp"} {
 		_, err := Load(filepath.Join("testdata", "invalid-"+f+".yaml"))
 		for _, secret := range []string{"0123456789abcdef", "9f8a-7b6c-secret", "hunter2"} {
 			if err != nil && strings.Contains(err.Error(), secret) {
@@ -188,13 +197,13 @@ func mustLoad(t *testing.T, path string) *Config {
 	return cfg
 }
 
-func codes(t *testing.T, m map[string]string) status.CodeMap {
+func statusMap(t *testing.T, m map[string]string) StatusMap {
 	t.Helper()
-	c, err := status.ParseCodeMap(m)
+	sm, err := NewStatusMap(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return sm
 }
 
 func TestValidFull(t *testing.T) {
@@ -203,46 +212,45 @@ func TestValidFull(t *testing.T) {
 	abs, _ := filepath.Abs(path)
 	dir := filepath.Dir(abs)
 
-	globalStatus := map[string]string{"200-299": "operational", "429": "partial_outage", "3xx": "performance_issues"}
 	global := Probe{
-		Timeout: 8 * time.Second, Concurrency: 200, Method: "HEAD",
-		TLSSkipVerify: false, FollowRedirects: false,
-		Status: globalStatus, Codes: codes(t, globalStatus),
-		OnTimeout: status.PartialOutage, OnError: status.MajorOutage, Slow: 2 * time.Second,
+		Timeout: Duration(8 * time.Second), Concurrency: 200, Method: "HEAD",
+		TLSSkipVerify: false, FollowRedirects: false, ProxyFromEnvironment: true,
+		Status:    statusMap(t, map[string]string{"200-299": "operational", "429": "partial_outage", "3xx": "performance_issues"}),
+		OnTimeout: Status(status.PartialOutage), OnError: Status(status.MajorOutage), Slow: Duration(2 * time.Second),
 	}
-	s15Status := map[string]string{"200": "operational", "5xx": "partial_outage"}
 	want := &Config{
 		Path: abs,
 		Cachet: Cachet{
 			URL: "https://status.example.org/api/v1", TokenFile: filepath.Join(dir, "secrets", "cachet-token"),
-			Timeout: 7 * time.Second, Retries: 5, WriteConcurrency: 2,
+			Timeout: Duration(7 * time.Second), Retries: 5, WriteConcurrency: 2,
+			token: origin{key: "cachet.token_file", line: 4},
 		},
 		Probe: global,
 		Reports: Reports{
-			Window:     90 * time.Minute,
-			Thresholds: status.Thresholds{PerformanceIssues: 5, PartialOutage: 30, MajorOutage: 60},
+			Window:     Duration(90 * time.Minute),
+			Thresholds: Thresholds{PerformanceIssues: 5, PartialOutage: 30, MajorOutage: 60},
 			Source: Source{
 				Type: "sql", Driver: "sqlite", DSN: filepath.Join(dir, "data", "reports.db"),
 				Query:   "SELECT server, COUNT(*) FROM stream_reports WHERE created_at >= ? GROUP BY server",
-				Timeout: 3 * time.Second, Line: 27,
+				Timeout: Duration(3 * time.Second), Line: 28,
 			},
 		},
 		LockFile:   filepath.Join(dir, "run", "updater.lock"),
-		RunTimeout: 2 * time.Minute,
+		RunTimeout: Duration(2 * time.Minute),
 		Servers: []Server{
-			{Name: "Stream 14", URL: "https://s14.example.org/", ComponentID: 14, ReportsKey: "s14", Probe: global, Line: 36},
-			{Name: "Stream 15", URL: "http://s15.example.org:8080/health", ComponentID: 15, ReportsKey: "Stream 15", Line: 40, Probe: Probe{
-				Timeout: 3 * time.Second, Concurrency: 200, Method: "GET",
-				TLSSkipVerify: true, FollowRedirects: true,
-				Status: s15Status, Codes: codes(t, s15Status),
-				OnTimeout: status.MajorOutage, OnError: status.PartialOutage, Slow: 500 * time.Millisecond,
+			{Name: "Stream 14", URL: "https://s14.example.org/", ComponentID: 14, ReportsKey: "s14", Probe: global, Line: 37},
+			{Name: "Stream 15", URL: "http://s15.example.org:8080/health", ComponentID: 15, ReportsKey: "Stream 15", Line: 41, Probe: Probe{
+				Timeout: Duration(3 * time.Second), Concurrency: 200, Method: "GET",
+				TLSSkipVerify: true, FollowRedirects: true, ProxyFromEnvironment: false,
+				Status:    statusMap(t, map[string]string{"200": "operational", "5xx": "partial_outage"}),
+				OnTimeout: Status(status.MajorOutage), OnError: Status(status.PartialOutage), Slow: Duration(500 * time.Millisecond),
 			}},
 		},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg, want)
 	}
-	p := cfg.Servers[1].Policy(cfg.Reports.Thresholds)
+	p := cfg.Servers[1].Policy(status.Thresholds(cfg.Reports.Thresholds))
 	if p.OnTimeout != status.MajorOutage || p.OnError != status.PartialOutage || p.Slow != 500*time.Millisecond || p.Thresholds.MajorOutage != 60 {
 		t.Errorf("Policy = %+v", p)
 	}
@@ -260,16 +268,15 @@ func TestValidMinimalDefaults(t *testing.T) {
 		Path: abs,
 		Cachet: Cachet{
 			URL: "https://status.example.org/api/v1", TokenEnv: "CACHET_API_TOKEN",
-			Timeout: 10 * time.Second, Retries: 3, WriteConcurrency: 4,
+			Timeout: Duration(10 * time.Second), Retries: 3, WriteConcurrency: 4,
 		},
 		Probe: def,
 		Reports: Reports{
-			Window:     2 * time.Hour,
-			Thresholds: status.Thresholds{PerformanceIssues: 11, PartialOutage: 20, MajorOutage: 50},
+			Window:     Duration(2 * time.Hour),
+			Thresholds: Thresholds{PerformanceIssues: 11, PartialOutage: 20, MajorOutage: 50},
 			Source:     Source{Type: "none"},
 		},
-		LockFile:   DefaultLockFile(abs),
-		RunTimeout: 5 * time.Minute,
+		RunTimeout: Duration(5 * time.Minute),
 		Servers: []Server{
 			{Name: "Stream 1", URL: "https://s1.example.org/", ComponentID: 1, ReportsKey: "Stream 1", Probe: def, Line: 4},
 		},
@@ -277,20 +284,15 @@ func TestValidMinimalDefaults(t *testing.T) {
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg, want)
 	}
-	wantProbe := Probe{Timeout: 10 * time.Second, Concurrency: 1500, Method: "GET", FollowRedirects: true,
-		Status: map[string]string{"200-399": "operational"}, OnTimeout: status.PerformanceIssues, OnError: status.MajorOutage}
-	wantProbe.Codes = codes(t, wantProbe.Status)
+	wantProbe := Probe{Timeout: Duration(10 * time.Second), Concurrency: 1500, Method: "GET", FollowRedirects: true,
+		Status: statusMap(t, map[string]string{"200-399": "operational"}), OnTimeout: Status(status.PerformanceIssues), OnError: Status(status.MajorOutage)}
 	if !reflect.DeepEqual(def, wantProbe) {
 		t.Errorf("DefaultProbe() = %+v, want %+v", def, wantProbe)
 	}
-	if dir, base := filepath.Split(cfg.LockFile); filepath.Clean(dir) != filepath.Clean(os.TempDir()) ||
-		!strings.HasPrefix(base, "cachet-updater-valid-minimal-") || len(base) != len("cachet-updater-valid-minimal-12345678.lock") || !strings.HasSuffix(base, ".lock") {
-		t.Errorf("default lock file %s", cfg.LockFile)
-	}
-	// Server probes must not share the status map with the defaults.
-	cfg.Servers[0].Probe.Status["5xx"] = "major_outage"
-	if len(cfg.Probe.Status) != 1 {
-		t.Error("a server's Status map is shared with the defaults")
+	// A server's status mapping must not share its map with the defaults.
+	cfg.Servers[0].Probe.Status.Map()["5xx"] = "major_outage"
+	if len(cfg.Probe.Status.Map()) != 1 {
+		t.Error("a server's status mapping is shared with the defaults")
 	}
 }
 
@@ -300,11 +302,11 @@ func TestValidOther(t *testing.T) {
 	if cfg.Cachet.TokenEnv != "MY_TOKEN" || cfg.Cachet.TokenFile != "" {
 		t.Errorf("Cachet = %+v", cfg.Cachet)
 	}
-	wantSrc := Source{Type: "file", Path: filepath.Join(filepath.Dir(abs), "reports", "counts.json"), Format: "counts", MaxAge: 15 * time.Minute, Line: 6}
+	wantSrc := Source{Type: "file", Path: filepath.Join(filepath.Dir(abs), "reports", "counts.json"), Format: "counts", MaxAge: Duration(15 * time.Minute), Timeout: Duration(5 * time.Second), Line: 6}
 	if cfg.Reports.Source != wantSrc {
 		t.Errorf("Source = %+v, want %+v", cfg.Reports.Source, wantSrc)
 	}
-	if want := (status.Thresholds{PerformanceIssues: 11, PartialOutage: 25, MajorOutage: 50}); cfg.Reports.Thresholds != want {
+	if want := (Thresholds{PerformanceIssues: 11, PartialOutage: 25, MajorOutage: 50}); cfg.Reports.Thresholds != want {
 		t.Errorf("partial thresholds override = %+v, want %+v", cfg.Reports.Thresholds, want)
 	}
 	if s := cfg.Servers[0]; s.Name != "14" || s.ReportsKey != "14" {
@@ -312,7 +314,7 @@ func TestValidOther(t *testing.T) {
 	}
 
 	cfg = mustLoad(t, filepath.Join("testdata", "valid-sql-env.yaml"))
-	if s := cfg.Reports.Source; s.Type != "sql" || s.Driver != "postgres" || s.DSNEnv != "REPORTS_DSN" || s.Timeout != 5*time.Second || s.MaxAge != 0 || s.Format != "" {
+	if s := cfg.Reports.Source; s.Type != "sql" || s.Driver != "postgres" || s.DSNEnv != "REPORTS_DSN" || s.Timeout.D() != 5*time.Second || s.MaxAge != 0 || s.Format != "" {
 		t.Errorf("Source = %+v", s)
 	}
 }
@@ -328,9 +330,22 @@ func TestParseEdgeCases(t *testing.T) {
 			return c.Reports.Source.MaxAge == 0 && c.Reports.Source.Path == "/abs/r.json"
 		}},
 		{"explicit none", "reports:\n  source:\n    type: none\n", func(c *Config) bool { return c.Reports.Source.Type == "none" }},
-		{"empty lock_file is the default", "lock_file: \"\"\n", func(c *Config) bool { return strings.HasPrefix(filepath.Base(c.LockFile), "cachet-updater-x-") }},
+		{"empty lock_file is left to the caller", "lock_file: \"\"\n", func(c *Config) bool { return c.LockFile == "" }},
 		{"absolute lock_file", "lock_file: /run/lock/cu.lock\n", func(c *Config) bool { return c.LockFile == "/run/lock/cu.lock" }},
-		{"aliases are followed", "probe:\n  status: &m {\"2xx\": operational}\n  on_error: partial_outage\n", func(c *Config) bool { return c.Probe.Status["2xx"] == "operational" }},
+		{"aliases are followed", "probe:\n  status: &m {\"2xx\": operational}\n  on_error: partial_outage\n", func(c *Config) bool { return c.Probe.Status.Map()["2xx"] == "operational" }},
+		{"days", "reports:\n  window: 1d12h\nrun_timeout: 0.5d\nprobe:\n  slow: 1500ms\n", func(c *Config) bool {
+			return c.Reports.Window.D() == 36*time.Hour && c.RunTimeout.D() == 12*time.Hour && c.Probe.Slow.D() == 1500*time.Millisecond
+		}},
+		{"file source timeout", "reports:\n  source:\n    type: file\n    path: r.json\n    timeout: 2s\n", func(c *Config) bool {
+			return c.Reports.Source.Timeout.D() == 2*time.Second
+		}},
+		{"file source timeout default", "reports:\n  source:\n    type: file\n    path: r.json\n", func(c *Config) bool {
+			return c.Reports.Source.Timeout.D() == DefaultSourceTimeout && DefaultSourceTimeout == 5*time.Second
+		}},
+		{"proxy per server", "probe:\n  proxy_from_environment: true\n", func(c *Config) bool {
+			return c.Probe.ProxyFromEnvironment && c.Servers[0].Probe.ProxyFromEnvironment
+		}},
+		{"method in any case", "probe:\n  method: Head\n", func(c *Config) bool { return c.Servers[0].Probe.Method == "HEAD" }},
 		{"sqlite URI dsn is kept", "reports:\n  source:\n    type: sql\n    driver: sqlite\n    dsn: \"file:r.db?mode=ro\"\n    query: SELECT 1\n", func(c *Config) bool {
 			return c.Reports.Source.DSN == "file:r.db?mode=ro"
 		}},
@@ -347,12 +362,148 @@ func TestParseEdgeCases(t *testing.T) {
 	}
 }
 
+func TestServerOverridesEveryProbeKey(t *testing.T) {
+	base := "cachet:\n  url: https://status.example.org/api/v1\nservers:\n  - name: a\n    url: https://a.example.org/\n    component_id: 1\n"
+	info := structOf(reflect.TypeFor[Probe]())
+	for _, f := range info.fields {
+		if f.name == "concurrency" {
+			continue
+		}
+		t.Run(f.name, func(t *testing.T) {
+			vals := map[string]string{"timeout": "3s", "method": "HEAD", "tls_skip_verify": "true", "follow_redirects": "false",
+				"proxy_from_environment": "true", "status": "{\"2xx\": operational}", "on_timeout": "major_outage", "on_error": "partial_outage", "slow": "1s"}
+			v, ok := vals[f.name]
+			if !ok {
+				t.Fatalf("no test value for probe key %s", f.name)
+			}
+			cfg, err := Parse("/etc/cu/x.yaml", []byte(base+"    "+f.name+": "+v+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := reflect.ValueOf(cfg.Servers[0].Probe).FieldByIndex(f.index)
+			def := reflect.ValueOf(cfg.Probe).FieldByIndex(f.index)
+			if reflect.DeepEqual(got.Interface(), def.Interface()) {
+				t.Errorf("servers[0].%s: %s did not override the default %v", f.name, v, def)
+			}
+		})
+	}
+}
+
+func TestServerURLBasicAuth(t *testing.T) {
+	data := "cachet:\n  url: https://status.example.org/api/v1\nservers:\n  - name: a\n    url: https://probe:" + secretValue + "@a.example.org/health\n    component_id: 1\n"
+	cfg, err := Parse("/etc/cu/x.yaml", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Servers[0]
+	if s.URL != "https://probe:"+secretValue+"@a.example.org/health" {
+		t.Errorf("URL = %q, want it whole for the prober", s.URL)
+	}
+	if got := s.DisplayURL(); got != "https://probe:xxxxx@a.example.org/health" {
+		t.Errorf("DisplayURL() = %q", got)
+	}
+	// Nothing the config says about such a file may hold the password.
+	bad := strings.Replace(data, "component_id: 1", "component_id: 0\n    timout: 1s", 1)
+	bad = strings.Replace(bad, "https://status", "ftp://status", 1)
+	if _, err := Parse("/etc/cu/x.yaml", []byte(bad)); err == nil || strings.Contains(err.Error(), secretValue) {
+		t.Errorf("error holds the password or is missing: %v", err)
+	}
+	for _, w := range cfg.Warnings(noStat) {
+		if strings.Contains(w, secretValue) {
+			t.Errorf("warning holds the password: %s", w)
+		}
+	}
+}
+
+func TestAllowNoServers(t *testing.T) {
+	only := "cachet:\n  url: https://status.example.org/api/v1\n"
+	cfg, err := LoadOptions{AllowNoServers: true}.Parse("x.yaml", []byte(only))
+	if err != nil || len(cfg.Servers) != 0 || cfg.Cachet.URL != "https://status.example.org/api/v1" {
+		t.Fatalf("cachet only: %+v, %v", cfg, err)
+	}
+	if _, err := (LoadOptions{AllowNoServers: true}).Parse("x.yaml", []byte(only+"servers: []\n")); err != nil {
+		t.Errorf("empty servers: %v", err)
+	}
+	if _, err := Parse("x.yaml", []byte(only)); err == nil || !strings.Contains(err.Error(), "servers: is required") {
+		t.Errorf("Parse without servers: %v", err)
+	}
+	// What is there is still checked.
+	_, err = LoadOptions{AllowNoServers: true}.Parse("x.yaml", []byte(only+"servers:\n  - name: a\n"))
+	if err == nil || !strings.Contains(err.Error(), "servers[0].url: is required") {
+		t.Errorf("a broken server: %v", err)
+	}
+	dir := t.TempDir()
+	path := writeFile(t, dir, "c.yaml", only)
+	if _, err := LoadCachetOnly(path); err != nil {
+		t.Errorf("LoadCachetOnly: %v", err)
+	}
+}
+
+// TestPathResolvesSymlinks: the same file through a symlink has the same
+// Path (the run lock is derived from it); relative paths in it resolve
+// against the folder of the path given.
+func TestPathResolvesSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	real := writeFile(t, dir, "real.yaml", minimalYAML+"lock_file: run.lock\n")
+	linkDir := filepath.Join(dir, "etc")
+	if err := os.Mkdir(linkDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(linkDir, "config.yaml")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	a, b := mustLoad(t, real), mustLoad(t, link)
+	realResolved, _ := filepath.EvalSymlinks(real)
+	if a.Path != realResolved || b.Path != realResolved {
+		t.Errorf("Path = %q and %q, want both %q", a.Path, b.Path, realResolved)
+	}
+	if b.LockFile != filepath.Join(linkDir, "run.lock") {
+		t.Errorf("LockFile = %q, want it next to the path given", b.LockFile)
+	}
+	if cfg, err := Parse("no/such/dir/c.yaml", []byte(minimalYAML)); err != nil || !filepath.IsAbs(cfg.Path) {
+		t.Errorf("a path that does not exist: %+v, %v", cfg, err)
+	}
+}
+
 func TestErrorsInFileOrder(t *testing.T) {
 	data := "cachet:\n  url: ftp://x\nprobe:\n  timout: 1s\nservers: []\n"
 	_, err := Parse("x.yaml", []byte(data))
 	var ce *Error
 	if !errors.As(err, &ce) || ce.Line != 2 || ce.Key != "cachet.url" {
 		t.Errorf("want the first error on line 2, got %v", err)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+		str  string
+	}{
+		{"0", 0, "0s"},
+		{"0s", 0, "0s"},
+		{"90s", 90 * time.Second, "1m30s"},
+		{"2h", 2 * time.Hour, "2h"},
+		{"1h30m", 90 * time.Minute, "1h30m"},
+		{"500ms", 500 * time.Millisecond, "500ms"},
+		{"14d", 14 * 24 * time.Hour, "14d"},
+		{"1d12h", 36 * time.Hour, "36h"},
+		{"1.5d", 36 * time.Hour, "36h"},
+		{"0d", 0, "0s"},
+		{"-1d", -24 * time.Hour, "-1d"},
+		{" 7d ", 7 * 24 * time.Hour, "7d"},
+	} {
+		var d Duration
+		if errs := d.parse(&yaml.Node{Kind: yaml.ScalarNode, Value: tt.in}); errs != nil || d.D() != tt.want || d.String() != tt.str {
+			t.Errorf("%q: %v %s, %v; want %v %s", tt.in, d.D(), d, errs, tt.want, tt.str)
+		}
+	}
+	for _, in := range []string{"10", "1.5", "d", "1dd", "1d-2h", "2h1d", "1e3d", "infd", "0x10d", "1 d", "1_0d", "99999999999d", "ten"} {
+		var d Duration
+		if errs := d.parse(&yaml.Node{Kind: yaml.ScalarNode, Value: in}); errs == nil {
+			t.Errorf("%q parsed as %v, want an error", in, d.D())
+		}
 	}
 }
 
@@ -367,6 +518,23 @@ func BenchmarkParseLarge(b *testing.B) {
 	sb.WriteString("servers:\n")
 	for i := 1; i <= 10000; i++ {
 		fmt.Fprintf(&sb, "  - {name: s%d, url: 'https://s.org/', component_id: %d, status: *m}\n", i, i)
+	}
+	data := []byte(sb.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("big.yaml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseFleet is the common case: 10,000 plain servers, one probe
+// key each.
+func BenchmarkParseFleet(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("cachet:\n  url: https://status.example.org/api/v1\nservers:\n")
+	for i := 1; i <= 10000; i++ {
+		fmt.Fprintf(&sb, "  - name: Stream %d\n    url: https://s%d.example.org/\n    component_id: %d\n    timeout: 5s\n", i, i, i)
 	}
 	data := []byte(sb.String())
 	b.ReportAllocs()

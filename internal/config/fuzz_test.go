@@ -4,11 +4,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-// FuzzParse checks that Parse never panics and returns either a config or a
-// *Error, never both and never neither.
+// FuzzParse checks that Parse never panics and returns either a config or
+// errors that errors.As finds an *Error in, never both and never neither;
+// that every error has a file and a key or a line; that yaml.v3 never
+// refuses what the checker let through; and that what it accepts is usable.
 func FuzzParse(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.yaml"))
 	if err != nil {
@@ -31,13 +34,25 @@ func FuzzParse(f *testing.F) {
 			if cfg != nil {
 				t.Fatalf("both a config and an error: %v", err)
 			}
+			if strings.Contains(err.Error(), bugMsg) {
+				t.Fatalf("yaml.v3 refused what the checker accepted: %v", err)
+			}
+			var list Errors
+			if errors.As(err, &list) {
+				for _, e := range list {
+					if e.File == "" || e.Key == "" && e.Line == 0 {
+						t.Fatalf("error without a place: %+v in %v", e, err)
+					}
+				}
+			}
 			return
 		}
 		if cfg == nil || len(cfg.Servers) == 0 {
 			t.Fatalf("no error and no usable config: %+v", cfg)
 		}
 		for _, s := range cfg.Servers {
-			if s.ComponentID < 1 || s.Probe.Timeout <= 0 || (s.Probe.Method != "GET" && s.Probe.Method != "HEAD") {
+			if s.ComponentID < 1 || s.Probe.Timeout <= 0 || (s.Probe.Method != "GET" && s.Probe.Method != "HEAD") ||
+				strings.TrimSpace(s.Name) == "" || s.ReportsKey == "" || !isWebURL(s.URL) || len(s.Probe.Status.Map()) == 0 || s.Probe.Slow < 0 {
 				t.Fatalf("invalid server accepted: %+v", s)
 			}
 		}

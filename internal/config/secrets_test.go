@@ -52,6 +52,22 @@ func TestToken(t *testing.T) {
 	}
 }
 
+func TestTokenSource(t *testing.T) {
+	for _, tt := range []struct {
+		c    Cachet
+		want string
+	}{
+		{Cachet{TokenEnv: "CACHET_API_TOKEN"}, "environment variable CACHET_API_TOKEN"},
+		{Cachet{TokenFile: "/etc/cu/token"}, "token file /etc/cu/token"},
+		{Cachet{TokenEnv: "tok3n", token: origin{line: 4}}, "the environment variable named by cachet.token_env (line 4)"},
+		{Cachet{TokenFile: "/etc/cu/tok3n", token: origin{line: 4, hidden: true}}, "the token file named by cachet.token_file (line 4)"},
+	} {
+		if got := tt.c.TokenSource(); got != tt.want {
+			t.Errorf("%+v: TokenSource() = %q, want %q", tt.c, got, tt.want)
+		}
+	}
+}
+
 func TestResolveDSN(t *testing.T) {
 	dir := t.TempDir()
 	good := writeFile(t, dir, "dsn", secretValue+"\n")
@@ -97,4 +113,93 @@ func checkSecret(t *testing.T, got string, err error, want, wantErr string) {
 	if strings.Contains(err.Error(), secretValue) {
 		t.Errorf("error contains the secret: %v", err)
 	}
+}
+
+// TestSecretNamesNotEchoed: a token pasted where the name of a variable or
+// a file belongs is never printed back.
+func TestSecretNamesNotEchoed(t *testing.T) {
+	const pasted = "aB3dE5fG7hJ9kL1mN2pQ"
+	dir := t.TempDir()
+	load := func(t *testing.T, yaml string) *Config {
+		t.Helper()
+		return mustLoad(t, writeFile(t, dir, "c.yaml", yaml))
+	}
+	tests := []struct {
+		name, yaml, want string
+		dsn              bool
+	}{
+		{"token_env", "cachet:\n  url: https://status.example.org/api/v1\n  token_env: " + pasted + "\n",
+			"the environment variable named by cachet.token_env (line 3) is empty or unset; token_env must hold the NAME of a variable, such as CACHET_API_TOKEN, not the token", false},
+		{"token_file", "cachet:\n  url: https://status.example.org/api/v1\n  token_file: " + pasted + "\n",
+			"reading the Cachet API token from the file named by cachet.token_file (line 3): no such file or directory; token_file must hold the PATH of a file, such as /etc/cachet-updater/token, not the token", false},
+		{"dsn_env", "cachet:\n  url: https://status.example.org/api/v1\nreports:\n  source:\n    type: sql\n    driver: mysql\n    dsn_env: " + pasted + "\n    query: SELECT 1\n",
+			"the environment variable named by reports.source.dsn_env (line 7) is empty or unset; dsn_env must hold the NAME of a variable, such as REPORTS_DSN, not the DSN", true},
+		{"dsn_file", "cachet:\n  url: https://status.example.org/api/v1\nreports:\n  source:\n    type: sql\n    driver: postgres\n    dsn_file: " + pasted + "\n    query: SELECT 1\n",
+			"reading the postgres DSN from the file named by reports.source.dsn_file (line 7): no such file or directory; dsn_file must hold the PATH of a file, such as /etc/cachet-updater/reports-dsn, not the DSN", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := load(t, tt.yaml+"servers:\n  - {name: a, url: 'https://a.example.org/', component_id: 1}\n")
+			var err error
+			if tt.dsn {
+				_, err = cfg.Reports.Source.ResolveDSN(env(nil))
+			} else {
+				_, err = cfg.Token(env(nil))
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("error\n  %v\nwant\n  %s", err, tt.want)
+			}
+			if src := cfg.Cachet.TokenSource(); strings.Contains(src, pasted) || !strings.Contains(src, "named by cachet.token_") && !tt.dsn {
+				t.Errorf("TokenSource() = %q", src)
+			}
+		})
+	}
+}
+
+// TestTokenContent: a token that an HTTP header cannot carry, or that is
+// not one word, is a clear error naming where it came from, not a 401 or an
+// "invalid header" retried later.
+func TestTokenContent(t *testing.T) {
+	dir := t.TempDir()
+	half1, half2 := secretValue[:8], secretValue[8:]
+	file := func(name, content string) string { return writeFile(t, dir, name, content) }
+	bom := file("bom", "\uFEFF"+secretValue+"\n")
+	twoLines := file("two", half1+"\n"+half2+"\n")
+	space := file("space", half1+" "+half2)
+	nul := file("nul", half1+"\x00"+half2)
+	crlf := file("crlf", secretValue+"\r\n")
+	tests := []struct {
+		name    string
+		cachet  Cachet
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{"file with a BOM", Cachet{TokenFile: bom}, nil, "", "token file " + bom + " starts with a byte-order mark: save it without one"},
+		{"file with two lines", Cachet{TokenFile: twoLines}, nil, "", "token file " + twoLines + " holds more than one line: put only the token in it"},
+		{"file with a space", Cachet{TokenFile: space}, nil, "", "token file " + space + " holds a space or control character inside the token (at byte 9): put only the token in it"},
+		{"file with a NUL", Cachet{TokenFile: nul}, nil, "", "holds a space or control character inside the token (at byte 9)"},
+		{"file with CRLF", Cachet{TokenFile: crlf}, nil, secretValue, ""},
+		{"env with a newline", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\n" + half2}, "", "environment variable T holds more than one line: put only the token in it"},
+		{"env with a tab", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\t" + half2}, "", "environment variable T holds a space or control character inside the token (at byte 9)"},
+		{"env not ASCII", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\u201d" + half2}, "", "environment variable T holds a character that is not plain ASCII (at byte 9)"},
+		{"env named oddly", Cachet{TokenEnv: "token", token: origin{line: 3}}, map[string]string{"token": half1 + " " + half2}, "", "the environment variable named by cachet.token_env (line 3) holds a space"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Config{Cachet: tt.cachet}
+			got, err := c.Token(env(tt.env))
+			checkSecret(t, got, err, tt.want, tt.wantErr)
+			if err != nil && (strings.Contains(err.Error(), half1) || strings.Contains(err.Error(), half2)) {
+				t.Errorf("error holds part of the token: %v", err)
+			}
+		})
+	}
+	// A DSN may hold spaces (key=value DSNs), but not a byte-order mark.
+	kv := file("kv", "host=db user=reports password="+secretValue+"\n")
+	if got, err := (Source{Type: "sql", Driver: "postgres", DSNFile: kv}).ResolveDSN(env(nil)); err != nil || !strings.HasPrefix(got, "host=db") {
+		t.Errorf("key=value DSN: %q, %v", got, err)
+	}
+	_, err := Source{Type: "sql", Driver: "postgres", DSNFile: bom}.ResolveDSN(env(nil))
+	checkSecret(t, "", err, "", "DSN file "+bom+" starts with a byte-order mark")
 }

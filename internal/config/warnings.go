@@ -5,35 +5,124 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Warnings returns problems an operator should fix that do not stop a run:
-// secret-bearing files readable by other users and a token sent over plain
-// http. stat is os.Stat in production; files it cannot stat are skipped
-// (reading them reports the problem).
+// files holding secrets that other users can read, secrets sent over plain
+// http, and timeouts that cannot fit in run_timeout. stat is os.Stat in
+// production; files it cannot stat are skipped (reading them reports the
+// problem). No warning holds a secret.
 func (c *Config) Warnings(stat func(string) (os.FileInfo, error)) []string {
 	var w []string
-	for _, f := range []struct{ what, path string }{
-		{"config file", c.Path},
-		{"token file", c.Cachet.TokenFile},
-		{"DSN file", c.Reports.Source.DSNFile},
-	} {
-		if f.path == "" {
-			continue
+	w = append(w, c.modeWarnings(stat)...)
+	w = append(w, c.plainHTTPWarnings()...)
+	return append(w, c.timeoutWarnings()...)
+}
+
+// modeWarnings warns about each file holding a secret that is readable by
+// other users, saying what it holds.
+func (c *Config) modeWarnings(stat func(string) (os.FileInfo, error)) []string {
+	var w []string
+	check := func(path, name, holds, fix string) {
+		if path == "" {
+			return
 		}
-		fi, err := stat(f.path)
-		if err != nil {
-			continue
-		}
-		if perm := fi.Mode().Perm(); perm&0o044 != 0 {
-			w = append(w, fmt.Sprintf("%s %s is readable by other users (mode %04o): chmod 600 %s", f.what, f.path, perm, f.path))
+		if fi, err := stat(path); err == nil && fi.Mode().Perm()&0o044 != 0 {
+			w = append(w, fmt.Sprintf("%s holds %s and is readable by other users (mode %04o): chmod 600 %s", name, holds, fi.Mode().Perm(), fix))
 		}
 	}
+	if keys := c.passwordKeys(); len(keys) > 0 {
+		holds := "a basic-auth password (" + keys[0] + ")"
+		if len(keys) > 1 {
+			holds = "basic-auth passwords (" + listSome(keys, 3) + ")"
+		}
+		check(c.Path, "config file "+c.Path, holds, c.Path)
+	}
+	for _, s := range []secret{c.Cachet.secret(), c.Reports.Source.secret()} {
+		if s.file == "" {
+			continue
+		}
+		fix := s.file
+		if s.at.hidden {
+			fix = "that file"
+		}
+		check(s.file, s.fileName(), s.what, fix)
+	}
+	return w
+}
+
+// passwordKeys returns the keys of the server URLs that hold a password.
+func (c *Config) passwordKeys() []string {
+	var keys []string
+	for i, s := range c.Servers {
+		if u, err := url.Parse(s.URL); err == nil && u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				keys = append(keys, "servers["+strconv.Itoa(i)+"].url")
+			}
+		}
+	}
+	return keys
+}
+
+// listSome writes the first n items and how many more there are.
+func listSome(items []string, n int) string {
+	if len(items) <= n {
+		return wordList(items, "and")
+	}
+	return strings.Join(items[:n], ", ") + " and " + strconv.Itoa(len(items)-n) + " more"
+}
+
+func (c *Config) plainHTTPWarnings() []string {
+	var w []string
 	if u, err := url.Parse(c.Cachet.URL); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		w = append(w, fmt.Sprintf("cachet.url %s uses plain http:// to a host that is not this machine: the Cachet token is sent unencrypted and can be read on the way; use https://", c.Cachet.URL))
 	}
+	for i, s := range c.Servers {
+		u, err := url.Parse(s.URL)
+		if err != nil || u.Scheme != "http" || u.User == nil || isLoopback(u.Hostname()) {
+			continue
+		}
+		if _, ok := u.User.Password(); ok {
+			w = append(w, fmt.Sprintf("servers[%d].url %s sends a basic-auth password over plain http:// to a host that is not this machine: it can be read on the way; use https://", i, s.DisplayURL()))
+		}
+	}
 	return w
+}
+
+// timeoutWarnings warns when a probe that hangs, or enough of them, would
+// keep the run from finishing within run_timeout.
+func (c *Config) timeoutWarnings() []string {
+	if len(c.Servers) == 0 {
+		return nil
+	}
+	run := c.RunTimeout.D()
+	longest := 0
+	for i, s := range c.Servers {
+		if s.Probe.Timeout > c.Servers[longest].Probe.Timeout {
+			longest = i
+		}
+	}
+	s := c.Servers[longest]
+	probe := s.Probe.Timeout.D()
+	if run <= probe {
+		if s.Probe.Timeout == c.Probe.Timeout {
+			return []string{fmt.Sprintf("run_timeout %s is not longer than probe.timeout %s: if a server hangs (such as %q), the run is cut before its probe ends and nothing is written; raise run_timeout above %s or lower probe.timeout",
+				c.RunTimeout, s.Probe.Timeout, s.Name, s.Probe.Timeout)}
+		}
+		return []string{fmt.Sprintf("run_timeout %s is not longer than the timeout %s of server %q (servers[%d].timeout): if it hangs, the run is cut before its probe ends and nothing is written; raise run_timeout above %s or lower that timeout",
+			c.RunTimeout, s.Probe.Timeout, s.Name, longest, s.Probe.Timeout)}
+	}
+	n, conc := len(c.Servers), c.Probe.Concurrency
+	perSlot := int(run / probe) // hanging probes one slot gets through within run_timeout
+	if conc < 1 || n <= conc*perSlot {
+		return nil
+	}
+	rounds := (n + conc - 1) / conc
+	return []string{fmt.Sprintf("probe.concurrency %d lets at most %d of the %d servers hang at once within run_timeout %s (probes of up to %s, %d after one another per slot): if more hang, the run cannot finish; raise probe.concurrency to %d or more, or run_timeout above %s",
+		conc, conc*perSlot, n, c.RunTimeout, s.Probe.Timeout, perSlot, (n+perSlot-1)/perSlot, Duration(time.Duration(rounds)*probe))}
 }
 
 // isLoopback reports whether host names this machine: localhost (and

@@ -168,7 +168,7 @@ func TestRunInterrupted(t *testing.T) {
 		<-r.Context().Done()
 	}
 	f := newRunFixture(t, []http.HandlerFunc{hang}, []int{1}, `{}`)
-	f.cfg.Servers[0].Probe.Timeout = time.Minute
+	f.cfg.Servers[0].Probe.Timeout = config.Duration(time.Minute)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	go func() {
 		<-started

@@ -19,13 +19,7 @@ func OpenSource(src config.Source, getenv func(string) string, now func() time.T
 	case "", "none":
 		return nil, nil
 	case "file":
-		timeout := src.Timeout
-		if timeout == 0 {
-			// The config now sets reports.source.timeout for file sources too
-			// (default 5s); this fallback goes when that lands.
-			timeout = 5 * time.Second
-		}
-		f, err := reports.NewFile(reports.FileOptions{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge, Now: now, Timeout: timeout, Log: log})
+		f, err := reports.NewFile(reports.FileOptions{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge.D(), Now: now, Timeout: src.Timeout.D(), Log: log})
 		if err != nil {
 			return nil, err
 		}
@@ -35,7 +29,7 @@ func OpenSource(src config.Source, getenv func(string) string, now func() time.T
 		if err != nil {
 			return nil, fmt.Errorf("report source sql (%s): %w", src.Driver, err)
 		}
-		s, err := reports.OpenSQL(reports.SQLOptions{Driver: src.Driver, DSN: dsn, Query: src.Query, Timeout: src.Timeout})
+		s, err := reports.OpenSQL(reports.SQLOptions{Driver: src.Driver, DSN: dsn, Query: src.Query, Timeout: src.Timeout.D()})
 		if err != nil {
 			return nil, err
 		}

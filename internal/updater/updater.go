@@ -204,7 +204,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		d.Log.Error().Err(sum.CachetErr).Msg("cannot read Cachet: nothing will be written")
 	}
 
-	sum.Rows = decideAll(servers, in.results, in.counts, d.Source != nil && sum.SourceErr == nil, cfg.Reports.Thresholds)
+	sum.Rows = decideAll(servers, in.results, in.counts, d.Source != nil && sum.SourceErr == nil, status.Thresholds(cfg.Reports.Thresholds))
 	plan(sum.Rows, in.components, in.short, sum.CachetErr)
 	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
 	d.Log.Debug().Dur("after", d.Now().Sub(started)).Msg("writes done")
@@ -238,7 +238,7 @@ func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Se
 	since := func() time.Duration { return d.Now().Sub(started) }
 	if d.Source != nil {
 		wg.Go(func() {
-			in.counts, in.sourceErr = d.Source.Counts(ctx, started.Add(-cfg.Reports.Window))
+			in.counts, in.sourceErr = d.Source.Counts(ctx, started.Add(-cfg.Reports.Window.D()))
 		})
 	}
 	wg.Go(func() {
@@ -263,8 +263,8 @@ func targets(servers []config.Server) []probe.Target {
 		ts[i] = probe.Target{
 			Name:            s.Name,
 			URL:             s.URL,
-			Method:          s.Probe.Method,
-			Timeout:         s.Probe.Timeout,
+			Method:          string(s.Probe.Method),
+			Timeout:         s.Probe.Timeout.D(),
 			TLSSkipVerify:   s.Probe.TLSSkipVerify,
 			FollowRedirects: s.Probe.FollowRedirects,
 		}

@@ -1,0 +1,284 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/proxer/cachet-updater/internal/status"
+)
+
+// A value is one of the small config types that read their own YAML node.
+// parse returns every problem with the node, each with its line and a key
+// relative to the value's own ("" for the value itself); the checker adds
+// the file and the key path, UnmarshalYAML hands them to yaml.v3.
+type value interface {
+	parse(n *yaml.Node) []*Error
+}
+
+// unmarshal runs v.parse for UnmarshalYAML. Problems become a
+// *yaml.TypeError, the one error yaml.v3 collects and decodes on after, so
+// that one bad value does not hide the next.
+func unmarshal(v value, n *yaml.Node) error {
+	errs := v.parse(n)
+	if len(errs) == 0 {
+		return nil
+	}
+	te := &yaml.TypeError{}
+	for _, e := range errs {
+		msg := e.Msg
+		if e.Key != "" {
+			msg = e.Key + ": " + msg
+		}
+		te.Errors = append(te.Errors, fmt.Sprintf("line %d: %s", e.Line, msg))
+	}
+	return te
+}
+
+// problem is a one-item list of the problem with n.
+func problem(n *yaml.Node, format string, args ...any) []*Error {
+	return []*Error{{Line: n.Line, Msg: fmt.Sprintf(format, args...)}}
+}
+
+// scalar returns n's text, or a problem when n is a mapping or a list.
+func scalar(n *yaml.Node) (string, []*Error) {
+	if n.Kind != yaml.ScalarNode {
+		return "", problem(n, "must be a single value, not a %s", kindName(n))
+	}
+	return n.Value, nil
+}
+
+// Duration is a config duration: a Go duration (90s, 1m30s, 2h) or days
+// with d (14d, 1d12h). A bare number other than 0 is refused: "10" could
+// mean seconds or minutes.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String writes d the way a config would: 14d, 2h, 1m30s, 500ms.
+func (d Duration) String() string {
+	const day = 24 * time.Hour
+	t := time.Duration(d)
+	if t != 0 && t%day == 0 {
+		return strconv.FormatInt(int64(t/day), 10) + "d"
+	}
+	s := t.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error { return unmarshal(d, n) }
+
+func (d *Duration) parse(n *yaml.Node) []*Error {
+	text, errs := scalar(n)
+	if errs != nil {
+		return errs
+	}
+	s := strings.TrimSpace(text)
+	if _, err := strconv.ParseFloat(s, 64); err == nil && s != "0" {
+		return problem(n, "%s is a bare number, not a duration: add a unit, such as %ss, %sm or %sd", s, s, s, s)
+	}
+	v, ok := parseDuration(s)
+	if !ok {
+		return problem(n, "%q is not a duration: write it like 10s, 1m30s, 2h or 14d", text)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// parseDuration is time.ParseDuration with a leading day count: 14d, 1d12h,
+// 1.5d, -1d.
+func parseDuration(s string) (time.Duration, bool) {
+	num, rest, found := strings.Cut(s, "d")
+	if !found {
+		v, err := time.ParseDuration(s)
+		return v, err == nil
+	}
+	sign := 1.0
+	if after, ok := strings.CutPrefix(num, "-"); ok {
+		sign, num = -1, after
+	} else {
+		num = strings.TrimPrefix(num, "+")
+	}
+	days, err := strconv.ParseFloat(num, 64)
+	if err != nil || num == "" || strings.ContainsAny(num, "eEnNiIxX_") {
+		return 0, false
+	}
+	var tail time.Duration
+	if rest != "" {
+		if rest[0] == '-' || rest[0] == '+' {
+			return 0, false
+		}
+		if tail, err = time.ParseDuration(rest); err != nil {
+			return 0, false
+		}
+	}
+	total := days*float64(24*time.Hour) + float64(tail)
+	if total >= math.MaxInt64 {
+		return 0, false
+	}
+	return time.Duration(sign * total), true
+}
+
+// Method is the HTTP method of a probe: GET or HEAD, in upper case
+// whatever the case it was written in.
+type Method string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (m *Method) UnmarshalYAML(n *yaml.Node) error { return unmarshal(m, n) }
+
+func (m *Method) parse(n *yaml.Node) []*Error {
+	text, errs := scalar(n)
+	if errs != nil {
+		return errs
+	}
+	switch v := strings.ToUpper(strings.TrimSpace(text)); v {
+	case "GET", "HEAD":
+		*m = Method(v)
+		return nil
+	}
+	return problem(n, "must be GET or HEAD, not %q", text)
+}
+
+// Status is a status name in the config: operational, performance_issues,
+// partial_outage or major_outage.
+type Status status.Status
+
+// S returns s as a status.Status.
+func (s Status) S() status.Status { return status.Status(s) }
+
+// String returns the config name of s.
+func (s Status) String() string { return status.Status(s).String() }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *Status) UnmarshalYAML(n *yaml.Node) error { return unmarshal(s, n) }
+
+func (s *Status) parse(n *yaml.Node) []*Error {
+	text, errs := scalar(n)
+	if errs != nil {
+		return errs
+	}
+	st, err := status.Parse(strings.TrimSpace(text))
+	if err != nil {
+		return problem(n, "%v", err)
+	}
+	*s = Status(st)
+	return nil
+}
+
+// maxStatusKeys bounds a status mapping; checking for overlaps is
+// quadratic, and a real mapping has a handful of keys.
+const maxStatusKeys = 200
+
+// StatusMap maps HTTP status codes to statuses: keys are a code ("429"), a
+// range ("200-299") or a class ("2xx"); the narrowest match wins. It is
+// read-only, so servers share the default mapping safely. A mapping in the
+// config replaces the one it overrides as a whole, never key by key.
+type StatusMap struct {
+	written map[string]string
+	codes   status.CodeMap
+}
+
+// NewStatusMap builds a StatusMap from keys and status names as a config
+// would write them.
+func NewStatusMap(m map[string]string) (StatusMap, error) {
+	codes, err := status.ParseCodeMap(m)
+	if err != nil {
+		return StatusMap{}, err
+	}
+	return StatusMap{written: copyMap(m), codes: codes}, nil
+}
+
+// Codes returns the parsed mapping.
+func (m StatusMap) Codes() status.CodeMap { return m.codes }
+
+// Map returns a copy of the mapping as written.
+func (m StatusMap) Map() map[string]string { return copyMap(m.written) }
+
+func copyMap(m map[string]string) map[string]string {
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler. It replaces m, where yaml.v3
+// would merge a mapping into the map already there.
+func (m *StatusMap) UnmarshalYAML(n *yaml.Node) error { return unmarshal(m, n) }
+
+// parse checks the mapping key by key, so each problem carries the line of
+// the key or value at fault.
+func (m *StatusMap) parse(n *yaml.Node) []*Error {
+	const example = `such as {"200-399": operational}`
+	switch {
+	case n.Kind != yaml.MappingNode:
+		return problem(n, "must be a mapping of HTTP codes to statuses, %s", example)
+	case len(n.Content) == 0:
+		return problem(n, "is empty: map at least one code, %s", example)
+	case len(n.Content)/2 > maxStatusKeys:
+		return problem(n, "has %d keys, more than %d: use ranges (200-299) and classes (2xx) instead of single codes", len(n.Content)/2, maxStatusKeys)
+	}
+	written := map[string]string{}
+	lines := map[string]int{}
+	var order []string
+	var errs []*Error
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode || isNull(v) {
+			errs = append(errs, &Error{Line: k.Line, Msg: `each entry must be a code, range or class followed by a status, such as "429": partial_outage`})
+			continue
+		}
+		if first, dup := lines[k.Value]; dup {
+			errs = append(errs, &Error{Line: k.Line, Key: k.Value, Msg: fmt.Sprintf("is set twice (first on line %d): keep one", first)})
+			continue
+		}
+		lines[k.Value] = k.Line
+		if _, _, err := status.ParseCodeKey(k.Value); err != nil {
+			errs = append(errs, &Error{Line: k.Line, Msg: err.Error()})
+			continue
+		}
+		name := strings.TrimSpace(v.Value)
+		if _, err := status.Parse(name); err != nil {
+			errs = append(errs, &Error{Line: v.Line, Key: k.Value, Msg: err.Error()})
+			continue
+		}
+		written[k.Value] = name
+		order = append(order, k.Value)
+	}
+	if errs != nil {
+		return errs
+	}
+	sm, err := NewStatusMap(written)
+	if err != nil {
+		return []*Error{{Line: overlapLine(n, order, lines), Msg: err.Error()}}
+	}
+	*m = sm
+	return nil
+}
+
+// overlapLine finds the first key, in file order, that overlaps an earlier
+// key of the same width, so the overlap error points at it.
+func overlapLine(n *yaml.Node, order []string, lines map[string]int) int {
+	for j, b := range order {
+		blo, bhi, _ := status.ParseCodeKey(b)
+		for _, a := range order[:j] {
+			alo, ahi, _ := status.ParseCodeKey(a)
+			if ahi-alo == bhi-blo && alo <= bhi && blo <= ahi {
+				return lines[b]
+			}
+		}
+	}
+	return n.Line
+}
