@@ -66,7 +66,8 @@ func worldOf(ts *testscript.TestScript) *world { return ts.Value(worldKey{}).(*w
 // can point at, and exports their URLs: $CACHET_URL, $CACHET_API_TOKEN
 // (a fresh random token), $OK (200), $FAIL (503), $NOTFOUND (404), $HANG
 // (accepts, never answers), $REFUSED (a closed port), $REDIRECT (302 to
-// $OK). $CACHET_UPDATER_CONFIG is $WORK/config.yaml, so a script runs
+// $OK), $AUTH_HOSTPORT (host:port of a server that wants basic auth
+// probe:pw-s3cret). $CACHET_UPDATER_CONFIG is $WORK/config.yaml, so a script runs
 // "cu 0 run" without --config.
 func setupScript(env *testscript.Env) error {
 	b := make([]byte, 12)
@@ -106,6 +107,16 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("REDIRECT", serve(func(rw http.ResponseWriter, r *http.Request) {
 		http.Redirect(rw, r, ok+"/", http.StatusFound)
 	}))
+	// AUTH wants basic auth probe:pw-s3cret; scripts write the credentials
+	// into the URL: http://probe:pw-s3cret@$AUTH_HOSTPORT/.
+	auth := serve(func(rw http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "probe" || p != "pw-s3cret" {
+			rw.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(rw, "ok")
+	})
+	env.Setenv("AUTH_HOSTPORT", strings.TrimPrefix(auth, "http://"))
 	env.Defer(func() { close(done) }) // deferred last, so it runs before the servers close
 	refused, err := closedPort()
 	if err != nil {

@@ -64,12 +64,18 @@ func runCheck(ctx context.Context, o *CheckOptions) error {
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	cfg, err := config.Load(o.Global.ConfigPath)
+	// A config with only cachet: is enough to check Cachet (the first step
+	// of a setup); the missing servers are then a failed check.
+	cfg, err := config.LoadCachetOnly(o.Global.ConfigPath)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
 	c := &checklist{w: env.Out}
-	c.ok("config %s: %s", cfg.Path, plural(int64(len(cfg.Servers)), "server"))
+	if len(cfg.Servers) == 0 {
+		c.fail("config %s: no servers: list them under servers: (`cachet-updater components --output yaml` prints a skeleton)", cfg.Path)
+	} else {
+		c.ok("config %s: %s", cfg.Path, plural(int64(len(cfg.Servers)), "server"))
+	}
 	for _, w := range cfg.Warnings(os.Stat) {
 		c.warn("%s", w)
 	}
@@ -82,7 +88,7 @@ func runCheck(ctx context.Context, o *CheckOptions) error {
 	if err != nil {
 		c.fail("token: %v", err)
 	} else {
-		c.ok("token: %s", tokenOrigin(cfg))
+		c.ok("token: read from %s", cfg.Cachet.TokenSource())
 	}
 	checkCachet(ctx, c, cfg, token, err == nil, env.Version)
 	checkSource(ctx, c, cfg, env, log)
@@ -92,13 +98,6 @@ func runCheck(ctx context.Context, o *CheckOptions) error {
 	}
 	fmt.Fprintln(env.Out, "all checks passed")
 	return nil
-}
-
-func tokenOrigin(cfg *config.Config) string {
-	if cfg.Cachet.TokenFile != "" {
-		return "read from file " + cfg.Cachet.TokenFile
-	}
-	return "read from $" + cfg.Cachet.TokenEnv
 }
 
 func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token string, haveToken bool, version string) {
@@ -137,7 +136,7 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 			c.fail("server %q (line %d): component %d does not exist in Cachet", s.Name, s.Line, s.ComponentID)
 		}
 	}
-	if missing == 0 {
+	if missing == 0 && len(cfg.Servers) > 0 {
 		c.ok("all %d component ids exist in Cachet (%d components listed)", len(cfg.Servers), len(comps))
 	}
 	for _, k := range comps {

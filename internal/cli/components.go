@@ -46,7 +46,7 @@ func runComponents(ctx context.Context, o *ComponentsOptions) error {
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	cfg, err := config.Load(o.Global.ConfigPath)
+	cfg, err := config.LoadCachetOnly(o.Global.ConfigPath) // servers: may be missing: this command helps to write them
 	if err != nil {
 		return fail(ExitUsage, err)
 	}

@@ -48,7 +48,7 @@ func renderDetail(w io.Writer, s updater.Summary) {
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "server\t%s\n", r.Server.Name)
-		fmt.Fprintf(tw, "url\t%s %s\n", r.Server.Probe.Method, r.Server.URL)
+		fmt.Fprintf(tw, "url\t%s %s\n", r.Server.Probe.Method, r.Server.DisplayURL())
 		comp := strconv.Itoa(r.Server.ComponentID)
 		if r.ComponentName != "" {
 			comp += fmt.Sprintf(" (%q in Cachet", r.ComponentName)
@@ -62,7 +62,7 @@ func renderDetail(w io.Writer, s updater.Summary) {
 		if r.Probe.Class == "" {
 			fmt.Fprintf(tw, "body\t%d bytes read\n", r.Probe.Bytes)
 		}
-		if r.Probe.FinalURL != "" && r.Probe.FinalURL != r.Server.URL {
+		if r.Probe.FinalURL != "" && r.Probe.FinalURL != r.Server.DisplayURL() {
 			fmt.Fprintf(tw, "redirected to\t%s\n", r.Probe.FinalURL)
 		}
 		fmt.Fprintf(tw, "reports\t%s (key %q, from %s)\n", reportsCell(r), r.Server.ReportsKey, s.Source)
