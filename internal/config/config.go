@@ -331,6 +331,10 @@ func LoadCachetOnly(path string) (*Config, error) {
 
 // Load reads the config file at path and validates it.
 func (o LoadOptions) Load(path string) (*Config, error) {
+	// A FIFO or a device would block the open or the read with no deadline.
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, &Error{File: path, Msg: "is not a regular file (" + fileKind(fi.Mode()) + "): point --config at the YAML file"}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: "cannot open the config file: " + osReason(err) + ": check the path"}
@@ -341,6 +345,20 @@ func (o LoadOptions) Load(path string) (*Config, error) {
 		return nil, &Error{File: path, Msg: "cannot read the config file: " + osReason(err)}
 	}
 	return o.Parse(path, data)
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a plain file"
 }
 
 // osReason drops the path from an *os.PathError, which the caller already

@@ -1,0 +1,29 @@
+//go:build unix
+
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestLoadRefusesAFIFO: opening a FIFO blocks until a writer comes; a
+// config path that is one must be refused at once, not hang the run.
+func TestLoadRefusesAFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "config.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Load(fifo); done <- err }()
+	err := <-done // a hang here is the bug; go test's own timeout ends it
+	if err == nil || !strings.Contains(err.Error(), "is not a regular file (a named pipe)") {
+		t.Errorf("Load(FIFO) = %v", err)
+	}
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "(a directory)") {
+		t.Errorf("Load(dir) = %v", err)
+	}
+}
