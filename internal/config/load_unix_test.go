@@ -27,3 +27,18 @@ func TestLoadRefusesAFIFO(t *testing.T) {
 		t.Errorf("Load(dir) = %v", err)
 	}
 }
+
+// TestTokenFileFIFORefused: the same for cachet.token_file.
+func TestTokenFileFIFORefused(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "token")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	cfg := &Config{Cachet: Cachet{TokenFile: fifo}}
+	done := make(chan error, 1)
+	go func() { _, err := cfg.Token(func(string) string { return "" }); done <- err }()
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "is not a regular file (a named pipe)") {
+		t.Errorf("Token(FIFO) = %v", err)
+	}
+}

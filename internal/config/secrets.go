@@ -96,6 +96,10 @@ func (s secret) read(getenv func(string) string) (string, error) {
 		}
 		return s.checked(s.envName(), v)
 	case s.file != "":
+		// A FIFO would block the read with no deadline.
+		if fi, err := os.Stat(s.file); err == nil && !fi.Mode().IsRegular() {
+			return "", fmt.Errorf("%s is not a regular file (%s): %s must name the file that holds %s", s.fileName(), fileKind(fi.Mode()), s.fileKey, s.what)
+		}
 		data, err := os.ReadFile(s.file)
 		if err != nil {
 			var pe *os.PathError
