@@ -43,6 +43,14 @@ type Config struct {
 	// picks the default, from Path.
 	LockFile   string   `yaml:"lock_file"`
 	RunTimeout Duration `yaml:"run_timeout" check:"positive"`
+	// State is where the memory between runs is kept.
+	State State `yaml:"state"`
+	// Confirm is the default of every server's confirmation.
+	Confirm Confirm `yaml:"confirm"`
+	// ManualHold bounds how long a status set by hand in Cachet is left
+	// alone; 0 corrects it at once.
+	ManualHold Duration `yaml:"manual_hold"`
+	Guard      Guard    `yaml:"guard"`
 	// Servers are in file order, each with its effective Probe.
 	Servers []Server `yaml:"servers" hint:"of servers, each starting with \"- name:\""`
 }
@@ -118,6 +126,33 @@ type Source struct {
 	dsn origin // where dsn_env or dsn_file was written
 }
 
+// State says where the memory between runs is kept.
+type State struct {
+	// Path is absolute, or "" when state.path is not set: the caller
+	// picks the default, from Path.
+	Path string `yaml:"path" check:"nonempty" hint:"write the path of the state file, such as /var/lib/cachet-updater/proxer.json"`
+}
+
+// Confirm says how many runs in a row must show a change before it is
+// published.
+type Confirm struct {
+	Worse  int `yaml:"worse" check:"min=1" hint:"1 publishes a worse status at once"`
+	Better int `yaml:"better" check:"min=1" hint:"1 publishes a better status at once"`
+	// MaxGap: a longer gap between two runs' decisions breaks the chain,
+	// so a paused cron starts afresh.
+	MaxGap Duration `yaml:"max_gap" check:"positive"`
+}
+
+// Guard keeps an outage of the machine that runs the probes off the page.
+type Guard struct {
+	// Canaries are URLs this machine must reach: when none of them
+	// answers, the run publishes no status worse than Cachet's.
+	Canaries []WebURL `yaml:"canaries" hint:"of URLs, such as [https://example.org/]"`
+	// MaxFailing: when at least this share of the servers (and at least
+	// 3) get no HTTP answer at all, the same.
+	MaxFailing Share `yaml:"max_failing"`
+}
+
 // Server is one probed server and its Cachet component.
 type Server struct {
 	Name string `yaml:"name" check:"required,nonempty" hint:"name the server as it should appear in logs, such as Stream 14"`
@@ -127,6 +162,8 @@ type Server struct {
 	ReportsKey  string `yaml:"reports_key" check:"nonempty" hint:"leave it out to use the server's name"`
 	// Probe is effective: the probe block with this server's keys on top.
 	Probe Probe `yaml:",inline"`
+	// Confirm is effective: the confirm block with this server's on top.
+	Confirm Confirm `yaml:"confirm"`
 	// Line is the line of the server's entry (its "- name:" line).
 	Line int `yaml:"-"`
 }
@@ -171,6 +208,10 @@ const (
 	DefaultMaxAge           = 15 * time.Minute
 	DefaultSourceTimeout    = 5 * time.Second // file and sql sources
 	DefaultRunTimeout       = 5 * time.Minute
+	DefaultConfirm          = 2 // runs in a row, worse and better
+	DefaultMaxGap           = 15 * time.Minute
+	DefaultManualHold       = 2 * time.Hour
+	DefaultMaxFailing       = 100 // percent
 )
 
 // DefaultProbe returns the probe defaults used when the probe block leaves a
@@ -206,6 +247,9 @@ func defaults() Config {
 			Source:     Source{Type: "none", Format: "counts", MaxAge: Duration(DefaultMaxAge), Timeout: Duration(DefaultSourceTimeout)},
 		},
 		RunTimeout: Duration(DefaultRunTimeout),
+		Confirm:    Confirm{Worse: DefaultConfirm, Better: DefaultConfirm, MaxGap: Duration(DefaultMaxGap)},
+		ManualHold: Duration(DefaultManualHold),
+		Guard:      Guard{MaxFailing: Share{Percent: DefaultMaxFailing}},
 	}
 }
 

@@ -100,6 +100,11 @@ func TestInvalid(t *testing.T) {
 		{"not-a-mapping", 1, "the config must be a YAML mapping"},
 		{"two-documents", 7, "more than one YAML document"},
 		{"not-utf8", 4, "not valid UTF-8"},
+		{"confirm-zero", 4, "confirm.worse: must be at least 1"},
+		{"max-failing", 4, `guard.max_failing: "120%" is not a share: write a percentage from 1% to 100%`},
+		{"canary-url", 6, "guard.canaries[1]: must be an absolute http or https URL"},
+		{"manual-hold-negative", 3, "manual_hold: must not be negative"},
+		{"server-confirm-typo", 8, `servers[0].confirm.wrose: unknown key "wrose" (did you mean "worse"?)`},
 		{"component-id-typo", 6, `servers[0].component_ids: unknown key "component_ids" (did you mean "component_id"?)`},
 		{"cachet-url-userinfo", 2, "cachet.url: must not hold a user name or password"},
 		{"server-url-userinfo-ftp", 5, "servers[0].url: must be an absolute http or https URL such as https://s1.example.org/"},
@@ -237,9 +242,15 @@ func TestValidFull(t *testing.T) {
 		},
 		LockFile:   filepath.Join(dir, "run", "updater.lock"),
 		RunTimeout: Duration(2 * time.Minute),
+		State:      State{Path: filepath.Join(dir, "run", "state.json")},
+		Confirm:    Confirm{Worse: 3, Better: 1, MaxGap: Duration(20 * time.Minute)},
+		ManualHold: Duration(24 * time.Hour),
+		Guard:      Guard{Canaries: []WebURL{"https://example.org/", "http://canary.example.net:8080/ping"}, MaxFailing: Share{Percent: 80}},
 		Servers: []Server{
-			{Name: "Stream 14", URL: "https://s14.example.org/", ComponentID: 14, ReportsKey: "s14", Probe: global, Line: 37},
-			{Name: "Stream 15", URL: "http://s15.example.org:8080/health", ComponentID: 15, ReportsKey: "Stream 15", Line: 41, Probe: Probe{
+			{Name: "Stream 14", URL: "https://s14.example.org/", ComponentID: 14, ReportsKey: "s14", Probe: global, Line: 47,
+				Confirm: Confirm{Worse: 3, Better: 1, MaxGap: Duration(20 * time.Minute)}},
+			{Name: "Stream 15", URL: "http://s15.example.org:8080/health", ComponentID: 15, ReportsKey: "Stream 15", Line: 51,
+				Confirm: Confirm{Worse: 1, Better: 1, MaxGap: Duration(20 * time.Minute)}, Probe: Probe{
 				Timeout: Duration(3 * time.Second), Concurrency: 200, Method: "GET",
 				TLSSkipVerify: true, FollowRedirects: true, ProxyFromEnvironment: false,
 				Status:    statusMap(t, map[string]string{"200": "operational", "5xx": "partial_outage"}),
@@ -277,8 +288,12 @@ func TestValidMinimalDefaults(t *testing.T) {
 			Source:     Source{Type: "none"},
 		},
 		RunTimeout: Duration(5 * time.Minute),
+		Confirm:    Confirm{Worse: 2, Better: 2, MaxGap: Duration(15 * time.Minute)},
+		ManualHold: Duration(2 * time.Hour),
+		Guard:      Guard{MaxFailing: Share{Percent: 100}},
 		Servers: []Server{
-			{Name: "Stream 1", URL: "https://s1.example.org/", ComponentID: 1, ReportsKey: "Stream 1", Probe: def, Line: 4},
+			{Name: "Stream 1", URL: "https://s1.example.org/", ComponentID: 1, ReportsKey: "Stream 1", Probe: def, Line: 4,
+				Confirm: Confirm{Worse: 2, Better: 2, MaxGap: Duration(15 * time.Minute)}},
 		},
 	}
 	if !reflect.DeepEqual(cfg, want) {

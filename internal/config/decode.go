@@ -25,7 +25,7 @@ func decode(root *yaml.Node, at index) (*Config, error) {
 	statuses := map[*yaml.Node]StatusMap{}
 	cfg.Servers = make([]Server, 0, len(list.Content))
 	for _, item := range list.Content {
-		s, serr := decodeServer(resolve(item), cfg.Probe, statuses)
+		s, serr := decodeServer(resolve(item), Server{Probe: cfg.Probe, Confirm: cfg.Confirm}, statuses)
 		if err == nil {
 			err = serr
 		}
@@ -34,11 +34,13 @@ func decode(root *yaml.Node, at index) (*Config, error) {
 	return &cfg, err
 }
 
-// decodeServer decodes one servers entry on top of the probe defaults. Its
+// decodeServer decodes one servers entry on top of defaults (the probe and
+// confirm blocks). Its
 // status mapping is parsed once per node, since 10,000 servers may share one
 // anchored mapping (status: *m) that yaml.v3 would parse for each.
-func decodeServer(n *yaml.Node, defaults Probe, statuses map[*yaml.Node]StatusMap) (Server, error) {
-	s := Server{Probe: defaults, Line: n.Line}
+func decodeServer(n *yaml.Node, defaults Server, statuses map[*yaml.Node]StatusMap) (Server, error) {
+	s := defaults
+	s.Line = n.Line
 	if n.Kind != yaml.MappingNode {
 		return s, nil // the checker reported it
 	}
@@ -97,6 +99,9 @@ func finish(cfg *Config, dir string, at index) {
 	}
 	if cfg.LockFile != "" {
 		cfg.LockFile = absIn(dir, cfg.LockFile)
+	}
+	if cfg.State.Path != "" {
+		cfg.State.Path = absIn(dir, cfg.State.Path)
 	}
 	s := &cfg.Reports.Source
 	clearOtherTypes(s)

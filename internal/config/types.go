@@ -282,3 +282,59 @@ func overlapLine(n *yaml.Node, order []string, lines map[string]int) int {
 	}
 	return n.Line
 }
+
+// Share is a part of a whole written as a percentage, 1% to 100%, or off.
+type Share struct {
+	Percent int // 1..100; 0: off
+}
+
+// Off reports whether the share is turned off.
+func (s Share) Off() bool { return s.Percent == 0 }
+
+// String writes s the way a config would: 80% or off.
+func (s Share) String() string {
+	if s.Off() {
+		return "off"
+	}
+	return strconv.Itoa(s.Percent) + "%"
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *Share) UnmarshalYAML(n *yaml.Node) error { return unmarshal(s, n) }
+
+func (s *Share) parse(n *yaml.Node) []*Error {
+	text, errs := scalar(n)
+	if errs != nil {
+		return errs
+	}
+	t := strings.TrimSpace(text)
+	if t == "off" {
+		*s = Share{}
+		return nil
+	}
+	num, ok := strings.CutSuffix(t, "%")
+	p, err := strconv.Atoi(strings.TrimSpace(num))
+	if !ok || err != nil || p < 1 || p > 100 {
+		return problem(n, "%q is not a share: write a percentage from 1%% to 100%%, such as 80%%, or off", text)
+	}
+	*s = Share{Percent: p}
+	return nil
+}
+
+// WebURL is an absolute http or https URL, as written.
+type WebURL string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (u *WebURL) UnmarshalYAML(n *yaml.Node) error { return unmarshal(u, n) }
+
+func (u *WebURL) parse(n *yaml.Node) []*Error {
+	text, errs := scalar(n)
+	if errs != nil {
+		return errs
+	}
+	if !isWebURL(strings.TrimSpace(text)) {
+		return problem(n, "must be an absolute http or https URL such as https://example.org/")
+	}
+	*u = WebURL(strings.TrimSpace(text))
+	return nil
+}
