@@ -251,11 +251,11 @@ func TestValidFull(t *testing.T) {
 				Confirm: Confirm{Worse: 3, Better: 1, MaxGap: Duration(20 * time.Minute)}},
 			{Name: "Stream 15", URL: "http://s15.example.org:8080/health", ComponentID: 15, ReportsKey: "Stream 15", Line: 51,
 				Confirm: Confirm{Worse: 1, Better: 1, MaxGap: Duration(20 * time.Minute)}, Probe: Probe{
-				Timeout: Duration(3 * time.Second), Concurrency: 200, Method: "GET",
-				TLSSkipVerify: true, FollowRedirects: true, ProxyFromEnvironment: false,
-				Status:    statusMap(t, map[string]string{"200": "operational", "5xx": "partial_outage"}),
-				OnTimeout: Status(status.MajorOutage), OnError: Status(status.PartialOutage), Slow: Duration(500 * time.Millisecond),
-			}},
+					Timeout: Duration(3 * time.Second), Concurrency: 200, Method: "GET",
+					TLSSkipVerify: true, FollowRedirects: true, ProxyFromEnvironment: false,
+					Status:    statusMap(t, map[string]string{"200": "operational", "5xx": "partial_outage"}),
+					OnTimeout: Status(status.MajorOutage), OnError: Status(status.PartialOutage), Slow: Duration(500 * time.Millisecond),
+				}},
 		},
 	}
 	if !reflect.DeepEqual(cfg, want) {
