@@ -249,7 +249,7 @@ func Observe(r probe.Result) status.Observation {
 	case probe.ClassTimeout:
 		obs.Failure = status.Timeout
 	default:
-		obs.Failure, obs.ErrorClass = status.Error, r.Class
+		obs.Failure, obs.ErrorClass = status.Error, string(r.Class)
 	}
 	return obs
 }
