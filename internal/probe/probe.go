@@ -392,17 +392,18 @@ func (tr *tracker) phase() phaseID { return phaseID(tr.ph.Load()) }
 
 func (tr *tracker) trace() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
+		GetConn: func(string) {
+			// The next request of a redirect chain starts: the 1xx
+			// answers before the last final answer count no more.
+			tr.informational.Store(0)
+			tr.infoBytes.Store(0)
+		},
 		DNSStart:          func(httptrace.DNSStartInfo) { tr.set(phaseDNS) },
 		ConnectStart:      func(string, string) { tr.set(phaseConnect) },
 		TLSHandshakeStart: func() { tr.set(phaseTLS) },
-		GotConn: func(httptrace.GotConnInfo) {
-			// Each request of a redirect chain has a connection of its own.
-			tr.informational.Store(0)
-			tr.infoBytes.Store(0)
-			tr.set(phaseWrite)
-		},
-		WroteRequest:   func(httptrace.WroteRequestInfo) { tr.set(phaseHeaders) },
-		Got1xxResponse: tr.got1xx,
+		GotConn:           func(httptrace.GotConnInfo) { tr.set(phaseWrite) },
+		WroteRequest:      func(httptrace.WroteRequestInfo) { tr.set(phaseHeaders) },
+		Got1xxResponse:    tr.got1xx,
 	}
 }
 

@@ -482,6 +482,8 @@ func TestProbeRawAnswers(t *testing.T) {
 			wantClass: ClassOther, wantErr: "exceeded 65536 bytes"},
 		{name: "closed in the head", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", wantClass: ClassReset},
 		{name: "closed in the body", answer: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok", wantClass: ClassReset, wantBytes: 2},
+		{name: "100 Continue, then a redirect to nowhere", answer: "HTTP/1.1 100 Continue\r\n\r\n" + redirectTo("http://"+freePort(t)+"/"),
+			target: Target{FollowRedirects: true}, wantClass: ClassRefused},
 		{name: "redirect without Location", answer: "HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n",
 			target: Target{FollowRedirects: true}, wantCode: 302},
 		{name: "redirect to another server", answer: redirectTo(okURL + "/elsewhere"),
