@@ -88,7 +88,7 @@ func probeCell(p probe.Result) string {
 	case probe.ClassTimeout:
 		return fmt.Sprintf("timeout after %s", roundDur(p.Latency))
 	}
-	return p.Class
+	return string(p.Class)
 }
 
 func probeDetail(p probe.Result) string {

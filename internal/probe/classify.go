@@ -15,7 +15,7 @@ import (
 // constants. It cannot tell a probe's own deadline from a canceled parent
 // context (Probe can, and does so before calling it): context.Canceled is
 // ClassCanceled and context.DeadlineExceeded is ClassTimeout. nil is "".
-func Classify(err error) string {
+func Classify(err error) Class {
 	switch {
 	case err == nil:
 		return ""

@@ -1,29 +1,36 @@
 // Package probe sends one HTTP request to a server and reports what
 // happened: the final status code, the latency, and for failures a short
-// error class (timeout, refused, reset, dns, tls, redirects, canceled, error).
+// error class (timeout, refused, reset, dns, tls, redirects, canceled,
+// local, error).
 //
-// Each probe is one goroutine and one connection: dial, TLS handshake for
-// https, one HTTP/1.1 request with "Connection: close", the response head
-// (at most 64 KiB) and at most MaxBody of the body, then close. net/http
-// writes the request and parses the answer (http.Request.Write,
-// http.ReadResponse); the connection handling is our own, because a probe
-// needs none of net/http's Transport (connection pools, keep-alive, HTTP/2,
-// proxies), and at ten thousand servers its two goroutines and buffers per
-// connection cost a third of a run's CPU and a fifth of its memory
-// (docs/benchmarks.md). HTTPS offers only HTTP/1.1 (ALPN), which every
-// HTTP/2 server also speaks.
+// A Prober is built once per run and speaks through net/http with
+// Transports of its own (never http.DefaultTransport): one for each
+// combination a target can ask for (certificate checks on or off, the
+// environment's proxy or none), with keep-alives off, so every probe opens
+// one connection and closes it. HTTPS may negotiate HTTP/2; plain http is
+// HTTP/1.1. net/http does the rest: IDNA host names (dialled and sent as
+// punycode), response heads of at most 64 KiB, informational (1xx)
+// answers skipped. A server that sends only 1xx answers has given no final
+// answer: that is a failure (class error), not its status code. At most
+// MaxBody of a body is read.
 //
-// One deadline, taken when the probe starts, covers name resolution,
-// connecting, the handshake, the response headers and the body alike;
-// canceling the caller's context ends a probe at once (ClassCanceled, not a
-// timeout). Probes never use a proxy or the environment.
+// One deadline, Target.Timeout as the request context's deadline, covers
+// name resolution, connecting, the handshake, the response headers and the
+// body alike; a timeout says which of them it interrupted. Canceling the
+// caller's context ends a probe at once (ClassCanceled, not a timeout). A
+// failure of this machine rather than the server's (no file descriptor or
+// port left) is ClassLocal, so that it never marks a server down.
+//
+// Redirects are followed only for targets that ask for it, at most
+// MaxRedirects; otherwise the 3xx is the answer.
 //
 // A probe sends only the User-Agent and Accept headers: nothing the caller
 // holds for other services (such as the Cachet token) can reach a probed
-// server. The one exception is userinfo written into a target's URL
-// (https://user:pass@host/), which becomes basic auth for that URL's server
-// because the operator asked for it there; a redirect to another host
-// carries no credentials.
+// server, and a redirect carries no Referer. The one exception is userinfo
+// written into a target's URL (https://user:pass@host/), which becomes
+// basic auth for that URL's host and port only, because the operator asked
+// for it there; a redirect anywhere else, subdomains included, carries no
+// credentials. The password appears in no error and no Result.
 //
 // The package knows nothing about Cachet or user reports; it only observes.
 package probe

@@ -1,59 +1,59 @@
 package probe
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
 // Target is one server to probe.
 type Target struct {
-	Name            string        // for messages only
-	URL             string        //
-	Method          string        // "GET" or "HEAD"; "" means GET
-	Timeout         time.Duration // total deadline: DNS, connect, TLS, headers and body; <= 0 means DefaultTimeout
-	TLSSkipVerify   bool          //
-	FollowRedirects bool          // follow at most MaxRedirects redirects; more is ClassRedirects
+	Name                 string        // for messages only
+	URL                  string        //
+	Method               string        // "GET" or "HEAD"; "" means GET
+	Timeout              time.Duration // total deadline: DNS, connect, TLS, headers and body; <= 0 means DefaultTimeout
+	TLSSkipVerify        bool          //
+	FollowRedirects      bool          // follow at most MaxRedirects redirects; more is ClassRedirects
+	ProxyFromEnvironment bool          // go through the proxy named by HTTP_PROXY/HTTPS_PROXY/NO_PROXY; false: always direct
 }
 
-// Error classes (Result.Class). "" means an HTTP answer arrived (any code).
+// Class says why a probe got no HTTP answer. "" means an answer arrived
+// (any code).
+type Class string
+
+// Error classes (Result.Class).
 const (
-	ClassTimeout   = "timeout"   // the deadline passed before the answer (or before the capped body) was read
-	ClassRefused   = "refused"   // connection refused
-	ClassReset     = "reset"     // connection reset / closed by peer / EOF before a response
-	ClassDNS       = "dns"       // name resolution failed
-	ClassTLS       = "tls"       // handshake or certificate error
-	ClassRedirects = "redirects" // more than MaxRedirects redirects (redirect loop)
-	ClassCanceled  = "canceled"  // the parent context was canceled (run interrupted), not a timeout of this probe
-	ClassLocal     = "local"     // this machine could not make the probe (out of file descriptors or ports): says nothing about the server
-	ClassOther     = "error"     // anything else (bad URL, ...)
+	ClassTimeout   Class = "timeout"   // the deadline passed before the answer (or before the capped body) was read
+	ClassRefused   Class = "refused"   // connection refused
+	ClassReset     Class = "reset"     // connection reset / closed by peer / EOF before a response
+	ClassDNS       Class = "dns"       // name resolution failed
+	ClassTLS       Class = "tls"       // handshake or certificate error
+	ClassRedirects Class = "redirects" // more than MaxRedirects redirects (redirect loop)
+	ClassCanceled  Class = "canceled"  // the parent context was canceled (run interrupted), not a timeout of this probe
+	ClassLocal     Class = "local"     // this machine could not make the probe (out of file descriptors or ports): says nothing about the server
+	ClassOther     Class = "error"     // anything else (bad URL, no final answer, ...)
 )
 
 // Result is the outcome of one probe.
 type Result struct {
 	Code     int           // final HTTP status code after redirects; 0 when Class != ""
 	Latency  time.Duration // from start to the end of the (capped) body read, or to the failure
-	Class    string        // "" when an answer arrived, else one of the Class constants
+	Class    Class         // "" when an answer arrived, else one of the Class constants
 	Err      error         // nil when Class == ""; a short error without the URL otherwise
 	Bytes    int64         // body bytes read (at most MaxBody)
-	FinalURL string        // URL of the last request (after redirects, password redacted); "" when no response arrived
+	FinalURL string        // URL of the last request (after redirects, without userinfo); "" when no response arrived
 }
-
-// OK reports whether an HTTP answer arrived, whatever its code.
-func (r Result) OK() bool { return r.Class == "" }
 
 const (
 	// MaxBody is how much of a body a probe reads before it stops; a longer
@@ -67,42 +67,133 @@ const (
 	// DefaultUserAgent is sent when Options.UserAgent is empty, so that
 	// net/http's own "Go-http-client" never shows up in servers' logs.
 	DefaultUserAgent = "cachet-updater"
-	// maxHeaderBytes bounds the response headers a server can make us buffer.
+	// maxHeaderBytes bounds the response headers a server can make us
+	// buffer, and separately the informational (1xx) answers before them.
 	maxHeaderBytes = 64 << 10
 )
 
 // ErrTooManyRedirects is the cause of a ClassRedirects result.
 var ErrTooManyRedirects = fmt.Errorf("stopped after %d redirects", MaxRedirects)
 
+// errOnly1xx is the cause of a result whose server sent informational
+// answers (100 Continue, 103 Early Hints) but never a final one: the 1xx
+// code is no answer to show as the server's status.
+var errOnly1xx = errors.New("no final HTTP answer: only informational (1xx) responses")
+
 // Options configures a Prober.
 type Options struct {
 	UserAgent string // sent on every probe, e.g. "cachet-updater/1.2.3"
 }
 
+// dialFunc is the Transport's DialContext.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
 // Prober probes targets. It is safe for concurrent use and holds no
-// connections between probes.
+// connections between probes; build one per run.
 type Prober struct {
 	userAgent string
-	readers   sync.Pool // *bufio.Reader for response heads, readBufferSize each
+	// clients[skipVerify][proxy][follow]. Clients and Transports are safe
+	// for concurrent use, so the combinations a target can ask for are
+	// built once, over four Transports (verify/skip × direct/proxy).
+	clients [2][2][2]*http.Client
 }
 
-const (
-	// readBufferSize is the buffer a probe reads the status line and the
-	// headers through; longer headers still parse, the buffer only grows
-	// the number of reads.
-	readBufferSize = 2 << 10
-	// max1xx is how many informational (1xx) responses a probe skips
-	// before the final one, as net/http does.
-	max1xx = 5
-)
-
-// New builds a Prober.
+// New builds a Prober with Transports of its own: nothing it does touches
+// http.DefaultTransport or http.DefaultClient.
 func New(o Options) *Prober {
-	ua := o.UserAgent
-	if ua == "" {
-		ua = DefaultUserAgent
+	// TCP keep-alive probes are pointless on a connection used for one
+	// request; the probe's context bounds the dial.
+	dialer := &net.Dialer{KeepAlive: -1}
+	return newProber(o, dialer.DialContext)
+}
+
+// newProber is New with the dialer as a parameter: the tests route made-up
+// host names (an IDNA name, a subdomain, a proxy) to loopback servers and
+// stand in for a machine out of file descriptors with it.
+func newProber(o Options, dial dialFunc) *Prober {
+	p := &Prober{userAgent: o.UserAgent}
+	if p.userAgent == "" {
+		p.userAgent = DefaultUserAgent
 	}
-	return &Prober{userAgent: ua}
+	for v, skipVerify := range []bool{false, true} {
+		for x, proxy := range []bool{false, true} {
+			tr := newTransport(dial, skipVerify, proxy)
+			p.clients[v][x][0] = &http.Client{Transport: tr, CheckRedirect: noRedirects}
+			p.clients[v][x][1] = &http.Client{Transport: tr, CheckRedirect: limitRedirects}
+		}
+	}
+	return p
+}
+
+func newTransport(dial dialFunc, skipVerify, proxy bool) *http.Transport {
+	tr := &http.Transport{
+		DialContext: dial,
+		TLSClientConfig: &tls.Config{
+			InsecureSkipVerify: skipVerify, //nolint:gosec // per-target opt-in for self-signed servers
+		},
+		ForceAttemptHTTP2:      true, // over TLS only: plain http stays HTTP/1.1
+		DisableKeepAlives:      true, // each server is probed once per run; no idle fds pile up
+		DisableCompression:     true, // no Accept-Encoding; Bytes counts what came over the wire
+		MaxResponseHeaderBytes: maxHeaderBytes,
+		// A probe request is a few hundred bytes, and the status line and
+		// headers usually fit in 2 KiB (longer ones still parse): small
+		// buffers keep ten thousand connections at once cheap.
+		WriteBufferSize: 1 << 10,
+		ReadBufferSize:  2 << 10,
+		// Dial, handshake and header timeouts all come from the probe's
+		// context deadline.
+	}
+	if proxy {
+		tr.Proxy = http.ProxyFromEnvironment
+	}
+	return tr
+}
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// limitRedirects follows at most MaxRedirects redirects, to http(s) URLs
+// only, and keeps the operator's credentials on the server they were
+// written for.
+func limitRedirects(req *http.Request, via []*http.Request) error {
+	// via holds the requests made so far, so this is redirect number len(via).
+	if len(via) > MaxRedirects {
+		return ErrTooManyRedirects
+	}
+	if err := checkURL(req.URL); err != nil {
+		return fmt.Errorf("redirect: %w", err)
+	}
+	// net/http adds a Referer with the previous URL; the next server must
+	// not learn it (its query string may hold a secret).
+	req.Header.Del("Referer")
+	// net/http forwards Authorization to the same host name on any port and
+	// to its subdomains; basic auth from the URL is for that host:port only.
+	if hostPort(req.URL) != hostPort(via[0].URL) {
+		req.Header.Del("Authorization")
+	}
+	return nil
+}
+
+// hostPort is u's host name and port, with the scheme's default port.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+func checkURL(u *url.URL) error {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("unsupported URL scheme %q: use http or https", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		// net/http would dial "localhost" for "http://:80/".
+		return errors.New("URL has no host name")
+	}
+	return nil
 }
 
 // Probe sends one request to t and reads at most MaxBody of the answer.
@@ -117,35 +208,34 @@ func (p *Prober) Probe(ctx context.Context, t Target) Result {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	deadline := start.Add(timeout)
-	req, err := p.newRequest(t)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tr := new(tracker)
+	req, err := p.newRequest(httptrace.WithClientTrace(pctx, tr.trace()), t)
 	if err != nil {
 		return Result{Latency: time.Since(start), Class: ClassOther, Err: err}
 	}
-	var ph phase
-	for redirects := 0; ; redirects++ {
-		code, loc, n, err := p.exchange(ctx, req, t.TLSSkipVerify, deadline, &ph)
-		lat := time.Since(start)
-		if err != nil {
-			r := failure(ctx, err, lat, timeout, deadline, ph.get())
-			if ph.get() == phaseBody {
-				r.Bytes, r.FinalURL = n, req.URL.Redacted()
-			}
-			return r
-		}
-		if !t.FollowRedirects || loc == "" || !isRedirect(code) {
-			return Result{Code: code, Latency: lat, Bytes: n, FinalURL: req.URL.Redacted()}
-		}
-		if redirects == MaxRedirects {
-			return Result{Latency: lat, Class: ClassRedirects, Err: ErrTooManyRedirects}
-		}
-		if req, err = p.redirect(req, loc); err != nil {
-			return Result{Latency: lat, Class: ClassOther, Err: err}
-		}
+	resp, err := p.client(t).Do(req)
+	if err != nil {
+		return tr.failure(ctx, pctx, err, time.Since(start), timeout)
 	}
+	tr.set(phaseBody)
+	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
+	resp.Body.Close()
+	lat := time.Since(start)
+	final := resp.Request.URL.Redacted()
+	if err != nil {
+		r := tr.failure(ctx, pctx, err, lat, timeout)
+		r.Bytes, r.FinalURL = n, final
+		return r
+	}
+	return Result{Code: resp.StatusCode, Latency: lat, Bytes: n, FinalURL: final}
 }
 
-func (p *Prober) newRequest(t Target) (*http.Request, error) {
+// newRequest builds the request for t. Only User-Agent and Accept ever
+// leave this process, plus basic auth when the operator wrote userinfo into
+// the URL.
+func (p *Prober) newRequest(ctx context.Context, t Target) (*http.Request, error) {
 	method := strings.ToUpper(t.Method)
 	switch method {
 	case "":
@@ -154,174 +244,66 @@ func (p *Prober) newRequest(t Target) (*http.Request, error) {
 	default:
 		return nil, fmt.Errorf("unsupported method %q: use GET or HEAD", t.Method)
 	}
-	u, err := url.Parse(t.URL)
+	req, err := http.NewRequestWithContext(ctx, method, t.URL, nil)
 	if err != nil {
 		return nil, shorten(err)
 	}
-	return p.request(method, u)
-}
-
-// request builds the request for u. Only User-Agent and Accept ever leave
-// this process, plus basic auth when the operator wrote userinfo into the
-// URL.
-func (p *Prober) request(method string, u *url.URL) (*http.Request, error) {
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("unsupported URL scheme %q: use http or https", u.Scheme)
+	if err := checkURL(req.URL); err != nil {
+		return nil, err
 	}
-	if u.Hostname() == "" {
-		return nil, errors.New("URL has no host name")
+	// A fresh header map: redirects copy it, and net/http adds only Host
+	// (and Connection: close).
+	req.Header = http.Header{
+		"User-Agent": {p.userAgent},
+		"Accept":     {"*/*"},
 	}
-	req := &http.Request{
-		Method:     method,
-		URL:        u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header: http.Header{
-			"User-Agent": {p.userAgent},
-			"Accept":     {"*/*"},
-		},
-		Host:  u.Host,
-		Close: true, // each server is probed once per run
-	}
-	if u.User != nil {
-		pw, _ := u.User.Password()
-		req.SetBasicAuth(u.User.Username(), pw)
+	if u := req.URL.User; u != nil {
+		// As a header rather than userinfo, so that limitRedirects decides
+		// where it goes and no URL we keep carries the password.
+		pw, _ := u.Password()
+		req.SetBasicAuth(u.Username(), pw)
+		req.URL.User = nil
 	}
 	return req, nil
 }
 
-// redirect builds the request that follows a redirect to loc. The method
-// stays: a probe sends GET or HEAD, which every redirect code keeps.
-func (p *Prober) redirect(prev *http.Request, loc string) (*http.Request, error) {
-	u, err := prev.URL.Parse(loc)
-	if err != nil {
-		return nil, fmt.Errorf("bad redirect Location: %w", shorten(err))
-	}
-	return p.request(prev.Method, u)
+func (p *Prober) client(t Target) *http.Client {
+	return p.clients[b2i(t.TLSSkipVerify)][b2i(t.ProxyFromEnvironment)][b2i(t.FollowRedirects)]
 }
 
-func isRedirect(code int) bool {
-	switch code {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
-		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		return true
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	return false
-}
-
-// exchange sends req over a new connection and reads the answer: the final
-// status code, the Location header and the number of body bytes read (at
-// most MaxBody). Everything it does ends at deadline or when ctx is done.
-func (p *Prober) exchange(ctx context.Context, req *http.Request, skipVerify bool, deadline time.Time, ph *phase) (code int, loc string, n int64, err error) {
-	host, port := req.URL.Hostname(), req.URL.Port()
-	switch {
-	case port != "":
-	case req.URL.Scheme == "https":
-		port = "443"
-	default:
-		port = "80"
-	}
-	ph.set(phaseConnect)
-	if net.ParseIP(host) == nil {
-		ph.set(phaseDNS)
-	}
-	dialer := net.Dialer{
-		Deadline:  deadline,
-		KeepAlive: -1, // pointless on a connection used for one request
-		ControlContext: func(context.Context, string, string, syscall.RawConn) error {
-			ph.set(phaseConnect) // the name is resolved; a socket is about to connect
-			return nil
-		},
-	}
-	conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
-	if err != nil {
-		return 0, "", 0, err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(deadline); err != nil {
-		return 0, "", 0, err
-	}
-	// The run being interrupted ends this probe at once.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-
-	if req.URL.Scheme == "https" {
-		ph.set(phaseTLS)
-		tc := tls.Client(conn, &tls.Config{
-			ServerName:         host,
-			InsecureSkipVerify: skipVerify, //nolint:gosec // per-target opt-in for self-signed servers
-			NextProtos:         []string{"http/1.1"},
-		})
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return 0, "", 0, err
-		}
-		conn = tc
-	}
-
-	ph.set(phaseWrite)
-	var head bytes.Buffer
-	if err := req.Write(&head); err != nil {
-		return 0, "", 0, err
-	}
-	if _, err := conn.Write(head.Bytes()); err != nil {
-		return 0, "", 0, err
-	}
-
-	ph.set(phaseHeaders)
-	// The head may be at most maxHeaderBytes; the body is capped below.
-	lr := &io.LimitedReader{R: conn, N: maxHeaderBytes}
-	br, _ := p.readers.Get().(*bufio.Reader)
-	if br == nil {
-		br = bufio.NewReaderSize(lr, readBufferSize)
-	} else {
-		br.Reset(lr)
-	}
-	defer func() {
-		br.Reset(nil) // drop the connection before the reader is reused
-		p.readers.Put(br)
-	}()
-	var resp *http.Response
-	for i := 0; ; i++ {
-		resp, err = http.ReadResponse(br, req)
-		if err != nil {
-			if lr.N <= 0 {
-				err = fmt.Errorf("response headers longer than %d bytes", maxHeaderBytes)
-			}
-			return 0, "", 0, err
-		}
-		// Informational answers (100 Continue, 103 Early Hints) precede the
-		// real one; 101 Switching Protocols is final.
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols || i == max1xx {
-			break
-		}
-		lr.N = maxHeaderBytes
-	}
-	lr.N = math.MaxInt64
-	ph.set(phaseBody)
-	n, err = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
-	return resp.StatusCode, resp.Header.Get("Location"), n, err
+	return 0
 }
 
 func canceled(err error, lat time.Duration) Result {
 	return Result{Latency: lat, Class: ClassCanceled, Err: fmt.Errorf("probe canceled: %w", err)}
 }
 
-// failure turns err into a Result. parent is the caller's context: it being
-// done means the run was interrupted, which says nothing about the server.
-func failure(parent context.Context, err error, lat, timeout time.Duration, deadline time.Time, ph phaseID) Result {
+// failure turns err into a Result. parent is the caller's context, pctx the
+// probe's own (with the deadline): the parent being done means the run was
+// interrupted, which says nothing about the server.
+func (tr *tracker) failure(parent, pctx context.Context, err error, lat, timeout time.Duration) Result {
 	if perr := parent.Err(); perr != nil {
 		return canceled(perr, lat)
 	}
+	if errors.Is(pctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return Result{Latency: lat, Class: ClassTimeout, Err: &TimeoutError{After: timeout, While: tr.phase().String()}}
+	}
 	class := Classify(err)
-	past := !time.Now().Before(deadline)
-	if class == ClassTimeout || class == ClassOther && past {
-		if !past {
-			// A timeout of the system's own (a connect that gave up
-			// early), not the probe's deadline.
-			timeout = lat.Round(time.Millisecond)
+	switch {
+	case class == ClassTimeout:
+		// A timeout of the system's own (a connect that gave up early),
+		// not the probe's deadline.
+		return Result{Latency: lat, Class: class, Err: &TimeoutError{After: lat.Round(time.Millisecond), While: tr.phase().String()}}
+	case tr.informational.Load() > 0:
+		err = describe(class, shorten(err))
+		if !errors.Is(err, errOnly1xx) {
+			err = fmt.Errorf("%w, then %v", errOnly1xx, err)
 		}
-		return Result{Latency: lat, Class: ClassTimeout, Err: &TimeoutError{After: timeout, While: ph.String()}}
+		return Result{Latency: lat, Class: ClassOther, Err: err}
 	}
 	return Result{Latency: lat, Class: class, Err: describe(class, shorten(err))}
 }
@@ -341,16 +323,26 @@ func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
 func (e *TimeoutError) Timeout() bool { return true }
 
 // describe makes the bare errors of a few classes say what happened.
-func describe(class string, err error) error {
-	if class == ClassReset && (err == io.EOF || err == io.ErrUnexpectedEOF) {
-		return fmt.Errorf("connection closed by server: %w", err)
+func describe(class Class, err error) error {
+	if class == ClassReset {
+		// net/http wraps these in "HTTP/1.x transport connection broken".
+		for _, eof := range []error{io.EOF, io.ErrUnexpectedEOF} {
+			if errors.Is(err, eof) {
+				return fmt.Errorf("connection closed by server: %w", eof)
+			}
+		}
+	}
+	// net/http quotes a Location it cannot parse in full, twice; the
+	// reason is the part after the last colon.
+	if msg := err.Error(); strings.HasPrefix(msg, "failed to parse Location header") {
+		return fmt.Errorf("bad redirect Location: %s", msg[strings.LastIndex(msg, ": ")+2:])
 	}
 	return err
 }
 
 // shorten drops the `Get "https://...": ` prefix of a *url.Error: the URL is
 // in the table next to the error already, and it may be long or carry a
-// query string.
+// query string or userinfo.
 func shorten(err error) error {
 	for {
 		u, ok := err.(*url.Error)
@@ -361,10 +353,15 @@ func shorten(err error) error {
 	}
 }
 
-// phase tracks what a probe is doing, for the message of a timeout. The
-// dialer's hook can run on another goroutine (a fallback address), hence
-// the atomic.
-type phase struct{ v atomic.Int32 }
+// tracker follows one probe through net/http's trace hooks: what it is
+// doing, for the message of a timeout, and the informational answers of
+// the current request. The hooks run on net/http's goroutines (dialing,
+// reading), possibly after Probe returned, hence the atomics.
+type tracker struct {
+	ph            atomic.Int32
+	informational atomic.Int32 // 1xx answers to the current request
+	infoBytes     atomic.Int64 // their approximate size
+}
 
 type phaseID int32
 
@@ -390,8 +387,43 @@ var phaseNames = [...]string{
 
 func (id phaseID) String() string { return phaseNames[id] }
 
-func (ph *phase) set(id phaseID) { ph.v.Store(int32(id)) }
-func (ph *phase) get() phaseID   { return phaseID(ph.v.Load()) }
+func (tr *tracker) set(id phaseID) { tr.ph.Store(int32(id)) }
+func (tr *tracker) phase() phaseID { return phaseID(tr.ph.Load()) }
+
+func (tr *tracker) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GetConn: func(string) {
+			// The next request of a redirect chain starts: the 1xx
+			// answers before the last final answer count no more.
+			tr.informational.Store(0)
+			tr.infoBytes.Store(0)
+		},
+		DNSStart:          func(httptrace.DNSStartInfo) { tr.set(phaseDNS) },
+		ConnectStart:      func(string, string) { tr.set(phaseConnect) },
+		TLSHandshakeStart: func() { tr.set(phaseTLS) },
+		GotConn:           func(httptrace.GotConnInfo) { tr.set(phaseWrite) },
+		WroteRequest:      func(httptrace.WroteRequestInfo) { tr.set(phaseHeaders) },
+		Got1xxResponse:    tr.got1xx,
+	}
+}
+
+// got1xx counts an informational answer. With this hook set, net/http
+// hands every 1xx over and stops bounding them (it resets its header limit
+// for each), so got1xx bounds them itself by the same measure: all 1xx
+// heads of a request together at most about maxHeaderBytes.
+func (tr *tracker) got1xx(code int, h textproto.MIMEHeader) error {
+	tr.informational.Add(1)
+	size := len("HTTP/1.1 100 Continue\r\n\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			size += len(k) + len(": \r\n") + len(v)
+		}
+	}
+	if tr.infoBytes.Add(int64(size)) > maxHeaderBytes {
+		return errOnly1xx
+	}
+	return nil
+}
 
 // ProbeAll probes targets with at most concurrency probes in flight
 // (concurrency < 1 means 1). results[i] belongs to targets[i]. Workers take

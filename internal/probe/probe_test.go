@@ -173,7 +173,7 @@ func TestProbe(t *testing.T) {
 		name      string
 		target    Target
 		wantCode  int
-		wantClass string
+		wantClass Class
 		wantFinal string // suffix of FinalURL, checked when set
 		wantErr   string // substring of Err, checked when set
 		check     func(t *testing.T, r Result)
@@ -400,14 +400,61 @@ func newRawServer(t testing.TB, answer string) string {
 	return newTCPServer(t, func(conn net.Conn, _ <-chan struct{}) { io.WriteString(conn, answer) })
 }
 
-// TestProbeHTTP covers the parts of HTTP/1.1 a probe reads itself:
-// framing, informational answers, header limits, redirects.
-func TestProbeHTTP(t *testing.T) {
+// newSilentServer accepts connections and never sends a byte: an HTTPS
+// client waits in the handshake. It returns the listener's address.
+func newSilentServer(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestProbeRawAnswers covers answers no well-behaved server sends:
+// informational (1xx) answers with and without a final one, garbage,
+// oversized heads, odd redirects.
+func TestProbeRawAnswers(t *testing.T) {
 	ok := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	redirectTo := func(loc string) string {
 		return "HTTP/1.1 302 Found\r\nLocation: " + loc + "\r\nContent-Length: 0\r\n\r\n"
 	}
 	okURL := newRawServer(t, ok)
+	endless1xx := newTCPServer(t, func(conn net.Conn, done <-chan struct{}) {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := io.WriteString(conn, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+				return
+			}
+		}
+	})
 	p := New(Options{})
 
 	tests := []struct {
@@ -415,32 +462,38 @@ func TestProbeHTTP(t *testing.T) {
 		answer    string // what the server sends; "" means target.URL is used as it is
 		target    Target
 		wantCode  int
-		wantClass string
+		wantClass Class
 		wantBytes int64
 		wantErr   string
 	}{
-		{name: "content-length", answer: ok, wantCode: 200, wantBytes: 2},
-		{name: "chunked", answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-			wantCode: 200, wantBytes: 5},
-		{name: "body until close", answer: "HTTP/1.1 200 OK\r\n\r\nuntil the server closes", wantCode: 200, wantBytes: 23},
-		{name: "HTTP/1.0", answer: "HTTP/1.0 200 OK\r\n\r\nold", wantCode: 200, wantBytes: 3},
 		{name: "100 Continue, then the answer", answer: "HTTP/1.1 100 Continue\r\n\r\n" + ok, wantCode: 200, wantBytes: 2},
 		{name: "103 Early Hints, then the answer", answer: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
 			wantCode: 503},
-		{name: "only informational answers", answer: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 10), wantCode: 100},
+		{name: "six 103 Early Hints, then the answer", answer: strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n", 6) + ok,
+			wantCode: 200, wantBytes: 2},
+		{name: "100 Continue, then closed", answer: "HTTP/1.1 100 Continue\r\n\r\n",
+			wantClass: ClassOther, wantErr: "no final HTTP answer: only informational (1xx) responses"},
+		{name: "ten 100 Continue, then closed", answer: strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 10),
+			wantClass: ClassOther, wantErr: "no final HTTP answer: only informational (1xx) responses"},
+		{name: "100 Continue without end", target: Target{URL: endless1xx + "/"},
+			wantClass: ClassOther, wantErr: "no final HTTP answer: only informational (1xx) responses"},
 		{name: "not HTTP", answer: "SSH-2.0-OpenSSH_9.2\r\n", wantClass: ClassOther, wantErr: "malformed HTTP"},
 		{name: "headers too long", answer: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("x", 70<<10) + "\r\n\r\n",
-			wantClass: ClassOther, wantErr: "response headers longer than 65536 bytes"},
-		{name: "truncated head", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", wantClass: ClassReset},
-		{name: "truncated body", answer: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok", wantClass: ClassReset, wantBytes: 2},
+			wantClass: ClassOther, wantErr: "exceeded 65536 bytes"},
+		{name: "closed in the head", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", wantClass: ClassReset},
+		{name: "closed in the body", answer: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok", wantClass: ClassReset, wantBytes: 2},
+		{name: "100 Continue, then a redirect to nowhere", answer: "HTTP/1.1 100 Continue\r\n\r\n" + redirectTo("http://"+freePort(t)+"/"),
+			target: Target{FollowRedirects: true}, wantClass: ClassRefused},
 		{name: "redirect without Location", answer: "HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n",
 			target: Target{FollowRedirects: true}, wantCode: 302},
 		{name: "redirect to another server", answer: redirectTo(okURL + "/elsewhere"),
 			target: Target{FollowRedirects: true}, wantCode: 200, wantBytes: 2},
 		{name: "redirect to a bad Location", answer: redirectTo("http://[::1"),
-			target: Target{FollowRedirects: true}, wantClass: ClassOther, wantErr: "bad redirect Location"},
+			target: Target{FollowRedirects: true}, wantClass: ClassOther, wantErr: "Location"},
 		{name: "redirect to another scheme", answer: redirectTo("ftp://127.0.0.1/"),
 			target: Target{FollowRedirects: true}, wantClass: ClassOther, wantErr: "scheme"},
+		{name: "redirect to no host name", answer: redirectTo("http://:80/"),
+			target: Target{FollowRedirects: true}, wantClass: ClassOther, wantErr: "no host name"},
 		{name: "no host name", target: Target{URL: "http://:80/"}, wantClass: ClassOther, wantErr: "no host name"},
 	}
 	for _, tt := range tests {
@@ -465,62 +518,246 @@ func TestProbeHTTP(t *testing.T) {
 	}
 }
 
-// TestProbeRequest asserts what goes over the wire: HEAD stays HEAD across
-// a redirect, userinfo in the URL becomes basic auth for that server only,
-// and HTTPS speaks HTTP/1.1 even to a server that offers HTTP/2.
-func TestProbeRequest(t *testing.T) {
-	type seen struct{ method, path, auth, proto string }
-	var mu sync.Mutex
-	var got []seen
-	record := func(w http.ResponseWriter, r *http.Request) {
+// recorder is a loopback server that records what each request looked like.
+type recorder struct {
+	mu   sync.Mutex
+	seen []seen
+}
+
+type seen struct{ method, host, uri, auth, proto string }
+
+func (rec *recorder) record(r *http.Request) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.seen = append(rec.seen, seen{r.Method, r.Host, r.RequestURI, r.Header.Get("Authorization"), r.Proto})
+}
+
+// take returns what was recorded since the last take.
+func (rec *recorder) take() []seen {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	s := rec.seen
+	rec.seen = nil
+	return s
+}
+
+// routeAll is a dialer that connects every address to addr (a loopback
+// server) and records the addresses it was asked for.
+func routeAll(addr string, dialed *[]string, mu *sync.Mutex) dialFunc {
+	return func(ctx context.Context, network, a string) (net.Conn, error) {
 		mu.Lock()
-		got = append(got, seen{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Proto})
+		*dialed = append(*dialed, a)
 		mu.Unlock()
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
 	}
-	other := httptest.NewServer(http.HandlerFunc(record))
+}
+
+// TestProbeRequest asserts what goes over the wire: HEAD stays HEAD across
+// 301 and 307, userinfo in the URL becomes basic auth for that host:port
+// only, and HTTPS speaks HTTP/2 to a server that offers it.
+func TestProbeRequest(t *testing.T) {
+	var rec recorder
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rec.record(r) }))
 	defer other.Close()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		record(w, r)
+		rec.record(r)
 		switch r.URL.Path {
 		case "/start":
 			http.Redirect(w, r, "/next", http.StatusMovedPermanently)
 		case "/next":
+			// The same IP address on another port: net/http itself would
+			// send the credentials along.
 			http.Redirect(w, r, other.URL+"/last", http.StatusTemporaryRedirect)
 		}
 	}))
 	defer srv.Close()
-	h2 := httptest.NewUnstartedServer(http.HandlerFunc(record))
+	h2 := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rec.record(r) }))
 	h2.EnableHTTP2 = true
 	h2.StartTLS()
 	defer h2.Close()
 	p := New(Options{})
-	take := func() []seen {
-		mu.Lock()
-		defer mu.Unlock()
-		s := got
-		got = nil
-		return s
-	}
 
 	u := strings.Replace(srv.URL, "http://", "http://probe:s3cret@", 1) + "/start"
-	if r := p.Probe(context.Background(), Target{URL: u, Method: "HEAD", FollowRedirects: true}); r.Code != 200 {
+	r := p.Probe(context.Background(), Target{URL: u, Method: "HEAD", FollowRedirects: true})
+	if r.Code != 200 {
 		t.Fatalf("code %d class %q err %v", r.Code, r.Class, r.Err)
 	}
-	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("probe:s3cret"))
-	want := []seen{
-		{"HEAD", "/start", auth, "HTTP/1.1"},
-		{"HEAD", "/next", auth, "HTTP/1.1"}, // same server: the URL keeps its userinfo
-		{"HEAD", "/last", "", "HTTP/1.1"},   // another server: no credentials
+	if want := other.URL + "/last"; r.FinalURL != want {
+		t.Errorf("FinalURL = %q, want %q", r.FinalURL, want)
 	}
-	if g := take(); !slices.Equal(g, want) {
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("probe:s3cret"))
+	srvHost, otherHost := strings.TrimPrefix(srv.URL, "http://"), strings.TrimPrefix(other.URL, "http://")
+	want := []seen{
+		{"HEAD", srvHost, "/start", auth, "HTTP/1.1"},
+		{"HEAD", srvHost, "/next", auth, "HTTP/1.1"}, // same server
+		{"HEAD", otherHost, "/last", "", "HTTP/1.1"}, // another port: no credentials
+	}
+	if g := rec.take(); !slices.Equal(g, want) {
 		t.Errorf("server saw\n%v\nwant\n%v", g, want)
 	}
 
 	if r := p.Probe(context.Background(), Target{URL: h2.URL + "/h2", TLSSkipVerify: true}); r.Code != 200 {
 		t.Fatalf("https: code %d class %q err %v", r.Code, r.Class, r.Err)
 	}
-	if g := take(); len(g) != 1 || g[0].proto != "HTTP/1.1" {
-		t.Errorf("HTTP/2 server saw %v, want one HTTP/1.1 request", g)
+	if g := rec.take(); len(g) != 1 || g[0].proto != "HTTP/2.0" {
+		t.Errorf("HTTP/2 server saw %v, want one HTTP/2.0 request", g)
+	}
+}
+
+// TestProbeAuthSubdomain: net/http sends the Authorization header of the
+// first request on to subdomains; a probe must not.
+func TestProbeAuthSubdomain(t *testing.T) {
+	var rec recorder
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r)
+		switch r.URL.Path {
+		case "/start":
+			http.Redirect(w, r, "http://example.test:80/same", http.StatusFound)
+		case "/same":
+			http.Redirect(w, r, "http://status.example.test/sub", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	var mu sync.Mutex
+	var dialed []string
+	p := newProber(Options{}, routeAll(srv.Listener.Addr().String(), &dialed, &mu))
+
+	r := p.Probe(context.Background(), Target{URL: "http://probe:s3cret@example.test/start", FollowRedirects: true})
+	if r.Code != 200 {
+		t.Fatalf("code %d class %q err %v", r.Code, r.Class, r.Err)
+	}
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("probe:s3cret"))
+	want := []seen{
+		{"GET", "example.test", "/start", auth, "HTTP/1.1"},
+		{"GET", "example.test:80", "/same", auth, "HTTP/1.1"}, // the same host:port, spelled out
+		{"GET", "status.example.test", "/sub", "", "HTTP/1.1"},
+	}
+	if g := rec.take(); !slices.Equal(g, want) {
+		t.Errorf("server saw\n%v\nwant\n%v", g, want)
+	}
+}
+
+// TestProbeIDNA: a host name that is not ASCII is dialled and sent as
+// punycode, the only form DNS and servers know.
+func TestProbeIDNA(t *testing.T) {
+	var rec recorder
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rec.record(r) }))
+	defer srv.Close()
+	var mu sync.Mutex
+	var dialed []string
+	p := newProber(Options{}, routeAll(srv.Listener.Addr().String(), &dialed, &mu))
+
+	r := p.Probe(context.Background(), Target{URL: "http://bücher.example/health"})
+	if r.Code != 200 {
+		t.Fatalf("code %d class %q err %v", r.Code, r.Class, r.Err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"xn--bcher-kva.example:80"}; !slices.Equal(dialed, want) {
+		t.Errorf("dialled %q, want %q", dialed, want)
+	}
+	if g := rec.take(); len(g) != 1 || g[0].host != "xn--bcher-kva.example" {
+		t.Errorf("server saw %v, want Host xn--bcher-kva.example", g)
+	}
+}
+
+// TestProbeProxy: a target goes through the environment's proxy only when
+// it asks for it.
+func TestProbeProxy(t *testing.T) {
+	// net/http reads the environment once per process, on first use: the
+	// value is the same in every run of this test (-count), and no other
+	// test asks for a proxy.
+	t.Setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+	t.Setenv("NO_PROXY", "")
+	t.Setenv("no_proxy", "")
+	t.Setenv("REQUEST_METHOD", "") // set, net/http would take this for CGI and ignore HTTP_PROXY
+	var rec recorder
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rec.record(r) }))
+	defer srv.Close()
+	var mu sync.Mutex
+	var dialed []string
+	p := newProber(Options{}, routeAll(srv.Listener.Addr().String(), &dialed, &mu))
+
+	for _, tt := range []struct {
+		proxy            bool
+		wantDial, wantRI string
+	}{
+		{false, "target.invalid:80", "/health"},
+		{true, "proxy.invalid:3128", "http://target.invalid/health"},
+	} {
+		r := p.Probe(context.Background(), Target{URL: "http://target.invalid/health", ProxyFromEnvironment: tt.proxy})
+		if r.Code != 200 {
+			t.Fatalf("proxy %v: code %d class %q err %v", tt.proxy, r.Code, r.Class, r.Err)
+		}
+		mu.Lock()
+		if len(dialed) != 1 || dialed[0] != tt.wantDial {
+			t.Errorf("proxy %v: dialled %q, want %q", tt.proxy, dialed, tt.wantDial)
+		}
+		dialed = nil
+		mu.Unlock()
+		if g := rec.take(); len(g) != 1 || g[0].uri != tt.wantRI {
+			t.Errorf("proxy %v: server saw %v, want request URI %q", tt.proxy, g, tt.wantRI)
+		}
+	}
+}
+
+// TestProbeLocal: a dial that fails for want of file descriptors or ports
+// on this machine is ClassLocal after net/http's wrapping too.
+func TestProbeLocal(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"EMFILE", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.EMFILE)}},
+		{"ENFILE", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.ENFILE)}},
+		{"EADDRNOTAVAIL", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)}},
+		{"ENOBUFS", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ENOBUFS)}},
+		{"resolver out of fds", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "dial udp 127.0.0.53:53: socket: too many open files", Name: "example.test"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProber(Options{}, func(context.Context, string, string) (net.Conn, error) { return nil, tt.err })
+			for _, u := range []string{"http://example.test/", "https://example.test/"} {
+				if r := p.Probe(context.Background(), Target{URL: u}); r.Class != ClassLocal {
+					t.Errorf("%s: class %q (err %v), want %q", u, r.Class, r.Err, ClassLocal)
+				}
+			}
+		})
+	}
+}
+
+// TestProbeCanceledTLS: an HTTPS server that hangs in or after the
+// handshake, and the run interrupted meanwhile. Run with -race.
+func TestProbeCanceledTLS(t *testing.T) {
+	hang := func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+	h1 := httptest.NewUnstartedServer(http.HandlerFunc(hang))
+	h1.StartTLS()
+	defer h1.Close()
+	h2 := httptest.NewUnstartedServer(http.HandlerFunc(hang))
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	defer h2.Close()
+	p := New(Options{})
+
+	for _, tt := range []struct{ name, url string }{
+		{"no handshake", "https://" + newSilentServer(t) + "/"},
+		{"no answer", h1.URL + "/"},
+		{"no answer over HTTP/2", h2.URL + "/"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			time.AfterFunc(100*time.Millisecond, cancel)
+			r := p.Probe(ctx, Target{URL: tt.url, TLSSkipVerify: true, Timeout: 10 * time.Second})
+			if r.Class != ClassCanceled {
+				t.Fatalf("class %q (err %v), want %q", r.Class, r.Err, ClassCanceled)
+			}
+			checkErr(t, r)
+			if r.Latency > 5*time.Second {
+				t.Errorf("Latency = %v: cancellation did not stop the probe", r.Latency)
+			}
+		})
 	}
 }
 
@@ -528,7 +765,7 @@ func TestProbeRequest(t *testing.T) {
 func TestClassifyLocal(t *testing.T) {
 	tests := []struct {
 		err  error
-		want string
+		want Class
 	}{
 		{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.EMFILE)}, ClassLocal},
 		{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.ENFILE)}, ClassLocal},
@@ -619,7 +856,7 @@ func TestProbeAllHanging(t *testing.T) {
 	}
 	results := p.ProbeAll(context.Background(), targets, 1000)
 	for i, r := range results {
-		want := ""
+		var want Class
 		if i%10 == 3 {
 			want = ClassTimeout
 		}
@@ -692,7 +929,7 @@ func BenchmarkProbeAllHanging(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				for i, r := range p.ProbeAll(context.Background(), targets, concurrency) {
-					want := ""
+					var want Class
 					if i%10 == 0 {
 						want = ClassTimeout
 					}

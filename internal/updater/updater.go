@@ -280,7 +280,7 @@ func Observe(r probe.Result) status.Observation {
 	case probe.ClassTimeout:
 		obs.Failure = status.TimedOut
 	default:
-		obs.Failure, obs.ErrorClass = status.TransportFailed, r.Class
+		obs.Failure, obs.ErrorClass = status.TransportFailed, string(r.Class)
 	}
 	return obs
 }
