@@ -58,6 +58,8 @@ func TestSIGTERM(t *testing.T) {
 probe:
   timeout: 60s
 lock_file: %s
+state:
+  path: state.json
 servers:
   - name: Hang
     url: %s/
@@ -124,6 +126,10 @@ func TestSecondSignal(t *testing.T) {
   timeout: 60s
   retries: 0
 lock_file: %s
+state:
+  path: state.json
+confirm:
+  worse: 1
 servers:
   - name: Down
     url: %s/

@@ -220,6 +220,8 @@ func (f *Fleet) WriteConfig(dir string, timeout time.Duration, tu Tuning) (strin
 	if tu.Concurrency > 0 {
 		fmt.Fprintf(&b, "  concurrency: %d\n", tu.Concurrency)
 	}
+	// Confirmation at once: every measured run writes what it decided.
+	fmt.Fprintf(&b, "confirm: {worse: 1, better: 1}\nstate:\n  path: %s\n", filepath.Join(dir, "bench-state.json"))
 	fmt.Fprintf(&b, "lock_file: %s\nservers:\n", filepath.Join(dir, "bench.lock"))
 	for i, u := range f.URLs {
 		fmt.Fprintf(&b, "  - {name: s%d, url: %q, component_id: %d}\n", i+1, u, i+1)

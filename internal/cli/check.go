@@ -13,6 +13,7 @@ import (
 
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
@@ -90,6 +91,7 @@ func runCheck(ctx context.Context, o *CheckOptions) error {
 	} else {
 		c.ok("token: read from %s", cfg.Cachet.TokenSource())
 	}
+	checkState(ctx, c, cfg, env)
 	checkCachet(ctx, c, cfg, token, err == nil, env.Version)
 	checkSource(ctx, c, cfg, env, log)
 	if c.failed {
@@ -144,6 +146,21 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 			c.note("Cachet component %d %q: no server maps to it", k.ID, k.Name)
 		}
 	}
+}
+
+// checkState says where the state lives and that a run can write there; it
+// changes nothing in the state file itself.
+func checkState(ctx context.Context, c *checklist, cfg *config.Config, env Env) {
+	path, err := statePath(cfg, env)
+	if err != nil {
+		c.fail("state: %v", err)
+		return
+	}
+	if err := state.CheckWritable(ctx, path); err != nil {
+		c.fail("state: %v", err)
+		return
+	}
+	c.ok("state: %s (writable)", path)
 }
 
 // checkSource reads the report source once; its warnings (reports dated in

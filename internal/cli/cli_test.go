@@ -89,6 +89,11 @@ reports:
     path: reports.json
     max_age: 0s
 lock_file: run.lock
+state:
+  path: state.json
+confirm:
+  worse: 1
+  better: 1
 %s
 servers:
 %s`, f.cachet.URL(), extraTop, b.String())
@@ -195,7 +200,10 @@ func TestDemo(t *testing.T) {
 	if code := Execute([]string{"demo"}, env); code != ExitOK {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
-	for _, s := range []string{"Cachet received 7 writes", "Cachet received 0 writes on the second run", "timeout after", "refused", "(disabled)"} {
+	if n := strings.Count(out.String(), "Cachet received 0 writes\n"); n != 2 {
+		t.Errorf("the first and third runs should write nothing; %d runs wrote nothing:\n%s", n, out.String())
+	}
+	for _, s := range []string{"first run", "Cachet received 0 writes\n", "pending", "(1/2)", "Cachet received 7 writes:", "third run", "timeout after", "refused", "(disabled)"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("demo output lacks %q:\n%s", s, out.String())
 		}

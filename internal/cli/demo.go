@@ -34,8 +34,9 @@ func newDemoCmd(env Env, g *GlobalOptions, runF func(context.Context, *DemoOptio
 		Long: `demo starts, on 127.0.0.1 only, a Cachet API emulator and eight small demo
 servers (fast, overloaded, failing, hanging, slow, refusing, redirecting,
 disabled in Cachet), writes a config and a report file to a temporary folder,
-and runs the real run job twice: the first run updates what changed, the
-second finds nothing to do. It needs no outside service and writes nothing
+and runs the real run job three times: the first finds what changed and
+holds it as pending, the second confirms and writes it, the third finds
+nothing to do. It needs no outside service and writes nothing
 outside the temporary folder. --config is ignored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -124,6 +125,11 @@ reports:
     format: counts
     max_age: 15m
 lock_file: demo.lock
+state:
+  path: state.json      # the memory between runs
+confirm:
+  worse: 2              # a change is published once two runs in a row show it
+  better: 2
 servers:
 %s`, cachetURL, servers.String())
 	cfgPath := filepath.Join(dir, "config.yaml")
@@ -150,26 +156,31 @@ servers:
 	}
 	demoEnv.IsTerminal = func(w io.Writer) bool { return w == out || env.IsTerminal(w) }
 
-	fmt.Fprintln(out, "\n$ cachet-updater run --config config.yaml   # first run")
 	run := &RunOptions{Env: demoEnv, Global: o.Global}
 	run.Global.ConfigPath = cfgPath
-	err1 := runRun(ctx, run)
-	writes := fake.Writes()
-	fmt.Fprintf(out, "\nCachet received %d writes:\n", len(writes))
-	for _, w := range writes {
-		fmt.Fprintf(out, "  %s %s %s\n", w.Method, w.Path, w.Body)
+	var errs []error
+	for _, step := range []string{
+		"first run: every change is pending until a second run confirms it",
+		"second run: the same again, so the changes are published",
+		"third run: nothing changed, nothing written",
+	} {
+		fmt.Fprintf(out, "\n$ cachet-updater run --config config.yaml   # %s\n", step)
+		errs = append(errs, runRun(ctx, run))
+		writes := fake.Writes()
+		fmt.Fprintf(out, "\nCachet received %s", plural(int64(len(writes)), "write"))
+		if len(writes) > 0 {
+			fmt.Fprint(out, ":")
+		}
+		fmt.Fprintln(out)
+		for _, w := range writes {
+			fmt.Fprintf(out, "  %s %s %s\n", w.Method, w.Path, w.Body)
+		}
+		fake.Reset()
 	}
-	fake.Reset()
-
-	fmt.Fprintln(out, "\n$ cachet-updater run --config config.yaml   # second run: nothing changed, nothing written")
-	err2 := runRun(ctx, run)
-	fmt.Fprintf(out, "\nCachet received %d writes on the second run.\n\nCachet after the runs:\n", len(fake.Writes()))
+	fmt.Fprintln(out, "\nCachet after the runs:")
 	printFakeComponents(out, fake)
-	// The demo fleet is built so both runs succeed; anything else is a bug.
-	if err := errors.Join(err1, err2); err != nil {
-		return err
-	}
-	return nil
+	// The demo fleet is built so every run succeeds; anything else is a bug.
+	return errors.Join(errs...)
 }
 
 func printFakeComponents(w io.Writer, fake *cachettest.Server) {

@@ -38,6 +38,15 @@ func sourceAndCachetErrors(w io.Writer, s updater.Summary) {
 	if s.Interrupted != nil {
 		fmt.Fprintf(w, "error: run interrupted: %v\n", s.Interrupted)
 	}
+	if s.Offline != "" {
+		fmt.Fprintf(w, "error: this machine looks offline: %s; no server was marked down by its probe (reports still count)\n", s.Offline)
+	}
+	if s.StateErr != nil {
+		fmt.Fprintf(w, "error: %v\n", s.StateErr)
+	}
+	if s.TokenErr != nil {
+		fmt.Fprintf(w, "error: token refused by Cachet: %v\n", s.TokenErr)
+	}
 }
 
 // renderDetail is the --only view: everything known about each server.
@@ -70,6 +79,16 @@ func renderDetail(w io.Writer, s updater.Summary) {
 			fmt.Fprintf(tw, "probe says\t%s: %s\n", r.Decision.Probe, r.Decision.ProbeRule)
 			fmt.Fprintf(tw, "reports say\t%s: %s\n", r.Decision.Reports, r.Decision.ReportsRule)
 			fmt.Fprintf(tw, "decided\t%s (the worse of both: %s)\n", r.Decision.Status, r.Decision.Rule)
+		}
+		if r.Guarded {
+			fmt.Fprintf(tw, "guard\tthis machine looked offline: the probe may not make the status worse than %s; counted as %s\n", r.Current, r.Considered)
+		}
+		if line := confirmDetail(r); line != "" {
+			fmt.Fprintf(tw, "confirm\t%s\n", line)
+		}
+		if r.Action == updater.Held {
+			fmt.Fprintf(tw, "hold\t%s was set by hand in Cachet (not by this tool): left alone since %s, until %s (manual_hold) or until the decision agrees\n",
+				r.Hold.Status, clock(r.Hold.Since), clock(r.HoldUntil))
 		}
 		fmt.Fprintf(tw, "status\t%s\n", statusCell(r))
 		fmt.Fprintf(tw, "action\t%s\n", actionCell(r))
@@ -109,16 +128,46 @@ func reportsCell(r updater.Row) string {
 }
 
 func statusCell(r updater.Row) string {
+	guard := ""
+	if r.Guarded {
+		guard = " (guarded)"
+	}
 	switch {
 	case !r.Decided():
 		return "-"
 	case !r.CurrentKnown:
 		return "? → " + r.Decision.Status.String()
-	case r.Current == r.Decision.Status:
-		return r.Current.String()
+	case r.Action == updater.Held:
+		return r.Current.String() + " (set by hand)"
+	case r.Action == updater.Pending:
+		return fmt.Sprintf("%s → %s (%d/%d)%s", r.Current, r.Confirm.Pending, r.Confirm.Count, r.Confirm.Need, guard)
+	case r.Current == r.Publish:
+		return r.Current.String() + guard
 	}
-	return r.Current.String() + " → " + r.Decision.Status.String()
+	return r.Current.String() + " → " + r.Publish.String() + guard
 }
+
+// confirmDetail says what the confirmation rule did, for --only.
+func confirmDetail(r updater.Row) string {
+	c := r.Confirm
+	switch {
+	case !r.CurrentKnown || r.Action == updater.Held:
+		return ""
+	case c.Pending != 0:
+		word := "worse"
+		if c.Pending < r.Current {
+			word = "better"
+		}
+		return fmt.Sprintf("%s waits: %d of %d runs in a row showed a status %s than %s; published when %s agree",
+			c.Pending, c.Count, c.Need, word, r.Current, plural(int64(c.Need-c.Count), "more run"))
+	case r.Publish != r.Current:
+		return fmt.Sprintf("%s confirmed by the last runs in a row (confirm.worse %d, better %d)", r.Publish, r.Server.Confirm.Worse, r.Server.Confirm.Better)
+	}
+	return ""
+}
+
+// clock formats a time for the table and the detail view.
+func clock(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
 func actionCell(r updater.Row) string {
 	if r.Action == updater.WriteFailed {
@@ -129,6 +178,9 @@ func actionCell(r updater.Row) string {
 	}
 	if r.Action == updater.NotProbed {
 		return "NOT PROBED"
+	}
+	if r.Action == updater.Held {
+		return "held since " + clock(r.Hold.Since)
 	}
 	return string(r.Action)
 }
@@ -158,6 +210,15 @@ func summaryLine(s updater.Summary) string {
 	}
 	if n := s.Count(updater.Interrupted); n > 0 {
 		fmt.Fprintf(&b, ", %d interrupted", n)
+	}
+	if n := s.Count(updater.Pending); n > 0 {
+		fmt.Fprintf(&b, ", %d pending", n)
+	}
+	if n := s.Count(updater.Held); n > 0 {
+		fmt.Fprintf(&b, ", %d held", n)
+	}
+	if s.Offline != "" {
+		b.WriteString("; OFFLINE: nothing marked down")
 	}
 	fmt.Fprintf(&b, "; reports: %s", s.Source)
 	if s.SourceErr != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/probe"
 	"github.com/proxer/cachet-updater/internal/runlock"
+	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
@@ -143,12 +144,17 @@ func runRun(ctx context.Context, o *RunOptions) error {
 		defer src.Close()
 	}
 	prober := probe.New(probe.Options{UserAgent: userAgent(env.Version)})
+	store, err := stateStore(cfg, env)
+	if err != nil {
+		return fail(ExitUsage, err)
+	}
 
 	sum, err := updater.Run(ctx, cfg, updater.Deps{
 		Cachet:    client,
 		Source:    src,
 		SourceErr: srcErr,
 		Prober:    prober,
+		State:     store,
 		Now:       env.Now,
 		Log:       log,
 	}, updater.Options{DryRun: o.DryRun, Only: o.Only})
@@ -181,6 +187,22 @@ func runRun(ctx context.Context, o *RunOptions) error {
 	return nil
 }
 
+// statePath is state.path, or the default for this config and user.
+func statePath(cfg *config.Config, env Env) (string, error) {
+	if cfg.State.Path != "" {
+		return cfg.State.Path, nil
+	}
+	return state.DefaultPath(cfg.Path, env.Getenv, os.Geteuid())
+}
+
+func stateStore(cfg *config.Config, env Env) (state.Store, error) {
+	path, err := statePath(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	return state.NewFile(path, cfg.Path), nil
+}
+
 func logSummary(log zerolog.Logger, s updater.Summary) {
 	ev := log.Info()
 	if s.Failed() {
@@ -190,6 +212,7 @@ func logSummary(log zerolog.Logger, s updater.Summary) {
 		Int("changed", s.Count(updater.Updated)+s.Count(updater.WouldUpdate)+s.Count(updater.WriteFailed)).
 		Int("written", s.Count(updater.Updated)).
 		Int("failed", failedRows(s)).
+		Int("pending", s.Count(updater.Pending)).Int("held", s.Count(updater.Held)).
 		Int64("cachet_reads", s.Reads).Int64("cachet_writes", s.Writes).
 		Int64("took_ms", s.Duration.Milliseconds()).Bool("dry_run", s.DryRun).Str("reports", s.Source)
 	if s.SourceErr != nil {
@@ -200,6 +223,15 @@ func logSummary(log zerolog.Logger, s updater.Summary) {
 	}
 	if s.Interrupted != nil {
 		ev = ev.AnErr("interrupted", s.Interrupted)
+	}
+	if s.Offline != "" {
+		ev = ev.Str("offline", s.Offline)
+	}
+	if s.StateErr != nil {
+		ev = ev.AnErr("state_error", s.StateErr)
+	}
+	if s.TokenErr != nil {
+		ev = ev.AnErr("token_error", s.TokenErr)
 	}
 	ev.Msg("run finished")
 }

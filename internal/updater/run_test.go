@@ -19,6 +19,7 @@ import (
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
@@ -61,6 +62,9 @@ func newRunFixture(t *testing.T, handlers []http.HandlerFunc, current []int, rep
   retries: 0
 probe:
   timeout: 1s
+confirm:
+  worse: 1
+  better: 1
 reports:
   source:
     type: file
@@ -86,7 +90,8 @@ func (f *runFixture) run(ctx context.Context, o Options) Summary {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	sum, err := Run(ctx, f.cfg, Deps{Cachet: client, Source: src, Prober: probe.New(probe.Options{}), Now: time.Now, Log: zerolog.New(io.Discard)}, o)
+	store := state.NewFile(filepath.Join(f.dir, "state.json"), f.cfg.Path)
+	sum, err := Run(ctx, f.cfg, Deps{Cachet: client, Source: src, Prober: probe.New(probe.Options{}), State: store, Now: time.Now, Log: zerolog.New(io.Discard)}, o)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -9,15 +9,16 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/confirm"
 	"github.com/proxer/cachet-updater/internal/probe"
 	"github.com/proxer/cachet-updater/internal/reports"
+	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/status"
 	"github.com/proxer/cachet-updater/internal/suggest"
 )
@@ -35,6 +36,8 @@ const (
 	NotWritten       Action = "not written" // Cachet's current state could not be read
 	NotProbed        Action = "not probed"  // this machine could not probe the server (probe.ClassLocal); its status is left alone
 	Interrupted      Action = "interrupted" // the run was canceled before this server was decided or written
+	Pending          Action = "pending"     // a change waits for more runs to confirm it (confirm.worse/better)
+	Held             Action = "held"        // a status set by hand in Cachet is left alone (manual_hold)
 )
 
 // Deps are the edges of the pipeline, built by the caller.
@@ -45,8 +48,11 @@ type Deps struct {
 	// DSN); the run then decides from the probes alone.
 	SourceErr error
 	Prober    *probe.Prober
-	Now       func() time.Time
-	Log       zerolog.Logger
+	// State is the memory between runs; the caller holds the run lock
+	// while Run loads and saves it.
+	State state.Store
+	Now   func() time.Time
+	Log   zerolog.Logger
 }
 
 // Options change what a run does, not how.
@@ -65,16 +71,32 @@ type Row struct {
 	CurrentKnown  bool          // false when Cachet could not be read or does not know the component
 	Enabled       bool
 	ComponentName string
-	Action        Action
-	Err           error // why the row failed, for WriteFailed, UnknownComponent, NotWritten, NotProbed
+	// Publish is what the page should show after this run: the decision
+	// once confirmed, else Current. Meaningful when CurrentKnown.
+	Publish status.Status
+	// Confirm is the confirmation rule's outcome: a change waiting for
+	// more runs has Confirm.Pending set.
+	Confirm confirm.Outcome
+	Hold    *confirm.Held // a status set by hand, left alone; nil: none
+	// HoldUntil is when manual_hold ends the hold at the latest.
+	HoldUntil time.Time
+	// Considered is the decision the rules weigh and the history records:
+	// Decision.Status, unless the guard kept the probe from making it
+	// worse than Cachet's.
+	Considered status.Status
+	// Guarded: this machine looked offline, so the probe could not make
+	// the status worse than Cachet's.
+	Guarded bool
+	Action  Action
+	Err     error // why the row failed, for WriteFailed, UnknownComponent, NotWritten, NotProbed, Interrupted
 }
 
 // Decided reports whether the row has a decision: not when its probe was
 // interrupted or could not be made (decideAll's Interrupted, NotProbed).
 func (r Row) Decided() bool { return r.Decision.Rule != "" }
 
-// Changed reports whether the decided status differs from Cachet's.
-func (r Row) Changed() bool { return r.CurrentKnown && r.Current != r.Decision.Status }
+// Changed reports whether the status to publish differs from Cachet's.
+func (r Row) Changed() bool { return r.CurrentKnown && r.Current != r.Publish }
 
 // Summary is the outcome of one run.
 type Summary struct {
@@ -88,13 +110,20 @@ type Summary struct {
 	Started     time.Time
 	Duration    time.Duration
 	Interrupted error // non-nil when the run's context ended early (signal, run_timeout)
+	// Offline says why this machine looked offline (the guard): then no
+	// probe made a status worse than Cachet's. "" when it did not.
+	Offline  string
+	State    string // names the state store
+	StateErr error  // the state could not be read or saved
+	TokenErr error  // the token's hourly proof failed
 }
 
 // Failed reports whether something went wrong on the way: a write, the
-// report source, Cachet, an unknown component or an interruption. Servers
-// being down is not a failure of the run.
+// report source, Cachet, an unknown component, the state, the token, this
+// machine looking offline or an interruption. Servers being down, a pending
+// change or a held status are not failures of the run.
 func (s Summary) Failed() bool {
-	if s.SourceErr != nil || s.CachetErr != nil || s.Interrupted != nil {
+	if s.SourceErr != nil || s.CachetErr != nil || s.Interrupted != nil || s.StateErr != nil || s.TokenErr != nil || s.Offline != "" {
 		return true
 	}
 	for _, r := range s.Rows {
@@ -174,29 +203,34 @@ func namesHint(name string, servers []config.Server) string {
 	return ": did you mean " + strings.Join(close, " or ") + "?"
 }
 
-// Run does one pass. Its error is for "could not run" (a bad --only); every
-// other failure is recorded in the Summary.
+// Run does one pass. Its error is for "could not run" (a bad --only, no
+// state store); every other failure is recorded in the Summary. The caller
+// holds the run lock: Run loads the state, and saves it unless DryRun.
 func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, error) {
 	servers, err := Select(cfg.Servers, o.Only)
 	if err != nil {
 		return Summary{}, err
 	}
+	if d.State == nil {
+		return Summary{}, errors.New("updater: no state store")
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
 	started := d.Now()
-	in := gather(ctx, cfg, d, servers, started)
 	sum := Summary{
 		DryRun:    o.DryRun,
 		Started:   started,
 		Source:    SourceName(cfg.Reports.Source),
 		SourceErr: d.SourceErr, // the source could not be opened: then in.sourceErr is nil
-		CachetErr: in.cachetErr,
+		State:     d.State.String(),
 	}
+	st, saveable := loadState(ctx, d, &sum)
+	in := gather(ctx, cfg, d, servers, started)
+	sum.CachetErr = in.cachetErr
 	if in.sourceErr != nil {
 		sum.SourceErr = in.sourceErr
 	}
-
 	if sum.SourceErr != nil {
 		d.Log.Error().Err(sum.SourceErr).Str("source", sum.Source).Msg("report source failed: deciding from the probes alone")
 	}
@@ -205,189 +239,27 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	}
 
 	sum.Rows = decideAll(servers, in.results, in.counts, d.Source != nil && sum.SourceErr == nil, status.Thresholds(cfg.Reports.Thresholds))
-	plan(sum.Rows, in.components, in.short, sum.CachetErr)
+	sum.Offline = offline(in.results, in.canaries, cfg.Guard)
+	if sum.Offline != "" {
+		d.Log.Error().Str("why", sum.Offline).Msg("this machine looks offline: no status is made worse by a probe this run")
+	}
+	plan(sum.Rows, in.components, in.short, sum.CachetErr, memory{
+		state: st, now: started, manualHold: cfg.ManualHold.D(), offline: sum.Offline != "",
+	})
 	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
 	d.Log.Debug().Dur("after", d.Now().Sub(started)).Msg("writes done")
 	if ctx.Err() != nil {
 		sum.Interrupted = context.Cause(ctx)
 	}
+	if !o.DryRun {
+		proveToken(ctx, d, &sum, st, d.Now())
+		remember(st, sum.Rows, cfg.Servers, started, sum.Offline != "")
+		if saveable {
+			saveState(ctx, d, &sum, st)
+		}
+	}
 
 	sum.Reads, sum.Writes = d.Cachet.Requests()
 	sum.Duration = d.Now().Sub(started)
 	return sum, nil
-}
-
-// inputs are what a run reads before it decides.
-type inputs struct {
-	results    []probe.Result // results[i] belongs to servers[i]
-	counts     map[string]int
-	sourceErr  error
-	components []cachet.Component
-	short      *cachet.IncompleteListError // the listing ended short: components holds what was listed
-	cachetErr  error
-}
-
-// gather probes the servers, reads the report counts and lists Cachet's
-// components. The three are independent, so they run at the same time and
-// a run takes about as long as its slowest probe.
-func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Server, started time.Time) inputs {
-	var (
-		in inputs
-		wg sync.WaitGroup
-	)
-	since := func() time.Duration { return d.Now().Sub(started) }
-	if d.Source != nil {
-		wg.Go(func() {
-			in.counts, in.sourceErr = d.Source.Counts(ctx, started.Add(-cfg.Reports.Window.D()))
-		})
-	}
-	wg.Go(func() {
-		in.components, in.cachetErr = d.Cachet.Components(ctx)
-		if errors.As(in.cachetErr, &in.short) {
-			in.cachetErr = nil // what was listed is right; plan says what is missing
-		}
-		if in.cachetErr != nil {
-			in.cachetErr = fmt.Errorf("reading components from Cachet: %w", in.cachetErr)
-		}
-		d.Log.Debug().Dur("after", since()).Msg("Cachet listing done")
-	})
-	in.results = d.Prober.ProbeAll(ctx, targets(servers), cfg.Probe.Concurrency)
-	d.Log.Debug().Int("servers", len(servers)).Dur("after", since()).Msg("probes done")
-	wg.Wait()
-	return in
-}
-
-func targets(servers []config.Server) []probe.Target {
-	ts := make([]probe.Target, len(servers))
-	for i, s := range servers {
-		ts[i] = probe.Target{
-			Name:            s.Name,
-			URL:             s.URL,
-			Method:          string(s.Probe.Method),
-			Timeout:         s.Probe.Timeout.D(),
-			TLSSkipVerify:   s.Probe.TLSSkipVerify,
-			FollowRedirects: s.Probe.FollowRedirects,
-		}
-	}
-	return ts
-}
-
-// Observe reduces a probe result to what the decision rule needs.
-func Observe(r probe.Result) status.Observation {
-	obs := status.Observation{Code: r.Code, Latency: r.Latency}
-	switch r.Class {
-	case "":
-	case probe.ClassTimeout:
-		obs.Failure = status.TimedOut
-	default:
-		obs.Failure, obs.ErrorClass = status.TransportFailed, string(r.Class)
-	}
-	return obs
-}
-
-func decideAll(servers []config.Server, results []probe.Result, counts map[string]int, haveCounts bool, th status.Thresholds) []Row {
-	rows := make([]Row, len(servers))
-	for i, s := range servers {
-		rep := status.Reports{Available: haveCounts}
-		if haveCounts {
-			rep.Count = counts[s.ReportsKey]
-		}
-		rows[i] = Row{Server: s, Probe: results[i], Reports: rep}
-		switch results[i].Class {
-		case probe.ClassCanceled:
-			rows[i].Action = Interrupted
-			continue
-		case probe.ClassLocal:
-			// Out of file descriptors or ports here says nothing about
-			// the server: marking it down would be a lie.
-			rows[i].Action = NotProbed
-			rows[i].Err = fmt.Errorf("server %q could not be probed from this machine (%v): its status is left as it is; raise the open-file limit (ulimit -n) or lower probe.concurrency", s.Name, results[i].Err)
-			continue
-		}
-		rows[i].Decision = status.Decide(Observe(results[i]), rep, s.Policy(th))
-	}
-	return rows
-}
-
-// plan fills in Cachet's current state and the action for every decided
-// row. short, when not nil, says the listing ended before Cachet's own
-// count: a component missing from it may exist.
-func plan(rows []Row, components []cachet.Component, short *cachet.IncompleteListError, cachetErr error) {
-	byID := make(map[int]cachet.Component, len(components))
-	for _, c := range components {
-		byID[c.ID] = c
-	}
-	for i := range rows {
-		r := &rows[i]
-		if r.Action != "" {
-			continue // decideAll already settled it: interrupted or not probed
-		}
-		if cachetErr != nil {
-			r.Action = NotWritten
-			continue
-		}
-		c, ok := byID[r.Server.ComponentID]
-		if !ok && short != nil {
-			r.Action = NotWritten
-			r.Err = fmt.Errorf("server %q: component %d is not in the listing, but %v: it may exist beyond what Cachet listed, so it is left alone; check Cachet's pagination (a proxy or cache in front of the API?)", r.Server.Name, r.Server.ComponentID, short)
-			continue
-		}
-		if !ok {
-			r.Action = UnknownComponent
-			r.Err = fmt.Errorf("server %q: component %d does not exist in Cachet (or the token cannot see it): fix component_id; `cachet-updater components` lists them", r.Server.Name, r.Server.ComponentID)
-			continue
-		}
-		r.Current, r.CurrentKnown, r.Enabled, r.ComponentName = c.Status, true, c.Enabled, c.Name
-		r.Action = Unchanged
-		if r.Changed() {
-			r.Action = WouldUpdate
-		}
-	}
-}
-
-// apply writes the planned changes, a bounded number at a time. Once the
-// run is interrupted no new write starts; the Cachet client gives writes
-// already sent a short grace to finish and retries none.
-func apply(ctx context.Context, d Deps, rows []Row, dryRun bool, cc config.Cachet) {
-	if dryRun {
-		return
-	}
-	n := cc.WriteConcurrency
-	if n < 1 {
-		n = 1
-	}
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	for i := range rows {
-		r := &rows[i]
-		if r.Action != WouldUpdate {
-			continue
-		}
-		sem <- struct{}{}
-		if ctx.Err() != nil {
-			<-sem
-			r.Action = Interrupted
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			_, err := d.Cachet.SetStatus(ctx, r.Server.ComponentID, r.Decision.Status, r.Enabled)
-			if err != nil && ctx.Err() != nil {
-				r.Action = Interrupted // the run ended first; the next run reads Cachet again
-				r.Err = fmt.Errorf("server %q: updating component %d: %w", r.Server.Name, r.Server.ComponentID, err)
-				return
-			}
-			if err != nil {
-				r.Action = WriteFailed
-				r.Err = fmt.Errorf("server %q: updating component %d: %w", r.Server.Name, r.Server.ComponentID, err)
-				d.Log.Error().Err(err).Str("server", r.Server.Name).Int("component", r.Server.ComponentID).Msg("update failed")
-				return
-			}
-			r.Action = Updated
-			d.Log.Info().Str("server", r.Server.Name).Int("component", r.Server.ComponentID).
-				Str("from", r.Current.String()).Str("to", r.Decision.Status.String()).Str("rule", r.Decision.Rule).Msg("status changed")
-		}()
-	}
-	wg.Wait()
 }

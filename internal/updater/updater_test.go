@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
@@ -91,6 +93,9 @@ func TestObserve(t *testing.T) {
 	}
 }
 
+// noMemory is a first run's memory: nothing remembered, no hold.
+func noMemory() memory { return memory{state: &state.State{}, now: time.Now()} }
+
 func TestPlan(t *testing.T) {
 	rows := []Row{
 		{Server: config.Server{Name: "same", ComponentID: 1}, Decision: status.Decision{Status: status.Operational}},
@@ -103,7 +108,7 @@ func TestPlan(t *testing.T) {
 		{ID: 2, Status: status.Operational, Enabled: false, Name: "Two"},
 		{ID: 3, Status: status.Operational},
 	}
-	plan(rows, comps, nil, nil)
+	plan(rows, comps, nil, nil, noMemory())
 	want := []Action{Unchanged, WouldUpdate, UnknownComponent, Interrupted}
 	for i, w := range want {
 		if rows[i].Action != w {
@@ -119,7 +124,7 @@ func TestPlan(t *testing.T) {
 
 	// When Cachet cannot be read nothing is planned for writing.
 	rows2 := []Row{{Server: config.Server{ComponentID: 1}, Decision: status.Decision{Status: status.MajorOutage}}}
-	plan(rows2, nil, nil, errors.New("down"))
+	plan(rows2, nil, nil, errors.New("down"), noMemory())
 	if rows2[0].Action != NotWritten {
 		t.Errorf("Cachet unreadable: action %q", rows2[0].Action)
 	}
@@ -130,7 +135,7 @@ func TestPlan(t *testing.T) {
 		{Server: config.Server{Name: "listed", ComponentID: 1}, Decision: status.Decision{Status: status.MajorOutage}},
 		{Server: config.Server{Name: "beyond", ComponentID: 7}, Decision: status.Decision{Status: status.MajorOutage}},
 	}
-	plan(rows3, comps[:1], &cachet.IncompleteListError{Listed: 1, Total: 3}, nil)
+	plan(rows3, comps[:1], &cachet.IncompleteListError{Listed: 1, Total: 3}, nil, noMemory())
 	if rows3[0].Action != WouldUpdate || rows3[1].Action != NotWritten {
 		t.Errorf("short listing: actions %q, %q", rows3[0].Action, rows3[1].Action)
 	}
@@ -155,7 +160,7 @@ func TestDecideAllNotProbed(t *testing.T) {
 	}
 	plan(rows, []cachet.Component{
 		{ID: 1, Status: rows[0].Decision.Status}, {ID: 2, Status: status.Operational}, {ID: 3, Status: status.Operational},
-	}, nil, nil)
+	}, nil, nil, noMemory())
 	want := []Action{Unchanged, NotProbed, Interrupted}
 	for i, w := range want {
 		if rows[i].Action != w {

@@ -1,0 +1,127 @@
+package updater
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/proxer/cachet-updater/internal/cachet"
+	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/status"
+)
+
+// inputs are what a run reads before it decides.
+type inputs struct {
+	results    []probe.Result // results[i] belongs to servers[i]
+	canaries   []probe.Result // canaries[i] belongs to guard.canaries[i]
+	counts     map[string]int
+	sourceErr  error
+	components []cachet.Component
+	short      *cachet.IncompleteListError // the listing ended short: components holds what was listed
+	cachetErr  error
+}
+
+// gather probes the servers (and the guard's canaries with them), reads the
+// report counts and lists Cachet's components. The three are independent,
+// so they run at the same time and a run takes about as long as its slowest
+// probe.
+func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Server, started time.Time) inputs {
+	var (
+		in inputs
+		wg sync.WaitGroup
+	)
+	since := func() time.Duration { return d.Now().Sub(started) }
+	if d.Source != nil {
+		wg.Go(func() {
+			in.counts, in.sourceErr = d.Source.Counts(ctx, started.Add(-cfg.Reports.Window.D()))
+		})
+	}
+	wg.Go(func() {
+		in.components, in.cachetErr = d.Cachet.Components(ctx)
+		if errors.As(in.cachetErr, &in.short) {
+			in.cachetErr = nil // what was listed is right; plan says what is missing
+		}
+		if in.cachetErr != nil {
+			in.cachetErr = fmt.Errorf("reading components from Cachet: %w", in.cachetErr)
+		}
+		d.Log.Debug().Dur("after", since()).Msg("Cachet listing done")
+	})
+	all := d.Prober.ProbeAll(ctx, append(targets(servers), canaries(cfg)...), cfg.Probe.Concurrency)
+	in.results, in.canaries = all[:len(servers)], all[len(servers):]
+	d.Log.Debug().Int("servers", len(servers)).Int("canaries", len(in.canaries)).Dur("after", since()).Msg("probes done")
+	wg.Wait()
+	return in
+}
+
+func targets(servers []config.Server) []probe.Target {
+	ts := make([]probe.Target, len(servers))
+	for i, s := range servers {
+		ts[i] = probe.Target{
+			Name:                 s.Name,
+			URL:                  s.URL,
+			Method:               string(s.Probe.Method),
+			Timeout:              s.Probe.Timeout.D(),
+			TLSSkipVerify:        s.Probe.TLSSkipVerify,
+			FollowRedirects:      s.Probe.FollowRedirects,
+			ProxyFromEnvironment: s.Probe.ProxyFromEnvironment,
+		}
+	}
+	return ts
+}
+
+// canaries are probed like a server with the probe block's settings.
+func canaries(cfg *config.Config) []probe.Target {
+	ts := make([]probe.Target, len(cfg.Guard.Canaries))
+	for i, u := range cfg.Guard.Canaries {
+		ts[i] = probe.Target{
+			Name:                 "canary " + string(u),
+			URL:                  string(u),
+			Method:               string(cfg.Probe.Method),
+			Timeout:              cfg.Probe.Timeout.D(),
+			TLSSkipVerify:        cfg.Probe.TLSSkipVerify,
+			FollowRedirects:      true,
+			ProxyFromEnvironment: cfg.Probe.ProxyFromEnvironment,
+		}
+	}
+	return ts
+}
+
+// Observe reduces a probe result to what the decision rule needs.
+func Observe(r probe.Result) status.Observation {
+	obs := status.Observation{Code: r.Code, Latency: r.Latency}
+	switch r.Class {
+	case "":
+	case probe.ClassTimeout:
+		obs.Failure = status.TimedOut
+	default:
+		obs.Failure, obs.ErrorClass = status.TransportFailed, string(r.Class)
+	}
+	return obs
+}
+
+func decideAll(servers []config.Server, results []probe.Result, counts map[string]int, haveCounts bool, th status.Thresholds) []Row {
+	rows := make([]Row, len(servers))
+	for i, s := range servers {
+		rep := status.Reports{Available: haveCounts}
+		if haveCounts {
+			rep.Count = counts[s.ReportsKey]
+		}
+		rows[i] = Row{Server: s, Probe: results[i], Reports: rep}
+		switch results[i].Class {
+		case probe.ClassCanceled:
+			rows[i].Action = Interrupted
+			continue
+		case probe.ClassLocal:
+			// Out of file descriptors or ports here says nothing about
+			// the server: marking it down would be a lie.
+			rows[i].Action = NotProbed
+			rows[i].Err = fmt.Errorf("server %q could not be probed from this machine (%v): its status is left as it is; raise the open-file limit (ulimit -n) or lower probe.concurrency", s.Name, results[i].Err)
+			continue
+		}
+		rows[i].Decision = status.Decide(Observe(results[i]), rep, s.Policy(th))
+	}
+	return rows
+}

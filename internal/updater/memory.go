@@ -1,0 +1,111 @@
+package updater
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/proxer/cachet-updater/internal/cachet"
+	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/state"
+	"github.com/proxer/cachet-updater/internal/status"
+)
+
+// TokenProofEvery is how often a run that writes nothing proves the token
+// with an authenticated read: Cachet 2.x serves a revoked token's reads as
+// a guest's, so only a write or such a read notices it.
+const TokenProofEvery = time.Hour
+
+// saveTimeout bounds saving the state after the run's own context ended
+// (run_timeout, a signal): what the run learned is still worth keeping.
+const saveTimeout = 5 * time.Second
+
+// loadState reads the state. A corrupt file was moved aside: the run goes
+// on with an empty history and fails. Any other problem (a newer format, a
+// file it cannot read) leaves the file alone: the run goes on with an empty
+// history, fails, and does not save over it.
+func loadState(ctx context.Context, d Deps, sum *Summary) (st *state.State, saveable bool) {
+	st, err := d.State.Load(ctx)
+	if err == nil {
+		return st, true
+	}
+	var corrupt *state.CorruptError
+	if errors.As(err, &corrupt) {
+		sum.StateErr = err
+		d.Log.Error().Err(err).Msg("state: starting with an empty history")
+		return st, true
+	}
+	sum.StateErr = fmt.Errorf("%w: this run keeps no memory and leaves the file as it is", err)
+	d.Log.Error().Err(sum.StateErr).Msg("state: cannot be used")
+	return &state.State{}, false
+}
+
+func saveState(ctx context.Context, d Deps, sum *Summary, st *state.State) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	if err := d.State.Save(sctx, st); err != nil {
+		sum.StateErr = errors.Join(sum.StateErr, err)
+		d.Log.Error().Err(err).Msg("state: not saved")
+	}
+}
+
+// remember records what this run decided and saw in the state: each
+// decided row's decision, what Cachet shows now, the hold; and it forgets
+// the components of servers no longer in the config.
+func remember(st *state.State, rows []Row, servers []config.Server, at time.Time, offline bool) {
+	for _, r := range rows {
+		if !r.Decided() || (offline && !r.CurrentKnown) {
+			continue // an offline run's unguarded decisions are not evidence
+		}
+		c := st.Component(r.Server.ComponentID, r.Server.Name)
+		c.Record(state.Decision{At: at, Status: r.Considered})
+		if !r.CurrentKnown {
+			continue
+		}
+		c.LastAt, c.Hold = at, nil
+		switch r.Action {
+		case Updated:
+			c.Last = r.Publish
+		case WriteFailed, Interrupted:
+			// The write may or may not have landed: a status that differs
+			// next run must not be taken for one set by hand.
+			c.Last = status.Unknown
+		default:
+			c.Last = r.Current
+		}
+		if r.Hold != nil {
+			c.Hold = &state.Hold{Since: r.Hold.Since, Status: r.Hold.Status}
+		}
+	}
+	keep := make(map[int]bool, len(servers))
+	for _, s := range servers {
+		keep[s.ComponentID] = true
+	}
+	st.Prune(func(id int) bool { return keep[id] })
+}
+
+// proveToken proves the token at most once per TokenProofEvery: a
+// successful write proves it; otherwise one authenticated read does. A
+// refused token fails the run; a read that fails otherwise is only logged.
+func proveToken(ctx context.Context, d Deps, sum *Summary, st *state.State, now time.Time) {
+	if sum.Count(Updated) > 0 {
+		st.TokenProvedAt = now
+		return
+	}
+	if sum.CachetErr != nil || ctx.Err() != nil || now.Sub(st.TokenProvedAt) < TokenProofEvery {
+		return
+	}
+	err := d.Cachet.VerifyToken(ctx)
+	var apiErr *cachet.APIError
+	switch {
+	case err == nil:
+		st.TokenProvedAt = now
+	case errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden):
+		sum.TokenErr = err
+		d.Log.Error().Err(err).Msg("the Cachet API token was refused: the next write will fail")
+	default:
+		d.Log.Warn().Err(err).Msg("could not prove the Cachet API token this run")
+	}
+}
