@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
 	"github.com/proxer/cachet-updater/internal/runlock"
+	"github.com/proxer/cachet-updater/internal/state"
 )
 
 // buildBinary builds the command into dir.
@@ -194,4 +196,75 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestRacingRuns starts several runs of one config at the same moment: the
+// run lock lets one through at a time (the others exit 3 at once), so the
+// state file stays whole and a change is written once.
+func TestRacingRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // long enough for the runs to overlap
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(503)
+	}))
+	defer slow.Close()
+	fake := cachettest.New("tok")
+	defer fake.Close()
+	fake.Add(cachettest.Component{ID: 1, Name: "Slow", Status: 1, Enabled: true})
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`cachet:
+  url: %s
+lock_file: run.lock
+state:
+  path: state.json
+confirm:
+  worse: 1
+servers:
+  - name: Slow
+    url: %s/
+    component_id: 1
+`, fake.URL(), slow.URL)), 0o600)
+
+	const runs = 4
+	codes := make(chan int, runs)
+	var wg sync.WaitGroup
+	for range runs {
+		wg.Go(func() {
+			cmd := exec.Command(bin, "run", "--config", cfg)
+			cmd.Env = append(os.Environ(), "CACHET_API_TOKEN=tok")
+			out, _ := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != 0 && code != 3 {
+				t.Errorf("exit %d, want 0 or 3:\n%s", code, out)
+			}
+			codes <- cmd.ProcessState.ExitCode()
+		})
+	}
+	wg.Wait()
+	close(codes)
+	ran := 0
+	for c := range codes {
+		if c == 0 {
+			ran++
+		}
+	}
+	if ran == 0 {
+		t.Fatal("no run got the lock")
+	}
+	if n := len(fake.Writes()); n != 1 {
+		t.Errorf("%d writes, want 1: %+v", n, fake.Writes())
+	}
+	st, err := state.NewFile(filepath.Join(dir, "state.json"), cfg).Load(context.Background())
+	if err != nil {
+		t.Fatalf("the state file is not whole: %v", err)
+	}
+	if c := st.Components[1]; c == nil || len(c.History) != ran || c.Last != 4 {
+		t.Errorf("state after %d runs: %+v", ran, c)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -47,6 +48,7 @@ func TestScripts(t *testing.T) {
 			"cachet": cmdCachet,
 			"subst":  cmdSubst,
 			"hits":   cmdHits,
+			"sleep":  cmdSleep,
 		},
 	})
 }
@@ -217,6 +219,7 @@ func cmdHits(ts *testscript.TestScript, neg bool, args []string) {
 // cachet SUBCOMMAND ... seeds and inspects the Cachet emulator:
 //
 //	cachet add ID NAME STATUS [disabled] [group=ID]  seed a component
+//	cachet set ID STATUS                             change a status as a person would in the dashboard
 //	cachet group ID NAME                             seed a component group
 //	[!] cachet status ID STATUS [enabled|disabled]   assert a component
 //	[!] cachet writes N [to ID...]                   assert the writes (and which components got them)
@@ -227,7 +230,7 @@ func cmdHits(ts *testscript.TestScript, neg bool, args []string) {
 // STATUS is a number (0-4) or a name (operational, major_outage, ...).
 func cmdCachet(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
-		ts.Fatalf("usage: cachet add|group|status|writes|requests|reset|log ...")
+		ts.Fatalf("usage: cachet add|set|group|status|writes|requests|reset|log ...")
 	}
 	fn, ok := cachetCmds[args[0]]
 	if !ok {
@@ -242,6 +245,7 @@ func cmdCachet(ts *testscript.TestScript, neg bool, args []string) {
 
 var cachetCmds = map[string]func(*testscript.TestScript, *cachettest.Server, bool, []string){
 	"add":      cachetAdd,
+	"set":      cachetSet,
 	"group":    cachetGroup,
 	"status":   cachetStatus,
 	"writes":   cachetWrites,
@@ -265,6 +269,33 @@ func cachetAdd(ts *testscript.TestScript, c *cachettest.Server, _ bool, args []s
 			ts.Fatalf("cachet add: unknown option %q (disabled, group=ID)", opt)
 		}
 	}
+	c.Add(comp)
+}
+
+// cmdSleep waits for a duration (time.ParseDuration), for rules that count
+// time: sleep 1500ms.
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil || d < 0 || d > time.Minute {
+		ts.Fatalf("sleep: %q is not a duration up to 1m", args[0])
+	}
+	time.Sleep(d)
+}
+
+// cachetSet changes a component's status as a person would in Cachet's
+// dashboard.
+func cachetSet(ts *testscript.TestScript, c *cachettest.Server, _ bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: cachet set ID STATUS")
+	}
+	comp, ok := c.Component(atoi(ts, args[0]))
+	if !ok {
+		ts.Fatalf("Cachet has no component %s", args[0])
+	}
+	comp.Status = parseStatus(ts, args[1])
 	c.Add(comp)
 }
 

@@ -158,8 +158,12 @@ func confirmDetail(r updater.Row) string {
 		if c.Pending < r.Current {
 			word = "better"
 		}
-		return fmt.Sprintf("%s waits: %d of %d runs in a row showed a status %s than %s; published when %s agree",
-			c.Pending, c.Count, c.Need, word, r.Current, plural(int64(c.Need-c.Count), "more run"))
+		when := "the next run agrees"
+		if left := c.Need - c.Count; left > 1 {
+			when = fmt.Sprintf("%d more runs agree", left)
+		}
+		return fmt.Sprintf("%s waits: %d of %d runs in a row showed a status %s than %s; published when %s",
+			c.Pending, c.Count, c.Need, word, r.Current, when)
 	case r.Publish != r.Current:
 		return fmt.Sprintf("%s confirmed by the last runs in a row (confirm.worse %d, better %d)", r.Publish, r.Server.Confirm.Worse, r.Server.Confirm.Better)
 	}

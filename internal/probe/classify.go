@@ -43,9 +43,11 @@ func Classify(err error) Class {
 
 // isLocal reports a failure of this machine, not of the server: no file
 // descriptor left for a socket (EMFILE, ENFILE), no ephemeral port or
-// address to connect from (EADDRNOTAVAIL), no kernel memory (ENOBUFS).
+// address to connect from (EADDRNOTAVAIL), no kernel memory (ENOBUFS), no
+// route out of this machine's network (ENETUNREACH, EHOSTUNREACH: its link
+// or its routes are down).
 func isLocal(err error) bool {
-	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.EADDRNOTAVAIL, syscall.ENOBUFS} {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.EADDRNOTAVAIL, syscall.ENOBUFS, syscall.ENETUNREACH, syscall.EHOSTUNREACH} {
 		if errors.Is(err, errno) {
 			return true
 		}

@@ -713,6 +713,8 @@ func TestProbeLocal(t *testing.T) {
 		{"ENFILE", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.ENFILE)}},
 		{"EADDRNOTAVAIL", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)}},
 		{"ENOBUFS", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ENOBUFS)}},
+		{"network unreachable", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ENETUNREACH)}},
+		{"no route to host", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)}},
 		{"resolver out of fds", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "dial udp 127.0.0.53:53: socket: too many open files", Name: "example.test"}}},
 	}
 	for _, tt := range tests {

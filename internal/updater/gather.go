@@ -115,10 +115,11 @@ func decideAll(servers []config.Server, results []probe.Result, counts map[strin
 			rows[i].Action = Interrupted
 			continue
 		case probe.ClassLocal:
-			// Out of file descriptors or ports here says nothing about
-			// the server: marking it down would be a lie.
+			// Out of file descriptors or ports, or no route out of this
+			// machine, says nothing about the server: marking it down
+			// would be a lie.
 			rows[i].Action = NotProbed
-			rows[i].Err = fmt.Errorf("server %q could not be probed from this machine (%v): its status is left as it is; raise the open-file limit (ulimit -n) or lower probe.concurrency", s.Name, results[i].Err)
+			rows[i].Err = fmt.Errorf("server %q could not be probed from this machine (%v): its status is left as it is; check this machine's network, and raise the open-file limit (ulimit -n) or lower probe.concurrency when it ran out of files", s.Name, results[i].Err)
 			continue
 		}
 		rows[i].Decision = status.Decide(Observe(results[i]), rep, s.Policy(th))

@@ -142,7 +142,7 @@ func apply(ctx context.Context, d Deps, rows []Row, dryRun bool, cc config.Cache
 			}
 			r.Action = Updated
 			d.Log.Info().Str("server", r.Server.Name).Int("component", r.Server.ComponentID).
-				Str("from", r.Current.String()).Str("to", r.Publish.String()).Str("rule", r.Decision.Rule).Msg("status changed")
+				Str("from", r.Current.String()).Str("to", r.Publish.String()).Str("rule", r.Rule()).Msg("status changed")
 		}()
 	}
 	wg.Wait()

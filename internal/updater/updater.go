@@ -95,6 +95,15 @@ type Row struct {
 // interrupted or could not be made (decideAll's Interrupted, NotProbed).
 func (r Row) Decided() bool { return r.Decision.Rule != "" }
 
+// Rule is the rule behind the status considered: the decision's, or with
+// the guard, the reports' alone.
+func (r Row) Rule() string {
+	if r.Guarded {
+		return r.Decision.ReportsRule + " (guarded: the probe was not counted)"
+	}
+	return r.Decision.Rule
+}
+
 // Changed reports whether the status to publish differs from Cachet's.
 func (r Row) Changed() bool { return r.CurrentKnown && r.Current != r.Publish }
 
