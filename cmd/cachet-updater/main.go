@@ -18,6 +18,9 @@ var version = ""
 
 func main() {
 	env := cli.DefaultEnv(buildVersion())
+	if os.Getenv("GOMEMLIMIT") == "" {
+		env.SetMemoryLimit = func(n int64) { debug.SetMemoryLimit(n) }
+	}
 	ctx, stop := interruptContext()
 	env.Context = ctx
 	code := cli.Execute(os.Args[1:], env)

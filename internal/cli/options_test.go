@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -58,4 +60,26 @@ func TestFlagsReachOptions(t *testing.T) {
 			t.Fatalf("got %+v", got)
 		}
 	})
+}
+
+// TestMemoryLimit: the run sets the soft memory limit from the probes it
+// keeps in flight (never from a test's own process: Env.SetMemoryLimit).
+func TestMemoryLimit(t *testing.T) {
+	for n, want := range map[int]int64{1: 80 << 20, 1500: 80 << 20, 2000: 20<<20 + 2000*40<<10, 10000: 20<<20 + 10000*40<<10} {
+		if got := memoryLimit(n); got != want {
+			t.Errorf("memoryLimit(%d) = %d, want %d", n, got, want)
+		}
+	}
+	f := newFixture(t, defaultFleet(), `{}`, "")
+	var set int64
+	var out, errb bytes.Buffer
+	env := Env{Out: &out, Err: &errb, Now: time.Now, IsTerminal: func(io.Writer) bool { return false }, Version: "test",
+		Getenv:         func(string) string { return testToken },
+		SetMemoryLimit: func(n int64) { set = n }}
+	if code := Execute([]string{"run", "--dry-run", "--config", f.cfg}, env); code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	if set != 80<<20 {
+		t.Errorf("run set the memory limit to %d, want %d", set, 80<<20)
+	}
 }

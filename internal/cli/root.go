@@ -36,6 +36,10 @@ type Env struct {
 	// OpenFileLimit, when not nil, returns the open-file limit (0:
 	// unknown); run caps probe.concurrency below it.
 	OpenFileLimit func() uint64
+	// SetMemoryLimit, when not nil, sets the Go runtime's soft memory
+	// limit; main sets it unless GOMEMLIMIT is in the environment. Tests
+	// leave it nil so that they do not change their own process.
+	SetMemoryLimit func(bytes int64)
 }
 
 // exitError carries an exit code through cobra.
