@@ -237,6 +237,9 @@ func (c *checker) rules(n *yaml.Node, v reflect.Value, key string, f *fieldInfo)
 	if r.min != nil && v.Kind() == reflect.Int && v.Int() < int64(*r.min) {
 		c.report(n.Line, key, "must be at least %d%s", *r.min, withHint(f))
 	}
+	if r.max != nil && v.Kind() == reflect.Int && v.Int() > int64(*r.max) {
+		c.report(n.Line, key, "must be at most %d", *r.max)
+	}
 	if v.Kind() != reflect.String {
 		return
 	}

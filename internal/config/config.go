@@ -136,8 +136,8 @@ type State struct {
 // Confirm says how many runs in a row must show a change before it is
 // published.
 type Confirm struct {
-	Worse  int `yaml:"worse" check:"min=1" hint:"1 publishes a worse status at once"`
-	Better int `yaml:"better" check:"min=1" hint:"1 publishes a better status at once"`
+	Worse  int `yaml:"worse" check:"min=1,max=16" hint:"1 publishes a worse status at once"`
+	Better int `yaml:"better" check:"min=1,max=16" hint:"1 publishes a better status at once"`
 	// MaxGap: a longer gap between two runs' decisions breaks the chain,
 	// so a paused cron starts afresh.
 	MaxGap Duration `yaml:"max_gap" check:"positive"`

@@ -101,6 +101,7 @@ func TestInvalid(t *testing.T) {
 		{"two-documents", 7, "more than one YAML document"},
 		{"not-utf8", 4, "not valid UTF-8"},
 		{"confirm-zero", 4, "confirm.worse: must be at least 1"},
+		{"confirm-too-many", 7, "servers[0].confirm.better: must be at most 16"},
 		{"max-failing", 4, `guard.max_failing: "120%" is not a share: write a percentage from 1% to 100%`},
 		{"canary-url", 6, "guard.canaries[1]: must be an absolute http or https URL"},
 		{"manual-hold-negative", 3, "manual_hold: must not be negative"},

@@ -89,13 +89,14 @@ func (info *structInfo) add(t reflect.Type, index []int) {
 //	required        the key must be written (for a Source key: when the source has its type)
 //	positive        a Duration must be longer than 0 (any other Duration must not be negative)
 //	min=N           an int must be at least N
+//	max=N           an int must be at most N
 //	nonempty        a string must not be empty or blank
 //	oneof=a b c     a string must be one of these words
 //	url=EXAMPLE     a string must be an absolute http(s) URL; EXAMPLE shows one
 //	envname=EXAMPLE a string must be an environment variable's name
 type rules struct {
 	required, positive, nonempty bool
-	min                          *int
+	min, max                     *int
 	oneof                        []string
 	url, envname                 string
 }
@@ -120,6 +121,12 @@ func parseRules(tag string) (rules, error) {
 				return r, fmt.Errorf("check rule %q: want min=N", rule)
 			}
 			r.min = &n
+		case "max":
+			n, err := strconv.Atoi(arg)
+			if err != nil {
+				return r, fmt.Errorf("check rule %q: want max=N", rule)
+			}
+			r.max = &n
 		case "oneof":
 			r.oneof = strings.Fields(arg)
 		case "url":

@@ -27,8 +27,8 @@ func sample() *State {
 	var s State
 	s.TokenProvedAt = t0.Add(-time.Minute)
 	c := s.Component(14, "Stream 1")
-	c.Record(Decision{At: t0.Add(-3 * time.Minute), Status: status.PerformanceIssues})
-	c.Record(Decision{At: t0, Status: status.MajorOutage})
+	c.Record(Decision{At: t0.Add(-3 * time.Minute), Status: status.PerformanceIssues}, 0)
+	c.Record(Decision{At: t0, Status: status.MajorOutage}, 0)
 	c.Last, c.LastAt = status.PerformanceIssues, t0.Add(-3*time.Minute)
 	h := s.Component(15, "Stream 2")
 	h.Hold = &Hold{Since: t0.Add(-time.Hour), Status: status.PartialOutage}

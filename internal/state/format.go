@@ -72,7 +72,7 @@ func decode(data []byte) (*State, error) {
 		st.Components = make(map[int]*Component)
 	}
 	for _, c := range st.Components {
-		c.trim()
+		c.trim(MaxHistory)
 	}
 	return &st, nil
 }

@@ -71,14 +71,18 @@ func (s *State) Prune(keep func(id int) bool) {
 }
 
 // Record appends d to the history and drops the oldest decisions beyond
-// MaxHistory.
-func (c *Component) Record(d Decision) {
+// MaxHistory, or beyond keep when 0 < keep < MaxHistory: a rule that looks
+// at the last keep decisions needs no more, and the file stays small.
+func (c *Component) Record(d Decision, keep int) {
 	c.History = append(c.History, d)
-	c.trim()
+	if keep <= 0 || keep > MaxHistory {
+		keep = MaxHistory
+	}
+	c.trim(keep)
 }
 
-func (c *Component) trim() {
-	if n := len(c.History) - MaxHistory; n > 0 {
+func (c *Component) trim(keep int) {
+	if n := len(c.History) - keep; n > 0 {
 		c.History = slices.Delete(c.History, 0, n)
 	}
 }

@@ -26,20 +26,19 @@ const saveTimeout = 5 * time.Second
 // on with an empty history and fails. Any other problem (a newer format, a
 // file it cannot read) leaves the file alone: the run goes on with an empty
 // history, fails, and does not save over it.
-func loadState(ctx context.Context, d Deps, sum *Summary) (st *state.State, saveable bool) {
-	st, err := d.State.Load(ctx)
+func loadState(ctx context.Context, d Deps) (st *state.State, saveable bool, err error) {
+	st, err = d.State.Load(ctx)
 	if err == nil {
-		return st, true
+		return st, true, nil
 	}
 	var corrupt *state.CorruptError
 	if errors.As(err, &corrupt) {
-		sum.StateErr = err
 		d.Log.Error().Err(err).Msg("state: starting with an empty history")
-		return st, true
+		return st, true, err
 	}
-	sum.StateErr = fmt.Errorf("%w: this run keeps no memory and leaves the file as it is", err)
-	d.Log.Error().Err(sum.StateErr).Msg("state: cannot be used")
-	return &state.State{}, false
+	err = fmt.Errorf("%w: this run keeps no memory and leaves the file as it is", err)
+	d.Log.Error().Err(err).Msg("state: cannot be used")
+	return &state.State{}, false, err
 }
 
 func saveState(ctx context.Context, d Deps, sum *Summary, st *state.State) {
@@ -60,7 +59,7 @@ func remember(st *state.State, rows []Row, servers []config.Server, at time.Time
 			continue // an offline run's unguarded decisions are not evidence
 		}
 		c := st.Component(r.Server.ComponentID, r.Server.Name)
-		c.Record(state.Decision{At: at, Status: r.Considered})
+		c.Record(state.Decision{At: at, Status: r.Considered}, max(r.Server.Confirm.Worse, r.Server.Confirm.Better))
 		if !r.CurrentKnown {
 			continue
 		}

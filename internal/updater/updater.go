@@ -234,8 +234,20 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		SourceErr: d.SourceErr, // the source could not be opened: then in.sourceErr is nil
 		State:     d.State.String(),
 	}
-	st, saveable := loadState(ctx, d, &sum)
+	// The state is needed only to plan: read it while the probes run.
+	var (
+		st       *state.State
+		saveable bool
+		stateErr error
+		loaded   = make(chan struct{})
+	)
+	go func() {
+		defer close(loaded)
+		st, saveable, stateErr = loadState(ctx, d)
+	}()
 	in := gather(ctx, cfg, d, servers, started)
+	<-loaded
+	sum.StateErr = stateErr
 	sum.CachetErr = in.cachetErr
 	if in.sourceErr != nil {
 		sum.SourceErr = in.sourceErr
@@ -266,6 +278,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		if saveable {
 			saveState(ctx, d, &sum, st)
 		}
+		d.Log.Debug().Dur("after", d.Now().Sub(started)).Msg("state saved")
 	}
 
 	sum.Reads, sum.Writes = d.Cachet.Requests()
