@@ -11,7 +11,7 @@ FUZZTIME  ?= 10s
 help:
 	@echo "make build   static binary in $(BIN) (CGO_ENABLED=0)"
 	@echo "make test    all tests with the race detector (set CU_TEST_MYSQL_DSN / CU_TEST_POSTGRES_DSN for the database tests)"
-	@echo "make lint    gofmt, go vet, staticcheck"
+	@echo "make lint    gofmt, go vet, go mod tidy -diff, staticcheck"
 	@echo "make demo    the real run job against a built-in Cachet emulator and demo servers"
 	@echo "make bench   fleet benchmark (N = 100, 1000, 10000) and Go benchmarks"
 	@echo "make fuzz    each fuzz target for FUZZTIME ($(FUZZTIME))"
@@ -25,6 +25,7 @@ test:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: run gofmt -w on the files above"; exit 1; }
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 demo:

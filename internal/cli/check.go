@@ -27,12 +27,17 @@ func newCheckCmd(env Env, g *GlobalOptions, runF func(context.Context, *CheckOpt
 	return &cobra.Command{
 		Use:   "check",
 		Short: "Check the config, the secrets, Cachet and the report source; write nothing",
-		Long: `check is for the first setup and for CI. It validates the config, resolves
-the secrets, pings Cachet, proves the token with an authenticated read,
-checks that every component_id exists in Cachet (and lists the Cachet
-components no server maps to), and reads the report source once. It warns
-when the open-file limit (ulimit -n) is too low for probe.concurrency. It
-probes no server and writes nothing.
+		Long: `check is for the first setup and for CI. It validates the config
+(printing every error at once), resolves the secrets, says where the state
+file is and checks that it can be written, pings Cachet, proves the token
+with an authenticated read, checks that every component_id exists in Cachet
+(and notes each Cachet component no server maps to), and reads the report
+source once. It warns when the open-file limit (ulimit -n) is too low for
+probe.concurrency, when run_timeout is too short for the probe timeouts, and
+when a file holding a secret is readable by other users. It probes no
+server, writes nothing to Cachet and does not change the state file. A
+config with only cachet: is enough to check Cachet (the missing servers are
+then a failed check).
 
 Exit codes: 0 all checks passed (unmapped components are only a note),
 1 a check failed, 2 the config could not be loaded.`,

@@ -17,7 +17,7 @@ import (
 // read them.
 const (
 	ExitOK          = 0 // the run completed and every write succeeded (servers being down is not a failure)
-	ExitFailed      = 1 // something failed on the way: a write, the report source, Cachet, an unknown component
+	ExitFailed      = 1 // something failed on the way: a write, the report source, Cachet, an unknown component, the state, the token, this machine offline
 	ExitUsage       = 2 // could not run: bad flags, config, secrets or an unusable lock_file
 	ExitLocked      = 3 // another run holds the lock: nothing was done
 	ExitInterrupted = 4 // SIGINT/SIGTERM or run_timeout ended the run early
@@ -80,8 +80,9 @@ Start with "cachet-updater demo" (no outside service needed), then
 
 Exit codes:
   0  the run completed and every write succeeded (servers being down is not a failure)
-  1  something failed on the way: a write, the report source, Cachet, an unknown component
-  2  could not run: bad flags, config, secrets or an unusable lock_file
+  1  something failed on the way: a write, the report source, Cachet, an unknown
+     component, the state file, a refused token, this machine looking offline
+  2  could not run: bad flags, config, secrets or an unusable lock_file or state
   3  another run of the same config holds the lock: nothing was done
   4  interrupted by SIGINT/SIGTERM or run_timeout`,
 		SilenceUsage:  true,

@@ -53,6 +53,16 @@ Each server's status is the worse of two signals:
   reports  at least 11 / 20 / 50 reports in the window (reports.thresholds):
            performance_issues / partial_outage / major_outage
 A report source that fails is ignored (decided from the probes alone, exit 1).
+
+What is decided is published only after confirm.worse / confirm.better runs
+in a row showed it (default 2: a single timeout never reaches the page;
+ACTION "pending" meanwhile). A status set by hand in Cachet is left alone for
+manual_hold (2h; "held"). When every server (at least 3) or every
+guard.canaries URL gets no HTTP answer, this machine looks offline: no probe
+makes a status worse this run (exit 1). A run that writes nothing proves the
+token once an hour. The memory for this is the state file (state.path;
+default /var/lib/cachet-updater/ for root, ~/.local/state/cachet-updater/
+otherwise); --dry-run never changes it, deleting it resets it.
 An interrupted probe never changes a status, nor does one this machine could
 not make (no file descriptor left: NOT PROBED, exit 1). probe.concurrency is
 capped below the open-file limit (ulimit -n), with a warning. A run sets Go's
