@@ -187,3 +187,37 @@ func TestRunInterrupted(t *testing.T) {
 		t.Errorf("row %+v, writes %+v", sum.Rows[0], f.cachet.Writes())
 	}
 }
+
+// TestRunForgetsRemovedServers: the state drops the entries of servers no
+// longer in the config; --only leaves the others' entries alone.
+func TestRunForgetsRemovedServers(t *testing.T) {
+	f := newRunFixture(t, []http.HandlerFunc{ok, ok, ok}, []int{1, 1, 1}, `{}`)
+	f.run(context.Background(), Options{})
+	store := state.NewFile(filepath.Join(f.dir, "state.json"), f.cfg.Path)
+	load := func() *state.State {
+		st, err := store.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if n := len(load().Components); n != 3 {
+		t.Fatalf("%d entries after the first run, want 3", n)
+	}
+	first := load()
+	time.Sleep(10 * time.Millisecond) // decisions carry their time
+	f.run(context.Background(), Options{Only: []string{"S2"}})
+	st := load()
+	newest := func(s *state.State, id int) time.Time {
+		h := s.Components[id].History
+		return h[len(h)-1].At
+	}
+	if !newest(st, 1).Equal(newest(first, 1)) || !newest(st, 2).After(newest(first, 2)) {
+		t.Errorf("--only S2 changed another entry, or not its own")
+	}
+	f.cfg.Servers = f.cfg.Servers[:2]
+	f.run(context.Background(), Options{})
+	if _, kept := load().Components[3]; kept {
+		t.Error("the entry of a server no longer in the config was kept")
+	}
+}
