@@ -21,10 +21,12 @@ import (
 type CheckOptions struct {
 	Env    Env
 	Global GlobalOptions
+	Output string // text or json
 }
 
 func newCheckCmd(env Env, g *GlobalOptions, runF func(context.Context, *CheckOptions) error) *cobra.Command {
-	return &cobra.Command{
+	o := &CheckOptions{Env: env}
+	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Check the config, the secrets, Cachet and the report source; write nothing",
 		Long: `check is for the first setup and for CI. It validates the config
@@ -43,13 +45,35 @@ Exit codes: 0 all checks passed (unmapped components are only a note),
 1 a check failed, 2 the config could not be loaded.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runF(cmd.Context(), &CheckOptions{Env: env, Global: *g})
+			if o.Output != "text" && o.Output != "json" {
+				return fail(ExitUsage, fmt.Errorf("--output %q: use text or json", o.Output))
+			}
+			o.Global = *g
+			return runF(cmd.Context(), o)
 		},
 	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "text or json (one document: every check and whether all passed)")
+	registerValues(cmd, "output", "text", "json")
+	return cmd
 }
 
+// CheckJSON is what `check --output json` prints.
+type CheckJSON struct {
+	Version int         `json:"version"`
+	Passed  bool        `json:"passed"`
+	Checks  []CheckItem `json:"checks"`
+}
+
+// CheckItem is one line of the checklist.
+type CheckItem struct {
+	Status  string `json:"status"` // ok, note, warn, fail
+	Message string `json:"message"`
+}
+
+// checklist prints each check as it is made, or collects them for JSON.
 type checklist struct {
-	w      io.Writer
+	w      io.Writer // nil: collect only
+	items  []CheckItem
 	failed bool
 }
 
@@ -61,7 +85,11 @@ func (c *checklist) fail(format string, a ...any) {
 	c.line("FAIL", format, a...)
 }
 func (c *checklist) line(tag, format string, a ...any) {
-	fmt.Fprintf(c.w, "%-6s %s\n", "["+tag+"]", fmt.Sprintf(format, a...))
+	msg := fmt.Sprintf(format, a...)
+	c.items = append(c.items, CheckItem{Status: strings.ToLower(tag), Message: msg})
+	if c.w != nil {
+		fmt.Fprintf(c.w, "%-6s %s\n", "["+tag+"]", msg)
+	}
 }
 
 func runCheck(ctx context.Context, o *CheckOptions) error {
@@ -77,6 +105,9 @@ func runCheck(ctx context.Context, o *CheckOptions) error {
 		return fail(ExitUsage, err)
 	}
 	c := &checklist{w: env.Out}
+	if o.Output == "json" {
+		c.w = nil
+	}
 	if len(cfg.Servers) == 0 {
 		c.fail("config %s: no servers: list them under servers: (`cachet-updater components --output yaml` prints a skeleton)", cfg.Path)
 	} else {
@@ -99,11 +130,19 @@ func runCheck(ctx context.Context, o *CheckOptions) error {
 	checkState(ctx, c, cfg, env)
 	checkCachet(ctx, c, cfg, token, err == nil, env.Version)
 	checkSource(ctx, c, cfg, env, log)
-	if c.failed {
+	switch {
+	case o.Output == "json":
+		if err := writeJSON(env.Out, CheckJSON{Version: JSONVersion, Passed: !c.failed, Checks: c.items}); err != nil {
+			return fail(ExitFailed, fmt.Errorf("writing to stdout: %w", err))
+		}
+	case c.failed:
 		fmt.Fprintln(env.Out, "some checks failed")
+	default:
+		fmt.Fprintln(env.Out, "all checks passed")
+	}
+	if c.failed {
 		return silentExit(ExitFailed)
 	}
-	fmt.Fprintln(env.Out, "all checks passed")
 	return nil
 }
 

@@ -16,7 +16,7 @@ import (
 type ComponentsOptions struct {
 	Env    Env
 	Global GlobalOptions
-	Output string // table or yaml
+	Output string // table, yaml or json
 }
 
 func newComponentsCmd(env Env, g *GlobalOptions, runF func(context.Context, *ComponentsOptions) error) *cobra.Command {
@@ -29,14 +29,15 @@ group, status, enabled). With the token, disabled components are listed too.
 --output yaml prints a servers: block to start a config from: fill in the urls.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Output != "table" && o.Output != "yaml" {
-				return fail(ExitUsage, fmt.Errorf("--output %q: use table or yaml", o.Output))
+			if o.Output != "table" && o.Output != "yaml" && o.Output != "json" {
+				return fail(ExitUsage, fmt.Errorf("--output %q: use table, yaml or json", o.Output))
 			}
 			o.Global = *g
 			return runF(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table or yaml")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table, yaml (a servers: skeleton) or json")
+	registerValues(cmd, "output", "table", "yaml", "json")
 	return cmd
 }
 
@@ -80,6 +81,14 @@ func runComponents(ctx context.Context, o *ComponentsOptions) error {
 		}
 		return strconv.Itoa(id)
 	}
+	if o.Output == "json" {
+		doc := ComponentsJSON{Version: JSONVersion, Components: make([]ComponentJSON, 0, len(comps))}
+		for _, c := range comps {
+			doc.Components = append(doc.Components, ComponentJSON{ID: c.ID, Name: c.Name, GroupID: c.GroupID,
+				Group: groups[c.GroupID], Status: c.Status.String(), Enabled: c.Enabled})
+		}
+		return writeJSON(env.Out, doc)
+	}
 	if o.Output == "yaml" {
 		fmt.Fprintln(env.Out, "servers:")
 		for _, c := range comps {
@@ -98,6 +107,22 @@ func runComponents(ctx context.Context, o *ComponentsOptions) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%t\n", c.ID, printable(c.Name), group(c.GroupID), c.Status, c.Enabled)
 	}
 	return tw.Flush()
+}
+
+// ComponentsJSON is what `components --output json` prints.
+type ComponentsJSON struct {
+	Version    int             `json:"version"`
+	Components []ComponentJSON `json:"components"`
+}
+
+// ComponentJSON is one Cachet component, as listed.
+type ComponentJSON struct {
+	ID      int    `json:"id"`
+	Name    string `json:"name"`
+	GroupID int    `json:"group_id,omitempty"`
+	Group   string `json:"group,omitempty"`
+	Status  string `json:"status"`
+	Enabled bool   `json:"enabled"`
 }
 
 // yamlString quotes a name so any component name is valid YAML.

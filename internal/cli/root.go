@@ -114,6 +114,13 @@ func addGlobalFlags(root *cobra.Command, env Env, g *GlobalOptions) {
 	pf.StringVarP(&g.ConfigPath, "config", "c", defConfig, "config file; $CACHET_UPDATER_CONFIG sets the default")
 	pf.StringVar(&g.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.StringVar(&g.LogFormat, "log-format", "", "log format: json or console (default: console on a terminal, json otherwise)")
+	registerValues(root, "log-level", "debug", "info", "warn", "error")
+	registerValues(root, "log-format", "json", "console")
+}
+
+// registerValues makes the shell complete flag with values.
+func registerValues(cmd *cobra.Command, flag string, values ...string) {
+	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // Execute runs the command line and returns the process exit code.

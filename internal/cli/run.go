@@ -30,6 +30,7 @@ type RunOptions struct {
 	Global GlobalOptions
 	DryRun bool
 	Only   []string // server names or component ids; empty: all
+	Output string   // table or json
 }
 
 // newRunCmd builds the run command; runF does the work (tests pass their
@@ -89,12 +90,20 @@ a terminal, with --dry-run or with --only, it prints a table.`,
   cachet-updater run --config config.yaml --only "Stream 14" --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Output != "table" && o.Output != "json" {
+				return fail(ExitUsage, fmt.Errorf("--output %q: use table or json", o.Output))
+			}
 			o.Global = *g
 			return runF(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().BoolVarP(&o.DryRun, "dry-run", "n", false, "do everything but write to Cachet; print what would change")
 	cmd.Flags().StringArrayVar(&o.Only, "only", nil, "run just this server (a name or a component id; repeatable) and print full detail")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table, or json: one document with every row and the summary, printed on every run")
+	registerValues(cmd, "output", "table", "json")
+	_ = cmd.RegisterFlagCompletionFunc("only", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return serverNames(g.ConfigPath), cobra.ShellCompDirectiveNoFileComp
+	})
 	return cmd
 }
 
@@ -179,7 +188,11 @@ func runRun(ctx context.Context, o *RunOptions) error {
 
 	show := o.DryRun || len(o.Only) > 0 || env.IsTerminal(env.Out) || sum.Failed() ||
 		sum.Count(updater.Updated) > 0 || sum.Count(updater.WouldUpdate) > 0
-	if show {
+	if o.Output == "json" {
+		if err := writeJSON(env.Out, runJSON(sum)); err != nil {
+			log.Error().Err(err).Msg("writing the JSON document to stdout")
+		}
+	} else if show {
 		// One buffered write: a fleet of thousands is thousands of lines.
 		out := bufio.NewWriter(env.Out)
 		if len(o.Only) > 0 {
@@ -200,6 +213,20 @@ func runRun(ctx context.Context, o *RunOptions) error {
 		return silentExit(ExitFailed)
 	}
 	return nil
+}
+
+// serverNames completes --only: the servers of the config the command line
+// names (or the default one); none when it cannot be loaded.
+func serverNames(path string) []string {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil
+	}
+	names := make([]string, len(cfg.Servers))
+	for i, s := range cfg.Servers {
+		names[i] = s.Name
+	}
+	return names
 }
 
 // statePath is state.path, or the default for this config and user.

@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/updater"
+)
+
+// JSONVersion is the version of the JSON documents --output json prints; a
+// change that a reader would misread bumps it.
+const JSONVersion = 1
+
+// RunJSON is what `run --output json` prints: one document with every row
+// and the summary. Secrets never appear in it: URLs carry no password and
+// errors have been scrubbed where they were made.
+type RunJSON struct {
+	Version     int         `json:"version"`
+	DryRun      bool        `json:"dry_run"`
+	Started     time.Time   `json:"started"`
+	DurationMS  int64       `json:"duration_ms"`
+	Summary     SummaryJSON `json:"summary"`
+	Reports     SourceJSON  `json:"reports"`
+	State       SourceJSON  `json:"state"`
+	CachetError *string     `json:"cachet_error"`
+	TokenError  *string     `json:"token_error"`
+	Interrupted *string     `json:"interrupted"`
+	Offline     *string     `json:"offline"` // why this machine looked offline (the guard)
+	Rows        []RowJSON   `json:"rows"`
+}
+
+// SummaryJSON counts the rows by action, and Cachet's requests.
+type SummaryJSON struct {
+	Servers           int   `json:"servers"`
+	Changed           int   `json:"changed"`
+	Written           int   `json:"written"`
+	WriteFailed       int   `json:"write_failed"`
+	Unchanged         int   `json:"unchanged"`
+	Pending           int   `json:"pending"`
+	Held              int   `json:"held"`
+	UnknownComponents int   `json:"unknown_components"`
+	NotWritten        int   `json:"not_written"`
+	NotProbed         int   `json:"not_probed"`
+	Interrupted       int   `json:"interrupted"`
+	CachetReads       int64 `json:"cachet_reads"`
+	CachetWrites      int64 `json:"cachet_writes"`
+	Failed            bool  `json:"failed"` // the run exits 1 (or 4 when interrupted)
+}
+
+// SourceJSON names where something came from and whether it failed.
+type SourceJSON struct {
+	Name  string  `json:"name"`
+	Error *string `json:"error"`
+}
+
+// RowJSON is one server.
+type RowJSON struct {
+	Server        string        `json:"server"`
+	ComponentID   int           `json:"component_id"`
+	ComponentName string        `json:"component_name,omitempty"`
+	URL           string        `json:"url"` // a password shows as xxxxx
+	Probe         ProbeJSON     `json:"probe"`
+	Reports       *int          `json:"reports"`           // null: unavailable
+	Decision      *DecisionJSON `json:"decision"`          // null: the server was not decided (interrupted, not probed)
+	Current       string        `json:"current,omitempty"` // Cachet's status before the run; "" when unknown
+	Publish       string        `json:"publish,omitempty"` // what the page shows after the run
+	Pending       *PendingJSON  `json:"pending"`
+	Held          *HeldJSON     `json:"held"`
+	Guarded       bool          `json:"guarded"`
+	Action        string        `json:"action"`
+	Error         *string       `json:"error"`
+}
+
+// ProbeJSON is what the probe saw.
+type ProbeJSON struct {
+	Code      int     `json:"code,omitempty"` // 0 when no HTTP answer came
+	LatencyMS float64 `json:"latency_ms"`
+	Class     string  `json:"class,omitempty"` // "" when an answer came: timeout, refused, reset, dns, tls, redirects, local, error
+	Error     string  `json:"error,omitempty"`
+	Bytes     int64   `json:"bytes"`
+	FinalURL  string  `json:"final_url,omitempty"`
+}
+
+// DecisionJSON is the decision and the rules behind it.
+type DecisionJSON struct {
+	Status      string `json:"status"`
+	Probe       string `json:"probe"`
+	Reports     string `json:"reports"`
+	Rule        string `json:"rule"`
+	ProbeRule   string `json:"probe_rule"`
+	ReportsRule string `json:"reports_rule"`
+}
+
+// PendingJSON is a change waiting for confirmation.
+type PendingJSON struct {
+	Status string `json:"status"`
+	Count  int    `json:"count"`
+	Need   int    `json:"need"`
+}
+
+// HeldJSON is a hand-set status left alone.
+type HeldJSON struct {
+	Status string    `json:"status"`
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until"`
+}
+
+func errString(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// runJSON builds the document for s.
+func runJSON(s updater.Summary) RunJSON {
+	doc := RunJSON{
+		Version:     JSONVersion,
+		DryRun:      s.DryRun,
+		Started:     s.Started.UTC(),
+		DurationMS:  s.Duration.Milliseconds(),
+		Reports:     SourceJSON{Name: s.Source, Error: errString(s.SourceErr)},
+		State:       SourceJSON{Name: s.State, Error: errString(s.StateErr)},
+		CachetError: errString(s.CachetErr),
+		TokenError:  errString(s.TokenErr),
+		Interrupted: errString(s.Interrupted),
+		Offline:     strPtr(s.Offline),
+		Rows:        make([]RowJSON, 0, len(s.Rows)),
+		Summary: SummaryJSON{
+			Servers:           len(s.Rows),
+			Changed:           s.Count(updater.Updated) + s.Count(updater.WouldUpdate) + s.Count(updater.WriteFailed),
+			Written:           s.Count(updater.Updated),
+			WriteFailed:       s.Count(updater.WriteFailed),
+			Unchanged:         s.Count(updater.Unchanged),
+			Pending:           s.Count(updater.Pending),
+			Held:              s.Count(updater.Held),
+			UnknownComponents: s.Count(updater.UnknownComponent),
+			NotWritten:        s.Count(updater.NotWritten),
+			NotProbed:         s.Count(updater.NotProbed),
+			Interrupted:       s.Count(updater.Interrupted),
+			CachetReads:       s.Reads,
+			CachetWrites:      s.Writes,
+			Failed:            s.Failed(),
+		},
+	}
+	for _, r := range s.Rows {
+		doc.Rows = append(doc.Rows, rowJSON(r))
+	}
+	return doc
+}
+
+func rowJSON(r updater.Row) RowJSON {
+	row := RowJSON{
+		Server:        r.Server.Name,
+		ComponentID:   r.Server.ComponentID,
+		ComponentName: r.ComponentName,
+		URL:           r.Server.DisplayURL(),
+		Probe:         probeJSON(r.Probe),
+		Guarded:       r.Guarded,
+		Action:        string(r.Action),
+		Error:         errString(r.Err),
+	}
+	if r.Reports.Available {
+		n := r.Reports.Count
+		row.Reports = &n
+	}
+	if r.Decided() {
+		d := r.Decision
+		row.Decision = &DecisionJSON{Status: d.Status.String(), Probe: d.Probe.String(), Reports: d.Reports.String(),
+			Rule: r.Rule(), ProbeRule: d.ProbeRule, ReportsRule: d.ReportsRule}
+	}
+	if r.CurrentKnown {
+		row.Current, row.Publish = r.Current.String(), r.Publish.String()
+	}
+	if r.Action == updater.Pending {
+		row.Pending = &PendingJSON{Status: r.Confirm.Pending.String(), Count: r.Confirm.Count, Need: r.Confirm.Need}
+	}
+	if r.Action == updater.Held {
+		row.Held = &HeldJSON{Status: r.Hold.Status.String(), Since: r.Hold.Since.UTC(), Until: r.HoldUntil.UTC()}
+	}
+	return row
+}
+
+func probeJSON(p probe.Result) ProbeJSON {
+	j := ProbeJSON{Code: p.Code, LatencyMS: float64(p.Latency.Microseconds()) / 1000, Class: string(p.Class), Bytes: p.Bytes, FinalURL: p.FinalURL}
+	if p.Err != nil {
+		j.Error = p.Err.Error()
+	}
+	return j
+}
+
+// writeJSON prints v indented, with a final newline.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
