@@ -51,6 +51,12 @@ type Config struct {
 	// alone; 0 corrects it at once.
 	ManualHold Duration `yaml:"manual_hold"`
 	Guard      Guard    `yaml:"guard"`
+	// Incidents open, update and resolve a Cachet incident per component.
+	Incidents   Incidents   `yaml:"incidents"`
+	Maintenance Maintenance `yaml:"maintenance"`
+	// MetricsFile is a Prometheus textfile written after every run;
+	// absolute, or "": none.
+	MetricsFile string `yaml:"metrics_file" check:"nonempty" hint:"a .prom file in node_exporter's textfile collector folder"`
 	// Servers are in file order, each with its effective Probe.
 	Servers []Server `yaml:"servers" hint:"of servers, each starting with \"- name:\""`
 }
@@ -66,6 +72,8 @@ type Cachet struct {
 	Timeout          Duration `yaml:"timeout" check:"positive"`
 	Retries          int      `yaml:"retries" check:"min=0"`
 	WriteConcurrency int      `yaml:"write_concurrency" check:"min=1"`
+	// API is the Cachet API: auto (asked once per run), v2 or v3.
+	API string `yaml:"api" check:"oneof=auto v2 v3" hint:"auto, v2 (Cachet 2.x, /api/v1) or v3 (Cachet 3.x, /api)"`
 
 	token origin // where token_env or token_file was written
 }
@@ -85,6 +93,14 @@ type Probe struct {
 	OnTimeout            Status    `yaml:"on_timeout"`
 	OnError              Status    `yaml:"on_error"`
 	Slow                 Duration  `yaml:"slow"`
+	// ExpectBody, when set, must match the first 64 KiB of the body
+	// (gzip decoded); a body that does not match is OnBodyMismatch.
+	ExpectBody     Regexp `yaml:"expect_body"`
+	OnBodyMismatch Status `yaml:"on_body_mismatch"`
+	// CertExpiry: an https certificate expiring within it is a warning
+	// (and OnCertExpiry, when set); 0 turns the check off.
+	CertExpiry   Duration       `yaml:"cert_expiry"`
+	OnCertExpiry OptionalStatus `yaml:"on_cert_expiry"`
 }
 
 // Reports says where users' timeout reports come from and how they count.
@@ -153,6 +169,42 @@ type Guard struct {
 	MaxFailing Share `yaml:"max_failing"`
 }
 
+// Incidents says whether and how this tool opens Cachet incidents.
+type Incidents struct {
+	Enabled bool `yaml:"enabled"`
+	// OpenAt: a published status at least this bad opens an incident.
+	OpenAt  Status `yaml:"open_at"`
+	Visible bool   `yaml:"visible"`
+	Notify  bool   `yaml:"notify"` // Cachet e-mails subscribers about the incident
+	// Name, Message, Update and Resolved are text/templates over
+	// TemplateData: the incident's name; its text when it opens; when its
+	// status changes while open; when it is resolved.
+	Name     Template `yaml:"name"`
+	Message  Template `yaml:"message"`
+	Update   Template `yaml:"update"`
+	Resolved Template `yaml:"resolved"`
+}
+
+// Maintenance says when components are left alone for maintenance.
+type Maintenance struct {
+	// CachetSchedules: a schedule in progress in Cachet puts the components
+	// it covers (on 2.4: every component) under maintenance.
+	CachetSchedules bool     `yaml:"cachet_schedules"`
+	Windows         []Window `yaml:"windows" hint:"of windows, each with servers and start/end or weekly"`
+}
+
+// Window is a maintenance window: start and end, or weekly with its
+// time_zone; servers left out means all.
+type Window struct {
+	Servers  []string `yaml:"servers"`
+	Start    Time     `yaml:"start"`
+	End      Time     `yaml:"end"`
+	Weekly   Weekly   `yaml:"weekly"`
+	TimeZone TimeZone `yaml:"time_zone"`
+	// Line is the line of the window's entry, for messages.
+	Line int `yaml:"-"`
+}
+
 // Server is one probed server and its Cachet component.
 type Server struct {
 	Name string `yaml:"name" check:"required,nonempty" hint:"name the server as it should appear in logs, such as Stream 14"`
@@ -164,6 +216,10 @@ type Server struct {
 	Probe Probe `yaml:",inline"`
 	// Confirm is effective: the confirm block with this server's on top.
 	Confirm Confirm `yaml:"confirm"`
+	// MetricID and ReportsMetricID are Cachet metrics that get this
+	// server's latency (ms) and report count as a point per run; 0: none.
+	MetricID        int `yaml:"metric_id" check:"min=1" hint:"the id of a Cachet metric"`
+	ReportsMetricID int `yaml:"reports_metric_id" check:"min=1" hint:"the id of a Cachet metric"`
 	// Line is the line of the server's entry (its "- name:" line).
 	Line int `yaml:"-"`
 }
@@ -212,6 +268,12 @@ const (
 	DefaultMaxGap           = 15 * time.Minute
 	DefaultManualHold       = 2 * time.Hour
 	DefaultMaxFailing       = 100 // percent
+	DefaultAPI              = "auto"
+	DefaultCertExpiry       = 14 * 24 * time.Hour
+	DefaultIncidentName     = "{{.Server}}: {{.Status}}"
+	DefaultIncidentMessage  = "{{.Server}} has {{.Status}} since {{.Time.Format \"15:04 MST\"}}. We are looking into it."
+	DefaultIncidentUpdate   = "{{.Server}}: now {{.Status}} (was {{.Previous}})."
+	DefaultIncidentResolved = "{{.Server}} is operational again."
 )
 
 // DefaultProbe returns the probe defaults used when the probe block leaves a
@@ -226,7 +288,18 @@ func DefaultProbe() Probe {
 		Status:          m,
 		OnTimeout:       Status(status.PerformanceIssues),
 		OnError:         Status(status.MajorOutage),
+		OnBodyMismatch:  Status(status.MajorOutage),
+		CertExpiry:      Duration(DefaultCertExpiry),
 	}
+}
+
+// mustTemplate parses a constant template.
+func mustTemplate(text string) Template {
+	t, err := NewTemplate(text)
+	if err != nil {
+		panic("config: default template: " + err.Error())
+	}
+	return t
 }
 
 // defaults is the config that the file is decoded on top of. The source
@@ -239,6 +312,7 @@ func defaults() Config {
 			Timeout:          Duration(DefaultCachetTimeout),
 			Retries:          DefaultRetries,
 			WriteConcurrency: DefaultWriteConcurrency,
+			API:              DefaultAPI,
 		},
 		Probe: DefaultProbe(),
 		Reports: Reports{
@@ -250,6 +324,12 @@ func defaults() Config {
 		Confirm:    Confirm{Worse: DefaultConfirm, Better: DefaultConfirm, MaxGap: Duration(DefaultMaxGap)},
 		ManualHold: Duration(DefaultManualHold),
 		Guard:      Guard{MaxFailing: Share{Percent: DefaultMaxFailing}},
+		Incidents: Incidents{
+			OpenAt: Status(status.PartialOutage), Visible: true,
+			Name: mustTemplate(DefaultIncidentName), Message: mustTemplate(DefaultIncidentMessage),
+			Update: mustTemplate(DefaultIncidentUpdate), Resolved: mustTemplate(DefaultIncidentResolved),
+		},
+		Maintenance: Maintenance{CachetSchedules: true},
 	}
 }
 

@@ -208,10 +208,14 @@ func atLine(line int) string {
 // and the report thresholds t.
 func (s Server) Policy(t status.Thresholds) status.Policy {
 	return status.Policy{
-		Codes:      s.Probe.Status.Codes(),
-		OnTimeout:  s.Probe.OnTimeout.S(),
-		OnError:    s.Probe.OnError.S(),
-		Slow:       s.Probe.Slow.D(),
-		Thresholds: t,
+		Codes:     s.Probe.Status.Codes(),
+		OnTimeout: s.Probe.OnTimeout.S(),
+		OnError:   s.Probe.OnError.S(),
+		Slow:      s.Probe.Slow.D(),
+		// A body check counts only when expect_body is set, and an expiring
+		// certificate only when on_cert_expiry names a status.
+		OnBodyMismatch: s.Probe.OnBodyMismatch.S(),
+		OnCertExpiry:   s.Probe.OnCertExpiry.Status,
+		Thresholds:     t,
 	}
 }

@@ -2,13 +2,17 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
+	"text/template"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/proxer/cachet-updater/internal/maintenance"
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
@@ -336,5 +340,209 @@ func (u *WebURL) parse(n *yaml.Node) []*Error {
 		return problem(n, "must be an absolute http or https URL such as https://example.org/")
 	}
 	*u = WebURL(strings.TrimSpace(text))
+	return nil
+}
+
+// Regexp is a Go (RE2) regular expression, as written.
+type Regexp struct {
+	re *regexp.Regexp
+}
+
+// Re returns the compiled expression; nil when none was set.
+func (r Regexp) Re() *regexp.Regexp { return r.re }
+
+// String returns the expression as written.
+func (r Regexp) String() string {
+	if r.re == nil {
+		return ""
+	}
+	return r.re.String()
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (r *Regexp) UnmarshalYAML(n *yaml.Node) error { return unmarshal(r, n) }
+
+func (r *Regexp) parse(n *yaml.Node) []*Error {
+	text, errs := scalar(n)
+	if errs != nil {
+		return errs
+	}
+	if text == "" {
+		return problem(n, "is empty: write a regular expression the body must match, such as '\"status\": *\"ok\"'")
+	}
+	re, err := regexp.Compile(text)
+	if err != nil {
+		return problem(n, "is not a regular expression (Go RE2 syntax): %v", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+	r.re = re
+	return nil
+}
+
+// OptionalStatus is a status name, or none.
+type OptionalStatus struct {
+	Set    bool
+	Status status.Status
+}
+
+// String writes it the way a config would.
+func (s OptionalStatus) String() string {
+	if !s.Set {
+		return "none"
+	}
+	return s.Status.String()
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *OptionalStatus) UnmarshalYAML(n *yaml.Node) error { return unmarshal(s, n) }
+
+func (s *OptionalStatus) parse(n *yaml.Node) []*Error {
+	text, errs := scalar(n)
+	if errs != nil {
+		return errs
+	}
+	name := strings.TrimSpace(text)
+	if name == "none" {
+		*s = OptionalStatus{}
+		return nil
+	}
+	st, err := status.Parse(name)
+	if err != nil {
+		return problem(n, "%v, or none", err)
+	}
+	*s = OptionalStatus{Set: true, Status: st}
+	return nil
+}
+
+// Template is a text/template for incident texts, checked when loaded by
+// running it on sample values.
+type Template struct {
+	text string
+	t    *template.Template
+}
+
+// TemplateData are the fields an incident template may use.
+type TemplateData struct {
+	Server      string // the server's name
+	Component   string // the component's name in Cachet
+	ComponentID int
+	Status      string // the published status, in words: "Partial Outage"
+	StatusName  string // its config name: partial_outage
+	Previous    string // the status before, in words
+	Rule        string // the rule that decided
+	URL         string // the probed URL, password as xxxxx
+	Time        time.Time
+}
+
+// NewTemplate parses text as a Template.
+func NewTemplate(text string) (Template, error) {
+	t, err := template.New("incident").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return Template{}, err
+	}
+	if err := t.Execute(io.Discard, TemplateData{Server: "s", Component: "c", Status: "Partial Outage", Time: time.Now()}); err != nil {
+		return Template{}, err
+	}
+	return Template{text: text, t: t}, nil
+}
+
+// Execute renders the template.
+func (t Template) Execute(d TemplateData) (string, error) {
+	var b strings.Builder
+	if err := t.t.Execute(&b, d); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// String returns the template as written.
+func (t Template) String() string { return t.text }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (t *Template) UnmarshalYAML(n *yaml.Node) error { return unmarshal(t, n) }
+
+func (t *Template) parse(n *yaml.Node) []*Error {
+	text, errs := scalar(n)
+	if errs != nil {
+		return errs
+	}
+	nt, err := NewTemplate(text)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), "template: incident:")
+		if _, field, ok := strings.Cut(msg, "can't evaluate field "); ok {
+			field, _, _ = strings.Cut(field, " ")
+			msg = "there is no field ." + field
+		}
+		return problem(n, "is not a valid template: %s; the fields are .Server, .Component, .ComponentID, .Status, .StatusName, .Previous, .Rule, .URL and .Time", msg)
+	}
+	*t = nt
+	return nil
+}
+
+// Weekly is a weekly maintenance window as written: "Tue 03:00-04:30".
+// Its time zone is the window's time_zone, applied by the caller.
+type Weekly string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (w *Weekly) UnmarshalYAML(n *yaml.Node) error { return unmarshal(w, n) }
+
+func (w *Weekly) parse(n *yaml.Node) []*Error {
+	text, errs := scalar(n)
+	if errs != nil {
+		return errs
+	}
+	if _, err := maintenance.ParseWeekly(text, time.UTC); err != nil {
+		return problem(n, "%v", err)
+	}
+	*w = Weekly(strings.TrimSpace(text))
+	return nil
+}
+
+// TimeZone is an IANA time zone name such as Europe/Berlin.
+type TimeZone struct {
+	Loc *time.Location
+}
+
+// String returns the zone's name.
+func (z TimeZone) String() string {
+	if z.Loc == nil {
+		return ""
+	}
+	return z.Loc.String()
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (z *TimeZone) UnmarshalYAML(n *yaml.Node) error { return unmarshal(z, n) }
+
+func (z *TimeZone) parse(n *yaml.Node) []*Error {
+	text, errs := scalar(n)
+	if errs != nil {
+		return errs
+	}
+	loc, err := time.LoadLocation(strings.TrimSpace(text))
+	if err != nil || strings.TrimSpace(text) == "" || strings.EqualFold(strings.TrimSpace(text), "local") {
+		return problem(n, "%q is not a time zone: write an IANA name such as Europe/Berlin or UTC", text)
+	}
+	*z = TimeZone{Loc: loc}
+	return nil
+}
+
+// Time is an RFC 3339 time: 2026-11-30T02:00:00+01:00.
+type Time struct {
+	time.Time
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (t *Time) UnmarshalYAML(n *yaml.Node) error { return unmarshal(t, n) }
+
+func (t *Time) parse(n *yaml.Node) []*Error {
+	text, errs := scalar(n)
+	if errs != nil {
+		return errs
+	}
+	tm, err := time.Parse(time.RFC3339, strings.TrimSpace(text))
+	if err != nil {
+		return problem(n, "%q is not an RFC 3339 time: write it like 2026-11-30T02:00:00+01:00 (with its offset, or Z for UTC)", text)
+	}
+	*t = Time{tm}
 	return nil
 }

@@ -32,7 +32,65 @@ func validate(cfg *Config, file string, at index, o LoadOptions) []*Error {
 	v.thresholds(cfg.Reports.Thresholds)
 	v.source(cfg.Reports.Source)
 	v.servers(cfg.Servers, o)
+	v.bodyChecks(cfg)
+	v.windows(cfg.Maintenance.Windows, cfg.Servers)
 	return v.errs
+}
+
+// bodyChecks refuses expect_body on a HEAD probe: a HEAD answer has no body.
+func (v *validator) bodyChecks(cfg *Config) {
+	check := func(key string, p Probe, line int) {
+		if p.ExpectBody.Re() != nil && p.Method == "HEAD" {
+			v.report(v.lineOr(key+".expect_body", line), key+".expect_body", "a HEAD probe gets no body to match: use method GET, or remove expect_body")
+		}
+	}
+	check("probe", cfg.Probe, v.at.valLine("probe"))
+	for i, s := range cfg.Servers {
+		key := "servers[" + strconv.Itoa(i) + "]"
+		if v.at.has(key+".expect_body") || v.at.has(key+".method") {
+			check(key, s.Probe, s.Line)
+		}
+	}
+}
+
+// windows checks each maintenance window: one-off (start and end) or
+// weekly (with its time_zone), naming servers that exist.
+func (v *validator) windows(ws []Window, servers []Server) {
+	names := make(map[string]bool, len(servers))
+	for _, s := range servers {
+		names[s.Name] = true
+	}
+	for i, w := range ws {
+		key := "maintenance.windows[" + strconv.Itoa(i) + "]"
+		line := 0
+		for _, k := range []string{"servers", "start", "end", "weekly", "time_zone"} {
+			if l := v.at.keyLine(key + "." + k); l > 0 && (line == 0 || l < line) {
+				line = l
+			}
+		}
+		oneOff := v.at.has(key+".start") || v.at.has(key+".end")
+		switch {
+		case oneOff && w.Weekly != "":
+			v.report(line, key, "has both start/end and weekly: a window is one-off (start and end) or weekly, not both")
+		case oneOff && (!v.at.has(key+".start") || !v.at.has(key+".end")):
+			v.report(line, key, "needs both start and end (RFC 3339 times such as 2026-11-30T02:00:00+01:00)")
+		case oneOff && !w.End.After(w.Start.Time):
+			v.report(v.lineOr(key+".end", line), key+".end", "must be after start")
+		case !oneOff && w.Weekly == "":
+			v.report(line, key, "needs start and end, or weekly (such as \"Tue 03:00-04:30\" with time_zone: Europe/Berlin)")
+		case oneOff && v.at.has(key+".time_zone"):
+			v.report(v.lineOr(key+".time_zone", line), key+".time_zone", "is for weekly windows: start and end carry their own offsets")
+		}
+		for j, name := range w.Servers {
+			if !names[name] {
+				at, l := key+".servers["+strconv.Itoa(j)+"]", line
+				if list := v.at.val(key + ".servers"); list != nil && j < len(list.Content) {
+					l = list.Content[j].Line
+				}
+				v.report(l, at, "%q is not the name of a server in this config", name)
+			}
+		}
+	}
 }
 
 func (v *validator) cachet(c Cachet) {

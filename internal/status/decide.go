@@ -21,6 +21,10 @@ type Observation struct {
 	Latency    time.Duration // time to the answer (or to the failure)
 	Failure    Failure
 	ErrorClass string // refused, reset, dns, tls, redirects, ... when Failure == TransportFailed
+	// BodyMismatch: an answer came, but its body did not match expect_body.
+	BodyMismatch bool
+	// CertExpiring: the server's certificate expires within cert_expiry.
+	CertExpiring bool
 }
 
 // Thresholds are the report counts at which a status starts (inclusive).
@@ -42,7 +46,12 @@ type Policy struct {
 	OnTimeout  Status
 	OnError    Status
 	Slow       time.Duration // 0: off
-	Thresholds Thresholds
+	// OnBodyMismatch is at least the status of an answer whose body did
+	// not match; OnCertExpiry that of a certificate about to expire
+	// (Unknown: the expiry is only a warning).
+	OnBodyMismatch Status
+	OnCertExpiry   Status
+	Thresholds     Thresholds
 }
 
 // Reports is the report count for a server, or the fact that none could be
@@ -90,7 +99,13 @@ func probeStatus(obs Observation, p Policy) (Status, string) {
 		st, rule = r.Status, fmt.Sprintf("HTTP %d matches %q → %s", obs.Code, r.Key, r.Status)
 	}
 	if p.Slow > 0 && obs.Latency > p.Slow && st < PerformanceIssues {
-		return PerformanceIssues, fmt.Sprintf("HTTP %d in %s, slower than %s → %s (slow)", obs.Code, obs.Latency.Round(time.Millisecond), p.Slow, PerformanceIssues)
+		st, rule = PerformanceIssues, fmt.Sprintf("HTTP %d in %s, slower than %s → %s (slow)", obs.Code, obs.Latency.Round(time.Millisecond), p.Slow, PerformanceIssues)
+	}
+	if obs.BodyMismatch && p.OnBodyMismatch > st {
+		st, rule = p.OnBodyMismatch, fmt.Sprintf("HTTP %d, body does not match expect_body → %s (on_body_mismatch)", obs.Code, p.OnBodyMismatch)
+	}
+	if obs.CertExpiring && p.OnCertExpiry > st {
+		st, rule = p.OnCertExpiry, fmt.Sprintf("HTTP %d, certificate expires within cert_expiry → %s (on_cert_expiry)", obs.Code, p.OnCertExpiry)
 	}
 	return st, rule
 }

@@ -128,6 +128,35 @@ func TestDecideCustomThresholds(t *testing.T) {
 	}
 }
 
+// TestDecideBodyAndCertificate: a body that does not match and a
+// certificate about to expire make the probe's status at least what the
+// policy says; without a status for them they change nothing.
+func TestDecideBodyAndCertificate(t *testing.T) {
+	p := defaultPolicy(t)
+	p.OnBodyMismatch, p.OnCertExpiry = MajorOutage, PerformanceIssues
+	tests := []struct {
+		name string
+		obs  Observation
+		want Status
+		rule string
+	}{
+		{"200 with an error page", Observation{Code: 200, BodyMismatch: true}, MajorOutage, "200, body does not match expect_body → major_outage (on_body_mismatch)"},
+		{"503 with an error page stays major", Observation{Code: 503, BodyMismatch: true}, MajorOutage, "HTTP 503 matches no status key"},
+		{"certificate expiring", Observation{Code: 200, CertExpiring: true}, PerformanceIssues, "certificate expires within cert_expiry → performance_issues (on_cert_expiry)"},
+		{"both: the worse", Observation{Code: 200, BodyMismatch: true, CertExpiring: true}, MajorOutage, "on_body_mismatch"},
+	}
+	for _, tt := range tests {
+		d := Decide(tt.obs, Reports{}, p)
+		if d.Probe != tt.want || !strings.Contains(d.ProbeRule, tt.rule) {
+			t.Errorf("%s: %s (%s), want %s (%s)", tt.name, d.Probe, d.ProbeRule, tt.want, tt.rule)
+		}
+	}
+	p.OnCertExpiry = Unknown // cert_expiry as a warning only
+	if d := Decide(Observation{Code: 200, CertExpiring: true}, Reports{}, p); d.Probe != Operational {
+		t.Errorf("a warning-only expiry changed the status: %+v", d)
+	}
+}
+
 // BenchmarkDecide decides 10,000 servers, as a large run does.
 func BenchmarkDecide(b *testing.B) {
 	codes, err := ParseCodeMap(map[string]string{"2xx": "operational", "429": "performance_issues", "500-599": "partial_outage", "503": "major_outage"})
