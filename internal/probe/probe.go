@@ -11,6 +11,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,11 @@ type Target struct {
 	TLSSkipVerify        bool          //
 	FollowRedirects      bool          // follow at most MaxRedirects redirects; more is ClassRedirects
 	ProxyFromEnvironment bool          // go through the proxy named by HTTP_PROXY/HTTPS_PROXY/NO_PROXY; false: always direct
+	// ExpectBody, when set, must match the first MaxBody bytes of the final
+	// answer's body (gunzipped first: such a probe asks for gzip), whatever
+	// its status code; Result.BodyMismatch says when it did not. nil: the
+	// body is not looked at. A HEAD probe has no body: it never matches.
+	ExpectBody *regexp.Regexp
 }
 
 // Class says why a probe got no HTTP answer. "" means an answer arrived
@@ -53,6 +59,29 @@ type Result struct {
 	Err      error         // nil when Class == ""; a short error without the URL otherwise
 	Bytes    int64         // body bytes read (at most MaxBody)
 	FinalURL string        // URL of the last request (after redirects, without userinfo); "" when no response arrived
+
+	// BodyMismatch is set when an answer arrived (Class "") but its body
+	// did not match Target.ExpectBody, or could not be checked (BodyErr).
+	BodyMismatch bool
+	// BodyErr says why the body could not be checked: a HEAD probe, a
+	// broken gzip stream, an encoding other than gzip. nil otherwise.
+	BodyErr error
+	// BodyPattern is Target.ExpectBody's pattern, for messages; "" when
+	// the probe did not check the body.
+	BodyPattern string
+}
+
+// BodyNote is what the body check adds to the status code in a table:
+// "body does not match", with BodyErr in parentheses when the body could
+// not be checked, or "" when it matched or was not checked.
+func (r Result) BodyNote() string {
+	switch {
+	case !r.BodyMismatch:
+		return ""
+	case r.BodyErr != nil:
+		return fmt.Sprintf("body does not match (%v)", r.BodyErr)
+	}
+	return "body does not match"
 }
 
 const (
@@ -133,7 +162,7 @@ func newTransport(dial dialFunc, skipVerify, proxy bool) *http.Transport {
 		},
 		ForceAttemptHTTP2:      true, // over TLS only: plain http stays HTTP/1.1
 		DisableKeepAlives:      true, // each server is probed once per run; no idle fds pile up
-		DisableCompression:     true, // no Accept-Encoding; Bytes counts what came over the wire
+		DisableCompression:     true, // Accept-Encoding only for a body check, decoded by readBody; Bytes counts what came over the wire
 		MaxResponseHeaderBytes: maxHeaderBytes,
 		// A probe request is a few hundred bytes, and the status line and
 		// headers usually fit in 2 KiB (longer ones still parse): small
@@ -220,21 +249,25 @@ func (p *Prober) Probe(ctx context.Context, t Target) Result {
 		return tr.failure(ctx, pctx, err, time.Since(start), timeout)
 	}
 	tr.set(phaseBody)
-	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
+	body, matched, why := readBody(resp, t.ExpectBody)
 	resp.Body.Close()
 	lat := time.Since(start)
 	final := resp.Request.URL.Redacted()
-	if err != nil {
-		r := tr.failure(ctx, pctx, err, lat, timeout)
-		r.Bytes, r.FinalURL = n, final
+	if body.err != nil {
+		r := tr.failure(ctx, pctx, body.err, lat, timeout)
+		r.Bytes, r.FinalURL = body.n, final
 		return r
 	}
-	return Result{Code: resp.StatusCode, Latency: lat, Bytes: n, FinalURL: final}
+	r := Result{Code: resp.StatusCode, Latency: lat, Bytes: body.n, FinalURL: final}
+	if t.ExpectBody != nil {
+		r.BodyMismatch, r.BodyErr, r.BodyPattern = !matched, why, t.ExpectBody.String()
+	}
+	return r
 }
 
 // newRequest builds the request for t. Only User-Agent and Accept ever
 // leave this process, plus basic auth when the operator wrote userinfo into
-// the URL.
+// the URL and Accept-Encoding: gzip when t.ExpectBody is set.
 func (p *Prober) newRequest(ctx context.Context, t Target) (*http.Request, error) {
 	method := strings.ToUpper(t.Method)
 	switch method {
@@ -256,6 +289,11 @@ func (p *Prober) newRequest(ctx context.Context, t Target) (*http.Request, error
 	req.Header = http.Header{
 		"User-Agent": {p.userAgent},
 		"Accept":     {"*/*"},
+	}
+	if t.ExpectBody != nil && method == http.MethodGet {
+		// Only a probe that reads the body asks for it compressed; the
+		// Transport does not decompress (DisableCompression), readBody does.
+		req.Header.Set("Accept-Encoding", "gzip")
 	}
 	if u := req.URL.User; u != nil {
 		// As a header rather than userinfo, so that limitRedirects decides
