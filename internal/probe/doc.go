@@ -30,6 +30,13 @@
 // failure of this machine rather than the server's (no file descriptor or
 // port left) is ClassLocal, so that it never marks a server down.
 //
+// An https probe records the certificates its last request's server sent
+// (Result.Certs, leaf first, and the leaf's expiry in Result.CertExpiry):
+// from the final response's connection when an answer arrived (any
+// status), else from a handshake that completed before the failure, or
+// from the certificate check that failed (an expired certificate is shown
+// as it is). A last hop over plain http records none.
+//
 // Redirects are followed only for targets that ask for it, at most
 // MaxRedirects; otherwise the 3xx is the answer.
 //

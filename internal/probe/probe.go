@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -69,6 +70,16 @@ type Result struct {
 	// BodyPattern is Target.ExpectBody's pattern, for messages; "" when
 	// the probe did not check the body.
 	BodyPattern string
+	// CertExpiry is when the leaf certificate of the last request's TLS
+	// connection expires (Certs[0].NotAfter); zero without one (http).
+	CertExpiry time.Time
+	// Certs is the chain that server sent, leaf first (not the chain this
+	// machine would verify). It is recorded whenever the last request of
+	// the probe (the final one after redirects) completed a TLS handshake,
+	// whatever came after: an error status, a timeout, a reset. A handshake
+	// that failed only the certificate check (expired, unknown authority,
+	// wrong name) records the certificates it was shown, too.
+	Certs []Cert
 }
 
 // BodyNote is what the body check adds to the status code in a table:
@@ -246,7 +257,7 @@ func (p *Prober) Probe(ctx context.Context, t Target) Result {
 	}
 	resp, err := p.client(t).Do(req)
 	if err != nil {
-		return tr.failure(ctx, pctx, err, time.Since(start), timeout)
+		return withCerts(tr.failure(ctx, pctx, err, time.Since(start), timeout), tr.certs(nil, err))
 	}
 	tr.set(phaseBody)
 	body, matched, why := readBody(resp, t.ExpectBody)
@@ -256,13 +267,13 @@ func (p *Prober) Probe(ctx context.Context, t Target) Result {
 	if body.err != nil {
 		r := tr.failure(ctx, pctx, body.err, lat, timeout)
 		r.Bytes, r.FinalURL = body.n, final
-		return r
+		return withCerts(r, tr.certs(resp, nil))
 	}
 	r := Result{Code: resp.StatusCode, Latency: lat, Bytes: body.n, FinalURL: final}
 	if t.ExpectBody != nil {
 		r.BodyMismatch, r.BodyErr, r.BodyPattern = !matched, why, t.ExpectBody.String()
 	}
-	return r
+	return withCerts(r, tr.certs(resp, nil))
 }
 
 // newRequest builds the request for t. Only User-Agent and Accept ever
@@ -397,8 +408,9 @@ func shorten(err error) error {
 // reading), possibly after Probe returned, hence the atomics.
 type tracker struct {
 	ph            atomic.Int32
-	informational atomic.Int32 // 1xx answers to the current request
-	infoBytes     atomic.Int64 // their approximate size
+	informational atomic.Int32                        // 1xx answers to the current request
+	infoBytes     atomic.Int64                        // their approximate size
+	peerCerts     atomic.Pointer[[]*x509.Certificate] // of the current request's completed TLS handshake
 }
 
 type phaseID int32
@@ -435,10 +447,12 @@ func (tr *tracker) trace() *httptrace.ClientTrace {
 			// answers before the last final answer count no more.
 			tr.informational.Store(0)
 			tr.infoBytes.Store(0)
+			tr.peerCerts.Store(nil)
 		},
 		DNSStart:          func(httptrace.DNSStartInfo) { tr.set(phaseDNS) },
 		ConnectStart:      func(string, string) { tr.set(phaseConnect) },
 		TLSHandshakeStart: func() { tr.set(phaseTLS) },
+		TLSHandshakeDone:  tr.tlsDone,
 		GotConn:           func(httptrace.GotConnInfo) { tr.set(phaseWrite) },
 		WroteRequest:      func(httptrace.WroteRequestInfo) { tr.set(phaseHeaders) },
 		Got1xxResponse:    tr.got1xx,
