@@ -2,7 +2,12 @@
 GO        ?= go
 BIN       := bin/cachet-updater
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -s -w -X main.version=$(VERSION)
+# The full commit hash, with -dirty when the tree has uncommitted changes
+# (--exclude='*': no tag name, only the hash).
+COMMIT    ?= $(shell git describe --always --dirty --abbrev=40 --exclude='*' 2>/dev/null)
+# UTC; SOURCE_DATE_EPOCH (reproducible builds) sets it when given.
+DATE      ?= $(shell date -u $${SOURCE_DATE_EPOCH:+-d @$$SOURCE_DATE_EPOCH} +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME  ?= 10s
 

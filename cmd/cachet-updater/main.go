@@ -13,8 +13,17 @@ import (
 	"github.com/proxer/cachet-updater/internal/cli"
 )
 
-// version is set at link time: -ldflags "-X main.version=1.2.3".
-var version = ""
+// Set at link time by make build:
+//
+//	-ldflags "-X main.version=1.2.3 -X main.commit=<hash>[-dirty] -X main.date=2026-11-25T12:00:00Z"
+//
+// Left empty (go install, go build), versionInfo falls back on what the Go
+// toolchain recorded in the binary.
+var (
+	version = ""
+	commit  = ""
+	date    = ""
+)
 
 func main() {
 	env := cli.DefaultEnv(buildVersion())
@@ -64,12 +73,5 @@ func signalName(s os.Signal) string {
 	return s.String()
 }
 
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
+// buildVersion is the short version, as sent in the User-Agent.
+func buildVersion() string { return versionInfo().Version }

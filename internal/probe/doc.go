@@ -14,6 +14,15 @@
 // answer: that is a failure (class error), not its status code. At most
 // MaxBody of a body is read.
 //
+// A target with ExpectBody has the body of its final answer matched
+// against that regular expression (any status code): the first MaxBody
+// bytes, gunzipped first when the server sent Content-Encoding: gzip (at
+// most MaxBody of decompressed data, however small the compressed body).
+// A body that does not match, a broken gzip stream, an encoding other than
+// gzip and a HEAD probe (no body) all give an answer with
+// Result.BodyMismatch set; the connection failing while the body is read
+// is a failure with its class, as without ExpectBody.
+//
 // One deadline, Target.Timeout as the request context's deadline, covers
 // name resolution, connecting, the handshake, the response headers and the
 // body alike; a timeout says which of them it interrupted. Canceling the
@@ -21,10 +30,18 @@
 // failure of this machine rather than the server's (no file descriptor or
 // port left) is ClassLocal, so that it never marks a server down.
 //
+// An https probe records the certificates its last request's server sent
+// (Result.Certs, leaf first, and the leaf's expiry in Result.CertExpiry):
+// from the final response's connection when an answer arrived (any
+// status), else from a handshake that completed before the failure, or
+// from the certificate check that failed (an expired certificate is shown
+// as it is). A last hop over plain http records none.
+//
 // Redirects are followed only for targets that ask for it, at most
 // MaxRedirects; otherwise the 3xx is the answer.
 //
-// A probe sends only the User-Agent and Accept headers: nothing the caller
+// A probe sends only the User-Agent and Accept headers (and
+// Accept-Encoding: gzip when it checks the body): nothing the caller
 // holds for other services (such as the Cachet token) can reach a probed
 // server, and a redirect carries no Referer. The one exception is userinfo
 // written into a target's URL (https://user:pass@host/), which becomes

@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +28,11 @@ type Target struct {
 	TLSSkipVerify        bool          //
 	FollowRedirects      bool          // follow at most MaxRedirects redirects; more is ClassRedirects
 	ProxyFromEnvironment bool          // go through the proxy named by HTTP_PROXY/HTTPS_PROXY/NO_PROXY; false: always direct
+	// ExpectBody, when set, must match the first MaxBody bytes of the final
+	// answer's body (gunzipped first: such a probe asks for gzip), whatever
+	// its status code; Result.BodyMismatch says when it did not. nil: the
+	// body is not looked at. A HEAD probe has no body: it never matches.
+	ExpectBody *regexp.Regexp
 }
 
 // Class says why a probe got no HTTP answer. "" means an answer arrived
@@ -53,6 +60,39 @@ type Result struct {
 	Err      error         // nil when Class == ""; a short error without the URL otherwise
 	Bytes    int64         // body bytes read (at most MaxBody)
 	FinalURL string        // URL of the last request (after redirects, without userinfo); "" when no response arrived
+
+	// BodyMismatch is set when an answer arrived (Class "") but its body
+	// did not match Target.ExpectBody, or could not be checked (BodyErr).
+	BodyMismatch bool
+	// BodyErr says why the body could not be checked: a HEAD probe, a
+	// broken gzip stream, an encoding other than gzip. nil otherwise.
+	BodyErr error
+	// BodyPattern is Target.ExpectBody's pattern, for messages; "" when
+	// the probe did not check the body.
+	BodyPattern string
+	// CertExpiry is when the leaf certificate of the last request's TLS
+	// connection expires (Certs[0].NotAfter); zero without one (http).
+	CertExpiry time.Time
+	// Certs is the chain that server sent, leaf first (not the chain this
+	// machine would verify). It is recorded whenever the last request of
+	// the probe (the final one after redirects) completed a TLS handshake,
+	// whatever came after: an error status, a timeout, a reset. A handshake
+	// that failed only the certificate check (expired, unknown authority,
+	// wrong name) records the certificates it was shown, too.
+	Certs []Cert
+}
+
+// BodyNote is what the body check adds to the status code in a table:
+// "body does not match", with BodyErr in parentheses when the body could
+// not be checked, or "" when it matched or was not checked.
+func (r Result) BodyNote() string {
+	switch {
+	case !r.BodyMismatch:
+		return ""
+	case r.BodyErr != nil:
+		return fmt.Sprintf("body does not match (%v)", r.BodyErr)
+	}
+	return "body does not match"
 }
 
 const (
@@ -133,7 +173,7 @@ func newTransport(dial dialFunc, skipVerify, proxy bool) *http.Transport {
 		},
 		ForceAttemptHTTP2:      true, // over TLS only: plain http stays HTTP/1.1
 		DisableKeepAlives:      true, // each server is probed once per run; no idle fds pile up
-		DisableCompression:     true, // no Accept-Encoding; Bytes counts what came over the wire
+		DisableCompression:     true, // Accept-Encoding only for a body check, decoded by readBody; Bytes counts what came over the wire
 		MaxResponseHeaderBytes: maxHeaderBytes,
 		// A probe request is a few hundred bytes, and the status line and
 		// headers usually fit in 2 KiB (longer ones still parse): small
@@ -217,24 +257,28 @@ func (p *Prober) Probe(ctx context.Context, t Target) Result {
 	}
 	resp, err := p.client(t).Do(req)
 	if err != nil {
-		return tr.failure(ctx, pctx, err, time.Since(start), timeout)
+		return withCerts(tr.failure(ctx, pctx, err, time.Since(start), timeout), tr.certs(nil, err))
 	}
 	tr.set(phaseBody)
-	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
+	body, matched, why := readBody(resp, t.ExpectBody)
 	resp.Body.Close()
 	lat := time.Since(start)
 	final := resp.Request.URL.Redacted()
-	if err != nil {
-		r := tr.failure(ctx, pctx, err, lat, timeout)
-		r.Bytes, r.FinalURL = n, final
-		return r
+	if body.err != nil {
+		r := tr.failure(ctx, pctx, body.err, lat, timeout)
+		r.Bytes, r.FinalURL = body.n, final
+		return withCerts(r, tr.certs(resp, nil))
 	}
-	return Result{Code: resp.StatusCode, Latency: lat, Bytes: n, FinalURL: final}
+	r := Result{Code: resp.StatusCode, Latency: lat, Bytes: body.n, FinalURL: final}
+	if t.ExpectBody != nil {
+		r.BodyMismatch, r.BodyErr, r.BodyPattern = !matched, why, t.ExpectBody.String()
+	}
+	return withCerts(r, tr.certs(resp, nil))
 }
 
 // newRequest builds the request for t. Only User-Agent and Accept ever
 // leave this process, plus basic auth when the operator wrote userinfo into
-// the URL.
+// the URL and Accept-Encoding: gzip when t.ExpectBody is set.
 func (p *Prober) newRequest(ctx context.Context, t Target) (*http.Request, error) {
 	method := strings.ToUpper(t.Method)
 	switch method {
@@ -256,6 +300,11 @@ func (p *Prober) newRequest(ctx context.Context, t Target) (*http.Request, error
 	req.Header = http.Header{
 		"User-Agent": {p.userAgent},
 		"Accept":     {"*/*"},
+	}
+	if t.ExpectBody != nil && method == http.MethodGet {
+		// Only a probe that reads the body asks for it compressed; the
+		// Transport does not decompress (DisableCompression), readBody does.
+		req.Header.Set("Accept-Encoding", "gzip")
 	}
 	if u := req.URL.User; u != nil {
 		// As a header rather than userinfo, so that limitRedirects decides
@@ -359,8 +408,9 @@ func shorten(err error) error {
 // reading), possibly after Probe returned, hence the atomics.
 type tracker struct {
 	ph            atomic.Int32
-	informational atomic.Int32 // 1xx answers to the current request
-	infoBytes     atomic.Int64 // their approximate size
+	informational atomic.Int32                        // 1xx answers to the current request
+	infoBytes     atomic.Int64                        // their approximate size
+	peerCerts     atomic.Pointer[[]*x509.Certificate] // of the current request's completed TLS handshake
 }
 
 type phaseID int32
@@ -397,10 +447,12 @@ func (tr *tracker) trace() *httptrace.ClientTrace {
 			// answers before the last final answer count no more.
 			tr.informational.Store(0)
 			tr.infoBytes.Store(0)
+			tr.peerCerts.Store(nil)
 		},
 		DNSStart:          func(httptrace.DNSStartInfo) { tr.set(phaseDNS) },
 		ConnectStart:      func(string, string) { tr.set(phaseConnect) },
 		TLSHandshakeStart: func() { tr.set(phaseTLS) },
+		TLSHandshakeDone:  tr.tlsDone,
 		GotConn:           func(httptrace.GotConnInfo) { tr.set(phaseWrite) },
 		WroteRequest:      func(httptrace.WroteRequestInfo) { tr.set(phaseHeaders) },
 		Got1xxResponse:    tr.got1xx,
