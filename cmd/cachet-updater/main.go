@@ -27,6 +27,7 @@ var (
 
 func main() {
 	env := cli.DefaultEnv(buildVersion())
+	env.BuildInfo = versionInfo().String()
 	if os.Getenv("GOMEMLIMIT") == "" {
 		env.SetMemoryLimit = func(n int64) { debug.SetMemoryLimit(n) }
 	}

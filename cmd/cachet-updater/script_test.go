@@ -1,11 +1,18 @@
 package main
 
 import (
+	"compress/gzip"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -69,7 +76,8 @@ func worldOf(ts *testscript.TestScript) *world { return ts.Value(worldKey{}).(*w
 // (a fresh random token), $OK (200), $FAIL (503), $NOTFOUND (404), $HANG
 // (accepts, never answers), $REFUSED (a closed port), $REDIRECT (302 to
 // $OK), $AUTH_HOSTPORT (host:port of a server that wants basic auth
-// probe:pw-s3cret). $CACHET_UPDATER_CONFIG is $WORK/config.yaml, so a script runs
+// probe:pw-s3cret), $GZIP (a gzip body to whoever asks for gzip), $TLS3D
+// (https, a self-signed certificate expiring in 3 days). $CACHET_UPDATER_CONFIG is $WORK/config.yaml, so a script runs
 // "cu 0 run" without --config.
 func setupScript(env *testscript.Env) error {
 	b := make([]byte, 12)
@@ -119,6 +127,25 @@ func setupScript(env *testscript.Env) error {
 		io.WriteString(rw, "ok")
 	})
 	env.Setenv("AUTH_HOSTPORT", strings.TrimPrefix(auth, "http://"))
+	// GZIP answers a gzip-compressed "all systems go" to whoever asks for it.
+	env.Setenv("GZIP", serve(func(rw http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			io.WriteString(rw, "this client did not ask for gzip")
+			return
+		}
+		rw.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(rw)
+		io.WriteString(zw, "all systems go")
+		zw.Close()
+	}))
+	// TLS3D is https with a certificate that expires in 3 days (probe it
+	// with tls_skip_verify: true).
+	tls3d, err := expiringTLSServer(3*24*time.Hour, w.hits)
+	if err != nil {
+		return err
+	}
+	env.Defer(tls3d.Close)
+	env.Setenv("TLS3D", tls3d.URL)
 	env.Defer(func() { close(done) }) // deferred last, so it runs before the servers close
 	refused, err := closedPort()
 	if err != nil {
@@ -135,6 +162,35 @@ func setupScript(env *testscript.Env) error {
 		env.Setenv("TZ", tz)
 	}
 	return nil
+}
+
+// expiringTLSServer serves 200 over TLS with a self-signed certificate for
+// 127.0.0.1 that expires after d.
+func expiringTLSServer(d time.Duration, hits *atomic.Int64) (*httptest.Server, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "expiring.test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(d),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		io.WriteString(rw, "ok")
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	srv.StartTLS()
+	return srv, nil
 }
 
 // closedPort returns the URL of a loopback port nothing listens on: one the

@@ -81,6 +81,12 @@ type ProbeJSON struct {
 	Error     string  `json:"error,omitempty"`
 	Bytes     int64   `json:"bytes"`
 	FinalURL  string  `json:"final_url,omitempty"`
+	// BodyMismatch: the answer's body did not match expect_body (BodyNote
+	// says so, with the reason when it could not be checked).
+	BodyMismatch bool       `json:"body_mismatch,omitempty"`
+	BodyNote     string     `json:"body_note,omitempty"`
+	CertExpiry   *time.Time `json:"cert_expiry,omitempty"`   // the leaf certificate's, https only
+	CertExpiring bool       `json:"cert_expiring,omitempty"` // within cert_expiry
 }
 
 // DecisionJSON is the decision and the rules behind it.
@@ -165,7 +171,7 @@ func rowJSON(r updater.Row) RowJSON {
 		ComponentID:   r.Server.ComponentID,
 		ComponentName: r.ComponentName,
 		URL:           r.Server.DisplayURL(),
-		Probe:         probeJSON(r.Probe),
+		Probe:         probeJSON(r.Probe, r.CertExpiring),
 		Guarded:       r.Guarded,
 		Action:        string(r.Action),
 		Error:         errString(r.Err),
@@ -191,8 +197,13 @@ func rowJSON(r updater.Row) RowJSON {
 	return row
 }
 
-func probeJSON(p probe.Result) ProbeJSON {
-	j := ProbeJSON{Code: p.Code, LatencyMS: float64(p.Latency.Microseconds()) / 1000, Class: string(p.Class), Bytes: p.Bytes, FinalURL: p.FinalURL}
+func probeJSON(p probe.Result, certExpiring bool) ProbeJSON {
+	j := ProbeJSON{Code: p.Code, LatencyMS: float64(p.Latency.Microseconds()) / 1000, Class: string(p.Class), Bytes: p.Bytes, FinalURL: p.FinalURL,
+		BodyMismatch: p.BodyMismatch, BodyNote: p.BodyNote(), CertExpiring: certExpiring}
+	if !p.CertExpiry.IsZero() {
+		t := p.CertExpiry.UTC()
+		j.CertExpiry = &t
+	}
 	if p.Err != nil {
 		j.Error = p.Err.Error()
 	}

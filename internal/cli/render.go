@@ -29,6 +29,11 @@ func renderTable(w io.Writer, s updater.Summary) {
 }
 
 func sourceAndCachetErrors(w io.Writer, s updater.Summary) {
+	for _, r := range s.Rows {
+		if r.CertExpiring {
+			fmt.Fprintf(w, "warning: the TLS certificate of %s expires %s (%s)\n", r.Server.Name, clock(r.Probe.CertExpiry), daysLeft(r.Probe.CertExpiry, s.Started))
+		}
+	}
 	if s.SourceErr != nil {
 		fmt.Fprintf(w, "error: reports: %v (decided from the probes alone)\n", s.SourceErr)
 	}
@@ -71,6 +76,20 @@ func renderDetail(w io.Writer, s updater.Summary) {
 		if r.Probe.Class == "" {
 			fmt.Fprintf(tw, "body\t%d bytes read\n", r.Probe.Bytes)
 		}
+		if r.Probe.BodyPattern != "" {
+			verdict := "matches"
+			if note := r.Probe.BodyNote(); note != "" {
+				verdict = note
+			}
+			fmt.Fprintf(tw, "expect_body\t%q: %s\n", r.Probe.BodyPattern, verdict)
+		}
+		for i, c := range r.Probe.Certs {
+			what := "certificate"
+			if i > 0 {
+				what = "  issued by"
+			}
+			fmt.Fprintf(tw, "%s\t%s, issuer %s, expires %s (%s)\n", what, c.Subject, c.Issuer, clock(c.NotAfter), daysLeft(c.NotAfter, s.Started))
+		}
 		if r.Probe.FinalURL != "" && r.Probe.FinalURL != r.Server.DisplayURL() {
 			fmt.Fprintf(tw, "redirected to\t%s\n", r.Probe.FinalURL)
 		}
@@ -103,6 +122,9 @@ func renderDetail(w io.Writer, s updater.Summary) {
 func probeCell(p probe.Result) string {
 	switch p.Class {
 	case "":
+		if note := p.BodyNote(); note != "" {
+			return fmt.Sprintf("%d, %s", p.Code, note)
+		}
 		return fmt.Sprintf("%d in %s", p.Code, roundDur(p.Latency))
 	case probe.ClassTimeout:
 		return fmt.Sprintf("timeout after %s", roundDur(p.Latency))
@@ -112,6 +134,9 @@ func probeCell(p probe.Result) string {
 
 func probeDetail(p probe.Result) string {
 	if p.Class == "" {
+		if note := p.BodyNote(); note != "" {
+			return fmt.Sprintf("HTTP %d in %s, %s", p.Code, roundDur(p.Latency), note)
+		}
 		return fmt.Sprintf("HTTP %d in %s", p.Code, roundDur(p.Latency))
 	}
 	if p.Err != nil {
@@ -168,6 +193,19 @@ func confirmDetail(r updater.Row) string {
 		return fmt.Sprintf("%s confirmed by the last runs in a row (confirm.worse %d, better %d)", r.Publish, r.Server.Confirm.Worse, r.Server.Confirm.Better)
 	}
 	return ""
+}
+
+// daysLeft says how far t is from now, in days.
+func daysLeft(t, now time.Time) string {
+	d := t.Sub(now)
+	switch days := int(d.Hours() / 24); {
+	case d < 0:
+		return "expired"
+	case days == 1:
+		return "1 day left"
+	default:
+		return fmt.Sprintf("%d days left", days)
+	}
 }
 
 // clock formats a time for the table and the detail view.

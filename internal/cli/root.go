@@ -29,7 +29,10 @@ type Env struct {
 	Getenv     func(string) string
 	Now        func() time.Time
 	IsTerminal func(io.Writer) bool
-	Version    string
+	// Version is the short version, sent in the User-Agent; BuildInfo,
+	// when set, is what `version` prints (version, commit, build date, Go).
+	Version   string
+	BuildInfo string
 	// Context, when not nil, is the context the commands run under; main
 	// cancels it on SIGINT/SIGTERM. Tests leave it nil or pass their own.
 	Context context.Context
@@ -172,9 +175,13 @@ func isTerminal(w io.Writer) bool {
 func newVersionCmd(env Env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, commit, build date and Go version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if env.BuildInfo != "" {
+				fmt.Fprintln(cmd.OutOrStdout(), env.BuildInfo)
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "cachet-updater %s\n", env.Version)
 			return nil
 		},

@@ -42,10 +42,10 @@ func DefaultThresholds() Thresholds {
 
 // Policy is everything the rule needs to know about one server.
 type Policy struct {
-	Codes      CodeMap
-	OnTimeout  Status
-	OnError    Status
-	Slow       time.Duration // 0: off
+	Codes     CodeMap
+	OnTimeout Status
+	OnError   Status
+	Slow      time.Duration // 0: off
 	// OnBodyMismatch is at least the status of an answer whose body did
 	// not match; OnCertExpiry that of a certificate about to expire
 	// (Unknown: the expiry is only a warning).

@@ -67,6 +67,7 @@ func targets(servers []config.Server) []probe.Target {
 			TLSSkipVerify:        s.Probe.TLSSkipVerify,
 			FollowRedirects:      s.Probe.FollowRedirects,
 			ProxyFromEnvironment: s.Probe.ProxyFromEnvironment,
+			ExpectBody:           s.Probe.ExpectBody.Re(),
 		}
 	}
 	return ts
@@ -89,9 +90,10 @@ func canaries(cfg *config.Config) []probe.Target {
 	return ts
 }
 
-// Observe reduces a probe result to what the decision rule needs.
-func Observe(r probe.Result) status.Observation {
-	obs := status.Observation{Code: r.Code, Latency: r.Latency}
+// Observe reduces a probe result to what the decision rule needs;
+// certExpiring says whether its certificate expires within cert_expiry.
+func Observe(r probe.Result, certExpiring bool) status.Observation {
+	obs := status.Observation{Code: r.Code, Latency: r.Latency, BodyMismatch: r.BodyMismatch, CertExpiring: certExpiring}
 	switch r.Class {
 	case "":
 	case probe.ClassTimeout:
@@ -102,7 +104,14 @@ func Observe(r probe.Result) status.Observation {
 	return obs
 }
 
-func decideAll(servers []config.Server, results []probe.Result, counts map[string]int, haveCounts bool, th status.Thresholds) []Row {
+// CertExpiring reports whether a result's certificate expires within the
+// server's cert_expiry of now (0: the check is off).
+func CertExpiring(s config.Server, r probe.Result, now time.Time) bool {
+	window := s.Probe.CertExpiry.D()
+	return window > 0 && !r.CertExpiry.IsZero() && r.CertExpiry.Before(now.Add(window))
+}
+
+func decideAll(servers []config.Server, results []probe.Result, counts map[string]int, haveCounts bool, th status.Thresholds, now time.Time) []Row {
 	rows := make([]Row, len(servers))
 	for i, s := range servers {
 		rep := status.Reports{Available: haveCounts}
@@ -122,7 +131,8 @@ func decideAll(servers []config.Server, results []probe.Result, counts map[strin
 			rows[i].Err = fmt.Errorf("server %q could not be probed from this machine (%v): its status is left as it is; check this machine's network, and raise the open-file limit (ulimit -n) or lower probe.concurrency when it ran out of files", s.Name, results[i].Err)
 			continue
 		}
-		rows[i].Decision = status.Decide(Observe(results[i]), rep, s.Policy(th))
+		rows[i].CertExpiring = CertExpiring(s, results[i], now)
+		rows[i].Decision = status.Decide(Observe(results[i], rows[i].CertExpiring), rep, s.Policy(th))
 	}
 	return rows
 }

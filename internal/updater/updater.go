@@ -63,8 +63,10 @@ type Options struct {
 
 // Row is one server's line of the outcome.
 type Row struct {
-	Server        config.Server
-	Probe         probe.Result
+	Server config.Server
+	Probe  probe.Result
+	// CertExpiring: the certificate expires within the server's cert_expiry.
+	CertExpiring  bool
 	Reports       status.Reports
 	Decision      status.Decision
 	Current       status.Status // Cachet's status before the run
@@ -259,7 +261,13 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		d.Log.Error().Err(sum.CachetErr).Msg("cannot read Cachet: nothing will be written")
 	}
 
-	sum.Rows = decideAll(servers, in.results, in.counts, d.Source != nil && sum.SourceErr == nil, status.Thresholds(cfg.Reports.Thresholds))
+	sum.Rows = decideAll(servers, in.results, in.counts, d.Source != nil && sum.SourceErr == nil, status.Thresholds(cfg.Reports.Thresholds), started)
+	for _, r := range sum.Rows {
+		if r.CertExpiring {
+			d.Log.Warn().Str("server", r.Server.Name).Time("expires", r.Probe.CertExpiry).
+				Int("days_left", int(r.Probe.CertExpiry.Sub(started).Hours()/24)).Msg("the server's TLS certificate expires soon")
+		}
+	}
 	sum.Offline = offline(in.results, in.canaries, cfg.Guard)
 	if sum.Offline != "" {
 		d.Log.Error().Str("why", sum.Offline).Msg("this machine looks offline: no status is made worse by a probe this run")

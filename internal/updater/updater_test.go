@@ -87,7 +87,7 @@ func TestObserve(t *testing.T) {
 		{probe.Result{Class: probe.ClassTLS}, status.Observation{Failure: status.TransportFailed, ErrorClass: "tls"}},
 	}
 	for _, tt := range tests {
-		if got := Observe(tt.in); got != tt.want {
+		if got := Observe(tt.in, false); got != tt.want {
 			t.Errorf("Observe(%+v) = %+v, want %+v", tt.in, got, tt.want)
 		}
 	}
@@ -154,7 +154,7 @@ func TestDecideAllNotProbed(t *testing.T) {
 		{Class: probe.ClassLocal, Err: errors.New("dial tcp 127.0.0.1:80: socket: too many open files")},
 		{Class: probe.ClassCanceled, Err: errors.New("probe canceled")},
 	}
-	rows := decideAll(ss, results, nil, false, status.DefaultThresholds())
+	rows := decideAll(ss, results, nil, false, status.DefaultThresholds(), time.Now())
 	if rows[0].Decision.Rule == "" {
 		t.Errorf("the answered probe was not decided: %+v", rows[0])
 	}
