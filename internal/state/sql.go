@@ -78,14 +78,14 @@ type SQLOptions struct {
 //	cachet_updater_schema        version (primary key), migrated_at, note: one row per migration applied
 //	cachet_updater_meta          name (primary key), value: token_proved_at, saved_at, saved_by
 //	cachet_updater_components    component_id (primary key), server, last_status (0: not known),
-//	                             last_at, hold_status, hold_since (both NULL: no hold)
+//	                             last_at, hold_status (NULL: no hold), hold_since
 //	cachet_updater_decisions     component_id, seq (1 = oldest), decided_at, status;
 //	                             primary key (component_id, seq)
 //	cachet_updater_observations  vantage, component_id, server, observed_at, outcome
 //	                             (answered, timeout, error), status (the probe's alone), detail;
 //	                             primary key (vantage, component_id), index on component_id
 //
-// Times are DATETIME(6) on MySQL, timestamptz on PostgreSQL and text
+// A NULL time is one not known. Times are DATETIME(6) on MySQL, timestamptz on PostgreSQL and text
 // "2006-01-02 15:04:05.000000" on SQLite; meta values are text (times as
 // RFC 3339). On MySQL the tables are InnoDB, utf8mb4 with a binary
 // collation, and the DSN's parseTime and loc are set by the store.

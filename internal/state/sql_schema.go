@@ -33,13 +33,12 @@ var migrations = []struct {
 	last_status  SMALLINT NOT NULL DEFAULT 0 CHECK (last_status BETWEEN 0 AND 4),
 	last_at      {time} NULL,
 	hold_status  SMALLINT NULL CHECK (hold_status BETWEEN 1 AND 4),
-	hold_since   {time} NULL,
-	CHECK ((hold_status IS NULL) = (hold_since IS NULL))
+	hold_since   {time} NULL
 ){opts}`,
 		`CREATE TABLE IF NOT EXISTS {p}decisions (
 	component_id {id} NOT NULL,
 	seq          SMALLINT NOT NULL,
-	decided_at   {time} NOT NULL,
+	decided_at   {time} NULL,
 	status       SMALLINT NOT NULL CHECK (status BETWEEN 1 AND 4),
 	PRIMARY KEY (component_id, seq)
 ){opts}`,

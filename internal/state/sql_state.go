@@ -86,9 +86,6 @@ func (s *SQL) loadComponents(ctx context.Context, tx *sql.Tx, st *State) error {
 		}
 		c := &Component{Server: server, Last: status.Status(last), LastAt: lastAt.t}
 		if hold.Valid {
-			if holdSince.t.IsZero() {
-				return fmt.Errorf("table %s, component_id %d: hold_status without hold_since; fix or delete that row", table, id)
-			}
 			c.Hold = &Hold{Since: holdSince.t, Status: status.Status(hold.Int64)}
 		}
 		st.Components[int(id)] = c

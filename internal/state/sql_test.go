@@ -97,6 +97,10 @@ func TestSQLRoundTrip(t *testing.T) {
 		want := sample()
 		c := want.Component(17, "Ström 4 ✓") // microseconds survive; any name
 		c.Record(Decision{At: t0.Add(1234567 * time.Microsecond), Status: status.Operational}, 0)
+		z := want.Component(18, "") // times not known stay not known
+		z.Record(Decision{Status: status.PartialOutage}, 0)
+		z.Hold = &Hold{Status: status.PartialOutage}
+		z.Last = status.Operational
 		for _, store := range []Store{s, f} {
 			if err := store.Save(ctx, want); err != nil {
 				t.Fatal(err)
