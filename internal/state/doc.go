@@ -75,4 +75,12 @@
 //
 // The store does not lock: the caller holds the run lock from Load to Save,
 // so two runs of one config never interleave.
+//
+// # The database
+//
+// [SQL] keeps the same state in a MySQL/MariaDB, PostgreSQL or SQLite
+// database that several probers (vantages) share, with each vantage's
+// latest observations beside it and a database-level decision lock
+// ([SQL.Lock]) in place of the run lock. Its tables, migrations and locks are
+// described there.
 package state

@@ -1,0 +1,73 @@
+// Package quorum holds the pure rule that turns several probers' views of
+// one server into one probe-based status: a status is believed when enough
+// vantages see it, so one prober's own network trouble never reaches the
+// status page.
+package quorum
+
+import (
+	"slices"
+	"time"
+
+	"github.com/proxer/cachet-updater/internal/status"
+)
+
+// Outcomes of a probe as a view records them: short words a person reading
+// the database understands.
+const (
+	Answered = "answered" // an HTTP answer arrived (any code)
+	TimedOut = "timeout"  // the probe's deadline passed first
+	Failed   = "error"    // any other failure: refused, reset, DNS, TLS, ...
+)
+
+// View is one vantage's latest observation of one server.
+type View struct {
+	Vantage string        // the prober's name: fra1, ams1, ...
+	At      time.Time     // when it probed
+	Status  status.Status // the status its probe alone gave, 1–4
+	Outcome string        // Answered, TimedOut or Failed
+	Detail  string        // for people: "HTTP 200 in 12ms", "timeout after 10s"
+}
+
+// Decide returns the status that at least k fresh vantages see at least
+// that bad: the k-th worst of the views not older than fresh at now. With
+// three vantages seeing major outage, major outage and operational, k = 2
+// gives major outage and k = 3 operational; k = 1 is the worst view.
+//
+// n is the number of fresh views (one per vantage, its newest; views
+// without a status 1–4 are not counted). ok is false when n < k: too few
+// probers looked lately to say anything, and the status is then
+// status.Unknown, which the caller must not publish as worse than what the
+// page shows. k below 1 counts as 1; fresh <= 0 means every view is fresh.
+// A view from the future (a prober's clock ahead) counts as fresh.
+func Decide(views []View, k int, fresh time.Duration, now time.Time) (st status.Status, n int, ok bool) {
+	k = max(k, 1)
+	seen := freshest(views, fresh, now)
+	if len(seen) < k {
+		return status.Unknown, len(seen), false
+	}
+	statuses := make([]status.Status, 0, len(seen))
+	for _, v := range seen {
+		statuses = append(statuses, v.Status)
+	}
+	// Worst first: the k-th is seen at least that bad by k vantages.
+	slices.SortFunc(statuses, func(a, b status.Status) int { return int(b) - int(a) })
+	return statuses[k-1], len(seen), true
+}
+
+// freshest keeps each vantage's newest view with a real status, if fresh.
+func freshest(views []View, fresh time.Duration, now time.Time) map[string]View {
+	seen := make(map[string]View, len(views))
+	for _, v := range views {
+		if v.Status < status.Operational || v.Status > status.MajorOutage {
+			continue
+		}
+		if fresh > 0 && now.Sub(v.At) > fresh {
+			continue
+		}
+		if old, dup := seen[v.Vantage]; dup && !v.At.After(old.At) {
+			continue
+		}
+		seen[v.Vantage] = v
+	}
+	return seen
+}
