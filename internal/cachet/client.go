@@ -97,6 +97,9 @@ type Client struct {
 
 	reads  atomic.Int64
 	writes atomic.Int64
+
+	mu       sync.Mutex
+	byMethod map[string]int64 // requests sent, by HTTP method
 }
 
 // New validates o and returns a client.
@@ -259,6 +262,18 @@ func redactURL(raw string) string {
 // client has sent: reads are GET, writes everything else.
 func (c *Client) Requests() (reads, writes int64) {
 	return c.reads.Load(), c.writes.Load()
+}
+
+// RequestsByMethod returns how many HTTP requests the client has sent, by
+// method (attempts, retries included).
+func (c *Client) RequestsByMethod() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int64, len(c.byMethod))
+	for m, n := range c.byMethod {
+		out[m] = n
+	}
+	return out
 }
 
 // Components lists every component, following pagination. With a valid
@@ -431,6 +446,12 @@ func (c *Client) attempt(ctx context.Context, method, path string, query url.Val
 	} else {
 		c.writes.Add(1)
 	}
+	c.mu.Lock()
+	if c.byMethod == nil {
+		c.byMethod = map[string]int64{}
+	}
+	c.byMethod[method]++
+	c.mu.Unlock()
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return 0, -1, &opError{sec: c.sec, method: method, path: pathQuery, err: err, retry: retryableTransport(err)}

@@ -206,11 +206,18 @@ func runRun(ctx context.Context, o *RunOptions) error {
 		}
 	}
 	logSummary(log, sum)
+	code := ExitOK
 	switch {
 	case sum.Interrupted != nil:
-		return silentExit(ExitInterrupted)
+		code = ExitInterrupted
 	case sum.Failed():
-		return silentExit(ExitFailed)
+		code = ExitFailed
+	}
+	if !o.DryRun {
+		writeMetrics(ctx, cfg, sum, code, log)
+	}
+	if code != ExitOK {
+		return silentExit(code)
 	}
 	return nil
 }

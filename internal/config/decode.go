@@ -103,6 +103,9 @@ func finish(cfg *Config, dir string, at index) {
 	if cfg.State.Path != "" {
 		cfg.State.Path = absIn(dir, cfg.State.Path)
 	}
+	if cfg.MetricsFile != "" {
+		cfg.MetricsFile = absIn(dir, cfg.MetricsFile)
+	}
 	s := &cfg.Reports.Source
 	clearOtherTypes(s)
 	if s.Path != "" {

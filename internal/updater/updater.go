@@ -111,16 +111,18 @@ func (r Row) Changed() bool { return r.CurrentKnown && r.Current != r.Publish }
 
 // Summary is the outcome of one run.
 type Summary struct {
-	Rows        []Row
-	DryRun      bool
-	Source      string // names the report source
-	SourceErr   error  // the report source failed: decided from the probes alone
-	CachetErr   error  // the component listing failed: nothing was written
-	Reads       int64  // HTTP requests sent to Cachet
-	Writes      int64
-	Started     time.Time
-	Duration    time.Duration
-	Interrupted error // non-nil when the run's context ended early (signal, run_timeout)
+	Rows      []Row
+	DryRun    bool
+	Source    string // names the report source
+	SourceErr error  // the report source failed: decided from the probes alone
+	CachetErr error  // the component listing failed: nothing was written
+	Reads     int64  // HTTP requests sent to Cachet
+	Writes    int64
+	// RequestsByMethod counts the requests sent to Cachet by HTTP method.
+	RequestsByMethod map[string]int64
+	Started          time.Time
+	Duration         time.Duration
+	Interrupted      error // non-nil when the run's context ended early (signal, run_timeout)
 	// Offline says why this machine looked offline (the guard): then no
 	// probe made a status worse than Cachet's. "" when it did not.
 	Offline  string
@@ -290,6 +292,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	}
 
 	sum.Reads, sum.Writes = d.Cachet.Requests()
+	sum.RequestsByMethod = d.Cachet.RequestsByMethod()
 	sum.Duration = d.Now().Sub(started)
 	return sum, nil
 }
