@@ -44,7 +44,9 @@ type Config struct {
 	LockFile   string   `yaml:"lock_file"`
 	RunTimeout Duration `yaml:"run_timeout" check:"positive"`
 	// State is where the memory between runs is kept.
-	State State `yaml:"state"`
+	State   State   `yaml:"state"`
+	Vantage Vantage `yaml:"vantage"`
+	Quorum  Quorum  `yaml:"quorum"`
 	// Confirm is the default of every server's confirmation.
 	Confirm Confirm `yaml:"confirm"`
 	// ManualHold bounds how long a status set by hand in Cachet is left
@@ -142,11 +144,44 @@ type Source struct {
 	dsn origin // where dsn_env or dsn_file was written
 }
 
-// State says where the memory between runs is kept.
+// State says where the memory between runs is kept: a file (path) or a
+// database that several probers share (sql).
 type State struct {
 	// Path is absolute, or "" when state.path is not set: the caller
 	// picks the default, from Path.
 	Path string `yaml:"path" check:"nonempty" hint:"write the path of the state file, such as /var/lib/cachet-updater/proxer.json"`
+	// SQL, when its driver is set, replaces the file.
+	SQL StateSQL `yaml:"sql"`
+}
+
+// StateSQL is a database several probers (vantages) share.
+type StateSQL struct {
+	Driver string `yaml:"driver" check:"required,oneof=mysql postgres sqlite" hint:"mysql, postgres or sqlite"`
+	// DSN is inline, for sqlite only: an absolute path or a file: URI.
+	DSN     string `yaml:"dsn" check:"nonempty" hint:"the sqlite database file, such as state.db"`
+	DSNEnv  string `yaml:"dsn_env" check:"envname=CACHET_UPDATER_STATE_DSN"`
+	DSNFile string `yaml:"dsn_file" check:"nonempty" hint:"write the path of the file that holds the DSN"`
+	// Timeout bounds each call to the database.
+	Timeout Duration `yaml:"timeout" check:"positive"`
+
+	dsn origin // where dsn_env or dsn_file was written
+}
+
+// Set reports whether state.sql is configured.
+func (s StateSQL) Set() bool { return s.Driver != "" }
+
+// Vantage names this prober among several that share state.sql.
+type Vantage struct {
+	Name string `yaml:"name" check:"nonempty" hint:"a short name such as fra1 (letters, digits, ., - and _)"`
+}
+
+// Quorum says how many vantages must agree on a probe-based status.
+type Quorum struct {
+	// Probes: a probe-based status needs at least this many fresh
+	// vantages seeing it at least that bad.
+	Probes int `yaml:"probes" check:"min=1,max=64"`
+	// Fresh: an observation older than this does not count.
+	Fresh Duration `yaml:"fresh" check:"positive"`
 }
 
 // Confirm says how many runs in a row must show a change before it is
@@ -269,6 +304,7 @@ const (
 	DefaultManualHold       = 2 * time.Hour
 	DefaultMaxFailing       = 100 // percent
 	DefaultAPI              = "auto"
+	DefaultQuorumFresh      = 10 * time.Minute
 	DefaultCertExpiry       = 14 * 24 * time.Hour
 	DefaultIncidentName     = "{{.Server}}: {{.Status}}"
 	DefaultIncidentMessage  = "{{.Server}} has {{.Status}} since {{.Time.Format \"15:04 MST\"}}. We are looking into it."
@@ -330,6 +366,8 @@ func defaults() Config {
 			Update: mustTemplate(DefaultIncidentUpdate), Resolved: mustTemplate(DefaultIncidentResolved),
 		},
 		Maintenance: Maintenance{CachetSchedules: true},
+		Quorum:      Quorum{Probes: 1, Fresh: Duration(DefaultQuorumFresh)},
+		State:       State{SQL: StateSQL{Timeout: Duration(DefaultSourceTimeout)}},
 	}
 }
 

@@ -101,6 +101,11 @@ func TestInvalid(t *testing.T) {
 		{"two-documents", 7, "more than one YAML document"},
 		{"not-utf8", 4, "not valid UTF-8"},
 		{"confirm-zero", 4, "confirm.worse: must be at least 1"},
+		{"state-path-and-sql", 5, "state.sql: state.path and state.sql are both set"},
+		{"state-sql-inline-mysql", 6, "state.sql.dsn: an inline DSN is allowed only for sqlite"},
+		{"quorum-without-sql", 4, "quorum.probes: is 2, but only state.sql lets several vantages share"},
+		{"vantage-name", 4, `vantage.name: "fra 1": use 1 to 64 letters`},
+		{"state-sql-no-dsn", 4, "state.sql: needs the database"},
 		{"head-expect-body", 5, "probe.expect_body: a HEAD probe gets no body to match"},
 		{"window-both", 5, "maintenance.windows[0]: has both start/end and weekly"},
 		{"window-server", 5, `maintenance.windows[0].servers[1]: "Stream 9" is not the name of a server`},
@@ -395,7 +400,8 @@ func TestParseEdgeCases(t *testing.T) {
 func withNewDefaults(c *Config) {
 	d := defaults()
 	c.Cachet.API = d.Cachet.API
-	c.Incidents, c.Maintenance = d.Incidents, d.Maintenance
+	c.Incidents, c.Maintenance, c.Quorum = d.Incidents, d.Maintenance, d.Quorum
+	c.State.SQL = d.State.SQL
 	fill := func(p *Probe) {
 		p.OnBodyMismatch, p.CertExpiry = d.Probe.OnBodyMismatch, d.Probe.CertExpiry
 	}

@@ -103,6 +103,17 @@ func finish(cfg *Config, dir string, at index) {
 	if cfg.State.Path != "" {
 		cfg.State.Path = absIn(dir, cfg.State.Path)
 	}
+	if q := &cfg.State.SQL; q.Set() {
+		switch {
+		case q.DSNFile != "":
+			q.dsn = originOf(at, "state.sql.dsn_file", q.DSNFile)
+			q.DSNFile = absIn(dir, q.DSNFile)
+		case q.DSNEnv != "":
+			q.dsn = originOf(at, "state.sql.dsn_env", q.DSNEnv)
+		case q.DSN != "" && !strings.HasPrefix(q.DSN, "file:") && !strings.HasPrefix(q.DSN, ":memory:"):
+			q.DSN = absIn(dir, q.DSN)
+		}
+	}
 	if cfg.MetricsFile != "" {
 		cfg.MetricsFile = absIn(dir, cfg.MetricsFile)
 	}

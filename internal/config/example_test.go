@@ -33,6 +33,12 @@ var exampleCommentedOut = map[string]bool{
 	"reports.source.dsn_env":          true,
 	"reports.source.dsn_file":         true,
 	"reports.source.query":            true,
+	"state.sql.driver":                true,
+	"state.sql.dsn_env":               true,
+	"state.sql.dsn_file":              true,
+	"state.sql.dsn":                   true,
+	"state.sql.timeout":               true,
+	"vantage.name":                    true,
 }
 
 // TestExampleDefaults loads configs/example.yaml and compares every default

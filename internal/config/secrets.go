@@ -78,6 +78,24 @@ func (s Source) ResolveDSN(getenv func(string) string) (string, error) {
 	return s.secret().read(getenv)
 }
 
+// ResolveDSN returns the DSN of state.sql from dsn_env, dsn_file or the
+// inline sqlite dsn. Its errors never contain the DSN.
+func (s StateSQL) ResolveDSN(getenv func(string) string) (string, error) {
+	if s.DSN != "" {
+		return s.DSN, nil
+	}
+	return s.secret().read(getenv)
+}
+
+func (s StateSQL) secret() secret {
+	return secret{
+		what: strings.Join(strings.Fields("the state "+s.Driver+" DSN"), " "), noun: "DSN",
+		envKey: "state.sql.dsn_env", fileKey: "state.sql.dsn_file",
+		envExample: "CACHET_UPDATER_STATE_DSN", fileExample: "/etc/cachet-updater/state-dsn",
+		env: s.DSNEnv, file: s.DSNFile, at: s.dsn,
+	}
+}
+
 func (s Source) secret() secret {
 	return secret{
 		what: strings.Join(strings.Fields("the "+s.Driver+" DSN"), " "), noun: "DSN",

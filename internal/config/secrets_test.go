@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const secretValue = "s3cr3t-T0ken-value"
@@ -202,4 +203,39 @@ func TestTokenContent(t *testing.T) {
 	}
 	_, err := Source{Type: "sql", Driver: "postgres", DSNFile: bom}.ResolveDSN(env(nil))
 	checkSecret(t, "", err, "", "DSN file "+bom+" starts with a byte-order mark")
+}
+
+// TestStateSQL: a shared state database's DSN comes from its key, the
+// inline sqlite file resolves against the config's folder.
+func TestStateSQL(t *testing.T) {
+	base := "cachet:\n  url: https://status.example.org/api/v1\nservers:\n  - {name: a, url: \"https://a.example.org/\", component_id: 1}\n"
+	cfg, err := Parse("/etc/cu/x.yaml", []byte(base+"vantage: {name: fra1}\nquorum: {probes: 2, fresh: 5m}\nstate:\n  sql: {driver: sqlite, dsn: state.db}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.State.SQL.Set() || cfg.State.SQL.DSN != "/etc/cu/state.db" || cfg.Vantage.Name != "fra1" || cfg.Quorum.Probes != 2 || cfg.Quorum.Fresh.D() != 5*time.Minute {
+		t.Errorf("got %+v %+v %+v", cfg.State, cfg.Vantage, cfg.Quorum)
+	}
+	if dsn, err := cfg.State.SQL.ResolveDSN(func(string) string { return "" }); err != nil || dsn != "/etc/cu/state.db" {
+		t.Errorf("ResolveDSN = %q, %v", dsn, err)
+	}
+	cfg, err = Parse("/etc/cu/x.yaml", []byte(base+"state:\n  sql: {driver: postgres, dsn_env: STATE_DSN}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn, err := cfg.State.SQL.ResolveDSN(func(k string) string {
+		if k == "STATE_DSN" {
+			return "postgres://u:" + secretValue + "@db/x"
+		}
+		return ""
+	})
+	if err != nil || !strings.Contains(dsn, secretValue) {
+		t.Errorf("ResolveDSN = %v", err)
+	}
+	if _, err := cfg.State.SQL.ResolveDSN(func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "STATE_DSN is empty or unset") {
+		t.Errorf("unset: %v", err)
+	}
+	if cfg, _ := Parse("/etc/cu/x.yaml", []byte(base)); cfg.State.SQL.Set() {
+		t.Error("state.sql is set without the key")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -34,7 +35,45 @@ func validate(cfg *Config, file string, at index, o LoadOptions) []*Error {
 	v.servers(cfg.Servers, o)
 	v.bodyChecks(cfg)
 	v.windows(cfg.Maintenance.Windows, cfg.Servers)
+	v.sharedState(cfg)
 	return v.errs
+}
+
+// vantageName is what a vantage's name may be: it is stored in the shared
+// database and shown in tables.
+var vantageName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// sharedState checks state.sql against state.path, its DSN, and the
+// vantage and quorum that only make sense with it.
+func (v *validator) sharedState(cfg *Config) {
+	const key = "state.sql"
+	if v.at.has(key) && v.at.has("state.path") {
+		v.report(v.at.keyLine(key), key, "state.path and state.sql are both set: a file or a shared database, keep one")
+	}
+	if n := cfg.Vantage.Name; n != "" && !vantageName.MatchString(n) {
+		v.report(v.at.valLine("vantage.name"), "vantage.name", "%q: use 1 to 64 letters, digits, '.', '-' and '_', such as fra1", n)
+	}
+	if !v.at.has(key) {
+		if v.at.has("quorum.probes") && cfg.Quorum.Probes > 1 {
+			v.report(v.at.valLine("quorum.probes"), "quorum.probes", "is %d, but only state.sql lets several vantages share their observations: set state.sql, or 1", cfg.Quorum.Probes)
+		}
+		return
+	}
+	var set []string
+	for _, k := range []string{"dsn_env", "dsn_file", "dsn"} {
+		if v.at.has(key + "." + k) {
+			set = append(set, k)
+		}
+	}
+	switch {
+	case len(set) == 0:
+		v.report(v.at.keyLine(key), key, "needs the database: set dsn_env (an environment variable holding the DSN), dsn_file, or for sqlite dsn (the database file)")
+	case len(set) > 1:
+		v.report(v.at.keyLine(key+"."+set[len(set)-1]), key+"."+set[len(set)-1], "only one of dsn_env, dsn_file and dsn may be set: keep one")
+	}
+	if v.at.has(key+".dsn") && cfg.State.SQL.Driver != "sqlite" && cfg.State.SQL.Driver != "" {
+		v.report(v.at.valLine(key+".dsn"), key+".dsn", "an inline DSN is allowed only for sqlite, where it is the database file: for %s put the DSN in an environment variable (dsn_env) or a file (dsn_file) so the password stays out of the config", cfg.State.SQL.Driver)
+	}
 }
 
 // bodyChecks refuses expect_body on a HEAD probe: a HEAD answer has no body.
