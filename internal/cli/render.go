@@ -16,8 +16,12 @@ func renderTable(w io.Writer, s updater.Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVER\tCOMPONENT\tPROBE\tREPORTS\tSTATUS\tACTION")
 	for _, r := range s.Rows {
+		probe := probeCell(r.Probe)
+		if len(r.Views) > 0 {
+			probe = viewsCell(r, s)
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n",
-			r.Server.Name, r.Server.ComponentID, probeCell(r.Probe), reportsCell(r), statusCell(r), actionCell(r))
+			r.Server.Name, r.Server.ComponentID, probe, reportsCell(r), statusCell(r), actionCell(r))
 	}
 	tw.Flush()
 	for _, r := range s.Rows {
@@ -26,6 +30,23 @@ func renderTable(w io.Writer, s updater.Summary) {
 		}
 	}
 	sourceAndCachetErrors(w, s)
+}
+
+// viewsCell is every vantage's view of a server, in a shared state: "fra1
+// timeout, ams1 200, nyc1 200 (stale)".
+func viewsCell(r updater.Row, s updater.Summary) string {
+	parts := make([]string, 0, len(r.Views))
+	for _, v := range r.Views {
+		word := v.Outcome
+		if v.Outcome == "answered" {
+			word = strings.TrimPrefix(strings.SplitN(v.Detail, " in ", 2)[0], "HTTP ")
+		}
+		if s.QuorumFresh > 0 && s.Started.Sub(v.At) > s.QuorumFresh {
+			word += " (stale)"
+		}
+		parts = append(parts, v.Vantage+" "+word)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func sourceAndCachetErrors(w io.Writer, s updater.Summary) {
@@ -42,6 +63,9 @@ func sourceAndCachetErrors(w io.Writer, s updater.Summary) {
 	}
 	if s.Interrupted != nil {
 		fmt.Fprintf(w, "error: run interrupted: %v\n", s.Interrupted)
+	}
+	if s.Deferred != "" {
+		fmt.Fprintf(w, "note: %s\n", s.Deferred)
 	}
 	if s.Offline != "" {
 		fmt.Fprintf(w, "error: this machine looks offline: %s; no server was marked down by its probe (reports still count)\n", s.Offline)
@@ -99,7 +123,16 @@ func renderDetail(w io.Writer, s updater.Summary) {
 			fmt.Fprintf(tw, "reports say\t%s: %s\n", r.Decision.Reports, r.Decision.ReportsRule)
 			fmt.Fprintf(tw, "decided\t%s (the worse of both: %s)\n", r.Decision.Status, r.Decision.Rule)
 		}
-		if r.Guarded {
+		for _, v := range r.Views {
+			stale := ""
+			if s.QuorumFresh > 0 && s.Started.Sub(v.At) > s.QuorumFresh {
+				stale = " (stale: older than quorum.fresh)"
+			}
+			fmt.Fprintf(tw, "vantage %s\t%s: %s, %s ago%s\n", v.Vantage, v.Status, v.Detail, roundDur(s.Started.Sub(v.At)), stale)
+		}
+		if r.Guarded && r.NoQuorum {
+			fmt.Fprintf(tw, "quorum\ttoo few vantages have a fresh view: the probe may not make the status worse than %s; counted as %s\n", r.Current, r.Considered)
+		} else if r.Guarded {
 			fmt.Fprintf(tw, "guard\tthis machine looked offline: the probe may not make the status worse than %s; counted as %s\n", r.Current, r.Considered)
 		}
 		if line := confirmDetail(r); line != "" {
@@ -154,7 +187,10 @@ func reportsCell(r updater.Row) string {
 
 func statusCell(r updater.Row) string {
 	guard := ""
-	if r.Guarded {
+	switch {
+	case r.Guarded && r.NoQuorum:
+		guard = " (no quorum)"
+	case r.Guarded:
 		guard = " (guarded)"
 	}
 	switch {
@@ -258,6 +294,9 @@ func summaryLine(s updater.Summary) string {
 	}
 	if n := s.Count(updater.Held); n > 0 {
 		fmt.Fprintf(&b, ", %d held", n)
+	}
+	if n := s.Count(updater.Observed); n > 0 {
+		fmt.Fprintf(&b, ", %d observed for another vantage", n)
 	}
 	if s.Offline != "" {
 		b.WriteString("; OFFLINE: nothing marked down")

@@ -168,20 +168,27 @@ func runRun(ctx context.Context, o *RunOptions) error {
 		defer src.Close()
 	}
 	prober := probe.New(probe.Options{UserAgent: userAgent(env.Version)})
-	store, err := stateStore(cfg, env)
-	if err != nil {
-		return fail(ExitUsage, err)
-	}
-
-	sum, err := updater.Run(ctx, cfg, updater.Deps{
+	deps := updater.Deps{
 		Cachet:    client,
 		Source:    src,
 		SourceErr: srcErr,
 		Prober:    prober,
-		State:     store,
 		Now:       env.Now,
 		Log:       log,
-	}, updater.Options{DryRun: o.DryRun, Only: o.Only})
+	}
+	opts := updater.Options{DryRun: o.DryRun, Only: o.Only}
+	if cfg.State.SQL.Set() {
+		if opts.Vantage, err = vantageName(cfg); err != nil {
+			return fail(ExitUsage, err)
+		}
+		shared, closeShared := openShared(ctx, cfg, env, opts.Vantage)
+		defer closeShared()
+		deps.Shared = shared
+	} else if deps.State, err = stateStore(cfg, env); err != nil {
+		return fail(ExitUsage, err)
+	}
+
+	sum, err := updater.Run(ctx, cfg, deps, opts)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
@@ -242,6 +249,43 @@ func statePath(cfg *config.Config, env Env) (string, error) {
 		return cfg.State.Path, nil
 	}
 	return state.DefaultPath(cfg.Path, env.Getenv, os.Geteuid())
+}
+
+// vantageName is vantage.name, or this machine's host name.
+func vantageName(cfg *config.Config) (string, error) {
+	name := cfg.Vantage.Name
+	if name == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return "", fmt.Errorf("vantage.name is not set and the host name cannot be read (%v): set vantage.name", err)
+		}
+		name, _, _ = strings.Cut(host, ".")
+	}
+	if err := state.CheckVantage(name); err != nil {
+		return "", fmt.Errorf("%w: set vantage.name", err)
+	}
+	return name, nil
+}
+
+// openShared opens and migrates state.sql. A database that cannot be
+// opened is not a setup error: the run says so, and with quorum.probes 1
+// decides from its own probes.
+func openShared(ctx context.Context, cfg *config.Config, env Env, vantage string) (updater.Shared, func()) {
+	q := cfg.State.SQL
+	name := fmt.Sprintf("state database (%s)", q.Driver)
+	dsn, err := q.ResolveDSN(env.Getenv)
+	if err != nil {
+		return updater.Unavailable(name, fmt.Errorf("%s: %w", name, err)), func() {}
+	}
+	s, err := state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage})
+	if err != nil {
+		return updater.Unavailable(name, err), func() {}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return updater.Unavailable(name, err), func() {}
+	}
+	return s, func() { s.Close() }
 }
 
 func stateStore(cfg *config.Config, env Env) (state.Store, error) {

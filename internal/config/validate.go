@@ -41,7 +41,7 @@ func validate(cfg *Config, file string, at index, o LoadOptions) []*Error {
 
 // vantageName is what a vantage's name may be: it is stored in the shared
 // database and shown in tables.
-var vantageName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+var vantageName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // sharedState checks state.sql against state.path, its DSN, and the
 // vantage and quorum that only make sense with it.

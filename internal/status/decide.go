@@ -73,9 +73,15 @@ type Decision struct {
 
 // Decide returns the worse of what the probe and the reports say. It is pure.
 func Decide(obs Observation, rep Reports, p Policy) Decision {
-	d := Decision{}
-	d.Probe, d.ProbeRule = probeStatus(obs, p)
-	d.Reports, d.ReportsRule = reportStatus(rep, p.Thresholds)
+	probe, probeRule := probeStatus(obs, p)
+	reports, reportsRule := reportStatus(rep, p.Thresholds)
+	return Combine(probe, probeRule, reports, reportsRule)
+}
+
+// Combine is the decision of a probe-based and a report-based status: the
+// worse of both; on a tie the probe's rule is the one named.
+func Combine(probe Status, probeRule string, reports Status, reportsRule string) Decision {
+	d := Decision{Probe: probe, ProbeRule: probeRule, Reports: reports, ReportsRule: reportsRule}
 	d.Status, d.Rule = d.Probe, d.ProbeRule
 	if d.Reports > d.Probe {
 		d.Status, d.Rule = d.Reports, d.ReportsRule

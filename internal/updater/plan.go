@@ -60,7 +60,7 @@ func plan(rows []Row, components []cachet.Component, short *cachet.IncompleteLis
 // Cachet status is known, in order: the guard, a hand-set hold, then
 // confirmation over the history.
 func (m memory) decide(r *Row) {
-	if m.offline && r.Decision.Probe > r.Current {
+	if (m.offline || r.NoQuorum) && r.Decision.Probe > r.Current {
 		// Only the reports, which come from users, may still make it worse.
 		r.Considered, r.Guarded = max(r.Current, r.Decision.Reports), true
 	}

@@ -105,7 +105,7 @@ func (f *runFixture) status(id int) status.Status {
 
 func ok(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }
 
-func unavailable(w http.ResponseWriter, _ *http.Request) {
+func serviceUnavailable(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusServiceUnavailable)
 }
 
@@ -113,7 +113,7 @@ func unavailable(w http.ResponseWriter, _ *http.Request) {
 // statuses, the rows' actions, the counts and the writes.
 func TestRun(t *testing.T) {
 	f := newRunFixture(t,
-		[]http.HandlerFunc{ok, ok, unavailable, nil},
+		[]http.HandlerFunc{ok, ok, serviceUnavailable, nil},
 		[]int{1, 1, 1, 4},
 		`{"s1": 3, "s2": 25}`)
 	sum := f.run(context.Background(), Options{})
@@ -151,7 +151,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunDryRunAndOnly(t *testing.T) {
-	f := newRunFixture(t, []http.HandlerFunc{unavailable, unavailable}, []int{1, 1}, `{}`)
+	f := newRunFixture(t, []http.HandlerFunc{serviceUnavailable, serviceUnavailable}, []int{1, 1}, `{}`)
 	sum := f.run(context.Background(), Options{DryRun: true, Only: []string{"S2"}})
 	if len(sum.Rows) != 1 || sum.Rows[0].Server.Name != "S2" || sum.Rows[0].Action != WouldUpdate {
 		t.Fatalf("rows: %+v", sum.Rows)

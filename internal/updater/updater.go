@@ -37,6 +37,7 @@ const (
 	NotProbed        Action = "not probed"  // this machine could not probe the server (probe.ClassLocal); its status is left alone
 	Interrupted      Action = "interrupted" // the run was canceled before this server was decided or written
 	Pending          Action = "pending"     // a change waits for more runs to confirm it (confirm.worse/better)
+	Observed         Action = "observed"    // shared state: another vantage's run decides this round; this one's observations are recorded
 	Held             Action = "held"        // a status set by hand in Cachet is left alone (manual_hold)
 )
 
@@ -51,14 +52,19 @@ type Deps struct {
 	// State is the memory between runs; the caller holds the run lock
 	// while Run loads and saves it.
 	State state.Store
-	Now   func() time.Time
-	Log   zerolog.Logger
+	// Shared, when set, is a state several vantages share: it is the
+	// State, and the run records observations and decides by quorum.
+	Shared Shared
+	Now    func() time.Time
+	Log    zerolog.Logger
 }
 
 // Options change what a run does, not how.
 type Options struct {
 	DryRun bool
 	Only   []string // server names or component ids; empty: all servers
+	// Vantage is this prober's name in a shared state (Deps.Shared).
+	Vantage string
 }
 
 // Row is one server's line of the outcome.
@@ -86,11 +92,16 @@ type Row struct {
 	// Decision.Status, unless the guard kept the probe from making it
 	// worse than Cachet's.
 	Considered status.Status
-	// Guarded: this machine looked offline, so the probe could not make
-	// the status worse than Cachet's.
+	// Guarded: this machine looked offline, or (shared state) too few
+	// vantages had a fresh view, so the probe could not make the status
+	// worse than Cachet's.
 	Guarded bool
-	Action  Action
-	Err     error // why the row failed, for WriteFailed, UnknownComponent, NotWritten, NotProbed, Interrupted
+	// Views are every vantage's latest observation (shared state only);
+	// NoQuorum: fewer fresh ones than quorum.probes.
+	Views    []state.View
+	NoQuorum bool
+	Action   Action
+	Err      error // why the row failed, for WriteFailed, UnknownComponent, NotWritten, NotProbed, Interrupted
 }
 
 // Decided reports whether the row has a decision: not when its probe was
@@ -128,7 +139,12 @@ type Summary struct {
 	Offline  string
 	State    string // names the state store
 	StateErr error  // the state could not be read or saved
-	TokenErr error  // the token's hourly proof failed
+	// Deferred says why this run wrote nothing although it could: another
+	// vantage's run held the shared decision lock.
+	Deferred string
+	// QuorumFresh is quorum.fresh in a shared state: older views are stale.
+	QuorumFresh time.Duration
+	TokenErr error // the token's hourly proof failed
 }
 
 // Failed reports whether something went wrong on the way: a write, the
@@ -224,6 +240,9 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	if err != nil {
 		return Summary{}, err
 	}
+	if d.Shared != nil {
+		d.State = d.Shared
+	}
 	if d.State == nil {
 		return Summary{}, errors.New("updater: no state store")
 	}
@@ -238,17 +257,22 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		SourceErr: d.SourceErr, // the source could not be opened: then in.sourceErr is nil
 		State:     d.State.String(),
 	}
-	// The state is needed only to plan: read it while the probes run.
+	// A state of its own is needed only to plan: read it while the probes
+	// run. A shared one is read under its lock, after the observations.
 	var (
 		st       *state.State
 		saveable bool
 		stateErr error
 		loaded   = make(chan struct{})
 	)
-	go func() {
-		defer close(loaded)
-		st, saveable, stateErr = loadState(ctx, d)
-	}()
+	if d.Shared == nil {
+		go func() {
+			defer close(loaded)
+			st, saveable, stateErr = loadState(ctx, d)
+		}()
+	} else {
+		close(loaded)
+	}
 	in := gather(ctx, cfg, d, servers, started)
 	<-loaded
 	sum.StateErr = stateErr
@@ -273,6 +297,24 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	sum.Offline = offline(in.results, in.canaries, cfg.Guard)
 	if sum.Offline != "" {
 		d.Log.Error().Str("why", sum.Offline).Msg("this machine looks offline: no status is made worse by a probe this run")
+	}
+	if d.Shared != nil {
+		sum.QuorumFresh = cfg.Quorum.Fresh.D()
+		var unlock func()
+		var decide bool
+		st, saveable, unlock, decide = sharedRound(ctx, d, cfg, o, &sum, started)
+		if unlock != nil {
+			defer unlock()
+		}
+		if !decide {
+			if ctx.Err() != nil {
+				sum.Interrupted = context.Cause(ctx)
+			}
+			sum.Reads, sum.Writes = d.Cachet.Requests()
+			sum.RequestsByMethod = d.Cachet.RequestsByMethod()
+			sum.Duration = d.Now().Sub(started)
+			return sum, nil
+		}
 	}
 	plan(sum.Rows, in.components, in.short, sum.CachetErr, memory{
 		state: st, now: started, manualHold: cfg.ManualHold.D(), offline: sum.Offline != "",
