@@ -195,6 +195,10 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 // checkState says where the state lives and that a run can write there; it
 // changes nothing in the state file itself.
 func checkState(ctx context.Context, c *checklist, cfg *config.Config, env Env) {
+	if cfg.State.SQL.Set() {
+		checkSharedState(ctx, c, cfg, env)
+		return
+	}
 	path, err := statePath(cfg, env)
 	if err != nil {
 		c.fail("state: %v", err)
@@ -205,6 +209,47 @@ func checkState(ctx context.Context, c *checklist, cfg *config.Config, env Env) 
 		return
 	}
 	c.ok("state: %s (writable)", path)
+}
+
+// checkSharedState connects to state.sql, reads its schema version and
+// takes and releases the decision lock; it creates and changes nothing.
+func checkSharedState(ctx context.Context, c *checklist, cfg *config.Config, env Env) {
+	q := cfg.State.SQL
+	vantage, err := vantageName(cfg)
+	if err != nil {
+		c.fail("vantage: %v", err)
+	} else {
+		c.ok("vantage: %s", vantage)
+	}
+	dsn, err := q.ResolveDSN(env.Getenv)
+	if err != nil {
+		c.fail("state database (%s): %v", q.Driver, err)
+		return
+	}
+	s, err := state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage})
+	if err != nil {
+		c.fail("state database (%s): %v", q.Driver, err)
+		return
+	}
+	defer s.Close()
+	h, err := s.Check(ctx)
+	switch {
+	case err != nil:
+		c.fail("state database (%s): %v", q.Driver, err)
+		return
+	case h.Schema == 0:
+		c.ok("state database (%s): reachable; its tables are created by the first run (schema version %d)", q.Driver, state.SchemaVersion)
+	case h.Schema < state.SchemaVersion:
+		c.ok("state database (%s): schema version %d; the next run migrates it to %d", q.Driver, h.Schema, state.SchemaVersion)
+	default:
+		c.ok("state database (%s): schema version %d", q.Driver, h.Schema)
+	}
+	if h.LockBusy {
+		c.note("state database (%s): a run holds the decision lock right now", q.Driver)
+	} else if h.Schema > 0 {
+		c.ok("state database (%s): the decision lock can be taken", q.Driver)
+	}
+	c.ok("quorum: %s of the vantages with a view fresher than %s", plural(int64(cfg.Quorum.Probes), "vantage"), cfg.Quorum.Fresh)
 }
 
 // checkSource reads the report source once; its warnings (reports dated in

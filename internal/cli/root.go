@@ -102,6 +102,7 @@ Exit codes:
 		newCheckCmd(env, g, runCheck),
 		newComponentsCmd(env, g, runComponents),
 		newDemoCmd(env, g, runDemo),
+		newVantagesCmd(env, g, runVantages),
 		newVersionCmd(env),
 	)
 	return root

@@ -39,21 +39,30 @@ func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Se
 			in.counts, in.sourceErr = d.Source.Counts(ctx, started.Add(-cfg.Reports.Window.D()))
 		})
 	}
-	wg.Go(func() {
-		in.components, in.cachetErr = d.Cachet.Components(ctx)
-		if errors.As(in.cachetErr, &in.short) {
-			in.cachetErr = nil // what was listed is right; plan says what is missing
-		}
-		if in.cachetErr != nil {
-			in.cachetErr = fmt.Errorf("reading components from Cachet: %w", in.cachetErr)
-		}
-		d.Log.Debug().Dur("after", since()).Msg("Cachet listing done")
-	})
+	if d.Shared == nil {
+		// With a shared state the listing waits for the decision lock:
+		// another vantage's run may be writing until then.
+		wg.Go(func() {
+			in.listComponents(ctx, d)
+			d.Log.Debug().Dur("after", since()).Msg("Cachet listing done")
+		})
+	}
 	all := d.Prober.ProbeAll(ctx, append(targets(servers), canaries(cfg)...), cfg.Probe.Concurrency)
 	in.results, in.canaries = all[:len(servers)], all[len(servers):]
 	d.Log.Debug().Int("servers", len(servers)).Int("canaries", len(in.canaries)).Dur("after", since()).Msg("probes done")
 	wg.Wait()
 	return in
+}
+
+// listComponents reads Cachet's components into in.
+func (in *inputs) listComponents(ctx context.Context, d Deps) {
+	in.components, in.cachetErr = d.Cachet.Components(ctx)
+	if errors.As(in.cachetErr, &in.short) {
+		in.cachetErr = nil // what was listed is right; plan says what is missing
+	}
+	if in.cachetErr != nil {
+		in.cachetErr = fmt.Errorf("reading components from Cachet: %w", in.cachetErr)
+	}
 }
 
 func targets(servers []config.Server) []probe.Target {

@@ -276,15 +276,11 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	in := gather(ctx, cfg, d, servers, started)
 	<-loaded
 	sum.StateErr = stateErr
-	sum.CachetErr = in.cachetErr
 	if in.sourceErr != nil {
 		sum.SourceErr = in.sourceErr
 	}
 	if sum.SourceErr != nil {
 		d.Log.Error().Err(sum.SourceErr).Str("source", sum.Source).Msg("report source failed: deciding from the probes alone")
-	}
-	if sum.CachetErr != nil {
-		d.Log.Error().Err(sum.CachetErr).Msg("cannot read Cachet: nothing will be written")
 	}
 
 	sum.Rows = decideAll(servers, in.results, in.counts, d.Source != nil && sum.SourceErr == nil, status.Thresholds(cfg.Reports.Thresholds), started)
@@ -315,6 +311,11 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 			sum.Duration = d.Now().Sub(started)
 			return sum, nil
 		}
+		in.listComponents(ctx, d)
+	}
+	sum.CachetErr = in.cachetErr
+	if sum.CachetErr != nil {
+		d.Log.Error().Err(sum.CachetErr).Msg("cannot read Cachet: nothing will be written")
 	}
 	plan(sum.Rows, in.components, in.short, sum.CachetErr, memory{
 		state: st, now: started, manualHold: cfg.ManualHold.D(), offline: sum.Offline != "",
