@@ -144,7 +144,7 @@ type Summary struct {
 	Deferred string
 	// QuorumFresh is quorum.fresh in a shared state: older views are stale.
 	QuorumFresh time.Duration
-	TokenErr error // the token's hourly proof failed
+	TokenErr    error // the token's hourly proof failed
 }
 
 // Failed reports whether something went wrong on the way: a write, the
