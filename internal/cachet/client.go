@@ -49,8 +49,8 @@ const (
 
 // Options configures a Client. BaseURL and HTTPClient are required.
 type Options struct {
-	BaseURL    string        // e.g. https://status.example.org/api/v1 or, for 3.x, https://status.example.org/api (trailing slash tolerated)
-	Token      string        // sent on every request when not empty: as X-Cachet-Token to 2.x, as a bearer token to 3.x
+	BaseURL string // e.g. https://status.example.org/api/v1 or, for 3.x, https://status.example.org/api (trailing slash tolerated)
+	Token   string // sent on every request when not empty: as X-Cachet-Token to 2.x, as a bearer token to 3.x
 	// API is the Cachet API spoken: APIv2 (Cachet 2.3 and 2.4), APIv3
 	// (Cachet 3.x) or APIAuto (also ""), the default: a BaseURL ending in
 	// /api/v1 is 2.x, any other is asked GET /version once, without the

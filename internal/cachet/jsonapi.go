@@ -46,8 +46,8 @@ func fromV3Status(v int) (s status.Status, maintenance bool) {
 // resource is the frame of a JSON:API resource object; attributes is nil
 // in a 2.x item, which has its fields at the top.
 type resource struct {
-	ID            flexInt                   `json:"id"`
-	Attributes    json.RawMessage           `json:"attributes"`
+	ID            flexInt                    `json:"id"`
+	Attributes    json.RawMessage            `json:"attributes"`
 	Relationships map[string]json.RawMessage `json:"relationships"`
 }
 
