@@ -115,13 +115,13 @@ func (c *Client) Schedules(ctx context.Context) ([]Schedule, error) {
 		return keep(all, func(s Schedule) bool { return s.Status == ScheduleInProgress }), err
 	}
 	if c.knownVersion() == "2.3" {
-		return nil, noSchedules
+		return nil, errNoSchedules
 	}
 	all, err := list(ctx, c, "/schedules", "schedules", id)
 	v, verr := versionFromSchedules(err)
 	if v == "2.3" {
 		c.setVersion(v)
-		return nil, noSchedules
+		return nil, errNoSchedules
 	}
 	if verr == nil {
 		c.setVersion(v)
@@ -130,7 +130,7 @@ func (c *Client) Schedules(ctx context.Context) ([]Schedule, error) {
 	return keep(all, func(s Schedule) bool { return s.inProgress2(now) }), err
 }
 
-var noSchedules = fmt.Errorf("cachet: Cachet 2.3 has no schedules API, so no maintenance windows are known: %w", ErrUnsupported)
+var errNoSchedules = fmt.Errorf("cachet: Cachet 2.3 has no schedules API, so no maintenance windows are known: %w", ErrUnsupported)
 
 func keep[T any](all []T, ok func(T) bool) []T {
 	var out []T
