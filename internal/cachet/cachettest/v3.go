@@ -487,7 +487,11 @@ func (s *Server) componentResLocked(e *entry, includeGroup bool, now time.Time) 
 	}
 	var rels map[string]any
 	if includeGroup {
-		rels = map[string]any{"group": toOne("componentGroups", e.c.GroupID)}
+		group := e.c.GroupID
+		if _, ok := s.groups[group]; !ok {
+			group = 0 // a foreign key: a group that does not exist is none
+		}
+		rels = map[string]any{"group": toOne("componentGroups", group)}
 	}
 	return res("components", e.c.ID, attrs, rels)
 }
