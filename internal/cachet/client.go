@@ -49,13 +49,8 @@ const (
 
 // Options configures a Client. BaseURL and HTTPClient are required.
 type Options struct {
-	BaseURL string // e.g. https://status.example.org/api/v1 or, for 3.x, https://status.example.org/api (trailing slash tolerated)
-	Token   string // sent on every request when not empty: as X-Cachet-Token to 2.x, as a bearer token to 3.x
-	// API is the Cachet API spoken: APIv2 (Cachet 2.3 and 2.4), APIv3
-	// (Cachet 3.x) or APIAuto (also ""), the default: a BaseURL ending in
-	// /api/v1 is 2.x, any other is asked GET /version once, without the
-	// token.
-	API        string
+	BaseURL    string        // e.g. https://status.example.org/api/v1, or for 3.x https://status.example.org/api (trailing slash tolerated)
+	Token      string        // sent on every request when not empty: as X-Cachet-Token to 2.x, as a bearer token to 3.x
 	HTTPClient *http.Client  // required; its Transport and Timeout are used, with the client's own redirect policy
 	UserAgent  string        // default "cachet-updater"
 	Retries    int           // retries after the first attempt, for network errors, 429 and 5xx
@@ -67,11 +62,16 @@ type Options struct {
 	// Rand returns a number in [0,1) for the backoff jitter. The default is
 	// a generator owned by the client.
 	Rand    func() float64
-	PerPage int // listing page size, default 100
+	PerPage int // listing page size, default 100 (3.x takes at most 100)
 	// WriteGrace is how long a write already sent may still take once the
 	// context passed to SetStatus ends, default 3s. No new attempt starts
 	// after the context ends, and reads are canceled at once.
 	WriteGrace time.Duration
+	// API is the Cachet API spoken: APIv2 (Cachet 2.3 and 2.4), APIv3
+	// (Cachet 3.x) or APIAuto (also ""), the default: a BaseURL ending in
+	// /api/v1 is 2.x, any other is asked GET /version once, without the
+	// token.
+	API string
 }
 
 // String keeps the token out of printed options.

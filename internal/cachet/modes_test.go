@@ -323,3 +323,53 @@ func TestQueryParameters(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyToken403: a 403 proves a token only on 3.x, where Cachet
+// checks abilities after accepting the token.
+func TestVerifyToken403(t *testing.T) {
+	for _, tt := range []struct {
+		api, body string
+		ok        bool
+	}{
+		{cachet.APIv2, `{"errors":[{"status":403,"title":"Forbidden","detail":"nope"}]}`, false},
+		{cachet.APIv3, `{"message":"Invalid ability provided."}`, true},
+	} {
+		t.Run(tt.api, func(t *testing.T) {
+			ts := newOrigin(t, "127.0.0.1", false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				fmt.Fprint(w, tt.body)
+			}))
+			c, _ := newClient(t, ts.URL, func(o *cachet.Options) { o.API = tt.api })
+			err := c.VerifyToken(context.Background())
+			if (err == nil) != tt.ok || (err != nil && !strings.HasPrefix(err.Error(), "cachet API token rejected")) {
+				t.Errorf("VerifyToken = %v, want ok %v", err, tt.ok)
+			}
+		})
+	}
+}
+
+// BenchmarkComponents10000 lists a 10,000-component fleet in pages of
+// 100 from the emulator, in each API.
+func BenchmarkComponents10000(b *testing.B) {
+	for _, m := range []mode{modes[0], modes[2]} {
+		b.Run(m.name, func(b *testing.B) {
+			srv := cachettest.New(token, cachettest.WithMode(m.m))
+			defer srv.Close()
+			for i := 1; i <= 10000; i++ {
+				srv.Add(cachettest.Component{ID: i, Name: fmt.Sprintf("server-%05d", i), Status: 1, Enabled: i%100 != 0})
+			}
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			c, err := cachet.New(cachet.Options{BaseURL: srv.URL(), Token: token, API: m.api, HTTPClient: &http.Client{Transport: tr}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if got, err := c.Components(context.Background()); err != nil || len(got) != 10000 {
+					b.Fatalf("%d components, %v", len(got), err)
+				}
+			}
+		})
+	}
+}

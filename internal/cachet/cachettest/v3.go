@@ -399,26 +399,39 @@ func perPage3(r *http.Request) int {
 	return min(max(n, 1), 100)
 }
 
-// collection writes one page of a simple-paginated JSON:API list: no
-// total; links.next only when more items follow; every link keeps only
-// page, like Laravel's paginator without withQueryString().
-func (c *ctx3) collection(items []map[string]any, included []map[string]any) {
+// window is the requested page of n items: [start, end).
+type window struct{ page, per, start, end, n int }
+
+func (c *ctx3) window(n int) window {
 	per := perPage3(c.r)
 	page, err := strconv.Atoi(c.r.URL.Query().Get("page"))
 	if err != nil || page < 1 {
 		page = 1
 	}
-	start := min((page-1)*per, len(items))
-	end := min(start+per, len(items))
-	data := make([]any, 0, end-start)
-	for _, it := range items[start:end] {
+	start := min((page-1)*per, n)
+	return window{page: page, per: per, start: start, end: min(start+per, n), n: n}
+}
+
+// collection writes the requested page of items.
+func (c *ctx3) collection(items []map[string]any, included []map[string]any) {
+	win := c.window(len(items))
+	c.writePage(items[win.start:win.end], included, win)
+}
+
+// writePage writes one page of a simple-paginated JSON:API list: no
+// total; links.next only when more items follow; every link keeps only
+// page, like Laravel's paginator without withQueryString().
+func (c *ctx3) writePage(items []map[string]any, included []map[string]any, win window) {
+	page, per, start, end := win.page, win.per, win.start, win.end
+	data := make([]any, 0, len(items))
+	for _, it := range items {
 		data = append(data, it)
 	}
 	links := map[string]any{"first": c.pageURL(1)}
 	if page > 1 {
 		links["prev"] = c.pageURL(page - 1)
 	}
-	if end < len(items) {
+	if end < win.n {
 		links["next"] = c.pageURL(page + 1)
 	}
 	meta := map[string]any{"current_page": page, "from": nil, "path": c.pageURL(0), "per_page": per, "to": nil}
@@ -560,12 +573,18 @@ func (s *Server) listComponents3(c *ctx3) {
 	}
 	now := time.Now()
 	s.mu.Lock()
+	var found []*entry
+	for _, e := range s.sortedLocked() {
+		if matches3(e.c, p.filters, enabled) && (e.c.Enabled || c.authorized) {
+			found = append(found, e)
+		}
+	}
+	sortEntries(found, p.sort)
+	// Only the requested page is rendered: a large fleet lists many pages.
+	win := c.window(len(found))
 	var items, included []map[string]any
 	groups := map[int]bool{}
-	for _, e := range s.sortedLocked() {
-		if !matches3(e.c, p.filters, enabled) || (!e.c.Enabled && !c.authorized) {
-			continue
-		}
+	for _, e := range found[win.start:win.end] {
 		items = append(items, s.componentResLocked(e, p.includes["group"], now))
 		if name, ok := s.groups[e.c.GroupID]; ok && p.includes["group"] && !groups[e.c.GroupID] {
 			groups[e.c.GroupID] = true
@@ -573,8 +592,25 @@ func (s *Server) listComponents3(c *ctx3) {
 		}
 	}
 	s.mu.Unlock()
-	sortItems(items, p.sort)
-	c.collection(items, included)
+	c.writePage(items, included, win)
+}
+
+// sortEntries applies sort=name|order|id (with "-" descending); every
+// component's order is 0 here.
+func sortEntries(es []*entry, sort string) {
+	desc := strings.HasPrefix(sort, "-")
+	if strings.TrimPrefix(sort, "-") != "name" {
+		if desc {
+			slices.Reverse(es)
+		}
+		return
+	}
+	slices.SortStableFunc(es, func(a, b *entry) int {
+		if desc {
+			a, b = b, a
+		}
+		return strings.Compare(a.c.Name, b.c.Name)
+	})
 }
 
 func matches3(comp Component, filters map[string]string, enabled string) bool {

@@ -179,6 +179,7 @@ func TestPagination3(t *testing.T) {
 		{"second page", "?per_page=20&page=2", "", 10, 31, 20, ""},
 		{"next keeps only page", "?per_page=10&filter[status]=1", "", 10, 1, 10, "/api/components?page=2"},
 		{"past the end", "?page=9", "", 0, 0, 15, ""},
+		{"sorted by name, descending", "?sort=-name&per_page=1", "", 1, 8, 1, "/api/components?page=2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
