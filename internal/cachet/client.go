@@ -1,6 +1,9 @@
-// Package cachet is a small client for the Cachet 2.x HTTP API (base URL
-// ending in /api/v1): list components and groups, read and update one
-// component, ping and verify the API token.
+// Package cachet is a small client for the Cachet HTTP API, 2.3 and 2.4
+// (base URL ending in /api/v1) and 3.x (base URL ending in /api): list
+// components and groups, update a component's status, open, update and
+// resolve incidents, add metric points, list schedules in progress, ping
+// and verify the API token. The same methods serve both APIs; Options.API
+// picks one or lets the client ask Cachet once.
 //
 // The client retries network errors, 429 and 5xx with capped exponential
 // backoff and full jitter, never other 4xx. The API token is sent on every
@@ -14,18 +17,14 @@ package cachet
 //lint:file-ignore ST1005 error texts start with "Cachet", the proper noun, when they say what Cachet answered.
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,13 +45,12 @@ const (
 	maxBodyBytes      = 8 << 20
 	maxRedirects      = 5
 	drainBytes        = 64 << 10
-	urlHint           = "cachet.url must be the API base, e.g. https://status.example.org/api/v1"
 )
 
 // Options configures a Client. BaseURL and HTTPClient are required.
 type Options struct {
-	BaseURL    string        // e.g. https://status.example.org/api/v1 (trailing slash tolerated)
-	Token      string        // sent as X-Cachet-Token on every request when not empty
+	BaseURL    string        // e.g. https://status.example.org/api/v1, or for 3.x https://status.example.org/api (trailing slash tolerated)
+	Token      string        // sent on every request when not empty: as X-Cachet-Token to 2.x, as a bearer token to 3.x
 	HTTPClient *http.Client  // required; its Transport and Timeout are used, with the client's own redirect policy
 	UserAgent  string        // default "cachet-updater"
 	Retries    int           // retries after the first attempt, for network errors, 429 and 5xx
@@ -64,23 +62,28 @@ type Options struct {
 	// Rand returns a number in [0,1) for the backoff jitter. The default is
 	// a generator owned by the client.
 	Rand    func() float64
-	PerPage int // listing page size, default 100
+	PerPage int // listing page size, default 100 (3.x takes at most 100)
 	// WriteGrace is how long a write already sent may still take once the
 	// context passed to SetStatus ends, default 3s. No new attempt starts
 	// after the context ends, and reads are canceled at once.
 	WriteGrace time.Duration
+	// API is the Cachet API spoken: APIv2 (Cachet 2.3 and 2.4), APIv3
+	// (Cachet 3.x) or APIAuto (also ""), the default: a BaseURL ending in
+	// /api/v1 is 2.x, any other is asked GET /version once, without the
+	// token.
+	API string
 }
 
 // String keeps the token out of printed options.
 func (o Options) String() string {
-	return fmt.Sprintf("cachet.Options{BaseURL:%s Token:%s Retries:%d MinBackoff:%s MaxBackoff:%s WriteGrace:%s PerPage:%d UserAgent:%q}",
-		redactURL(o.BaseURL), redact(o.Token), o.Retries, o.MinBackoff, o.MaxBackoff, o.WriteGrace, o.PerPage, o.UserAgent)
+	return fmt.Sprintf("cachet.Options{BaseURL:%s API:%q Token:%s Retries:%d MinBackoff:%s MaxBackoff:%s WriteGrace:%s PerPage:%d UserAgent:%q}",
+		redactURL(o.BaseURL), o.API, redact(o.Token), o.Retries, o.MinBackoff, o.MaxBackoff, o.WriteGrace, o.PerPage, o.UserAgent)
 }
 
 // GoString keeps the token out of %#v.
 func (o Options) GoString() string { return o.String() }
 
-// Client talks to one Cachet 2.x API. It is safe for concurrent use.
+// Client talks to one Cachet API. It is safe for concurrent use.
 type Client struct {
 	base       *url.URL // path without trailing slash
 	token      string
@@ -94,11 +97,21 @@ type Client struct {
 	rand       func() float64
 	perPage    int
 	writeGrace time.Duration
+	now        func() time.Time
+
+	// asking holds one token while a request finds out which API (or which
+	// 2.x) Cachet speaks; a channel, so that waiting for it honours the
+	// context. mu guards the answers, which are kept for the client's
+	// lifetime.
+	asking  chan struct{}
+	mu      sync.Mutex
+	api     string // APIv2, APIv3 or "" until known
+	version string // 2.x: "2.3" or "2.4" once known
 
 	reads  atomic.Int64
 	writes atomic.Int64
 
-	mu       sync.Mutex
+	countMu  sync.Mutex
 	byMethod map[string]int64 // requests sent, by HTTP method
 }
 
@@ -123,6 +136,10 @@ func New(o Options) (*Client, error) {
 	if o.PerPage < 0 {
 		return nil, fmt.Errorf("cachet: per_page must not be negative, got %d", o.PerPage)
 	}
+	api, err := initialAPI(o.API, base)
+	if err != nil {
+		return nil, err
+	}
 	c := &Client{
 		base:       base,
 		token:      o.Token,
@@ -135,6 +152,9 @@ func New(o Options) (*Client, error) {
 		rand:       o.Rand,
 		perPage:    o.PerPage,
 		writeGrace: o.WriteGrace,
+		now:        time.Now,
+		asking:     make(chan struct{}, 1),
+		api:        api,
 	}
 	if c.userAgent == "" {
 		c.userAgent = defaultUserAgent
@@ -267,8 +287,8 @@ func (c *Client) Requests() (reads, writes int64) {
 // RequestsByMethod returns how many HTTP requests the client has sent, by
 // method (attempts, retries included).
 func (c *Client) RequestsByMethod() map[string]int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.countMu.Lock()
+	defer c.countMu.Unlock()
 	out := make(map[string]int64, len(c.byMethod))
 	for m, n := range c.byMethod {
 		out[m] = n
@@ -279,328 +299,172 @@ func (c *Client) RequestsByMethod() map[string]int64 {
 // Components lists every component, following pagination. With a valid
 // token Cachet includes disabled components.
 //
-// When the listing ends with fewer components than Cachet's
+// On 2.x, when the listing ends with fewer components than Cachet's
 // meta.pagination.total, Components returns the components it did list
 // together with an *IncompleteListError. That slice is valid: each
 // component in it is as Cachet listed it, but a component missing from it
 // may still exist. On any other error the slice is nil.
+//
+// Cachet 3.x lists only enabled components unless asked for the others, so
+// with a token the client asks twice (filter[enabled]=0 the second time).
+// Its statuses 5 (unknown) and 6 (under maintenance) arrive as
+// status.Unknown, the latter with Maintenance set.
 func (c *Client) Components(ctx context.Context) ([]Component, error) {
+	api, err := c.API(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if api == APIv3 {
+		return c.componentsV3(ctx)
+	}
 	return list(ctx, c, "/components", "components", func(comp Component) int { return comp.ID })
 }
 
-// SetStatus sets a component's status with PUT /components/{id}. enabled is
-// always sent because Cachet 2.3 re-enables a component when it is omitted.
-// It returns the component as Cachet stored it. The write counts as done
-// only when Cachet answers with that component holding the status sent;
-// otherwise SetStatus returns an error saying what Cachet answered.
+func (c *Client) componentsV3(ctx context.Context) ([]Component, error) {
+	id := func(comp Component) int { return comp.ID }
+	all, err := listV3(ctx, c, "/components", url.Values{"include": {"group"}}, id)
+	if err != nil || c.token == "" { // guests never see disabled components
+		return all, err
+	}
+	off, err := listV3(ctx, c, "/components", url.Values{"include": {"group"}, "filter[enabled]": {"0"}}, id)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[int]bool, len(all))
+	for _, comp := range all {
+		seen[comp.ID] = true
+	}
+	for _, comp := range off {
+		if !seen[comp.ID] {
+			all = append(all, comp)
+		}
+	}
+	slices.SortStableFunc(all, func(a, b Component) int { return a.ID - b.ID })
+	return all, nil
+}
+
+// SetStatus sets a component's status: PUT /components/{id} on 2.x, PATCH
+// on 3.x (where status.Unknown is sent as 5). enabled is always sent
+// because Cachet 2.3 re-enables a component when it is omitted. It returns
+// the component as Cachet stored it. The write counts as done only when
+// Cachet answers with that component holding the status sent; otherwise
+// SetStatus returns an error saying what Cachet answered.
 func (c *Client) SetStatus(ctx context.Context, id int, s status.Status, enabled bool) (Component, error) {
 	if id <= 0 {
 		return Component{}, fmt.Errorf("cachet: invalid component id %d", id)
+	}
+	api, err := c.API(ctx)
+	if err != nil {
+		return Component{}, err
 	}
 	body := struct {
 		Status  int  `json:"status"`
 		Enabled bool `json:"enabled"`
 	}{int(s), enabled}
+	method := http.MethodPut
+	if api == APIv3 {
+		body.Status, method = v3Status(s), http.MethodPatch
+	}
 	path := "/components/" + strconv.Itoa(id)
 	var out struct {
-		Data *Component `json:"data"`
+		Data json.RawMessage `json:"data"`
 	}
-	code, err := c.do(ctx, http.MethodPut, path, nil, body, &out)
+	code, err := c.do(ctx, &call{api: api, method: method, path: path, in: body, out: &out})
 	if err != nil {
 		return Component{}, err
 	}
-	if err := verifyWrite(code, out.Data, id, s); err != nil {
-		return Component{}, &opError{sec: c.sec, method: http.MethodPut, path: path, err: err}
+	got, err := writtenComponent(api, out.Data, id, body.Status)
+	if err != nil {
+		return Component{}, &opError{sec: c.sec, method: method, path: path, err: fmt.Errorf("Cachet answered %d %w", code, err)}
 	}
-	return *out.Data, nil
+	return got, nil
 }
 
-// verifyWrite checks Cachet's answer to a PUT: a proxy or a broken install
-// may answer 2xx without storing anything.
-func verifyWrite(code int, got *Component, id int, s status.Status) error {
-	switch {
-	case got == nil:
-		return fmt.Errorf("Cachet answered %d without a component: the update was not applied (%s)", code, urlHint)
-	case got.ID != id:
-		return fmt.Errorf("Cachet answered %d with component %d, not %d: the update was not applied", code, got.ID, id)
-	case got.Status != s:
-		return fmt.Errorf("Cachet answered %d but the component's status is %d, not %d: the update was not applied", code, int(got.Status), int(s))
+// writtenComponent checks Cachet's answer to a component update: a proxy
+// or a broken install may answer 2xx without storing anything. sent is the
+// status value in the API's own numbering, which is compared with the
+// stored one (3.x's latest_status may differ from it while an incident or
+// a maintenance window is open).
+func writtenComponent(api string, data json.RawMessage, id, sent int) (Component, error) {
+	var got Component
+	if isNull(data) {
+		return got, fmt.Errorf("without a component: the update was not applied (%s)", hintFor(api))
 	}
-	return nil
+	if err := json.Unmarshal(data, &got); err != nil {
+		return got, fmt.Errorf("with a component that does not decode: %w; the update may not have been applied", err)
+	}
+	stored := storedStatus(data)
+	switch {
+	case got.ID != id:
+		return got, fmt.Errorf("with component %d, not %d: the update was not applied", got.ID, id)
+	case stored != sent:
+		return got, fmt.Errorf("but the component's status is %d, not %d: the update was not applied", stored, sent)
+	}
+	return got, nil
 }
 
 // Groups lists every component group, following pagination. Like
-// Components, it returns the groups listed with an *IncompleteListError
-// when the listing ends short of meta.pagination.total.
+// Components, on 2.x it returns the groups listed with an
+// *IncompleteListError when the listing ends short of
+// meta.pagination.total.
 func (c *Client) Groups(ctx context.Context) ([]Group, error) {
-	return list(ctx, c, "/components/groups", "component groups", func(g Group) int { return g.ID })
+	api, err := c.API(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := func(g Group) int { return g.ID }
+	if api == APIv3 {
+		return listV3(ctx, c, "/component-groups", nil, id)
+	}
+	return list(ctx, c, "/components/groups", "component groups", id)
 }
 
 // Ping checks that the API answers GET /ping with "Pong!". It does not
 // check the token: Cachet ignores bad tokens on reads.
 func (c *Client) Ping(ctx context.Context) error {
+	api, err := c.API(ctx)
+	if err != nil {
+		return err
+	}
 	var out struct {
 		Data any `json:"data"`
 	}
-	if _, err := c.do(ctx, http.MethodGet, "/ping", nil, nil, &out); err != nil {
+	if _, err := c.do(ctx, &call{api: api, method: http.MethodGet, path: "/ping", out: &out}); err != nil {
 		return err
 	}
 	if s, ok := out.Data.(string); !ok || s != "Pong!" {
 		return &opError{sec: c.sec, method: http.MethodGet, path: "/ping",
-			err: fmt.Errorf("unexpected answer %v, want \"Pong!\" (%s)", out.Data, urlHint)}
+			err: fmt.Errorf("unexpected answer %v, want \"Pong!\" (%s)", out.Data, hintFor(api))}
 	}
 	return nil
 }
 
 // VerifyToken checks the token against an endpoint that requires one
-// (GET /subscribers?per_page=1). The subscriber data is discarded.
+// (GET /subscribers?per_page=1). The subscriber data is discarded. On 3.x
+// a 403 proves the token too: Cachet checks the subscribers.manage ability
+// only after it accepted the token. Whether a 3.x token may update
+// components (components.manage) shows only when it writes.
 func (c *Client) VerifyToken(ctx context.Context) error {
 	if c.token == "" {
 		return errors.New("cachet: no API token configured")
 	}
+	api, err := c.API(ctx)
+	if err != nil {
+		return err
+	}
 	var out struct{} // decode only to check the JSON; keep no subscriber data
 	q := url.Values{"per_page": {"1"}}
-	_, err := c.do(ctx, http.MethodGet, "/subscribers", q, nil, &out)
+	_, err = c.do(ctx, &call{api: api, method: http.MethodGet, path: "/subscribers", query: q, out: &out})
 	var apiErr *APIError
-	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden) {
+	switch {
+	case !errors.As(err, &apiErr):
+		return err
+	case api == APIv3 && apiErr.StatusCode == http.StatusForbidden:
+		return nil
+	case api == APIv3 && apiErr.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("cachet API token rejected (check the configured token; Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer): %w", err)
+	case apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("cachet API token rejected (check the configured token; it must belong to a Cachet user): %w", err)
 	}
 	return err
-}
-
-// do sends one API request with retries, decodes a 2xx body into out and
-// returns the HTTP status code of that answer.
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) (int, error) {
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return 0, &opError{sec: c.sec, method: method, path: path, op: "encoding request", err: err}
-		}
-	}
-	var last error
-	for attempt := 1; ; attempt++ {
-		if ctx.Err() != nil { // no new attempt once the run has ended
-			return 0, c.finalError(method, path, attempt-1, last, runEnded(ctx))
-		}
-		code, wait, err := c.attempt(ctx, method, path, query, body, out)
-		if err == nil {
-			return code, nil
-		}
-		last = err
-		if attempt > c.retries || !retryable(err) {
-			return 0, c.finalError(method, path, attempt, err, nil)
-		}
-		if ctx.Err() != nil {
-			var stop error
-			if !errors.Is(err, context.Cause(ctx)) { // else the error already says the run ended
-				stop = runEnded(ctx)
-			}
-			return 0, c.finalError(method, path, attempt, err, stop)
-		}
-		if wait < 0 {
-			wait = c.backoff(attempt)
-		}
-		if c.sleep(ctx, wait) != nil {
-			return 0, c.finalError(method, path, attempt, err, runEnded(ctx))
-		}
-	}
-}
-
-// backoff returns the full-jitter wait before retry number n (1-based).
-func (c *Client) backoff(n int) time.Duration {
-	d := c.minBackoff
-	for i := 1; i < n && d < c.maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, c.maxBackoff)
-	f := c.rand()
-	if f < 0 || f > 1 {
-		f = 1
-	}
-	return time.Duration(f * float64(d))
-}
-
-// attempt sends the request once. wait >= 0 is a server-requested delay
-// (Retry-After) before the next attempt.
-func (c *Client) attempt(ctx context.Context, method, path string, query url.Values, body []byte, out any) (code int, wait time.Duration, err error) {
-	u := *c.base
-	u.Path = c.base.Path + path
-	u.RawQuery = query.Encode()
-	pathQuery := path
-	if u.RawQuery != "" {
-		pathQuery += "?" + u.RawQuery
-	}
-	grace := c.writeGrace
-	if isRead(method) {
-		grace = 0
-	}
-	actx, cancel := withGrace(ctx, grace)
-	defer cancel()
-	req, err := c.newRequest(actx, method, u.String(), body)
-	if err != nil {
-		return 0, -1, &opError{sec: c.sec, method: method, path: pathQuery, op: "building request", err: err}
-	}
-	if isRead(method) {
-		c.reads.Add(1)
-	} else {
-		c.writes.Add(1)
-	}
-	c.mu.Lock()
-	if c.byMethod == nil {
-		c.byMethod = map[string]int64{}
-	}
-	c.byMethod[method]++
-	c.mu.Unlock()
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return 0, -1, &opError{sec: c.sec, method: method, path: pathQuery, err: err, retry: retryableTransport(err)}
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
-		_ = resp.Body.Close()
-	}()
-	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
-		return 0, -1, &opError{sec: c.sec, method: method, path: pathQuery, err: c.redirectError(method, resp, loc)}
-	}
-	wait, err = c.readResponse(method, path, pathQuery, resp, out)
-	return resp.StatusCode, wait, err
-}
-
-func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []byte) (*http.Request, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("X-Cachet-Token", c.token)
-	}
-	return req, nil
-}
-
-// redirectError explains a 3xx that checkRedirect did not let the client
-// follow.
-func (c *Client) redirectError(method string, resp *http.Response, loc string) error {
-	const fix = "set cachet.url to the final API address"
-	from, status := resp.Request.URL, fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
-	to, err := from.Parse(loc)
-	if err != nil {
-		return fmt.Errorf("Cachet at %s answered %s with an invalid Location; %s", from.Path, status, fix)
-	}
-	switch {
-	case !isRead(method):
-		return fmt.Errorf("Cachet at %s answered %s, redirecting to %s: not followed, because a write is never redirected; the update was not applied; %s",
-			from.Path, status, to.Redacted(), fix)
-	case !sameOrigin(to, c.base):
-		return fmt.Errorf("Cachet at %s redirected to %s: not followed, because the token must go to cachet.url's own origin only; %s",
-			from.Path, to.Redacted(), fix)
-	case followed(resp.StatusCode):
-		return fmt.Errorf("Cachet at %s redirected to %s after %d redirects already: stopped; %s", from.Path, to.Redacted(), maxRedirects, fix)
-	default:
-		return fmt.Errorf("Cachet at %s answered %s with Location %s, which is not a redirect to follow; %s", from.Path, status, to.Redacted(), fix)
-	}
-}
-
-// followed reports whether net/http follows a redirect with this code.
-func followed(code int) bool {
-	switch code {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		return true
-	}
-	return false
-}
-
-// readResponse reads the body and decodes a 2xx into out.
-func (c *Client) readResponse(method, path, pathQuery string, resp *http.Response, out any) (wait time.Duration, err error) {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
-	if err != nil {
-		return -1, &opError{sec: c.sec, method: method, path: pathQuery, op: "reading response", err: err, retry: true}
-	}
-	if len(data) > maxBodyBytes {
-		return -1, &opError{sec: c.sec, method: method, path: pathQuery, op: "reading response",
-			err: fmt.Errorf("body larger than %d bytes", maxBodyBytes)}
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return retryAfter(resp), newAPIError(method, path, resp, data, c.sec)
-	}
-	if out == nil {
-		return -1, nil
-	}
-	if err := json.NewDecoder(bytes.NewReader(data)).Decode(out); err != nil {
-		op := "decoding response"
-		if ct := mediaType(resp.Header.Get("Content-Type")); ct != "" && !isJSONType(ct) {
-			op += " (" + ct + ")"
-		}
-		return -1, &opError{sec: c.sec, method: method, path: pathQuery, op: op, err: fmt.Errorf("%w (%s)", err, urlHint)}
-	}
-	return -1, nil
-}
-
-// retryAfter returns the delay a 429 or 503 asks for, capped at 60s, or -1.
-func retryAfter(resp *http.Response) time.Duration {
-	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
-		return -1
-	}
-	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
-	if v == "" {
-		return -1
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return -1
-		}
-		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = max(time.Until(t), 0)
-	} else {
-		return -1
-	}
-	return min(d, maxRetryAfter)
-}
-
-func retryable(err error) bool {
-	var apiErr *APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode >= 500
-	}
-	var oe *opError
-	if errors.As(err, &oe) {
-		return oe.retry
-	}
-	return false
-}
-
-// retryableTransport reports whether a transport error may go away on its
-// own; certificate problems and a host name that does not exist do not.
-func retryableTransport(err error) bool {
-	var (
-		verr *tls.CertificateVerificationError
-		uerr x509.UnknownAuthorityError
-		herr x509.HostnameError
-		cerr x509.CertificateInvalidError
-		derr *net.DNSError
-	)
-	if errors.As(err, &derr) && derr.IsNotFound {
-		return false
-	}
-	return !errors.As(err, &verr) && !errors.As(err, &uerr) && !errors.As(err, &herr) && !errors.As(err, &cerr)
-}
-
-func mediaType(ct string) string {
-	mt, _, _ := strings.Cut(ct, ";")
-	return strings.ToLower(strings.TrimSpace(mt))
-}
-
-func isJSONType(mt string) bool {
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }

@@ -13,30 +13,50 @@ import (
 
 // Component is the part of a Cachet component the updater needs.
 type Component struct {
-	ID      int
-	Name    string
-	Status  status.Status // may be outside 0..4 on Cachet 2.3, which does not validate
+	ID   int
+	Name string
+	// Status may be outside 0..4 on Cachet 2.3, which does not validate.
+	// Cachet 3.x's 5 (unknown) and 6 (under maintenance) are
+	// status.Unknown.
+	Status  status.Status
 	Enabled bool
 	GroupID int // 0 = ungrouped
+	// Maintenance is set when Cachet 3.x shows the component under
+	// maintenance (status or latest_status 6): someone or a maintenance
+	// window set it, and the updater leaves it alone. Always false on 2.x.
+	Maintenance bool
 }
 
 // UnmarshalJSON decodes Cachet's component JSON tolerantly: numbers may
 // come as strings (Cachet 2.3 on older PHP), booleans as 0/1 or "0"/"1",
 // group_id as null. Other fields (tags, meta, link, ...) are ignored.
 // A missing or null "enabled" means enabled, Cachet's default, so that a
-// later SetStatus does not disable the component.
+// later SetStatus does not disable the component. A Cachet 3.x JSON:API
+// resource is decoded from its attributes, its group from the included
+// relationship.
 func (c *Component) UnmarshalJSON(b []byte) error {
+	res, v3, err := jsonAPI(b)
+	if err != nil {
+		return fmt.Errorf("decoding component: %w", err)
+	}
+	if v3 {
+		b = res.Attributes
+	}
 	var raw struct {
-		ID      flexInt   `json:"id"`
-		Name    *string   `json:"name"`
-		Status  flexInt   `json:"status"`
-		Enabled *flexBool `json:"enabled"`
-		GroupID flexInt   `json:"group_id"`
+		ID           flexInt   `json:"id"`
+		Name         *string   `json:"name"`
+		Status       flexInt   `json:"status"`
+		LatestStatus flexInt   `json:"latest_status"`
+		Enabled      *flexBool `json:"enabled"`
+		GroupID      flexInt   `json:"group_id"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("decoding component: %w", err)
 	}
 	*c = Component{ID: int(raw.ID), Status: status.Status(raw.Status), Enabled: true, GroupID: int(raw.GroupID)}
+	if v3 {
+		c.fromV3(res, int(raw.Status), int(raw.LatestStatus))
+	}
 	if raw.Name != nil {
 		c.Name = *raw.Name
 	}
@@ -46,14 +66,33 @@ func (c *Component) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+func (c *Component) fromV3(res resource, stored, latest int) {
+	if c.ID == 0 {
+		c.ID = int(res.ID)
+	}
+	c.Status, c.Maintenance = fromV3Status(stored)
+	c.Maintenance = c.Maintenance || latest == v3UnderMaintenance
+	if g := res.related("group"); len(g) > 0 {
+		c.GroupID = g[0]
+	}
+}
+
 // Group is a Cachet component group.
 type Group struct {
 	ID   int
 	Name string
 }
 
-// UnmarshalJSON decodes Cachet's group JSON, tolerating a string id.
+// UnmarshalJSON decodes Cachet's group JSON (2.x, or a 3.x JSON:API
+// resource), tolerating a string id.
 func (g *Group) UnmarshalJSON(b []byte) error {
+	res, v3, err := jsonAPI(b)
+	if err != nil {
+		return fmt.Errorf("decoding component group: %w", err)
+	}
+	if v3 {
+		b = res.Attributes
+	}
 	var raw struct {
 		ID   flexInt `json:"id"`
 		Name *string `json:"name"`
@@ -62,6 +101,9 @@ func (g *Group) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("decoding component group: %w", err)
 	}
 	*g = Group{ID: int(raw.ID)}
+	if g.ID == 0 {
+		g.ID = int(res.ID)
+	}
 	if raw.Name != nil {
 		g.Name = *raw.Name
 	}

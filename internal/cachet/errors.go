@@ -3,7 +3,9 @@ package cachet
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -26,8 +28,16 @@ type APIError struct {
 	// error JSON (an HTML page from a proxy, say).
 	Body string
 
-	hint string // what to check when the answer suggests cachet.url is wrong
+	hint  string // what to check: cachet.url, or the token's rights
+	shape int    // whose error JSON the body was
 }
+
+// Error bodies by origin.
+const (
+	shapeUnknown = iota // not JSON, or JSON neither API sends
+	shapeCachet2        // Cachet 2.x: {"errors":[{"status","title","detail"}]}
+	shapeLaravel        // Cachet 3.x (Laravel's default): {"message"[,"errors":{field:[...]}]}
+)
 
 // Error reads like
 // "cachet: PUT /components/14: 400 Bad Request: The request cannot be fulfilled due to bad syntax. (The status may not be greater than 4.)".
@@ -41,7 +51,7 @@ func (e *APIError) detail() string {
 		if e.Detail != "" {
 			b.WriteString(": " + e.Detail)
 		}
-		if len(e.Details) > 0 {
+		if len(e.Details) > 0 && !(len(e.Details) == 1 && e.Details[0] == e.Detail) {
 			b.WriteString(" (" + strings.Join(e.Details, " ") + ")")
 		}
 	case e.Body == "":
@@ -57,51 +67,85 @@ func (e *APIError) detail() string {
 	return b.String()
 }
 
-func newAPIError(method, path string, resp *http.Response, body []byte, sec *secret) *APIError {
+func newAPIError(cl *call, resp *http.Response, body []byte, sec *secret) *APIError {
 	e := &APIError{
-		Method:      method,
-		Path:        path,
+		Method:      cl.method,
+		Path:        cl.path,
 		StatusCode:  resp.StatusCode,
 		ContentType: mediaType(resp.Header.Get("Content-Type")),
 	}
 	var env struct {
-		Errors []struct {
-			Title  string `json:"title"`
-			Detail string `json:"detail"`
-			Meta   struct {
-				Details json.RawMessage `json:"details"`
-			} `json:"meta"`
-		} `json:"errors"`
-		Message string `json:"message"` // Laravel's default shape (Cachet 3.x)
+		Errors  json.RawMessage `json:"errors"`
+		Message *string         `json:"message"` // Laravel's default shape (Cachet 3.x)
+	}
+	var list []struct {
+		Title  string `json:"title"`
+		Detail string `json:"detail"`
+		Meta   struct {
+			Details json.RawMessage `json:"details"`
+		} `json:"meta"`
 	}
 	err := json.Unmarshal(body, &env)
-	fromCachet := err == nil && (len(env.Errors) > 0 || env.Message != "")
 	switch {
-	case err == nil && len(env.Errors) > 0:
-		first := env.Errors[0]
+	case err == nil && json.Unmarshal(env.Errors, &list) == nil && len(list) > 0:
+		first := list[0]
+		e.shape = shapeCachet2
 		e.Title, e.Detail, e.Details = sec.redact(first.Title), sec.redact(first.Detail), sec.redactAll(details(first.Meta.Details))
-	case err == nil && env.Message != "":
-		e.Detail = sec.redact(env.Message)
+	case err == nil && env.Message != nil && *env.Message != "":
+		e.shape = shapeLaravel
+		e.Detail, e.Details = sec.redact(*env.Message), sec.redactAll(details(env.Errors))
 	default:
 		e.Body = excerpt(sec.redact(string(body)))
 	}
 	if e.Title == "" {
 		e.Title = http.StatusText(resp.StatusCode)
 	}
-	if wrongURL(resp.StatusCode, fromCachet, path) {
-		e.hint = urlHint
-	}
+	e.hint = errorHint(cl, resp.StatusCode, e.shape != shapeUnknown)
 	return e
+}
+
+// errorHint says what to check: cachet.url when the answer suggests it is
+// not the API base, or, on 3.x, the token and its abilities.
+func errorHint(cl *call, code int, fromCachet bool) string {
+	switch {
+	case wrongURL(code, fromCachet, cl.path):
+		return hintFor(cl.api)
+	case cl.api != APIv3 || !fromCachet:
+	case code == http.StatusUnauthorized:
+		return "Cachet did not accept the API token: Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer; check the configured token"
+	case code == http.StatusForbidden:
+		return "the API token lacks the " + ability(cl.method, cl.path) + " ability: give the token that ability in Cachet's dashboard, or make a token that has it"
+	}
+	return ""
+}
+
+// ability names the Cachet 3.x token ability a write needs.
+func ability(method, path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	resource := parts[0]
+	switch {
+	case len(parts) >= 3 && parts[0] == "incidents" && parts[2] == "updates":
+		resource = "incident-updates"
+	case len(parts) >= 3 && parts[0] == "schedules" && parts[2] == "updates":
+		resource = "schedule-updates"
+	case len(parts) >= 3 && parts[0] == "metrics" && parts[2] == "points":
+		resource = "metric-points"
+	}
+	if method == http.MethodDelete {
+		return resource + ".delete"
+	}
+	return resource + ".manage"
 }
 
 // wrongURL reports whether an error answer suggests that cachet.url is not
 // the API base: a 404 for a route every Cachet has, or a page that is not
-// Cachet's JSON. A 404 for one component is Cachet saying the id is
-// unknown; a 5xx page is a server or proxy failing, whatever the URL.
+// Cachet's JSON. A 404 for one component, incident or metric is Cachet
+// saying the id is unknown; a 5xx page is a server or proxy failing,
+// whatever the URL.
 func wrongURL(code int, fromCachet bool, path string) bool {
 	switch {
 	case code == http.StatusNotFound:
-		return !fromCachet || !isComponentPath(path)
+		return !fromCachet || !isItemPath(path)
 	case code >= 500:
 		return false
 	default:
@@ -109,12 +153,22 @@ func wrongURL(code int, fromCachet bool, path string) bool {
 	}
 }
 
-func isComponentPath(path string) bool {
-	id, ok := strings.CutPrefix(path, "/components/")
-	return ok && id != "" && strings.Trim(id, "0123456789") == ""
+// isItemPath reports whether path names one item (or a list below one):
+// /components/3, /incidents/3/updates, /metrics/3/points.
+func isItemPath(path string) bool {
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[1] == "" || strings.Trim(parts[1], "0123456789") != "" {
+		return false
+	}
+	switch parts[0] {
+	case "components", "incidents", "metrics", "schedules":
+		return len(parts) == 2 || parts[2] == "updates" || parts[2] == "points"
+	}
+	return false
 }
 
-// details accepts ["msg", ...] and {"field": ["msg", ...]}.
+// details accepts ["msg", ...] and {"field": ["msg", ...]}, the latter
+// in the order of the field names.
 func details(raw json.RawMessage) []string {
 	var list []string
 	if json.Unmarshal(raw, &list) == nil {
@@ -122,8 +176,8 @@ func details(raw json.RawMessage) []string {
 	}
 	var byField map[string][]string
 	if json.Unmarshal(raw, &byField) == nil {
-		for _, msgs := range byField {
-			list = append(list, msgs...)
+		for _, field := range slices.Sorted(maps.Keys(byField)) {
+			list = append(list, byField[field]...)
 		}
 	}
 	return list

@@ -13,7 +13,7 @@ import (
 // last one it announced. The items that were listed come with it.
 type IncompleteListError struct {
 	Listed, Total int
-	what          string // "components" (the zero value) or "component groups"
+	what          string // "components" (the zero value), "component groups", "incidents", ...
 }
 
 // Error reads like "Cachet listed 18 of 20 components".
@@ -42,7 +42,7 @@ func getPage[T any](ctx context.Context, c *Client, path string, p int) (pag *pa
 		Data []T `json:"data"`
 	}
 	q := url.Values{"per_page": {strconv.Itoa(c.perPage)}, "page": {strconv.Itoa(p)}}
-	if _, err := c.do(ctx, http.MethodGet, path, q, nil, &pg); err != nil {
+	if _, err := c.do(ctx, &call{api: APIv2, method: http.MethodGet, path: path, query: q, out: &pg}); err != nil {
 		return nil, nil, err
 	}
 	if pg.Meta != nil {

@@ -17,7 +17,7 @@ import (
 )
 
 // origin is a loopback server that records every request it gets and
-// whether one carried X-Cachet-Token.
+// whether one carried a token (X-Cachet-Token or Authorization).
 type origin struct {
 	*httptest.Server
 	requests atomic.Int32
@@ -32,7 +32,7 @@ func newOrigin(t *testing.T, host string, useTLS bool, h http.Handler) *origin {
 	o := &origin{}
 	o.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.requests.Add(1)
-		if r.Header.Get("X-Cachet-Token") != "" {
+		if r.Header.Get("X-Cachet-Token") != "" || r.Header.Get("Authorization") != "" {
 			o.sawToken.Store(true)
 		}
 		h.ServeHTTP(w, r)

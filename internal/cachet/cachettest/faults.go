@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // Fault is a failure the fake injects instead of answering normally.
@@ -12,13 +14,13 @@ type Fault int
 // Faults.
 const (
 	FaultNone      Fault = iota
-	Fault500             // 500 with Cachet's JSON error body
+	Fault500             // 500 with Cachet's JSON error body (the mode's shape)
 	Fault502HTML         // 502 with an HTML page (a proxy in front)
 	FaultHTML200         // 200 with an HTML page
 	FaultTruncated       // 200 with truncated JSON
 	FaultHang            // no answer until the client gives up
 	FaultClose           // the connection is closed without an answer
-	Fault429             // 429 with Retry-After: 1
+	Fault429             // 429 with Retry-After: 1 (3.x: Laravel's body and X-RateLimit headers)
 )
 
 // FailNext makes the next n requests (only writes if onlyWrites) fail with
@@ -51,6 +53,10 @@ const (
 func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault) {
 	switch f {
 	case Fault500:
+		if s.mode == Cachet3 {
+			writeMessage(w, http.StatusInternalServerError, msg500)
+			return
+		}
 		writeError(w, http.StatusInternalServerError, detail500, nil)
 	case Fault502HTML:
 		w.Header().Set("Content-Type", "text/html")
@@ -79,6 +85,13 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault) {
 		panic(http.ErrAbortHandler) // closes the stream without logging
 	case Fault429:
 		w.Header().Set("Retry-After", "1")
+		if s.mode == Cachet3 {
+			w.Header().Set("X-RateLimit-Limit", "300")
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10))
+			writeMessage(w, http.StatusTooManyRequests, msg429)
+			return
+		}
 		writeError(w, http.StatusTooManyRequests, detail429, nil)
 	default:
 		writeError(w, http.StatusInternalServerError, fmt.Sprintf("unknown fault %d", f), nil)

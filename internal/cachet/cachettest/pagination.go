@@ -52,6 +52,7 @@ func (s *Server) listComponents(w http.ResponseWriter, r *http.Request, authoriz
 		return
 	}
 	perPage := s.pageSize(r)
+	loc := s.zone(r)
 	s.mu.Lock()
 	var visible []*entry
 	for _, e := range s.sortedLocked() {
@@ -63,7 +64,7 @@ func (s *Server) listComponents(w http.ResponseWriter, r *http.Request, authoriz
 	page, start, end := pageBounds(r, len(visible), perPage)
 	items := make([]any, 0, end-start)
 	for _, e := range visible[start:end] {
-		items = append(items, s.componentJSONLocked(e))
+		items = append(items, s.componentJSONLocked(e, loc))
 	}
 	q := s.quirks
 	s.mu.Unlock()

@@ -25,10 +25,15 @@ const (
 	noGroup   = `No query results for model [CachetHQ\Cachet\Models\ComponentGroup].`
 )
 
+// noResults is Cachet 2.x's 404 detail for an unknown id of a model.
+func noResults(model string) string {
+	return `No query results for model [CachetHQ\Cachet\Models\` + model + `].`
+}
+
 // route dispatches like Laravel: route match (404/405), then route-model
 // binding (404), then Acceptable (406), then the token (401).
 func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, authorized bool) {
-	rest, ok := strings.CutPrefix(r.URL.Path, apiPrefix)
+	rest, ok := strings.CutPrefix(r.URL.Path, s.prefix)
 	if !ok || (rest != "" && rest[0] != '/') {
 		writeError(w, http.StatusNotFound, detail404, nil)
 		return
@@ -42,9 +47,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, auth
 		})
 	case rest == "/version":
 		s.handle(w, r, readOnly, false, authorized, func() {
+			v := "2.4.1"
+			if s.mode == Cachet23 {
+				v = "2.3.18"
+			}
 			writeJSON(w, http.StatusOK, map[string]any{
-				"meta": map[string]any{"on_latest": true, "latest": map[string]any{"tag_name": "v2.4.1", "prelease": false, "draft": false}},
-				"data": "2.4.1",
+				"meta": map[string]any{"on_latest": v == "2.4.1", "latest": map[string]any{"tag_name": "v2.4.1", "prelease": false, "draft": false}},
+				"data": v,
 			})
 		})
 	case rest == "/status":
@@ -74,6 +83,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, auth
 		s.component(w, r, strings.TrimPrefix(rest, "/components/"), body, authorized)
 	case rest == "/subscribers":
 		s.handle(w, r, readOnly, true, authorized, func() { writeList(w, r, nil, s.pageSize(r)) })
+	case rest == "/incidents" || strings.HasPrefix(rest, "/incidents/"):
+		s.incidents2(w, r, strings.TrimPrefix(rest, "/incidents"), body, authorized)
+	case rest == "/metrics" || strings.HasPrefix(rest, "/metrics/"):
+		s.metrics2(w, r, strings.TrimPrefix(rest, "/metrics"), body, authorized)
+	case s.mode == Cachet24 && (rest == "/schedules" || strings.HasPrefix(rest, "/schedules/")):
+		s.schedules2(w, r, strings.TrimPrefix(rest, "/schedules"), authorized)
 	default:
 		writeError(w, http.StatusNotFound, detail404, nil)
 	}
@@ -142,11 +157,12 @@ func (s *Server) component(w http.ResponseWriter, r *http.Request, idStr string,
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		loc := s.zone(r)
 		s.mu.Lock()
 		e := s.comps[id]
 		var v map[string]any
 		if e != nil && (e.c.Enabled || authorized) {
-			v = s.componentJSONLocked(e)
+			v = s.componentJSONLocked(e, loc)
 		}
 		s.mu.Unlock()
 		if v == nil { // guests only see enabled components
@@ -174,7 +190,8 @@ func (s *Server) component(w http.ResponseWriter, r *http.Request, idStr string,
 }
 
 // update applies a PUT body like Cachet 2.4: absent or null fields keep
-// their value (enabled too), status must be an integer in 0..4.
+// their value (enabled too), status must be an integer in 0..4. Cachet 2.3
+// stores any integer status and takes an absent enabled as true.
 func (s *Server) update(w http.ResponseWriter, r *http.Request, id int, body []byte) {
 	in, err := parseBody(r, body)
 	if err != nil {
@@ -186,12 +203,16 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, id int, body []b
 	switch {
 	case err != nil:
 		problems = append(problems, "The status must be an integer.")
+	case s.mode == Cachet23:
 	case hasStatus && st < 0:
 		problems = append(problems, "The status must be at least 0.")
 	case hasStatus && st > 4:
 		problems = append(problems, "The status may not be greater than 4.")
 	}
 	enabled, hasEnabled, err := boolField(in, "enabled")
+	if !hasEnabled && err == nil && s.mode == Cachet23 {
+		enabled, hasEnabled = true, true
+	}
 	if err != nil {
 		problems = append(problems, "The enabled field must be true or false.")
 	}
@@ -205,6 +226,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, id int, body []b
 		return
 	}
 
+	loc := s.zone(r)
 	s.mu.Lock()
 	e, ok := s.comps[id]
 	if !ok { // deleted meanwhile
@@ -225,10 +247,10 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, id int, body []b
 	if hasName && name != "" {
 		e.c.Name = name
 	}
-	if e.c != old { // Cachet 2.4 only touches updated_at when something changed
+	if e.c != old || s.mode == Cachet23 { // Cachet 2.4 only touches updated_at when something changed
 		e.updated = time.Now().UTC()
 	}
-	v := s.componentJSONLocked(e)
+	v := s.componentJSONLocked(e, loc)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"data": v})
 }

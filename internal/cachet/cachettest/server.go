@@ -1,11 +1,30 @@
-// Package cachettest is an in-memory fake of the Cachet 2.x API (under
-// /api/v1) served over real HTTP. It behaves like Cachet 2.4 where the
-// updater cares: pagination, token rules, route-model binding before auth,
-// 400 validation errors, 405 on PATCH, 406 on a non-JSON Accept header. It
-// can also inject faults (5xx, HTML pages, truncated JSON, hangs, dropped
-// connections, 429) and make the listing's pagination meta lie.
+// Package cachettest is an in-memory fake of the Cachet API served over
+// real HTTP, in one of three modes.
 //
-// It is a normal package because the demo command serves it too.
+// Cachet 2.4 (the default, under /api/v1) behaves like Cachet 2.4 where
+// the updater cares: pagination, token rules (X-Cachet-Token),
+// route-model binding before auth, 400 validation errors, 405 on PATCH,
+// 406 on a non-JSON Accept header, the Time-Zone header; incidents and
+// incident updates, metric points (folded into an equal one within the
+// metric's threshold) and schedules (a schedule without an end shows
+// completed_at as now, as 2.4 does).
+//
+// Cachet 2.3 (WithMode(Cachet23)) has no incident updates and no
+// schedules (unknown routes, 404), stores component statuses outside 0..4
+// and re-enables a component whose PUT omits enabled.
+//
+// Cachet 3.x (NewV3, or WithMode(Cachet3), under /api or WithAPIPath)
+// follows cachethq/core: Authorization: Bearer only, token abilities (403
+// "Invalid ability provided."), JSON:API documents, simple pagination with
+// links.next and no total (per_page 1..100, default 15), enabled
+// components only unless filter[enabled]=0, statuses 1..6 with
+// latest_status, PUT and PATCH updates, Laravel's errors (401
+// "Unauthenticated.", 422 with errors by field, 429 with Retry-After),
+// incidents with updates, metric points and schedules with components.
+//
+// Every mode can inject faults (5xx, HTML pages, truncated JSON, hangs,
+// dropped connections, 429); 2.x listings can make their pagination meta
+// lie. It is a normal package because the demo command serves it too.
 package cachettest
 
 import (
@@ -21,11 +40,56 @@ import (
 
 const (
 	apiPrefix      = "/api/v1"
+	apiPrefixV3    = "/api"
 	timeLayout     = "2006-01-02 15:04:05"
 	maxRequestBody = 1 << 20
+	redactedHeader = "[redacted]"
 )
 
-// Component is a component as the fake stores it.
+// Mode is the Cachet version the fake plays.
+type Mode int
+
+// Modes.
+const (
+	Cachet24 Mode = iota // Cachet 2.4 under /api/v1 (the default)
+	Cachet23             // Cachet 2.3 under /api/v1
+	Cachet3              // Cachet 3.x under /api
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Cachet24:
+		return "2.4"
+	case Cachet23:
+		return "2.3"
+	case Cachet3:
+		return "3.x"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Option configures a fake.
+type Option func(*Server)
+
+// WithMode sets the Cachet version the fake plays.
+func WithMode(m Mode) Option {
+	return func(s *Server) {
+		s.mode = m
+		if m == Cachet3 && s.prefix == apiPrefix {
+			s.prefix = apiPrefixV3
+		}
+	}
+}
+
+// WithAPIPath serves the API under path instead of /api/v1 (2.x) or /api
+// (3.x), e.g. /status/api for a Cachet 3.x with CACHET_PATH=status. Give it
+// after WithMode.
+func WithAPIPath(path string) Option {
+	return func(s *Server) { s.prefix = path }
+}
+
+// Component is a component as the fake stores it. Status is in the mode's
+// own numbers: 0..4 on 2.x, 1..6 on 3.x (5 unknown, 6 under maintenance).
 type Component struct {
 	ID      int
 	Name    string
@@ -36,11 +100,16 @@ type Component struct {
 
 // Request is one request the fake received.
 type Request struct {
-	Method     string
-	Path       string // as received, e.g. /api/v1/components/3
-	RawQuery   string
-	Body       string
-	Authorized bool // the X-Cachet-Token header matched the server's token
+	Method   string
+	Path     string // as received, e.g. /api/v1/components/3
+	RawQuery string
+	Body     string
+	// Authorized: the token matched the server's, in the mode's header
+	// (X-Cachet-Token on 2.x, Authorization: Bearer on 3.x).
+	Authorized bool
+	// Header holds the request's headers, with the values of
+	// X-Cachet-Token and Authorization replaced by "[redacted]".
+	Header http.Header
 }
 
 type entry struct {
@@ -50,10 +119,12 @@ type entry struct {
 
 // Server is the fake. It is safe for concurrent use.
 type Server struct {
-	token string
-	ts    *httptest.Server
-	done  chan struct{}
-	once  sync.Once
+	token  string
+	mode   Mode
+	prefix string
+	ts     *httptest.Server
+	done   chan struct{}
+	once   sync.Once
 
 	mu             sync.Mutex
 	comps          map[int]*entry
@@ -66,36 +137,73 @@ type Server struct {
 	fault          Fault
 	faultLeft      int // < 0: until cleared
 	faultWrites    bool
+	tz             *time.Location
+	abilities      map[string]bool // 3.x token abilities; "*" is every one
+	limit          rateLimit
+	incidents      map[int]*Incident
+	updates        []IncidentUpdate
+	metrics        map[int]*Metric
+	points         []Point
+	schedules      map[int]*Schedule
+	nextID         int // for incidents, updates, points, schedules
 }
 
 // New starts a fake on 127.0.0.1 that accepts token for writes. URL()
-// returns its API base (ending in /api/v1).
-func New(token string) *Server {
-	s := NewHandler(token)
+// returns its API base (ending in /api/v1, or /api in 3.x mode).
+func New(token string, opts ...Option) *Server {
+	s := NewHandler(token, opts...)
 	s.ts = httptest.NewServer(s.Handler())
 	return s
 }
 
-// NewHandler returns a fake that is not listening; serve Handler() yourself.
-func NewHandler(token string) *Server {
-	return &Server{
-		token:   token,
-		done:    make(chan struct{}),
-		comps:   map[int]*entry{},
-		groups:  map[int]string{},
-		perPage: 20,
-	}
+// NewV3 starts a Cachet 3.x fake, as New(token, WithMode(Cachet3), opts...).
+func NewV3(token string, opts ...Option) *Server {
+	return New(token, append([]Option{WithMode(Cachet3)}, opts...)...)
 }
 
-// Handler serves the API under /api/v1.
+// NewHandler returns a fake that is not listening; serve Handler() yourself
+// and find the API under APIPath().
+func NewHandler(token string, opts ...Option) *Server {
+	s := &Server{
+		token:     token,
+		prefix:    apiPrefix,
+		done:      make(chan struct{}),
+		comps:     map[int]*entry{},
+		groups:    map[int]string{},
+		perPage:   20,
+		tz:        time.UTC,
+		abilities: map[string]bool{"*": true},
+		incidents: map[int]*Incident{},
+		metrics:   map[int]*Metric{},
+		schedules: map[int]*Schedule{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// NewHandlerV3 is NewHandler in 3.x mode, e.g. for demo --api v3.
+func NewHandlerV3(token string, opts ...Option) *Server {
+	return NewHandler(token, append([]Option{WithMode(Cachet3)}, opts...)...)
+}
+
+// Handler serves the API under APIPath().
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
+
+// Mode returns the Cachet version the fake plays.
+func (s *Server) Mode() Mode { return s.mode }
+
+// APIPath is the path the API is served under: /api/v1, /api, or the
+// WithAPIPath one.
+func (s *Server) APIPath() string { return s.prefix }
 
 // URL is the API base URL, or "" when the fake was made by NewHandler.
 func (s *Server) URL() string {
 	if s.ts == nil {
 		return ""
 	}
-	return s.ts.URL + apiPrefix
+	return s.ts.URL + s.prefix
 }
 
 // Close releases hanging requests and stops the server if New started it.
@@ -110,6 +218,10 @@ func (s *Server) Close() {
 func (s *Server) Add(c Component) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.addLocked(c)
+}
+
+func (s *Server) addLocked(c Component) *entry {
 	if c.ID <= 0 {
 		for id := range s.comps {
 			c.ID = max(c.ID, id)
@@ -117,8 +229,23 @@ func (s *Server) Add(c Component) {
 		c.ID++
 	}
 	now := time.Now().UTC()
-	s.comps[c.ID] = &entry{c: c, created: now, updated: now}
+	e := &entry{c: c, created: now, updated: now}
+	s.comps[c.ID] = e
 	s.sorted = nil
+	return e
+}
+
+// SetStatus sets a component's status as a person would in Cachet's
+// dashboard, in the mode's numbers (on 3.x, 5 is unknown and 6 under
+// maintenance). It reports whether the component exists.
+func (s *Server) SetStatus(id, status int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.comps[id]
+	if ok && e.c.Status != status {
+		e.c.Status, e.updated = status, time.Now().UTC()
+	}
+	return ok
 }
 
 // AddGroup adds or replaces a component group.
@@ -185,6 +312,31 @@ func (s *Server) SetStatusAsString(on bool) {
 	s.statusAsString = on
 }
 
+// SetTimezone sets the zone a 2.x fake renders timestamps in when a
+// request has no Time-Zone header (Cachet's cachet.timezone; default UTC).
+func (s *Server) SetTimezone(loc *time.Location) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tz = loc
+}
+
+// SetAbilities sets the 3.x token's abilities, e.g. "components.manage";
+// "*" (the default) is every ability.
+func (s *Server) SetAbilities(abilities ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.abilities = map[string]bool{}
+	for _, a := range abilities {
+		s.abilities[a] = true
+	}
+}
+
+func (s *Server) can(ability string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.abilities["*"] || s.abilities[ability]
+}
+
 func isWrite(method string) bool {
 	switch method {
 	case http.MethodPut, http.MethodPost, http.MethodPatch, http.MethodDelete:
@@ -209,24 +361,65 @@ func (s *Server) sortedLocked() []*entry {
 	return out
 }
 
+// newIDLocked returns the next id for an incident, update, point or
+// schedule.
+func (s *Server) newIDLocked() int {
+	s.nextID++
+	return s.nextID
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
-	authorized := s.token != "" && r.Header.Get("X-Cachet-Token") == s.token
+	authorized := s.authorized(r)
+	h := r.Header.Clone()
+	for _, k := range []string{"X-Cachet-Token", "Authorization"} {
+		if len(h[k]) > 0 {
+			h[k] = []string{redactedHeader}
+		}
+	}
 	s.mu.Lock()
 	s.log = append(s.log, Request{
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-		Body: string(body), Authorized: authorized,
+		Body: string(body), Authorized: authorized, Header: h,
 	})
 	f := s.takeFaultLocked(isWrite(r.Method))
 	s.mu.Unlock()
-	if f != FaultNone {
+	switch {
+	case f != FaultNone:
 		s.serveFault(w, r, f)
-		return
+	case s.mode == Cachet3:
+		s.route3(w, r, body, authorized)
+	default:
+		s.route(w, r, body, authorized)
 	}
-	s.route(w, r, body, authorized)
 }
 
-func (s *Server) componentJSONLocked(e *entry) map[string]any {
+// authorized checks the token where the mode looks for it: Cachet 2.x
+// reads X-Cachet-Token only, 3.x (Sanctum) a bearer token only.
+func (s *Server) authorized(r *http.Request) bool {
+	if s.token == "" {
+		return false
+	}
+	if s.mode == Cachet3 {
+		return r.Header.Get("Authorization") == "Bearer "+s.token
+	}
+	return r.Header.Get("X-Cachet-Token") == s.token
+}
+
+// zone is where a 2.x request wants its timestamps: its Time-Zone header,
+// else the server's zone.
+func (s *Server) zone(r *http.Request) *time.Location {
+	if tz := r.Header.Get("Time-Zone"); tz != "" {
+		if loc, err := time.LoadLocation(tz); err == nil {
+			return loc
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tz
+}
+
+func (s *Server) componentJSONLocked(e *entry, loc *time.Location) map[string]any {
 	var st any = e.c.Status
 	if s.statusAsString {
 		st = strconv.Itoa(e.c.Status)
@@ -238,7 +431,7 @@ func (s *Server) componentJSONLocked(e *entry) map[string]any {
 	return map[string]any{
 		"id": e.c.ID, "name": e.c.Name, "description": "", "link": "",
 		"status": st, "order": 0, "group_id": e.c.GroupID,
-		"created_at": e.created.Format(timeLayout), "updated_at": e.updated.Format(timeLayout),
+		"created_at": e.created.In(loc).Format(timeLayout), "updated_at": e.updated.In(loc).Format(timeLayout),
 		"deleted_at": nil, "enabled": e.c.Enabled, "meta": nil,
 		"status_name": name, "tags": []string{},
 	}

@@ -1,0 +1,351 @@
+package cachet
+
+//lint:file-ignore ST1005 error texts start with "Cachet", the proper noun, when they say what Cachet answered.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/proxer/cachet-updater/internal/status"
+)
+
+// IncidentStatus is an incident's status; both APIs number them alike.
+type IncidentStatus int
+
+// Incident statuses.
+const (
+	IncidentUnknown       IncidentStatus = 0 // 2.x: scheduled (legacy); 3.x: reported
+	IncidentInvestigating IncidentStatus = 1
+	IncidentIdentified    IncidentStatus = 2
+	IncidentWatching      IncidentStatus = 3
+	IncidentFixed         IncidentStatus = 4
+)
+
+// String returns Cachet's English name of s.
+func (s IncidentStatus) String() string {
+	switch s {
+	case IncidentUnknown:
+		return "unknown"
+	case IncidentInvestigating:
+		return "investigating"
+	case IncidentIdentified:
+		return "identified"
+	case IncidentWatching:
+		return "watching"
+	case IncidentFixed:
+		return "fixed"
+	}
+	return fmt.Sprintf("incident status(%d)", int(s))
+}
+
+// Incident is the part of a Cachet incident the updater needs.
+type Incident struct {
+	ID      int
+	Name    string
+	Message string
+	Status  IncidentStatus
+	// ComponentID is the component the incident names: 2.x's component_id,
+	// on 3.x the first of the components it is linked to; 0 for none.
+	ComponentID int
+	// ComponentIDs are all the components the incident names (2.x: at
+	// most one).
+	ComponentIDs []int
+	Visible      bool      // guests see it
+	CreatedAt    time.Time // UTC; zero when Cachet sent none
+}
+
+// Open reports whether the incident is not resolved yet.
+func (i Incident) Open() bool { return i.Status != IncidentFixed }
+
+// Names reports whether the incident names the component.
+func (i Incident) Names(componentID int) bool { return slices.Contains(i.ComponentIDs, componentID) }
+
+// UnmarshalJSON decodes a 2.x incident or a 3.x JSON:API resource (whose
+// components come from the included relationship).
+func (i *Incident) UnmarshalJSON(b []byte) error {
+	res, v3, err := jsonAPI(b)
+	if err != nil {
+		return fmt.Errorf("decoding incident: %w", err)
+	}
+	if v3 {
+		b = res.Attributes
+	}
+	var raw struct {
+		ID          flexInt    `json:"id"`
+		Name        *string    `json:"name"`
+		Message     *string    `json:"message"`
+		Status      flexInt    `json:"status"`
+		ComponentID flexInt    `json:"component_id"`
+		Visible     visibility `json:"visible"`
+		CreatedAt   cachetTime `json:"created_at"`
+		Created     cachetTime `json:"created"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("decoding incident: %w", err)
+	}
+	*i = Incident{ID: int(raw.ID), Status: IncidentStatus(raw.Status), Visible: bool(raw.Visible), CreatedAt: time.Time(raw.CreatedAt)}
+	if raw.Name != nil {
+		i.Name = *raw.Name
+	}
+	if raw.Message != nil {
+		i.Message = *raw.Message
+	}
+	if raw.ComponentID > 0 {
+		i.ComponentIDs = []int{int(raw.ComponentID)}
+	}
+	if v3 {
+		i.fromV3(res, time.Time(raw.Created))
+	}
+	if len(i.ComponentIDs) > 0 {
+		i.ComponentID = i.ComponentIDs[0]
+	}
+	return nil
+}
+
+func (i *Incident) fromV3(res resource, created time.Time) {
+	if i.ID == 0 {
+		i.ID = int(res.ID)
+	}
+	if ids := res.related("components"); len(ids) > 0 {
+		i.ComponentIDs = ids
+	}
+	if i.CreatedAt.IsZero() {
+		i.CreatedAt = created
+	}
+}
+
+// NewIncident is what CreateIncident sends.
+type NewIncident struct {
+	Name    string // required
+	Message string // required
+	Status  IncidentStatus
+	Visible bool // guests see it
+	// Notify asks Cachet to e-mail subscribers (2.x notify, 3.x
+	// notifications).
+	Notify bool
+	// ComponentID names the component the incident is about; 0 for none.
+	ComponentID int
+	// ComponentStatus is sent with ComponentID, as Cachet requires. Cachet
+	// 2.x also sets the component to it; 3.x records it as the incident's
+	// impact, which shows in the component's latest_status while the
+	// incident is open.
+	ComponentStatus status.Status
+}
+
+func (n NewIncident) check() error {
+	switch {
+	case strings.TrimSpace(n.Name) == "":
+		return errors.New("cachet: an incident needs a name")
+	case strings.TrimSpace(n.Message) == "":
+		return errors.New("cachet: an incident needs a message")
+	case n.Status < IncidentUnknown || n.Status > IncidentFixed:
+		return fmt.Errorf("cachet: invalid incident status %d, want 0 to 4", int(n.Status))
+	case n.ComponentID < 0:
+		return fmt.Errorf("cachet: invalid component id %d", n.ComponentID)
+	}
+	return nil
+}
+
+// body is the JSON Cachet takes: 2.x calls the mail flag notify, 3.x
+// notifications; 3.x numbers the component status its own way.
+func (n NewIncident) body(api string) map[string]any {
+	b := map[string]any{"name": n.Name, "message": n.Message, "status": int(n.Status), "visible": n.Visible}
+	if api == APIv3 {
+		b["notifications"] = n.Notify
+	} else {
+		b["notify"] = n.Notify
+	}
+	if n.ComponentID > 0 {
+		b["component_id"] = n.ComponentID
+		b["component_status"] = int(n.ComponentStatus)
+		if api == APIv3 {
+			b["component_status"] = v3Status(n.ComponentStatus)
+		}
+	}
+	return b
+}
+
+// CreateIncident opens an incident with POST /incidents and returns it as
+// Cachet stored it. It counts as done only when Cachet answers with an
+// incident id and the status sent.
+func (c *Client) CreateIncident(ctx context.Context, n NewIncident) (Incident, error) {
+	if err := n.check(); err != nil {
+		return Incident{}, err
+	}
+	api, err := c.API(ctx)
+	if err != nil {
+		return Incident{}, err
+	}
+	var out struct {
+		Data *Incident `json:"data"`
+	}
+	code, err := c.do(ctx, &call{api: api, method: http.MethodPost, path: "/incidents", in: n.body(api), out: &out})
+	if err != nil {
+		return Incident{}, err
+	}
+	switch got := out.Data; {
+	case got == nil || got.ID <= 0:
+		err = fmt.Errorf("Cachet answered %d without an incident: it may not have been created (%s)", code, hintFor(api))
+	case got.Status != n.Status:
+		err = fmt.Errorf("Cachet answered %d with incident %d holding status %d, not %d", code, got.ID, int(got.Status), int(n.Status))
+	default:
+		return *got, nil
+	}
+	return Incident{}, &opError{sec: c.sec, method: http.MethodPost, path: "/incidents", err: err}
+}
+
+// IncidentUpdate is what UpdateIncident sends.
+type IncidentUpdate struct {
+	Status  IncidentStatus
+	Message string // required
+	// Notify matters on Cachet 2.3 only, whose PUT /incidents/{id} mails
+	// subscribers unless told not to; 2.4 and 3.x mail for an update as
+	// their settings say.
+	Notify bool
+}
+
+// UpdateIncident records a new status and message for an incident: 2.4 and
+// 3.x add an incident update (POST /incidents/{id}/updates, which also
+// sets the incident's status); 2.3, which has no updates, rewrites the
+// incident (GET, then PUT /incidents/{id} with the status and message, and
+// its visibility as read, which 2.3 would otherwise reset). It counts as
+// done only when Cachet answers with the status sent.
+func (c *Client) UpdateIncident(ctx context.Context, id int, u IncidentUpdate) error {
+	switch {
+	case id <= 0:
+		return fmt.Errorf("cachet: invalid incident id %d", id)
+	case strings.TrimSpace(u.Message) == "":
+		return errors.New("cachet: an incident update needs a message")
+	case u.Status < IncidentUnknown || u.Status > IncidentFixed:
+		return fmt.Errorf("cachet: invalid incident status %d, want 0 to 4", int(u.Status))
+	}
+	api, err := c.API(ctx)
+	if err != nil {
+		return err
+	}
+	if api == APIv2 {
+		v, err := c.v2Version(ctx)
+		if err != nil {
+			return err
+		}
+		if v == "2.3" {
+			return c.rewriteIncident(ctx, id, u)
+		}
+	}
+	return c.addIncidentUpdate(ctx, api, id, u)
+}
+
+// ResolveIncident marks an incident fixed (status 4) with message, as
+// UpdateIncident does.
+func (c *Client) ResolveIncident(ctx context.Context, id int, message string, notify bool) error {
+	return c.UpdateIncident(ctx, id, IncidentUpdate{Status: IncidentFixed, Message: message, Notify: notify})
+}
+
+func (c *Client) addIncidentUpdate(ctx context.Context, api string, id int, u IncidentUpdate) error {
+	path := "/incidents/" + strconv.Itoa(id) + "/updates"
+	body := map[string]any{"status": int(u.Status), "message": u.Message}
+	var out struct {
+		Data json.RawMessage `json:"data"`
+	}
+	code, err := c.do(ctx, &call{api: api, method: http.MethodPost, path: path, in: body, out: &out})
+	if err != nil {
+		return err
+	}
+	var got struct {
+		Status     *flexInt `json:"status"`
+		IncidentID flexInt  `json:"incident_id"`   // 2.4
+		Updateable flexInt  `json:"updateable_id"` // 3.x
+	}
+	res, v3, err := jsonAPI(out.Data)
+	raw := json.RawMessage(out.Data)
+	if err == nil && v3 {
+		raw = res.Attributes
+	}
+	switch {
+	case err != nil || isNull(raw) || json.Unmarshal(raw, &got) != nil || got.Status == nil:
+		err = fmt.Errorf("Cachet answered %d without an incident update: it may not have been recorded (%s)", code, hintFor(api))
+	case int(*got.Status) != int(u.Status):
+		err = fmt.Errorf("Cachet answered %d with an update holding status %d, not %d", code, int(*got.Status), int(u.Status))
+	case max(got.IncidentID, got.Updateable) > 0 && int(max(got.IncidentID, got.Updateable)) != id:
+		err = fmt.Errorf("Cachet answered %d with an update of incident %d, not %d", code, int(max(got.IncidentID, got.Updateable)), id)
+	default:
+		return nil
+	}
+	return &opError{sec: c.sec, method: http.MethodPost, path: path, err: err}
+}
+
+// rewriteIncident updates an incident on Cachet 2.3.
+func (c *Client) rewriteIncident(ctx context.Context, id int, u IncidentUpdate) error {
+	path := "/incidents/" + strconv.Itoa(id)
+	var cur struct {
+		Data *Incident `json:"data"`
+	}
+	if _, err := c.do(ctx, &call{api: APIv2, method: http.MethodGet, path: path, out: &cur}); err != nil {
+		return err
+	}
+	if cur.Data == nil {
+		return &opError{sec: c.sec, method: http.MethodGet, path: path, err: fmt.Errorf("Cachet answered without an incident (%s)", urlHint)}
+	}
+	body := map[string]any{"status": int(u.Status), "message": u.Message, "visible": cur.Data.Visible, "notify": u.Notify}
+	var out struct {
+		Data *Incident `json:"data"`
+	}
+	code, err := c.do(ctx, &call{api: APIv2, method: http.MethodPut, path: path, in: body, out: &out})
+	if err != nil {
+		return err
+	}
+	switch got := out.Data; {
+	case got == nil || got.ID != id:
+		err = fmt.Errorf("Cachet answered %d without incident %d: the update was not applied (%s)", code, id, urlHint)
+	case got.Status != u.Status:
+		err = fmt.Errorf("Cachet answered %d but the incident's status is %d, not %d: the update was not applied", code, int(got.Status), int(u.Status))
+	default:
+		return nil
+	}
+	return &opError{sec: c.sec, method: http.MethodPut, path: path, err: err}
+}
+
+// Incidents lists every incident the token may see, following pagination
+// (3.x: with the components each names). On 2.x, a listing that ends short
+// of meta.pagination.total comes with an *IncompleteListError, as in
+// Components. Cachet 2.x answers 500 when a column filter is mixed with
+// page, so filter the result instead, e.g. with OpenIncidents.
+func (c *Client) Incidents(ctx context.Context) ([]Incident, error) {
+	api, err := c.API(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := func(i Incident) int { return i.ID }
+	if api == APIv3 {
+		return listV3(ctx, c, "/incidents", url.Values{"include": {"components"}}, id)
+	}
+	return list(ctx, c, "/incidents", "incidents", id)
+}
+
+// OpenIncidents lists the incidents that name the component and are not
+// fixed, oldest first. With an *IncompleteListError it returns those found
+// in what was listed.
+func (c *Client) OpenIncidents(ctx context.Context, componentID int) ([]Incident, error) {
+	all, err := c.Incidents(ctx)
+	var open []Incident
+	for _, i := range all {
+		if i.Open() && i.Names(componentID) {
+			open = append(open, i)
+		}
+	}
+	slices.SortStableFunc(open, func(a, b Incident) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return a.ID - b.ID
+	})
+	return open, err
+}
