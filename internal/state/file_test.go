@@ -32,6 +32,7 @@ func sample() *State {
 	c.Last, c.LastAt = status.PerformanceIssues, t0.Add(-3*time.Minute)
 	h := s.Component(15, "Stream 2")
 	h.Hold = &Hold{Since: t0.Add(-time.Hour), Status: status.PartialOutage}
+	h.Incident = &Incident{ID: 7, Status: status.PartialOutage}
 	s.Component(16, "Stream 3") // nothing known yet
 	return &s
 }

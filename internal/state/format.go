@@ -98,6 +98,9 @@ func validate(st *State) error {
 		if c.Hold != nil && !published(c.Hold.Status) {
 			return fmt.Errorf("component %d: hold status %d is not 1-4", id, int(c.Hold.Status))
 		}
+		if c.Incident != nil && (c.Incident.ID < 1 || !published(c.Incident.Status)) {
+			return fmt.Errorf("component %d: incident %d with status %d: want a positive id and a status 1-4", id, c.Incident.ID, int(c.Incident.Status))
+		}
 	}
 	return nil
 }

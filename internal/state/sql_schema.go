@@ -33,7 +33,9 @@ var migrations = []struct {
 	last_status  SMALLINT NOT NULL DEFAULT 0 CHECK (last_status BETWEEN 0 AND 4),
 	last_at      {time} NULL,
 	hold_status  SMALLINT NULL CHECK (hold_status BETWEEN 1 AND 4),
-	hold_since   {time} NULL
+	hold_since   {time} NULL,
+	incident_id     {id} NULL,
+	incident_status SMALLINT NULL CHECK (incident_status BETWEEN 1 AND 4)
 ){opts}`,
 		`CREATE TABLE IF NOT EXISTS {p}decisions (
 	component_id {id} NOT NULL,

@@ -69,7 +69,7 @@ func (s *SQL) load(ctx context.Context, tx *sql.Tx) (*State, error) {
 
 func (s *SQL) loadComponents(ctx context.Context, tx *sql.Tx, st *State) error {
 	table := s.table("components")
-	rows, err := tx.QueryContext(ctx, `SELECT component_id, server, last_status, last_at, hold_status, hold_since FROM `+table)
+	rows, err := tx.QueryContext(ctx, `SELECT component_id, server, last_status, last_at, hold_status, hold_since, incident_id, incident_status FROM `+table)
 	if err != nil {
 		return err
 	}
@@ -80,13 +80,17 @@ func (s *SQL) loadComponents(ctx context.Context, tx *sql.Tx, st *State) error {
 			server            string
 			lastAt, holdSince dbTimeScan
 			hold              sql.NullInt64
+			incident, incStat sql.NullInt64
 		)
-		if err := rows.Scan(&id, &server, &last, &lastAt, &hold, &holdSince); err != nil {
+		if err := rows.Scan(&id, &server, &last, &lastAt, &hold, &holdSince, &incident, &incStat); err != nil {
 			return fmt.Errorf("table %s: %w", table, err)
 		}
 		c := &Component{Server: server, Last: status.Status(last), LastAt: lastAt.t}
 		if hold.Valid {
 			c.Hold = &Hold{Since: holdSince.t, Status: status.Status(hold.Int64)}
+		}
+		if incident.Valid {
+			c.Incident = &Incident{ID: int(incident.Int64), Status: status.Status(incStat.Int64)}
 		}
 		st.Components[int(id)] = c
 	}
@@ -135,7 +139,7 @@ func (s *SQL) Save(ctx context.Context, st *State) error {
 			}
 		}
 		if err := s.insertRows(cctx, tx, s.table("components"),
-			[]string{"component_id", "server", "last_status", "last_at", "hold_status", "hold_since"}, comps, ""); err != nil {
+			[]string{"component_id", "server", "last_status", "last_at", "hold_status", "hold_since", "incident_id", "incident_status"}, comps, ""); err != nil {
 			return err
 		}
 		if err := s.insertRows(cctx, tx, s.table("decisions"),
@@ -162,11 +166,14 @@ func (s *SQL) stateRows(st *State) (comps, decisions [][]any) {
 	comps = make([][]any, 0, len(ids))
 	for _, id := range ids {
 		c := st.Components[id]
-		var holdStatus, holdSince any
+		var holdStatus, holdSince, incident, incStat any
 		if c.Hold != nil {
 			holdStatus, holdSince = int(c.Hold.Status), s.timeArg(c.Hold.Since)
 		}
-		comps = append(comps, []any{id, c.Server, int(c.Last), s.timeArg(c.LastAt), holdStatus, holdSince})
+		if c.Incident != nil {
+			incident, incStat = c.Incident.ID, int(c.Incident.Status)
+		}
+		comps = append(comps, []any{id, c.Server, int(c.Last), s.timeArg(c.LastAt), holdStatus, holdSince, incident, incStat})
 		for i, d := range c.History {
 			decisions = append(decisions, []any{id, i + 1, s.timeArg(d.At), int(d.Status)})
 		}

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"sync"
@@ -148,6 +149,9 @@ func dump(st *State) string {
 		}
 		if c.Hold != nil {
 			out += " hold " + c.Hold.Status.String() + " since " + c.Hold.Since.String()
+		}
+		if c.Incident != nil {
+			out += fmt.Sprintf(" incident %d at %s", c.Incident.ID, c.Incident.Status)
 		}
 		out += " last " + c.Last.String() + " at " + c.LastAt.String() + ";"
 	}

@@ -34,6 +34,16 @@ type Component struct {
 	LastAt time.Time `json:"last_at,omitzero"`
 	// Hold is a hand-set status being left alone; nil: none.
 	Hold *Hold `json:"hold,omitempty"`
+	// Incident is the Cachet incident this tool opened for the component
+	// and has not resolved yet; nil: none.
+	Incident *Incident `json:"incident,omitempty"`
+}
+
+// Incident is an open Cachet incident of this tool's.
+type Incident struct {
+	ID int `json:"id"`
+	// Status is the component status the incident last told about.
+	Status status.Status `json:"status"`
 }
 
 // Decision is the status this tool decided for a component in one run.
