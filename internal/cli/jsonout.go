@@ -27,7 +27,8 @@ type RunJSON struct {
 	CachetError *string     `json:"cachet_error"`
 	TokenError  *string     `json:"token_error"`
 	Interrupted *string     `json:"interrupted"`
-	Offline     *string     `json:"offline"` // why this machine looked offline (the guard)
+	Offline     *string     `json:"offline"`  // why this machine looked offline (the guard)
+	Deferred    *string     `json:"deferred"` // shared state: why another vantage\'s run decides this round
 	Rows        []RowJSON   `json:"rows"`
 }
 
@@ -44,6 +45,8 @@ type SummaryJSON struct {
 	NotWritten        int   `json:"not_written"`
 	NotProbed         int   `json:"not_probed"`
 	Interrupted       int   `json:"interrupted"`
+	Maintenance       int   `json:"maintenance"`
+	Observed          int   `json:"observed"` // shared state: left to another vantage's run
 	CachetReads       int64 `json:"cachet_reads"`
 	CachetWrites      int64 `json:"cachet_writes"`
 	Failed            bool  `json:"failed"` // the run exits 1 (or 4 when interrupted)
@@ -69,8 +72,24 @@ type RowJSON struct {
 	Pending       *PendingJSON  `json:"pending"`
 	Held          *HeldJSON     `json:"held"`
 	Guarded       bool          `json:"guarded"`
+	Maintenance   string        `json:"maintenance,omitempty"` // why the component is under maintenance
 	Action        string        `json:"action"`
 	Error         *string       `json:"error"`
+	// Notes say what the run did beyond the status (incidents, metric
+	// points); Problems what failed of it.
+	Notes    []string `json:"notes,omitempty"`
+	Problems []string `json:"problems,omitempty"`
+	// Views are each vantage's latest observation (shared state only).
+	Views []ViewJSON `json:"views,omitempty"`
+}
+
+// ViewJSON is one vantage's view of a server.
+type ViewJSON struct {
+	Vantage string    `json:"vantage"`
+	At      time.Time `json:"at"`
+	Status  string    `json:"status"`
+	Outcome string    `json:"outcome"`
+	Detail  string    `json:"detail"`
 }
 
 // ProbeJSON is what the probe saw.
@@ -141,6 +160,7 @@ func runJSON(s updater.Summary) RunJSON {
 		TokenError:  errString(s.TokenErr),
 		Interrupted: errString(s.Interrupted),
 		Offline:     strPtr(s.Offline),
+		Deferred:    strPtr(s.Deferred),
 		Rows:        make([]RowJSON, 0, len(s.Rows)),
 		Summary: SummaryJSON{
 			Servers:           len(s.Rows),
@@ -154,6 +174,8 @@ func runJSON(s updater.Summary) RunJSON {
 			NotWritten:        s.Count(updater.NotWritten),
 			NotProbed:         s.Count(updater.NotProbed),
 			Interrupted:       s.Count(updater.Interrupted),
+			Maintenance:       s.Count(updater.Maintenance),
+			Observed:          s.Count(updater.Observed),
 			CachetReads:       s.Reads,
 			CachetWrites:      s.Writes,
 			Failed:            s.Failed(),
@@ -175,6 +197,14 @@ func rowJSON(r updater.Row) RowJSON {
 		Guarded:       r.Guarded,
 		Action:        string(r.Action),
 		Error:         errString(r.Err),
+		Maintenance:   r.MaintenanceWhy,
+		Notes:         r.Notes,
+	}
+	for _, p := range r.Problems {
+		row.Problems = append(row.Problems, p.Error())
+	}
+	for _, v := range r.Views {
+		row.Views = append(row.Views, ViewJSON{Vantage: v.Vantage, At: v.At.UTC(), Status: v.Status.String(), Outcome: v.Outcome, Detail: v.Detail})
 	}
 	if r.Reports.Available {
 		n := r.Reports.Count

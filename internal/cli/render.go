@@ -25,8 +25,16 @@ func renderTable(w io.Writer, s updater.Summary) {
 	}
 	tw.Flush()
 	for _, r := range s.Rows {
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "%s: %s\n", r.Server.Name, n)
+		}
+	}
+	for _, r := range s.Rows {
 		if r.Err != nil {
 			fmt.Fprintf(w, "error: %v\n", r.Err)
+		}
+		for _, p := range r.Problems {
+			fmt.Fprintf(w, "error: %v\n", p)
 		}
 	}
 	sourceAndCachetErrors(w, s)
@@ -138,6 +146,15 @@ func renderDetail(w io.Writer, s updater.Summary) {
 		if line := confirmDetail(r); line != "" {
 			fmt.Fprintf(tw, "confirm\t%s\n", line)
 		}
+		if r.MaintenanceWhy != "" {
+			fmt.Fprintf(tw, "maintenance\t%s: probed and shown, not written, no incident\n", r.MaintenanceWhy)
+		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(tw, "cachet\t%s\n", n)
+		}
+		for _, p := range r.Problems {
+			fmt.Fprintf(tw, "error\t%v\n", p)
+		}
 		if r.Action == updater.Held {
 			fmt.Fprintf(tw, "hold\t%s was set by hand in Cachet (not by this tool): left alone since %s, until %s (manual_hold) or until the decision agrees\n",
 				r.Hold.Status, clock(r.Hold.Since), clock(r.HoldUntil))
@@ -200,6 +217,8 @@ func statusCell(r updater.Row) string {
 		return "? → " + r.Decision.Status.String()
 	case r.Action == updater.Held:
 		return r.Current.String() + " (set by hand)"
+	case r.Action == updater.Maintenance:
+		return r.Current.String() + " (maintenance)"
 	case r.Action == updater.Pending:
 		return fmt.Sprintf("%s → %s (%d/%d)%s", r.Current, r.Confirm.Pending, r.Confirm.Count, r.Confirm.Need, guard)
 	case r.Current == r.Publish:
@@ -294,6 +313,9 @@ func summaryLine(s updater.Summary) string {
 	}
 	if n := s.Count(updater.Held); n > 0 {
 		fmt.Fprintf(&b, ", %d held", n)
+	}
+	if n := s.Count(updater.Maintenance); n > 0 {
+		fmt.Fprintf(&b, ", %d under maintenance", n)
 	}
 	if n := s.Count(updater.Observed); n > 0 {
 		fmt.Fprintf(&b, ", %d observed for another vantage", n)

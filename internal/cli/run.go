@@ -360,6 +360,7 @@ func newCachetClient(cfg *config.Config, token, version string) (*cachet.Client,
 		HTTPClient: &http.Client{Transport: tr, Timeout: cfg.Cachet.Timeout.D()},
 		UserAgent:  userAgent(version),
 		Retries:    cfg.Cachet.Retries,
+		API:        cfg.Cachet.API,
 	})
 }
 

@@ -21,6 +21,8 @@ const (
 
 var names = [...]string{"unknown", "operational", "performance_issues", "partial_outage", "major_outage"}
 
+var labels = [...]string{"Unknown", "Operational", "Performance Issues", "Partial Outage", "Major Outage"}
+
 // Valid reports whether s is one of Cachet's five statuses.
 func (s Status) Valid() bool { return s >= Unknown && s <= MajorOutage }
 
@@ -30,6 +32,15 @@ func (s Status) String() string {
 		return fmt.Sprintf("status(%d)", int(s))
 	}
 	return names[s]
+}
+
+// Label returns Cachet's English label for s ("Performance Issues"), as
+// incident texts say it.
+func (s Status) Label() string {
+	if !s.Valid() {
+		return fmt.Sprintf("Status %d", int(s))
+	}
+	return labels[s]
 }
 
 // Parse turns a config status name into a Status. Only the four statuses a

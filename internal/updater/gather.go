@@ -22,6 +22,7 @@ type inputs struct {
 	components []cachet.Component
 	short      *cachet.IncompleteListError // the listing ended short: components holds what was listed
 	cachetErr  error
+	schedules  []cachet.Schedule // Cachet's maintenance in progress
 }
 
 // gather probes the servers (and the guard's canaries with them), reads the
@@ -43,7 +44,7 @@ func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Se
 		// With a shared state the listing waits for the decision lock:
 		// another vantage's run may be writing until then.
 		wg.Go(func() {
-			in.listComponents(ctx, d)
+			in.listComponents(ctx, d, cfg.Maintenance.CachetSchedules)
 			d.Log.Debug().Dur("after", since()).Msg("Cachet listing done")
 		})
 	}
@@ -54,14 +55,27 @@ func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Se
 	return in
 }
 
-// listComponents reads Cachet's components into in.
-func (in *inputs) listComponents(ctx context.Context, d Deps) {
+// listComponents reads Cachet's components into in, and its schedules in
+// progress when schedules is set: one read per run, where the API has them.
+// Schedules that cannot be read are logged and count as none.
+func (in *inputs) listComponents(ctx context.Context, d Deps, schedules bool) {
 	in.components, in.cachetErr = d.Cachet.Components(ctx)
 	if errors.As(in.cachetErr, &in.short) {
 		in.cachetErr = nil // what was listed is right; plan says what is missing
 	}
 	if in.cachetErr != nil {
 		in.cachetErr = fmt.Errorf("reading components from Cachet: %w", in.cachetErr)
+		return
+	}
+	if !schedules {
+		return
+	}
+	var err error
+	in.schedules, err = d.Cachet.Schedules(ctx)
+	switch {
+	case errors.Is(err, cachet.ErrUnsupported): // Cachet 2.3: no schedules
+	case err != nil:
+		d.Log.Warn().Err(err).Msg("cannot read Cachet's schedules: no component is taken to be under a schedule's maintenance this run")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/confirm"
+	"github.com/proxer/cachet-updater/internal/maintenance"
 	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/status"
 )
@@ -19,6 +20,8 @@ type memory struct {
 	now        time.Time
 	manualHold time.Duration
 	offline    bool // the guard: no probe may make a status worse this run
+	windows    []maintenance.Window
+	schedules  []cachet.Schedule
 }
 
 // plan fills in Cachet's current state and the action for every decided
@@ -52,6 +55,10 @@ func plan(rows []Row, components []cachet.Component, short *cachet.IncompleteLis
 			continue
 		}
 		r.Current, r.CurrentKnown, r.Enabled, r.ComponentName = c.Status, true, c.Enabled, c.Name
+		if why := maintenanceOf(r.Server.Name, c, m.windows, m.schedules, m.now); why != "" {
+			r.Action, r.Publish, r.MaintenanceWhy = Maintenance, r.Current, why
+			continue
+		}
 		m.decide(r)
 	}
 }
@@ -108,42 +115,48 @@ func apply(ctx context.Context, d Deps, rows []Row, dryRun bool, cc config.Cache
 	if dryRun {
 		return
 	}
-	n := cc.WriteConcurrency
-	if n < 1 {
-		n = 1
-	}
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	for i := range rows {
-		r := &rows[i]
+	each(ctx, cc.WriteConcurrency, rows, func(r *Row) {
 		if r.Action != WouldUpdate {
-			continue
+			return
 		}
-		sem <- struct{}{}
 		if ctx.Err() != nil {
-			<-sem
 			r.Action = Interrupted
-			continue
+			return
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			_, err := d.Cachet.SetStatus(ctx, r.Server.ComponentID, r.Publish, r.Enabled)
-			if err != nil && ctx.Err() != nil {
-				r.Action = Interrupted // the run ended first; the next run reads Cachet again
-				r.Err = fmt.Errorf("server %q: updating component %d: %w", r.Server.Name, r.Server.ComponentID, err)
-				return
-			}
-			if err != nil {
-				r.Action = WriteFailed
-				r.Err = fmt.Errorf("server %q: updating component %d: %w", r.Server.Name, r.Server.ComponentID, err)
-				d.Log.Error().Err(err).Str("server", r.Server.Name).Int("component", r.Server.ComponentID).Msg("update failed")
-				return
-			}
+		_, err := d.Cachet.SetStatus(ctx, r.Server.ComponentID, r.Publish, r.Enabled)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			r.Action = Interrupted // the run ended first; the next run reads Cachet again
+			r.Err = fmt.Errorf("server %q: updating component %d: %w", r.Server.Name, r.Server.ComponentID, err)
+		case err != nil:
+			r.Action = WriteFailed
+			r.Err = fmt.Errorf("server %q: updating component %d: %w", r.Server.Name, r.Server.ComponentID, err)
+			d.Log.Error().Err(err).Str("server", r.Server.Name).Int("component", r.Server.ComponentID).Msg("update failed")
+		default:
 			r.Action = Updated
 			d.Log.Info().Str("server", r.Server.Name).Int("component", r.Server.ComponentID).
 				Str("from", r.Current.String()).Str("to", r.Publish.String()).Str("rule", r.Rule()).Msg("status changed")
-		}()
+		}
+	})
+}
+
+// each calls fn for every row, at most n at a time (n < 1 means 1). Once
+// ctx is done no new call starts.
+func each(ctx context.Context, n int, rows []Row, fn func(r *Row)) {
+	sem := make(chan struct{}, max(n, 1))
+	var wg sync.WaitGroup
+	for i := range rows {
+		r := &rows[i]
+		sem <- struct{}{}
+		if ctx.Err() != nil {
+			<-sem
+			fn(r) // fn sees the context is done and starts nothing
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(r)
+		})
 	}
 	wg.Wait()
 }

@@ -39,6 +39,7 @@ const (
 	Pending          Action = "pending"     // a change waits for more runs to confirm it (confirm.worse/better)
 	Observed         Action = "observed"    // shared state: another vantage's run decides this round; this one's observations are recorded
 	Held             Action = "held"        // a status set by hand in Cachet is left alone (manual_hold)
+	Maintenance      Action = "maintenance" // a maintenance window or schedule: probed and shown, not written
 )
 
 // Deps are the edges of the pipeline, built by the caller.
@@ -88,6 +89,13 @@ type Row struct {
 	Hold    *confirm.Held // a status set by hand, left alone; nil: none
 	// HoldUntil is when manual_hold ends the hold at the latest.
 	HoldUntil time.Time
+	// Maintenance says why the component is under maintenance ("": not).
+	MaintenanceWhy string
+	// Notes say what the run did (or would do) beyond the component's
+	// status: incidents and metric points. Problems are what failed of
+	// it; they fail the run but undo nothing.
+	Notes    []string
+	Problems []error
 	// Considered is the decision the rules weigh and the history records:
 	// Decision.Status, unless the guard kept the probe from making it
 	// worse than Cachet's.
@@ -156,7 +164,7 @@ func (s Summary) Failed() bool {
 		return true
 	}
 	for _, r := range s.Rows {
-		if r.Err != nil {
+		if r.Err != nil || len(r.Problems) > 0 {
 			return true
 		}
 	}
@@ -311,7 +319,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 			sum.Duration = d.Now().Sub(started)
 			return sum, nil
 		}
-		in.listComponents(ctx, d)
+		in.listComponents(ctx, d, cfg.Maintenance.CachetSchedules)
 	}
 	sum.CachetErr = in.cachetErr
 	if sum.CachetErr != nil {
@@ -319,8 +327,13 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	}
 	plan(sum.Rows, in.components, in.short, sum.CachetErr, memory{
 		state: st, now: started, manualHold: cfg.ManualHold.D(), offline: sum.Offline != "",
+		windows: windows(cfg.Maintenance.Windows), schedules: in.schedules,
 	})
 	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
+	if sum.CachetErr == nil {
+		incidents(ctx, d, cfg, sum.Rows, st, o.DryRun, started)
+		points(ctx, d, cfg.Cachet.WriteConcurrency, sum.Rows, o.DryRun, started)
+	}
 	d.Log.Debug().Dur("after", d.Now().Sub(started)).Msg("writes done")
 	if ctx.Err() != nil {
 		sum.Interrupted = context.Cause(ctx)

@@ -1,0 +1,197 @@
+package updater
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/proxer/cachet-updater/internal/cachet"
+	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/state"
+	"github.com/proxer/cachet-updater/internal/status"
+)
+
+// incidentMarker ends the message of every incident this tool opens: an
+// HTML comment, invisible on the status page, by which a run that lost its
+// state finds the incident again instead of opening a second one.
+func incidentMarker(componentID int) string {
+	return fmt.Sprintf("<!-- cachet-updater component %d -->", componentID)
+}
+
+// findIncident returns the id of this tool's open incident for the
+// component, or 0.
+func findIncident(ctx context.Context, d Deps, componentID int) (int, error) {
+	open, err := d.Cachet.OpenIncidents(ctx, componentID)
+	if err != nil {
+		return 0, err
+	}
+	for _, i := range open {
+		if strings.Contains(i.Message, incidentMarker(componentID)) {
+			return i.ID, nil
+		}
+	}
+	return 0, nil
+}
+
+// label is a status in Cachet's words: "Partial Outage".
+func label(s status.Status) string { return s.Label() }
+
+// incidentAction is what the incident stage does for one row.
+type incidentAction int
+
+const (
+	noIncident incidentAction = iota
+	openIncident
+	updateIncident
+	resolveIncident
+)
+
+// published is the status the page shows after the run: what was written,
+// else what Cachet showed.
+func (r Row) published() status.Status {
+	if r.Action == Updated || r.Action == WouldUpdate {
+		return r.Publish
+	}
+	return r.Current
+}
+
+// incidentFor decides the incident action for a row from the published
+// status and the incident this tool has open for the component. It acts on
+// published statuses only: nothing for a pending, held or maintenance row,
+// nor where the component's write failed or Cachet's status is unknown.
+func incidentFor(r Row, open *state.Incident, openAt status.Status) incidentAction {
+	switch r.Action {
+	case Unchanged, Updated, WouldUpdate:
+	default:
+		return noIncident
+	}
+	p := r.published()
+	switch {
+	case open == nil && p >= openAt:
+		return openIncident
+	case open != nil && p == status.Operational:
+		return resolveIncident
+	case open != nil && p != open.Status:
+		return updateIncident
+	}
+	return noIncident
+}
+
+// incidents opens, updates and resolves this tool's incidents, at most
+// write_concurrency at a time, after the component writes. A failed
+// incident write undoes nothing: the row records the problem, the run
+// exits 1, and the next run catches up (the state keeps the incident).
+func incidents(ctx context.Context, d Deps, cfg *config.Config, rows []Row, st *state.State, dryRun bool, now time.Time) {
+	ic := cfg.Incidents
+	if !ic.Enabled {
+		return
+	}
+	var mu sync.Mutex // guards st's components map
+	each(ctx, cfg.Cachet.WriteConcurrency, rows, func(r *Row) {
+		if ctx.Err() != nil {
+			return // the run ended: the next run catches up
+		}
+		mu.Lock()
+		entry := st.Components[r.Server.ComponentID]
+		var open *state.Incident
+		if entry != nil && entry.Incident != nil {
+			c := *entry.Incident
+			open = &c
+		}
+		mu.Unlock()
+		action := incidentFor(*r, open, ic.OpenAt.S())
+		if action == noIncident {
+			return
+		}
+		next, note, err := incident(ctx, d, ic, *r, open, action, dryRun, now)
+		if note != "" {
+			r.Notes = append(r.Notes, note)
+		}
+		if err != nil {
+			r.Problems = append(r.Problems, fmt.Errorf("server %q: %w", r.Server.Name, err))
+			d.Log.Error().Err(err).Str("server", r.Server.Name).Int("component", r.Server.ComponentID).Msg("incident write failed")
+			return
+		}
+		if dryRun {
+			return
+		}
+		mu.Lock()
+		st.Component(r.Server.ComponentID, r.Server.Name).Incident = next
+		mu.Unlock()
+	})
+}
+
+// incident carries out one action and returns the incident to remember.
+func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *state.Incident, action incidentAction, dryRun bool, now time.Time) (*state.Incident, string, error) {
+	p := r.published()
+	data := config.TemplateData{
+		Server: r.Server.Name, Component: r.ComponentName, ComponentID: r.Server.ComponentID,
+		Status: label(p), StatusName: p.String(), Previous: label(r.Current), Rule: r.Rule(),
+		URL: r.Server.DisplayURL(), Time: now,
+	}
+	if open != nil {
+		data.Previous = label(open.Status)
+	}
+	switch action {
+	case openIncident:
+		if dryRun {
+			return nil, fmt.Sprintf("would open an incident (%s)", p), nil
+		}
+		// A run that lost its state finds the incident it opened before,
+		// and tells it the status instead of opening a second one.
+		found, err := findIncident(ctx, d, r.Server.ComponentID)
+		if err != nil {
+			return nil, "", fmt.Errorf("looking for an open incident of component %d: %w", r.Server.ComponentID, err)
+		}
+		if found != 0 {
+			return incident(ctx, d, ic, r, &state.Incident{ID: found}, updateIncident, dryRun, now)
+		}
+		name, err := ic.Name.Execute(data)
+		if err != nil {
+			return nil, "", fmt.Errorf("incidents.name: %w", err)
+		}
+		msg, err := ic.Message.Execute(data)
+		if err != nil {
+			return nil, "", fmt.Errorf("incidents.message: %w", err)
+		}
+		inc, err := d.Cachet.CreateIncident(ctx, cachet.NewIncident{
+			Name: name, Message: msg + "\n\n" + incidentMarker(r.Server.ComponentID), Status: cachet.IncidentInvestigating,
+			Visible: ic.Visible, Notify: ic.Notify, ComponentID: r.Server.ComponentID, ComponentStatus: p,
+		})
+		if err != nil {
+			return nil, "", fmt.Errorf("opening an incident: %w", err)
+		}
+		return &state.Incident{ID: inc.ID, Status: p}, fmt.Sprintf("opened incident %d (%s)", inc.ID, p), nil
+	case updateIncident:
+		if dryRun {
+			return open, fmt.Sprintf("would update incident %d (%s → %s)", open.ID, open.Status, p), nil
+		}
+		msg, err := ic.Update.Execute(data)
+		if err != nil {
+			return open, "", fmt.Errorf("incidents.update: %w", err)
+		}
+		st := cachet.IncidentInvestigating
+		if p < open.Status {
+			st = cachet.IncidentWatching // getting better
+		}
+		if err := d.Cachet.UpdateIncident(ctx, open.ID, cachet.IncidentUpdate{Status: st, Message: msg, Notify: ic.Notify}); err != nil {
+			return open, "", fmt.Errorf("updating incident %d: %w", open.ID, err)
+		}
+		return &state.Incident{ID: open.ID, Status: p}, fmt.Sprintf("updated incident %d (%s → %s)", open.ID, open.Status, p), nil
+	case resolveIncident:
+		if dryRun {
+			return open, fmt.Sprintf("would resolve incident %d", open.ID), nil
+		}
+		msg, err := ic.Resolved.Execute(data)
+		if err != nil {
+			return open, "", fmt.Errorf("incidents.resolved: %w", err)
+		}
+		if err := d.Cachet.ResolveIncident(ctx, open.ID, msg, ic.Notify); err != nil {
+			return open, "", fmt.Errorf("resolving incident %d: %w", open.ID, err)
+		}
+		return nil, fmt.Sprintf("resolved incident %d", open.ID), nil
+	}
+	return open, "", nil
+}
