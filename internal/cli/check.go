@@ -157,6 +157,11 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 		return
 	}
 	c.ok("Cachet at %s answers ping", cfg.Cachet.URL)
+	if api, err := client.API(ctx); err != nil {
+		c.fail("Cachet API: %v", err)
+	} else {
+		c.ok("Cachet API: %s (cachet.api %s)", api, cfg.Cachet.API)
+	}
 	if !haveToken {
 		c.fail("token not checked: no token")
 	} else if err := client.VerifyToken(ctx); err != nil {
@@ -189,6 +194,44 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 		if !mapped[k.ID] {
 			c.note("Cachet component %d %q: no server maps to it", k.ID, k.Name)
 		}
+	}
+	checkMetrics(ctx, c, cfg, client)
+}
+
+// checkMetrics checks that every metric_id and reports_metric_id exists.
+func checkMetrics(ctx context.Context, c *checklist, cfg *config.Config, client *cachet.Client) {
+	uses := 0
+	for _, s := range cfg.Servers {
+		if s.MetricID > 0 || s.ReportsMetricID > 0 {
+			uses++
+		}
+	}
+	if uses == 0 {
+		return
+	}
+	metrics, err := client.Metrics(ctx)
+	if err != nil {
+		c.fail("listing metrics: %v", err)
+		return
+	}
+	known := map[int]bool{}
+	for _, m := range metrics {
+		known[m.ID] = true
+	}
+	missing := false
+	for _, s := range cfg.Servers {
+		for _, m := range []struct {
+			key string
+			id  int
+		}{{"metric_id", s.MetricID}, {"reports_metric_id", s.ReportsMetricID}} {
+			if m.id > 0 && !known[m.id] {
+				missing = true
+				c.fail("server %q (line %d): %s %d does not exist in Cachet", s.Name, s.Line, m.key, m.id)
+			}
+		}
+	}
+	if !missing {
+		c.ok("the metric ids of %s exist in Cachet", plural(int64(uses), "server"))
 	}
 }
 
