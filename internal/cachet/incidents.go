@@ -210,6 +210,11 @@ type IncidentUpdate struct {
 	// subscribers unless told not to; 2.4 and 3.x mail for an update as
 	// their settings say.
 	Notify bool
+	// ComponentID and ComponentStatus, when set, say the component's status
+	// now (2.x): an update that leaves them out may make Cachet set the
+	// component to the status the incident was opened with.
+	ComponentID     int
+	ComponentStatus status.Status
 }
 
 // UpdateIncident records a new status and message for an incident: 2.4 and
@@ -244,14 +249,19 @@ func (c *Client) UpdateIncident(ctx context.Context, id int, u IncidentUpdate) e
 }
 
 // ResolveIncident marks an incident fixed (status 4) with message, as
-// UpdateIncident does.
-func (c *Client) ResolveIncident(ctx context.Context, id int, message string, notify bool) error {
-	return c.UpdateIncident(ctx, id, IncidentUpdate{Status: IncidentFixed, Message: message, Notify: notify})
+// UpdateIncident does; componentID, when not 0, is said to be operational
+// again (see IncidentUpdate).
+func (c *Client) ResolveIncident(ctx context.Context, id int, message string, notify bool, componentID int) error {
+	return c.UpdateIncident(ctx, id, IncidentUpdate{Status: IncidentFixed, Message: message, Notify: notify,
+		ComponentID: componentID, ComponentStatus: status.Operational})
 }
 
 func (c *Client) addIncidentUpdate(ctx context.Context, api string, id int, u IncidentUpdate) error {
 	path := "/incidents/" + strconv.Itoa(id) + "/updates"
 	body := map[string]any{"status": int(u.Status), "message": u.Message}
+	if api == APIv2 && u.ComponentID > 0 && u.ComponentStatus.Valid() {
+		body["component_id"], body["component_status"] = u.ComponentID, int(u.ComponentStatus)
+	}
 	var out struct {
 		Data json.RawMessage `json:"data"`
 	}
@@ -295,6 +305,9 @@ func (c *Client) rewriteIncident(ctx context.Context, id int, u IncidentUpdate) 
 		return &opError{sec: c.sec, method: http.MethodGet, path: path, err: fmt.Errorf("Cachet answered without an incident (%s)", urlHint)}
 	}
 	body := map[string]any{"status": int(u.Status), "message": u.Message, "visible": cur.Data.Visible, "notify": u.Notify}
+	if u.ComponentID > 0 && u.ComponentStatus.Valid() {
+		body["component_id"], body["component_status"] = u.ComponentID, int(u.ComponentStatus)
+	}
 	var out struct {
 		Data *Incident `json:"data"`
 	}

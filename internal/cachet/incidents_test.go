@@ -71,7 +71,7 @@ func TestIncidentLifecycle(t *testing.T) {
 			if got, _ := srv.Incident(created.ID); got.Status != 3 || got.Visible {
 				t.Errorf("after the update: %+v (visibility must not change)", got)
 			}
-			if err := c.ResolveIncident(ctx, created.ID, "Resolved.", false); err != nil {
+			if err := c.ResolveIncident(ctx, created.ID, "Resolved.", false, 0); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := srv.Incident(created.ID); got.Status != 4 || got.Visible {
@@ -204,7 +204,7 @@ func TestIncidentErrors(t *testing.T) {
 			return err
 		}, "cachet: POST /incidents: 403 Forbidden: Invalid ability provided. (the API token lacks the incidents.manage ability"},
 		{cachettest.Cachet3, "resolve without incident-updates.manage", []string{"incidents.manage"}, func(c *cachet.Client) error {
-			return c.ResolveIncident(ctx, 1, "m", false)
+			return c.ResolveIncident(ctx, 1, "m", false, 0)
 		}, "cachet: POST /incidents/1/updates: 403 Forbidden: Invalid ability provided. (the API token lacks the incident-updates.manage ability"},
 		{cachettest.Cachet3, "unknown component", nil, func(c *cachet.Client) error {
 			_, err := c.CreateIncident(ctx, cachet.NewIncident{Name: "n", Message: "m", Status: 1, ComponentID: 42, ComponentStatus: 4})
@@ -244,7 +244,7 @@ func TestIncidentAnswerVerified(t *testing.T) {
 			return err
 		}, "cachet: POST /incidents: Cachet answered 200 with incident 5 holding status 2, not 1"},
 		{"update of another incident", `{"data":{"id":9,"incident_id":4,"status":4}}`, func(ctx context.Context, c *cachet.Client) error {
-			return c.ResolveIncident(ctx, 3, "m", false)
+			return c.ResolveIncident(ctx, 3, "m", false, 0)
 		}, "cachet: POST /incidents/3/updates: Cachet answered 200 with an update of incident 4, not 3"},
 		{"point of another metric", `{"data":{"id":9,"metric_id":4,"value":1}}`, func(ctx context.Context, c *cachet.Client) error {
 			_, err := c.AddMetricPoint(ctx, 3, 1, time.Time{})

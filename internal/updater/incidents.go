@@ -176,7 +176,10 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 		if p < open.Status {
 			st = cachet.IncidentWatching // getting better
 		}
-		if err := d.Cachet.UpdateIncident(ctx, open.ID, cachet.IncidentUpdate{Status: st, Message: msg, Notify: ic.Notify}); err != nil {
+		// Cachet 2.3 replaces the incident's message: keep the marker in it.
+		msg += "\n\n" + incidentMarker(r.Server.ComponentID)
+		if err := d.Cachet.UpdateIncident(ctx, open.ID, cachet.IncidentUpdate{Status: st, Message: msg, Notify: ic.Notify,
+			ComponentID: r.Server.ComponentID, ComponentStatus: p}); err != nil {
 			return open, "", fmt.Errorf("updating incident %d: %w", open.ID, err)
 		}
 		return &state.Incident{ID: open.ID, Status: p}, fmt.Sprintf("updated incident %d (%s → %s)", open.ID, open.Status, p), nil
@@ -188,7 +191,7 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 		if err != nil {
 			return open, "", fmt.Errorf("incidents.resolved: %w", err)
 		}
-		if err := d.Cachet.ResolveIncident(ctx, open.ID, msg, ic.Notify); err != nil {
+		if err := d.Cachet.ResolveIncident(ctx, open.ID, msg+"\n\n"+incidentMarker(r.Server.ComponentID), ic.Notify, r.Server.ComponentID); err != nil {
 			return open, "", fmt.Errorf("resolving incident %d: %w", open.ID, err)
 		}
 		return nil, fmt.Sprintf("resolved incident %d", open.ID), nil

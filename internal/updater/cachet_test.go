@@ -1,0 +1,263 @@
+package updater
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/proxer/cachet-updater/internal/cachet"
+	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
+	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/state"
+)
+
+var modes = []struct {
+	name string
+	mode cachettest.Mode
+}{{"2.4", cachettest.Cachet24}, {"2.3", cachettest.Cachet23}, {"3.x", cachettest.Cachet3}}
+
+// codeServer answers with the status code held in code.
+func codeServer(t *testing.T, code *atomic.Int64) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(int(code.Load()))
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/"
+}
+
+// cachetWorld is one server whose answer a test sets, as component 1 of an
+// emulator in a given mode, with a config the test extends.
+type cachetWorld struct {
+	t      *testing.T
+	cachet *cachettest.Server
+	code   atomic.Int64
+	dir    string
+	cfg    *config.Config
+}
+
+func newCachetWorld(t *testing.T, mode cachettest.Mode, extra, serverExtra string) *cachetWorld {
+	t.Helper()
+	w := &cachetWorld{t: t, dir: t.TempDir()}
+	w.code.Store(200)
+	if mode == cachettest.Cachet3 {
+		w.cachet = cachettest.NewV3(runToken)
+	} else {
+		w.cachet = cachettest.New(runToken, cachettest.WithMode(mode))
+	}
+	t.Cleanup(w.cachet.Close)
+	w.cachet.Add(cachettest.Component{ID: 1, Name: "S1", Status: 1, Enabled: true})
+	url := codeServer(t, &w.code)
+	w.reports(0)
+	text := fmt.Sprintf(`cachet:
+  url: %s
+  timeout: 2s
+  retries: 0
+probe:
+  timeout: 1s
+  status: {"200-399": operational, "429": partial_outage}
+confirm:
+  worse: 1
+  better: 1
+reports:
+  source:
+    type: file
+    path: reports.json
+    max_age: 0s
+%s
+servers:
+  - name: S1
+    url: %s
+    component_id: 1
+    reports_key: s1
+%s`, w.cachet.URL(), extra, url, serverExtra)
+	cfg, err := config.Parse(filepath.Join(w.dir, "config.yaml"), []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cfg = cfg
+	return w
+}
+
+// reports sets S1's report count.
+func (w *cachetWorld) reports(n int) {
+	w.t.Helper()
+	if err := os.WriteFile(filepath.Join(w.dir, "reports.json"), []byte(fmt.Sprintf(`{"s1": %d}`, n)), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *cachetWorld) run(o Options) Summary {
+	w.t.Helper()
+	client, err := cachet.New(cachet.Options{BaseURL: w.cfg.Cachet.URL, Token: runToken, HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	src, err := OpenSource(w.cfg.Reports.Source, func(string) string { return "" }, time.Now, zerolog.Nop())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), w.cfg, Deps{Cachet: client, Source: src, Prober: probe.New(probe.Options{}),
+		State: state.NewFile(filepath.Join(w.dir, "state.json"), w.cfg.Path), Now: time.Now, Log: zerolog.New(io.Discard)}, o)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return sum
+}
+
+// openIncidents are the emulator's incidents not fixed.
+func (w *cachetWorld) openIncidents() []cachettest.Incident {
+	var open []cachettest.Incident
+	for _, i := range w.cachet.Incidents() {
+		if i.Status != 4 {
+			open = append(open, i)
+		}
+	}
+	return open
+}
+
+// TestIncidents: an incident opened once when the published status reaches
+// open_at, updated when it changes, resolved when operational; found again
+// when the state is lost; none for a pending change. In every API mode.
+func TestIncidents(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			w := newCachetWorld(t, m.mode, "incidents:\n  enabled: true\n  message: \"{{.Server}} is down\"", "")
+			w.code.Store(503)
+			sum := w.run(Options{})
+			if sum.Failed() || len(w.cachet.Incidents()) != 1 {
+				t.Fatalf("major outage: %d incidents, failed %v: %+v", len(w.cachet.Incidents()), sum.Failed(), sum.Rows[0])
+			}
+			inc := w.cachet.Incidents()[0]
+			if inc.ComponentID != 1 || inc.Status == 4 || !strings.Contains(inc.Message, "S1 is down") || !strings.Contains(inc.Name, "S1: Major Outage") {
+				t.Errorf("incident: %+v", inc)
+			}
+			if !strings.Contains(strings.Join(sum.Rows[0].Notes, " "), fmt.Sprintf("opened incident %d", inc.ID)) {
+				t.Errorf("notes: %v", sum.Rows[0].Notes)
+			}
+
+			// The same again: nothing new.
+			w.run(Options{})
+			if n := len(w.cachet.Incidents()); n != 1 {
+				t.Errorf("a second run opened another incident: %d", n)
+			}
+
+			// Partial outage: the incident is updated.
+			w.code.Store(429)
+			sum = w.run(Options{})
+			if sum.Failed() || !strings.Contains(strings.Join(sum.Rows[0].Notes, " "), "updated incident") {
+				t.Fatalf("update: %+v", sum.Rows[0])
+			}
+			if c, _ := w.cachet.Component(1); c.Status != 3 {
+				t.Errorf("after the incident update the component is %d, want 3 (the update must not put back the status it was opened with)", c.Status)
+			}
+			if m.mode != cachettest.Cachet23 && len(w.cachet.IncidentUpdates(inc.ID)) != 1 {
+				t.Errorf("incident updates: %+v", w.cachet.IncidentUpdates(inc.ID))
+			}
+
+			// Operational: resolved.
+			w.code.Store(200)
+			sum = w.run(Options{})
+			if got, _ := w.cachet.Incident(inc.ID); got.Status != 4 || len(w.openIncidents()) != 0 {
+				st, _ := state.NewFile(filepath.Join(w.dir, "state.json"), "").Load(context.Background())
+				t.Fatalf("not resolved: %+v (row %+v, state %+v)", got, sum.Rows[0], st.Components[1])
+			}
+
+			// The state is lost while an incident is open: found, not opened twice.
+			w.code.Store(503)
+			w.run(Options{})
+			if err := os.Remove(filepath.Join(w.dir, "state.json")); err != nil {
+				t.Fatal(err)
+			}
+			w.code.Store(429)
+			sum = w.run(Options{})
+			if open := w.openIncidents(); len(open) != 1 {
+				t.Fatalf("after the state was lost: %d open incidents: %+v (notes %v)", len(open), open, sum.Rows[0].Notes)
+			}
+		})
+	}
+}
+
+// TestIncidentsNotForPending: a change waiting for confirmation opens
+// nothing; --dry-run says what it would do and writes nothing.
+func TestIncidentsNotForPending(t *testing.T) {
+	w := newCachetWorld(t, cachettest.Cachet24, "incidents:\n  enabled: true", "    confirm: {worse: 2}\n")
+	w.code.Store(503)
+	if sum := w.run(Options{}); sum.Rows[0].Action != Pending || len(w.cachet.Incidents()) != 0 {
+		t.Fatalf("pending: %s, %d incidents", sum.Rows[0].Action, len(w.cachet.Incidents()))
+	}
+	sum := w.run(Options{DryRun: true})
+	if len(w.cachet.Incidents()) != 0 || !strings.Contains(strings.Join(sum.Rows[0].Notes, " "), "would open an incident (major_outage)") {
+		t.Errorf("dry run: %d incidents, notes %v", len(w.cachet.Incidents()), sum.Rows[0].Notes)
+	}
+}
+
+// TestMetricPoints: the latency after an answer and the report count go to
+// their metrics; nothing for a probe without an answer.
+func TestMetricPoints(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			w := newCachetWorld(t, m.mode, "", "    metric_id: 7\n    reports_metric_id: 8\n")
+			w.cachet.AddMetric(cachettest.Metric{ID: 7, Name: "Latency", Threshold: 1})
+			w.cachet.AddMetric(cachettest.Metric{ID: 8, Name: "Reports", Threshold: 1})
+			w.reports(25)
+			sum := w.run(Options{})
+			if sum.Failed() {
+				t.Fatalf("failed: %+v", sum.Rows[0].Problems)
+			}
+			lat, rep := w.cachet.Points(7), w.cachet.Points(8)
+			if len(lat) != 1 || lat[0].Value <= 0 || lat[0].Value > 1000 || len(rep) != 1 || rep[0].Value != 25 {
+				t.Errorf("points: latency %+v, reports %+v", lat, rep)
+			}
+			if sum.Writes < 2 {
+				t.Errorf("points not counted as writes: %d", sum.Writes)
+			}
+		})
+	}
+	w := newCachetWorld(t, cachettest.Cachet24, "", "    metric_id: 7\n")
+	w.cachet.AddMetric(cachettest.Metric{ID: 7, Name: "Latency"})
+	w.cfg.Servers[0].URL = "http://127.0.0.1:1/" // refused
+	w.run(Options{})
+	if p := w.cachet.Points(7); len(p) != 0 {
+		t.Errorf("a point after a probe without an answer: %+v", p)
+	}
+}
+
+// TestMaintenance: a Cachet schedule in progress, or a window of the
+// config, leaves the component alone; it is still probed and shown.
+func TestMaintenance(t *testing.T) {
+	for _, m := range []struct {
+		name string
+		mode cachettest.Mode
+	}{{"2.4", cachettest.Cachet24}, {"3.x", cachettest.Cachet3}} {
+		t.Run("schedule "+m.name, func(t *testing.T) {
+			w := newCachetWorld(t, m.mode, "", "")
+			w.cachet.StartMaintenance("DB upgrade", 1)
+			w.code.Store(503)
+			sum := w.run(Options{})
+			if r := sum.Rows[0]; r.Action != Maintenance || !strings.Contains(r.MaintenanceWhy, "DB upgrade") || r.Probe.Code != 503 || len(w.cachet.Writes()) != 0 {
+				t.Errorf("row %+v, writes %v", r, w.cachet.Writes())
+			}
+		})
+	}
+	now := time.Now().UTC()
+	window := fmt.Sprintf("maintenance:\n  cachet_schedules: false\n  windows:\n    - servers: [S1]\n      start: %s\n      end: %s",
+		now.Add(-time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
+	w := newCachetWorld(t, cachettest.Cachet24, window, "")
+	w.code.Store(503)
+	if r := w.run(Options{}).Rows[0]; r.Action != Maintenance || len(w.cachet.Writes()) != 0 {
+		t.Errorf("window: row %+v", r)
+	}
+}
