@@ -203,6 +203,17 @@ func TestDemo(t *testing.T) {
 	if n := strings.Count(out.String(), "Cachet received 0 writes\n"); n != 2 {
 		t.Errorf("the first and third runs should write nothing; %d runs wrote nothing:\n%s", n, out.String())
 	}
+
+	// The same against the emulator's Cachet 3.x mode.
+	out.Reset()
+	if code := Execute([]string{"demo", "--api", "v3"}, env); code != ExitOK {
+		t.Fatalf("demo --api v3: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	for _, s := range []string{"Cachet 3.x API emulator", "Cachet received 7 writes:", "PATCH /api/components/"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("demo --api v3 output lacks %q:\n%s", s, out.String())
+		}
+	}
 	for _, s := range []string{"first run", "Cachet received 0 writes\n", "pending", "(1/2)", "Cachet received 7 writes:", "third run", "timeout after", "refused", "(disabled)"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("demo output lacks %q:\n%s", s, out.String())

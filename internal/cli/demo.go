@@ -25,10 +25,12 @@ const demoToken = "demo-token-not-a-secret"
 type DemoOptions struct {
 	Env    Env
 	Global GlobalOptions
+	API    string // v2 (Cachet 2.4) or v3 (Cachet 3.x)
 }
 
 func newDemoCmd(env Env, g *GlobalOptions, runF func(context.Context, *DemoOptions) error) *cobra.Command {
-	return &cobra.Command{
+	o := &DemoOptions{Env: env}
+	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the real job end to end against a built-in Cachet emulator and demo servers",
 		Long: `demo starts, on 127.0.0.1 only, a Cachet API emulator and eight small demo
@@ -37,12 +39,20 @@ disabled in Cachet), writes a config and a report file to a temporary folder,
 and runs the real run job three times: the first finds what changed and
 holds it as pending, the second confirms and writes it, the third finds
 nothing to do. It needs no outside service and writes nothing
-outside the temporary folder. --config is ignored.`,
+outside the temporary folder. --config is ignored. --api v3 runs it against
+the emulator's Cachet 3.x mode (JSON:API, Bearer token).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runF(cmd.Context(), &DemoOptions{Env: env, Global: *g})
+			if o.API != "v2" && o.API != "v3" {
+				return fail(ExitUsage, fmt.Errorf("--api %q: use v2 or v3", o.API))
+			}
+			o.Global = *g
+			return runF(cmd.Context(), o)
 		},
 	}
+	cmd.Flags().StringVar(&o.API, "api", "v2", "the Cachet API the emulator speaks: v2 (Cachet 2.4) or v3 (Cachet 3.x)")
+	registerValues(cmd, "api", "v2", "v3")
+	return cmd
 }
 
 type demoServer struct {
@@ -94,11 +104,15 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	defer os.RemoveAll(dir)
 
 	fake := cachettest.NewHandler(demoToken)
-	cachetURL, stopCachet, err := serveLoopback(fake.Handler())
+	if o.API == "v3" {
+		fake = cachettest.NewHandlerV3(demoToken)
+	}
+	root, stopCachet, err := serveLoopback(fake.Handler())
 	if err != nil {
 		return fail(ExitFailed, err)
 	}
 	defer stopCachet()
+	cachetURL := root + fake.APIPath()
 
 	var servers strings.Builder
 	for _, s := range demoFleet() {
@@ -112,7 +126,7 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	}
 	cfgText := fmt.Sprintf(`# written by cachet-updater demo
 cachet:
-  url: %s/api/v1
+  url: %s
   token_env: CACHET_UPDATER_DEMO_TOKEN
   timeout: 5s
 probe:
@@ -142,7 +156,7 @@ servers:
 	}
 
 	out := env.Out
-	fmt.Fprintf(out, "Demo: a Cachet API emulator at %s/api/v1 and %d demo servers on 127.0.0.1.\n", cachetURL, len(demoFleet()))
+	fmt.Fprintf(out, "Demo: a Cachet %s API emulator at %s and %d demo servers on 127.0.0.1.\n", map[string]string{"v2": "2.4", "v3": "3.x"}[o.API], cachetURL, len(demoFleet()))
 	fmt.Fprintf(out, "Config %s:\n\n%s\nReport counts (reports.json): %s\n", cfgPath, indent(cfgText), reportsJSON)
 	fmt.Fprintln(out, "Cachet before the run:")
 	printFakeComponents(out, fake)
