@@ -200,8 +200,9 @@ func (f *Fleet) WantWrites() int {
 	return n
 }
 
-// WantReads is the number of listing pages (the client asks for 100 a page).
-func (f *Fleet) WantReads() int { return max(1, (len(f.URLs)+99)/100) }
+// WantReads is the number of listing pages (the client asks for 100 a
+// page) and the one read of Cachet's schedules in progress.
+func (f *Fleet) WantReads() int { return max(1, (len(f.URLs)+99)/100) + 1 }
 
 // Tuning overrides the defaults of the config under test; zero keeps them.
 type Tuning struct {
@@ -242,7 +243,7 @@ type Result struct {
 	Writes     int
 	WantReads  int
 	WantWrites int
-	Other      int // requests that are neither listing pages nor PUTs
+	Other      int // requests that are neither listing pages, the schedules read nor PUTs
 	Wrong      int // components whose final status is not the expected one
 	ExitCode   int
 	Output     string // the run's stdout and stderr, for a failed run
@@ -273,7 +274,7 @@ func Run(ctx context.Context, bin string, f *Fleet, timeout time.Duration, tu Tu
 	}
 	for _, req := range f.Cachet.Requests() {
 		switch {
-		case req.Method == http.MethodGet && req.Path == "/api/v1/components":
+		case req.Method == http.MethodGet && (req.Path == "/api/v1/components" || req.Path == "/api/v1/schedules"):
 			r.Reads++
 		case req.Method == http.MethodPut:
 			r.Writes++
