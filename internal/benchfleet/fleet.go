@@ -210,6 +210,9 @@ type Tuning struct {
 	WriteConcurrency int // cachet.write_concurrency
 }
 
+// stateFile is the state file of the runs measured, in their folder.
+const stateFile = "bench-state.json"
+
 // WriteConfig writes a config for the fleet into dir.
 func (f *Fleet) WriteConfig(dir string, timeout time.Duration, tu Tuning) (string, error) {
 	var b strings.Builder
@@ -221,8 +224,9 @@ func (f *Fleet) WriteConfig(dir string, timeout time.Duration, tu Tuning) (strin
 	if tu.Concurrency > 0 {
 		fmt.Fprintf(&b, "  concurrency: %d\n", tu.Concurrency)
 	}
-	// Confirmation at once: every measured run writes what it decided.
-	fmt.Fprintf(&b, "confirm: {worse: 1, better: 1}\nstate:\n  path: %s\n", filepath.Join(dir, "bench-state.json"))
+	// Confirmation at once and no holds: every measured run is a first run
+	// (Run removes the state file) that writes what it decided.
+	fmt.Fprintf(&b, "confirm: {worse: 1, better: 1}\nmanual_hold: 0s\nstate:\n  path: %s\n", filepath.Join(dir, stateFile))
 	fmt.Fprintf(&b, "lock_file: %s\nservers:\n", filepath.Join(dir, "bench.lock"))
 	for i, u := range f.URLs {
 		fmt.Fprintf(&b, "  - {name: s%d, url: %q, component_id: %d}\n", i+1, u, i+1)
@@ -261,6 +265,9 @@ func Run(ctx context.Context, bin string, f *Fleet, timeout time.Duration, tu Tu
 		return Result{}, err
 	}
 	f.Cachet.Reset()
+	if err := os.Remove(filepath.Join(dir, stateFile)); err != nil && !os.IsNotExist(err) {
+		return Result{}, err
+	}
 	cmd := exec.CommandContext(ctx, bin, "run", "--config", cfg, "--log-format", "json")
 	cmd.Env = append(os.Environ(), "BENCH_CACHET_TOKEN="+Token)
 	m, err := Measure(cmd)
