@@ -238,9 +238,11 @@ func TestVantages(t *testing.T) {
 				t.Errorf("the table does not show the views:\n%s", out)
 			}
 
-			// Two vantages deciding at the same moment: one write.
+			// Two vantages deciding at the same moment: one write, one
+			// incident per component.
 			fail2 := map[int]string{1: "fail", 2: "fail"}
-			cfgs := []string{w.config("fra1", fail2, ""), w.config("ams1", fail2, "")}
+			incidents := "incidents:\n  enabled: true\n"
+			cfgs := []string{w.config("fra1", fail2, incidents), w.config("ams1", fail2, incidents)}
 			var wg sync.WaitGroup
 			for _, c := range cfgs {
 				wg.Go(func() {
@@ -260,6 +262,13 @@ func TestVantages(t *testing.T) {
 			c, _ := fake.Component(2)
 			if c.Status != 4 {
 				t.Errorf("component 2 is %d, want 4", c.Status)
+			}
+			perComponent := map[int]int{}
+			for _, inc := range fake.Incidents() {
+				perComponent[inc.ComponentID]++
+			}
+			if perComponent[1] != 1 || perComponent[2] != 1 {
+				t.Errorf("incidents per component: %v, want one each for 1 and 2", perComponent)
 			}
 
 			out = w.mustRun(0, "check", "--config", cfgs[0])

@@ -188,7 +188,7 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 		}
 	}
 	if missing == 0 && len(cfg.Servers) > 0 {
-		c.ok("all %d component ids exist in Cachet (%d components listed)", len(cfg.Servers), len(comps))
+		c.ok("the %s exist in Cachet (%s listed)", plural(int64(len(cfg.Servers)), "component id"), plural(int64(len(comps)), "component"))
 	}
 	for _, k := range comps {
 		if !mapped[k.ID] {
