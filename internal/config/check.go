@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	suggestion "github.com/proxer/cachet-updater/internal/suggest"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -302,41 +303,19 @@ func unknownKey(name string, allowed []string) (msg, hint string) {
 }
 
 // suggest returns the allowed key closest to name when it is close enough to
-// be a typo.
+// be a typo: the same but for case, or at most 2 edits away. (Keys are
+// short: a part of one is no typo of it, unlike a server's name.)
 func suggest(name string, allowed []string) string {
 	best, bestDist := "", 3
 	for _, a := range allowed {
 		if strings.EqualFold(a, name) {
 			return a
 		}
-		if dist := editDistance(strings.ToLower(name), a); dist < bestDist {
+		if dist := suggestion.Distance(strings.ToLower(name), a); dist < bestDist {
 			best, bestDist = a, dist
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 30
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // resolve follows aliases (*name) to the anchored node.

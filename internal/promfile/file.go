@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/proxer/cachet-updater/internal/bounded"
 	"io"
 	"math"
 	"os"
@@ -34,8 +35,8 @@ func Write(ctx context.Context, path string, m Metrics) error {
 		return fmt.Errorf("textfile %s: %w (not written)", path, err)
 	}
 	data := buf.Bytes()
-	_, err := bounded(ctx, func() (struct{}, error) { return struct{}{}, write(ctx, path, data) })
-	if isCtxErr(ctx, err) {
+	_, err := bounded.Do(ctx, func() (struct{}, error) { return struct{}{}, write(ctx, path, data) })
+	if bounded.IsCtxErr(ctx, err) {
 		return fmt.Errorf("writing textfile %s: %w (gave up waiting on the file system)", path, err)
 	}
 	if err != nil {
@@ -103,7 +104,7 @@ type Previous struct {
 // nothing: the metrics then start afresh, which is no reason to fail a run
 // (and Write will say what is wrong with the place). ctx bounds the read.
 func ReadPrevious(ctx context.Context, path string) Previous {
-	prev, _ := bounded(ctx, func() (Previous, error) { return readPrevious(path), nil })
+	prev, _ := bounded.Do(ctx, func() (Previous, error) { return readPrevious(path), nil })
 	if prev.RequestTotals == nil {
 		prev.RequestTotals = map[string]uint64{}
 	}
@@ -183,35 +184,4 @@ func cutLabelValue(s string) (value, rest string, ok bool) {
 		}
 	}
 	return "", "", false
-}
-
-// bounded runs fn and returns its result, or ctx's error as soon as ctx is
-// done: a file on a hung mount must not hold the run past its deadline. fn
-// then finishes on its own, its result dropped.
-func bounded[T any](ctx context.Context, fn func() (T, error)) (T, error) {
-	var zero T
-	if err := ctx.Err(); err != nil {
-		return zero, err
-	}
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := fn()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	}
-}
-
-// isCtxErr reports whether err is ctx's own error, not one of the file's.
-func isCtxErr(ctx context.Context, err error) bool {
-	c := ctx.Err()
-	return c != nil && errors.Is(err, c)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/proxer/cachet-updater/internal/bounded"
 	"io"
 	"io/fs"
 	"os"
@@ -110,32 +111,23 @@ func (f *File) Counts(ctx context.Context, since time.Time) (map[string]int, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, f.opts.Timeout)
 	defer cancel()
-	// The read has its own goroutine because a FIFO, or a file on a hung NFS
-	// or FUSE mount, can block in the kernel where no context reaches. Such a
-	// read is left behind: it sends only on done, which is buffered and is
-	// its own, so it never blocks and never touches what the caller uses.
-	done := make(chan readResult, 1)
+	// A FIFO, or a file on a hung NFS or FUSE mount, can block in the kernel
+	// where no context reaches: such a read is left behind.
 	now := f.opts.Now()
-	go func() {
+	r, err := bounded.Do(rctx, func() (readResult, error) {
 		counts, future, err := f.counts(rctx, now, since)
-		done <- readResult{counts, future, err}
-	}()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, f.wrap(f.ended(ctx, rctx, r.err))
-		}
-		f.warnFuture(r.future)
-		return r.counts, nil
-	case <-rctx.Done():
-		return nil, f.wrap(f.ended(ctx, rctx, nil))
+		return readResult{counts, future}, err
+	})
+	if err != nil {
+		return nil, f.wrap(f.ended(ctx, rctx, err))
 	}
+	f.warnFuture(r.future)
+	return r.counts, nil
 }
 
 type readResult struct {
 	counts map[string]int
 	future futureReports
-	err    error
 }
 
 func (f *File) warnFuture(r futureReports) {

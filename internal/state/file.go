@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/proxer/cachet-updater/internal/bounded"
 	"io"
 	"io/fs"
 	"os"
@@ -72,8 +73,8 @@ var ErrNewerVersion = errors.New("written by a newer cachet-updater")
 // format version, ctx done) leaves the file in place and returns a nil
 // state: the caller must not Save over it.
 func (f *File) Load(ctx context.Context) (*State, error) {
-	st, err := bounded(ctx, func() (*State, error) { return f.load(ctx) })
-	if isCtxErr(ctx, err) {
+	st, err := bounded.Do(ctx, func() (*State, error) { return f.load(ctx) })
+	if bounded.IsCtxErr(ctx, err) {
 		return nil, fmt.Errorf("loading %s: %w", f, err)
 	}
 	return st, err
@@ -202,8 +203,8 @@ func (f *File) Save(ctx context.Context, st *State) error {
 	if err != nil {
 		return fmt.Errorf("saving %s: %w (not written)", f, err)
 	}
-	_, err = bounded(ctx, func() (struct{}, error) { return struct{}{}, f.write(ctx, data) })
-	if isCtxErr(ctx, err) {
+	_, err = bounded.Do(ctx, func() (struct{}, error) { return struct{}{}, f.write(ctx, data) })
+	if bounded.IsCtxErr(ctx, err) {
 		return fmt.Errorf("saving %s: %w (gave up waiting on the file system)", f, err)
 	}
 	if err != nil {
@@ -250,8 +251,8 @@ func (f *File) write(ctx context.Context, data []byte) (err error) {
 // exists or can be created (it is created), and a temporary file can be
 // created and removed there. The state file itself is not touched.
 func CheckWritable(ctx context.Context, path string) error {
-	_, err := bounded(ctx, func() (struct{}, error) { return struct{}{}, checkWritable(path) })
-	if isCtxErr(ctx, err) {
+	_, err := bounded.Do(ctx, func() (struct{}, error) { return struct{}{}, checkWritable(path) })
+	if bounded.IsCtxErr(ctx, err) {
 		return fmt.Errorf("checking state file %s: %w", path, err)
 	}
 	if err != nil {
@@ -276,35 +277,4 @@ func checkWritable(path string) error {
 	}
 	tmp.Close()
 	return os.Remove(tmp.Name())
-}
-
-// bounded runs fn and returns its result, or ctx's error as soon as ctx is
-// done: a file on a hung mount must not hold the run past its deadline. fn
-// then finishes on its own, its result dropped.
-func bounded[T any](ctx context.Context, fn func() (T, error)) (T, error) {
-	var zero T
-	if err := ctx.Err(); err != nil {
-		return zero, err
-	}
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := fn()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	}
-}
-
-// isCtxErr reports whether err is ctx's own error, not one of the file's.
-func isCtxErr(ctx context.Context, err error) bool {
-	c := ctx.Err()
-	return c != nil && errors.Is(err, c)
 }

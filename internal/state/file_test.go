@@ -397,22 +397,6 @@ func TestCanceledContext(t *testing.T) {
 	}
 }
 
-// bounded is what keeps a hung mount from holding the run: here the "file
-// system" blocks until the test ends.
-func TestBoundedGivesUpAtDeadline(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, err := bounded(ctx, func() (int, error) {
-		<-release
-		return 1, nil
-	})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("bounded = %v, want context.DeadlineExceeded", err)
-	}
-}
-
 func TestCheckWritable(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "new")
 	path := filepath.Join(dir, "s.json")
