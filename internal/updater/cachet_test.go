@@ -261,3 +261,23 @@ func TestMaintenance(t *testing.T) {
 		t.Errorf("window: row %+v", r)
 	}
 }
+
+// TestIncidentWriteFails: a failed incident write undoes nothing, fails the
+// run, and the next run catches up.
+func TestIncidentWriteFails(t *testing.T) {
+	w := newCachetWorld(t, cachettest.Cachet24, "incidents:\n  enabled: true", "")
+	w.cachet.Add(cachettest.Component{ID: 1, Name: "S1", Status: 4, Enabled: true}) // already major: no component write
+	w.code.Store(503)
+	w.cachet.FailNext(cachettest.Fault500, 1, true)
+	sum := w.run(Options{})
+	if r := sum.Rows[0]; !sum.Failed() || r.Action != Unchanged || len(r.Problems) != 1 || len(w.cachet.Incidents()) != 0 {
+		t.Fatalf("failed incident write: failed %v, row %+v, incidents %+v", sum.Failed(), r, w.cachet.Incidents())
+	}
+	if c, _ := w.cachet.Component(1); c.Status != 4 {
+		t.Errorf("the component changed: %d", c.Status)
+	}
+	sum = w.run(Options{})
+	if sum.Failed() || len(w.cachet.Incidents()) != 1 {
+		t.Errorf("the next run did not catch up: failed %v, %d incidents", sum.Failed(), len(w.cachet.Incidents()))
+	}
+}
