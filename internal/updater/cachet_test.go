@@ -13,12 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
 	"github.com/proxer/cachet-updater/internal/config"
-	"github.com/proxer/cachet-updater/internal/probe"
 	"github.com/proxer/cachet-updater/internal/state"
 )
 
@@ -101,20 +97,7 @@ func (w *cachetWorld) reports(n int) {
 
 func (w *cachetWorld) run(o Options) Summary {
 	w.t.Helper()
-	client, err := cachet.New(cachet.Options{BaseURL: w.cfg.Cachet.URL, Token: runToken, HTTPClient: &http.Client{Timeout: 5 * time.Second}})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	src, err := OpenSource(w.cfg.Reports.Source, func(string) string { return "" }, time.Now, zerolog.Nop())
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	sum, err := Run(context.Background(), w.cfg, Deps{Cachet: client, Source: src, Prober: probe.New(probe.Options{}),
-		State: state.NewFile(filepath.Join(w.dir, "state.json"), w.cfg.Path), Now: time.Now, Log: zerolog.New(io.Discard)}, o)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return sum
+	return runWith(context.Background(), w.t, w.cfg, w.dir, o)
 }
 
 // openIncidents are the emulator's incidents not fixed.

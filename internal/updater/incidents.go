@@ -35,9 +35,6 @@ func findIncident(ctx context.Context, d Deps, componentID int) (int, error) {
 	return 0, nil
 }
 
-// label is a status in Cachet's words: "Partial Outage".
-func label(s status.Status) string { return s.Label() }
-
 // incidentAction is what the incident stage does for one row.
 type incidentAction int
 
@@ -128,11 +125,11 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 	p := r.published()
 	data := config.TemplateData{
 		Server: r.Server.Name, Component: r.ComponentName, ComponentID: r.Server.ComponentID,
-		Status: label(p), StatusName: p.String(), Previous: label(r.Current), Rule: r.Rule(),
+		Status: p.Label(), StatusName: p.String(), Previous: r.Current.Label(), Rule: r.Rule(),
 		URL: r.Server.DisplayURL(), Time: now,
 	}
 	if open != nil {
-		data.Previous = label(open.Status)
+		data.Previous = open.Status.Label()
 	}
 	switch action {
 	case openIncident:

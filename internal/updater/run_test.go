@@ -82,18 +82,25 @@ servers:
 
 func (f *runFixture) run(ctx context.Context, o Options) Summary {
 	f.t.Helper()
-	client, err := cachet.New(cachet.Options{BaseURL: f.cfg.Cachet.URL, Token: runToken, HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+	return runWith(ctx, f.t, f.cfg, f.dir, o)
+}
+
+// runWith runs cfg against the emulator its cachet.url names, with a file
+// report source as configured and the state file in dir.
+func runWith(ctx context.Context, t *testing.T, cfg *config.Config, dir string, o Options) Summary {
+	t.Helper()
+	client, err := cachet.New(cachet.Options{BaseURL: cfg.Cachet.URL, Token: runToken, HTTPClient: &http.Client{Timeout: 5 * time.Second}})
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
-	src, err := OpenSource(f.cfg.Reports.Source, func(string) string { return "" }, time.Now, zerolog.Nop())
+	src, err := OpenSource(cfg.Reports.Source, func(string) string { return "" }, time.Now, zerolog.Nop())
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
-	store := state.NewFile(filepath.Join(f.dir, "state.json"), f.cfg.Path)
-	sum, err := Run(ctx, f.cfg, Deps{Cachet: client, Source: src, Prober: probe.New(probe.Options{}), State: store, Now: time.Now, Log: zerolog.New(io.Discard)}, o)
+	store := state.NewFile(filepath.Join(dir, "state.json"), cfg.Path)
+	sum, err := Run(ctx, cfg, Deps{Cachet: client, Source: src, Prober: probe.New(probe.Options{}), State: store, Now: time.Now, Log: zerolog.New(io.Discard)}, o)
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return sum
 }
