@@ -45,15 +45,12 @@ Exit codes: 0 all checks passed (unmapped components are only a note),
 1 a check failed, 2 the config could not be loaded.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Output != "text" && o.Output != "json" {
-				return fail(ExitUsage, fmt.Errorf("--output %q: use text or json", o.Output))
-			}
 			o.Global = *g
 			return runF(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "text or json (one document: every check and whether all passed)")
-	registerValues(cmd, "output", "text", "json")
+	choice(cmd, "output", "text", "json")
 	return cmd
 }
 

@@ -29,15 +29,12 @@ group, status, enabled). With the token, disabled components are listed too.
 --output yaml prints a servers: block to start a config from: fill in the urls.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Output != "table" && o.Output != "yaml" && o.Output != "json" {
-				return fail(ExitUsage, fmt.Errorf("--output %q: use table, yaml or json", o.Output))
-			}
 			o.Global = *g
 			return runF(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table, yaml (a servers: skeleton) or json")
-	registerValues(cmd, "output", "table", "yaml", "json")
+	choice(cmd, "output", "table", "yaml", "json")
 	return cmd
 }
 

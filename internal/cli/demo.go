@@ -43,15 +43,12 @@ outside the temporary folder. --config is ignored. --api v3 runs it against
 the emulator's Cachet 3.x mode (JSON:API, Bearer token).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.API != "v2" && o.API != "v3" {
-				return fail(ExitUsage, fmt.Errorf("--api %q: use v2 or v3", o.API))
-			}
 			o.Global = *g
 			return runF(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVar(&o.API, "api", "v2", "the Cachet API the emulator speaks: v2 (Cachet 2.4) or v3 (Cachet 3.x)")
-	registerValues(cmd, "api", "v2", "v3")
+	choice(cmd, "api", "v2", "v3")
 	return cmd
 }
 

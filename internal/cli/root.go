@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -120,6 +122,30 @@ func addGlobalFlags(root *cobra.Command, env Env, g *GlobalOptions) {
 	pf.StringVar(&g.LogFormat, "log-format", "", "log format: json or console (default: console on a terminal, json otherwise)")
 	registerValues(root, "log-level", "debug", "info", "warn", "error")
 	registerValues(root, "log-format", "json", "console")
+}
+
+// choice makes flag one of values: the shell completes them, and any other
+// value is a usage error (exit 2) before the command runs.
+func choice(cmd *cobra.Command, flag string, values ...string) {
+	registerValues(cmd, flag, values...)
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		if v, _ := c.Flags().GetString(flag); !slices.Contains(values, v) {
+			return fail(ExitUsage, fmt.Errorf("--%s %q: use %s", flag, v, orList(values)))
+		}
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
+}
+
+// orList is "a or b", "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 // registerValues makes the shell complete flag with values.

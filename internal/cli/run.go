@@ -90,9 +90,6 @@ a terminal, with --dry-run or with --only, it prints a table.`,
   cachet-updater run --config config.yaml --only "Stream 14" --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Output != "table" && o.Output != "json" {
-				return fail(ExitUsage, fmt.Errorf("--output %q: use table or json", o.Output))
-			}
 			o.Global = *g
 			return runF(cmd.Context(), o)
 		},
@@ -100,7 +97,7 @@ a terminal, with --dry-run or with --only, it prints a table.`,
 	cmd.Flags().BoolVarP(&o.DryRun, "dry-run", "n", false, "do everything but write to Cachet; print what would change")
 	cmd.Flags().StringArrayVar(&o.Only, "only", nil, "run just this server (a name or a component id; repeatable) and print full detail")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table, or json: one document with every row and the summary, printed on every run")
-	registerValues(cmd, "output", "table", "json")
+	choice(cmd, "output", "table", "json")
 	_ = cmd.RegisterFlagCompletionFunc("only", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return serverNames(g.ConfigPath), cobra.ShellCompDirectiveNoFileComp
 	})

@@ -35,15 +35,12 @@ Exit codes: 0 listed (stale vantages are only flagged), 1 the database
 cannot be read, 2 the config cannot be loaded or has no state.sql.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Output != "table" && o.Output != "json" {
-				return fail(ExitUsage, fmt.Errorf("--output %q: use table or json", o.Output))
-			}
 			o.Global = *g
 			return runF(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table or json")
-	registerValues(cmd, "output", "table", "json")
+	choice(cmd, "output", "table", "json")
 	return cmd
 }
 
