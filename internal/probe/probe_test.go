@@ -732,7 +732,11 @@ func TestProbeLocal(t *testing.T) {
 // TestProbeCanceledTLS: an HTTPS server that hangs in or after the
 // handshake, and the run interrupted meanwhile. Run with -race.
 func TestProbeCanceledTLS(t *testing.T) {
-	hang := func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+	// The handlers answer only when the test ends: waiting for the request's
+	// context would answer 200 whenever the server saw the connection go
+	// first, and the probe would rightly take that for an answer.
+	release := make(chan struct{})
+	hang := func(w http.ResponseWriter, r *http.Request) { <-release }
 	h1 := httptest.NewUnstartedServer(http.HandlerFunc(hang))
 	h1.StartTLS()
 	defer h1.Close()
@@ -740,6 +744,7 @@ func TestProbeCanceledTLS(t *testing.T) {
 	h2.EnableHTTP2 = true
 	h2.StartTLS()
 	defer h2.Close()
+	defer close(release) // before the servers close: Close waits for the handlers
 	p := New(Options{})
 
 	for _, tt := range []struct{ name, url string }{
