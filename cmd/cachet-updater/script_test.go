@@ -303,6 +303,7 @@ var cachetCmds = map[string]func(*testscript.TestScript, *cachettest.Server, boo
 	"add":      cachetAdd,
 	"set":      cachetSet,
 	"group":    cachetGroup,
+	"schedule": cachetSchedule,
 	"status":   cachetStatus,
 	"writes":   cachetWrites,
 	"requests": cachetRequests,
@@ -353,6 +354,32 @@ func cachetSet(ts *testscript.TestScript, c *cachettest.Server, _ bool, args []s
 	}
 	comp.Status = parseStatus(ts, args[1])
 	c.Add(comp)
+}
+
+// cachetSchedule adds a schedule in progress, as a person would in
+// Cachet's dashboard, started a minute (or since=DURATION) ago, without an
+// end unless ends=DURATION from now.
+func cachetSchedule(ts *testscript.TestScript, c *cachettest.Server, _ bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: cachet schedule NAME [message=TEXT] [since=DURATION] [ends=DURATION]")
+	}
+	now := time.Now().UTC()
+	sc := cachettest.Schedule{Name: args[0], Status: 1, ScheduledAt: now.Add(-time.Minute)}
+	for _, opt := range args[1:] {
+		key, val, _ := strings.Cut(opt, "=")
+		d, err := time.ParseDuration(val)
+		switch {
+		case key == "message":
+			sc.Message = val
+		case key == "since" && err == nil:
+			sc.ScheduledAt = now.Add(-d)
+		case key == "ends" && err == nil:
+			sc.CompletedAt = now.Add(d)
+		default:
+			ts.Fatalf("cachet schedule: %q is not message=TEXT, since=DURATION or ends=DURATION", opt)
+		}
+	}
+	c.AddSchedule(sc)
 }
 
 func cachetGroup(ts *testscript.TestScript, c *cachettest.Server, _ bool, args []string) {

@@ -21,9 +21,10 @@ type Component struct {
 	Status  status.Status
 	Enabled bool
 	GroupID int // 0 = ungrouped
-	// Maintenance is set when Cachet 3.x shows the component under
-	// maintenance (status or latest_status 6): someone or a maintenance
-	// window set it, and the updater leaves it alone. Always false on 2.x.
+	// Maintenance is set when someone set the component's status to under
+	// maintenance (6) in Cachet 3.x, and the updater leaves it alone.
+	// Always false on 2.x. A schedule in progress (latest_status 6) does
+	// not set it: Schedules says what schedules cover.
 	Maintenance bool
 }
 
@@ -43,19 +44,18 @@ func (c *Component) UnmarshalJSON(b []byte) error {
 		b = res.Attributes
 	}
 	var raw struct {
-		ID           flexInt   `json:"id"`
-		Name         *string   `json:"name"`
-		Status       flexInt   `json:"status"`
-		LatestStatus flexInt   `json:"latest_status"`
-		Enabled      *flexBool `json:"enabled"`
-		GroupID      flexInt   `json:"group_id"`
+		ID      flexInt   `json:"id"`
+		Name    *string   `json:"name"`
+		Status  flexInt   `json:"status"`
+		Enabled *flexBool `json:"enabled"`
+		GroupID flexInt   `json:"group_id"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("decoding component: %w", err)
 	}
 	*c = Component{ID: int(raw.ID), Status: status.Status(raw.Status), Enabled: true, GroupID: int(raw.GroupID)}
 	if v3 {
-		c.fromV3(res, int(raw.Status), int(raw.LatestStatus))
+		c.fromV3(res, int(raw.Status))
 	}
 	if raw.Name != nil {
 		c.Name = *raw.Name
@@ -66,12 +66,11 @@ func (c *Component) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (c *Component) fromV3(res resource, stored, latest int) {
+func (c *Component) fromV3(res resource, stored int) {
 	if c.ID == 0 {
 		c.ID = int(res.ID)
 	}
 	c.Status, c.Maintenance = fromV3Status(stored)
-	c.Maintenance = c.Maintenance || latest == v3UnderMaintenance
 	if g := res.related("group"); len(g) > 0 {
 		c.GroupID = g[0]
 	}

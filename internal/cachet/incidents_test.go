@@ -375,21 +375,25 @@ func TestSchedules(t *testing.T) {
 			if d := got[0].ScheduledAt.Sub(now.Add(-time.Minute)); d < -2*time.Second || d > 2*time.Second {
 				t.Errorf("scheduled_at %v, want about %v (read as UTC)", got[0].ScheduledAt, now.Add(-time.Minute))
 			}
+			if got[0].Message != "Maintenance" || !got[0].CompletedAt.IsZero() || got[len(got)-1].CompletedAt.IsZero() {
+				t.Errorf("message, or no end (2.4 shows it as now): %+v", got)
+			}
 			if m.api == cachet.APIv3 {
-				if !got[0].Covers(2) || got[0].Covers(1) || !got[2].Covers(3) || got[0].AllComponents || fmt.Sprint(got[0].ComponentIDs) != "[2]" {
+				if !got[0].ListsComponents || fmt.Sprint(got[0].ComponentIDs, got[2].ComponentIDs) != "[2] [3]" {
 					t.Errorf("3.x coverage: %+v", got)
 				}
 				return
 			}
-			if !got[0].AllComponents || !got[0].Covers(1) || !got[1].Covers(42) {
-				t.Errorf("2.4 covers everything: %+v", got)
+			if got[0].ListsComponents || len(got[0].ComponentIDs) != 0 {
+				t.Errorf("2.4 lists no components: %+v", got)
 			}
 		})
 	}
 }
 
-// TestComponentMaintenance3: a component under maintenance, set by hand
-// (6) or by a window in progress (latest_status 6), is recognisable.
+// TestComponentMaintenance3: a component set under maintenance by hand (6)
+// is recognisable; one under a schedule in progress (latest_status 6) is
+// left to the schedules.
 func TestComponentMaintenance3(t *testing.T) {
 	srv := newFakeMode(t, cachettest.Cachet3, 0)
 	srv.Add(cachettest.Component{ID: 1, Name: "by hand", Status: 1, Enabled: true})
@@ -407,17 +411,17 @@ func TestComponentMaintenance3(t *testing.T) {
 	}
 	want := []cachet.Component{
 		{ID: 1, Name: "by hand", Status: status.Unknown, Enabled: true, Maintenance: true},
-		{ID: 2, Name: "window", Status: status.PerformanceIssues, Enabled: true, Maintenance: true},
+		{ID: 2, Name: "window", Status: status.PerformanceIssues, Enabled: true},
 		{ID: 3, Name: "unknown", Status: status.Unknown, Enabled: true},
 		{ID: 4, Name: "fine", Status: status.PartialOutage, Enabled: true},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("components\n%+v\nwant\n%+v", got, want)
 	}
-	// Writing to a component under maintenance is the caller's choice;
-	// the answer is checked against the stored status, not latest_status.
+	// Writing to a component under a schedule is the caller's choice; the
+	// answer is checked against the stored status, not latest_status.
 	upd, err := c.SetStatus(context.Background(), 2, status.MajorOutage, true)
-	if err != nil || upd.Status != status.MajorOutage || !upd.Maintenance {
+	if err != nil || upd.Status != status.MajorOutage || upd.Maintenance {
 		t.Errorf("SetStatus under a window = %+v, %v", upd, err)
 	}
 }
@@ -432,7 +436,7 @@ func TestComponentJSONAPIUnmarshal(t *testing.T) {
 		{`{"id":"4","type":"components","attributes":{"name":"API","status":2}}`, // before core#186: a bare int; no attributes.id
 			cachet.Component{ID: 4, Name: "API", Status: status.PerformanceIssues, Enabled: true}},
 		{`{"id":"4","attributes":{"status":{"value":5},"latest_status":{"value":6}},"relationships":{"group":{"data":{"type":"componentGroups","id":"9"}}}}`,
-			cachet.Component{ID: 4, Status: status.Unknown, Enabled: true, GroupID: 9, Maintenance: true}},
+			cachet.Component{ID: 4, Status: status.Unknown, Enabled: true, GroupID: 9}},
 		{`{"id":"4","attributes":{"status":{"value":6}},"relationships":{"group":{"data":null}}}`,
 			cachet.Component{ID: 4, Status: status.Unknown, Enabled: true, Maintenance: true}},
 	}

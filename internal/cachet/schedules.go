@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"time"
 )
 
@@ -25,27 +24,24 @@ const (
 )
 
 // nullCompletedSlack: Cachet 2.4 renders a schedule without an end as
-// completed_at = the time of the request, so an end up to this long before
-// now may be no end at all (the slack covers the clocks' difference).
+// completed_at = the time of the request, so an end this close to now is
+// taken as no end (the slack covers the clocks' difference).
 const nullCompletedSlack = 5 * time.Minute
 
 // Schedule is a maintenance window.
 type Schedule struct {
 	ID          int
 	Name        string
+	Message     string
 	Status      ScheduleStatus // 2.4: as set in the dashboard; 3.x: from the times, by Cachet
 	ScheduledAt time.Time      // UTC
-	CompletedAt time.Time      // UTC; zero for none (3.x), or about now (2.4, see above)
-	// ComponentIDs are the components the window covers (3.x).
-	ComponentIDs []int
-	// AllComponents is set on 2.4, whose API does not say which components
-	// a schedule covers: take it to cover all of them.
-	AllComponents bool
-}
-
-// Covers reports whether the window covers the component.
-func (s Schedule) Covers(componentID int) bool {
-	return s.AllComponents || slices.Contains(s.ComponentIDs, componentID)
+	CompletedAt time.Time      // UTC; zero: no end
+	// ComponentIDs are the components Cachet lists for the schedule.
+	// ListsComponents is set on 3.x only: no 2.4 schedule lists any (its
+	// API drops them), so it can say what it covers only in its name and
+	// message.
+	ComponentIDs    []int
+	ListsComponents bool
 }
 
 // UnmarshalJSON decodes a 2.4 schedule or a 3.x JSON:API resource (whose
@@ -61,6 +57,7 @@ func (s *Schedule) UnmarshalJSON(b []byte) error {
 	var raw struct {
 		ID          flexInt    `json:"id"`
 		Name        *string    `json:"name"`
+		Message     string     `json:"message"`
 		Status      flexInt    `json:"status"`
 		ScheduledAt cachetTime `json:"scheduled_at"`
 		CompletedAt cachetTime `json:"completed_at"`
@@ -70,7 +67,7 @@ func (s *Schedule) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("decoding schedule: %w", err)
 	}
-	*s = Schedule{ID: int(raw.ID), Status: ScheduleStatus(raw.Status), ScheduledAt: time.Time(raw.ScheduledAt), CompletedAt: time.Time(raw.CompletedAt)}
+	*s = Schedule{ID: int(raw.ID), Message: raw.Message, Status: ScheduleStatus(raw.Status), ScheduledAt: time.Time(raw.ScheduledAt), CompletedAt: time.Time(raw.CompletedAt)}
 	if raw.Name != nil {
 		s.Name = *raw.Name
 	}
@@ -79,31 +76,30 @@ func (s *Schedule) UnmarshalJSON(b []byte) error {
 			s.ID = int(res.ID)
 		}
 		s.ScheduledAt, s.CompletedAt = time.Time(raw.Scheduled), time.Time(raw.Completed)
-		s.ComponentIDs = res.related("components")
-	} else {
-		s.AllComponents = true
+		s.ComponentIDs, s.ListsComponents = res.related("components"), true
 	}
 	return nil
 }
 
 // inProgress2 decides from a 2.4 schedule's times, since 2.4 never moves
 // a status on by itself: a window that has started (or was marked in
-// progress) and has not clearly ended, unless marked complete.
-func (s Schedule) inProgress2(now time.Time) bool {
-	if s.Status == ScheduleComplete {
-		return false
+// progress) and has not ended, unless marked complete. It takes an end
+// about now for none (nullCompletedSlack) and clears it.
+func (s *Schedule) inProgress2(now time.Time) bool {
+	if d := s.CompletedAt.Sub(now); d > -nullCompletedSlack && d < nullCompletedSlack {
+		s.CompletedAt = time.Time{}
 	}
 	started := s.Status == ScheduleInProgress || (!s.ScheduledAt.IsZero() && !s.ScheduledAt.After(now))
-	ended := !s.CompletedAt.IsZero() && s.CompletedAt.Before(now.Add(-nullCompletedSlack))
-	return started && !ended
+	ended := !s.CompletedAt.IsZero() && s.CompletedAt.Before(now)
+	return s.Status != ScheduleComplete && started && !ended
 }
 
-// Schedules lists the maintenance windows in progress. On 3.x each names
+// Schedules lists the maintenance windows in progress. On 3.x each lists
 // the components it covers (Cachet decides "in progress" from the times);
-// on 2.4, whose API names no components, each has AllComponents set, and
-// a window counts as in progress from its scheduled_at until its
-// completed_at unless marked complete. Cachet 2.3 has no schedules: the
-// error then wraps ErrUnsupported, which a caller may take as "none".
+// on 2.4, whose schedules list none, a window counts as in progress from
+// its scheduled_at until its completed_at unless marked complete. Cachet
+// 2.3 has no schedules: the error then wraps ErrUnsupported, which a
+// caller may take as "none".
 func (c *Client) Schedules(ctx context.Context) ([]Schedule, error) {
 	api, err := c.API(ctx)
 	if err != nil {
@@ -112,7 +108,7 @@ func (c *Client) Schedules(ctx context.Context) ([]Schedule, error) {
 	id := func(s Schedule) int { return s.ID }
 	if api == APIv3 {
 		all, err := listV3(ctx, c, "/schedules", url.Values{"include": {"components"}}, id)
-		return keep(all, func(s Schedule) bool { return s.Status == ScheduleInProgress }), err
+		return keep(all, func(s *Schedule) bool { return s.Status == ScheduleInProgress }), err
 	}
 	if c.knownVersion() == "2.3" {
 		return nil, errNoSchedules
@@ -127,16 +123,16 @@ func (c *Client) Schedules(ctx context.Context) ([]Schedule, error) {
 		c.setVersion(v)
 	}
 	now := c.now()
-	return keep(all, func(s Schedule) bool { return s.inProgress2(now) }), err
+	return keep(all, func(s *Schedule) bool { return s.inProgress2(now) }), err
 }
 
 var errNoSchedules = fmt.Errorf("cachet: Cachet 2.3 has no schedules API, so no maintenance windows are known: %w", ErrUnsupported)
 
-func keep[T any](all []T, ok func(T) bool) []T {
-	var out []T
-	for _, x := range all {
-		if ok(x) {
-			out = append(out, x)
+func keep(all []Schedule, ok func(*Schedule) bool) []Schedule {
+	var out []Schedule
+	for i := range all {
+		if ok(&all[i]) {
+			out = append(out, all[i])
 		}
 	}
 	return out

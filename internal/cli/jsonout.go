@@ -27,8 +27,9 @@ type RunJSON struct {
 	CachetError *string     `json:"cachet_error"`
 	TokenError  *string     `json:"token_error"`
 	Interrupted *string     `json:"interrupted"`
-	Offline     *string     `json:"offline"`  // why this machine looked offline (the guard)
-	Deferred    *string     `json:"deferred"` // shared state: why another vantage\'s run decides this round
+	Offline     *string     `json:"offline"`         // why this machine looked offline (the guard)
+	Deferred    *string     `json:"deferred"`        // shared state: why another vantage\'s run decides this round
+	Notes       []string    `json:"notes,omitempty"` // what the run says once: Cachet schedules that cover nothing or have no end
 	Rows        []RowJSON   `json:"rows"`
 }
 
@@ -161,6 +162,7 @@ func runJSON(s updater.Summary) RunJSON {
 		Interrupted: errString(s.Interrupted),
 		Offline:     strPtr(s.Offline),
 		Deferred:    strPtr(s.Deferred),
+		Notes:       s.Notes,
 		Rows:        make([]RowJSON, 0, len(s.Rows)),
 		Summary: SummaryJSON{
 			Servers:           len(s.Rows),

@@ -75,6 +75,9 @@ func sourceAndCachetErrors(w io.Writer, s updater.Summary) {
 	if s.Deferred != "" {
 		fmt.Fprintf(w, "note: %s\n", s.Deferred)
 	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 	if s.Offline != "" {
 		fmt.Fprintf(w, "error: this machine looks offline: %s; no server was marked down by its probe (reports still count)\n", s.Offline)
 	}

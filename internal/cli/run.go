@@ -58,7 +58,10 @@ A report source that fails is ignored (decided from the probes alone, exit 1).
 What is decided is published only after confirm.worse / confirm.better runs
 in a row showed it (default 2: a single timeout never reaches the page;
 ACTION "pending" meanwhile). A status set by hand in Cachet is left alone for
-manual_hold (2h; "held"). When every server (at least 3) or every
+manual_hold (2h; "held"). A maintenance window, or a Cachet schedule in
+progress that covers a server (maintenance.cachet_schedules: on 2.4 one that
+names it; maintenance.max_open 12h without an end), leaves its component
+alone ("maintenance"). When every server (at least 3) or every
 guard.canaries URL gets no HTTP answer, this machine looks offline: no probe
 makes a status worse this run (exit 1). A run that writes nothing proves the
 token once an hour. The memory for this is the state file (state.path;

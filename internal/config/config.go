@@ -222,10 +222,13 @@ type Incidents struct {
 
 // Maintenance says when components are left alone for maintenance.
 type Maintenance struct {
-	// CachetSchedules: a schedule in progress in Cachet puts the components
-	// it covers (on 2.4: every component) under maintenance.
-	CachetSchedules bool     `yaml:"cachet_schedules"`
-	Windows         []Window `yaml:"windows" hint:"of windows, each with servers and start/end or weekly"`
+	// CachetSchedules says what a schedule in progress in Cachet puts
+	// under maintenance.
+	CachetSchedules Schedules `yaml:"cachet_schedules"`
+	// MaxOpen: a schedule in progress without an end covers at most this
+	// long after its start.
+	MaxOpen Duration `yaml:"max_open" check:"positive"`
+	Windows []Window `yaml:"windows" hint:"of windows, each with servers and start/end or weekly"`
 }
 
 // Window is a maintenance window: start and end, or weekly with its
@@ -302,6 +305,7 @@ const (
 	DefaultConfirm          = 2 // runs in a row, worse and better
 	DefaultMaxGap           = 15 * time.Minute
 	DefaultManualHold       = 2 * time.Hour
+	DefaultMaxOpen          = 12 * time.Hour
 	DefaultMaxFailing       = 100 // percent
 	DefaultAPI              = "auto"
 	DefaultQuorumFresh      = 10 * time.Minute
@@ -365,7 +369,7 @@ func defaults() Config {
 			Name: mustTemplate(DefaultIncidentName), Message: mustTemplate(DefaultIncidentMessage),
 			Update: mustTemplate(DefaultIncidentUpdate), Resolved: mustTemplate(DefaultIncidentResolved),
 		},
-		Maintenance: Maintenance{CachetSchedules: true},
+		Maintenance: Maintenance{CachetSchedules: SchedulesNamed, MaxOpen: Duration(DefaultMaxOpen)},
 		Quorum:      Quorum{Probes: 1, Fresh: Duration(DefaultQuorumFresh)},
 		State:       State{SQL: StateSQL{Timeout: Duration(DefaultSourceTimeout)}},
 	}

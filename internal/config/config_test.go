@@ -110,6 +110,8 @@ func TestInvalid(t *testing.T) {
 		{"window-both", 5, "maintenance.windows[0]: has both start/end and weekly"},
 		{"window-server", 5, `maintenance.windows[0].servers[1]: "Stream 9" is not the name of a server`},
 		{"window-zone", 6, `maintenance.windows[0].time_zone: "Mars/Olympus" is not a time zone`},
+		{"cachet-schedules", 4, `maintenance.cachet_schedules: must be named (a schedule covers the servers it names; on Cachet 3.x, the components it lists), all (every server) or off, not "every"`},
+		{"max-open-zero", 4, "maintenance.max_open: must be longer than 0"},
 		{"incident-template", 5, `incidents.name: is not a valid template: there is no field .Srever; the fields are .Server`},
 		{"expect-body-regexp", 4, "probe.expect_body: is not a regular expression"},
 		{"cachet-api", 3, `cachet.api: must be auto, v2 or v3, not "v4"`},
@@ -377,6 +379,9 @@ func TestParseEdgeCases(t *testing.T) {
 		{"proxy per server", "probe:\n  proxy_from_environment: true\n", func(c *Config) bool {
 			return c.Probe.ProxyFromEnvironment && c.Servers[0].Probe.ProxyFromEnvironment
 		}},
+		{"cachet_schedules true", "maintenance:\n  cachet_schedules: true\n", func(c *Config) bool { return c.Maintenance.CachetSchedules == SchedulesNamed }},
+		{"cachet_schedules false", "maintenance:\n  cachet_schedules: false\n", func(c *Config) bool { return c.Maintenance.CachetSchedules == SchedulesOff }},
+		{"cachet_schedules in any case", "maintenance:\n  cachet_schedules: All\n", func(c *Config) bool { return c.Maintenance.CachetSchedules == SchedulesAll }},
 		{"method in any case", "probe:\n  method: Head\n", func(c *Config) bool { return c.Servers[0].Probe.Method == "HEAD" }},
 		{"sqlite URI dsn is kept", "reports:\n  source:\n    type: sql\n    driver: sqlite\n    dsn: \"file:r.db?mode=ro\"\n    query: SELECT 1\n", func(c *Config) bool {
 			return c.Reports.Source.DSN == "file:r.db?mode=ro"

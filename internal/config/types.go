@@ -497,6 +497,40 @@ func (w *Weekly) parse(n *yaml.Node) []*Error {
 	return nil
 }
 
+// Schedules is maintenance.cachet_schedules: what a Cachet schedule in
+// progress covers. true and false, its earlier values, read as named and
+// off.
+type Schedules string
+
+// The values of maintenance.cachet_schedules.
+const (
+	// SchedulesNamed: on 3.x the components Cachet lists for the schedule;
+	// on 2.4, whose schedules list none, the servers it names.
+	SchedulesNamed Schedules = "named"
+	SchedulesAll   Schedules = "all" // every server
+	SchedulesOff   Schedules = "off" // schedules are not read
+)
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *Schedules) UnmarshalYAML(n *yaml.Node) error { return unmarshal(s, n) }
+
+func (s *Schedules) parse(n *yaml.Node) []*Error {
+	text, errs := scalar(n)
+	if errs != nil {
+		return errs
+	}
+	var b bool
+	switch v := Schedules(strings.ToLower(strings.TrimSpace(text))); {
+	case v == SchedulesNamed || v == SchedulesAll || v == SchedulesOff:
+		*s = v
+	case n.ShortTag() == "!!bool" && n.Decode(&b) == nil:
+		*s = map[bool]Schedules{true: SchedulesNamed, false: SchedulesOff}[b]
+	default:
+		return problem(n, "must be named (a schedule covers the servers it names; on Cachet 3.x, the components it lists), all (every server) or off, not %q", text)
+	}
+	return nil
+}
+
 // TimeZone is an IANA time zone name such as Europe/Berlin.
 type TimeZone struct {
 	Loc *time.Location

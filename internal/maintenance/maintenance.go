@@ -1,6 +1,6 @@
 // Package maintenance decides whether a server is inside a maintenance
 // window: a one-off period, or a weekly one in wall-clock time of a time
-// zone. During a window its server is still probed and shown, but its
+// zone; and whether a text (a Cachet schedule's) names a server. During a window its server is still probed and shown, but its
 // component is not written and no incident opens. It is pure.
 package maintenance
 
@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	// A static binary must know Europe/Berlin on a host without zoneinfo.
 	_ "time/tzdata"
@@ -129,3 +131,30 @@ func clock(s string) (int, error) {
 	}
 	return hh*60 + mm, nil
 }
+
+// Names reports whether text names name: name stands in it as whole words,
+// in any case and spacing. "stream 8: Wartung" names "Stream 8", not
+// "Stream 80". An empty name is named nowhere.
+func Names(text, name string) bool {
+	text, name = fold(text), fold(name)
+	if name == "" {
+		return false
+	}
+	for i := 0; ; {
+		j := strings.Index(text[i:], name)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(name)
+		before, _ := utf8.DecodeLastRuneInString(text[:start])
+		after, _ := utf8.DecodeRuneInString(text[end:])
+		if !inWord(before) && !inWord(after) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+func fold(s string) string { return strings.Join(strings.Fields(strings.ToLower(s)), " ") }
+
+func inWord(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

@@ -108,3 +108,26 @@ func TestWindow(t *testing.T) {
 		}
 	}
 }
+
+func TestNames(t *testing.T) {
+	for _, tt := range []struct {
+		text, name string
+		want       bool
+	}{
+		{"Stream 8: Wartung", "Stream 8", true},
+		{"stream  8 wird neu gestartet", "Stream 8", true},
+		{"Wartung an STREAM 8.", "Stream 8", true},
+		{"Stream 80: Wartung", "Stream 8", false},
+		{"Stream 8b", "Stream 8", false},
+		{"Upstream 8", "Stream 8", false},
+		{"Stream 80 und Stream 8", "Stream 8", true},
+		{"Stream 8", "Stream", true},
+		{"Straße 4", "straße 4", true},
+		{"Wartung", "", false},
+		{"(enc9)", "enc9", true},
+	} {
+		if got := Names(tt.text, tt.name); got != tt.want {
+			t.Errorf("Names(%q, %q) = %v, want %v", tt.text, tt.name, got, tt.want)
+		}
+	}
+}

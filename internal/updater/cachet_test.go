@@ -218,30 +218,83 @@ func TestMetricPoints(t *testing.T) {
 	}
 }
 
-// TestMaintenance: a Cachet schedule in progress, or a window of the
-// config, leaves the component alone; it is still probed and shown.
+// TestMaintenance: a window of the config leaves the component alone; it
+// is still probed and shown.
 func TestMaintenance(t *testing.T) {
-	for _, m := range []struct {
-		name string
-		mode cachettest.Mode
-	}{{"2.4", cachettest.Cachet24}, {"3.x", cachettest.Cachet3}} {
-		t.Run("schedule "+m.name, func(t *testing.T) {
-			w := newCachetWorld(t, m.mode, "", "")
-			w.cachet.StartMaintenance("DB upgrade", 1)
-			w.code.Store(503)
-			sum := w.run(Options{})
-			if r := sum.Rows[0]; r.Action != Maintenance || !strings.Contains(r.MaintenanceWhy, "DB upgrade") || r.Probe.Code != 503 || len(w.cachet.Writes()) != 0 {
-				t.Errorf("row %+v, writes %v", r, w.cachet.Writes())
-			}
-		})
-	}
 	now := time.Now().UTC()
 	window := fmt.Sprintf("maintenance:\n  cachet_schedules: false\n  windows:\n    - servers: [S1]\n      start: %s\n      end: %s",
 		now.Add(-time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
 	w := newCachetWorld(t, cachettest.Cachet24, window, "")
 	w.code.Store(503)
-	if r := w.run(Options{}).Rows[0]; r.Action != Maintenance || len(w.cachet.Writes()) != 0 {
+	if r := w.run(Options{}).Rows[0]; r.Action != Maintenance || r.Probe.Code != 503 || len(w.cachet.Writes()) != 0 {
 		t.Errorf("window: row %+v", r)
+	}
+}
+
+// TestScheduleCovers: what a Cachet schedule in progress covers, by
+// maintenance.cachet_schedules. A 2.4 schedule lists no components: named
+// covers what its name or message names, and one that names nothing is
+// noted once. 3.x's lists the components it covers. A schedule without an
+// end (2.4 shows it as now; 3.x as null) covers at most
+// maintenance.max_open after its start; the run notes it.
+func TestScheduleCovers(t *testing.T) {
+	now := time.Now().UTC()
+	tests := []struct {
+		name   string
+		mode   cachettest.Mode
+		config string // maintenance keys
+		sc     cachettest.Schedule
+		want   bool   // S1 is under maintenance
+		note   string // in the run's notes; "": none
+	}{
+		{"2.4 names none", cachettest.Cachet24, "", cachettest.Schedule{Name: "Wartung", ComponentIDs: []int{1}}, false, `"Wartung" names no server: it covers none`},
+		{"2.4 by name", cachettest.Cachet24, "", cachettest.Schedule{Name: "s1: Wartung"}, true, ""},
+		{"2.4 by message", cachettest.Cachet24, "cachet_schedules: named", cachettest.Schedule{Name: "Wartung", Message: "Betrifft (S1)."}, true, ""},
+		{"2.4 by component name", cachettest.Cachet24, "", cachettest.Schedule{Name: "Wartung", Message: "Betrifft den Encoder"}, true, ""},
+		{"2.4 part of a word", cachettest.Cachet24, "", cachettest.Schedule{Name: "S10 und S1x"}, false, "names no server"},
+		{"2.4 true is named", cachettest.Cachet24, "cachet_schedules: true", cachettest.Schedule{Name: "Wartung"}, false, "names no server"},
+		{"2.4 all", cachettest.Cachet24, "cachet_schedules: all", cachettest.Schedule{Name: "Wartung"}, true, ""},
+		{"2.4 off", cachettest.Cachet24, "cachet_schedules: off", cachettest.Schedule{Name: "S1"}, false, ""},
+		{"2.4 false is off", cachettest.Cachet24, "cachet_schedules: false", cachettest.Schedule{Name: "S1"}, false, ""},
+		{"3.x listed", cachettest.Cachet3, "", cachettest.Schedule{Name: "Wartung", ComponentIDs: []int{1}}, true, ""},
+		{"3.x named, not listed", cachettest.Cachet3, "", cachettest.Schedule{Name: "S1", ComponentIDs: []int{2}}, false, ""},
+		{"3.x all", cachettest.Cachet3, "cachet_schedules: all", cachettest.Schedule{Name: "Wartung", ComponentIDs: []int{2}}, true, ""},
+		{"3.x off", cachettest.Cachet3, "cachet_schedules: off", cachettest.Schedule{Name: "S1", ComponentIDs: []int{1}}, false, ""},
+		{"2.4 no end, 11h", cachettest.Cachet24, "", cachettest.Schedule{Name: "S1", ScheduledAt: now.Add(-11 * time.Hour)}, true, `"S1" has no end: it covers S1 until`},
+		{"2.4 no end, 13h", cachettest.Cachet24, "", cachettest.Schedule{Name: "S1", ScheduledAt: now.Add(-13 * time.Hour)}, false, "more than maintenance.max_open (12h) ago: it covers nothing"},
+		{"2.4 no end, past max_open", cachettest.Cachet24, "max_open: 30m", cachettest.Schedule{Name: "S1", ScheduledAt: now.Add(-time.Hour)}, false, "(30m) ago"},
+		{"2.4 an end, 13h", cachettest.Cachet24, "", cachettest.Schedule{Name: "S1", ScheduledAt: now.Add(-13 * time.Hour), CompletedAt: now.Add(time.Hour)}, true, ""},
+		{"3.x no end, 13h", cachettest.Cachet3, "", cachettest.Schedule{Name: "S1", ScheduledAt: now.Add(-13 * time.Hour), ComponentIDs: []int{1}}, false, "more than maintenance.max_open (12h) ago"},
+		{"3.x no end, 11h", cachettest.Cachet3, "", cachettest.Schedule{Name: "S1", ScheduledAt: now.Add(-11 * time.Hour), ComponentIDs: []int{1}}, true, "has no end: it covers S1 until"},
+		{"3.x an end, 13h", cachettest.Cachet3, "", cachettest.Schedule{Name: "S1", ScheduledAt: now.Add(-13 * time.Hour), CompletedAt: now.Add(time.Hour), ComponentIDs: []int{1}}, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			extra := ""
+			if tt.config != "" {
+				extra = "maintenance:\n  " + tt.config
+			}
+			w := newCachetWorld(t, tt.mode, extra, "")
+			w.cachet.Add(cachettest.Component{ID: 1, Name: "Encoder", Status: 1, Enabled: true})
+			w.cachet.Add(cachettest.Component{ID: 2, Name: "other", Status: 1, Enabled: true})
+			if tt.sc.ScheduledAt.IsZero() {
+				tt.sc.ScheduledAt, tt.sc.CompletedAt = now.Add(-time.Minute), now.Add(time.Hour)
+			}
+			tt.sc.Status = 1
+			w.cachet.AddSchedule(tt.sc)
+			w.code.Store(503)
+			sum := w.run(Options{})
+			r := sum.Rows[0]
+			if got := r.Action == Maintenance; got != tt.want || sum.Failed() || r.Probe.Code != 503 {
+				t.Fatalf("under maintenance %v, want %v: row %+v", got, tt.want, r)
+			}
+			if c, _ := w.cachet.Component(1); (c.Status == 4) == tt.want || tt.want && !strings.Contains(r.MaintenanceWhy, tt.sc.Name) {
+				t.Errorf("component 1 is %d; why %q", c.Status, r.MaintenanceWhy)
+			}
+			if notes := strings.Join(sum.Notes, "\n"); tt.note == "" && notes != "" || !strings.Contains(notes, tt.note) {
+				t.Errorf("notes %q, want %q", notes, tt.note)
+			}
+		})
 	}
 }
 

@@ -44,7 +44,7 @@ func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Se
 		// With a shared state the listing waits for the decision lock:
 		// another vantage's run may be writing until then.
 		wg.Go(func() {
-			in.listComponents(ctx, d, cfg.Maintenance.CachetSchedules)
+			in.listComponents(ctx, d, cfg.Maintenance.CachetSchedules != config.SchedulesOff)
 			d.Log.Debug().Dur("after", since()).Msg("Cachet listing done")
 		})
 	}

@@ -21,7 +21,7 @@ type memory struct {
 	manualHold time.Duration
 	offline    bool // the guard: no probe may make a status worse this run
 	windows    []maintenance.Window
-	schedules  []cachet.Schedule
+	scheduled  map[string]string // why a schedule covers a server, by name
 }
 
 // plan fills in Cachet's current state and the action for every decided
@@ -55,7 +55,7 @@ func plan(rows []Row, components []cachet.Component, short *cachet.IncompleteLis
 			continue
 		}
 		r.Current, r.CurrentKnown, r.Enabled, r.ComponentName = c.Status, true, c.Enabled, c.Name
-		if why := maintenanceOf(r.Server.Name, c, m.windows, m.schedules, m.now); why != "" {
+		if why := maintenanceOf(r.Server.Name, c, m.windows, m.scheduled, m.now); why != "" {
 			r.Action, r.Publish, r.MaintenanceWhy = Maintenance, r.Current, why
 			continue
 		}

@@ -150,6 +150,9 @@ type Summary struct {
 	// Deferred says why this run wrote nothing although it could: another
 	// vantage's run held the shared decision lock.
 	Deferred string
+	// Notes are what the run says once, not about one server: Cachet
+	// schedules that cover nothing, or that have no end.
+	Notes []string
 	// QuorumFresh is quorum.fresh in a shared state: older views are stale.
 	QuorumFresh time.Duration
 	TokenErr    error // the token's hourly proof failed
@@ -319,15 +322,17 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 			sum.Duration = d.Now().Sub(started)
 			return sum, nil
 		}
-		in.listComponents(ctx, d, cfg.Maintenance.CachetSchedules)
+		in.listComponents(ctx, d, cfg.Maintenance.CachetSchedules != config.SchedulesOff)
 	}
 	sum.CachetErr = in.cachetErr
 	if sum.CachetErr != nil {
 		d.Log.Error().Err(sum.CachetErr).Msg("cannot read Cachet: nothing will be written")
 	}
+	why, notes := scheduled(in.schedules, cfg.Servers, in.components, cfg.Maintenance, started)
+	sum.Notes = append(sum.Notes, notes...)
 	plan(sum.Rows, in.components, in.short, sum.CachetErr, memory{
 		state: st, now: started, manualHold: cfg.ManualHold.D(), offline: sum.Offline != "",
-		windows: windows(cfg.Maintenance.Windows), schedules: in.schedules,
+		windows: windows(cfg.Maintenance.Windows), scheduled: why,
 	})
 	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
 	if sum.CachetErr == nil {

@@ -226,6 +226,9 @@ func TestSchedules(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.body), &pg); err != nil || len(pg.Data) != 2 || pg.Data[0]["id"] != float64(open) {
 				t.Fatalf("schedules: %s", r.body)
 			}
+			if c, ok := pg.Data[0]["components"].([]any); !ok || len(c) != 0 {
+				t.Errorf("2.4 drops the components a schedule was posted with: %v", pg.Data[0]["components"])
+			}
 			completed, _ := time.ParseInLocation(timeLayout, pg.Data[0]["completed_at"].(string), time.FixedZone("UTC+2", 2*3600))
 			if d := time.Since(completed); d < -5*time.Second || d > 5*time.Second {
 				t.Errorf("2.4 shows a missing completed_at as now, in cachet.timezone: %v", pg.Data[0]["completed_at"])

@@ -20,8 +20,9 @@ type Schedule struct {
 	Status      int
 	ScheduledAt time.Time
 	CompletedAt time.Time // zero: no end set
-	// ComponentIDs are the components it covers; only 3.x's API shows
-	// them.
+	// ComponentIDs are the components it covers on 3.x. Cachet 2.4 takes
+	// them when a schedule is created and drops them: its schedules always
+	// list "components": [].
 	ComponentIDs []int
 }
 
@@ -79,7 +80,8 @@ func (s *Server) sortedSchedulesLocked() []*Schedule {
 }
 
 // scheduleJSON2 is 2.4's SchedulePresenter, which renders a missing
-// completed_at as the time of the request.
+// completed_at as the time of the request, with the schedule's components
+// relation, always empty.
 func scheduleJSON2(sc *Schedule, loc *time.Location, now time.Time) map[string]any {
 	completed := sc.CompletedAt
 	if completed.IsZero() {
@@ -89,7 +91,7 @@ func scheduleJSON2(sc *Schedule, loc *time.Location, now time.Time) map[string]a
 		"id": sc.ID, "name": sc.Name, "message": sc.Message, "status": sc.Status,
 		"scheduled_at": sc.ScheduledAt.In(loc).Format(timeLayout), "completed_at": completed.In(loc).Format(timeLayout),
 		"created_at": sc.ScheduledAt.In(loc).Format(timeLayout), "updated_at": sc.ScheduledAt.In(loc).Format(timeLayout),
-		"deleted_at": nil, "human_status": scheduleName(sc.Status),
+		"deleted_at": nil, "human_status": scheduleName(sc.Status), "components": []any{},
 	}
 }
 

@@ -7,7 +7,7 @@
 // 406 on a non-JSON Accept header, the Time-Zone header; incidents and
 // incident updates, metric points (folded into an equal one within the
 // metric's threshold) and schedules (a schedule without an end shows
-// completed_at as now, as 2.4 does).
+// completed_at as now, and none lists components, as on 2.4).
 //
 // Cachet 2.3 (WithMode(Cachet23)) has no incident updates and no
 // schedules (unknown routes, 404), stores component statuses outside 0..4
