@@ -1,0 +1,71 @@
+package updater
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
+	"github.com/proxer/cachet-updater/internal/config"
+)
+
+// runServers runs a config of the given servers (name: component id, all
+// answering the probe with code) against fake, with no report source.
+func runServers(t *testing.T, fake *cachettest.Server, code int, ids map[string]int) Summary {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }))
+	t.Cleanup(srv.Close)
+	var servers strings.Builder
+	for name, id := range ids {
+		fmt.Fprintf(&servers, "  - {name: %s, url: %s/, component_id: %d}\n", name, srv.URL, id)
+	}
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(fmt.Sprintf(`cachet: {url: %s, timeout: 2s, retries: 0}
+probe: {timeout: 1s}
+confirm: {worse: 1, better: 1}
+reports: {source: {type: none}}
+servers:
+%s`, fake.URL(), servers.String())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runWith(context.Background(), t, cfg, dir, Options{})
+}
+
+// TestListingBehindAProxy: Cachet 3.x behind a proxy that rewrites Host
+// links its next pages to an origin of its own and keeps only page; the
+// client asks cachet.url for that page number with its own query, so a
+// listing over 100 components is whole and the run writes.
+func TestListingBehindAProxy(t *testing.T) {
+	fake := cachettest.NewV3(runToken, cachettest.WithLinkOrigin("http://cachet.internal:8000"))
+	defer fake.Close()
+	for id := 1; id <= 250; id++ {
+		fake.Add(cachettest.Component{ID: id, Name: fmt.Sprintf("C%d", id), Status: 1, Enabled: id%2 == 0})
+	}
+	sum := runServers(t, fake, http.StatusServiceUnavailable, map[string]int{"Far": 250, "Off": 201})
+	if sum.CachetErr != nil {
+		t.Fatalf("listing failed: %v", sum.CachetErr)
+	}
+	for _, id := range []int{250, 201} {
+		if c, _ := fake.Component(id); c.Status != 4 {
+			t.Errorf("component %d: status %d, want 4", id, c.Status)
+		}
+	}
+	pages := 0
+	for _, r := range fake.Requests() {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.Path, "/components") {
+			pages++
+			if !strings.Contains(r.RawQuery, "per_page=100") || !strings.Contains(r.RawQuery, "include=group") {
+				t.Errorf("a page without the listing's query: %s", r.RawQuery)
+			}
+		}
+	}
+	if pages != 4 { // 125 enabled, 125 disabled
+		t.Errorf("%d pages read, want 4", pages)
+	}
+}
+
