@@ -25,6 +25,11 @@ type Component struct {
 	// maintenance (status or latest_status 6): someone or a maintenance
 	// window set it, and the updater leaves it alone. Always false on 2.x.
 	Maintenance bool
+	// Unreadable is the status as Cachet sent it when it is no number
+	// (e.g. "abc"); Status is then status.Unknown. One such component
+	// does not fail a listing. Client.Components returns it escaped,
+	// shortened and without the token.
+	Unreadable string
 }
 
 // UnmarshalJSON decodes Cachet's component JSON tolerantly: numbers may
@@ -43,19 +48,27 @@ func (c *Component) UnmarshalJSON(b []byte) error {
 		b = res.Attributes
 	}
 	var raw struct {
-		ID           flexInt   `json:"id"`
-		Name         *string   `json:"name"`
-		Status       flexInt   `json:"status"`
-		LatestStatus flexInt   `json:"latest_status"`
-		Enabled      *flexBool `json:"enabled"`
-		GroupID      flexInt   `json:"group_id"`
+		ID           flexInt         `json:"id"`
+		Name         *string         `json:"name"`
+		Status       json.RawMessage `json:"status"`
+		LatestStatus json.RawMessage `json:"latest_status"`
+		Enabled      *flexBool       `json:"enabled"`
+		GroupID      flexInt         `json:"group_id"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("decoding component: %w", err)
 	}
-	*c = Component{ID: int(raw.ID), Status: status.Status(raw.Status), Enabled: true, GroupID: int(raw.GroupID)}
+	var st, latest flexInt // a latest_status that is no number only loses the maintenance it may show
+	*c = Component{ID: int(raw.ID), Enabled: true, GroupID: int(raw.GroupID)}
+	if !isNull(raw.Status) && st.UnmarshalJSON(raw.Status) != nil {
+		c.Unreadable = string(raw.Status)
+	}
+	if !isNull(raw.LatestStatus) {
+		_ = latest.UnmarshalJSON(raw.LatestStatus)
+	}
+	c.Status = status.Status(st)
 	if v3 {
-		c.fromV3(res, int(raw.Status), int(raw.LatestStatus))
+		c.fromV3(res, int(st), int(latest))
 	}
 	if raw.Name != nil {
 		c.Name = *raw.Name

@@ -36,6 +36,17 @@ servers:
 	return runWith(context.Background(), t, cfg, dir, Options{})
 }
 
+func rowOf(t *testing.T, sum Summary, name string) Row {
+	t.Helper()
+	for _, r := range sum.Rows {
+		if r.Server.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no row %q", name)
+	return Row{}
+}
+
 // TestListingBehindAProxy: Cachet 3.x behind a proxy that rewrites Host
 // links its next pages to an origin of its own and keeps only page; the
 // client asks cachet.url for that page number with its own query, so a
@@ -66,6 +77,41 @@ func TestListingBehindAProxy(t *testing.T) {
 	}
 	if pages != 4 { // 125 enabled, 125 disabled
 		t.Errorf("%d pages read, want 4", pages)
+	}
+}
+
+// TestUnreadableStatus: one component whose status Cachet sends as "abc"
+// is left alone with an error naming it; the others are corrected.
+func TestUnreadableStatus(t *testing.T) {
+	for _, m := range []struct {
+		name string
+		mode cachettest.Mode
+		bad  any
+	}{
+		{"2.4", cachettest.Cachet24, "abc"},
+		{"3.x", cachettest.Cachet3, map[string]any{"human": "Operational", "value": "abc"}},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			fake := cachettest.New(runToken, cachettest.WithMode(m.mode))
+			defer fake.Close()
+			fake.Add(cachettest.Component{ID: 1, Name: "Bad", Status: 1, Enabled: true})
+			fake.Add(cachettest.Component{ID: 2, Name: "Good", Status: 1, Enabled: true})
+			fake.SetStatusValue(1, m.bad)
+			sum := runServers(t, fake, http.StatusServiceUnavailable, map[string]int{"S1": 1, "S2": 2})
+			if sum.CachetErr != nil {
+				t.Fatalf("the listing failed: %v", sum.CachetErr)
+			}
+			if c, _ := fake.Component(2); c.Status != 4 {
+				t.Errorf("the readable component was not corrected: %d", c.Status)
+			}
+			bad := rowOf(t, sum, "S1")
+			if c, _ := fake.Component(1); c.Status != 1 || bad.Action != NotWritten || bad.Err == nil || !strings.Contains(bad.Err.Error(), `"abc"`) {
+				t.Errorf("the unreadable one: status %d, row %s %v", c.Status, bad.Action, bad.Err)
+			}
+			if !sum.Failed() {
+				t.Error("the run did not fail")
+			}
+		})
 	}
 }
 
