@@ -115,3 +115,48 @@ func TestUnreadableStatus(t *testing.T) {
 	}
 }
 
+// TestMissingComponentProvesToken: Cachet serves a refused token's listing
+// as a guest's, without disabled components. A mapped component missing
+// from the listing makes the run prove the token at once, and the row says
+// which it is: the token refused, or no such component.
+func TestMissingComponentProvesToken(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			fake := cachettest.New("another-token-0123456789", cachettest.WithMode(m.mode))
+			defer fake.Close()
+			fake.Add(cachettest.Component{ID: 1, Name: "On", Status: 1, Enabled: true})
+			fake.Add(cachettest.Component{ID: 2, Name: "Off", Status: 1, Enabled: false})
+			sum := runServers(t, fake, http.StatusOK, map[string]int{"S1": 1, "S2": 2})
+			r := rowOf(t, sum, "S2")
+			if sum.TokenErr == nil || r.Action != NotWritten || r.Err == nil || !strings.Contains(r.Err.Error(), "refused the token") {
+				t.Errorf("refused token: token error %v, row %s: %v", sum.TokenErr, r.Action, r.Err)
+			}
+			if n := proofs(fake); n != 1 {
+				t.Errorf("%d token proofs, want 1", n)
+			}
+
+			fake = cachettest.New(runToken, cachettest.WithMode(m.mode))
+			defer fake.Close()
+			fake.Add(cachettest.Component{ID: 1, Name: "On", Status: 1, Enabled: true})
+			sum = runServers(t, fake, http.StatusOK, map[string]int{"S1": 1, "S9": 9})
+			r = rowOf(t, sum, "S9")
+			if sum.TokenErr != nil || r.Action != UnknownComponent || r.Err == nil || !strings.Contains(r.Err.Error(), "component 9 does not exist in Cachet (the token was accepted") {
+				t.Errorf("no such component: token error %v, row %s: %v", sum.TokenErr, r.Action, r.Err)
+			}
+			if n := proofs(fake); n != 1 {
+				t.Errorf("%d token proofs, want 1", n)
+			}
+		})
+	}
+}
+
+// proofs counts the token proofs (GET /subscribers) fake received.
+func proofs(fake *cachettest.Server) int {
+	n := 0
+	for _, r := range fake.Requests() {
+		if strings.HasSuffix(r.Path, "/subscribers") {
+			n++
+		}
+	}
+	return n
+}
