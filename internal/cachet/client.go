@@ -413,6 +413,21 @@ func writtenComponent(api string, data json.RawMessage, id, sent int) (Component
 	return got, nil
 }
 
+// ProveComponentWrites proves, without changing anything, that the token
+// may update components. On Cachet 3.x it sends PATCH /components/{id}
+// without a field: Cachet validates the body, then checks the
+// components.manage ability (403 "Invalid ability provided." without it),
+// then changes no column, which stores nothing and fires no event. On 2.x,
+// whose tokens have no abilities, it sends nothing.
+func (c *Client) ProveComponentWrites(ctx context.Context, id int) error {
+	api, err := c.API(ctx)
+	if err != nil || api != APIv3 {
+		return err
+	}
+	_, err = c.do(ctx, &call{api: api, method: http.MethodPatch, path: "/components/" + strconv.Itoa(id), in: struct{}{}})
+	return err
+}
+
 // Groups lists every component group, following pagination. Like
 // Components, on 2.x it returns the groups listed with an
 // *IncompleteListError when the listing ends short of
