@@ -314,10 +314,18 @@ func (c *Client) Components(ctx context.Context) ([]Component, error) {
 	if err != nil {
 		return nil, err
 	}
+	var comps []Component
 	if api == APIv3 {
-		return c.componentsV3(ctx)
+		comps, err = c.componentsV3(ctx)
+	} else {
+		comps, err = list(ctx, c, "/components", "components", func(comp Component) int { return comp.ID })
 	}
-	return list(ctx, c, "/components", "components", func(comp Component) int { return comp.ID })
+	for i := range comps {
+		if comps[i].Unreadable != "" {
+			comps[i].Unreadable = excerpt(c.sec.redact(comps[i].Unreadable))
+		}
+	}
+	return comps, err
 }
 
 func (c *Client) componentsV3(ctx context.Context) ([]Component, error) {
@@ -397,10 +405,27 @@ func writtenComponent(api string, data json.RawMessage, id, sent int) (Component
 	switch {
 	case got.ID != id:
 		return got, fmt.Errorf("with component %d, not %d: the update was not applied", got.ID, id)
+	case got.Unreadable != "":
+		return got, fmt.Errorf("but the component's status is no number, not %d: the update may not have been applied", sent)
 	case stored != sent:
 		return got, fmt.Errorf("but the component's status is %d, not %d: the update was not applied", stored, sent)
 	}
 	return got, nil
+}
+
+// ProveComponentWrites proves, without changing anything, that the token
+// may update components. On Cachet 3.x it sends PATCH /components/{id}
+// without a field: Cachet validates the body, then checks the
+// components.manage ability (403 "Invalid ability provided." without it),
+// then changes no column, which stores nothing and fires no event. On 2.x,
+// whose tokens have no abilities, it sends nothing.
+func (c *Client) ProveComponentWrites(ctx context.Context, id int) error {
+	api, err := c.API(ctx)
+	if err != nil || api != APIv3 {
+		return err
+	}
+	_, err = c.do(ctx, &call{api: api, method: http.MethodPatch, path: "/components/" + strconv.Itoa(id), in: struct{}{}})
+	return err
 }
 
 // Groups lists every component group, following pagination. Like

@@ -26,6 +26,11 @@ type Component struct {
 	// Always false on 2.x. A schedule in progress (latest_status 6) does
 	// not set it: Schedules says what schedules cover.
 	Maintenance bool
+	// Unreadable is the status as Cachet sent it when it is no number
+	// (e.g. "abc"); Status is then status.Unknown. One such component
+	// does not fail a listing. Client.Components returns it escaped,
+	// shortened and without the token.
+	Unreadable string
 }
 
 // UnmarshalJSON decodes Cachet's component JSON tolerantly: numbers may
@@ -44,18 +49,23 @@ func (c *Component) UnmarshalJSON(b []byte) error {
 		b = res.Attributes
 	}
 	var raw struct {
-		ID      flexInt   `json:"id"`
-		Name    *string   `json:"name"`
-		Status  flexInt   `json:"status"`
-		Enabled *flexBool `json:"enabled"`
-		GroupID flexInt   `json:"group_id"`
+		ID      flexInt         `json:"id"`
+		Name    *string         `json:"name"`
+		Status  json.RawMessage `json:"status"`
+		Enabled *flexBool       `json:"enabled"`
+		GroupID flexInt         `json:"group_id"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("decoding component: %w", err)
 	}
-	*c = Component{ID: int(raw.ID), Status: status.Status(raw.Status), Enabled: true, GroupID: int(raw.GroupID)}
+	var st flexInt
+	*c = Component{ID: int(raw.ID), Enabled: true, GroupID: int(raw.GroupID)}
+	if !isNull(raw.Status) && st.UnmarshalJSON(raw.Status) != nil {
+		c.Unreadable = string(raw.Status)
+	}
+	c.Status = status.Status(st)
 	if v3 {
-		c.fromV3(res, int(raw.Status))
+		c.fromV3(res, int(st))
 	}
 	if raw.Name != nil {
 		c.Name = *raw.Name

@@ -274,12 +274,12 @@ func TestMetricPoints(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			srv := newFakeMode(t, m.m, 0)
-			id := srv.AddMetric(cachettest.Metric{Name: "Timeout reports", Suffix: "reports"})
+			id := srv.AddMetric(cachettest.Metric{Name: "Timeout reports", Suffix: "reports", CalcType: 1, Threshold: 2})
 			srv.AddMetric(cachettest.Metric{Name: "Other"})
 			c, _ := newClient(t, srv.URL(), func(o *cachet.Options) { o.PerPage = 1 })
 			ctx := context.Background()
 			metrics, err := c.Metrics(ctx)
-			if err != nil || len(metrics) != 2 || metrics[0] != (cachet.Metric{ID: id, Name: "Timeout reports", Suffix: "reports"}) {
+			if err != nil || len(metrics) != 2 || metrics[0] != (cachet.Metric{ID: id, Name: "Timeout reports", Suffix: "reports", Threshold: 2}) || !metrics[1].Sum {
 				t.Fatalf("Metrics = %+v, %v", metrics, err)
 			}
 			p, err := c.AddMetricPoint(ctx, id, 12.5, at)

@@ -17,6 +17,12 @@ type Metric struct {
 	ID     int
 	Name   string
 	Suffix string
+	// Sum: Cachet says it is a sum metric (calc_type 0), whose chart
+	// multiplies a point's value by its counter.
+	Sum bool
+	// Threshold is the metric's threshold in minutes (0: not said): Cachet
+	// folds points posted within it into one.
+	Threshold int
 }
 
 // UnmarshalJSON decodes a 2.x metric or a 3.x JSON:API resource.
@@ -29,14 +35,16 @@ func (m *Metric) UnmarshalJSON(b []byte) error {
 		b = res.Attributes
 	}
 	var raw struct {
-		ID     flexInt `json:"id"`
-		Name   *string `json:"name"`
-		Suffix *string `json:"suffix"`
+		ID        flexInt  `json:"id"`
+		Name      *string  `json:"name"`
+		Suffix    *string  `json:"suffix"`
+		CalcType  *flexInt `json:"calc_type"`
+		Threshold flexInt  `json:"threshold"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("decoding metric: %w", err)
 	}
-	*m = Metric{ID: int(raw.ID)}
+	*m = Metric{ID: int(raw.ID), Sum: raw.CalcType != nil && *raw.CalcType == 0, Threshold: int(raw.Threshold)}
 	if m.ID == 0 {
 		m.ID = int(res.ID)
 	}

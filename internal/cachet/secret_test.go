@@ -81,7 +81,10 @@ func TestTokenNeverInErrors(t *testing.T) {
 		}, "cannot decode \"[redacted]\" as an integer"},
 		{"status echoing the token on a write", "put", func(tok string) (int, string, string) {
 			return 200, "application/json", fmt.Sprintf(`{"data":{"id":1,"status":%s}}`, q(tok))
-		}, "[redacted]"},
+		}, "status is no number"},
+		{"status echoing the token in a listing", "list", func(tok string) (int, string, string) {
+			return 200, "application/json", fmt.Sprintf(`{"data":[{"id":1,"status":%s}]}`, q(tok))
+		}, ""},
 	}
 	for _, tok := range []string{token, oddToken} {
 		for _, tt := range tests {
@@ -102,6 +105,13 @@ func TestTokenNeverInErrors(t *testing.T) {
 					err = c.Ping(context.Background())
 				default:
 					_, err = c.Components(context.Background())
+				}
+				if tt.want == "" { // no error: the component comes without the token
+					comps, err := c.Components(context.Background())
+					if err != nil || len(comps) != 1 || comps[0].Unreadable != `"[redacted]"` {
+						t.Fatalf("%+v, %v", comps, err)
+					}
+					return
 				}
 				if err == nil {
 					t.Fatal("no error")

@@ -33,13 +33,19 @@ func newCheckCmd(env Env, g *GlobalOptions, runF func(context.Context, *CheckOpt
 (printing every error at once), resolves the secrets, says where the state
 file is and checks that it can be written, pings Cachet, proves the token
 with an authenticated read, checks that every component_id exists in Cachet
-(and notes each Cachet component no server maps to), and reads the report
-source once. It warns when the open-file limit (ulimit -n) is too low for
-probe.concurrency, when run_timeout is too short for the probe timeouts, and
-when a file holding a secret is readable by other users. It probes no
-server, writes nothing to Cachet and does not change the state file. A
-config with only cachet: is enough to check Cachet (the missing servers are
-then a failed check).
+(and notes each Cachet component no server maps to), checks the metric ids,
+and reads the report source once. It warns when the open-file limit
+(ulimit -n) is too low for probe.concurrency, when run_timeout is too short
+for the probe timeouts, when a file holding a secret is readable by other
+users, and when a metric would chart the points wrong (a sum metric; on
+Cachet 3.x a threshold that drops the points of runs closer together).
+On Cachet 3.x it proves that the token may update components
+(components.manage: a PATCH without a field, which changes nothing), names
+the other abilities the config needs, and warns when a run may send more
+requests than Cachet's rate limits let through in a minute (300, and 60 in
+the 3.x app skeleton). It probes no server, changes nothing in Cachet and
+does not change the state file. A config with only cachet: is enough to
+check Cachet (the missing servers are then a failed check).
 
 Exit codes: 0 all checks passed (unmapped components are only a note),
 1 a check failed, 2 the config could not be loaded.`,
@@ -154,16 +160,19 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 		return
 	}
 	c.ok("Cachet at %s answers ping", cfg.Cachet.URL)
-	if api, err := client.API(ctx); err != nil {
+	api, err := client.API(ctx)
+	if err != nil {
 		c.fail("Cachet API: %v", err)
 	} else {
 		c.ok("Cachet API: %s (cachet.api %s)", api, cfg.Cachet.API)
 	}
+	proved := false
 	if !haveToken {
 		c.fail("token not checked: no token")
 	} else if err := client.VerifyToken(ctx); err != nil {
 		c.fail("token refused by Cachet: %v", err)
 	} else {
+		proved = true
 		c.ok("token accepted by Cachet (authenticated read)")
 	}
 	comps, err := client.Components(ctx)
@@ -179,9 +188,17 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 	missing := 0
 	for _, s := range cfg.Servers {
 		mapped[s.ComponentID] = true
-		if _, ok := known[s.ComponentID]; !ok {
+		k, ok := known[s.ComponentID]
+		switch {
+		case !ok && proved:
 			missing++
 			c.fail("server %q (line %d): component %d does not exist in Cachet", s.Name, s.Line, s.ComponentID)
+		case !ok:
+			// Cachet serves a refused token's reads as a guest's.
+			missing++
+			c.fail("server %q (line %d): component %d is not in the listing Cachet served as a guest's, without an accepted token: a guest does not see disabled components", s.Name, s.Line, s.ComponentID)
+		case k.Unreadable != "":
+			c.warn("server %q (line %d): Cachet sends the status of component %d as %s, which is no status: a run leaves it alone", s.Name, s.Line, s.ComponentID, k.Unreadable)
 		}
 	}
 	if missing == 0 && len(cfg.Servers) > 0 {
@@ -192,17 +209,62 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 			c.note("Cachet component %d %q: no server maps to it", k.ID, k.Name)
 		}
 	}
-	checkMetrics(ctx, c, cfg, client)
+	if api == cachet.APIv3 && proved {
+		checkAbilities(ctx, c, cfg, client, known)
+	}
+	checkMetrics(ctx, c, cfg, client, api)
+	if api == cachet.APIv3 {
+		checkLimits(c, cfg, comps)
+	}
 }
 
-// checkMetrics checks that every metric_id and reports_metric_id exists.
-func checkMetrics(ctx context.Context, c *checklist, cfg *config.Config, client *cachet.Client) {
-	uses := 0
+// checkAbilities proves on Cachet 3.x the token ability it can prove
+// without a change (components.manage) and names the ones only a write
+// proves.
+func checkAbilities(ctx context.Context, c *checklist, cfg *config.Config, client *cachet.Client, known map[int]cachet.Component) {
+	var unproved []string
+	id := 0
 	for _, s := range cfg.Servers {
-		if s.MetricID > 0 || s.ReportsMetricID > 0 {
-			uses++
+		if _, ok := known[s.ComponentID]; ok {
+			id = s.ComponentID
+			break
 		}
 	}
+	if id == 0 {
+		unproved = append(unproved, "components.manage")
+	} else if err := client.ProveComponentWrites(ctx, id); err != nil {
+		c.fail("token may not update components: %v", err)
+	} else {
+		c.ok("token may update components (components.manage: PATCH /components/%d without a field, which changes nothing)", id)
+	}
+	if cfg.Incidents.Enabled {
+		unproved = append(unproved, "incidents.manage", "incident-updates.manage")
+	}
+	if metricIDs(cfg) > 0 {
+		unproved = append(unproved, "metric-points.manage")
+	}
+	if len(unproved) > 0 {
+		c.note("the token also needs %s: check cannot prove them without writing, and without them Cachet 3.x answers the first such write 403 \"Invalid ability provided.\"", strings.Join(unproved, ", "))
+	}
+}
+
+// metricIDs counts the servers with a metric_id or a reports_metric_id.
+func metricIDs(cfg *config.Config) int {
+	n := 0
+	for _, s := range cfg.Servers {
+		if s.MetricID > 0 || s.ReportsMetricID > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// checkMetrics checks that every metric_id and reports_metric_id exists,
+// and warns about what Cachet would make of the points: a sum metric
+// multiplies the points it folds together, and on 3.x a threshold longer
+// than a minute drops the points of runs closer together than it.
+func checkMetrics(ctx context.Context, c *checklist, cfg *config.Config, client *cachet.Client, api string) {
+	uses := metricIDs(cfg)
 	if uses == 0 {
 		return
 	}
@@ -211,25 +273,80 @@ func checkMetrics(ctx context.Context, c *checklist, cfg *config.Config, client 
 		c.fail("listing metrics: %v", err)
 		return
 	}
-	known := map[int]bool{}
+	known := map[int]cachet.Metric{}
 	for _, m := range metrics {
-		known[m.ID] = true
+		known[m.ID] = m
 	}
-	missing := false
+	missing, seen := false, map[int]bool{}
 	for _, s := range cfg.Servers {
-		for _, m := range []struct {
-			key string
-			id  int
+		for _, key := range []struct {
+			name string
+			id   int
 		}{{"metric_id", s.MetricID}, {"reports_metric_id", s.ReportsMetricID}} {
-			if m.id > 0 && !known[m.id] {
+			m, ok := known[key.id]
+			switch {
+			case key.id <= 0 || seen[key.id]:
+				continue
+			case !ok:
 				missing = true
-				c.fail("server %q (line %d): %s %d does not exist in Cachet", s.Name, s.Line, m.key, m.id)
+				c.fail("server %q (line %d): %s %d does not exist in Cachet", s.Name, s.Line, key.name, key.id)
+				continue
+			}
+			seen[key.id] = true
+			what := fmt.Sprintf("server %q (line %d): %s %d (%q)", s.Name, s.Line, key.name, m.ID, m.Name)
+			if m.Sum {
+				c.warn("%s is a sum metric: Cachet folds an equal value posted within the metric's threshold into one point with a counter, and a sum multiplies them (3 reports posted by 40 runs chart as 120): make it an average metric (calc_type 1)", what)
+			}
+			if api == cachet.APIv3 && m.Threshold > 1 {
+				c.warn("%s has a threshold of %d minutes: Cachet 3.x keeps the first point within it and only counts the later ones, so the points of runs less than %d minutes apart are lost: set the metric's threshold to the cron's interval in minutes or less", what, m.Threshold, m.Threshold)
 			}
 		}
 	}
 	if !missing {
 		c.ok("the metric ids of %s exist in Cachet", plural(int64(uses), "server"))
 	}
+}
+
+// checkLimits warns when a run may send Cachet 3.x more requests than its
+// rate limits let through in a minute: core's 300 (CACHET_API_RATE_LIMIT)
+// and the 3.x app skeleton's 60 on top, both counted per user (the token)
+// or IP. At worst a run reads the listing's pages (100 components a page,
+// enabled and disabled ones apart) and the schedules, writes every
+// component and an incident for each, and posts every point.
+func checkLimits(c *checklist, cfg *config.Config, comps []cachet.Component) {
+	const skeleton, core = 60, 300
+	pages := func(n int) int { return max(1, (n+99)/100) }
+	enabled := 0
+	for _, k := range comps {
+		if k.Enabled {
+			enabled++
+		}
+	}
+	reads := pages(enabled) + pages(len(comps)-enabled)
+	if cfg.Maintenance.CachetSchedules != config.SchedulesOff {
+		reads++
+	}
+	writes, points := len(cfg.Servers), 0
+	for _, s := range cfg.Servers {
+		if cfg.Incidents.Enabled {
+			writes++
+		}
+		if s.MetricID > 0 {
+			points++
+		}
+		if s.ReportsMetricID > 0 {
+			points++
+		}
+	}
+	n := reads + writes + points
+	if n <= skeleton {
+		return
+	}
+	limits := fmt.Sprintf("the %d a minute of the 3.x app skeleton's own limiter", skeleton)
+	if n > core {
+		limits += fmt.Sprintf(" and the %d a minute of core's (CACHET_API_RATE_LIMIT)", core)
+	}
+	c.warn("a run may send Cachet up to %d requests (at worst %d reads, %d writes, %d points), more than %s: Cachet answers the rest 429 Too Many Attempts; raise the limits (the skeleton's is in its app/Providers/AppServiceProvider.php)", n, reads, writes, points, limits)
 }
 
 // checkState says where the state lives and that a run can write there; it

@@ -85,15 +85,20 @@ func remember(st *state.State, rows []Row, servers []config.Server, at time.Time
 	st.Prune(func(id int) bool { return keep[id] })
 }
 
-// proveToken proves the token at most once per TokenProofEvery: a
-// successful write proves it; otherwise one authenticated read does. A
-// refused token fails the run; a read that fails otherwise is only logged.
-func proveToken(ctx context.Context, d Deps, sum *Summary, st *state.State, now time.Time) {
+// proveToken proves the token with one authenticated read, because Cachet
+// serves a refused token's reads as a guest's: at once when a mapped
+// component is missing from the listing (a guest does not see disabled
+// ones), and then says which it is; otherwise at most once per
+// TokenProofEvery when no write proved it. A refused token fails the run;
+// a read that fails otherwise is only logged.
+func proveToken(ctx context.Context, d Deps, sum *Summary, st *state.State, now time.Time, dryRun bool) {
+	missing := sum.Count(UnknownComponent) > 0
 	if sum.Count(Updated) > 0 {
 		st.TokenProvedAt = now
+		explainMissing(sum.Rows, false)
 		return
 	}
-	if sum.CachetErr != nil || ctx.Err() != nil || now.Sub(st.TokenProvedAt) < TokenProofEvery {
+	if sum.CachetErr != nil || ctx.Err() != nil || (!missing && (dryRun || now.Sub(st.TokenProvedAt) < TokenProofEvery)) {
 		return
 	}
 	err := d.Cachet.VerifyToken(ctx)
@@ -101,10 +106,29 @@ func proveToken(ctx context.Context, d Deps, sum *Summary, st *state.State, now 
 	switch {
 	case err == nil:
 		st.TokenProvedAt = now
+		explainMissing(sum.Rows, false)
 	case errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden):
 		sum.TokenErr = err
 		d.Log.Error().Err(err).Msg("the Cachet API token was refused: the next write will fail")
+		explainMissing(sum.Rows, true)
 	default:
 		d.Log.Warn().Err(err).Msg("could not prove the Cachet API token this run")
+	}
+}
+
+// explainMissing says why each mapped component missing from the listing
+// is missing, once the token is proved (refused: Cachet listed as for a
+// guest) or was accepted.
+func explainMissing(rows []Row, refused bool) {
+	for i := range rows {
+		r := &rows[i]
+		switch {
+		case r.Action != UnknownComponent:
+		case refused:
+			r.Action = NotWritten
+			r.Err = fmt.Errorf("server %q: component %d is not in Cachet's listing, which Cachet served as a guest's because it refused the token (a guest does not see disabled components): fix the token", r.Server.Name, r.Server.ComponentID)
+		default:
+			r.Err = fmt.Errorf("server %q: component %d does not exist in Cachet (the token was accepted, so disabled ones are listed too): fix component_id; `cachet-updater components` lists them", r.Server.Name, r.Server.ComponentID)
+		}
 	}
 }

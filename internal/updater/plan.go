@@ -54,6 +54,11 @@ func plan(rows []Row, components []cachet.Component, short *cachet.IncompleteLis
 			r.Err = fmt.Errorf("server %q: component %d does not exist in Cachet (or the token cannot see it): fix component_id; `cachet-updater components` lists them", r.Server.Name, r.Server.ComponentID)
 			continue
 		}
+		if c.Unreadable != "" {
+			r.Action = NotWritten
+			r.Err = fmt.Errorf("server %q: Cachet sent the status of component %d as %s, which is no status: it is left alone; set its status in Cachet's dashboard", r.Server.Name, r.Server.ComponentID, c.Unreadable)
+			continue
+		}
 		r.Current, r.CurrentKnown, r.Enabled, r.ComponentName = c.Status, true, c.Enabled, c.Name
 		if why := maintenanceOf(r.Server.Name, c, m.windows, m.scheduled, m.now); why != "" {
 			r.Action, r.Publish, r.MaintenanceWhy = Maintenance, r.Current, why

@@ -343,8 +343,8 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	if ctx.Err() != nil {
 		sum.Interrupted = context.Cause(ctx)
 	}
+	proveToken(ctx, d, &sum, st, d.Now(), o.DryRun)
 	if !o.DryRun {
-		proveToken(ctx, d, &sum, st, d.Now())
 		remember(st, sum.Rows, cfg.Servers, started, sum.Offline != "")
 		if saveable {
 			saveState(ctx, d, &sum, st)

@@ -17,6 +17,7 @@ type Metric struct {
 	Name      string
 	Suffix    string
 	Threshold int // minutes within which points are folded together; 0 is Cachet's default, 5
+	CalcType  int // 0 sum (Cachet's default: a folded point counts its value counter times), 1 average
 }
 
 // Point is a metric point as the fake stores it.
@@ -61,13 +62,13 @@ func roundTo30s(t time.Time) time.Time {
 	return time.Unix(int64(math.Round(float64(t.Unix())/30)*30), 0).UTC()
 }
 
-// addPoint2Locked folds the point like Cachet 2.x: into a point of the
-// same value created within the metric's threshold (less a minute) of now.
+// addPoint2Locked folds the point like Cachet 2.4: into a point of the
+// same value created since the start of the minute threshold-1 minutes ago.
 func (s *Server) addPoint2Locked(m *Metric, value float64, at time.Time) Point {
 	now := time.Now()
-	since := now.Add(-time.Duration(m.Threshold-1) * time.Minute)
+	since := now.Add(-time.Duration(m.Threshold-1) * time.Minute).Truncate(time.Minute)
 	for i := len(s.points) - 1; i >= 0; i-- {
-		if p := &s.points[i]; p.MetricID == m.ID && p.Value == value && !p.CreatedAt.Before(since.Truncate(time.Second)) {
+		if p := &s.points[i]; p.MetricID == m.ID && p.Value == value && !p.CreatedAt.Before(since) {
 			p.Counter++
 			return *p
 		}
@@ -114,7 +115,7 @@ func (s *Server) newPointLocked(m *Metric, value float64, at, now time.Time) Poi
 
 func metricJSON2(m *Metric) map[string]any {
 	return map[string]any{
-		"id": m.ID, "name": m.Name, "suffix": m.Suffix, "description": "", "default_value": 0, "calc_type": 0,
+		"id": m.ID, "name": m.Name, "suffix": m.Suffix, "description": "", "default_value": 0, "calc_type": m.CalcType,
 		"display_chart": 1, "places": 2, "default_view": 1, "threshold": m.Threshold, "order": 0, "visible": 1,
 		"default_view_name": "Last 12 Hours",
 	}

@@ -81,6 +81,14 @@ func WithMode(m Mode) Option {
 	}
 }
 
+// WithLinkOrigin makes a 3.x fake build its links (links.next, ...) with
+// this scheme and host, e.g. http://cachet.internal:8000, instead of the
+// request's: Cachet behind a proxy that rewrites Host builds them from
+// what it saw.
+func WithLinkOrigin(origin string) Option {
+	return func(s *Server) { s.linkOrigin = origin }
+}
+
 // WithAPIPath serves the API under path instead of /api/v1 (2.x) or /api
 // (3.x), e.g. /status/api for a Cachet 3.x with CACHET_PATH=status. Give it
 // after WithMode.
@@ -122,9 +130,11 @@ type Server struct {
 	token  string
 	mode   Mode
 	prefix string
-	ts     *httptest.Server
-	done   chan struct{}
-	once   sync.Once
+	// linkOrigin is the scheme and host of the 3.x links ("": the request's).
+	linkOrigin string
+	ts         *httptest.Server
+	done       chan struct{}
+	once       sync.Once
 
 	mu             sync.Mutex
 	comps          map[int]*entry
@@ -133,6 +143,7 @@ type Server struct {
 	log            []Request
 	perPage        int
 	statusAsString bool
+	statusValues   map[int]any // sent as a component's status instead of the stored one
 	quirks         PaginationQuirks
 	fault          Fault
 	faultLeft      int // < 0: until cleared
@@ -312,6 +323,22 @@ func (s *Server) SetStatusAsString(on bool) {
 	s.statusAsString = on
 }
 
+// SetStatusValue makes the fake send v as component id's status, whatever
+// it stores, as a broken install or a proxy might (e.g. "abc"); nil sends
+// the stored status again.
+func (s *Server) SetStatusValue(id int, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.statusValues == nil {
+		s.statusValues = map[int]any{}
+	}
+	if v == nil {
+		delete(s.statusValues, id)
+		return
+	}
+	s.statusValues[id] = v
+}
+
 // SetTimezone sets the zone a 2.x fake renders timestamps in when a
 // request has no Time-Zone header (Cachet's cachet.timezone; default UTC).
 func (s *Server) SetTimezone(loc *time.Location) {
@@ -423,6 +450,9 @@ func (s *Server) componentJSONLocked(e *entry, loc *time.Location) map[string]an
 	var st any = e.c.Status
 	if s.statusAsString {
 		st = strconv.Itoa(e.c.Status)
+	}
+	if v, ok := s.statusValues[e.c.ID]; ok {
+		st = v
 	}
 	name := fmt.Sprintf("Status %d", e.c.Status)
 	if e.c.Status >= 0 && e.c.Status <= 4 {

@@ -445,13 +445,17 @@ func (c *ctx3) writePage(items []map[string]any, included []map[string]any, win 
 	writeDoc(c.w, http.StatusOK, doc)
 }
 
-// pageURL is the absolute URL of page p (0: the path alone).
+// pageURL is the absolute URL of page p (0: the path alone), built from
+// the scheme and Host Cachet saw (WithLinkOrigin: a proxy's).
 func (c *ctx3) pageURL(p int) string {
-	scheme := "http"
-	if c.r.TLS != nil {
-		scheme = "https"
+	origin := c.s.linkOrigin
+	if origin == "" {
+		origin = "http://" + c.r.Host
+		if c.r.TLS != nil {
+			origin = "https://" + c.r.Host
+		}
 	}
-	u := fmt.Sprintf("%s://%s%s", scheme, c.r.Host, c.r.URL.Path)
+	u := origin + c.r.URL.Path
 	if p > 0 {
 		u += "?page=" + strconv.Itoa(p)
 	}
@@ -497,6 +501,9 @@ func (s *Server) componentResLocked(e *entry, includeGroup bool, now time.Time) 
 		"id": e.c.ID, "name": e.c.Name, "description": "", "link": nil, "order": 0,
 		"status": labelled(labels3[e.c.Status], e.c.Status), "latest_status": labelled(labels3[latest], latest),
 		"enabled": e.c.Enabled, "created": when(e.created), "updated": when(e.updated),
+	}
+	if v, ok := s.statusValues[e.c.ID]; ok {
+		attrs["status"] = v
 	}
 	var rels map[string]any
 	if includeGroup {
