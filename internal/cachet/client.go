@@ -130,8 +130,8 @@ func New(o Options) (*Client, error) {
 	if o.MinBackoff < 0 || o.MaxBackoff < 0 || o.WriteGrace < 0 {
 		return nil, errors.New("cachet: backoff and grace durations must not be negative")
 	}
-	if err := checkToken(o.Token); err != nil {
-		return nil, err
+	if err := CheckToken(o.Token); err != nil {
+		return nil, fmt.Errorf("cachet: %w: put only the token in the token file or variable", err)
 	}
 	if o.PerPage < 0 {
 		return nil, fmt.Errorf("cachet: per_page must not be negative, got %d", o.PerPage)

@@ -497,14 +497,9 @@ func (o LoadOptions) Load(path string) (*Config, error) {
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		return nil, &Error{File: path, Msg: "is not a regular file (" + fileKind(fi.Mode()) + "): point --config at the YAML file"}
 	}
-	f, err := os.Open(path)
+	data, err := readAtMost(path, MaxFileSize)
 	if err != nil {
-		return nil, &Error{File: path, Msg: "cannot open the config file: " + osReason(err) + ": check the path"}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, &Error{File: path, Msg: "cannot read the config file: " + osReason(err)}
+		return nil, &Error{File: path, Msg: "cannot read the config file: " + osReason(err) + ": check the path"}
 	}
 	return o.Parse(path, data)
 }
