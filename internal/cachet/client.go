@@ -67,6 +67,10 @@ type Options struct {
 	// context passed to SetStatus ends, default 3s. No new attempt starts
 	// after the context ends, and reads are canceled at once.
 	WriteGrace time.Duration
+	// TimeZone is the zone Cachet 3.x writes its times in, which they do
+	// not name: the app's timezone (APP_TIMEZONE), default UTC. 2.x is
+	// asked for UTC.
+	TimeZone *time.Location
 	// API is the Cachet API spoken: APIv2 (Cachet 2.3 and 2.4), APIv3
 	// (Cachet 3.x) or APIAuto (also ""), the default: a BaseURL ending in
 	// /api/v1 is 2.x, any other is asked GET /version once, without the
@@ -98,6 +102,7 @@ type Client struct {
 	perPage    int
 	writeGrace time.Duration
 	now        func() time.Time
+	zone       *time.Location // Options.TimeZone
 
 	// asking holds one token while a request finds out which API (or which
 	// 2.x) Cachet speaks; a channel, so that waiting for it honours the
@@ -153,6 +158,7 @@ func New(o Options) (*Client, error) {
 		perPage:    o.PerPage,
 		writeGrace: o.WriteGrace,
 		now:        time.Now,
+		zone:       o.TimeZone,
 		asking:     make(chan struct{}, 1),
 		api:        api,
 	}
@@ -177,6 +183,9 @@ func New(o Options) (*Client, error) {
 	}
 	if c.writeGrace == 0 {
 		c.writeGrace = defaultWriteGrace
+	}
+	if c.zone == nil {
+		c.zone = time.UTC
 	}
 	hc := *o.HTTPClient
 	hc.CheckRedirect = c.checkRedirect

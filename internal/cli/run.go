@@ -58,7 +58,8 @@ A report source that fails is ignored (decided from the probes alone, exit 1).
 What is decided is published only after confirm.worse / confirm.better runs
 in a row showed it (default 2: a single timeout never reaches the page;
 ACTION "pending" meanwhile). A status set by hand in Cachet is left alone for
-manual_hold (2h; "held"). When every server (at least 3) or every
+manual_hold (2h; "held"). Times in the table and in incident texts are in
+time_zone (default: this machine's zone, as cron's). When every server (at least 3) or every
 guard.canaries URL gets no HTTP answer, this machine looks offline: no probe
 makes a status worse this run (exit 1). A run that writes nothing proves the
 token once an hour. The memory for this is the state file (state.path;
@@ -358,6 +359,7 @@ func newCachetClient(cfg *config.Config, token, version string) (*cachet.Client,
 		UserAgent:  userAgent(version),
 		Retries:    cfg.Cachet.Retries,
 		API:        cfg.Cachet.API,
+		TimeZone:   cfg.Cachet.TimeZone.Loc,
 	})
 }
 

@@ -115,6 +115,8 @@ func TestInvalid(t *testing.T) {
 		{"window-both", 5, "maintenance.windows[0]: has both start/end and weekly"},
 		{"window-server", 5, `maintenance.windows[0].servers[1]: "Stream 9" is not the name of a server`},
 		{"window-zone", 6, `maintenance.windows[0].time_zone: "Mars/Olympus" is not a time zone`},
+		{"time-zone", 3, `time_zone: "Mars/Olympus" is not a time zone: write an IANA name such as Europe/Berlin or UTC`},
+		{"cachet-time-zone", 3, `cachet.time_zone: "CET+1" is not a time zone`},
 		{"incident-template", 5, `incidents.name: is not a valid template: there is no field .Srever; the fields are .Server`},
 		{"expect-body-regexp", 4, "probe.expect_body: is not a regular expression"},
 		{"cachet-api", 3, `cachet.api: must be auto, v2 or v3, not "v4"`},
@@ -246,7 +248,7 @@ func TestValidFull(t *testing.T) {
 		Cachet: Cachet{
 			URL: "https://status.example.org/api/v1", TokenFile: filepath.Join(dir, "secrets", "cachet-token"),
 			Timeout: Duration(7 * time.Second), Retries: 5, WriteConcurrency: 2,
-			token: origin{key: "cachet.token_file", line: 4},
+			TimeZone: zone(t, "Europe/Berlin"), token: origin{key: "cachet.token_file", line: 4},
 		},
 		Probe: global,
 		Reports: Reports{
@@ -255,20 +257,21 @@ func TestValidFull(t *testing.T) {
 			Source: Source{
 				Type: "sql", Driver: "sqlite", DSN: filepath.Join(dir, "data", "reports.db"),
 				Query:   "SELECT server, COUNT(*) FROM stream_reports WHERE created_at >= ? GROUP BY server",
-				Timeout: Duration(3 * time.Second), Line: 28,
+				Timeout: Duration(3 * time.Second), Line: 29,
 			},
 		},
 		LockFile:    filepath.Join(dir, "run", "updater.lock"),
 		RunTimeout:  Duration(2 * time.Minute),
+		TimeZone:    zone(t, "Asia/Tokyo"),
 		State:       State{Path: filepath.Join(dir, "run", "state.json")},
 		Confirm:     Confirm{Worse: 3, Better: 1, MaxGap: Duration(20 * time.Minute)},
 		ManualHold:  Duration(24 * time.Hour),
 		MetricsFile: filepath.Join(dir, "run", "metrics.prom"),
 		Guard:       Guard{Canaries: []WebURL{"https://example.org/", "http://canary.example.net:8080/ping"}, MaxFailing: Share{Percent: 80}},
 		Servers: []Server{
-			{Name: "Stream 14", URL: "https://s14.example.org/", ComponentID: 14, ReportsKey: "s14", Probe: global, Line: 48,
+			{Name: "Stream 14", URL: "https://s14.example.org/", ComponentID: 14, ReportsKey: "s14", Probe: global, Line: 50,
 				Confirm: Confirm{Worse: 3, Better: 1, MaxGap: Duration(20 * time.Minute)}},
-			{Name: "Stream 15", URL: "http://s15.example.org:8080/health", ComponentID: 15, ReportsKey: "Stream 15", Line: 52,
+			{Name: "Stream 15", URL: "http://s15.example.org:8080/health", ComponentID: 15, ReportsKey: "Stream 15", Line: 54,
 				Confirm: Confirm{Worse: 1, Better: 1, MaxGap: Duration(20 * time.Minute)}, Probe: Probe{
 					Timeout: Duration(3 * time.Second), Concurrency: 200, Method: "GET",
 					TLSSkipVerify: true, FollowRedirects: true, ProxyFromEnvironment: false,
@@ -300,6 +303,7 @@ func TestValidMinimalDefaults(t *testing.T) {
 		Cachet: Cachet{
 			URL: "https://status.example.org/api/v1", TokenEnv: "CACHET_API_TOKEN",
 			Timeout: Duration(10 * time.Second), Retries: 3, WriteConcurrency: 4,
+			TimeZone: TimeZone{Loc: time.UTC},
 		},
 		Probe: def,
 		Reports: Reports{
@@ -308,6 +312,7 @@ func TestValidMinimalDefaults(t *testing.T) {
 			Source:     Source{Type: "none"},
 		},
 		RunTimeout: Duration(5 * time.Minute),
+		TimeZone:   TimeZone{Loc: time.Local}, // as cron
 		Confirm:    Confirm{Worse: 2, Better: 2, MaxGap: Duration(15 * time.Minute)},
 		ManualHold: Duration(2 * time.Hour),
 		Guard:      Guard{MaxFailing: Share{Percent: 100}},
@@ -402,6 +407,15 @@ func TestParseEdgeCases(t *testing.T) {
 // withNewDefaults fills in the defaults of the keys the valid-*.yaml
 // fixtures do not set: the Cachet API, the probe's body and certificate
 // checks, incidents and maintenance.
+func zone(t *testing.T, name string) TimeZone {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return TimeZone{Loc: loc}
+}
+
 func withNewDefaults(c *Config) {
 	d := defaults()
 	c.Cachet.API = d.Cachet.API
