@@ -59,6 +59,20 @@ func (c Cachet) TokenSource() string {
 	return s.envName()
 }
 
+// TokenKey is where the token comes from as a config writes it: token_file
+// and its path, or token_env and the variable's name; a name that may be
+// the token itself is never returned (then the default variable).
+func (c Cachet) TokenKey() (key, value string) {
+	s := c.secret()
+	switch {
+	case s.file != "" && !s.at.hidden:
+		return "token_file", s.file
+	case conventionalEnvName(s.env):
+		return "token_env", s.env
+	}
+	return "token_env", DefaultTokenEnv
+}
+
 func (c Cachet) secret() secret {
 	return secret{
 		what: "the Cachet API token", noun: "token",

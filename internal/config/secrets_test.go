@@ -69,6 +69,24 @@ func TestTokenSource(t *testing.T) {
 	}
 }
 
+// TestTokenKey: a config written out names the token's source, never a
+// name that may be the token pasted in its place.
+func TestTokenKey(t *testing.T) {
+	for _, tt := range []struct {
+		c          Cachet
+		key, value string
+	}{
+		{Cachet{TokenEnv: "CU_TOKEN"}, "token_env", "CU_TOKEN"},
+		{Cachet{TokenFile: "/etc/cu/token", token: origin{line: 4}}, "token_file", "/etc/cu/token"},
+		{Cachet{TokenEnv: "aB3dE5fG7hJ9kL1mN2pQ"}, "token_env", DefaultTokenEnv},
+		{Cachet{TokenFile: "/etc/cu/aB3dE5fG7hJ9kL1mN2pQ", token: origin{line: 4, hidden: true}}, "token_env", DefaultTokenEnv},
+	} {
+		if key, value := tt.c.TokenKey(); key != tt.key || value != tt.value {
+			t.Errorf("%+v: TokenKey() = %s: %s, want %s: %s", tt.c, key, value, tt.key, tt.value)
+		}
+	}
+}
+
 func TestResolveDSN(t *testing.T) {
 	dir := t.TempDir()
 	good := writeFile(t, dir, "dsn", secretValue+"\n")
