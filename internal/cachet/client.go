@@ -67,6 +67,10 @@ type Options struct {
 	// context passed to SetStatus ends, default 3s. No new attempt starts
 	// after the context ends, and reads are canceled at once.
 	WriteGrace time.Duration
+	// TimeZone is the zone Cachet 3.x writes its times in, which they do
+	// not name: the app's timezone (APP_TIMEZONE), default UTC. 2.x is
+	// asked for UTC.
+	TimeZone *time.Location
 	// API is the Cachet API spoken: APIv2 (Cachet 2.3 and 2.4), APIv3
 	// (Cachet 3.x) or APIAuto (also ""), the default: a BaseURL ending in
 	// /api/v1 is 2.x, any other is asked GET /version once, without the
@@ -98,6 +102,7 @@ type Client struct {
 	perPage    int
 	writeGrace time.Duration
 	now        func() time.Time
+	zone       *time.Location // Options.TimeZone
 
 	// asking holds one token while a request finds out which API (or which
 	// 2.x) Cachet speaks; a channel, so that waiting for it honours the
@@ -130,8 +135,8 @@ func New(o Options) (*Client, error) {
 	if o.MinBackoff < 0 || o.MaxBackoff < 0 || o.WriteGrace < 0 {
 		return nil, errors.New("cachet: backoff and grace durations must not be negative")
 	}
-	if err := checkToken(o.Token); err != nil {
-		return nil, err
+	if err := CheckToken(o.Token); err != nil {
+		return nil, fmt.Errorf("cachet: %w: put only the token in the token file or variable", err)
 	}
 	if o.PerPage < 0 {
 		return nil, fmt.Errorf("cachet: per_page must not be negative, got %d", o.PerPage)
@@ -153,6 +158,7 @@ func New(o Options) (*Client, error) {
 		perPage:    o.PerPage,
 		writeGrace: o.WriteGrace,
 		now:        time.Now,
+		zone:       o.TimeZone,
 		asking:     make(chan struct{}, 1),
 		api:        api,
 	}
@@ -177,6 +183,9 @@ func New(o Options) (*Client, error) {
 	}
 	if c.writeGrace == 0 {
 		c.writeGrace = defaultWriteGrace
+	}
+	if c.zone == nil {
+		c.zone = time.UTC
 	}
 	hc := *o.HTTPClient
 	hc.CheckRedirect = c.checkRedirect

@@ -10,10 +10,28 @@ import (
 	"time"
 )
 
-// timeLayout is how both APIs render timestamps. Cachet 2.x renders them
-// in the Time-Zone header's zone, which the client sets to UTC; Cachet 3.x
-// in the app's timezone, Laravel's default UTC.
+// timeLayout is how both APIs render timestamps, without a zone. Cachet
+// 2.x renders them in the Time-Zone header's zone, which the client sets
+// to UTC; Cachet 3.x in the app's timezone (Options.TimeZone), so a 3.x
+// answer's times are decoded as UTC and then moved by inZone.
 const timeLayout = "2006-01-02 15:04:05"
+
+// zoned is a 3.x answer with times; inZone reads their wall clock in loc.
+type zoned interface{ inZone(loc *time.Location) }
+
+func wallIn(t time.Time, loc *time.Location) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc).UTC()
+}
+
+// inZone moves the times of a 3.x answer v into the client's zone.
+func (c *Client) inZone(api string, v zoned) {
+	if api == APIv3 {
+		v.inZone(c.zone)
+	}
+}
 
 // flexFloat accepts 1.5, "1.5" (a decimal cast) and null.
 type flexFloat float64

@@ -122,6 +122,8 @@ func (i *Incident) fromV3(res resource, created time.Time) {
 	}
 }
 
+func (i *Incident) inZone(loc *time.Location) { i.CreatedAt = wallIn(i.CreatedAt, loc) }
+
 // NewIncident is what CreateIncident sends.
 type NewIncident struct {
 	Name    string // required
@@ -197,6 +199,7 @@ func (c *Client) CreateIncident(ctx context.Context, n NewIncident) (Incident, e
 	case got.Status != n.Status:
 		err = fmt.Errorf("Cachet answered %d with incident %d holding status %d, not %d", code, got.ID, int(got.Status), int(n.Status))
 	default:
+		c.inZone(api, got)
 		return *got, nil
 	}
 	return Incident{}, &opError{sec: c.sec, method: http.MethodPost, path: "/incidents", err: err}

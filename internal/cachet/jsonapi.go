@@ -145,6 +145,9 @@ func listV3[T any](ctx context.Context, c *Client, path string, extra url.Values
 			return nil, err
 		}
 		for _, item := range doc.Data {
+			if z, ok := any(&item).(zoned); ok {
+				c.inZone(APIv3, z)
+			}
 			if k := id(item); !seen[k] {
 				seen[k] = true
 				all = append(all, item)

@@ -100,6 +100,8 @@ func (p *MetricPoint) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+func (p *MetricPoint) inZone(loc *time.Location) { p.CreatedAt = wallIn(p.CreatedAt, loc) }
+
 // Metrics lists every metric the token may see, following pagination (on
 // 2.x with an *IncompleteListError when the listing ends short).
 func (c *Client) Metrics(ctx context.Context) ([]Metric, error) {
@@ -152,6 +154,7 @@ func (c *Client) AddMetricPoint(ctx context.Context, metricID int, value float64
 	case got.MetricID != 0 && got.MetricID != metricID:
 		err = fmt.Errorf("Cachet answered %d with a point of metric %d, not %d", code, got.MetricID, metricID)
 	default:
+		c.inZone(api, got)
 		return *got, nil
 	}
 	return MetricPoint{}, &opError{sec: c.sec, method: http.MethodPost, path: path, err: err}

@@ -81,6 +81,10 @@ func (s *Schedule) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+func (s *Schedule) inZone(loc *time.Location) {
+	s.ScheduledAt, s.CompletedAt = wallIn(s.ScheduledAt, loc), wallIn(s.CompletedAt, loc)
+}
+
 // inProgress2 decides from a 2.4 schedule's times, since 2.4 never moves
 // a status on by itself: a window that has started (or was marked in
 // progress) and has not ended, unless marked complete. It takes an end

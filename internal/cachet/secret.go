@@ -8,9 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 const redacted = "[redacted]"
@@ -39,24 +36,10 @@ func newSecret(token string) *secret {
 	return &secret{forms: slices.Compact(forms)}
 }
 
-// phpJSON escapes s like PHP's json_encode with default flags, which
-// Cachet uses: "/" and everything outside ASCII are escaped too.
+// phpJSON escapes an ASCII token (see CheckToken) like PHP's json_encode
+// with default flags, which Cachet uses: "/" is escaped too.
 func phpJSON(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\' || r == '/':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < utf8.RuneSelf:
-			b.WriteRune(r)
-		default:
-			for _, u := range utf16.Encode([]rune{r}) {
-				fmt.Fprintf(&b, `\u%04x`, u)
-			}
-		}
-	}
-	return b.String()
+	return strings.NewReplacer(`"`, `\"`, `\`, `\\`, "/", `\/`).Replace(s)
 }
 
 // redact replaces every form of the token in text.
@@ -77,23 +60,23 @@ func (s *secret) redactAll(list []string) []string {
 	return list
 }
 
-// checkToken refuses a token that cannot be sent in an HTTP header; net/http
-// would fail every request with "invalid header field value", which looks
-// like a network error. The message never shows the token.
-func checkToken(token string) error {
-	if !utf8.ValidString(token) {
-		return errors.New("cachet: the API token is not valid UTF-8; check the token file or variable")
+// CheckToken says why token cannot be Cachet's API token, or nil: it goes
+// in an HTTP header, so it is one word of visible ASCII (Cachet's tokens
+// are letters, digits and, on 3.x, "|"). net/http would fail a line break
+// on every request with what looks like a network error, and send a
+// pasted quote as bytes Cachet never matches. The message never shows the
+// token; the caller adds where it came from.
+func CheckToken(token string) error {
+	if strings.ContainsAny(token, "\r\n") {
+		return errors.New("the token holds more than one line")
 	}
-	for i, r := range token {
-		switch {
-		case r == '\uFEFF':
-			return fmt.Errorf("cachet: the API token holds a byte order mark (U+FEFF) at byte %d; save the token file without a BOM", i)
-		case unicode.IsControl(r):
-			return fmt.Errorf("cachet: the API token holds a control character (%U) at byte %d; remove line breaks and other invisible characters from it", r, i)
+	for i := 0; i < len(token); i++ {
+		switch b := token[i]; {
+		case b <= ' ' || b == 0x7f:
+			return fmt.Errorf("the token holds a space or control character (at byte %d)", i+1)
+		case b >= 0x80:
+			return fmt.Errorf("the token holds a character that is not plain ASCII (at byte %d), such as a pasted quote", i+1)
 		}
-	}
-	if token != strings.TrimSpace(token) {
-		return errors.New("cachet: the API token starts or ends with a space; remove it")
 	}
 	return nil
 }

@@ -18,8 +18,8 @@ import (
 
 // oddToken escapes differently in a URL, in Go's and PHP's JSON and in HTML.
 const (
-	oddToken        = `k3y/v+a=l&u<e>é"x`
-	oddTokenPHPJSON = `k3y\/v+a=l&u<e>\u00e9\"x` // json_encode's default escaping
+	oddToken        = `k3y/v+a=l&u<e>|"x`
+	oddTokenPHPJSON = `k3y\/v+a=l&u<e>|\"x` // json_encode's default escaping
 )
 
 // tokenForms is every way a server may echo tok.
@@ -135,15 +135,16 @@ func TestNewRefusesTokensThatCannotBeSent(t *testing.T) {
 	tests := []struct {
 		name, token, want string
 	}{
-		{"trailing newline", base + "\n", "control character (U+000A) at byte 14"},
-		{"CRLF inside", "Zq9-\r\nsecret-Zq9", "control character (U+000D) at byte 4"},
-		{"NUL", base + "\x00", "control character (U+0000)"},
-		{"tab", base + "\t", "control character (U+0009)"},
-		{"DEL", base + "\x7f", "control character (U+007F)"},
-		{"leading space", " " + base, "starts or ends with a space"},
-		{"trailing space", base + " ", "starts or ends with a space"},
-		{"BOM", "\uFEFF" + base, "byte order mark (U+FEFF) at byte 0; save the token file without a BOM"},
-		{"invalid UTF-8", base + "\xff", "not valid UTF-8"},
+		{"trailing newline", base + "\n", "the token holds more than one line"},
+		{"CRLF inside", "Zq9-\r\nsecret-Zq9", "the token holds more than one line"},
+		{"NUL", base + "\x00", "the token holds a space or control character (at byte 15)"},
+		{"tab", base + "\t", "a space or control character (at byte 15)"},
+		{"DEL", base + "\x7f", "a space or control character (at byte 15)"},
+		{"leading space", " " + base, "a space or control character (at byte 1)"},
+		{"inner space", "Zq9 secret-Zq9", "a space or control character (at byte 4)"},
+		{"pasted quote", base + "\u201d", "the token holds a character that is not plain ASCII (at byte 15), such as a pasted quote"},
+		{"BOM", "\uFEFF" + base, "not plain ASCII (at byte 1)"},
+		{"invalid UTF-8", base + "\xff", "not plain ASCII (at byte 15)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,7 +162,7 @@ func TestNewRefusesTokensThatCannotBeSent(t *testing.T) {
 			}
 		})
 	}
-	for _, ok := range []string{base, "with inner space", oddToken} {
+	for _, ok := range []string{base, "1|" + base, oddToken} {
 		if _, err := cachet.New(cachet.Options{BaseURL: "http://127.0.0.1:1/api/v1", Token: ok, HTTPClient: &http.Client{}}); err != nil {
 			t.Errorf("New refused %q: %v", ok, err)
 		}

@@ -112,7 +112,7 @@ func runCheck(ctx context.Context, o *CheckOptions) error {
 		c.w = nil
 	}
 	if len(cfg.Servers) == 0 {
-		c.fail("config %s: no servers: list them under servers: (`cachet-updater components --output yaml` prints a skeleton)", cfg.Path)
+		c.fail("config %s: no servers: list them under servers: (`cachet-updater components --output yaml` prints a starter config)", cfg.Path)
 	} else {
 		c.ok("config %s: %s", cfg.Path, plural(int64(len(cfg.Servers)), "server"))
 	}

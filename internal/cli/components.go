@@ -3,12 +3,16 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
+	"time"
 	"unicode"
 
 	"github.com/spf13/cobra"
 
+	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
 )
 
@@ -23,17 +27,19 @@ func newComponentsCmd(env Env, g *GlobalOptions, runF func(context.Context, *Com
 	o := &ComponentsOptions{Env: env}
 	cmd := &cobra.Command{
 		Use:   "components",
-		Short: "List Cachet's components; --output yaml prints a servers: skeleton",
+		Short: "List Cachet's components; --output yaml prints a starter config",
 		Long: `components lists the components of the Cachet in the config (id, name,
 group, status, enabled). With the token, disabled components are listed too.
---output yaml prints a servers: block to start a config from: fill in the urls.`,
+--output yaml prints a whole config to start from: the cachet block used
+(the token by its variable or file, never itself), a reports block and a
+server per component; fill in the urls and reports keys, then run check.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Global = *g
 			return runF(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table, yaml (a servers: skeleton) or json")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table, yaml (a starter config) or json")
 	choice(cmd, "output", "table", "yaml", "json")
 	return cmd
 }
@@ -87,15 +93,7 @@ func runComponents(ctx context.Context, o *ComponentsOptions) error {
 		return writeJSON(env.Out, doc)
 	}
 	if o.Output == "yaml" {
-		fmt.Fprintln(env.Out, "servers:")
-		for _, c := range comps {
-			note := ""
-			if !c.Enabled {
-				note = " (disabled in Cachet)"
-			}
-			fmt.Fprintf(env.Out, "  - name: %s\n    url: https://CHANGE-ME.example.org/   # group: %s%s\n    component_id: %d\n",
-				yamlString(c.Name), group(c.GroupID), note, c.ID)
-		}
+		starter(env.Out, cfg.Cachet, comps, group)
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Out, 0, 0, 2, ' ', 0)
@@ -120,6 +118,34 @@ type ComponentJSON struct {
 	Group   string `json:"group,omitempty"`
 	Status  string `json:"status"`
 	Enabled bool   `json:"enabled"`
+}
+
+// starter writes a config to start from: it loads as it is, and needs the
+// servers' urls and reports keys filled in.
+func starter(w io.Writer, c config.Cachet, comps []cachet.Component, group func(int) string) {
+	key, value := c.TokenKey()
+	fmt.Fprintf(w, "# A starter config: fill in each server's url and reports_key, then run\n# cachet-updater check --config THIS-FILE\ncachet:\n  url: %s\n  %s: %s\n", yamlString(c.URL), key, yamlString(value))
+	if c.API != config.DefaultAPI {
+		fmt.Fprintf(w, "  api: %s\n", c.API)
+	}
+	if c.TimeZone.Loc != time.UTC {
+		fmt.Fprintf(w, "  time_zone: %s\n", yamlString(c.TimeZone.String()))
+	}
+	fmt.Fprint(w, "reports:\n  source:\n    type: none   # or file or sql (see the README, \"Report counts\"), keyed by reports_key\nservers:\n")
+	seen := map[string]bool{}
+	for _, comp := range comps {
+		name := comp.Name
+		if strings.TrimSpace(name) == "" || seen[name] {
+			name = strings.TrimSpace(fmt.Sprintf("%s (component %d)", name, comp.ID)) // names must be unique
+		}
+		seen[name] = true
+		note := ""
+		if !comp.Enabled {
+			note = " (disabled in Cachet)"
+		}
+		fmt.Fprintf(w, "  - name: %s\n    url: https://CHANGE-ME.example.org/   # group: %s%s\n    component_id: %d\n    reports_key: %s\n",
+			yamlString(name), group(comp.GroupID), note, comp.ID, yamlString(name))
+	}
 }
 
 // yamlString quotes a name so any component name is valid YAML.

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
+	"github.com/proxer/cachet-updater/internal/config"
 	"gopkg.in/yaml.v3"
 )
 
@@ -43,6 +45,14 @@ func TestComponentsEscapesNames(t *testing.T) {
 			}
 			if n := len(doc.Servers); n != 6 || doc.Servers[4].Name != "Evil\x1b]0;owned\x07\x1b[31m" {
 				t.Errorf("skeleton has %d servers: %+v", n, doc.Servers)
+			}
+			// The starter is a whole config, valid as it stands.
+			cfg, err := config.Parse(filepath.Join(t.TempDir(), "starter.yaml"), []byte(r.out))
+			if err != nil {
+				t.Fatalf("the starter config does not load: %v\n%s", err, r.out)
+			}
+			if cfg.Cachet.URL != f.cachet.URL() || len(cfg.Servers) != 6 || cfg.Servers[4].ReportsKey != cfg.Servers[4].Name {
+				t.Errorf("starter config: %+v", cfg)
 			}
 		}
 	}

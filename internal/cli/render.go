@@ -21,7 +21,7 @@ func renderTable(w io.Writer, s updater.Summary) {
 			probe = viewsCell(r, s)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n",
-			r.Server.Name, r.Server.ComponentID, probe, reportsCell(r), statusCell(r), actionCell(r))
+			r.Server.Name, r.Server.ComponentID, probe, reportsCell(r), statusCell(r), actionCell(r, s.Zone))
 	}
 	tw.Flush()
 	for _, r := range s.Rows {
@@ -60,7 +60,7 @@ func viewsCell(r updater.Row, s updater.Summary) string {
 func sourceAndCachetErrors(w io.Writer, s updater.Summary) {
 	for _, r := range s.Rows {
 		if r.CertExpiring {
-			fmt.Fprintf(w, "warning: the TLS certificate of %s expires %s (%s)\n", r.Server.Name, clock(r.Probe.CertExpiry), daysLeft(r.Probe.CertExpiry, s.Started))
+			fmt.Fprintf(w, "warning: the TLS certificate of %s expires %s (%s)\n", r.Server.Name, clock(r.Probe.CertExpiry, s.Zone), daysLeft(r.Probe.CertExpiry, s.Started))
 		}
 	}
 	if s.SourceErr != nil {
@@ -123,7 +123,7 @@ func renderDetail(w io.Writer, s updater.Summary) {
 			if i > 0 {
 				what = "  issued by"
 			}
-			fmt.Fprintf(tw, "%s\t%s, issuer %s, expires %s (%s)\n", what, c.Subject, c.Issuer, clock(c.NotAfter), daysLeft(c.NotAfter, s.Started))
+			fmt.Fprintf(tw, "%s\t%s, issuer %s, expires %s (%s)\n", what, c.Subject, c.Issuer, clock(c.NotAfter, s.Zone), daysLeft(c.NotAfter, s.Started))
 		}
 		if r.Probe.FinalURL != "" && r.Probe.FinalURL != r.Server.DisplayURL() {
 			fmt.Fprintf(tw, "redirected to\t%s\n", r.Probe.FinalURL)
@@ -160,10 +160,10 @@ func renderDetail(w io.Writer, s updater.Summary) {
 		}
 		if r.Action == updater.Held {
 			fmt.Fprintf(tw, "hold\t%s was set by hand in Cachet (not by this tool): left alone since %s, until %s (manual_hold) or until the decision agrees\n",
-				r.Hold.Status, clock(r.Hold.Since), clock(r.HoldUntil))
+				r.Hold.Status, clock(r.Hold.Since, s.Zone), clock(r.HoldUntil, s.Zone))
 		}
 		fmt.Fprintf(tw, "status\t%s\n", statusCell(r))
-		fmt.Fprintf(tw, "action\t%s\n", actionCell(r))
+		fmt.Fprintf(tw, "action\t%s\n", actionCell(r, s.Zone))
 		if r.Err != nil {
 			fmt.Fprintf(tw, "error\t%v\n", r.Err)
 		}
@@ -266,10 +266,16 @@ func daysLeft(t, now time.Time) string {
 	}
 }
 
-// clock formats a time for the table and the detail view.
-func clock(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+// clock formats a time for the table and the detail view, in the config's
+// time_zone (nil: UTC).
+func clock(t time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2006-01-02 15:04 MST")
+}
 
-func actionCell(r updater.Row) string {
+func actionCell(r updater.Row, zone *time.Location) string {
 	if r.Action == updater.WriteFailed {
 		return "WRITE FAILED"
 	}
@@ -280,7 +286,7 @@ func actionCell(r updater.Row) string {
 		return "NOT PROBED"
 	}
 	if r.Action == updater.Held {
-		return "held since " + clock(r.Hold.Since)
+		return "held since " + clock(r.Hold.Since, zone)
 	}
 	return string(r.Action)
 }

@@ -61,7 +61,8 @@ ACTION "pending" meanwhile). A status set by hand in Cachet is left alone for
 manual_hold (2h; "held"). A maintenance window, or a Cachet schedule in
 progress that covers a server (maintenance.cachet_schedules: on 2.4 one that
 names it; maintenance.max_open 12h without an end), leaves its component
-alone ("maintenance"). When every server (at least 3) or every
+alone ("maintenance"). Times in the table and in incident texts are in
+time_zone (default: this machine's zone, as cron's). When every server (at least 3) or every
 guard.canaries URL gets no HTTP answer, this machine looks offline: no probe
 makes a status worse this run (exit 1). A run that writes nothing proves the
 token once an hour. The memory for this is the state file (state.path;
@@ -361,6 +362,7 @@ func newCachetClient(cfg *config.Config, token, version string) (*cachet.Client,
 		UserAgent:  userAgent(version),
 		Retries:    cfg.Cachet.Retries,
 		API:        cfg.Cachet.API,
+		TimeZone:   cfg.Cachet.TimeZone.Loc,
 	})
 }
 

@@ -3,8 +3,10 @@ package config
 import (
 	"fmt"
 	suggestion "github.com/proxer/cachet-updater/internal/suggest"
+	"math"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -93,9 +95,9 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, key string, f *fieldInfo) {
 		}
 		c.rules(n, reflect.ValueOf(n.Value), key, f)
 	case reflect.Int:
-		var i int
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-			c.report(n.Line, key, "must be a whole number%s", withHint(f))
+		i, msg := wholeNumber(n, withHint(f))
+		if msg != "" {
+			c.report(n.Line, key, "%s", msg)
 			return
 		}
 		c.rules(n, reflect.ValueOf(i), key, f)
@@ -107,6 +109,47 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, key string, f *fieldInfo) {
 	default:
 		panic(fmt.Sprintf("config: no check for %s at %s", t, key))
 	}
+}
+
+// decimal is how a whole number is written. YAML also reads 014 (as octal
+// 12), 0x10 and 1e3 as numbers: an id read that way is another component.
+var decimal = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+
+// wholeNumber reads n as a whole number in decimal digits. Otherwise it
+// returns the problem: for a number written another way (014, 0x10, 1e3,
+// 12.0, "12") with the number to write instead.
+func wholeNumber(n *yaml.Node, hint string) (int, string) {
+	v, quoted := n.Value, n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+	if n.Kind != yaml.ScalarNode {
+		return 0, "must be a whole number" + hint
+	}
+	t := v
+	if quoted {
+		t = strconv.Quote(v)
+	}
+	other := func(i int64) (int, string) { return 0, fmt.Sprintf("%s is not a decimal whole number: write %d", t, i) }
+	if i, err := strconv.Atoi(v); err == nil {
+		switch {
+		case quoted:
+			return 0, fmt.Sprintf("%s is quoted, which makes it text: write %d without quotes", t, i)
+		case decimal.MatchString(v) && n.ShortTag() == "!!int":
+			return i, ""
+		case strings.TrimLeft(v, "+-")[0] == '0':
+			octal := ""
+			if o, err := strconv.ParseInt(v, 8, 64); err == nil {
+				octal = fmt.Sprintf(", which YAML reads as an octal number (%d)", o)
+			}
+			return 0, fmt.Sprintf("%s has a leading 0%s: write %d", t, octal, i)
+		}
+		return other(int64(i))
+	}
+	if i, err := strconv.ParseInt(v, 0, 0); err == nil {
+		return other(i)
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return other(int64(f))
+	}
+	return 0, "must be a whole number" + hint
 }
 
 // isValue reports whether t is one of the small types that parse their own

@@ -43,6 +43,10 @@ type Config struct {
 	// picks the default, from Path.
 	LockFile   string   `yaml:"lock_file"`
 	RunTimeout Duration `yaml:"run_timeout" check:"positive"`
+	// TimeZone is the zone of incident texts' .Time, the table's times and
+	// weekly maintenance windows without their own; default the machine's
+	// local zone, as cron's.
+	TimeZone TimeZone `yaml:"time_zone"`
 	// State is where the memory between runs is kept.
 	State   State   `yaml:"state"`
 	Vantage Vantage `yaml:"vantage"`
@@ -76,6 +80,9 @@ type Cachet struct {
 	WriteConcurrency int      `yaml:"write_concurrency" check:"min=1"`
 	// API is the Cachet API: auto (asked once per run), v2 or v3.
 	API string `yaml:"api" check:"oneof=auto v2 v3" hint:"auto, v2 (Cachet 2.x, /api/v1) or v3 (Cachet 3.x, /api)"`
+	// TimeZone is the zone Cachet 3.x writes its times in (its app
+	// timezone, APP_TIMEZONE; default UTC, Laravel's). 2.x is asked for UTC.
+	TimeZone TimeZone `yaml:"time_zone"`
 
 	token origin // where token_env or token_file was written
 }
@@ -231,8 +238,8 @@ type Maintenance struct {
 	Windows []Window `yaml:"windows" hint:"of windows, each with servers and start/end or weekly"`
 }
 
-// Window is a maintenance window: start and end, or weekly with its
-// time_zone; servers left out means all.
+// Window is a maintenance window: start and end, or weekly in its
+// time_zone (the config's when it has none); servers left out means all.
 type Window struct {
 	Servers  []string `yaml:"servers"`
 	Start    Time     `yaml:"start"`
@@ -353,6 +360,7 @@ func defaults() Config {
 			Retries:          DefaultRetries,
 			WriteConcurrency: DefaultWriteConcurrency,
 			API:              DefaultAPI,
+			TimeZone:         TimeZone{Loc: time.UTC},
 		},
 		Probe: DefaultProbe(),
 		Reports: Reports{
@@ -361,6 +369,7 @@ func defaults() Config {
 			Source:     Source{Type: "none", Format: "counts", MaxAge: Duration(DefaultMaxAge), Timeout: Duration(DefaultSourceTimeout)},
 		},
 		RunTimeout: Duration(DefaultRunTimeout),
+		TimeZone:   TimeZone{Loc: time.Local},
 		Confirm:    Confirm{Worse: DefaultConfirm, Better: DefaultConfirm, MaxGap: Duration(DefaultMaxGap)},
 		ManualHold: Duration(DefaultManualHold),
 		Guard:      Guard{MaxFailing: Share{Percent: DefaultMaxFailing}},
@@ -501,14 +510,9 @@ func (o LoadOptions) Load(path string) (*Config, error) {
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		return nil, &Error{File: path, Msg: "is not a regular file (" + fileKind(fi.Mode()) + "): point --config at the YAML file"}
 	}
-	f, err := os.Open(path)
+	data, err := readAtMost(path, MaxFileSize)
 	if err != nil {
-		return nil, &Error{File: path, Msg: "cannot open the config file: " + osReason(err) + ": check the path"}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, &Error{File: path, Msg: "cannot read the config file: " + osReason(err)}
+		return nil, &Error{File: path, Msg: "cannot read the config file: " + osReason(err) + ": check the path"}
 	}
 	return o.Parse(path, data)
 }

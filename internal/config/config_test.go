@@ -50,6 +50,11 @@ func TestInvalid(t *testing.T) {
 		{"component-id-negative", 6, "servers[0].component_id: must be at least 1"},
 		{"component-id-string", 6, "servers[0].component_id: must be a whole number"},
 		{"component-id-missing", 4, "servers[0].component_id: is required"},
+		{"component-id-octal", 6, `servers[0].component_id: 014 has a leading 0, which YAML reads as an octal number (12): write 14`},
+		{"component-id-hex", 6, `servers[0].component_id: 0x10 is not a decimal whole number: write 16`},
+		{"component-id-float", 6, `servers[0].component_id: 12.0 is not a decimal whole number: write 12`},
+		{"metric-id-exponent", 7, `servers[0].metric_id: 1e3 is not a decimal whole number: write 1000`},
+		{"reports-metric-id-quoted", 7, `servers[0].reports_metric_id: "12" is quoted, which makes it text: write 12 without quotes`},
 		{"status-name-unknown", 6, `probe.status.5xx: unknown status "down": use one of operational`},
 		{"on-timeout-unknown", 4, `probe.on_timeout: unknown status "slow"`},
 		{"on-error-unknown", 7, `servers[0].on_error: unknown status "Major Outage"`},
@@ -112,6 +117,8 @@ func TestInvalid(t *testing.T) {
 		{"window-zone", 6, `maintenance.windows[0].time_zone: "Mars/Olympus" is not a time zone`},
 		{"cachet-schedules", 4, `maintenance.cachet_schedules: must be named (a schedule covers the servers it names; on Cachet 3.x, the components it lists), all (every server) or off, not "every"`},
 		{"max-open-zero", 4, "maintenance.max_open: must be longer than 0"},
+		{"time-zone", 3, `time_zone: "Mars/Olympus" is not a time zone: write an IANA name such as Europe/Berlin or UTC`},
+		{"cachet-time-zone", 3, `cachet.time_zone: "CET+1" is not a time zone`},
 		{"incident-template", 5, `incidents.name: is not a valid template: there is no field .Srever; the fields are .Server`},
 		{"expect-body-regexp", 4, "probe.expect_body: is not a regular expression"},
 		{"cachet-api", 3, `cachet.api: must be auto, v2 or v3, not "v4"`},
@@ -243,7 +250,7 @@ func TestValidFull(t *testing.T) {
 		Cachet: Cachet{
 			URL: "https://status.example.org/api/v1", TokenFile: filepath.Join(dir, "secrets", "cachet-token"),
 			Timeout: Duration(7 * time.Second), Retries: 5, WriteConcurrency: 2,
-			token: origin{key: "cachet.token_file", line: 4},
+			TimeZone: zone(t, "Europe/Berlin"), token: origin{key: "cachet.token_file", line: 4},
 		},
 		Probe: global,
 		Reports: Reports{
@@ -252,20 +259,21 @@ func TestValidFull(t *testing.T) {
 			Source: Source{
 				Type: "sql", Driver: "sqlite", DSN: filepath.Join(dir, "data", "reports.db"),
 				Query:   "SELECT server, COUNT(*) FROM stream_reports WHERE created_at >= ? GROUP BY server",
-				Timeout: Duration(3 * time.Second), Line: 28,
+				Timeout: Duration(3 * time.Second), Line: 29,
 			},
 		},
 		LockFile:    filepath.Join(dir, "run", "updater.lock"),
 		RunTimeout:  Duration(2 * time.Minute),
+		TimeZone:    zone(t, "Asia/Tokyo"),
 		State:       State{Path: filepath.Join(dir, "run", "state.json")},
 		Confirm:     Confirm{Worse: 3, Better: 1, MaxGap: Duration(20 * time.Minute)},
 		ManualHold:  Duration(24 * time.Hour),
 		MetricsFile: filepath.Join(dir, "run", "metrics.prom"),
 		Guard:       Guard{Canaries: []WebURL{"https://example.org/", "http://canary.example.net:8080/ping"}, MaxFailing: Share{Percent: 80}},
 		Servers: []Server{
-			{Name: "Stream 14", URL: "https://s14.example.org/", ComponentID: 14, ReportsKey: "s14", Probe: global, Line: 48,
+			{Name: "Stream 14", URL: "https://s14.example.org/", ComponentID: 14, ReportsKey: "s14", Probe: global, Line: 50,
 				Confirm: Confirm{Worse: 3, Better: 1, MaxGap: Duration(20 * time.Minute)}},
-			{Name: "Stream 15", URL: "http://s15.example.org:8080/health", ComponentID: 15, ReportsKey: "Stream 15", Line: 52,
+			{Name: "Stream 15", URL: "http://s15.example.org:8080/health", ComponentID: 15, ReportsKey: "Stream 15", Line: 54,
 				Confirm: Confirm{Worse: 1, Better: 1, MaxGap: Duration(20 * time.Minute)}, Probe: Probe{
 					Timeout: Duration(3 * time.Second), Concurrency: 200, Method: "GET",
 					TLSSkipVerify: true, FollowRedirects: true, ProxyFromEnvironment: false,
@@ -297,6 +305,7 @@ func TestValidMinimalDefaults(t *testing.T) {
 		Cachet: Cachet{
 			URL: "https://status.example.org/api/v1", TokenEnv: "CACHET_API_TOKEN",
 			Timeout: Duration(10 * time.Second), Retries: 3, WriteConcurrency: 4,
+			TimeZone: TimeZone{Loc: time.UTC},
 		},
 		Probe: def,
 		Reports: Reports{
@@ -305,6 +314,7 @@ func TestValidMinimalDefaults(t *testing.T) {
 			Source:     Source{Type: "none"},
 		},
 		RunTimeout: Duration(5 * time.Minute),
+		TimeZone:   TimeZone{Loc: time.Local}, // as cron
 		Confirm:    Confirm{Worse: 2, Better: 2, MaxGap: Duration(15 * time.Minute)},
 		ManualHold: Duration(2 * time.Hour),
 		Guard:      Guard{MaxFailing: Share{Percent: 100}},
@@ -402,6 +412,15 @@ func TestParseEdgeCases(t *testing.T) {
 // withNewDefaults fills in the defaults of the keys the valid-*.yaml
 // fixtures do not set: the Cachet API, the probe's body and certificate
 // checks, incidents and maintenance.
+func zone(t *testing.T, name string) TimeZone {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return TimeZone{Loc: loc}
+}
+
 func withNewDefaults(c *Config) {
 	d := defaults()
 	c.Cachet.API = d.Cachet.API

@@ -87,7 +87,8 @@ func valueOf(n *yaml.Node, key string) *yaml.Node {
 }
 
 // finish completes a valid config: relative paths against dir, the source
-// keys of other types cleared, and where secrets' names were written.
+// keys of other types cleared, weekly windows' zones, and where secrets'
+// names were written.
 func finish(cfg *Config, dir string, at index) {
 	c := &cfg.Cachet
 	c.URL = strings.TrimRight(c.URL, "/")
@@ -116,6 +117,11 @@ func finish(cfg *Config, dir string, at index) {
 	}
 	if cfg.MetricsFile != "" {
 		cfg.MetricsFile = absIn(dir, cfg.MetricsFile)
+	}
+	for i := range cfg.Maintenance.Windows {
+		if w := &cfg.Maintenance.Windows[i]; w.Weekly != "" && w.TimeZone.Loc == nil {
+			w.TimeZone = cfg.TimeZone
+		}
 	}
 	s := &cfg.Reports.Source
 	clearOtherTypes(s)

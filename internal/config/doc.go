@@ -23,7 +23,9 @@
 // default, and its line in configs/example.yaml.
 //
 // Durations are Go durations (90s, 1m30s, 2h) or start with days (14d,
-// 1d12h); a bare number other than 0 is an error.
+// 1d12h); a bare number other than 0 is an error. Whole numbers, ids above
+// all, are decimal digits: YAML reads 014 as octal 12, so 014, 0x10, 1e3,
+// 12.0 and "12" are errors that say what to write.
 //
 // Secrets: the Cachet token comes from an environment variable
 // (cachet.token_env) or a file (cachet.token_file), and so does a MySQL or

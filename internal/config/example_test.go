@@ -19,6 +19,7 @@ var examplePath = filepath.Join("..", "..", "configs", "example.yaml")
 var exampleCommentedOut = map[string]bool{
 	"cachet.token_file":               true,
 	"lock_file":                       true,
+	"time_zone":                       true,
 	"state.path":                      true,
 	"guard.canaries":                  true,
 	"probe.expect_body":               true,

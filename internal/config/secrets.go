@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
@@ -55,6 +57,20 @@ func (c Cachet) TokenSource() string {
 		return s.fileName()
 	}
 	return s.envName()
+}
+
+// TokenKey is where the token comes from as a config writes it: token_file
+// and its path, or token_env and the variable's name; a name that may be
+// the token itself is never returned (then the default variable).
+func (c Cachet) TokenKey() (key, value string) {
+	s := c.secret()
+	switch {
+	case s.file != "" && !s.at.hidden:
+		return "token_file", s.file
+	case conventionalEnvName(s.env):
+		return "token_env", s.env
+	}
+	return "token_env", DefaultTokenEnv
 }
 
 func (c Cachet) secret() secret {
@@ -118,13 +134,16 @@ func (s secret) read(getenv func(string) string) (string, error) {
 		if fi, err := os.Stat(s.file); err == nil && !fi.Mode().IsRegular() {
 			return "", fmt.Errorf("%s is not a regular file (%s): %s must name the file that holds %s", s.fileName(), fileKind(fi.Mode()), s.fileKey, s.what)
 		}
-		data, err := os.ReadFile(s.file)
+		data, err := readAtMost(s.file, maxSecretSize)
 		if err != nil {
 			var pe *os.PathError
 			if errors.As(err, &pe) {
 				err = pe.Err
 			}
 			return "", fmt.Errorf("reading %s from %s: %w%s", s.what, s.filePath(), err, s.fileReminder())
+		}
+		if len(data) > maxSecretSize {
+			return "", fmt.Errorf("%s is larger than %d KiB: it cannot hold only the %s; check %s", s.fileName(), maxSecretSize>>10, s.noun, s.fileKey)
 		}
 		if bytes.HasPrefix(data, []byte("\uFEFF")) {
 			return "", fmt.Errorf("%s starts with a byte-order mark: save it without one", s.fileName())
@@ -136,6 +155,20 @@ func (s secret) read(getenv func(string) string) (string, error) {
 		return s.checked(s.fileName(), v)
 	}
 	return "", fmt.Errorf("no source for %s is configured", s.what)
+}
+
+// maxSecretSize bounds a token or DSN file: a bigger one is the wrong file
+// (a log, a key ring), not to be read whole into memory.
+const maxSecretSize = 64 << 10
+
+// readAtMost reads the file at path, or its first limit+1 bytes.
+func readAtMost(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit+1))
 }
 
 func (s secret) unset() error {
@@ -179,21 +212,12 @@ func (s secret) fileReminder() string {
 	return fmt.Sprintf("; %s must hold the PATH of a file, such as %s, not the %s", lastKey(s.fileKey), s.fileExample, s.noun)
 }
 
-// checked returns v, or why an HTTP header cannot carry it or it is not
-// one word; where names where it came from.
+// checked returns v, or why Cachet cannot take it as its token (the rule
+// is cachet.CheckToken's); where names where it came from.
 func (s secret) checked(where, v string) (string, error) {
-	if !s.header {
-		return v, nil
-	}
-	if strings.ContainsAny(v, "\r\n") {
-		return "", fmt.Errorf("%s holds more than one line: put only the %s in it", where, s.noun)
-	}
-	for i := 0; i < len(v); i++ {
-		switch b := v[i]; {
-		case b <= ' ' || b == 0x7f:
-			return "", fmt.Errorf("%s holds a space or control character inside the %s (at byte %d): put only the %s in it", where, s.noun, i+1, s.noun)
-		case b >= 0x80:
-			return "", fmt.Errorf("%s holds a character that is not plain ASCII (at byte %d), such as a pasted quote: put only the %s in it", where, i+1, s.noun)
+	if s.header {
+		if err := cachet.CheckToken(v); err != nil {
+			return "", fmt.Errorf("%s: %w: put only the %s in it", where, err, s.noun)
 		}
 	}
 	return v, nil

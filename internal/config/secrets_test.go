@@ -69,6 +69,24 @@ func TestTokenSource(t *testing.T) {
 	}
 }
 
+// TestTokenKey: a config written out names the token's source, never a
+// name that may be the token pasted in its place.
+func TestTokenKey(t *testing.T) {
+	for _, tt := range []struct {
+		c          Cachet
+		key, value string
+	}{
+		{Cachet{TokenEnv: "CU_TOKEN"}, "token_env", "CU_TOKEN"},
+		{Cachet{TokenFile: "/etc/cu/token", token: origin{line: 4}}, "token_file", "/etc/cu/token"},
+		{Cachet{TokenEnv: "aB3dE5fG7hJ9kL1mN2pQ"}, "token_env", DefaultTokenEnv},
+		{Cachet{TokenFile: "/etc/cu/aB3dE5fG7hJ9kL1mN2pQ", token: origin{line: 4, hidden: true}}, "token_env", DefaultTokenEnv},
+	} {
+		if key, value := tt.c.TokenKey(); key != tt.key || value != tt.value {
+			t.Errorf("%+v: TokenKey() = %s: %s, want %s: %s", tt.c, key, value, tt.key, tt.value)
+		}
+	}
+}
+
 func TestResolveDSN(t *testing.T) {
 	dir := t.TempDir()
 	good := writeFile(t, dir, "dsn", secretValue+"\n")
@@ -169,6 +187,7 @@ func TestTokenContent(t *testing.T) {
 	space := file("space", half1+" "+half2)
 	nul := file("nul", half1+"\x00"+half2)
 	crlf := file("crlf", secretValue+"\r\n")
+	huge := file("huge", strings.Repeat("x", 1<<20)) // a wrong file, such as a log or a key ring
 	tests := []struct {
 		name    string
 		cachet  Cachet
@@ -177,14 +196,15 @@ func TestTokenContent(t *testing.T) {
 		wantErr string
 	}{
 		{"file with a BOM", Cachet{TokenFile: bom}, nil, "", "token file " + bom + " starts with a byte-order mark: save it without one"},
-		{"file with two lines", Cachet{TokenFile: twoLines}, nil, "", "token file " + twoLines + " holds more than one line: put only the token in it"},
-		{"file with a space", Cachet{TokenFile: space}, nil, "", "token file " + space + " holds a space or control character inside the token (at byte 9): put only the token in it"},
-		{"file with a NUL", Cachet{TokenFile: nul}, nil, "", "holds a space or control character inside the token (at byte 9)"},
+		{"file with two lines", Cachet{TokenFile: twoLines}, nil, "", "token file " + twoLines + ": the token holds more than one line: put only the token in it"},
+		{"file with a space", Cachet{TokenFile: space}, nil, "", "token file " + space + ": the token holds a space or control character (at byte 9): put only the token in it"},
+		{"file with a NUL", Cachet{TokenFile: nul}, nil, "", "the token holds a space or control character (at byte 9)"},
 		{"file with CRLF", Cachet{TokenFile: crlf}, nil, secretValue, ""},
-		{"env with a newline", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\n" + half2}, "", "environment variable T holds more than one line: put only the token in it"},
-		{"env with a tab", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\t" + half2}, "", "environment variable T holds a space or control character inside the token (at byte 9)"},
-		{"env not ASCII", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\u201d" + half2}, "", "environment variable T holds a character that is not plain ASCII (at byte 9)"},
-		{"env named oddly", Cachet{TokenEnv: "token", token: origin{line: 3}}, map[string]string{"token": half1 + " " + half2}, "", "the environment variable named by cachet.token_env (line 3) holds a space"},
+		{"file too large", Cachet{TokenFile: huge}, nil, "", "token file " + huge + " is larger than 64 KiB: it cannot hold only the token; check cachet.token_file"},
+		{"env with a newline", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\n" + half2}, "", "environment variable T: the token holds more than one line: put only the token in it"},
+		{"env with a tab", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\t" + half2}, "", "environment variable T: the token holds a space or control character (at byte 9)"},
+		{"env not ASCII", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\u201d" + half2}, "", "environment variable T: the token holds a character that is not plain ASCII (at byte 9)"},
+		{"env named oddly", Cachet{TokenEnv: "token", token: origin{line: 3}}, map[string]string{"token": half1 + " " + half2}, "", "the environment variable named by cachet.token_env (line 3): the token holds a space"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,6 +223,8 @@ func TestTokenContent(t *testing.T) {
 	}
 	_, err := Source{Type: "sql", Driver: "postgres", DSNFile: bom}.ResolveDSN(env(nil))
 	checkSecret(t, "", err, "", "DSN file "+bom+" starts with a byte-order mark")
+	_, err = StateSQL{Driver: "postgres", DSNFile: huge}.ResolveDSN(env(nil))
+	checkSecret(t, "", err, "", "DSN file "+huge+" is larger than 64 KiB: it cannot hold only the DSN; check state.sql.dsn_file")
 }
 
 // TestStateSQL: a shared state database's DSN comes from its key, the

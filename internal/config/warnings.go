@@ -41,7 +41,7 @@ func (c *Config) modeWarnings(stat func(string) (os.FileInfo, error)) []string {
 		}
 		check(c.Path, "config file "+c.Path, holds, c.Path)
 	}
-	for _, s := range []secret{c.Cachet.secret(), c.Reports.Source.secret()} {
+	for _, s := range []secret{c.Cachet.secret(), c.Reports.Source.secret(), c.State.SQL.secret()} {
 		if s.file == "" {
 			continue
 		}

@@ -24,7 +24,9 @@ func TestWarningsFileModes(t *testing.T) {
 	withFiles := writeFile(t, dir, "files.yaml", "cachet:\n  url: https://status.example.org/api/v1\n  token_file: token\n"+
 		"reports:\n  source:\n    type: sql\n    driver: mysql\n    dsn_file: ./dsn\n    query: SELECT 1\n"+
 		"servers:\n  - name: a\n    url: https://a.example.org/\n    component_id: 1\n")
-	for _, p := range []string{tokPath, dsnPath, plain, withPassword, withFiles} {
+	stateDSN := writeFile(t, dir, "state-dsn", "x")
+	withState := writeFile(t, dir, "state.yaml", minimalYAML+"state:\n  sql:\n    driver: postgres\n    dsn_file: ./state-dsn\n")
+	for _, p := range []string{tokPath, dsnPath, plain, withPassword, withFiles, stateDSN} {
 		if err := os.Chmod(p, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -39,6 +41,7 @@ func TestWarningsFileModes(t *testing.T) {
 			"the token file named by cachet.token_file (line 3) holds the Cachet API token and is readable by other users (mode 0644): chmod 600 that file",
 			"DSN file " + dsnPath + " holds the mysql DSN and is readable by other users (mode 0644): chmod 600 " + dsnPath,
 		}},
+		{withState, []string{"DSN file " + stateDSN + " holds the state postgres DSN and is readable by other users (mode 0644): chmod 600 " + stateDSN}},
 	}
 	for _, tt := range tests {
 		cfg := mustLoad(t, tt.file)

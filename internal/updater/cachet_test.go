@@ -298,6 +298,22 @@ func TestScheduleCovers(t *testing.T) {
 	}
 }
 
+// TestWeeklyWindowZone: a weekly window without a time_zone of its own
+// runs on the wall clock of the config's time_zone.
+func TestWeeklyWindowZone(t *testing.T) {
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().In(tokyo).Add(-time.Minute)
+	weekly := fmt.Sprintf("%s %s-%s", start.Weekday().String()[:3], start.Format("15:04"), start.Add(31*time.Minute).Format("15:04"))
+	w := newCachetWorld(t, cachettest.Cachet24, "time_zone: Asia/Tokyo\nmaintenance:\n  windows:\n    - weekly: "+weekly, "")
+	w.code.Store(503)
+	if r := w.run(Options{}).Rows[0]; r.Action != Maintenance || !strings.Contains(r.MaintenanceWhy, "Asia/Tokyo") || len(w.cachet.Writes()) != 0 {
+		t.Errorf("weekly %s in Tokyo: row %+v, writes %v", weekly, r, w.cachet.Writes())
+	}
+}
+
 // TestIncidentWriteFails: a failed incident write undoes nothing, fails the
 // run, and the next run catches up.
 func TestIncidentWriteFails(t *testing.T) {

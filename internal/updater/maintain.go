@@ -12,17 +12,13 @@ import (
 )
 
 // windows turns the config's maintenance windows into the pure rule's.
-// The config has checked them: a weekly window parses, a zone loads.
+// The config has checked them: a weekly window parses and has its zone.
 func windows(cfg []config.Window) []maintenance.Window {
 	out := make([]maintenance.Window, 0, len(cfg))
 	for _, w := range cfg {
 		mw := maintenance.Window{Servers: w.Servers, Start: w.Start.Time, End: w.End.Time}
 		if w.Weekly != "" {
-			loc := w.TimeZone.Loc
-			if loc == nil {
-				loc = time.UTC
-			}
-			weekly, err := maintenance.ParseWeekly(string(w.Weekly), loc)
+			weekly, err := maintenance.ParseWeekly(string(w.Weekly), w.TimeZone.Loc)
 			if err != nil {
 				continue // unreachable: the config checked it
 			}

@@ -140,8 +140,11 @@ type Summary struct {
 	// RequestsByMethod counts the requests sent to Cachet by HTTP method.
 	RequestsByMethod map[string]int64
 	Started          time.Time
-	Duration         time.Duration
-	Interrupted      error // non-nil when the run's context ended early (signal, run_timeout)
+	// Zone is the config's time_zone: the table shows times in it, as the
+	// incident texts' .Time is.
+	Zone        *time.Location
+	Duration    time.Duration
+	Interrupted error // non-nil when the run's context ended early (signal, run_timeout)
 	// Offline says why this machine looked offline (the guard): then no
 	// probe made a status worse than Cachet's. "" when it did not.
 	Offline  string
@@ -264,6 +267,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	sum := Summary{
 		DryRun:    o.DryRun,
 		Started:   started,
+		Zone:      cfg.TimeZone.Loc,
 		Source:    SourceName(cfg.Reports.Source),
 		SourceErr: d.SourceErr, // the source could not be opened: then in.sourceErr is nil
 		State:     d.State.String(),
@@ -336,7 +340,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	})
 	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
 	if sum.CachetErr == nil {
-		incidents(ctx, d, cfg, sum.Rows, st, o.DryRun, started)
+		incidents(ctx, d, cfg, sum.Rows, st, o.DryRun, started.In(cfg.TimeZone.Loc))
 		points(ctx, d, cfg.Cachet.WriteConcurrency, sum.Rows, o.DryRun, started)
 	}
 	d.Log.Debug().Dur("after", d.Now().Sub(started)).Msg("writes done")

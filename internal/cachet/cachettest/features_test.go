@@ -251,4 +251,17 @@ func TestTimeZoneHeader(t *testing.T) {
 	}
 }
 
+// TestTimeZone3: core renders toDateTimeString in the app's timezone
+// (APP_TIMEZONE) and has no Time-Zone header.
+func TestTimeZone3(t *testing.T) {
+	s := New(token, WithMode(Cachet3))
+	defer s.Close()
+	s.SetTimezone(time.FixedZone("UTC+2", 2*3600))
+	id := s.AddIncident(Incident{Name: "x", Message: "m", Status: 1, Visible: true, CreatedAt: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)})
+	r := sendH(t, s, "GET", "/api/incidents/"+itoa(id), http.Header{"Time-Zone": {"UTC"}}, "")
+	if !strings.Contains(r.body, `"created":{"human":`) || !strings.Contains(r.body, `"string":"2026-05-01 12:00:00"`) {
+		t.Errorf("3.x created: %s", r.body)
+	}
+}
+
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -395,7 +395,7 @@ func (s *Server) createUpdate2(w http.ResponseWriter, r *http.Request, id int, b
 
 var incidentNames3 = [...]string{"Reported", "Investigating", "Identified", "Watching", "Fixed"}
 
-func incidentRes3(in *Incident, includeComponents bool) map[string]any {
+func incidentRes3(in *Incident, includeComponents bool, loc *time.Location) map[string]any {
 	visible := 0
 	if in.Visible {
 		visible = 1
@@ -404,7 +404,7 @@ func incidentRes3(in *Incident, includeComponents bool) map[string]any {
 		"id": in.ID, "guid": fmt.Sprintf("00000000-0000-4000-8000-%012d", in.ID), "name": in.Name, "message": in.Message,
 		"visible": visible, "stickied": false, "notifications": in.Notify,
 		"status":   labelled(humanIncident(in.Status, incidentNames3), in.Status),
-		"occurred": when(in.CreatedAt), "published": when(in.CreatedAt), "created": when(in.CreatedAt), "updated": when(in.UpdatedAt),
+		"occurred": when(in.CreatedAt, loc), "published": when(in.CreatedAt, loc), "created": when(in.CreatedAt, loc), "updated": when(in.UpdatedAt, loc),
 	}
 	var rels map[string]any
 	if includeComponents {
@@ -417,10 +417,10 @@ func incidentRes3(in *Incident, includeComponents bool) map[string]any {
 	return res("incidents", in.ID, attrs, rels)
 }
 
-func updateRes3(u IncidentUpdate) map[string]any {
+func updateRes3(u IncidentUpdate, loc *time.Location) map[string]any {
 	return res("updates", u.ID, map[string]any{
 		"id": u.ID, "updateable_id": u.IncidentID, "updateable_type": "incident", "message": u.Message,
-		"status": labelled(humanIncident(u.Status, incidentNames3), u.Status), "created": when(u.CreatedAt), "updated": when(u.CreatedAt),
+		"status": labelled(humanIncident(u.Status, incidentNames3), u.Status), "created": when(u.CreatedAt, loc), "updated": when(u.CreatedAt, loc),
 	}, nil)
 }
 
@@ -464,7 +464,7 @@ func (s *Server) incidents3(c *ctx3, tail string) {
 	case nested:
 		var items []map[string]any
 		for _, u := range s.IncidentUpdates(id) {
-			items = append(items, updateRes3(u))
+			items = append(items, updateRes3(u, c.loc))
 		}
 		c.collection(items, nil)
 	default:
@@ -493,7 +493,7 @@ func (s *Server) listIncidents3(c *ctx3) {
 	for _, in := range all {
 		st, hasSt := p.filters["status"]
 		if (in.Visible || c.authorized) && (!hasSt || slices.Contains(splitList(st), strconv.Itoa(in.Status))) {
-			items = append(items, incidentRes3(in, p.includes["components"]))
+			items = append(items, incidentRes3(in, p.includes["components"], c.loc))
 		}
 	}
 	s.mu.Unlock()
@@ -542,7 +542,7 @@ func (s *Server) createIncident3(c *ctx3) {
 	inc.ID, inc.CreatedAt = s.newIDLocked(), time.Now().UTC()
 	inc.UpdatedAt = inc.CreatedAt
 	s.incidents[inc.ID] = &inc
-	doc := map[string]any{"data": incidentRes3(&inc, false)}
+	doc := map[string]any{"data": incidentRes3(&inc, false, c.loc)}
 	s.mu.Unlock()
 	writeDoc(c.w, http.StatusCreated, doc)
 }
@@ -594,7 +594,7 @@ func (s *Server) incident3(c *ctx3, id int) {
 	inc := s.incidents[id]
 	var doc map[string]any
 	if inc != nil {
-		doc = map[string]any{"data": incidentRes3(inc, false)}
+		doc = map[string]any{"data": incidentRes3(inc, false, c.loc)}
 	}
 	s.mu.Unlock()
 	if doc == nil {
@@ -625,5 +625,5 @@ func (s *Server) createUpdate3(c *ctx3, id int) {
 		writeMessage(c.w, http.StatusNotFound, noModel3("Incident", strconv.Itoa(id)))
 		return
 	}
-	writeDoc(c.w, http.StatusCreated, map[string]any{"data": updateRes3(u)})
+	writeDoc(c.w, http.StatusCreated, map[string]any{"data": updateRes3(u, c.loc)})
 }

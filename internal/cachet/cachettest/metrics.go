@@ -250,14 +250,14 @@ func numberField(in map[string]any, key string) (x float64, present bool, err er
 func metricRes3(m *Metric) map[string]any {
 	attrs := metricJSON2(m)
 	delete(attrs, "default_view_name")
-	attrs["created"], attrs["updated"] = when(time.Time{}), when(time.Time{})
+	attrs["created"], attrs["updated"] = when(time.Time{}, nil), when(time.Time{}, nil)
 	return res("metrics", m.ID, attrs, nil)
 }
 
-func pointRes3(p Point) map[string]any {
+func pointRes3(p Point, loc *time.Location) map[string]any {
 	return res("metricPoints", p.ID, map[string]any{
 		"id": p.ID, "metric_id": p.MetricID, "calculated_value": p.Value * float64(p.Counter),
-		"value": p.Value, "counter": p.Counter, "created": when(p.CreatedAt), "updated": when(p.CreatedAt),
+		"value": p.Value, "counter": p.Counter, "created": when(p.CreatedAt, loc), "updated": when(p.CreatedAt, loc),
 	}, nil)
 }
 
@@ -302,7 +302,7 @@ func (s *Server) metrics3(c *ctx3, tail string) {
 	default:
 		var items []map[string]any
 		for _, p := range s.Points(id) {
-			items = append(items, pointRes3(p))
+			items = append(items, pointRes3(p, c.loc))
 		}
 		c.collection(items, nil)
 	}
@@ -331,7 +331,7 @@ func (s *Server) createPoint3(c *ctx3, m *Metric) {
 	s.mu.Lock()
 	p := s.addPoint3Locked(m, value, at)
 	s.mu.Unlock()
-	writeDoc(c.w, http.StatusCreated, map[string]any{"data": pointRes3(p)})
+	writeDoc(c.w, http.StatusCreated, map[string]any{"data": pointRes3(p, c.loc)})
 }
 
 // timestamp3 reads a Unix time (a JSON number) or a date string, as

@@ -129,12 +129,12 @@ func (s *Server) schedules2(w http.ResponseWriter, r *http.Request, tail string,
 	s.handle(w, r, allow, false, authorized, func() { writeJSON(w, http.StatusOK, map[string]any{"data": v}) })
 }
 
-func scheduleRes3(sc *Schedule, includeComponents bool, now time.Time) map[string]any {
+func scheduleRes3(sc *Schedule, includeComponents bool, now time.Time, loc *time.Location) map[string]any {
 	st := sc.status3(now)
 	attrs := map[string]any{
 		"id": sc.ID, "name": sc.Name, "message": sc.Message, "status": labelled(scheduleName(st), st),
-		"scheduled": when(sc.ScheduledAt), "completed": when(sc.CompletedAt), "published": when(sc.ScheduledAt),
-		"created": when(sc.ScheduledAt), "updated": when(sc.ScheduledAt),
+		"scheduled": when(sc.ScheduledAt, loc), "completed": when(sc.CompletedAt, loc), "published": when(sc.ScheduledAt, loc),
+		"created": when(sc.ScheduledAt, loc), "updated": when(sc.ScheduledAt, loc),
 	}
 	var rels map[string]any
 	if includeComponents {
@@ -155,7 +155,7 @@ func (s *Server) schedules3(c *ctx3, tail string) {
 		sc, exists := s.schedules[id]
 		var doc map[string]any
 		if ok && exists {
-			doc = map[string]any{"data": scheduleRes3(sc, false, now)}
+			doc = map[string]any{"data": scheduleRes3(sc, false, now, c.loc)}
 		}
 		s.mu.Unlock()
 		if doc == nil {
@@ -178,7 +178,7 @@ func (s *Server) schedules3(c *ctx3, tail string) {
 	var items []map[string]any
 	for _, sc := range s.sortedSchedulesLocked() {
 		if !hasSt || slices.Contains(splitList(st), strconv.Itoa(sc.status3(now))) {
-			items = append(items, scheduleRes3(sc, p.includes["components"], now))
+			items = append(items, scheduleRes3(sc, p.includes["components"], now, c.loc))
 		}
 	}
 	s.mu.Unlock()

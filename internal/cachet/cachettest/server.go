@@ -339,8 +339,9 @@ func (s *Server) SetStatusValue(id int, v any) {
 	s.statusValues[id] = v
 }
 
-// SetTimezone sets the zone a 2.x fake renders timestamps in when a
-// request has no Time-Zone header (Cachet's cachet.timezone; default UTC).
+// SetTimezone sets the zone the fake renders timestamps in: on 2.x when a
+// request has no Time-Zone header (Cachet's cachet.timezone), on 3.x always
+// (the app's timezone, APP_TIMEZONE). Default UTC.
 func (s *Server) SetTimezone(loc *time.Location) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

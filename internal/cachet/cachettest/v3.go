@@ -33,7 +33,9 @@ func (s *Server) route3(w http.ResponseWriter, r *http.Request, body []byte, aut
 	}
 	rest = strings.TrimSuffix(rest, "/")
 	head, tail, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
-	c := &ctx3{s: s, w: w, r: r, body: body, authorized: authorized}
+	s.mu.Lock()
+	c := &ctx3{s: s, w: w, r: r, body: body, authorized: authorized, loc: s.tz}
+	s.mu.Unlock()
 	switch head {
 	case "ping", "version", "status":
 		if tail == "" {
@@ -71,6 +73,7 @@ type ctx3 struct {
 	r          *http.Request
 	body       []byte
 	authorized bool
+	loc        *time.Location // the app's zone (APP_TIMEZONE); core has no Time-Zone header
 }
 
 func routeNotFound(r *http.Request) string {
@@ -301,12 +304,13 @@ func toMany(typ string, ids []int) map[string]any {
 	return map[string]any{"data": data}
 }
 
-// when is cachethq/core's {"human", "string"} timestamp.
-func when(t time.Time) map[string]any {
+// when is cachethq/core's {"human", "string"} timestamp: toDateTimeString,
+// the wall clock in the app's zone without the zone.
+func when(t time.Time, loc *time.Location) map[string]any {
 	if t.IsZero() {
 		return map[string]any{"human": nil, "string": nil}
 	}
-	return map[string]any{"human": humanize(time.Since(t)), "string": t.UTC().Format(timeLayout)}
+	return map[string]any{"human": humanize(time.Since(t)), "string": t.In(loc).Format(timeLayout)}
 }
 
 func humanize(d time.Duration) string {
@@ -500,7 +504,7 @@ func (s *Server) componentResLocked(e *entry, includeGroup bool, now time.Time) 
 	attrs := map[string]any{
 		"id": e.c.ID, "name": e.c.Name, "description": "", "link": nil, "order": 0,
 		"status": labelled(labels3[e.c.Status], e.c.Status), "latest_status": labelled(labels3[latest], latest),
-		"enabled": e.c.Enabled, "created": when(e.created), "updated": when(e.updated),
+		"enabled": e.c.Enabled, "created": when(e.created, s.tz), "updated": when(e.updated, s.tz),
 	}
 	if v, ok := s.statusValues[e.c.ID]; ok {
 		attrs["status"] = v
@@ -519,7 +523,7 @@ func (s *Server) componentResLocked(e *entry, includeGroup bool, now time.Time) 
 func groupRes(id int, name string) map[string]any {
 	return res("componentGroups", id, map[string]any{
 		"id": id, "name": name, "order": 0, "collapsed": 0, "visible": 1,
-		"created": when(time.Time{}), "updated": when(time.Time{}),
+		"created": when(time.Time{}, nil), "updated": when(time.Time{}, nil),
 	}, nil)
 }
 
