@@ -16,6 +16,7 @@ type Metric struct {
 	ID        int
 	Name      string
 	Suffix    string
+	CalcType  int // 0 sum, 1 average
 	Threshold int // minutes within which points are folded together; 0 is Cachet's default, 5
 }
 
@@ -33,6 +34,10 @@ type Point struct {
 func (s *Server) AddMetric(m Metric) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.addMetricLocked(m).ID
+}
+
+func (s *Server) addMetricLocked(m Metric) *Metric {
 	if m.ID <= 0 {
 		m.ID = s.newIDLocked()
 	}
@@ -41,7 +46,7 @@ func (s *Server) AddMetric(m Metric) int {
 		m.Threshold = 5
 	}
 	s.metrics[m.ID] = &m
-	return m.ID
+	return &m
 }
 
 // Points returns a metric's points, oldest first.
@@ -114,7 +119,7 @@ func (s *Server) newPointLocked(m *Metric, value float64, at, now time.Time) Poi
 
 func metricJSON2(m *Metric) map[string]any {
 	return map[string]any{
-		"id": m.ID, "name": m.Name, "suffix": m.Suffix, "description": "", "default_value": 0, "calc_type": 0,
+		"id": m.ID, "name": m.Name, "suffix": m.Suffix, "description": "", "default_value": 0, "calc_type": m.CalcType,
 		"display_chart": 1, "places": 2, "default_view": 1, "threshold": m.Threshold, "order": 0, "visible": 1,
 		"default_view_name": "Last 12 Hours",
 	}
@@ -133,7 +138,11 @@ func (s *Server) metrics2(w http.ResponseWriter, r *http.Request, tail string, b
 	idStr, sub, nested := strings.Cut(strings.TrimPrefix(tail, "/"), "/")
 	switch {
 	case tail == "":
-		s.handle(w, r, "GET, HEAD", false, authorized, func() {
+		s.handle(w, r, "GET, HEAD, POST", r.Method == http.MethodPost, authorized, func() {
+			if r.Method == http.MethodPost {
+				s.create2(w, r, "metrics", body)
+				return
+			}
 			s.mu.Lock()
 			var items []any
 			for _, m := range s.sortedMetricsLocked() {
@@ -147,11 +156,15 @@ func (s *Server) metrics2(w http.ResponseWriter, r *http.Request, tail string, b
 		writeError(w, http.StatusNotFound, detail404, nil)
 		return
 	}
-	allow := "GET, HEAD"
+	allow := "GET, HEAD, DELETE"
 	if nested {
 		allow = "GET, HEAD, POST"
 	}
 	if !allowed(w, r, allow) {
+		return
+	}
+	if !nested && r.Method == http.MethodDelete {
+		s.removeItem2(w, r, "metrics", idStr, authorized)
 		return
 	}
 	id, err := strconv.Atoi(idStr)
@@ -263,8 +276,12 @@ func pointRes3(p Point) map[string]any {
 // metrics3 serves /metrics... on 3.x; tail is what follows /metrics/.
 func (s *Server) metrics3(c *ctx3, tail string) {
 	idStr, sub, nested := strings.Cut(tail, "/")
+	if c.r.Method == http.MethodPost && tail == "" || c.r.Method == http.MethodDelete && tail != "" && !strings.Contains(tail, "/") {
+		s.write3(c, "metrics", tail)
+		return
+	}
 	if tail == "" {
-		if c.allow("GET", "HEAD") && c.throttle() {
+		if c.allow("GET", "HEAD", "POST") && c.throttle() {
 			s.mu.Lock()
 			var items []map[string]any
 			for _, m := range s.sortedMetricsLocked() {
