@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -44,32 +45,44 @@ func newCachetAPI(t *testing.T, base, token string) *cachetAPI {
 // errNotFound is a 404 from Cachet.
 var errNotFound = errors.New("404 Not Found")
 
-// do sends one request and returns the answer's data. Writes are not
-// retried: a person would look first.
+// do sends one request and returns the answer's data. Only a 429 is
+// tried again (after Retry-After, at most a minute; a 3.x app skeleton
+// allows 60 requests a minute): nothing else is sent twice.
 func (c *cachetAPI) do(ctx context.Context, method, path string, body any) (json.RawMessage, error) {
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
+		b, _ = json.Marshal(body)
+	}
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(b))
 		if err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(b)
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Content-Type", "application/json")
+		if c.v3 {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		} else {
+			req.Header.Set("X-Cachet-Token", c.token)
+		}
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if resp.StatusCode != http.StatusTooManyRequests || attempt == 3 {
+			return c.answer(method, path, resp)
+		}
+		resp.Body.Close()
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s %s: 429 Too Many Requests, and %w", method, path, ctx.Err())
+		case <-time.After(time.Duration(min(max(wait, 1), 60)) * time.Second):
+		}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Content-Type", "application/json")
-	if c.v3 {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	} else {
-		req.Header.Set("X-Cachet-Token", c.token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
+}
+
+func (c *cachetAPI) answer(method, path string, resp *http.Response) (json.RawMessage, error) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	switch {
@@ -129,7 +142,7 @@ func (c *cachetAPI) paths() (groups, componentGroupKey string) {
 // removal at once.
 func (c *cachetAPI) create(t *testing.T, path string, body map[string]any) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	raw, err := c.do(ctx, http.MethodPost, path, body)
 	if err != nil {
@@ -147,7 +160,7 @@ func (c *cachetAPI) create(t *testing.T, path string, body map[string]any) int {
 // remove it names, so a person can.
 func (c *cachetAPI) removeLater(t *testing.T, path, what string) {
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		if _, err := c.do(ctx, http.MethodDelete, path, nil); err != nil && !errors.Is(err, errNotFound) {
 			t.Errorf("cleanup: could not remove %s (%s): %v; remove it by hand", what, path, err)
@@ -158,7 +171,7 @@ func (c *cachetAPI) removeLater(t *testing.T, path, what string) {
 // get reads one resource.
 func (c *cachetAPI) get(t *testing.T, path string) attrs {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	raw, err := c.do(ctx, http.MethodGet, path, nil)
 	if err != nil {
@@ -175,7 +188,7 @@ func (c *cachetAPI) get(t *testing.T, path string) attrs {
 // Cachet has no such route (2.3's incident updates).
 func (c *cachetAPI) list(t *testing.T, path string) (items []attrs, ok bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	raw, err := c.do(ctx, http.MethodGet, path+"?per_page=100", nil)
 	if errors.Is(err, errNotFound) {
@@ -214,7 +227,7 @@ func (c *cachetAPI) status(t *testing.T, id int) (stored, shown int) {
 // setStatus changes a status the way a person does in the dashboard.
 func (c *cachetAPI) setStatus(t *testing.T, id, status int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	if _, err := c.do(ctx, http.MethodPut, fmt.Sprintf("/components/%d", id), map[string]any{"status": status}); err != nil {
 		t.Fatalf("setting component %d to %d by hand: %v", id, status, err)
@@ -241,7 +254,7 @@ func (c *cachetAPI) incidents(ctx context.Context, tag string, components []int)
 // removeIncidents deletes the incidents the runs opened (found by the
 // suite's components or its tag), within its own deadline.
 func (c *cachetAPI) removeIncidents(t *testing.T, tag string, components []int) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	list, err := c.incidents(ctx, tag, components)
 	if err != nil {
