@@ -11,7 +11,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.d
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME  ?= 10s
 
-.PHONY: help build test lint demo bench bench-go fuzz clean
+.PHONY: help build test lint demo bench bench-go fuzz acceptance clean
 
 help:
 	@echo "make build   static binary in $(BIN) (CGO_ENABLED=0)"
@@ -20,6 +20,7 @@ help:
 	@echo "make demo    the real run job against a built-in Cachet emulator and demo servers"
 	@echo "make bench   fleet benchmark (N = 100, 1000, 10000) and Go benchmarks"
 	@echo "make fuzz    each fuzz target for FUZZTIME ($(FUZZTIME))"
+	@echo "make acceptance  the acceptance suite against the Cachet in CU_ACCEPTANCE_CACHET_URL / _TOKEN (README: Acceptance)"
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cachet-updater
@@ -53,6 +54,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCodeMap$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/status
 	$(GO) test -run '^$$' -fuzz '^FuzzCounts$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/reports
 	$(GO) test -run '^$$' -fuzz '^FuzzEvents$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/reports
+
+# Against a live Cachet (2.x or 3.x): CU_ACCEPTANCE_CACHET_URL and
+# CU_ACCEPTANCE_CACHET_TOKEN; without them it skips and says so. make test
+# runs the same suite against the emulator (TestEmulator).
+acceptance:
+	$(GO) test -tags acceptance -count=1 -v -run '^TestLive$$' ./acceptance
 
 clean:
 	rm -rf bin

@@ -265,3 +265,65 @@ func TestTimeZone3(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// What the acceptance suite creates and removes: components, groups and
+// metrics, with Cachet's status codes and rules (2.x: 200, 401 without a
+// token, 404 before 401; 3.x: 201, abilities, decimal:1,2 on a metric's
+// default_value). Removing a group ungroups its components.
+func TestCreateAndRemove(t *testing.T) {
+	s := New(token)
+	defer s.Close()
+	if r := do(t, s, "POST", "/api/v1/components/groups", "", "", jsonCT, `{"name":"G"}`); r.code != 401 {
+		t.Errorf("group without a token: %d", r.code)
+	}
+	if r := do(t, s, "POST", "/api/v1/components/groups", token, "", jsonCT, `{"name":"G","visible":1}`); r.code != 200 || !strings.Contains(r.body, `"id":1`) {
+		t.Fatalf("group: %d %s", r.code, r.body)
+	}
+	if r := do(t, s, "POST", "/api/v1/components", token, "", jsonCT, `{"name":"C","group_id":1}`); r.code != 400 {
+		t.Errorf("component without a status: %d %s", r.code, r.body)
+	}
+	if r := do(t, s, "POST", "/api/v1/components", token, "", jsonCT, `{"name":"C","status":1,"group_id":1}`); r.code != 200 || !strings.Contains(r.body, `"enabled":true`) {
+		t.Fatalf("component: %d %s", r.code, r.body)
+	}
+	if r := do(t, s, "POST", "/api/v1/metrics", token, "", jsonCT, `{"name":"M","suffix":"ms","calc_type":1,"default_value":0}`); r.code != 200 || !strings.Contains(r.body, `"calc_type":1`) {
+		t.Fatalf("metric: %d %s", r.code, r.body)
+	}
+	for _, path := range []string{"/api/v1/components/groups/9", "/api/v1/metrics/9"} {
+		if r := do(t, s, "DELETE", path, "", "", "", ""); r.code != 404 {
+			t.Errorf("DELETE %s (unknown, no token): %d", path, r.code)
+		}
+	}
+	if r := do(t, s, "DELETE", "/api/v1/components/groups/1", "", "", "", ""); r.code != 401 {
+		t.Errorf("DELETE a group without a token: %d", r.code)
+	}
+	if r := do(t, s, "DELETE", "/api/v1/components/groups/1", token, "", "", ""); r.code != 204 {
+		t.Errorf("DELETE a group: %d %s", r.code, r.body)
+	}
+	if c := s.Components(); len(c) != 1 || c[0].GroupID != 0 {
+		t.Errorf("after removing its group: %+v", c)
+	}
+
+	s3 := NewV3(token)
+	defer s3.Close()
+	s3.SetAbilities("component-groups.manage", "metrics.manage")
+	if r := send(t, s3, "POST", "/api/component-groups", bearer, `{"name":"G","visible":1}`); r.code != 201 {
+		t.Fatalf("3.x group: %d %s", r.code, r.body)
+	}
+	if r := send(t, s3, "POST", "/api/metrics", bearer, `{"name":"M","suffix":"ms","calc_type":1,"default_value":0}`); r.code != 422 ||
+		!strings.Contains(r.body, "The default value field must have 1-2 decimal places.") {
+		t.Errorf("3.x metric with default_value 0: %d %s", r.code, r.body)
+	}
+	if r := send(t, s3, "POST", "/api/metrics", bearer, `{"name":"M","suffix":"ms","calc_type":1,"default_value":"0.5"}`); r.code != 201 {
+		t.Errorf("3.x metric: %d %s", r.code, r.body)
+	}
+	if r := send(t, s3, "DELETE", "/api/component-groups/1", bearer, ""); r.code != 403 {
+		t.Errorf("3.x DELETE without component-groups.delete: %d %s", r.code, r.body)
+	}
+	s3.SetAbilities("*")
+	if r := send(t, s3, "DELETE", "/api/component-groups/1", bearer, ""); r.code != 204 {
+		t.Errorf("3.x DELETE a group: %d %s", r.code, r.body)
+	}
+	if r := send(t, s3, "DELETE", "/api/component-groups/1", bearer, ""); r.code != 404 {
+		t.Errorf("3.x DELETE it again: %d %s", r.code, r.body)
+	}
+}

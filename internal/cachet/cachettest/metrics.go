@@ -16,6 +16,7 @@ type Metric struct {
 	ID        int
 	Name      string
 	Suffix    string
+	CalcType  int // 0 sum, 1 average
 	Threshold int // minutes within which points are folded together; 0 is Cachet's default, 5
 	CalcType  int // 0 sum (Cachet's default: a folded point counts its value counter times), 1 average
 }
@@ -34,6 +35,10 @@ type Point struct {
 func (s *Server) AddMetric(m Metric) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.addMetricLocked(m).ID
+}
+
+func (s *Server) addMetricLocked(m Metric) *Metric {
 	if m.ID <= 0 {
 		m.ID = s.newIDLocked()
 	}
@@ -42,7 +47,7 @@ func (s *Server) AddMetric(m Metric) int {
 		m.Threshold = 5
 	}
 	s.metrics[m.ID] = &m
-	return m.ID
+	return &m
 }
 
 // Points returns a metric's points, oldest first.
@@ -134,7 +139,11 @@ func (s *Server) metrics2(w http.ResponseWriter, r *http.Request, tail string, b
 	idStr, sub, nested := strings.Cut(strings.TrimPrefix(tail, "/"), "/")
 	switch {
 	case tail == "":
-		s.handle(w, r, "GET, HEAD", false, authorized, func() {
+		s.handle(w, r, "GET, HEAD, POST", r.Method == http.MethodPost, authorized, func() {
+			if r.Method == http.MethodPost {
+				s.create2(w, r, "metrics", body)
+				return
+			}
 			s.mu.Lock()
 			var items []any
 			for _, m := range s.sortedMetricsLocked() {
@@ -148,11 +157,15 @@ func (s *Server) metrics2(w http.ResponseWriter, r *http.Request, tail string, b
 		writeError(w, http.StatusNotFound, detail404, nil)
 		return
 	}
-	allow := "GET, HEAD"
+	allow := "GET, HEAD, DELETE"
 	if nested {
 		allow = "GET, HEAD, POST"
 	}
 	if !allowed(w, r, allow) {
+		return
+	}
+	if !nested && r.Method == http.MethodDelete {
+		s.removeItem2(w, r, "metrics", idStr, authorized)
 		return
 	}
 	id, err := strconv.Atoi(idStr)
@@ -264,8 +277,12 @@ func pointRes3(p Point, loc *time.Location) map[string]any {
 // metrics3 serves /metrics... on 3.x; tail is what follows /metrics/.
 func (s *Server) metrics3(c *ctx3, tail string) {
 	idStr, sub, nested := strings.Cut(tail, "/")
+	if c.r.Method == http.MethodPost && tail == "" || c.r.Method == http.MethodDelete && tail != "" && !strings.Contains(tail, "/") {
+		s.write3(c, "metrics", tail)
+		return
+	}
 	if tail == "" {
-		if c.allow("GET", "HEAD") && c.throttle() {
+		if c.allow("GET", "HEAD", "POST") && c.throttle() {
 			s.mu.Lock()
 			var items []map[string]any
 			for _, m := range s.sortedMetricsLocked() {

@@ -60,12 +60,23 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, auth
 		s.handle(w, r, readOnly, false, authorized, func() {
 			writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"status": "success", "message": "System operational"}})
 		})
-	case rest == "/components":
-		s.handle(w, r, readOnly, false, authorized, func() { s.listComponents(w, r, authorized) })
-	case rest == "/components/groups":
-		s.handle(w, r, readOnly, false, authorized, func() { s.listGroups(w, r) })
+	case rest == "/components" || rest == "/components/groups":
+		s.handle(w, r, "GET, HEAD, POST", r.Method == http.MethodPost, authorized, func() {
+			switch {
+			case r.Method == http.MethodPost:
+				s.create2(w, r, strings.TrimPrefix(rest, "/"), body)
+			case rest == "/components":
+				s.listComponents(w, r, authorized)
+			default:
+				s.listGroups(w, r)
+			}
+		})
 	case strings.HasPrefix(rest, "/components/groups/"):
-		if !allowed(w, r, readOnly) {
+		if !allowed(w, r, "GET, HEAD, DELETE") {
+			return
+		}
+		if r.Method == http.MethodDelete {
+			s.removeItem2(w, r, "components/groups", strings.TrimPrefix(rest, "/components/groups/"), authorized)
 			return
 		}
 		id, err := strconv.Atoi(strings.TrimPrefix(rest, "/components/groups/"))

@@ -22,6 +22,9 @@
 // "Unauthenticated.", 422 with errors by field, 429 with Retry-After),
 // incidents with updates, metric points and schedules with components.
 //
+// In every mode components, component groups and metrics can be created
+// and removed through the API, as the acceptance suite does.
+//
 // Every mode can inject faults (5xx, HTML pages, truncated JSON, hangs,
 // dropped connections, 429); 2.x listings can make their pagination meta
 // lie. It is a normal package because the demo command serves it too.

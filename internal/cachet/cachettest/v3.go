@@ -708,10 +708,14 @@ func (s *Server) createComponent3(c *ctx3) {
 	name, _ := v.string3(in, "name", true)
 	st, hasStatus := v.enum3(in, "status", 1, 6, false)
 	enabled, hasEnabled := v.bool3(in, "enabled")
+	group, hasGroup, err := intField(in, "component_group_id")
+	if err != nil || (hasGroup && !s.has("component-groups", group)) {
+		v.add("component_group_id", "The selected component group id is invalid.")
+	}
 	if v.failed(c.w) || !c.can("components.manage") {
 		return
 	}
-	comp := Component{Name: name, Status: 5, Enabled: true}
+	comp := Component{Name: name, Status: 5, Enabled: true, GroupID: group}
 	if hasStatus {
 		comp.Status = st
 	}
@@ -726,7 +730,11 @@ func (s *Server) createComponent3(c *ctx3) {
 }
 
 func (s *Server) groups3(c *ctx3, tail string) {
-	if !c.allow("GET", "HEAD") || !c.throttle() {
+	if c.r.Method == http.MethodPost && tail == "" || c.r.Method == http.MethodDelete && tail != "" {
+		s.write3(c, "component-groups", tail)
+		return
+	}
+	if !c.allow("GET", "HEAD", "POST", "DELETE") || !c.throttle() {
 		return
 	}
 	s.mu.Lock()
