@@ -16,7 +16,6 @@ type Metric struct {
 	ID        int
 	Name      string
 	Suffix    string
-	CalcType  int // 0 sum, 1 average
 	Threshold int // minutes within which points are folded together; 0 is Cachet's default, 5
 	CalcType  int // 0 sum (Cachet's default: a folded point counts its value counter times), 1 average
 }
