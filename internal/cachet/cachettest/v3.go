@@ -475,7 +475,8 @@ func severity3(v int) int {
 
 // latestLocked is a component's effective status: under maintenance while
 // a schedule in progress covers it, else its status, unless an open
-// incident's impact on it is more severe.
+// incident's impact on it is more severe (only a visible incident counts:
+// unresolvedIncidents()->viewableBy(false)).
 func (s *Server) latestLocked(c Component, now time.Time) int {
 	latest := c.Status
 	for _, sc := range s.schedules {
@@ -484,7 +485,7 @@ func (s *Server) latestLocked(c Component, now time.Time) int {
 		}
 	}
 	for _, in := range s.incidents {
-		if in.Status != 4 && in.ComponentID == c.ID && in.ComponentStatus > 0 && severity3(in.ComponentStatus) > severity3(latest) {
+		if in.Status != 4 && in.Visible && in.ComponentID == c.ID && in.ComponentStatus > 0 && severity3(in.ComponentStatus) > severity3(latest) {
 			latest = in.ComponentStatus
 		}
 	}
@@ -634,11 +635,16 @@ func sortItems(items []map[string]any, sort string) {
 	}
 	key, desc := strings.TrimPrefix(sort, "-"), strings.HasPrefix(sort, "-")
 	slices.SortStableFunc(items, func(a, b map[string]any) int {
-		x, y := fmt.Sprint(a["attributes"].(map[string]any)[key]), fmt.Sprint(b["attributes"].(map[string]any)[key])
+		x, y := a["attributes"].(map[string]any)[key], b["attributes"].(map[string]any)[key]
 		if desc {
 			x, y = y, x
 		}
-		return strings.Compare(x, y)
+		if i, ok := x.(int); ok {
+			if j, ok := y.(int); ok {
+				return i - j
+			}
+		}
+		return strings.Compare(fmt.Sprint(x), fmt.Sprint(y))
 	})
 }
 
