@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/proxer/cachet-updater/internal/status"
 )
@@ -58,8 +57,8 @@ type Incident struct {
 	// ComponentIDs are all the components the incident names (2.x: at
 	// most one).
 	ComponentIDs []int
-	Visible      bool      // guests see it
-	CreatedAt    time.Time // UTC; zero when Cachet sent none
+	Visible      bool // guests see it
+	Stickied     bool // pinned to the top of the page
 }
 
 // Open reports whether the incident is not resolved yet.
@@ -85,13 +84,12 @@ func (i *Incident) UnmarshalJSON(b []byte) error {
 		Status      flexInt    `json:"status"`
 		ComponentID flexInt    `json:"component_id"`
 		Visible     visibility `json:"visible"`
-		CreatedAt   cachetTime `json:"created_at"`
-		Created     cachetTime `json:"created"`
+		Stickied    flexBool   `json:"stickied"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("decoding incident: %w", err)
 	}
-	*i = Incident{ID: int(raw.ID), Status: IncidentStatus(raw.Status), Visible: bool(raw.Visible), CreatedAt: time.Time(raw.CreatedAt)}
+	*i = Incident{ID: int(raw.ID), Status: IncidentStatus(raw.Status), Visible: bool(raw.Visible), Stickied: bool(raw.Stickied)}
 	if raw.Name != nil {
 		i.Name = *raw.Name
 	}
@@ -102,7 +100,7 @@ func (i *Incident) UnmarshalJSON(b []byte) error {
 		i.ComponentIDs = []int{int(raw.ComponentID)}
 	}
 	if v3 {
-		i.fromV3(res, time.Time(raw.Created))
+		i.fromV3(res)
 	}
 	if len(i.ComponentIDs) > 0 {
 		i.ComponentID = i.ComponentIDs[0]
@@ -110,15 +108,12 @@ func (i *Incident) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (i *Incident) fromV3(res resource, created time.Time) {
+func (i *Incident) fromV3(res resource) {
 	if i.ID == 0 {
 		i.ID = int(res.ID)
 	}
 	if ids := res.related("components"); len(ids) > 0 {
 		i.ComponentIDs = ids
-	}
-	if i.CreatedAt.IsZero() {
-		i.CreatedAt = created
 	}
 }
 
@@ -326,39 +321,38 @@ func (c *Client) rewriteIncident(ctx context.Context, id int, u IncidentUpdate) 
 	return &opError{sec: c.sec, method: http.MethodPut, path: path, err: err}
 }
 
-// Incidents lists every incident the token may see, following pagination
-// (3.x: with the components each names). On 2.x, a listing that ends short
-// of meta.pagination.total comes with an *IncompleteListError, as in
-// Components. Cachet 2.x answers 500 when a column filter is mixed with
-// page, so filter the result instead, e.g. with OpenIncidents.
-func (c *Client) Incidents(ctx context.Context) ([]Incident, error) {
+// OpenIncident returns the newest incident that names the component and
+// is not fixed, and whether there is one: what this tool opened for the
+// component, found by Cachet's own fields. On 2.x it asks once,
+// GET /incidents?component_id=N&sort=id&order=desc&per_page=100 (without
+// page: a column filter mixed with page is Cachet's 500), the newest 100
+// of the component's incidents; on 3.x it lists the incidents not fixed
+// (filter[status]), newest first, with their components.
+func (c *Client) OpenIncident(ctx context.Context, componentID int) (Incident, bool, error) {
 	api, err := c.API(ctx)
 	if err != nil {
-		return nil, err
+		return Incident{}, false, err
 	}
-	id := func(i Incident) int { return i.ID }
+	var found []Incident
 	if api == APIv3 {
-		return listV3(ctx, c, "/incidents", url.Values{"include": {"components"}}, id)
+		q := url.Values{"include": {"components"}, "filter[status]": {"0,1,2,3"}, "sort": {"-id"}}
+		found, err = listV3(ctx, c, "/incidents", q, func(i Incident) int { return i.ID })
+	} else {
+		var out struct {
+			Data []Incident `json:"data"`
+		}
+		q := url.Values{"component_id": {strconv.Itoa(componentID)}, "sort": {"id"}, "order": {"desc"}, "per_page": {strconv.Itoa(c.perPage)}}
+		_, err = c.do(ctx, &call{api: api, method: http.MethodGet, path: "/incidents", query: q, out: &out})
+		found = out.Data
 	}
-	return list(ctx, c, "/incidents", "incidents", id)
-}
-
-// OpenIncidents lists the incidents that name the component and are not
-// fixed, oldest first. With an *IncompleteListError it returns those found
-// in what was listed.
-func (c *Client) OpenIncidents(ctx context.Context, componentID int) ([]Incident, error) {
-	all, err := c.Incidents(ctx)
-	var open []Incident
-	for _, i := range all {
+	if err != nil {
+		return Incident{}, false, err
+	}
+	slices.SortStableFunc(found, func(a, b Incident) int { return b.ID - a.ID })
+	for _, i := range found {
 		if i.Open() && i.Names(componentID) {
-			open = append(open, i)
+			return i, true, nil
 		}
 	}
-	slices.SortStableFunc(open, func(a, b Incident) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return a.ID - b.ID
-	})
-	return open, err
+	return Incident{}, false, nil
 }

@@ -264,3 +264,61 @@ func TestIncidentWriteFails(t *testing.T) {
 		t.Errorf("the next run did not catch up: failed %v, %d incidents", sum.Failed(), len(w.cachet.Incidents()))
 	}
 }
+
+// texts are every text the page shows of the emulator's incidents: their
+// messages and their updates'.
+func (w *cachetWorld) texts() []string {
+	var out []string
+	for _, i := range w.cachet.Incidents() {
+		out = append(out, i.Message)
+		for _, u := range w.cachet.IncidentUpdates(i.ID) {
+			out = append(out, u.Message)
+		}
+	}
+	return out
+}
+
+// TestIncidentTexts: the page shows exactly what the templates say:
+// nothing invisible travels in a message (2.4's PUT and updates and every
+// 2.3 message store an HTML comment escaped, and the page shows it as
+// text). After a lost state the update's "was" is Cachet's status then.
+func TestIncidentTexts(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			w := newCachetWorld(t, m.mode, `incidents:
+  enabled: true
+  message: "{{.Server}} is down"
+  update: "{{.Server}} is {{.StatusName}}, was {{.Previous}}"
+  resolved: "{{.Server}} is back"`, "")
+			allowed := map[string]bool{"S1 is down": true, "S1 is partial_outage, was Major Outage": true, "S1 is back": true}
+			check := func(want string) {
+				t.Helper()
+				found := false
+				for _, s := range w.texts() {
+					if !allowed[s] {
+						t.Errorf("the page shows %q", s)
+					}
+					found = found || s == want
+				}
+				if !found {
+					t.Errorf("the page does not show %q: %q", want, w.texts())
+				}
+			}
+			w.code.Store(503)
+			w.run(Options{})
+			check("S1 is down")
+			if err := os.Remove(filepath.Join(w.dir, "state.json")); err != nil {
+				t.Fatal(err)
+			}
+			w.code.Store(429)
+			w.run(Options{})
+			check("S1 is partial_outage, was Major Outage")
+			w.code.Store(200)
+			w.run(Options{})
+			check("S1 is back")
+			if n := len(w.cachet.Incidents()); n != 1 || len(w.openIncidents()) != 0 {
+				t.Errorf("%d incidents, %d open; want 1, resolved", n, len(w.openIncidents()))
+			}
+		})
+	}
+}

@@ -3,7 +3,6 @@ package updater
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -12,28 +11,6 @@ import (
 	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/status"
 )
-
-// incidentMarker ends the message of every incident this tool opens: an
-// HTML comment, invisible on the status page, by which a run that lost its
-// state finds the incident again instead of opening a second one.
-func incidentMarker(componentID int) string {
-	return fmt.Sprintf("<!-- cachet-updater component %d -->", componentID)
-}
-
-// findIncident returns the id of this tool's open incident for the
-// component, or 0.
-func findIncident(ctx context.Context, d Deps, componentID int) (int, error) {
-	open, err := d.Cachet.OpenIncidents(ctx, componentID)
-	if err != nil {
-		return 0, err
-	}
-	for _, i := range open {
-		if strings.Contains(i.Message, incidentMarker(componentID)) {
-			return i.ID, nil
-		}
-	}
-	return 0, nil
-}
 
 // incidentAction is what the incident stage does for one row.
 type incidentAction int
@@ -136,14 +113,19 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 		if dryRun {
 			return nil, fmt.Sprintf("would open an incident (%s)", p), nil
 		}
-		// A run that lost its state finds the incident it opened before,
-		// and tells it the status instead of opening a second one.
-		found, err := findIncident(ctx, d, r.Server.ComponentID)
+		// A run that lost its state, or whose POST landed unseen, finds the
+		// incident open in Cachet and takes it on, as of Cachet's status:
+		// never a second one.
+		found, ok, err := d.Cachet.OpenIncident(ctx, r.Server.ComponentID)
 		if err != nil {
 			return nil, "", fmt.Errorf("looking for an open incident of component %d: %w", r.Server.ComponentID, err)
 		}
-		if found != 0 {
-			return incident(ctx, d, ic, r, &state.Incident{ID: found}, updateIncident, dryRun, now)
+		if ok {
+			taken := &state.Incident{ID: found.ID, Status: r.Current}
+			if p == r.Current {
+				return taken, fmt.Sprintf("found open incident %d", found.ID), nil
+			}
+			return incident(ctx, d, ic, r, taken, updateIncident, dryRun, now)
 		}
 		name, err := ic.Name.Execute(data)
 		if err != nil {
@@ -154,7 +136,7 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 			return nil, "", fmt.Errorf("incidents.message: %w", err)
 		}
 		inc, err := d.Cachet.CreateIncident(ctx, cachet.NewIncident{
-			Name: name, Message: msg + "\n\n" + incidentMarker(r.Server.ComponentID), Status: cachet.IncidentInvestigating,
+			Name: name, Message: msg, Status: cachet.IncidentInvestigating,
 			Visible: ic.Visible, Notify: ic.Notify, ComponentID: r.Server.ComponentID, ComponentStatus: p,
 		})
 		if err != nil {
@@ -173,8 +155,6 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 		if p < open.Status {
 			st = cachet.IncidentWatching // getting better
 		}
-		// Cachet 2.3 replaces the incident's message: keep the marker in it.
-		msg += "\n\n" + incidentMarker(r.Server.ComponentID)
 		if err := d.Cachet.UpdateIncident(ctx, open.ID, cachet.IncidentUpdate{Status: st, Message: msg, Notify: ic.Notify,
 			ComponentID: r.Server.ComponentID, ComponentStatus: p}); err != nil {
 			return open, "", fmt.Errorf("updating incident %d: %w", open.ID, err)
@@ -188,7 +168,7 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 		if err != nil {
 			return open, "", fmt.Errorf("incidents.resolved: %w", err)
 		}
-		if err := d.Cachet.ResolveIncident(ctx, open.ID, msg+"\n\n"+incidentMarker(r.Server.ComponentID), ic.Notify, r.Server.ComponentID); err != nil {
+		if err := d.Cachet.ResolveIncident(ctx, open.ID, msg, ic.Notify, r.Server.ComponentID); err != nil {
 			return open, "", fmt.Errorf("resolving incident %d: %w", open.ID, err)
 		}
 		return nil, fmt.Sprintf("resolved incident %d", open.ID), nil
