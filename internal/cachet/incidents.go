@@ -201,9 +201,10 @@ func (c *Client) CreateIncident(ctx context.Context, n NewIncident) (Incident, e
 type IncidentUpdate struct {
 	Status  IncidentStatus
 	Message string // required
-	// Notify matters on Cachet 2.3 only, whose PUT /incidents/{id} mails
-	// subscribers unless told not to; 2.4 and 3.x mail for an update as
-	// their settings say.
+	// Notify posts an incident update, which mails subscribers (2.4: every
+	// update of a visible incident; 3.x: if the incident has
+	// notifications); without it the incident is changed in place, which
+	// mails no one.
 	Notify bool
 	// ComponentID and ComponentStatus, when set, say the component's status
 	// now (2.x): an update that leaves them out may make Cachet set the
@@ -212,12 +213,13 @@ type IncidentUpdate struct {
 	ComponentStatus status.Status
 }
 
-// UpdateIncident records a new status and message for an incident: 2.4 and
-// 3.x add an incident update (POST /incidents/{id}/updates, which also
-// sets the incident's status); 2.3, which has no updates, rewrites the
-// incident (GET, then PUT /incidents/{id} with the status and message, and
-// its visibility as read, which 2.3 would otherwise reset). It counts as
-// done only when Cachet answers with the status sent.
+// UpdateIncident records a new status and message for an incident, read
+// first (GET /incidents/{id}). With Notify, 2.4 and 3.x get an incident
+// update (POST /incidents/{id}/updates, which also sets the incident's
+// status); otherwise, and on 2.3, which has no updates, the incident is
+// changed in place (PUT /incidents/{id}), keeping its visibility and pin
+// as read, which 2.x resets when they are omitted. It counts as done only
+// when Cachet answers with the status sent.
 func (c *Client) UpdateIncident(ctx context.Context, id int, u IncidentUpdate) error {
 	switch {
 	case id <= 0:
@@ -231,14 +233,26 @@ func (c *Client) UpdateIncident(ctx context.Context, id int, u IncidentUpdate) e
 	if err != nil {
 		return err
 	}
-	if api == APIv2 {
+	path := "/incidents/" + strconv.Itoa(id)
+	var cur struct {
+		Data *Incident `json:"data"`
+	}
+	if _, err := c.do(ctx, &call{api: api, method: http.MethodGet, path: path, out: &cur}); err != nil {
+		return err
+	}
+	if cur.Data == nil {
+		return &opError{sec: c.sec, method: http.MethodGet, path: path, err: fmt.Errorf("Cachet answered without an incident (%s)", hintFor(api))}
+	}
+	inPlace := !u.Notify
+	if !inPlace && api == APIv2 {
 		v, err := c.v2Version(ctx)
 		if err != nil {
 			return err
 		}
-		if v == "2.3" {
-			return c.rewriteIncident(ctx, id, u)
-		}
+		inPlace = v == "2.3"
+	}
+	if inPlace {
+		return c.changeIncident(ctx, api, *cur.Data, u)
 	}
 	return c.addIncidentUpdate(ctx, api, id, u)
 }
@@ -287,32 +301,26 @@ func (c *Client) addIncidentUpdate(ctx context.Context, api string, id int, u In
 	return &opError{sec: c.sec, method: http.MethodPost, path: path, err: err}
 }
 
-// rewriteIncident updates an incident on Cachet 2.3.
-func (c *Client) rewriteIncident(ctx context.Context, id int, u IncidentUpdate) error {
-	path := "/incidents/" + strconv.Itoa(id)
-	var cur struct {
-		Data *Incident `json:"data"`
-	}
-	if _, err := c.do(ctx, &call{api: APIv2, method: http.MethodGet, path: path, out: &cur}); err != nil {
-		return err
-	}
-	if cur.Data == nil {
-		return &opError{sec: c.sec, method: http.MethodGet, path: path, err: fmt.Errorf("Cachet answered without an incident (%s)", urlHint)}
-	}
-	body := map[string]any{"status": int(u.Status), "message": u.Message, "visible": cur.Data.Visible, "notify": u.Notify}
-	if u.ComponentID > 0 && u.ComponentStatus.Valid() {
-		body["component_id"], body["component_status"] = u.ComponentID, int(u.ComponentStatus)
+// changeIncident changes an incident in place with PUT /incidents/{id}.
+func (c *Client) changeIncident(ctx context.Context, api string, cur Incident, u IncidentUpdate) error {
+	path := "/incidents/" + strconv.Itoa(cur.ID)
+	body := map[string]any{"status": int(u.Status), "message": u.Message}
+	if api == APIv2 {
+		body["visible"], body["stickied"], body["notify"] = cur.Visible, cur.Stickied, u.Notify
+		if u.ComponentID > 0 && u.ComponentStatus.Valid() {
+			body["component_id"], body["component_status"] = u.ComponentID, int(u.ComponentStatus)
+		}
 	}
 	var out struct {
 		Data *Incident `json:"data"`
 	}
-	code, err := c.do(ctx, &call{api: APIv2, method: http.MethodPut, path: path, in: body, out: &out})
+	code, err := c.do(ctx, &call{api: api, method: http.MethodPut, path: path, in: body, out: &out})
 	if err != nil {
 		return err
 	}
 	switch got := out.Data; {
-	case got == nil || got.ID != id:
-		err = fmt.Errorf("Cachet answered %d without incident %d: the update was not applied (%s)", code, id, urlHint)
+	case got == nil || got.ID != cur.ID:
+		err = fmt.Errorf("Cachet answered %d without incident %d: the update was not applied (%s)", code, cur.ID, hintFor(api))
 	case got.Status != u.Status:
 		err = fmt.Errorf("Cachet answered %d but the incident's status is %d, not %d: the update was not applied", code, int(got.Status), int(u.Status))
 	default:

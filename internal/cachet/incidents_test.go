@@ -64,12 +64,14 @@ func TestIncidentLifecycle(t *testing.T) {
 				t.Fatalf("OpenIncident(2) = %+v, %v, %v", open, ok, err)
 			}
 
-			if err := c.UpdateIncident(ctx, created.ID, cachet.IncidentUpdate{Status: cachet.IncidentWatching, Message: "Recovering."}); err != nil {
+			if err := c.UpdateIncident(ctx, created.ID, cachet.IncidentUpdate{Status: cachet.IncidentWatching, Message: "Recovering.", Notify: true}); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := srv.Incident(created.ID); got.Status != 3 || got.Visible {
 				t.Errorf("after the update: %+v (visibility must not change)", got)
 			}
+			// Without notify, the incident is changed in place (2.4 would
+			// mail for an update), keeping its visibility.
 			if err := c.ResolveIncident(ctx, created.ID, "Resolved.", false, 0); err != nil {
 				t.Fatal(err)
 			}
@@ -88,17 +90,17 @@ func TestIncidentLifecycle(t *testing.T) {
 				"2.4": {
 					`POST /incidents {"component_id":2,"component_status":4,"message":"Timeouts since 10:00.","name":"server-02 is down [cachet-updater]","notify":true,"status":1,"visible":false}`,
 					`POST /incidents/` + id + `/updates {"message":"Recovering.","status":3}`,
-					`POST /incidents/` + id + `/updates {"message":"Resolved.","status":4}`,
+					`PUT /incidents/` + id + ` {"message":"Resolved.","notify":false,"status":4,"stickied":false,"visible":false}`,
 				},
 				"2.3": {
 					`POST /incidents {"component_id":2,"component_status":4,"message":"Timeouts since 10:00.","name":"server-02 is down [cachet-updater]","notify":true,"status":1,"visible":false}`,
-					`PUT /incidents/` + id + ` {"message":"Recovering.","notify":false,"status":3,"visible":false}`,
-					`PUT /incidents/` + id + ` {"message":"Resolved.","notify":false,"status":4,"visible":false}`,
+					`PUT /incidents/` + id + ` {"message":"Recovering.","notify":true,"status":3,"stickied":false,"visible":false}`,
+					`PUT /incidents/` + id + ` {"message":"Resolved.","notify":false,"status":4,"stickied":false,"visible":false}`,
 				},
 				"3.x": {
 					`POST /incidents {"component_id":2,"component_status":4,"message":"Timeouts since 10:00.","name":"server-02 is down [cachet-updater]","notifications":true,"status":1,"visible":false}`,
 					`POST /incidents/` + id + `/updates {"message":"Recovering.","status":3}`,
-					`POST /incidents/` + id + `/updates {"message":"Resolved.","status":4}`,
+					`PUT /incidents/` + id + ` {"message":"Resolved.","status":4}`,
 				},
 			}[m.name]
 			if got := writeLog(srv); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -146,7 +148,7 @@ func TestIncidentUpdate23FindsOut(t *testing.T) {
 			id := srv.AddIncident(cachettest.Incident{Name: "n", Message: "m", Status: 1, Visible: true})
 			c, _ := newClient(t, srv.URL(), nil)
 			for range 2 {
-				if err := c.UpdateIncident(context.Background(), id, cachet.IncidentUpdate{Status: 2, Message: "x"}); err != nil {
+				if err := c.UpdateIncident(context.Background(), id, cachet.IncidentUpdate{Status: 2, Message: "x", Notify: true}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -194,16 +196,16 @@ func TestIncidentErrors(t *testing.T) {
 	}{
 		{cachettest.Cachet24, "unknown incident", nil, func(c *cachet.Client) error {
 			return c.UpdateIncident(ctx, 99, cachet.IncidentUpdate{Status: 2, Message: "m"})
-		}, `cachet: POST /incidents/99/updates: 404 Not Found: No query results for model [CachetHQ\Cachet\Models\Incident].`},
+		}, `cachet: GET /incidents/99: 404 Not Found: No query results for model [CachetHQ\Cachet\Models\Incident].`},
 		{cachettest.Cachet24, "update status 0", nil, func(c *cachet.Client) error {
-			return c.UpdateIncident(ctx, 1, cachet.IncidentUpdate{Status: 0, Message: "m"})
+			return c.UpdateIncident(ctx, 1, cachet.IncidentUpdate{Status: 0, Message: "m", Notify: true})
 		}, "cachet: POST /incidents/1/updates: 400 Bad Request: The request cannot be fulfilled due to bad syntax. (The status must be at least 1.)"},
 		{cachettest.Cachet3, "create without incidents.manage", []string{"components.manage"}, func(c *cachet.Client) error {
 			_, err := c.CreateIncident(ctx, cachet.NewIncident{Name: "n", Message: "m", Status: 1})
 			return err
 		}, "cachet: POST /incidents: 403 Forbidden: Invalid ability provided. (the API token lacks the incidents.manage ability"},
 		{cachettest.Cachet3, "resolve without incident-updates.manage", []string{"incidents.manage"}, func(c *cachet.Client) error {
-			return c.ResolveIncident(ctx, 1, "m", false, 0)
+			return c.ResolveIncident(ctx, 1, "m", true, 0)
 		}, "cachet: POST /incidents/1/updates: 403 Forbidden: Invalid ability provided. (the API token lacks the incident-updates.manage ability"},
 		{cachettest.Cachet3, "unknown component", nil, func(c *cachet.Client) error {
 			_, err := c.CreateIncident(ctx, cachet.NewIncident{Name: "n", Message: "m", Status: 1, ComponentID: 42, ComponentStatus: 4})
@@ -243,8 +245,11 @@ func TestIncidentAnswerVerified(t *testing.T) {
 			return err
 		}, "cachet: POST /incidents: Cachet answered 200 with incident 5 holding status 2, not 1"},
 		{"update of another incident", `{"data":{"id":9,"incident_id":4,"status":4}}`, func(ctx context.Context, c *cachet.Client) error {
-			return c.ResolveIncident(ctx, 3, "m", false, 0)
+			return c.ResolveIncident(ctx, 3, "m", true, 0)
 		}, "cachet: POST /incidents/3/updates: Cachet answered 200 with an update of incident 4, not 3"},
+		{"change answered with another incident", `{"data":{"id":4,"status":4}}`, func(ctx context.Context, c *cachet.Client) error {
+			return c.ResolveIncident(ctx, 3, "m", false, 0)
+		}, "cachet: PUT /incidents/3: Cachet answered 200 without incident 3: the update was not applied"},
 		{"point of another metric", `{"data":{"id":9,"metric_id":4,"value":1}}`, func(ctx context.Context, c *cachet.Client) error {
 			_, err := c.AddMetricPoint(ctx, 3, 1, time.Time{})
 			return err
@@ -253,7 +258,11 @@ func TestIncidentAnswerVerified(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newOrigin(t, "127.0.0.1", false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodGet { // the 2.4 probe
+				switch {
+				case r.Method == http.MethodGet && r.URL.Path == "/api/v1/incidents/3":
+					_, _ = fmt.Fprint(w, `{"data":{"id":3,"status":1,"visible":1}}`)
+					return
+				case r.Method == http.MethodGet: // the 2.4 probe
 					_, _ = fmt.Fprint(w, `{"meta":{"pagination":{"total":0,"current_page":1,"total_pages":1}},"data":[]}`)
 					return
 				}

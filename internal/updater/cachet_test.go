@@ -146,8 +146,8 @@ func TestIncidents(t *testing.T) {
 			if c, _ := w.cachet.Component(1); c.Status != 3 {
 				t.Errorf("after the incident update the component is %d, want 3 (the update must not put back the status it was opened with)", c.Status)
 			}
-			if m.mode != cachettest.Cachet23 && len(w.cachet.IncidentUpdates(inc.ID)) != 1 {
-				t.Errorf("incident updates: %+v", w.cachet.IncidentUpdates(inc.ID))
+			if got, _ := w.cachet.Incident(inc.ID); got.Status != 3 {
+				t.Errorf("after getting better the incident is %+v, want watching (3)", got)
 			}
 
 			// Operational: resolved.
@@ -320,5 +320,56 @@ func TestIncidentTexts(t *testing.T) {
 				t.Errorf("%d incidents, %d open; want 1, resolved", n, len(w.openIncidents()))
 			}
 		})
+	}
+}
+
+// TestIncidentNotify: with incidents.notify off no incident request mails
+// anyone: Cachet 2.4 mails every subscriber for each POSTed update and
+// ignores notify there, so the open incident is changed in place (PUT),
+// keeping what a person set (stickied). With notify on, updates are
+// posted and mail as the version does.
+func TestIncidentNotify(t *testing.T) {
+	for _, m := range modes {
+		for _, notify := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s notify %v", m.name, notify), func(t *testing.T) {
+				w := newCachetWorld(t, m.mode, fmt.Sprintf("incidents:\n  enabled: true\n  notify: %v", notify), "")
+				w.code.Store(503)
+				w.run(Options{})
+				inc := w.cachet.Incidents()[0]
+				inc.Stickied = true // pinned by a person
+				w.cachet.AddIncident(inc)
+				w.code.Store(429)
+				if sum := w.run(Options{}); sum.Failed() {
+					t.Fatalf("update: %+v", sum.Rows[0])
+				}
+				got, _ := w.cachet.Incident(inc.ID)
+				if got.Status == 4 || !got.Visible || (m.mode != cachettest.Cachet23 && !got.Stickied) || !strings.Contains(got.Name, "S1") {
+					t.Errorf("after the update: %+v (visible and stickied must stay)", got)
+				}
+				if c, _ := w.cachet.Component(1); c.Status != 3 {
+					t.Errorf("component %d, want 3", c.Status)
+				}
+				w.code.Store(200)
+				w.run(Options{})
+				if got, _ := w.cachet.Incident(inc.ID); got.Status != 4 {
+					t.Errorf("not resolved: %+v", got)
+				}
+				mails := w.cachet.Mails()
+				mails[cachettest.MailComponent] = 0 // component changes mail as the version does
+				want := map[string]int{cachettest.MailComponent: 0}
+				if notify {
+					want[cachettest.MailIncident] = 1
+					if m.mode != cachettest.Cachet23 {
+						want[cachettest.MailIncidentUpdate] = 2
+					}
+				}
+				if fmt.Sprint(mails) != fmt.Sprint(want) {
+					t.Errorf("mails %v, want %v", mails, want)
+				}
+				if n := len(w.cachet.IncidentUpdates(inc.ID)); !notify && n != 0 {
+					t.Errorf("%d updates posted with notify off", n)
+				}
+			})
+		}
 	}
 }
