@@ -373,3 +373,26 @@ func TestIncidentNotify(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteNotSentTwice: an incident POST that Cachet stored before it
+// answered 500 is not sent again (that gave two incidents and two mails):
+// the run fails, and the next run finds the incident and takes it on.
+func TestWriteNotSentTwice(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			w := newCachetWorld(t, m.mode, "incidents:\n  enabled: true", "")
+			w.cfg.Cachet.Retries = 2
+			w.code.Store(503)
+			w.cachet.FailNext(cachettest.FaultStored500, 1, true)
+			w.cachet.Add(cachettest.Component{ID: 1, Name: "S1", Status: 4, Enabled: true}) // already major: no component write
+			sum := w.run(Options{})
+			if n := len(w.cachet.Incidents()); n != 1 || !sum.Failed() {
+				t.Fatalf("%d incidents, failed %v; want 1, failed", n, sum.Failed())
+			}
+			sum = w.run(Options{})
+			if n := len(w.cachet.Incidents()); n != 1 || sum.Failed() || !strings.Contains(strings.Join(sum.Rows[0].Notes, " "), "found open incident") {
+				t.Errorf("next run: %d incidents, failed %v, notes %v", n, sum.Failed(), sum.Rows[0].Notes)
+			}
+		})
+	}
+}
