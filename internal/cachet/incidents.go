@@ -213,8 +213,13 @@ type IncidentUpdate struct {
 	ComponentStatus status.Status
 }
 
+// ErrIncidentClosed says that an incident was marked fixed or deleted in
+// Cachet, by a person: UpdateIncident leaves it so.
+var ErrIncidentClosed = errors.New("left closed")
+
 // UpdateIncident records a new status and message for an incident, read
-// first (GET /incidents/{id}). With Notify, 2.4 and 3.x get an incident
+// first (GET /incidents/{id}): one fixed or deleted meanwhile is left so,
+// with an error wrapping ErrIncidentClosed. With Notify, 2.4 and 3.x get an incident
 // update (POST /incidents/{id}/updates, which also sets the incident's
 // status); otherwise, and on 2.3, which has no updates, the incident is
 // changed in place (PUT /incidents/{id}), keeping its visibility and pin
@@ -237,11 +242,17 @@ func (c *Client) UpdateIncident(ctx context.Context, id int, u IncidentUpdate) e
 	var cur struct {
 		Data *Incident `json:"data"`
 	}
-	if _, err := c.do(ctx, &call{api: api, method: http.MethodGet, path: path, out: &cur}); err != nil {
+	_, err = c.do(ctx, &call{api: api, method: http.MethodGet, path: path, out: &cur})
+	var apiErr *APIError
+	switch {
+	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("cachet: incident %d was deleted in Cachet: %w", id, ErrIncidentClosed)
+	case err != nil:
 		return err
-	}
-	if cur.Data == nil {
+	case cur.Data == nil:
 		return &opError{sec: c.sec, method: http.MethodGet, path: path, err: fmt.Errorf("Cachet answered without an incident (%s)", hintFor(api))}
+	case !cur.Data.Open():
+		return fmt.Errorf("cachet: incident %d was marked fixed in Cachet: %w", id, ErrIncidentClosed)
 	}
 	inPlace := !u.Notify
 	if !inPlace && api == APIv2 {

@@ -196,7 +196,10 @@ func TestIncidentErrors(t *testing.T) {
 	}{
 		{cachettest.Cachet24, "unknown incident", nil, func(c *cachet.Client) error {
 			return c.UpdateIncident(ctx, 99, cachet.IncidentUpdate{Status: 2, Message: "m"})
-		}, `cachet: GET /incidents/99: 404 Not Found: No query results for model [CachetHQ\Cachet\Models\Incident].`},
+		}, `cachet: incident 99 was deleted in Cachet: left closed`},
+		{cachettest.Cachet3, "fixed incident", nil, func(c *cachet.Client) error {
+			return c.UpdateIncident(ctx, 2, cachet.IncidentUpdate{Status: 2, Message: "m", Notify: true})
+		}, `cachet: incident 2 was marked fixed in Cachet: left closed`},
 		{cachettest.Cachet24, "update status 0", nil, func(c *cachet.Client) error {
 			return c.UpdateIncident(ctx, 1, cachet.IncidentUpdate{Status: 0, Message: "m", Notify: true})
 		}, "cachet: POST /incidents/1/updates: 400 Bad Request: The request cannot be fulfilled due to bad syntax. (The status must be at least 1.)"},
@@ -216,6 +219,7 @@ func TestIncidentErrors(t *testing.T) {
 		t.Run(tt.mode.String()+"/"+tt.name, func(t *testing.T) {
 			srv := newFakeMode(t, tt.mode, 1)
 			srv.AddIncident(cachettest.Incident{ID: 1, Name: "n", Message: "m", Status: 1})
+			srv.AddIncident(cachettest.Incident{ID: 2, Name: "n", Message: "m", Status: 4})
 			if tt.abilities != nil {
 				srv.SetAbilities(tt.abilities...)
 			}

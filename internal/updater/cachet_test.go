@@ -396,3 +396,44 @@ func TestWriteNotSentTwice(t *testing.T) {
 		})
 	}
 }
+
+// TestIncidentClosedByHand: an incident a person marked fixed, or
+// deleted, while the component is still bad is left closed: not reopened
+// by the next change, no error; a new one opens only after the component
+// was published operational and worsened again.
+func TestIncidentClosedByHand(t *testing.T) {
+	for _, m := range modes {
+		for _, how := range []string{"fixed", "deleted"} {
+			t.Run(m.name+" "+how, func(t *testing.T) {
+				w := newCachetWorld(t, m.mode, "incidents:\n  enabled: true", "")
+				w.code.Store(503)
+				w.run(Options{})
+				inc := w.cachet.Incidents()[0]
+				if how == "fixed" {
+					inc.Status = 4
+					w.cachet.AddIncident(inc)
+				} else {
+					w.cachet.RemoveIncident(inc.ID)
+				}
+				codes := []int64{429, 429, 503, 200} // still bad, changing; then operational
+				if how == "deleted" {
+					codes = []int64{503, 200} // found out when it is to be resolved
+				}
+				for _, code := range codes {
+					w.code.Store(code)
+					if sum := w.run(Options{}); sum.Failed() {
+						t.Fatalf("%d: the run failed: %+v", code, sum.Rows[0])
+					}
+					if n := len(w.cachet.Incidents()); len(w.openIncidents()) != 0 || (how == "fixed" && n != 1) || (how == "deleted" && n != 0) {
+						t.Fatalf("%d: incidents %+v", code, w.cachet.Incidents())
+					}
+				}
+				w.code.Store(503)
+				w.run(Options{})
+				if open := w.openIncidents(); len(open) != 1 || open[0].ID == inc.ID {
+					t.Errorf("the next outage: open incidents %+v", open)
+				}
+			})
+		}
+	}
+}

@@ -2,7 +2,9 @@ package updater
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -155,8 +157,15 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 		if p < open.Status {
 			st = cachet.IncidentWatching // getting better
 		}
-		if err := d.Cachet.UpdateIncident(ctx, open.ID, cachet.IncidentUpdate{Status: st, Message: msg, Notify: ic.Notify,
-			ComponentID: r.Server.ComponentID, ComponentStatus: p}); err != nil {
+		err = d.Cachet.UpdateIncident(ctx, open.ID, cachet.IncidentUpdate{Status: st, Message: msg, Notify: ic.Notify,
+			ComponentID: r.Server.ComponentID, ComponentStatus: p})
+		if errors.Is(err, cachet.ErrIncidentClosed) {
+			// A person closed it while the component is still bad: it stays
+			// closed, and remembered, so that none opens before the
+			// component is operational again.
+			return &state.Incident{ID: open.ID, Status: p}, strings.TrimPrefix(err.Error(), "cachet: "), nil
+		}
+		if err != nil {
 			return open, "", fmt.Errorf("updating incident %d: %w", open.ID, err)
 		}
 		return &state.Incident{ID: open.ID, Status: p}, fmt.Sprintf("updated incident %d (%s → %s)", open.ID, open.Status, p), nil
@@ -168,7 +177,11 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 		if err != nil {
 			return open, "", fmt.Errorf("incidents.resolved: %w", err)
 		}
-		if err := d.Cachet.ResolveIncident(ctx, open.ID, msg, ic.Notify, r.Server.ComponentID); err != nil {
+		err = d.Cachet.ResolveIncident(ctx, open.ID, msg, ic.Notify, r.Server.ComponentID)
+		if errors.Is(err, cachet.ErrIncidentClosed) {
+			return nil, strings.TrimPrefix(err.Error(), "cachet: "), nil // closed by a person: let go
+		}
+		if err != nil {
 			return open, "", fmt.Errorf("resolving incident %d: %w", open.ID, err)
 		}
 		return nil, fmt.Sprintf("resolved incident %d", open.ID), nil

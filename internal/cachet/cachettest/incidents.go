@@ -55,6 +55,13 @@ func (s *Server) AddIncident(in Incident) int {
 	return in.ID
 }
 
+// RemoveIncident deletes an incident, as a person would in the dashboard.
+func (s *Server) RemoveIncident(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.incidents, id)
+}
+
 // Incidents returns the stored incidents by id.
 func (s *Server) Incidents() []Incident {
 	s.mu.Lock()
