@@ -437,3 +437,19 @@ func TestIncidentClosedByHand(t *testing.T) {
 		}
 	}
 }
+
+// TestNoIncidentForHiddenComponent: a disabled component, which visitors
+// do not see, gets its status but no public incident.
+func TestNoIncidentForHiddenComponent(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			w := newCachetWorld(t, m.mode, "incidents:\n  enabled: true", "")
+			w.cachet.Add(cachettest.Component{ID: 1, Name: "S1", Status: 1, Enabled: false})
+			w.code.Store(503)
+			sum := w.run(Options{})
+			if c, _ := w.cachet.Component(1); sum.Failed() || c.Status != 4 || len(w.cachet.Incidents()) != 0 {
+				t.Errorf("failed %v, component %+v, incidents %+v", sum.Failed(), c, w.cachet.Incidents())
+			}
+		})
+	}
+}

@@ -36,7 +36,8 @@ func (r Row) published() status.Status {
 // incidentFor decides the incident action for a row from the published
 // status and the incident this tool has open for the component. It acts on
 // published statuses only: nothing for a pending, held or maintenance row,
-// nor where the component's write failed or Cachet's status is unknown.
+// nor where the component's write failed or Cachet's status is unknown. A
+// disabled component, which visitors do not see, gets no new incident.
 func incidentFor(r Row, open *state.Incident, openAt status.Status) incidentAction {
 	switch r.Action {
 	case Unchanged, Updated, WouldUpdate:
@@ -45,7 +46,7 @@ func incidentFor(r Row, open *state.Incident, openAt status.Status) incidentActi
 	}
 	p := r.published()
 	switch {
-	case open == nil && p >= openAt:
+	case open == nil && p >= openAt && r.Enabled:
 		return openIncident
 	case open != nil && p == status.Operational:
 		return resolveIncident
