@@ -115,7 +115,7 @@ func TestComponentsPagination(t *testing.T) {
 				t.Fatalf("got %d components, want %d", len(got), tt.components)
 			}
 			for i, comp := range got {
-				want := cachet.Component{ID: i + 1, Name: fmt.Sprintf("server-%02d", i+1), Status: status.Operational, Enabled: true, GroupID: (i + 1) % 3}
+				want := cachet.Component{ID: i + 1, Name: fmt.Sprintf("server-%02d", i+1), Status: status.Operational, Shown: status.Operational, Enabled: true, GroupID: (i + 1) % 3}
 				if comp != want {
 					t.Errorf("component %d = %+v, want %+v", i, comp, want)
 				}
@@ -268,7 +268,7 @@ func TestSetStatus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := cachet.Component{ID: tt.start.ID, Name: tt.start.Name, Status: tt.status, Enabled: tt.enabled, GroupID: tt.start.GroupID}
+			want := cachet.Component{ID: tt.start.ID, Name: tt.start.Name, Status: tt.status, Shown: tt.status, Enabled: tt.enabled, GroupID: tt.start.GroupID}
 			if got != want {
 				t.Errorf("returned %+v, want %+v", got, want)
 			}

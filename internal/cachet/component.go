@@ -18,7 +18,11 @@ type Component struct {
 	// Status may be outside 0..4 on Cachet 2.3, which does not validate.
 	// Cachet 3.x's 5 (unknown) and 6 (under maintenance) are
 	// status.Unknown.
-	Status  status.Status
+	Status status.Status
+	// Shown is what visitors see: on 3.x latest_status (the worse of the
+	// status and the impact of an open incident; under maintenance it is
+	// status.Unknown with Maintenance set), on 2.x the status.
+	Shown   status.Status
 	Enabled bool
 	GroupID int // 0 = ungrouped
 	// Maintenance is set when Cachet 3.x shows the component under
@@ -54,6 +58,7 @@ func (c *Component) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("decoding component: %w", err)
 	}
 	*c = Component{ID: int(raw.ID), Status: status.Status(raw.Status), Enabled: true, GroupID: int(raw.GroupID)}
+	c.Shown = c.Status
 	if v3 {
 		c.fromV3(res, int(raw.Status), int(raw.LatestStatus))
 	}
@@ -71,6 +76,10 @@ func (c *Component) fromV3(res resource, stored, latest int) {
 		c.ID = int(res.ID)
 	}
 	c.Status, c.Maintenance = fromV3Status(stored)
+	c.Shown = c.Status
+	if latest > 0 { // before core#398 there was no latest_status
+		c.Shown, _ = fromV3Status(latest)
+	}
 	c.Maintenance = c.Maintenance || latest == v3UnderMaintenance
 	if g := res.related("group"); len(g) > 0 {
 		c.GroupID = g[0]

@@ -128,10 +128,12 @@ type NewIncident struct {
 	Notify bool
 	// ComponentID names the component the incident is about; 0 for none.
 	ComponentID int
-	// ComponentStatus is sent with ComponentID, as Cachet requires. Cachet
-	// 2.x also sets the component to it; 3.x records it as the incident's
-	// impact, which shows in the component's latest_status while the
-	// incident is open.
+	// ComponentStatus is sent with ComponentID to 2.x, which also sets the
+	// component to it. Cachet 3.x takes it as the incident's impact: the
+	// page shows the worse of it and the component's status while the
+	// incident is open, and the API cannot change it later. So 3.x is sent
+	// operational (the least severe, never shown over the status the tool
+	// writes), which still names the component.
 	ComponentStatus status.Status
 }
 
@@ -159,10 +161,9 @@ func (n NewIncident) body(api string) map[string]any {
 		b["notify"] = n.Notify
 	}
 	if n.ComponentID > 0 {
-		b["component_id"] = n.ComponentID
-		b["component_status"] = int(n.ComponentStatus)
+		b["component_id"], b["component_status"] = n.ComponentID, int(n.ComponentStatus)
 		if api == APIv3 {
-			b["component_status"] = v3Status(n.ComponentStatus)
+			b["component_status"] = int(status.Operational) // 1 on 3.x too
 		}
 	}
 	return b

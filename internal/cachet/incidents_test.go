@@ -52,6 +52,9 @@ func TestIncidentLifecycle(t *testing.T) {
 				t.Errorf("stored %+v (notify must reach Cachet under its own name)", stored)
 			}
 			wantImpact := 4
+			if m.api == cachet.APIv3 {
+				wantImpact = 1 // operational: the page shows the component's own status
+			}
 			if stored.ComponentStatus != wantImpact {
 				t.Errorf("component_status stored %d, want %d", stored.ComponentStatus, wantImpact)
 			}
@@ -98,7 +101,7 @@ func TestIncidentLifecycle(t *testing.T) {
 					`PUT /incidents/` + id + ` {"message":"Resolved.","notify":false,"status":4,"stickied":false,"visible":false}`,
 				},
 				"3.x": {
-					`POST /incidents {"component_id":2,"component_status":4,"message":"Timeouts since 10:00.","name":"server-02 is down [cachet-updater]","notifications":true,"status":1,"visible":false}`,
+					`POST /incidents {"component_id":2,"component_status":1,"message":"Timeouts since 10:00.","name":"server-02 is down [cachet-updater]","notifications":true,"status":1,"visible":false}`,
 					`POST /incidents/` + id + `/updates {"message":"Recovering.","status":3}`,
 					`PUT /incidents/` + id + ` {"message":"Resolved.","status":4}`,
 				},
@@ -113,8 +116,8 @@ func TestIncidentLifecycle(t *testing.T) {
 	}
 }
 
-// TestIncidentComponentStatus: 3.x numbers unknown 5; 2.x sets the
-// component too, 3.x records an impact.
+// TestIncidentComponentStatus: 2.x sets the component too; 3.x names it
+// with an operational impact, so the page shows its own status.
 func TestIncidentComponentStatus(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
@@ -131,7 +134,7 @@ func TestIncidentComponentStatus(t *testing.T) {
 			}
 			if m.api == cachet.APIv3 {
 				got, err := c.Components(context.Background())
-				if comp.Status != 1 || err != nil || len(got) != 1 || got[0].Status != status.Operational {
+				if comp.Status != 1 || err != nil || len(got) != 1 || got[0].Status != status.Operational || got[0].Shown != status.Operational {
 					t.Errorf("3.x keeps the stored status (the impact shows in latest_status only): %+v, %+v, %v", comp, got, err)
 				}
 			}
@@ -421,7 +424,7 @@ func TestComponentMaintenance3(t *testing.T) {
 		{ID: 1, Name: "by hand", Status: status.Unknown, Enabled: true, Maintenance: true},
 		{ID: 2, Name: "window", Status: status.PerformanceIssues, Enabled: true, Maintenance: true},
 		{ID: 3, Name: "unknown", Status: status.Unknown, Enabled: true},
-		{ID: 4, Name: "fine", Status: status.PartialOutage, Enabled: true},
+		{ID: 4, Name: "fine", Status: status.PartialOutage, Shown: status.PartialOutage, Enabled: true},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("components\n%+v\nwant\n%+v", got, want)
@@ -440,9 +443,9 @@ func TestComponentJSONAPIUnmarshal(t *testing.T) {
 		want cachet.Component
 	}{
 		{`{"id":"4","type":"components","attributes":{"id":4,"name":"API","status":{"human":"Partial outage","value":3},"enabled":false}}`,
-			cachet.Component{ID: 4, Name: "API", Status: status.PartialOutage}},
+			cachet.Component{ID: 4, Name: "API", Status: status.PartialOutage, Shown: status.PartialOutage}},
 		{`{"id":"4","type":"components","attributes":{"name":"API","status":2}}`, // before core#186: a bare int; no attributes.id
-			cachet.Component{ID: 4, Name: "API", Status: status.PerformanceIssues, Enabled: true}},
+			cachet.Component{ID: 4, Name: "API", Status: status.PerformanceIssues, Shown: status.PerformanceIssues, Enabled: true}},
 		{`{"id":"4","attributes":{"status":{"value":5},"latest_status":{"value":6}},"relationships":{"group":{"data":{"type":"componentGroups","id":"9"}}}}`,
 			cachet.Component{ID: 4, Status: status.Unknown, Enabled: true, GroupID: 9, Maintenance: true}},
 		{`{"id":"4","attributes":{"status":{"value":6}},"relationships":{"group":{"data":null}}}`,

@@ -453,3 +453,26 @@ func TestNoIncidentForHiddenComponent(t *testing.T) {
 		})
 	}
 }
+
+// TestIncidentPageShowsWhatWasWritten: the page shows what the tool wrote
+// while its incident is open. Cachet 3.x shows the worse of the
+// component's status and an open incident's impact, which the API cannot
+// change later: a recovery from major to partial outage showed "Major
+// outage" until the incident was resolved.
+func TestIncidentPageShowsWhatWasWritten(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			w := newCachetWorld(t, m.mode, "incidents:\n  enabled: true\n  notify: true", "")
+			for _, tt := range []struct {
+				code  int64
+				shown int
+			}{{503, 4}, {429, 3}, {503, 4}, {200, 1}} {
+				w.code.Store(tt.code)
+				w.run(Options{})
+				if got := w.cachet.Shown(1); got != tt.shown {
+					t.Errorf("after %d the page shows %d, want %d", tt.code, got, tt.shown)
+				}
+			}
+		})
+	}
+}

@@ -492,6 +492,21 @@ func (s *Server) latestLocked(c Component, now time.Time) int {
 	return latest
 }
 
+// Shown returns what visitors see of component id, in the mode's numbers:
+// on 3.x its latest_status, on 2.x its status.
+func (s *Server) Shown(id int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.comps[id]
+	switch {
+	case !ok:
+		return 0
+	case s.mode == Cachet3:
+		return s.latestLocked(e.c, time.Now())
+	}
+	return e.c.Status
+}
+
 func (s *Server) componentResLocked(e *entry, includeGroup bool, now time.Time) map[string]any {
 	latest := s.latestLocked(e.c, now)
 	attrs := map[string]any{
