@@ -67,6 +67,7 @@ func TestExampleDefaults(t *testing.T) {
 		{"reports", cfg.Reports, want.Reports},
 		{"run_timeout", cfg.RunTimeout, want.RunTimeout},
 		{"lock_file", cfg.LockFile, want.LockFile},
+		{"incidents", cfg.Incidents, want.Incidents},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s in the example:\n%+v\nthe code's defaults:\n%+v", c.name, c.got, c.want)

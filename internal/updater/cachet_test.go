@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -474,5 +475,24 @@ func TestIncidentPageShowsWhatWasWritten(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIncidentDefaultTexts: the default texts read as a person would write
+// them (they said "S1 has Major Outage since 00:39 CET").
+func TestIncidentDefaultTexts(t *testing.T) {
+	w := newCachetWorld(t, cachettest.Cachet24, "incidents:\n  enabled: true\n  notify: true", "")
+	for _, code := range []int64{503, 429, 200} {
+		w.code.Store(code)
+		w.run(Options{})
+	}
+	inc := w.cachet.Incidents()[0]
+	texts := []string{inc.Name, w.texts()[1], w.texts()[2]}
+	want := []string{"S1: Major Outage", "S1 is now partly unavailable (it was unavailable).", "S1 is working normally again."}
+	if fmt.Sprint(texts) != fmt.Sprint(want) {
+		t.Errorf("texts %q, want %q", texts, want)
+	}
+	if !regexp.MustCompile(`^S1 has been unavailable since \d\d:\d\d \S+\. We are looking into it\.$`).MatchString(inc.Message) {
+		t.Errorf("message %q", inc.Message)
 	}
 }

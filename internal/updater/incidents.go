@@ -105,11 +105,11 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 	p := r.published()
 	data := config.TemplateData{
 		Server: r.Server.Name, Component: r.ComponentName, ComponentID: r.Server.ComponentID,
-		Status: p.Label(), StatusName: p.String(), Previous: r.Current.Label(), Rule: r.Rule(),
-		URL: r.Server.DisplayURL(), Time: now,
+		Status: p.Label(), StatusName: p.String(), State: p.Plain(), Previous: r.Current.Label(), PreviousState: r.Current.Plain(),
+		Rule: r.Rule(), URL: r.Server.DisplayURL(), Time: now,
 	}
 	if open != nil {
-		data.Previous = open.Status.Label()
+		data.Previous, data.PreviousState = open.Status.Label(), open.Status.Plain()
 	}
 	switch action {
 	case openIncident:
