@@ -5,8 +5,10 @@
 // and verify the API token. The same methods serve both APIs; Options.API
 // picks one or lets the client ask Cachet once.
 //
-// The client retries network errors, 429 and 5xx with capped exponential
-// backoff and full jitter, never other 4xx. The API token is sent on every
+// The client retries reads and component writes after network errors, 429
+// and 5xx (a 2.x PUT after a 400 once too) with capped exponential backoff
+// and full jitter; a POST only when it surely did not reach Cachet (no
+// connection) or got 429, never once it may have been stored. The API token is sent on every
 // request, only to the base URL's origin, and never appears in errors (not
 // even when Cachet quotes it) or in the client's printed form. Reads follow
 // same-origin redirects; writes follow none and count as done only when
@@ -53,7 +55,7 @@ type Options struct {
 	Token      string        // sent on every request when not empty: as X-Cachet-Token to 2.x, as a bearer token to 3.x
 	HTTPClient *http.Client  // required; its Transport and Timeout are used, with the client's own redirect policy
 	UserAgent  string        // default "cachet-updater"
-	Retries    int           // retries after the first attempt, for network errors, 429 and 5xx
+	Retries    int           // retries after the first attempt (see the package comment for which)
 	MinBackoff time.Duration // first backoff, default 500ms
 	MaxBackoff time.Duration // backoff cap, default 10s
 	// Sleep waits d or until ctx is done; injected by tests. The default

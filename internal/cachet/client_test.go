@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,7 +115,7 @@ func TestComponentsPagination(t *testing.T) {
 				t.Fatalf("got %d components, want %d", len(got), tt.components)
 			}
 			for i, comp := range got {
-				want := cachet.Component{ID: i + 1, Name: fmt.Sprintf("server-%02d", i+1), Status: status.Operational, Enabled: true, GroupID: (i + 1) % 3}
+				want := cachet.Component{ID: i + 1, Name: fmt.Sprintf("server-%02d", i+1), Status: status.Operational, Shown: status.Operational, Enabled: true, GroupID: (i + 1) % 3}
 				if comp != want {
 					t.Errorf("component %d = %+v, want %+v", i, comp, want)
 				}
@@ -267,7 +268,7 @@ func TestSetStatus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := cachet.Component{ID: tt.start.ID, Name: tt.start.Name, Status: tt.status, Enabled: tt.enabled, GroupID: tt.start.GroupID}
+			want := cachet.Component{ID: tt.start.ID, Name: tt.start.Name, Status: tt.status, Shown: tt.status, Enabled: tt.enabled, GroupID: tt.start.GroupID}
 			if got != want {
 				t.Errorf("returned %+v, want %+v", got, want)
 			}
@@ -1016,5 +1017,83 @@ func TestWrongURLHint(t *testing.T) {
 				t.Errorf("err = %v\nwant %s ... %s", err, tt.want, hint)
 			}
 		})
+	}
+}
+
+// TestRetryPolicy: a write that may have reached Cachet is not sent twice.
+// A POST (incident, update, point) is retried only when it surely did not
+// arrive (the connection was refused) or Cachet refused it (429); a 5xx,
+// a dropped connection or a timeout may come after Cachet stored it. A
+// component PUT is idempotent: retried on those, and on 2.x after a 400
+// once, which 2.x answers to any database error.
+func TestRetryPolicy(t *testing.T) {
+	ctx := context.Background()
+	newIncident := func(c *cachet.Client) error {
+		_, err := c.CreateIncident(ctx, cachet.NewIncident{Name: "n", Message: "m", Status: 1})
+		return err
+	}
+	addPoint := func(c *cachet.Client) error {
+		_, err := c.AddMetricPoint(ctx, 1, 5, time.Time{})
+		return err
+	}
+	setStatus := func(c *cachet.Client) error {
+		_, err := c.SetStatus(ctx, 1, status.MajorOutage, true)
+		return err
+	}
+	for _, tt := range []struct {
+		name     string
+		mode     cachettest.Mode
+		fault    cachettest.Fault
+		n        int
+		call     func(*cachet.Client) error
+		attempts int
+		ok       bool
+	}{
+		{"incident stored then 500", cachettest.Cachet24, cachettest.FaultStored500, 1, newIncident, 1, false},
+		{"incident 500", cachettest.Cachet3, cachettest.Fault500, 1, newIncident, 1, false},
+		{"incident 502 from a proxy", cachettest.Cachet24, cachettest.Fault502HTML, 1, newIncident, 1, false},
+		{"incident connection dropped", cachettest.Cachet24, cachettest.FaultClose, 1, newIncident, 1, false},
+		{"incident 429", cachettest.Cachet3, cachettest.Fault429, 1, newIncident, 2, true},
+		{"point stored then 500", cachettest.Cachet24, cachettest.FaultStored500, 1, addPoint, 1, false},
+		{"component 500", cachettest.Cachet24, cachettest.Fault500, 1, setStatus, 2, true},
+		{"component dropped", cachettest.Cachet3, cachettest.FaultClose, 1, setStatus, 2, true},
+		{"component database error 2.4", cachettest.Cachet24, cachettest.FaultDatabase, 1, setStatus, 2, true},
+		{"component database error 2.3, once only", cachettest.Cachet23, cachettest.FaultDatabase, 2, setStatus, 2, false},
+		{"component database error 3.x (500)", cachettest.Cachet3, cachettest.FaultDatabase, 2, setStatus, 3, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newFakeMode(t, tt.mode, 1)
+			srv.AddMetric(cachettest.Metric{ID: 1, Name: "m"})
+			c, _ := newClient(t, srv.URL(), nil)
+			if _, err := c.API(ctx); err != nil {
+				t.Fatal(err)
+			}
+			srv.Reset()
+			srv.FailNext(tt.fault, tt.n, true)
+			err := tt.call(c)
+			if (err == nil) != tt.ok || len(srv.Writes()) != tt.attempts {
+				t.Errorf("err %v, %d attempts; want ok %v, %d attempts", err, len(srv.Writes()), tt.ok, tt.attempts)
+			}
+		})
+	}
+}
+
+// TestRetryRefusedPost: a POST whose connection was refused never reached
+// Cachet and is retried.
+func TestRetryRefusedPost(t *testing.T) {
+	srv := newFake(t, 1)
+	var dials atomic.Int32
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dials.Add(1) == 1 {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}}
+	c, _ := newClient(t, srv.URL(), func(o *cachet.Options) { o.HTTPClient = hc })
+	if _, err := c.CreateIncident(context.Background(), cachet.NewIncident{Name: "n", Message: "m", Status: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Incidents()); n != 1 || dials.Load() != 2 {
+		t.Errorf("%d incidents after %d dials, want 1 after 2", n, dials.Load())
 	}
 }

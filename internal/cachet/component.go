@@ -18,7 +18,11 @@ type Component struct {
 	// Status may be outside 0..4 on Cachet 2.3, which does not validate.
 	// Cachet 3.x's 5 (unknown) and 6 (under maintenance) are
 	// status.Unknown.
-	Status  status.Status
+	Status status.Status
+	// Shown is what visitors see: on 3.x latest_status (the worse of the
+	// status and the impact of an open incident; under maintenance it is
+	// status.Unknown with Maintenance set), on 2.x the status.
+	Shown   status.Status
 	Enabled bool
 	GroupID int // 0 = ungrouped
 	// Maintenance is set when someone set the component's status to under
@@ -51,9 +55,10 @@ func (c *Component) UnmarshalJSON(b []byte) error {
 	var raw struct {
 		ID      flexInt         `json:"id"`
 		Name    *string         `json:"name"`
-		Status  json.RawMessage `json:"status"`
-		Enabled *flexBool       `json:"enabled"`
-		GroupID flexInt         `json:"group_id"`
+		Status       json.RawMessage `json:"status"`
+		LatestStatus json.RawMessage `json:"latest_status"`
+		Enabled      *flexBool       `json:"enabled"`
+		GroupID      flexInt         `json:"group_id"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("decoding component: %w", err)
@@ -64,8 +69,11 @@ func (c *Component) UnmarshalJSON(b []byte) error {
 		c.Unreadable = string(raw.Status)
 	}
 	c.Status = status.Status(st)
+	c.Shown = c.Status
 	if v3 {
-		c.fromV3(res, int(st))
+		var latest flexInt // one that is no number only loses what the page shows
+		_ = latest.UnmarshalJSON(raw.LatestStatus)
+		c.fromV3(res, int(st), int(latest))
 	}
 	if raw.Name != nil {
 		c.Name = *raw.Name
@@ -76,11 +84,15 @@ func (c *Component) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (c *Component) fromV3(res resource, stored int) {
+func (c *Component) fromV3(res resource, stored, latest int) {
 	if c.ID == 0 {
 		c.ID = int(res.ID)
 	}
 	c.Status, c.Maintenance = fromV3Status(stored)
+	c.Shown = c.Status
+	if latest > 0 { // before core#398 there was no latest_status
+		c.Shown, _ = fromV3Status(latest)
+	}
 	if g := res.related("group"); len(g) > 0 {
 		c.GroupID = g[0]
 	}

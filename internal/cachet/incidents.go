@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/proxer/cachet-updater/internal/status"
 )
@@ -58,8 +57,8 @@ type Incident struct {
 	// ComponentIDs are all the components the incident names (2.x: at
 	// most one).
 	ComponentIDs []int
-	Visible      bool      // guests see it
-	CreatedAt    time.Time // UTC; zero when Cachet sent none
+	Visible      bool // guests see it
+	Stickied     bool // pinned to the top of the page
 }
 
 // Open reports whether the incident is not resolved yet.
@@ -85,13 +84,12 @@ func (i *Incident) UnmarshalJSON(b []byte) error {
 		Status      flexInt    `json:"status"`
 		ComponentID flexInt    `json:"component_id"`
 		Visible     visibility `json:"visible"`
-		CreatedAt   cachetTime `json:"created_at"`
-		Created     cachetTime `json:"created"`
+		Stickied    flexBool   `json:"stickied"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("decoding incident: %w", err)
 	}
-	*i = Incident{ID: int(raw.ID), Status: IncidentStatus(raw.Status), Visible: bool(raw.Visible), CreatedAt: time.Time(raw.CreatedAt)}
+	*i = Incident{ID: int(raw.ID), Status: IncidentStatus(raw.Status), Visible: bool(raw.Visible), Stickied: bool(raw.Stickied)}
 	if raw.Name != nil {
 		i.Name = *raw.Name
 	}
@@ -102,7 +100,7 @@ func (i *Incident) UnmarshalJSON(b []byte) error {
 		i.ComponentIDs = []int{int(raw.ComponentID)}
 	}
 	if v3 {
-		i.fromV3(res, time.Time(raw.Created))
+		i.fromV3(res)
 	}
 	if len(i.ComponentIDs) > 0 {
 		i.ComponentID = i.ComponentIDs[0]
@@ -110,19 +108,14 @@ func (i *Incident) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (i *Incident) fromV3(res resource, created time.Time) {
+func (i *Incident) fromV3(res resource) {
 	if i.ID == 0 {
 		i.ID = int(res.ID)
 	}
 	if ids := res.related("components"); len(ids) > 0 {
 		i.ComponentIDs = ids
 	}
-	if i.CreatedAt.IsZero() {
-		i.CreatedAt = created
-	}
 }
-
-func (i *Incident) inZone(loc *time.Location) { i.CreatedAt = wallIn(i.CreatedAt, loc) }
 
 // NewIncident is what CreateIncident sends.
 type NewIncident struct {
@@ -135,10 +128,12 @@ type NewIncident struct {
 	Notify bool
 	// ComponentID names the component the incident is about; 0 for none.
 	ComponentID int
-	// ComponentStatus is sent with ComponentID, as Cachet requires. Cachet
-	// 2.x also sets the component to it; 3.x records it as the incident's
-	// impact, which shows in the component's latest_status while the
-	// incident is open.
+	// ComponentStatus is sent with ComponentID to 2.x, which also sets the
+	// component to it. Cachet 3.x takes it as the incident's impact: the
+	// page shows the worse of it and the component's status while the
+	// incident is open, and the API cannot change it later. So 3.x is sent
+	// operational (the least severe, never shown over the status the tool
+	// writes), which still names the component.
 	ComponentStatus status.Status
 }
 
@@ -166,10 +161,9 @@ func (n NewIncident) body(api string) map[string]any {
 		b["notify"] = n.Notify
 	}
 	if n.ComponentID > 0 {
-		b["component_id"] = n.ComponentID
-		b["component_status"] = int(n.ComponentStatus)
+		b["component_id"], b["component_status"] = n.ComponentID, int(n.ComponentStatus)
 		if api == APIv3 {
-			b["component_status"] = v3Status(n.ComponentStatus)
+			b["component_status"] = int(status.Operational) // 1 on 3.x too
 		}
 	}
 	return b
@@ -199,7 +193,6 @@ func (c *Client) CreateIncident(ctx context.Context, n NewIncident) (Incident, e
 	case got.Status != n.Status:
 		err = fmt.Errorf("Cachet answered %d with incident %d holding status %d, not %d", code, got.ID, int(got.Status), int(n.Status))
 	default:
-		c.inZone(api, got)
 		return *got, nil
 	}
 	return Incident{}, &opError{sec: c.sec, method: http.MethodPost, path: "/incidents", err: err}
@@ -209,9 +202,10 @@ func (c *Client) CreateIncident(ctx context.Context, n NewIncident) (Incident, e
 type IncidentUpdate struct {
 	Status  IncidentStatus
 	Message string // required
-	// Notify matters on Cachet 2.3 only, whose PUT /incidents/{id} mails
-	// subscribers unless told not to; 2.4 and 3.x mail for an update as
-	// their settings say.
+	// Notify posts an incident update, which mails subscribers (2.4: every
+	// update of a visible incident; 3.x: if the incident has
+	// notifications); without it the incident is changed in place, which
+	// mails no one.
 	Notify bool
 	// ComponentID and ComponentStatus, when set, say the component's status
 	// now (2.x): an update that leaves them out may make Cachet set the
@@ -220,12 +214,18 @@ type IncidentUpdate struct {
 	ComponentStatus status.Status
 }
 
-// UpdateIncident records a new status and message for an incident: 2.4 and
-// 3.x add an incident update (POST /incidents/{id}/updates, which also
-// sets the incident's status); 2.3, which has no updates, rewrites the
-// incident (GET, then PUT /incidents/{id} with the status and message, and
-// its visibility as read, which 2.3 would otherwise reset). It counts as
-// done only when Cachet answers with the status sent.
+// ErrIncidentClosed says that an incident was marked fixed or deleted in
+// Cachet, by a person: UpdateIncident leaves it so.
+var ErrIncidentClosed = errors.New("left closed")
+
+// UpdateIncident records a new status and message for an incident, read
+// first (GET /incidents/{id}): one fixed or deleted meanwhile is left so,
+// with an error wrapping ErrIncidentClosed. With Notify, 2.4 and 3.x get an incident
+// update (POST /incidents/{id}/updates, which also sets the incident's
+// status); otherwise, and on 2.3, which has no updates, the incident is
+// changed in place (PUT /incidents/{id}), keeping its visibility and pin
+// as read, which 2.x resets when they are omitted. It counts as done only
+// when Cachet answers with the status sent.
 func (c *Client) UpdateIncident(ctx context.Context, id int, u IncidentUpdate) error {
 	switch {
 	case id <= 0:
@@ -239,14 +239,32 @@ func (c *Client) UpdateIncident(ctx context.Context, id int, u IncidentUpdate) e
 	if err != nil {
 		return err
 	}
-	if api == APIv2 {
+	path := "/incidents/" + strconv.Itoa(id)
+	var cur struct {
+		Data *Incident `json:"data"`
+	}
+	_, err = c.do(ctx, &call{api: api, method: http.MethodGet, path: path, out: &cur})
+	var apiErr *APIError
+	switch {
+	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("cachet: incident %d was deleted in Cachet: %w", id, ErrIncidentClosed)
+	case err != nil:
+		return err
+	case cur.Data == nil:
+		return &opError{sec: c.sec, method: http.MethodGet, path: path, err: fmt.Errorf("Cachet answered without an incident (%s)", hintFor(api))}
+	case !cur.Data.Open():
+		return fmt.Errorf("cachet: incident %d was marked fixed in Cachet: %w", id, ErrIncidentClosed)
+	}
+	inPlace := !u.Notify
+	if !inPlace && api == APIv2 {
 		v, err := c.v2Version(ctx)
 		if err != nil {
 			return err
 		}
-		if v == "2.3" {
-			return c.rewriteIncident(ctx, id, u)
-		}
+		inPlace = v == "2.3"
+	}
+	if inPlace {
+		return c.changeIncident(ctx, api, *cur.Data, u)
 	}
 	return c.addIncidentUpdate(ctx, api, id, u)
 }
@@ -295,32 +313,26 @@ func (c *Client) addIncidentUpdate(ctx context.Context, api string, id int, u In
 	return &opError{sec: c.sec, method: http.MethodPost, path: path, err: err}
 }
 
-// rewriteIncident updates an incident on Cachet 2.3.
-func (c *Client) rewriteIncident(ctx context.Context, id int, u IncidentUpdate) error {
-	path := "/incidents/" + strconv.Itoa(id)
-	var cur struct {
-		Data *Incident `json:"data"`
-	}
-	if _, err := c.do(ctx, &call{api: APIv2, method: http.MethodGet, path: path, out: &cur}); err != nil {
-		return err
-	}
-	if cur.Data == nil {
-		return &opError{sec: c.sec, method: http.MethodGet, path: path, err: fmt.Errorf("Cachet answered without an incident (%s)", urlHint)}
-	}
-	body := map[string]any{"status": int(u.Status), "message": u.Message, "visible": cur.Data.Visible, "notify": u.Notify}
-	if u.ComponentID > 0 && u.ComponentStatus.Valid() {
-		body["component_id"], body["component_status"] = u.ComponentID, int(u.ComponentStatus)
+// changeIncident changes an incident in place with PUT /incidents/{id}.
+func (c *Client) changeIncident(ctx context.Context, api string, cur Incident, u IncidentUpdate) error {
+	path := "/incidents/" + strconv.Itoa(cur.ID)
+	body := map[string]any{"status": int(u.Status), "message": u.Message}
+	if api == APIv2 {
+		body["visible"], body["stickied"], body["notify"] = cur.Visible, cur.Stickied, u.Notify
+		if u.ComponentID > 0 && u.ComponentStatus.Valid() {
+			body["component_id"], body["component_status"] = u.ComponentID, int(u.ComponentStatus)
+		}
 	}
 	var out struct {
 		Data *Incident `json:"data"`
 	}
-	code, err := c.do(ctx, &call{api: APIv2, method: http.MethodPut, path: path, in: body, out: &out})
+	code, err := c.do(ctx, &call{api: api, method: http.MethodPut, path: path, in: body, out: &out})
 	if err != nil {
 		return err
 	}
 	switch got := out.Data; {
-	case got == nil || got.ID != id:
-		err = fmt.Errorf("Cachet answered %d without incident %d: the update was not applied (%s)", code, id, urlHint)
+	case got == nil || got.ID != cur.ID:
+		err = fmt.Errorf("Cachet answered %d without incident %d: the update was not applied (%s)", code, cur.ID, hintFor(api))
 	case got.Status != u.Status:
 		err = fmt.Errorf("Cachet answered %d but the incident's status is %d, not %d: the update was not applied", code, int(got.Status), int(u.Status))
 	default:
@@ -329,39 +341,38 @@ func (c *Client) rewriteIncident(ctx context.Context, id int, u IncidentUpdate) 
 	return &opError{sec: c.sec, method: http.MethodPut, path: path, err: err}
 }
 
-// Incidents lists every incident the token may see, following pagination
-// (3.x: with the components each names). On 2.x, a listing that ends short
-// of meta.pagination.total comes with an *IncompleteListError, as in
-// Components. Cachet 2.x answers 500 when a column filter is mixed with
-// page, so filter the result instead, e.g. with OpenIncidents.
-func (c *Client) Incidents(ctx context.Context) ([]Incident, error) {
+// OpenIncident returns the newest incident that names the component and
+// is not fixed, and whether there is one: what this tool opened for the
+// component, found by Cachet's own fields. On 2.x it asks once,
+// GET /incidents?component_id=N&sort=id&order=desc&per_page=100 (without
+// page: a column filter mixed with page is Cachet's 500), the newest 100
+// of the component's incidents; on 3.x it lists the incidents not fixed
+// (filter[status]), newest first, with their components.
+func (c *Client) OpenIncident(ctx context.Context, componentID int) (Incident, bool, error) {
 	api, err := c.API(ctx)
 	if err != nil {
-		return nil, err
+		return Incident{}, false, err
 	}
-	id := func(i Incident) int { return i.ID }
+	var found []Incident
 	if api == APIv3 {
-		return listV3(ctx, c, "/incidents", url.Values{"include": {"components"}}, id)
+		q := url.Values{"include": {"components"}, "filter[status]": {"0,1,2,3"}, "sort": {"-id"}}
+		found, err = listV3(ctx, c, "/incidents", q, func(i Incident) int { return i.ID })
+	} else {
+		var out struct {
+			Data []Incident `json:"data"`
+		}
+		q := url.Values{"component_id": {strconv.Itoa(componentID)}, "sort": {"id"}, "order": {"desc"}, "per_page": {strconv.Itoa(c.perPage)}}
+		_, err = c.do(ctx, &call{api: api, method: http.MethodGet, path: "/incidents", query: q, out: &out})
+		found = out.Data
 	}
-	return list(ctx, c, "/incidents", "incidents", id)
-}
-
-// OpenIncidents lists the incidents that name the component and are not
-// fixed, oldest first. With an *IncompleteListError it returns those found
-// in what was listed.
-func (c *Client) OpenIncidents(ctx context.Context, componentID int) ([]Incident, error) {
-	all, err := c.Incidents(ctx)
-	var open []Incident
-	for _, i := range all {
+	if err != nil {
+		return Incident{}, false, err
+	}
+	slices.SortStableFunc(found, func(a, b Incident) int { return b.ID - a.ID })
+	for _, i := range found {
 		if i.Open() && i.Names(componentID) {
-			open = append(open, i)
+			return i, true, nil
 		}
 	}
-	slices.SortStableFunc(open, func(a, b Incident) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return a.ID - b.ID
-	})
-	return open, err
+	return Incident{}, false, nil
 }

@@ -52,36 +52,40 @@ func TestIncidentLifecycle(t *testing.T) {
 				t.Errorf("stored %+v (notify must reach Cachet under its own name)", stored)
 			}
 			wantImpact := 4
+			if m.api == cachet.APIv3 {
+				wantImpact = 1 // operational: the page shows the component's own status
+			}
 			if stored.ComponentStatus != wantImpact {
 				t.Errorf("component_status stored %d, want %d", stored.ComponentStatus, wantImpact)
 			}
 
-			open, err := c.OpenIncidents(ctx, 2)
-			if err != nil || len(open) != 1 || open[0].ID != created.ID || !strings.Contains(open[0].Name, marker) ||
-				open[0].ComponentID != 2 || open[0].Message != "Timeouts since 10:00." || open[0].CreatedAt.IsZero() {
-				t.Fatalf("OpenIncidents(2) = %+v, %v", open, err)
-			}
-			if d := time.Since(open[0].CreatedAt); d < -time.Minute || d > time.Minute {
-				t.Errorf("created_at %v is not about now (UTC)", open[0].CreatedAt)
+			// A newer incident of the same component, already fixed.
+			srv.AddIncident(cachettest.Incident{Name: "newer", Message: "m", Status: 4, Visible: true, ComponentID: 2, ComponentStatus: 4})
+			open, ok, err := c.OpenIncident(ctx, 2)
+			if err != nil || !ok || open.ID != created.ID || !strings.Contains(open.Name, marker) ||
+				open.ComponentID != 2 || open.Message != "Timeouts since 10:00." {
+				t.Fatalf("OpenIncident(2) = %+v, %v, %v", open, ok, err)
 			}
 
-			if err := c.UpdateIncident(ctx, created.ID, cachet.IncidentUpdate{Status: cachet.IncidentWatching, Message: "Recovering."}); err != nil {
+			if err := c.UpdateIncident(ctx, created.ID, cachet.IncidentUpdate{Status: cachet.IncidentWatching, Message: "Recovering.", Notify: true}); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := srv.Incident(created.ID); got.Status != 3 || got.Visible {
 				t.Errorf("after the update: %+v (visibility must not change)", got)
 			}
+			// Without notify, the incident is changed in place (2.4 would
+			// mail for an update), keeping its visibility.
 			if err := c.ResolveIncident(ctx, created.ID, "Resolved.", false, 0); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := srv.Incident(created.ID); got.Status != 4 || got.Visible {
 				t.Errorf("after resolving: %+v", got)
 			}
-			if open, err := c.OpenIncidents(ctx, 2); err != nil || len(open) != 0 {
-				t.Errorf("OpenIncidents(2) after resolving = %+v, %v", open, err)
+			if open, ok, err := c.OpenIncident(ctx, 2); err != nil || ok {
+				t.Errorf("OpenIncident(2) after resolving = %+v, %v, %v", open, ok, err)
 			}
-			if open, err := c.OpenIncidents(ctx, 3); err != nil || len(open) != 1 || open[0].Name != "other" {
-				t.Errorf("OpenIncidents(3) = %+v, %v", open, err)
+			if open, ok, err := c.OpenIncident(ctx, 3); err != nil || !ok || open.Name != "other" {
+				t.Errorf("OpenIncident(3) = %+v, %v, %v", open, ok, err)
 			}
 			checkTokenHeaders(t, srv, m.api)
 			id := fmt.Sprint(created.ID)
@@ -89,17 +93,17 @@ func TestIncidentLifecycle(t *testing.T) {
 				"2.4": {
 					`POST /incidents {"component_id":2,"component_status":4,"message":"Timeouts since 10:00.","name":"server-02 is down [cachet-updater]","notify":true,"status":1,"visible":false}`,
 					`POST /incidents/` + id + `/updates {"message":"Recovering.","status":3}`,
-					`POST /incidents/` + id + `/updates {"message":"Resolved.","status":4}`,
+					`PUT /incidents/` + id + ` {"message":"Resolved.","notify":false,"status":4,"stickied":false,"visible":false}`,
 				},
 				"2.3": {
 					`POST /incidents {"component_id":2,"component_status":4,"message":"Timeouts since 10:00.","name":"server-02 is down [cachet-updater]","notify":true,"status":1,"visible":false}`,
-					`PUT /incidents/` + id + ` {"message":"Recovering.","notify":false,"status":3,"visible":false}`,
-					`PUT /incidents/` + id + ` {"message":"Resolved.","notify":false,"status":4,"visible":false}`,
+					`PUT /incidents/` + id + ` {"message":"Recovering.","notify":true,"status":3,"stickied":false,"visible":false}`,
+					`PUT /incidents/` + id + ` {"message":"Resolved.","notify":false,"status":4,"stickied":false,"visible":false}`,
 				},
 				"3.x": {
-					`POST /incidents {"component_id":2,"component_status":4,"message":"Timeouts since 10:00.","name":"server-02 is down [cachet-updater]","notifications":true,"status":1,"visible":false}`,
+					`POST /incidents {"component_id":2,"component_status":1,"message":"Timeouts since 10:00.","name":"server-02 is down [cachet-updater]","notifications":true,"status":1,"visible":false}`,
 					`POST /incidents/` + id + `/updates {"message":"Recovering.","status":3}`,
-					`POST /incidents/` + id + `/updates {"message":"Resolved.","status":4}`,
+					`PUT /incidents/` + id + ` {"message":"Resolved.","status":4}`,
 				},
 			}[m.name]
 			if got := writeLog(srv); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -112,8 +116,8 @@ func TestIncidentLifecycle(t *testing.T) {
 	}
 }
 
-// TestIncidentComponentStatus: 3.x numbers unknown 5; 2.x sets the
-// component too, 3.x records an impact.
+// TestIncidentComponentStatus: 2.x sets the component too; 3.x names it
+// with an operational impact, so the page shows its own status.
 func TestIncidentComponentStatus(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
@@ -130,7 +134,7 @@ func TestIncidentComponentStatus(t *testing.T) {
 			}
 			if m.api == cachet.APIv3 {
 				got, err := c.Components(context.Background())
-				if comp.Status != 1 || err != nil || len(got) != 1 || got[0].Status != status.Operational {
+				if comp.Status != 1 || err != nil || len(got) != 1 || got[0].Status != status.Operational || got[0].Shown != status.Operational {
 					t.Errorf("3.x keeps the stored status (the impact shows in latest_status only): %+v, %+v, %v", comp, got, err)
 				}
 			}
@@ -147,7 +151,7 @@ func TestIncidentUpdate23FindsOut(t *testing.T) {
 			id := srv.AddIncident(cachettest.Incident{Name: "n", Message: "m", Status: 1, Visible: true})
 			c, _ := newClient(t, srv.URL(), nil)
 			for range 2 {
-				if err := c.UpdateIncident(context.Background(), id, cachet.IncidentUpdate{Status: 2, Message: "x"}); err != nil {
+				if err := c.UpdateIncident(context.Background(), id, cachet.IncidentUpdate{Status: 2, Message: "x", Notify: true}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -195,16 +199,19 @@ func TestIncidentErrors(t *testing.T) {
 	}{
 		{cachettest.Cachet24, "unknown incident", nil, func(c *cachet.Client) error {
 			return c.UpdateIncident(ctx, 99, cachet.IncidentUpdate{Status: 2, Message: "m"})
-		}, `cachet: POST /incidents/99/updates: 404 Not Found: No query results for model [CachetHQ\Cachet\Models\Incident].`},
+		}, `cachet: incident 99 was deleted in Cachet: left closed`},
+		{cachettest.Cachet3, "fixed incident", nil, func(c *cachet.Client) error {
+			return c.UpdateIncident(ctx, 2, cachet.IncidentUpdate{Status: 2, Message: "m", Notify: true})
+		}, `cachet: incident 2 was marked fixed in Cachet: left closed`},
 		{cachettest.Cachet24, "update status 0", nil, func(c *cachet.Client) error {
-			return c.UpdateIncident(ctx, 1, cachet.IncidentUpdate{Status: 0, Message: "m"})
+			return c.UpdateIncident(ctx, 1, cachet.IncidentUpdate{Status: 0, Message: "m", Notify: true})
 		}, "cachet: POST /incidents/1/updates: 400 Bad Request: The request cannot be fulfilled due to bad syntax. (The status must be at least 1.)"},
 		{cachettest.Cachet3, "create without incidents.manage", []string{"components.manage"}, func(c *cachet.Client) error {
 			_, err := c.CreateIncident(ctx, cachet.NewIncident{Name: "n", Message: "m", Status: 1})
 			return err
 		}, "cachet: POST /incidents: 403 Forbidden: Invalid ability provided. (the API token lacks the incidents.manage ability"},
 		{cachettest.Cachet3, "resolve without incident-updates.manage", []string{"incidents.manage"}, func(c *cachet.Client) error {
-			return c.ResolveIncident(ctx, 1, "m", false, 0)
+			return c.ResolveIncident(ctx, 1, "m", true, 0)
 		}, "cachet: POST /incidents/1/updates: 403 Forbidden: Invalid ability provided. (the API token lacks the incident-updates.manage ability"},
 		{cachettest.Cachet3, "unknown component", nil, func(c *cachet.Client) error {
 			_, err := c.CreateIncident(ctx, cachet.NewIncident{Name: "n", Message: "m", Status: 1, ComponentID: 42, ComponentStatus: 4})
@@ -215,6 +222,7 @@ func TestIncidentErrors(t *testing.T) {
 		t.Run(tt.mode.String()+"/"+tt.name, func(t *testing.T) {
 			srv := newFakeMode(t, tt.mode, 1)
 			srv.AddIncident(cachettest.Incident{ID: 1, Name: "n", Message: "m", Status: 1})
+			srv.AddIncident(cachettest.Incident{ID: 2, Name: "n", Message: "m", Status: 4})
 			if tt.abilities != nil {
 				srv.SetAbilities(tt.abilities...)
 			}
@@ -244,8 +252,11 @@ func TestIncidentAnswerVerified(t *testing.T) {
 			return err
 		}, "cachet: POST /incidents: Cachet answered 200 with incident 5 holding status 2, not 1"},
 		{"update of another incident", `{"data":{"id":9,"incident_id":4,"status":4}}`, func(ctx context.Context, c *cachet.Client) error {
-			return c.ResolveIncident(ctx, 3, "m", false, 0)
+			return c.ResolveIncident(ctx, 3, "m", true, 0)
 		}, "cachet: POST /incidents/3/updates: Cachet answered 200 with an update of incident 4, not 3"},
+		{"change answered with another incident", `{"data":{"id":4,"status":4}}`, func(ctx context.Context, c *cachet.Client) error {
+			return c.ResolveIncident(ctx, 3, "m", false, 0)
+		}, "cachet: PUT /incidents/3: Cachet answered 200 without incident 3: the update was not applied"},
 		{"point of another metric", `{"data":{"id":9,"metric_id":4,"value":1}}`, func(ctx context.Context, c *cachet.Client) error {
 			_, err := c.AddMetricPoint(ctx, 3, 1, time.Time{})
 			return err
@@ -254,7 +265,11 @@ func TestIncidentAnswerVerified(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newOrigin(t, "127.0.0.1", false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodGet { // the 2.4 probe
+				switch {
+				case r.Method == http.MethodGet && r.URL.Path == "/api/v1/incidents/3":
+					_, _ = fmt.Fprint(w, `{"data":{"id":3,"status":1,"visible":1}}`)
+					return
+				case r.Method == http.MethodGet: // the 2.4 probe
 					_, _ = fmt.Fprint(w, `{"meta":{"pagination":{"total":0,"current_page":1,"total_pages":1}},"data":[]}`)
 					return
 				}
@@ -418,7 +433,7 @@ func TestComponentMaintenance3(t *testing.T) {
 		{ID: 1, Name: "by hand", Status: status.Unknown, Enabled: true, Maintenance: true},
 		{ID: 2, Name: "window", Status: status.PerformanceIssues, Enabled: true},
 		{ID: 3, Name: "unknown", Status: status.Unknown, Enabled: true},
-		{ID: 4, Name: "fine", Status: status.PartialOutage, Enabled: true},
+		{ID: 4, Name: "fine", Status: status.PartialOutage, Shown: status.PartialOutage, Enabled: true},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("components\n%+v\nwant\n%+v", got, want)
@@ -437,9 +452,9 @@ func TestComponentJSONAPIUnmarshal(t *testing.T) {
 		want cachet.Component
 	}{
 		{`{"id":"4","type":"components","attributes":{"id":4,"name":"API","status":{"human":"Partial outage","value":3},"enabled":false}}`,
-			cachet.Component{ID: 4, Name: "API", Status: status.PartialOutage}},
+			cachet.Component{ID: 4, Name: "API", Status: status.PartialOutage, Shown: status.PartialOutage}},
 		{`{"id":"4","type":"components","attributes":{"name":"API","status":2}}`, // before core#186: a bare int; no attributes.id
-			cachet.Component{ID: 4, Name: "API", Status: status.PerformanceIssues, Enabled: true}},
+			cachet.Component{ID: 4, Name: "API", Status: status.PerformanceIssues, Shown: status.PerformanceIssues, Enabled: true}},
 		{`{"id":"4","attributes":{"status":{"value":5},"latest_status":{"value":6}},"relationships":{"group":{"data":{"type":"componentGroups","id":"9"}}}}`,
 			cachet.Component{ID: 4, Status: status.Unknown, Enabled: true, GroupID: 9}},
 		{`{"id":"4","attributes":{"status":{"value":6}},"relationships":{"group":{"data":null}}}`,

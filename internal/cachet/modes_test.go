@@ -82,9 +82,9 @@ func TestModesComponents(t *testing.T) {
 				t.Fatalf("got %d components, want 45", len(got))
 			}
 			for i, comp := range got {
-				want := cachet.Component{ID: i + 1, Name: fmt.Sprintf("server-%02d", i+1), Status: status.Operational, Enabled: true, GroupID: (i + 1) % 3}
+				want := cachet.Component{ID: i + 1, Name: fmt.Sprintf("server-%02d", i+1), Status: status.Operational, Shown: status.Operational, Enabled: true, GroupID: (i + 1) % 3}
 				if i+1 == 7 {
-					want = cachet.Component{ID: 7, Name: "off", Status: status.MajorOutage, Enabled: false, GroupID: 1}
+					want = cachet.Component{ID: 7, Name: "off", Status: status.MajorOutage, Shown: status.MajorOutage, Enabled: false, GroupID: 1}
 				}
 				if comp != want {
 					t.Errorf("component %d = %+v, want %+v", i, comp, want)
@@ -134,7 +134,7 @@ func TestModesSetStatus(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := cachet.Component{ID: 7, Name: "a", Status: s, Enabled: false, GroupID: 5}
+				want := cachet.Component{ID: 7, Name: "a", Status: s, Shown: s, Enabled: false, GroupID: 5}
 				if m.api == cachet.APIv3 {
 					want.GroupID = 0 // a 3.x update answers without the group
 				}

@@ -55,7 +55,7 @@ func (c *Client) do(ctx context.Context, cl *call) (int, error) {
 			return code, nil
 		}
 		last = err
-		if attempt > c.retries || !retryable(err) || (cl.settled != nil && cl.settled(err)) {
+		if attempt > c.retries || !retryable(cl, attempt, err) || (cl.settled != nil && cl.settled(err)) {
 			return 0, c.finalError(cl.method, cl.path, attempt, err, nil)
 		}
 		if ctx.Err() != nil {
@@ -247,16 +247,36 @@ func retryAfter(resp *http.Response) time.Duration {
 	return min(d, maxRetryAfter)
 }
 
-func retryable(err error) bool {
+// retryable decides, from the request's method and the answer, whether
+// attempt number attempt may be sent again. Reads and component writes
+// (PUT, PATCH: sent twice, they set the same status) are retried after a
+// network error that may pass, 429 or 5xx; a 2.x PUT after a 400 without
+// validation messages once as well, since Cachet 2.x answers any database
+// error (a lock, a lost connection) with that. A POST (an incident, an update, a metric point)
+// may have been stored before its answer was lost or spoilt (a 5xx, a
+// dropped connection, a timeout): it is retried only when it surely did
+// not arrive (no connection could be made) or was refused (429). The
+// next run finds what landed.
+func retryable(cl *call, attempt int, err error) bool {
+	idempotent := cl.method != http.MethodPost
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		return apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode >= 500
+		switch code := apiErr.StatusCode; {
+		case code == http.StatusTooManyRequests:
+			return true
+		case code >= 500:
+			return idempotent
+		case code == http.StatusBadRequest:
+			return cl.api == APIv2 && idempotent && !isRead(cl.method) && len(apiErr.Details) == 0 && attempt == 1
+		}
+		return false
 	}
 	var oe *opError
-	if errors.As(err, &oe) {
-		return oe.retry
+	if !errors.As(err, &oe) || !oe.retry {
+		return false
 	}
-	return false
+	var op *net.OpError
+	return idempotent || (errors.As(err, &op) && (op.Op == "dial" || op.Op == "proxyconnect"))
 }
 
 // retryableTransport reports whether a transport error may go away on its

@@ -14,6 +14,7 @@ import (
 
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/status"
 )
 
 // ComponentsOptions are what the components command needs.
@@ -29,7 +30,8 @@ func newComponentsCmd(env Env, g *GlobalOptions, runF func(context.Context, *Com
 		Use:   "components",
 		Short: "List Cachet's components; --output yaml prints a starter config",
 		Long: `components lists the components of the Cachet in the config (id, name,
-group, status, enabled). With the token, disabled components are listed too.
+group, status, what visitors see, enabled).
+ With the token, disabled components are listed too.
 --output yaml prints a whole config to start from: the cachet block used
 (the token by its variable or file, never itself), a reports block and a
 server per component; fill in the urls and reports keys, then run check.`,
@@ -88,7 +90,7 @@ func runComponents(ctx context.Context, o *ComponentsOptions) error {
 		doc := ComponentsJSON{Version: JSONVersion, Components: make([]ComponentJSON, 0, len(comps))}
 		for _, c := range comps {
 			doc.Components = append(doc.Components, ComponentJSON{ID: c.ID, Name: c.Name, GroupID: c.GroupID,
-				Group: groups[c.GroupID], Status: c.Status.String(), Enabled: c.Enabled})
+				Group: groups[c.GroupID], Status: c.Status.String(), Shown: shown(c), Enabled: c.Enabled})
 		}
 		return writeJSON(env.Out, doc)
 	}
@@ -97,11 +99,20 @@ func runComponents(ctx context.Context, o *ComponentsOptions) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tGROUP\tSTATUS\tENABLED")
+	fmt.Fprintln(tw, "ID\tNAME\tGROUP\tSTATUS\tSHOWN\tENABLED")
 	for _, c := range comps {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%t\n", c.ID, printable(c.Name), group(c.GroupID), c.Status, c.Enabled)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%t\n", c.ID, printable(c.Name), group(c.GroupID), c.Status, shown(c), c.Enabled)
 	}
 	return tw.Flush()
+}
+
+// shown names what visitors see of c: Cachet 3.x shows the worse of the
+// status and an open incident's impact (latest_status), or maintenance.
+func shown(c cachet.Component) string {
+	if c.Maintenance && c.Shown == status.Unknown {
+		return "under_maintenance"
+	}
+	return c.Shown.String()
 }
 
 // ComponentsJSON is what `components --output json` prints.
@@ -117,6 +128,7 @@ type ComponentJSON struct {
 	GroupID int    `json:"group_id,omitempty"`
 	Group   string `json:"group,omitempty"`
 	Status  string `json:"status"`
+	Shown   string `json:"shown"` // what visitors see (3.x: latest_status)
 	Enabled bool   `json:"enabled"`
 }
 

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -73,8 +75,16 @@ servers:
 		t.Errorf("a missing metric: exit %d\n%s", r.code, r.out)
 	}
 
+	// An incident opened in the dashboard with an impact: the page shows
+	// the worse of it and the status (latest_status), beside the status.
+	fake.AddIncident(cachettest.Incident{Name: "down", Message: "m", Status: 1, Visible: true, ComponentID: 1, ComponentStatus: 4})
 	r = run("components")
-	if r.code != ExitOK || !strings.Contains(r.out, "Mail") || !strings.Contains(r.out, "partial_outage") {
+	if r.code != ExitOK || !strings.Contains(r.out, "Mail") || !regexp.MustCompile(`(?m)^1\s+Stream 1\s+-\s+operational\s+major_outage\s+true$`).MatchString(r.out) {
 		t.Errorf("components on 3.x: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	r = run("components", "-o", "json")
+	var doc ComponentsJSON
+	if err := json.Unmarshal([]byte(r.out), &doc); err != nil || len(doc.Components) != 2 || doc.Components[0].Status != "operational" || doc.Components[0].Shown != "major_outage" {
+		t.Errorf("components -o json on 3.x: %v\n%s", err, r.out)
 	}
 }

@@ -318,9 +318,9 @@ const (
 	DefaultQuorumFresh      = 10 * time.Minute
 	DefaultCertExpiry       = 14 * 24 * time.Hour
 	DefaultIncidentName     = "{{.Server}}: {{.Status}}"
-	DefaultIncidentMessage  = "{{.Server}} has {{.Status}} since {{.Time.Format \"15:04 MST\"}}. We are looking into it."
-	DefaultIncidentUpdate   = "{{.Server}}: now {{.Status}} (was {{.Previous}})."
-	DefaultIncidentResolved = "{{.Server}} is operational again."
+	DefaultIncidentMessage  = "{{.Server}} has been {{.State}} since {{.Time.Format \"15:04 MST\"}}. We are looking into it."
+	DefaultIncidentUpdate   = "{{.Server}} is now {{.State}} (it was {{.PreviousState}})."
+	DefaultIncidentResolved = "{{.Server}} is working normally again."
 )
 
 // DefaultProbe returns the probe defaults used when the probe block leaves a

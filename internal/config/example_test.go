@@ -69,6 +69,7 @@ func TestExampleDefaults(t *testing.T) {
 		{"run_timeout", cfg.RunTimeout, want.RunTimeout},
 		{"lock_file", cfg.LockFile, want.LockFile},
 		{"maintenance", cfg.Maintenance, want.Maintenance},
+		{"incidents", cfg.Incidents, want.Incidents},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s in the example:\n%+v\nthe code's defaults:\n%+v", c.name, c.got, c.want)

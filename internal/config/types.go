@@ -425,12 +425,15 @@ type TemplateData struct {
 	Server      string // the server's name
 	Component   string // the component's name in Cachet
 	ComponentID int
-	Status      string // the published status, in words: "Partial Outage"
+	Status      string // the published status, in Cachet's words: "Partial Outage"
 	StatusName  string // its config name: partial_outage
-	Previous    string // the status before, in words
-	Rule        string // the rule that decided
-	URL         string // the probed URL, password as xxxxx
-	Time        time.Time
+	State       string // in plain words: "partly unavailable"
+	Previous    string // the status before, in Cachet's words
+	// PreviousState is the status before in plain words.
+	PreviousState string
+	Rule          string // the rule that decided
+	URL           string // the probed URL, password as xxxxx
+	Time          time.Time
 }
 
 // NewTemplate parses text as a Template.
@@ -472,7 +475,7 @@ func (t *Template) parse(n *yaml.Node) []*Error {
 			field, _, _ = strings.Cut(field, " ")
 			msg = "there is no field ." + field
 		}
-		return problem(n, "is not a valid template: %s; the fields are .Server, .Component, .ComponentID, .Status, .StatusName, .Previous, .Rule, .URL and .Time", msg)
+		return problem(n, "is not a valid template: %s; the fields are .Server, .Component, .ComponentID, .Status, .StatusName, .State, .Previous, .PreviousState, .Rule, .URL and .Time", msg)
 	}
 	*t = nt
 	return nil

@@ -23,6 +23,8 @@ var names = [...]string{"unknown", "operational", "performance_issues", "partial
 
 var labels = [...]string{"Unknown", "Operational", "Performance Issues", "Partial Outage", "Major Outage"}
 
+var plain = [...]string{"in an unknown state", "working normally", "slow", "partly unavailable", "unavailable"}
+
 // Valid reports whether s is one of Cachet's five statuses.
 func (s Status) Valid() bool { return s >= Unknown && s <= MajorOutage }
 
@@ -41,6 +43,15 @@ func (s Status) Label() string {
 		return fmt.Sprintf("Status %d", int(s))
 	}
 	return labels[s]
+}
+
+// Plain says s as a person would in a sentence about a server ("partly
+// unavailable"), as the default incident texts do.
+func (s Status) Plain() string {
+	if !s.Valid() {
+		return "in an unknown state"
+	}
+	return plain[s]
 }
 
 // Parse turns a config status name into a Status. Only the four statuses a

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -146,8 +147,8 @@ func TestIncidents(t *testing.T) {
 			if c, _ := w.cachet.Component(1); c.Status != 3 {
 				t.Errorf("after the incident update the component is %d, want 3 (the update must not put back the status it was opened with)", c.Status)
 			}
-			if m.mode != cachettest.Cachet23 && len(w.cachet.IncidentUpdates(inc.ID)) != 1 {
-				t.Errorf("incident updates: %+v", w.cachet.IncidentUpdates(inc.ID))
+			if got, _ := w.cachet.Incident(inc.ID); got.Status != 3 {
+				t.Errorf("after getting better the incident is %+v, want watching (3)", got)
 			}
 
 			// Operational: resolved.
@@ -331,5 +332,236 @@ func TestIncidentWriteFails(t *testing.T) {
 	sum = w.run(Options{})
 	if sum.Failed() || len(w.cachet.Incidents()) != 1 {
 		t.Errorf("the next run did not catch up: failed %v, %d incidents", sum.Failed(), len(w.cachet.Incidents()))
+	}
+}
+
+// texts are every text the page shows of the emulator's incidents: their
+// messages and their updates'.
+func (w *cachetWorld) texts() []string {
+	var out []string
+	for _, i := range w.cachet.Incidents() {
+		out = append(out, i.Message)
+		for _, u := range w.cachet.IncidentUpdates(i.ID) {
+			out = append(out, u.Message)
+		}
+	}
+	return out
+}
+
+// TestIncidentTexts: the page shows exactly what the templates say:
+// nothing invisible travels in a message (2.4's PUT and updates and every
+// 2.3 message store an HTML comment escaped, and the page shows it as
+// text). After a lost state the update's "was" is Cachet's status then.
+func TestIncidentTexts(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			w := newCachetWorld(t, m.mode, `incidents:
+  enabled: true
+  message: "{{.Server}} is down"
+  update: "{{.Server}} is {{.StatusName}}, was {{.Previous}}"
+  resolved: "{{.Server}} is back"`, "")
+			allowed := map[string]bool{"S1 is down": true, "S1 is partial_outage, was Major Outage": true, "S1 is back": true}
+			check := func(want string) {
+				t.Helper()
+				found := false
+				for _, s := range w.texts() {
+					if !allowed[s] {
+						t.Errorf("the page shows %q", s)
+					}
+					found = found || s == want
+				}
+				if !found {
+					t.Errorf("the page does not show %q: %q", want, w.texts())
+				}
+			}
+			w.code.Store(503)
+			w.run(Options{})
+			check("S1 is down")
+			if err := os.Remove(filepath.Join(w.dir, "state.json")); err != nil {
+				t.Fatal(err)
+			}
+			w.code.Store(429)
+			w.run(Options{})
+			check("S1 is partial_outage, was Major Outage")
+			w.code.Store(200)
+			w.run(Options{})
+			check("S1 is back")
+			if n := len(w.cachet.Incidents()); n != 1 || len(w.openIncidents()) != 0 {
+				t.Errorf("%d incidents, %d open; want 1, resolved", n, len(w.openIncidents()))
+			}
+		})
+	}
+}
+
+// TestIncidentNotify: with incidents.notify off no incident request mails
+// anyone: Cachet 2.4 mails every subscriber for each POSTed update and
+// ignores notify there, so the open incident is changed in place (PUT),
+// keeping what a person set (stickied). With notify on, updates are
+// posted and mail as the version does.
+func TestIncidentNotify(t *testing.T) {
+	for _, m := range modes {
+		for _, notify := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s notify %v", m.name, notify), func(t *testing.T) {
+				w := newCachetWorld(t, m.mode, fmt.Sprintf("incidents:\n  enabled: true\n  notify: %v", notify), "")
+				w.code.Store(503)
+				w.run(Options{})
+				inc := w.cachet.Incidents()[0]
+				inc.Stickied = true // pinned by a person
+				w.cachet.AddIncident(inc)
+				w.code.Store(429)
+				if sum := w.run(Options{}); sum.Failed() {
+					t.Fatalf("update: %+v", sum.Rows[0])
+				}
+				got, _ := w.cachet.Incident(inc.ID)
+				if got.Status == 4 || !got.Visible || (m.mode != cachettest.Cachet23 && !got.Stickied) || !strings.Contains(got.Name, "S1") {
+					t.Errorf("after the update: %+v (visible and stickied must stay)", got)
+				}
+				if c, _ := w.cachet.Component(1); c.Status != 3 {
+					t.Errorf("component %d, want 3", c.Status)
+				}
+				w.code.Store(200)
+				w.run(Options{})
+				if got, _ := w.cachet.Incident(inc.ID); got.Status != 4 {
+					t.Errorf("not resolved: %+v", got)
+				}
+				mails := w.cachet.Mails()
+				mails[cachettest.MailComponent] = 0 // component changes mail as the version does
+				want := map[string]int{cachettest.MailComponent: 0}
+				if notify {
+					want[cachettest.MailIncident] = 1
+					if m.mode != cachettest.Cachet23 {
+						want[cachettest.MailIncidentUpdate] = 2
+					}
+				}
+				if fmt.Sprint(mails) != fmt.Sprint(want) {
+					t.Errorf("mails %v, want %v", mails, want)
+				}
+				if n := len(w.cachet.IncidentUpdates(inc.ID)); !notify && n != 0 {
+					t.Errorf("%d updates posted with notify off", n)
+				}
+			})
+		}
+	}
+}
+
+// TestWriteNotSentTwice: an incident POST that Cachet stored before it
+// answered 500 is not sent again (that gave two incidents and two mails):
+// the run fails, and the next run finds the incident and takes it on.
+func TestWriteNotSentTwice(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			w := newCachetWorld(t, m.mode, "incidents:\n  enabled: true", "")
+			w.cfg.Cachet.Retries = 2
+			w.code.Store(503)
+			w.cachet.FailNext(cachettest.FaultStored500, 1, true)
+			w.cachet.Add(cachettest.Component{ID: 1, Name: "S1", Status: 4, Enabled: true}) // already major: no component write
+			sum := w.run(Options{})
+			if n := len(w.cachet.Incidents()); n != 1 || !sum.Failed() {
+				t.Fatalf("%d incidents, failed %v; want 1, failed", n, sum.Failed())
+			}
+			sum = w.run(Options{})
+			if n := len(w.cachet.Incidents()); n != 1 || sum.Failed() || !strings.Contains(strings.Join(sum.Rows[0].Notes, " "), "found open incident") {
+				t.Errorf("next run: %d incidents, failed %v, notes %v", n, sum.Failed(), sum.Rows[0].Notes)
+			}
+		})
+	}
+}
+
+// TestIncidentClosedByHand: an incident a person marked fixed, or
+// deleted, while the component is still bad is left closed: not reopened
+// by the next change, no error; a new one opens only after the component
+// was published operational and worsened again.
+func TestIncidentClosedByHand(t *testing.T) {
+	for _, m := range modes {
+		for _, how := range []string{"fixed", "deleted"} {
+			t.Run(m.name+" "+how, func(t *testing.T) {
+				w := newCachetWorld(t, m.mode, "incidents:\n  enabled: true", "")
+				w.code.Store(503)
+				w.run(Options{})
+				inc := w.cachet.Incidents()[0]
+				if how == "fixed" {
+					inc.Status = 4
+					w.cachet.AddIncident(inc)
+				} else {
+					w.cachet.RemoveIncident(inc.ID)
+				}
+				codes := []int64{429, 429, 503, 200} // still bad, changing; then operational
+				if how == "deleted" {
+					codes = []int64{503, 200} // found out when it is to be resolved
+				}
+				for _, code := range codes {
+					w.code.Store(code)
+					if sum := w.run(Options{}); sum.Failed() {
+						t.Fatalf("%d: the run failed: %+v", code, sum.Rows[0])
+					}
+					if n := len(w.cachet.Incidents()); len(w.openIncidents()) != 0 || (how == "fixed" && n != 1) || (how == "deleted" && n != 0) {
+						t.Fatalf("%d: incidents %+v", code, w.cachet.Incidents())
+					}
+				}
+				w.code.Store(503)
+				w.run(Options{})
+				if open := w.openIncidents(); len(open) != 1 || open[0].ID == inc.ID {
+					t.Errorf("the next outage: open incidents %+v", open)
+				}
+			})
+		}
+	}
+}
+
+// TestNoIncidentForHiddenComponent: a disabled component, which visitors
+// do not see, gets its status but no public incident.
+func TestNoIncidentForHiddenComponent(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			w := newCachetWorld(t, m.mode, "incidents:\n  enabled: true", "")
+			w.cachet.Add(cachettest.Component{ID: 1, Name: "S1", Status: 1, Enabled: false})
+			w.code.Store(503)
+			sum := w.run(Options{})
+			if c, _ := w.cachet.Component(1); sum.Failed() || c.Status != 4 || len(w.cachet.Incidents()) != 0 {
+				t.Errorf("failed %v, component %+v, incidents %+v", sum.Failed(), c, w.cachet.Incidents())
+			}
+		})
+	}
+}
+
+// TestIncidentPageShowsWhatWasWritten: the page shows what the tool wrote
+// while its incident is open. Cachet 3.x shows the worse of the
+// component's status and an open incident's impact, which the API cannot
+// change later: a recovery from major to partial outage showed "Major
+// outage" until the incident was resolved.
+func TestIncidentPageShowsWhatWasWritten(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			w := newCachetWorld(t, m.mode, "incidents:\n  enabled: true\n  notify: true", "")
+			for _, tt := range []struct {
+				code  int64
+				shown int
+			}{{503, 4}, {429, 3}, {503, 4}, {200, 1}} {
+				w.code.Store(tt.code)
+				w.run(Options{})
+				if got := w.cachet.Shown(1); got != tt.shown {
+					t.Errorf("after %d the page shows %d, want %d", tt.code, got, tt.shown)
+				}
+			}
+		})
+	}
+}
+
+// TestIncidentDefaultTexts: the default texts read as a person would write
+// them (they said "S1 has Major Outage since 00:39 CET").
+func TestIncidentDefaultTexts(t *testing.T) {
+	w := newCachetWorld(t, cachettest.Cachet24, "incidents:\n  enabled: true\n  notify: true", "")
+	for _, code := range []int64{503, 429, 200} {
+		w.code.Store(code)
+		w.run(Options{})
+	}
+	inc := w.cachet.Incidents()[0]
+	texts := []string{inc.Name, w.texts()[1], w.texts()[2]}
+	want := []string{"S1: Major Outage", "S1 is now partly unavailable (it was unavailable).", "S1 is working normally again."}
+	if fmt.Sprint(texts) != fmt.Sprint(want) {
+		t.Errorf("texts %q, want %q", texts, want)
+	}
+	if !regexp.MustCompile(`^S1 has been unavailable since \d\d:\d\d \S+\. We are looking into it\.$`).MatchString(inc.Message) {
+		t.Errorf("message %q", inc.Message)
 	}
 }

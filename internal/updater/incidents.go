@@ -2,6 +2,7 @@ package updater
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,28 +13,6 @@ import (
 	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/status"
 )
-
-// incidentMarker ends the message of every incident this tool opens: an
-// HTML comment, invisible on the status page, by which a run that lost its
-// state finds the incident again instead of opening a second one.
-func incidentMarker(componentID int) string {
-	return fmt.Sprintf("<!-- cachet-updater component %d -->", componentID)
-}
-
-// findIncident returns the id of this tool's open incident for the
-// component, or 0.
-func findIncident(ctx context.Context, d Deps, componentID int) (int, error) {
-	open, err := d.Cachet.OpenIncidents(ctx, componentID)
-	if err != nil {
-		return 0, err
-	}
-	for _, i := range open {
-		if strings.Contains(i.Message, incidentMarker(componentID)) {
-			return i.ID, nil
-		}
-	}
-	return 0, nil
-}
 
 // incidentAction is what the incident stage does for one row.
 type incidentAction int
@@ -57,7 +36,8 @@ func (r Row) published() status.Status {
 // incidentFor decides the incident action for a row from the published
 // status and the incident this tool has open for the component. It acts on
 // published statuses only: nothing for a pending, held or maintenance row,
-// nor where the component's write failed or Cachet's status is unknown.
+// nor where the component's write failed or Cachet's status is unknown. A
+// disabled component, which visitors do not see, gets no new incident.
 func incidentFor(r Row, open *state.Incident, openAt status.Status) incidentAction {
 	switch r.Action {
 	case Unchanged, Updated, WouldUpdate:
@@ -66,7 +46,7 @@ func incidentFor(r Row, open *state.Incident, openAt status.Status) incidentActi
 	}
 	p := r.published()
 	switch {
-	case open == nil && p >= openAt:
+	case open == nil && p >= openAt && r.Enabled:
 		return openIncident
 	case open != nil && p == status.Operational:
 		return resolveIncident
@@ -125,25 +105,30 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 	p := r.published()
 	data := config.TemplateData{
 		Server: r.Server.Name, Component: r.ComponentName, ComponentID: r.Server.ComponentID,
-		Status: p.Label(), StatusName: p.String(), Previous: r.Current.Label(), Rule: r.Rule(),
-		URL: r.Server.DisplayURL(), Time: now,
+		Status: p.Label(), StatusName: p.String(), State: p.Plain(), Previous: r.Current.Label(), PreviousState: r.Current.Plain(),
+		Rule: r.Rule(), URL: r.Server.DisplayURL(), Time: now,
 	}
 	if open != nil {
-		data.Previous = open.Status.Label()
+		data.Previous, data.PreviousState = open.Status.Label(), open.Status.Plain()
 	}
 	switch action {
 	case openIncident:
 		if dryRun {
 			return nil, fmt.Sprintf("would open an incident (%s)", p), nil
 		}
-		// A run that lost its state finds the incident it opened before,
-		// and tells it the status instead of opening a second one.
-		found, err := findIncident(ctx, d, r.Server.ComponentID)
+		// A run that lost its state, or whose POST landed unseen, finds the
+		// incident open in Cachet and takes it on, as of Cachet's status:
+		// never a second one.
+		found, ok, err := d.Cachet.OpenIncident(ctx, r.Server.ComponentID)
 		if err != nil {
 			return nil, "", fmt.Errorf("looking for an open incident of component %d: %w", r.Server.ComponentID, err)
 		}
-		if found != 0 {
-			return incident(ctx, d, ic, r, &state.Incident{ID: found}, updateIncident, dryRun, now)
+		if ok {
+			taken := &state.Incident{ID: found.ID, Status: r.Current}
+			if p == r.Current {
+				return taken, fmt.Sprintf("found open incident %d", found.ID), nil
+			}
+			return incident(ctx, d, ic, r, taken, updateIncident, dryRun, now)
 		}
 		name, err := ic.Name.Execute(data)
 		if err != nil {
@@ -154,7 +139,7 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 			return nil, "", fmt.Errorf("incidents.message: %w", err)
 		}
 		inc, err := d.Cachet.CreateIncident(ctx, cachet.NewIncident{
-			Name: name, Message: msg + "\n\n" + incidentMarker(r.Server.ComponentID), Status: cachet.IncidentInvestigating,
+			Name: name, Message: msg, Status: cachet.IncidentInvestigating,
 			Visible: ic.Visible, Notify: ic.Notify, ComponentID: r.Server.ComponentID, ComponentStatus: p,
 		})
 		if err != nil {
@@ -173,10 +158,15 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 		if p < open.Status {
 			st = cachet.IncidentWatching // getting better
 		}
-		// Cachet 2.3 replaces the incident's message: keep the marker in it.
-		msg += "\n\n" + incidentMarker(r.Server.ComponentID)
-		if err := d.Cachet.UpdateIncident(ctx, open.ID, cachet.IncidentUpdate{Status: st, Message: msg, Notify: ic.Notify,
-			ComponentID: r.Server.ComponentID, ComponentStatus: p}); err != nil {
+		err = d.Cachet.UpdateIncident(ctx, open.ID, cachet.IncidentUpdate{Status: st, Message: msg, Notify: ic.Notify,
+			ComponentID: r.Server.ComponentID, ComponentStatus: p})
+		if errors.Is(err, cachet.ErrIncidentClosed) {
+			// A person closed it while the component is still bad: it stays
+			// closed, and remembered, so that none opens before the
+			// component is operational again.
+			return &state.Incident{ID: open.ID, Status: p}, strings.TrimPrefix(err.Error(), "cachet: "), nil
+		}
+		if err != nil {
 			return open, "", fmt.Errorf("updating incident %d: %w", open.ID, err)
 		}
 		return &state.Incident{ID: open.ID, Status: p}, fmt.Sprintf("updated incident %d (%s → %s)", open.ID, open.Status, p), nil
@@ -188,7 +178,11 @@ func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *sta
 		if err != nil {
 			return open, "", fmt.Errorf("incidents.resolved: %w", err)
 		}
-		if err := d.Cachet.ResolveIncident(ctx, open.ID, msg+"\n\n"+incidentMarker(r.Server.ComponentID), ic.Notify, r.Server.ComponentID); err != nil {
+		err = d.Cachet.ResolveIncident(ctx, open.ID, msg, ic.Notify, r.Server.ComponentID)
+		if errors.Is(err, cachet.ErrIncidentClosed) {
+			return nil, strings.TrimPrefix(err.Error(), "cachet: "), nil // closed by a person: let go
+		}
+		if err != nil {
 			return open, "", fmt.Errorf("resolving incident %d: %w", open.ID, err)
 		}
 		return nil, fmt.Sprintf("resolved incident %d", open.ID), nil

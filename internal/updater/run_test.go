@@ -89,7 +89,8 @@ func (f *runFixture) run(ctx context.Context, o Options) Summary {
 // report source as configured and the state file in dir.
 func runWith(ctx context.Context, t *testing.T, cfg *config.Config, dir string, o Options) Summary {
 	t.Helper()
-	client, err := cachet.New(cachet.Options{BaseURL: cfg.Cachet.URL, Token: runToken, HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+	client, err := cachet.New(cachet.Options{BaseURL: cfg.Cachet.URL, Token: runToken, HTTPClient: &http.Client{Timeout: 5 * time.Second},
+		Retries: cfg.Cachet.Retries, MinBackoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,13 @@ const (
 	FaultHang            // no answer until the client gives up
 	FaultClose           // the connection is closed without an answer
 	Fault429             // 429 with Retry-After: 1 (3.x: Laravel's body and X-RateLimit headers)
+	// FaultStored500 carries the request out, then answers 500 (Cachet
+	// stored the incident, then failed, e.g. sending the mail).
+	FaultStored500
+	// FaultDatabase is a database error (a lock, a lost connection):
+	// nothing is stored, and 2.x answers 400 "bad syntax" (its controllers
+	// turn a QueryException into a BadRequestHttpException), 3.x 500.
+	FaultDatabase
 )
 
 // FailNext makes the next n requests (only writes if onlyWrites) fail with
@@ -83,6 +90,12 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault) {
 			}
 		}
 		panic(http.ErrAbortHandler) // closes the stream without logging
+	case FaultDatabase:
+		if s.mode == Cachet3 {
+			writeMessage(w, http.StatusInternalServerError, msg500)
+			return
+		}
+		writeError(w, http.StatusBadRequest, detail400, nil)
 	case Fault429:
 		w.Header().Set("Retry-After", "1")
 		if s.mode == Cachet3 {

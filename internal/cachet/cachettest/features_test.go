@@ -327,3 +327,129 @@ func TestCreateAndRemove(t *testing.T) {
 		t.Errorf("3.x DELETE it again: %d %s", r.code, r.body)
 	}
 }
+
+// TestIncidentsAsStored: what Cachet stores and mails for each incident
+// request, by mode: Binput escapes an HTML comment (2.4: not in POST
+// /incidents); 2.4's PUT resets visible and stickied when they are
+// omitted; 2.4 mails every update of a visible incident, notify or not,
+// 3.x only with notifications, and PUT mails no one anywhere.
+func TestIncidentsAsStored(t *testing.T) {
+	const comment = "down <!-- x -->"
+	const escaped = "down &lt;!-- x --&gt;"
+	for _, mode := range []Mode{Cachet24, Cachet23, Cachet3} {
+		t.Run(mode.String(), func(t *testing.T) {
+			s := New(token, WithMode(mode))
+			defer s.Close()
+			s.Add(Component{ID: 1, Name: "one", Status: 1, Enabled: true})
+			auth := "X-Cachet-Token: " + token
+			if mode == Cachet3 {
+				auth = bearer
+			}
+			base := s.APIPath()
+			r := send(t, s, "POST", base+"/incidents", auth,
+				`{"name":"n","message":"`+comment+`","status":1,"visible":true,"stickied":true,"notify":false,"notifications":false,"component_id":1,"component_status":4}`)
+			if r.code/100 != 2 {
+				t.Fatalf("create: %d %s", r.code, r.body)
+			}
+			inc := s.Incidents()[0]
+			wantCreate := map[Mode]string{Cachet24: comment, Cachet23: escaped, Cachet3: comment}[mode]
+			if inc.Message != wantCreate {
+				t.Errorf("created with message %q, want %q", inc.Message, wantCreate)
+			}
+			mails := map[Mode]int{Cachet24: 1, Cachet23: 0, Cachet3: 0}[mode] // 2.4.1 mails the component change the incident makes
+			if got := s.Mails(); got[MailIncident] != 0 || got[MailComponent] != mails {
+				t.Errorf("mails after a create without notify: %v", got)
+			}
+			path := base + "/incidents/" + itoa(inc.ID)
+			if r := send(t, s, "PUT", path, auth, `{"status":2,"message":"`+comment+`"}`); r.code != 200 {
+				t.Fatalf("PUT: %d %s", r.code, r.body)
+			}
+			got, _ := s.Incident(inc.ID)
+			wantPut := map[Mode]string{Cachet24: escaped, Cachet23: escaped, Cachet3: comment}[mode]
+			if got.Message != wantPut || got.Status != 2 {
+				t.Errorf("after PUT: %+v, want message %q", got, wantPut)
+			}
+			if wantStickied := mode == Cachet3; got.Stickied != wantStickied || !got.Visible {
+				t.Errorf("after a PUT without stickied: stickied %v, want %v", got.Stickied, wantStickied)
+			}
+			if mode == Cachet23 {
+				if n := len(s.Mails()); n != 0 {
+					t.Errorf("2.3 mailed for incidents without notify: %v", s.Mails())
+				}
+				return
+			}
+			if r := send(t, s, "POST", path+"/updates", auth, `{"status":3,"message":"`+comment+`"}`); r.code/100 != 2 {
+				t.Fatalf("update: %d %s", r.code, r.body)
+			}
+			u := s.IncidentUpdates(inc.ID)
+			wantUpd := map[Mode]string{Cachet24: escaped, Cachet3: comment}[mode]
+			if len(u) != 1 || u[0].Message != wantUpd {
+				t.Errorf("update stored as %+v, want %q", u, wantUpd)
+			}
+			if want := map[Mode]int{Cachet24: 1, Cachet3: 0}[mode]; s.Mails()[MailIncidentUpdate] != want {
+				t.Errorf("mails for an update of an incident without notify: %v, want %d", s.Mails(), want)
+			}
+		})
+	}
+}
+
+// TestComponentMails: 2.3 mails every subscriber for every component PUT,
+// 2.4 only for a status change (not to 0) without silent, 3.x never.
+func TestComponentMails(t *testing.T) {
+	for _, tt := range []struct {
+		mode Mode
+		want int
+	}{{Cachet23, 4}, {Cachet24, 1}, {Cachet3, 0}} {
+		s := New(token, WithMode(tt.mode))
+		s.Add(Component{ID: 1, Name: "one", Status: 1, Enabled: true})
+		auth := "X-Cachet-Token: " + token
+		if tt.mode == Cachet3 {
+			auth = bearer
+		}
+		for _, body := range []string{`{"status":1}`, `{"status":2}`, `{"status":3,"silent":true}`, `{"status":0}`} {
+			send(t, s, "PUT", s.APIPath()+"/components/1", auth, body)
+		}
+		if got := s.Mails()[MailComponent]; got != tt.want {
+			t.Errorf("%s: %d component mails, want %d", tt.mode, got, tt.want)
+		}
+		s.Close()
+	}
+}
+
+// TestIncidentSearch2: a column filter on 2.x incidents works, sort always
+// sorts descending, and a column filter with page is Cachet's 500.
+func TestIncidentSearch2(t *testing.T) {
+	s := New(token)
+	defer s.Close()
+	for _, c := range []int{1, 2, 1} {
+		s.AddIncident(Incident{Name: "i", Message: "m", Status: 1, ComponentID: c})
+	}
+	r := do(t, s, "GET", "/api/v1/incidents?component_id=1&sort=id&order=asc&per_page=5", token, "", "", "")
+	var doc struct {
+		Data []struct{ ID int } `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &doc); err != nil || len(doc.Data) != 2 || doc.Data[0].ID != 3 || doc.Data[1].ID != 1 {
+		t.Errorf("component_id=1, sort=id: %d %s", r.code, r.body)
+	}
+	if r := do(t, s, "GET", "/api/v1/incidents?component_id=1&page=1", token, "", "", ""); r.code != 500 {
+		t.Errorf("a column with page: %d %s", r.code, r.body)
+	}
+}
+
+// TestFaultsOnWrites: FaultStored500 stores, then answers 500;
+// FaultDatabase stores nothing and answers 2.x's 400.
+func TestFaultsOnWrites(t *testing.T) {
+	s := New(token)
+	defer s.Close()
+	s.Add(Component{ID: 1, Name: "one", Status: 1, Enabled: true})
+	s.FailNext(FaultStored500, 1, true)
+	r := do(t, s, "POST", "/api/v1/incidents", token, "", jsonCT, `{"name":"n","message":"m","status":1}`)
+	if r.code != 500 || len(s.Incidents()) != 1 {
+		t.Errorf("stored, then 500: %d, %d incidents", r.code, len(s.Incidents()))
+	}
+	s.FailNext(FaultDatabase, 1, true)
+	r = do(t, s, "PUT", "/api/v1/components/1", token, "", jsonCT, `{"status":4}`)
+	if c, _ := s.Component(1); r.code != 400 || !strings.Contains(r.body, detail400) || c.Status != 1 {
+		t.Errorf("database error: %d %s, status %d", r.code, r.body, c.Status)
+	}
+}

@@ -11,12 +11,13 @@ import (
 
 // Incident is an incident as the fake stores it.
 type Incident struct {
-	ID      int
-	Name    string
-	Message string
-	Status  int  // 0..4, 4 fixed
-	Visible bool // guests see it (2.x visible 1, 3.x "guest")
-	Notify  bool // 2.x notify, 3.x notifications, as sent
+	ID       int
+	Name     string
+	Message  string
+	Status   int  // 0..4, 4 fixed
+	Visible  bool // guests see it (2.x visible 1, 3.x "guest")
+	Stickied bool // pinned to the top of the page (2.4 and 3.x)
+	Notify   bool // 2.x notify, 3.x notifications, as sent
 	// ComponentID and ComponentStatus are the component the incident
 	// names and its status then (3.x numbers on 3.x).
 	ComponentID     int
@@ -52,6 +53,13 @@ func (s *Server) AddIncident(in Incident) int {
 	}
 	s.incidents[in.ID] = &in
 	return in.ID
+}
+
+// RemoveIncident deletes an incident, as a person would in the dashboard.
+func (s *Server) RemoveIncident(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.incidents, id)
 }
 
 // Incidents returns the stored incidents by id.
@@ -118,7 +126,7 @@ func incidentJSON2(in *Incident, loc *time.Location) map[string]any {
 	human := humanIncident(in.Status, incidentNames2)
 	return map[string]any{
 		"id": in.ID, "component_id": in.ComponentID, "name": in.Name, "status": in.Status, "visible": visible,
-		"stickied": false, "notifications": in.Notify, "message": in.Message, "user_id": 1,
+		"stickied": in.Stickied, "notifications": in.Notify, "message": in.Message, "user_id": 1,
 		"occurred_at": in.CreatedAt.In(loc).Format(timeLayout), "created_at": in.CreatedAt.In(loc).Format(timeLayout),
 		"updated_at": in.UpdatedAt.In(loc).Format(timeLayout), "deleted_at": nil,
 		"human_status": human, "latest_status": in.Status, "latest_human_status": human,
@@ -178,12 +186,32 @@ func (s *Server) incidents2(w http.ResponseWriter, r *http.Request, tail string,
 	})
 }
 
+// listIncidents2 filters on columns as Cachet's SearchableTrait does (a
+// column mixed with page is a 500) and sorts like its SortableTrait, which
+// always sorts descending (only sort=id is modelled).
 func (s *Server) listIncidents2(w http.ResponseWriter, r *http.Request, authorized bool) {
+	columns := incidentColumns
+	if s.mode == Cachet23 {
+		columns = incidentColumns23
+	}
+	filters, ok := columnFilters(r.URL.Query(), columns)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, detail500, nil)
+		return
+	}
 	loc := s.zone(r)
 	s.mu.Lock()
+	all := s.sortedIncidentsLocked()
+	if r.URL.Query().Get("sort") == "id" {
+		slices.Reverse(all)
+	}
 	var items []any
-	for _, in := range s.sortedIncidentsLocked() {
-		if in.Visible || authorized { // guests see visible >= 1 only
+	for _, in := range all {
+		cols := map[string]string{
+			"id": strconv.Itoa(in.ID), "user_id": "1", "component_id": strconv.Itoa(in.ComponentID), "name": in.Name,
+			"status": strconv.Itoa(in.Status), "visible": bit(in.Visible), "stickied": bit(in.Stickied),
+		}
+		if (in.Visible || authorized) && matchColumns(cols, filters) { // guests see visible >= 1 only
 			items = append(items, incidentJSON2(in, loc))
 		}
 	}
@@ -218,13 +246,22 @@ func (s *Server) checkStatus2(in map[string]any, lo int, required bool, problems
 	return st, has && err == nil
 }
 
-// incidentFields2 reads the fields POST and PUT share. visible and notify
-// default to true, as Cachet's controllers do.
-func (s *Server) incidentFields2(in map[string]any, inc *Incident, problems *[]string) {
+// incidentFields2 reads the fields POST and PUT share, as Cachet's
+// controllers do: visible and notify default to true, stickied (2.4) to
+// false, on a PUT too. Binput cleans the message (see clean) except in
+// 2.4's POST /incidents, which reads it raw.
+func (s *Server) incidentFields2(in map[string]any, inc *Incident, raw bool, problems *[]string) {
 	if msg, ok := in["message"].(string); ok && msg != "" {
 		inc.Message = msg
+		if !raw {
+			inc.Message = clean(msg)
+		}
 	}
-	for key, dst := range map[string]*bool{"visible": &inc.Visible, "notify": &inc.Notify} {
+	flags := map[string]*bool{"visible": &inc.Visible, "notify": &inc.Notify, "stickied": &inc.Stickied}
+	if s.mode == Cachet23 {
+		delete(flags, "stickied") // 2.3 has no stickied incidents
+	}
+	for key, dst := range flags {
 		b, has, err := boolField(in, key)
 		switch {
 		case err != nil:
@@ -232,7 +269,7 @@ func (s *Server) incidentFields2(in map[string]any, inc *Incident, problems *[]s
 		case has:
 			*dst = b
 		default:
-			*dst = true
+			*dst = key != "stickied"
 		}
 	}
 	cid, hasID, err1 := intField(in, "component_id")
@@ -267,7 +304,7 @@ func (s *Server) createIncident2(w http.ResponseWriter, r *http.Request, body []
 		problems = append(problems, "The name field is required.")
 	}
 	inc.Status, _ = s.checkStatus2(in, 0, true, &problems)
-	s.incidentFields2(in, &inc, &problems)
+	s.incidentFields2(in, &inc, s.mode == Cachet24, &problems)
 	if inc.Message == "" {
 		problems = append(problems, "The message field is required.")
 	}
@@ -281,17 +318,32 @@ func (s *Server) createIncident2(w http.ResponseWriter, r *http.Request, body []
 	inc.UpdatedAt = inc.CreatedAt
 	s.incidents[inc.ID] = &inc
 	s.impactLocked(&inc)
+	if inc.Notify && inc.Visible {
+		s.mailLocked(MailIncident)
+	}
 	v := incidentJSON2(&inc, loc)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"data": v})
 }
 
 // impactLocked is 2.x's side effect of an incident naming a component
-// and a (truthy) status: the component takes that status.
+// and a (truthy) status: the component takes that status. 2.4.1 changes it
+// without silent, so a change mails as a component PUT would; 2.3 writes
+// the column directly, without events.
 func (s *Server) impactLocked(inc *Incident) {
 	if e, ok := s.comps[inc.ComponentID]; ok && inc.ComponentStatus != 0 && e.c.Status != inc.ComponentStatus {
 		e.c.Status, e.updated = inc.ComponentStatus, time.Now().UTC()
+		if s.mode == Cachet24 {
+			s.mailLocked(MailComponent)
+		}
 	}
+}
+
+// clean is what Binput's XSS filter does to an incident message where the
+// updater cares: an HTML comment is stored escaped, and the status page
+// then shows it as text.
+func clean(msg string) string {
+	return strings.NewReplacer("<!--", "&lt;!--", "-->", "--&gt;").Replace(msg)
 }
 
 // incident2 serves GET, PUT and DELETE /incidents/{id}.
@@ -330,7 +382,7 @@ func (s *Server) updateIncident2(w http.ResponseWriter, r *http.Request, id int,
 	inc := *s.incidents[id]
 	s.mu.Unlock()
 	st, hasSt := s.checkStatus2(in, 0, false, &problems)
-	s.incidentFields2(in, &inc, &problems)
+	s.incidentFields2(in, &inc, false, &problems)
 	if name, ok := in["name"].(string); ok && name != "" {
 		inc.Name = name
 	}
@@ -383,7 +435,10 @@ func (s *Server) createUpdate2(w http.ResponseWriter, r *http.Request, id int, b
 	inc, ok := s.incidents[id]
 	var u IncidentUpdate
 	if ok {
-		u = s.addUpdateLocked(inc, st, msg)
+		u = s.addUpdateLocked(inc, st, clean(msg))
+		if inc.Visible { // 2.4 mails every update of a visible incident, notify or not
+			s.mailLocked(MailIncidentUpdate)
+		}
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -402,7 +457,7 @@ func incidentRes3(in *Incident, includeComponents bool, loc *time.Location) map[
 	}
 	attrs := map[string]any{
 		"id": in.ID, "guid": fmt.Sprintf("00000000-0000-4000-8000-%012d", in.ID), "name": in.Name, "message": in.Message,
-		"visible": visible, "stickied": false, "notifications": in.Notify,
+		"visible": visible, "stickied": in.Stickied, "notifications": in.Notify,
 		"status":   labelled(humanIncident(in.Status, incidentNames3), in.Status),
 		"occurred": when(in.CreatedAt, loc), "published": when(in.CreatedAt, loc), "created": when(in.CreatedAt, loc), "updated": when(in.UpdatedAt, loc),
 	}
@@ -505,7 +560,7 @@ func (s *Server) listIncidents3(c *ctx3) {
 // notify; visible and notifications default to false.
 func (s *Server) incidentFields3(in map[string]any, inc *Incident, v *invalid) {
 	inc.Visible, _ = v.bool3(in, "visible")
-	v.bool3(in, "stickied")
+	inc.Stickied, _ = v.bool3(in, "stickied")
 	inc.Notify, _ = v.bool3(in, "notifications")
 	cid, hasID, err := intField(in, "component_id")
 	s.mu.Lock()
@@ -542,6 +597,9 @@ func (s *Server) createIncident3(c *ctx3) {
 	inc.ID, inc.CreatedAt = s.newIDLocked(), time.Now().UTC()
 	inc.UpdatedAt = inc.CreatedAt
 	s.incidents[inc.ID] = &inc
+	if inc.Notify && inc.Visible {
+		s.mailLocked(MailIncident)
+	}
 	doc := map[string]any{"data": incidentRes3(&inc, false, c.loc)}
 	s.mu.Unlock()
 	writeDoc(c.w, http.StatusCreated, doc)
@@ -619,6 +677,9 @@ func (s *Server) createUpdate3(c *ctx3, id int) {
 	var u IncidentUpdate
 	if ok {
 		u = s.addUpdateLocked(inc, st, msg)
+		if inc.Notify && inc.Visible { // NotifyIncidentUpdateSubscribers checks the incident's notifications
+			s.mailLocked(MailIncidentUpdate)
+		}
 	}
 	s.mu.Unlock()
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,17 +36,15 @@ func (s *Server) SetPaginationQuirks(q PaginationQuirks) {
 	s.quirks = q
 }
 
-// searchable reports whether Cachet lets a query filter components on col.
-func searchable(col string) bool {
-	switch col {
-	case "id", "name", "status", "order", "group_id", "enabled":
-		return true
-	}
-	return false
-}
+// The columns Cachet 2.x lets a query filter on.
+var (
+	componentColumns  = []string{"id", "name", "status", "order", "group_id", "enabled"}
+	incidentColumns   = []string{"id", "user_id", "component_id", "name", "status", "visible", "stickied"}
+	incidentColumns23 = []string{"id", "component_id", "name", "status", "visible"}
+)
 
 func (s *Server) listComponents(w http.ResponseWriter, r *http.Request, authorized bool) {
-	filters, ok := columnFilters(r.URL.Query())
+	filters, ok := columnFilters(r.URL.Query(), componentColumns)
 	if !ok {
 		// Cachet turns every other parameter into a column too: SQL error, 500.
 		writeError(w, http.StatusInternalServerError, detail500, nil)
@@ -74,7 +73,8 @@ func (s *Server) listComponents(w http.ResponseWriter, r *http.Request, authoriz
 // columnFilters mimics Cachet's SearchableTrait: when any query key is a
 // searchable column, every key except sort, order and per_page becomes a
 // WHERE clause; an unknown column (page included) is a SQL error.
-func columnFilters(q url.Values) (map[string]string, bool) {
+func columnFilters(q url.Values, columns []string) (map[string]string, bool) {
+	searchable := func(col string) bool { return slices.Contains(columns, col) }
 	filters := map[string]string{}
 	hasColumn := false
 	for k := range q {
@@ -97,17 +97,21 @@ func columnFilters(q url.Values) (map[string]string, bool) {
 }
 
 func matches(c Component, filters map[string]string) bool {
-	if len(filters) == 0 {
-		return true
-	}
-	enabled := "0"
-	if c.Enabled {
-		enabled = "1"
-	}
-	cols := map[string]string{
+	return matchColumns(map[string]string{
 		"id": strconv.Itoa(c.ID), "name": c.Name, "status": strconv.Itoa(c.Status),
-		"order": "0", "group_id": strconv.Itoa(c.GroupID), "enabled": enabled,
+		"order": "0", "group_id": strconv.Itoa(c.GroupID), "enabled": bit(c.Enabled),
+	}, filters)
+}
+
+func bit(b bool) string {
+	if b {
+		return "1"
 	}
+	return "0"
+}
+
+// matchColumns reports whether a row's columns hold every filter's value.
+func matchColumns(cols, filters map[string]string) bool {
 	for k, v := range filters {
 		if cols[k] != v {
 			return false

@@ -261,6 +261,10 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, id int, body []b
 	if e.c != old || s.mode == Cachet23 { // Cachet 2.4 only touches updated_at when something changed
 		e.updated = time.Now().UTC()
 	}
+	if silent, _, _ := boolField(in, "silent"); s.mode == Cachet23 || (e.c.Status != old.Status && e.c.Status != 0 && !silent) {
+		s.mailLocked(MailComponent) // 2.3 mails for every PUT; 2.4 not for 0, which it takes for "no status"
+
+	}
 	v := s.componentJSONLocked(e, loc)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"data": v})

@@ -5,13 +5,18 @@
 // the updater cares: pagination, token rules (X-Cachet-Token),
 // route-model binding before auth, 400 validation errors, 405 on PATCH,
 // 406 on a non-JSON Accept header, the Time-Zone header; incidents and
-// incident updates, metric points (folded into an equal one within the
-// metric's threshold) and schedules (a schedule without an end shows
-// completed_at as now, and none lists components, as on 2.4).
+// incident updates (searchable by column; a PUT resets an omitted visible
+// and stickied; PUT and updates store an HTML comment escaped, as Binput
+// does), metric points (folded into an equal one within the metric's
+// threshold) and schedules (a schedule without an end shows completed_at
+// as now, and none lists components, as on 2.4).
 //
 // Cachet 2.3 (WithMode(Cachet23)) has no incident updates and no
-// schedules (unknown routes, 404), stores component statuses outside 0..4
-// and re-enables a component whose PUT omits enabled.
+// schedules (unknown routes, 404), stores component statuses outside 0..4,
+// re-enables a component whose PUT omits enabled and escapes an HTML
+// comment in every incident message.
+//
+// Every mode counts the mails Cachet would send each subscriber (Mails).
 //
 // Cachet 3.x (NewV3, or WithMode(Cachet3), under /api or WithAPIPath)
 // follows cachethq/core: Authorization: Bearer only, token abilities (403
@@ -26,7 +31,7 @@
 // and removed through the API, as the acceptance suite does.
 //
 // Every mode can inject faults (5xx, HTML pages, truncated JSON, hangs,
-// dropped connections, 429); 2.x listings can make their pagination meta
+// dropped connections, 429, a 500 after storing, a database error); 2.x listings can make their pagination meta
 // lie. It is a normal package because the demo command serves it too.
 package cachettest
 
@@ -159,7 +164,35 @@ type Server struct {
 	metrics        map[int]*Metric
 	points         []Point
 	schedules      map[int]*Schedule
-	nextID         int // for incidents, updates, points, schedules
+	nextID         int            // for incidents, updates, points, schedules
+	mails          map[string]int // by Mail kind
+}
+
+// The kinds of mail Cachet sends its subscribers, as Mails counts them.
+const (
+	MailComponent      = "component status" // 2.3: every component PUT; 2.4: a status change, unless silent
+	MailIncident       = "new incident"     // a visible incident created with notify (3.x notifications)
+	MailIncidentUpdate = "incident update"  // 2.4: every update of a visible incident; 3.x: only with notifications
+)
+
+// Mails returns how many mailings Cachet would have sent each subscriber,
+// by kind (MailComponent, ...): what the requests so far set off in the
+// mode's Cachet. PUT /incidents/{id} mails no one in any mode.
+func (s *Server) Mails() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for k, n := range s.mails {
+		out[k] = n
+	}
+	return out
+}
+
+func (s *Server) mailLocked(kind string) {
+	if s.mails == nil {
+		s.mails = map[string]int{}
+	}
+	s.mails[kind]++
 }
 
 // New starts a fake on 127.0.0.1 that accepts token for writes. URL()
@@ -416,11 +449,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	f := s.takeFaultLocked(isWrite(r.Method))
 	s.mu.Unlock()
 	switch {
+	case f == FaultStored500:
+		s.answer(httptest.NewRecorder(), r, body, authorized)
+		s.serveFault(w, r, Fault500)
 	case f != FaultNone:
 		s.serveFault(w, r, f)
-	case s.mode == Cachet3:
-		s.route3(w, r, body, authorized)
 	default:
+		s.answer(w, r, body, authorized)
+	}
+}
+
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, body []byte, authorized bool) {
+	if s.mode == Cachet3 {
+		s.route3(w, r, body, authorized)
+	} else {
 		s.route(w, r, body, authorized)
 	}
 }

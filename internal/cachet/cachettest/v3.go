@@ -483,7 +483,8 @@ func severity3(v int) int {
 
 // latestLocked is a component's effective status: under maintenance while
 // a schedule in progress covers it, else its status, unless an open
-// incident's impact on it is more severe.
+// incident's impact on it is more severe (only a visible incident counts:
+// unresolvedIncidents()->viewableBy(false)).
 func (s *Server) latestLocked(c Component, now time.Time) int {
 	latest := c.Status
 	for _, sc := range s.schedules {
@@ -492,11 +493,26 @@ func (s *Server) latestLocked(c Component, now time.Time) int {
 		}
 	}
 	for _, in := range s.incidents {
-		if in.Status != 4 && in.ComponentID == c.ID && in.ComponentStatus > 0 && severity3(in.ComponentStatus) > severity3(latest) {
+		if in.Status != 4 && in.Visible && in.ComponentID == c.ID && in.ComponentStatus > 0 && severity3(in.ComponentStatus) > severity3(latest) {
 			latest = in.ComponentStatus
 		}
 	}
 	return latest
+}
+
+// Shown returns what visitors see of component id, in the mode's numbers:
+// on 3.x its latest_status, on 2.x its status.
+func (s *Server) Shown(id int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.comps[id]
+	switch {
+	case !ok:
+		return 0
+	case s.mode == Cachet3:
+		return s.latestLocked(e.c, time.Now())
+	}
+	return e.c.Status
 }
 
 func (s *Server) componentResLocked(e *entry, includeGroup bool, now time.Time) map[string]any {
@@ -645,11 +661,16 @@ func sortItems(items []map[string]any, sort string) {
 	}
 	key, desc := strings.TrimPrefix(sort, "-"), strings.HasPrefix(sort, "-")
 	slices.SortStableFunc(items, func(a, b map[string]any) int {
-		x, y := fmt.Sprint(a["attributes"].(map[string]any)[key]), fmt.Sprint(b["attributes"].(map[string]any)[key])
+		x, y := a["attributes"].(map[string]any)[key], b["attributes"].(map[string]any)[key]
 		if desc {
 			x, y = y, x
 		}
-		return strings.Compare(x, y)
+		if i, ok := x.(int); ok {
+			if j, ok := y.(int); ok {
+				return i - j
+			}
+		}
+		return strings.Compare(fmt.Sprint(x), fmt.Sprint(y))
 	})
 }
 
