@@ -70,13 +70,6 @@ func (s *secret) redact(text string) string {
 	return text
 }
 
-func (s *secret) redactAll(list []string) []string {
-	for i := range list {
-		list[i] = s.redact(list[i])
-	}
-	return list
-}
-
 // checkToken refuses a token that cannot be sent in an HTTP header; net/http
 // would fail every request with "invalid header field value", which looks
 // like a network error. The message never shows the token.

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/proxer/cachet-updater/internal/foreign"
 )
 
 // Cert is one certificate a server sent in its TLS handshake.
 type Cert struct {
-	Subject  string    // distinguished name, e.g. "CN=s14.example.org,O=Example"
-	Issuer   string    // the issuer's distinguished name
+	Subject  string    // distinguished name, e.g. "CN=s14.example.org,O=Example", as foreign.Text shows it
+	Issuer   string    // the issuer's distinguished name, likewise
 	NotAfter time.Time // when it expires
 }
 
@@ -48,7 +50,7 @@ func withCerts(r Result, chain []*x509.Certificate) Result {
 	r.CertExpiry = chain[0].NotAfter
 	r.Certs = make([]Cert, len(chain))
 	for i, c := range chain {
-		r.Certs[i] = Cert{Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter}
+		r.Certs[i] = Cert{Subject: foreign.Text(c.Subject.String()), Issuer: foreign.Text(c.Issuer.String()), NotAfter: c.NotAfter}
 	}
 	return r
 }

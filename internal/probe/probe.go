@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/proxer/cachet-updater/internal/foreign"
 )
 
 // Target is one server to probe.
@@ -342,20 +344,27 @@ func (tr *tracker) failure(parent, pctx context.Context, err error, lat, timeout
 		return Result{Latency: lat, Class: ClassTimeout, Err: &TimeoutError{After: timeout, While: tr.phase().String()}}
 	}
 	class := Classify(err)
-	switch {
-	case class == ClassTimeout:
+	if class == ClassTimeout {
 		// A timeout of the system's own (a connect that gave up early),
 		// not the probe's deadline.
 		return Result{Latency: lat, Class: class, Err: &TimeoutError{After: lat.Round(time.Millisecond), While: tr.phase().String()}}
-	case tr.informational.Load() > 0:
-		err = describe(class, shorten(err))
+	}
+	err = describe(class, shorten(err))
+	if tr.informational.Load() > 0 {
 		if !errors.Is(err, errOnly1xx) {
 			err = fmt.Errorf("%w, then %v", errOnly1xx, err)
 		}
-		return Result{Latency: lat, Class: ClassOther, Err: err}
+		class = ClassOther
 	}
-	return Result{Latency: lat, Class: class, Err: describe(class, shorten(err))}
+	return Result{Latency: lat, Class: class, Err: shown{err}}
 }
+
+// shown is an error whose text may quote what the server sent (a header
+// line, the names in its certificate): its text is as foreign.Text shows it.
+type shown struct{ error }
+
+func (e shown) Error() string { return foreign.Text(e.error.Error()) }
+func (e shown) Unwrap() error { return e.error }
 
 // TimeoutError is the Err of a ClassTimeout result.
 type TimeoutError struct {
