@@ -27,9 +27,12 @@ type RunJSON struct {
 	CachetError *string     `json:"cachet_error"`
 	TokenError  *string     `json:"token_error"`
 	Interrupted *string     `json:"interrupted"`
-	Offline     *string     `json:"offline"`  // why this machine looked offline (the guard)
-	Deferred    *string     `json:"deferred"` // shared state: why another vantage\'s run decides this round
-	Rows        []RowJSON   `json:"rows"`
+	// NotRun says why the run did nothing: another run held the lock (exit
+	// 3), or it could not start (exit 2: flags, config, token, lock_file).
+	NotRun   *string   `json:"not_run"`
+	Offline  *string   `json:"offline"`  // why this machine looked offline (the guard)
+	Deferred *string   `json:"deferred"` // shared state: why another vantage\'s run decides this round
+	Rows     []RowJSON `json:"rows"`
 }
 
 // SummaryJSON counts the rows by action, and Cachet's requests.
@@ -49,7 +52,7 @@ type SummaryJSON struct {
 	Observed          int   `json:"observed"` // shared state: left to another vantage's run
 	CachetReads       int64 `json:"cachet_reads"`
 	CachetWrites      int64 `json:"cachet_writes"`
-	Failed            bool  `json:"failed"` // the run exits 1 (or 4 when interrupted)
+	Failed            bool  `json:"failed"` // the run exits 1, 2 (could not start) or 4 (interrupted)
 }
 
 // SourceJSON names where something came from and whether it failed.
