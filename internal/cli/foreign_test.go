@@ -133,43 +133,62 @@ func TestRunEscapesCachetErrors(t *testing.T) {
 	}
 }
 
-// TestRunEscapesCertificates: a certificate whose names carry escape codes
-// is shown escaped by --only, and so is the error that quotes them.
-func TestRunEscapesCertificates(t *testing.T) {
+// setURLs gives the fleet's servers without a handler these URLs, in order
+// (the rest of each line may add keys).
+func (f *fixture) setURLs(urls ...string) {
+	f.t.Helper()
+	cfg, err := os.ReadFile(f.cfg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	text := string(cfg)
+	for _, u := range urls {
+		text = strings.Replace(text, "    url: http://127.0.0.1:1/\n", "    url: "+u+"\n", 1)
+	}
+	if err := os.WriteFile(f.cfg, []byte(text), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// tlsServer is an https server on loopback answering with h that shows a
+// self-signed certificate made from tmpl.
+func tlsServer(t *testing.T, tmpl *x509.Certificate, h http.HandlerFunc) *httptest.Server {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	evil := "evil\x1b]0;pwned\x07\n" + forged
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: evil, OrganizationalUnit: []string{strings.Repeat("u", 4000)}},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(90 * 24 * time.Hour),
-		DNSNames:     []string{"evil\x1b[31m.example"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 2)},
-	}
+	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
+	tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 2)} // never the address probed: verification fails unless skipped
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(okHandler))
+	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestRunEscapesCertificates: a certificate whose names carry escape codes
+// is shown escaped by --only, and so is the error that quotes them.
+func TestRunEscapesCertificates(t *testing.T) {
+	evil := "evil\x1b]0;pwned\x07\n" + forged
+	srv := tlsServer(t, &x509.Certificate{
+		Subject:   pkix.Name{CommonName: evil, OrganizationalUnit: []string{strings.Repeat("u", 4000)}},
+		NotBefore: time.Now().Add(-time.Hour),
+		NotAfter:  time.Now().Add(90 * 24 * time.Hour),
+		DNSNames:  []string{"evil\x1b[31m.example"},
+	}, okHandler)
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
 	fleet := []fleetServer{
 		{"Skip", 1, "s1", 1, nil, ""},
 		{"Verify", 2, "s2", 1, nil, ""},
 	}
 	f := newFixture(t, fleet, `{}`, "")
-	cfg, _ := os.ReadFile(f.cfg)
-	text := strings.Replace(string(cfg), "    url: http://127.0.0.1:1/\n", "    url: "+srv.URL+"/\n    tls_skip_verify: true\n", 1)
-	text = strings.Replace(text, "    url: http://127.0.0.1:1/\n", "    url: https://localhost:"+port+"/\n", 1)
-	if err := os.WriteFile(f.cfg, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	f.setURLs(srv.URL+"/\n    tls_skip_verify: true", "https://localhost:"+port+"/")
 	for _, args := range [][]string{{"run", "--dry-run", "--only", "Skip", "--only", "Verify"}, {"run", "--dry-run", "-o", "json"}} {
 		r := f.run(context.Background(), args...)
 		what := strings.Join(args, " ")

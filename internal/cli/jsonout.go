@@ -105,10 +105,11 @@ type ProbeJSON struct {
 	FinalURL  string  `json:"final_url,omitempty"`
 	// BodyMismatch: the answer's body did not match expect_body (BodyNote
 	// says so, with the reason when it could not be checked).
-	BodyMismatch bool       `json:"body_mismatch,omitempty"`
-	BodyNote     string     `json:"body_note,omitempty"`
-	CertExpiry   *time.Time `json:"cert_expiry,omitempty"`   // the leaf certificate's, https only
-	CertExpiring bool       `json:"cert_expiring,omitempty"` // within cert_expiry
+	BodyMismatch  bool       `json:"body_mismatch,omitempty"`
+	BodyNote      string     `json:"body_note,omitempty"`
+	CertExpiry    *time.Time `json:"cert_expiry,omitempty"`     // https only: the first expiry of the leaf certificates (the final hop's, the configured URL's)
+	CertNotBefore *time.Time `json:"cert_not_before,omitempty"` // when the last of them becomes valid
+	CertExpiring  bool       `json:"cert_expiring,omitempty"`   // one expires within cert_expiry, or is not valid yet
 }
 
 // DecisionJSON is the decision and the rules behind it.
@@ -234,8 +235,8 @@ func probeJSON(p probe.Result, certExpiring bool) ProbeJSON {
 	j := ProbeJSON{Code: p.Code, LatencyMS: float64(p.Latency.Microseconds()) / 1000, Class: string(p.Class), Bytes: p.Bytes, FinalURL: p.FinalURL,
 		BodyMismatch: p.BodyMismatch, BodyNote: p.BodyNote(), CertExpiring: certExpiring}
 	if !p.CertExpiry.IsZero() {
-		t := p.CertExpiry.UTC()
-		j.CertExpiry = &t
+		expiry, notBefore := p.CertExpiry.UTC(), p.CertNotBefore.UTC()
+		j.CertExpiry, j.CertNotBefore = &expiry, &notBefore
 	}
 	if p.Err != nil {
 		j.Error = p.Err.Error()
