@@ -125,7 +125,7 @@ func (c *Client) askAPI(ctx context.Context) (api, version string, err error) {
 	}
 	return "", "", &opError{sec: c.sec, method: http.MethodGet, path: "/version",
 		err: fmt.Errorf("unexpected answer %s, want a version (%s); cannot tell whether Cachet speaks the 2.x or the 3.x API: set cachet.api to v2 or v3",
-			excerpt(string(out.Data)), urlHintAny)}
+			excerpt(c.sec.redact(string(out.Data))), urlHintAny)}
 }
 
 // minorOf maps a 2.x version ("2.3.18", "v2.4.0-dev") to "2.3" or "2.4",

@@ -397,7 +397,7 @@ func TestAPIErrorFields(t *testing.T) {
 		t.Fatalf("%v is not an APIError", err)
 	}
 	if e.StatusCode != 400 || e.Title != "Bad Request" || e.Detail != "The request cannot be fulfilled due to bad syntax." ||
-		fmt.Sprint(e.Details) != "[The status may not be greater than 4.]" || e.Body != "" {
+		e.Details != "The status may not be greater than 4." || e.Body != "" {
 		t.Errorf("APIError = %#v", e)
 	}
 }

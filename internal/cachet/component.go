@@ -53,8 +53,8 @@ func (c *Component) UnmarshalJSON(b []byte) error {
 		b = res.Attributes
 	}
 	var raw struct {
-		ID      flexInt         `json:"id"`
-		Name    *string         `json:"name"`
+		ID           flexInt         `json:"id"`
+		Name         *string         `json:"name"`
 		Status       json.RawMessage `json:"status"`
 		LatestStatus json.RawMessage `json:"latest_status"`
 		Enabled      *flexBool       `json:"enabled"`

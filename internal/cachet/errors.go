@@ -7,25 +7,24 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
-)
 
-const excerptBytes = 200
+	"github.com/proxer/cachet-updater/internal/foreign"
+)
 
 // APIError is a non-2xx answer from Cachet. It never holds request headers,
 // and the token is removed from every text Cachet sent, so the token cannot
-// leak through it.
+// leak through it. Every text Cachet sent is as foreign.Text shows it:
+// escaped and cut.
 type APIError struct {
 	Method      string
 	Path        string // relative to the base URL, e.g. /components/14 (no query)
 	StatusCode  int
-	Title       string   // errors[0].title, or http.StatusText
-	Detail      string   // errors[0].detail
-	Details     []string // errors[0].meta.details (validation messages)
-	ContentType string   // media type of the response, e.g. text/html
-	// Body is a short, printable excerpt of a body that is not Cachet's
-	// error JSON (an HTML page from a proxy, say).
+	Title       string // errors[0].title, or http.StatusText
+	Detail      string // errors[0].detail, or 3.x's message
+	Details     string // the validation messages: errors[0].meta.details, or 3.x's errors
+	ContentType string // media type of the response, e.g. text/html
+	// Body is a short excerpt of a body that is not Cachet's error JSON
+	// (an HTML page from a proxy, say).
 	Body string
 
 	hint  string // what to check: cachet.url, or the token's rights
@@ -47,12 +46,12 @@ func (e *APIError) detail() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d %s", e.StatusCode, e.Title)
 	switch {
-	case e.Detail != "" || len(e.Details) > 0:
+	case e.Detail != "" || e.Details != "":
 		if e.Detail != "" {
 			b.WriteString(": " + e.Detail)
 		}
-		if len(e.Details) > 0 && !(len(e.Details) == 1 && e.Details[0] == e.Detail) {
-			b.WriteString(" (" + strings.Join(e.Details, " ") + ")")
+		if e.Details != "" && e.Details != e.Detail {
+			b.WriteString(" (" + e.Details + ")")
 		}
 	case e.Body == "":
 		b.WriteString(": empty response body")
@@ -85,15 +84,17 @@ func newAPIError(cl *call, resp *http.Response, body []byte, sec *secret) *APIEr
 			Details json.RawMessage `json:"details"`
 		} `json:"meta"`
 	}
+	// Redacted whole, then cut: a token cut in half would not be redacted.
+	text := func(s string) string { return foreign.Text(sec.redact(s)) }
 	err := json.Unmarshal(body, &env)
 	switch {
 	case err == nil && json.Unmarshal(env.Errors, &list) == nil && len(list) > 0:
 		first := list[0]
 		e.shape = shapeCachet2
-		e.Title, e.Detail, e.Details = sec.redact(first.Title), sec.redact(first.Detail), sec.redactAll(details(first.Meta.Details))
+		e.Title, e.Detail, e.Details = text(first.Title), text(first.Detail), text(details(first.Meta.Details))
 	case err == nil && env.Message != nil && *env.Message != "":
 		e.shape = shapeLaravel
-		e.Detail, e.Details = sec.redact(*env.Message), sec.redactAll(details(env.Errors))
+		e.Detail, e.Details = text(*env.Message), text(details(env.Errors))
 	default:
 		e.Body = excerpt(sec.redact(string(body)))
 	}
@@ -167,52 +168,23 @@ func isItemPath(path string) bool {
 	return false
 }
 
-// details accepts ["msg", ...] and {"field": ["msg", ...]}, the latter
-// in the order of the field names.
-func details(raw json.RawMessage) []string {
+// details joins ["msg", ...] and {"field": ["msg", ...]}, the latter in
+// the order of the field names.
+func details(raw json.RawMessage) string {
 	var list []string
-	if json.Unmarshal(raw, &list) == nil {
-		return list
-	}
-	var byField map[string][]string
-	if json.Unmarshal(raw, &byField) == nil {
+	if json.Unmarshal(raw, &list) != nil {
+		var byField map[string][]string
+		_ = json.Unmarshal(raw, &byField)
 		for _, field := range slices.Sorted(maps.Keys(byField)) {
 			list = append(list, byField[field]...)
 		}
 	}
-	return list
+	return strings.Join(list, " ")
 }
 
-// excerpt returns at most excerptBytes of printable text from body, which
-// is already redacted: a token cut in half at the end would not be.
-func excerpt(body string) string {
-	s := strings.ToValidUTF8(body[:min(len(body), 4*excerptBytes)], "?")
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		switch {
-		case unicode.IsSpace(r):
-			space = true
-			continue
-		case !unicode.IsPrint(r):
-			r = '?'
-		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		space = false
-		b.WriteRune(r)
-	}
-	out := b.String()
-	if len(out) <= excerptBytes {
-		return out
-	}
-	cut := excerptBytes - len("...")
-	for cut > 0 && !utf8.RuneStart(out[cut]) {
-		cut--
-	}
-	return out[:cut] + "..."
-}
+// excerpt is body, already redacted, with its runs of white space made one
+// space, as foreign.Text shows it.
+func excerpt(body string) string { return foreign.Text(strings.Join(strings.Fields(body), " ")) }
 
 // opError is a failure that is not an HTTP status: transport, reading or
 // decoding. path may include the query (it never holds the token); err may

@@ -53,13 +53,6 @@ func (s *secret) redact(text string) string {
 	return text
 }
 
-func (s *secret) redactAll(list []string) []string {
-	for i := range list {
-		list[i] = s.redact(list[i])
-	}
-	return list
-}
-
 // CheckToken says why token cannot be Cachet's API token, or nil: it goes
 // in an HTTP header, so it is one word of visible ASCII (Cachet's tokens
 // are letters, digits and, on 3.x, "|"). net/http would fail a line break

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/foreign"
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
@@ -82,7 +82,7 @@ func runComponents(ctx context.Context, o *ComponentsOptions) error {
 			return "-"
 		}
 		if n, ok := groups[id]; ok {
-			return printable(n)
+			return foreign.Text(n)
 		}
 		return strconv.Itoa(id)
 	}
@@ -101,7 +101,7 @@ func runComponents(ctx context.Context, o *ComponentsOptions) error {
 	tw := tabwriter.NewWriter(env.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tGROUP\tSTATUS\tSHOWN\tENABLED")
 	for _, c := range comps {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%t\n", c.ID, printable(c.Name), group(c.GroupID), c.Status, shown(c), c.Enabled)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%t\n", c.ID, foreign.Text(c.Name), group(c.GroupID), c.Status, shown(c), c.Enabled)
 	}
 	return tw.Flush()
 }
@@ -162,15 +162,3 @@ func starter(w io.Writer, c config.Cachet, comps []cachet.Component, group func(
 
 // yamlString quotes a name so any component name is valid YAML.
 func yamlString(s string) string { return strconv.Quote(s) }
-
-// printable returns s as it is when every character in it prints, and
-// quoted with Go escapes otherwise: a name from Cachet must not reach a
-// terminal with escape sequences (colours, window titles, cursor moves).
-func printable(s string) string {
-	for _, r := range s {
-		if r != ' ' && !unicode.IsPrint(r) {
-			return strconv.Quote(s)
-		}
-	}
-	return s
-}

@@ -27,10 +27,13 @@ type RunJSON struct {
 	CachetError *string     `json:"cachet_error"`
 	TokenError  *string     `json:"token_error"`
 	Interrupted *string     `json:"interrupted"`
-	Offline     *string     `json:"offline"`         // why this machine looked offline (the guard)
-	Deferred    *string     `json:"deferred"`        // shared state: why another vantage\'s run decides this round
-	Notes       []string    `json:"notes,omitempty"` // what the run says once: Cachet schedules that cover nothing or have no end
-	Rows        []RowJSON   `json:"rows"`
+	// NotRun says why the run did nothing: another run held the lock (exit
+	// 3), or it could not start (exit 2: flags, config, token, lock_file).
+	NotRun   *string   `json:"not_run"`
+	Offline  *string   `json:"offline"`         // why this machine looked offline (the guard)
+	Deferred *string   `json:"deferred"`        // shared state: why another vantage's run decides this round
+	Notes    []string  `json:"notes,omitempty"` // what the run says once: Cachet schedules that cover nothing or have no end
+	Rows     []RowJSON `json:"rows"`
 }
 
 // SummaryJSON counts the rows by action, and Cachet's requests.
@@ -50,7 +53,7 @@ type SummaryJSON struct {
 	Observed          int   `json:"observed"` // shared state: left to another vantage's run
 	CachetReads       int64 `json:"cachet_reads"`
 	CachetWrites      int64 `json:"cachet_writes"`
-	Failed            bool  `json:"failed"` // the run exits 1 (or 4 when interrupted)
+	Failed            bool  `json:"failed"` // the run exits 1, 2 (could not start) or 4 (interrupted)
 }
 
 // SourceJSON names where something came from and whether it failed.
@@ -103,10 +106,11 @@ type ProbeJSON struct {
 	FinalURL  string  `json:"final_url,omitempty"`
 	// BodyMismatch: the answer's body did not match expect_body (BodyNote
 	// says so, with the reason when it could not be checked).
-	BodyMismatch bool       `json:"body_mismatch,omitempty"`
-	BodyNote     string     `json:"body_note,omitempty"`
-	CertExpiry   *time.Time `json:"cert_expiry,omitempty"`   // the leaf certificate's, https only
-	CertExpiring bool       `json:"cert_expiring,omitempty"` // within cert_expiry
+	BodyMismatch  bool       `json:"body_mismatch,omitempty"`
+	BodyNote      string     `json:"body_note,omitempty"`
+	CertExpiry    *time.Time `json:"cert_expiry,omitempty"`     // https only: the first expiry of the leaf certificates (the final hop's, the configured URL's)
+	CertNotBefore *time.Time `json:"cert_not_before,omitempty"` // when the last of them becomes valid
+	CertExpiring  bool       `json:"cert_expiring,omitempty"`   // one expires within cert_expiry, or is not valid yet
 }
 
 // DecisionJSON is the decision and the rules behind it.
@@ -233,8 +237,8 @@ func probeJSON(p probe.Result, certExpiring bool) ProbeJSON {
 	j := ProbeJSON{Code: p.Code, LatencyMS: float64(p.Latency.Microseconds()) / 1000, Class: string(p.Class), Bytes: p.Bytes, FinalURL: p.FinalURL,
 		BodyMismatch: p.BodyMismatch, BodyNote: p.BodyNote(), CertExpiring: certExpiring}
 	if !p.CertExpiry.IsZero() {
-		t := p.CertExpiry.UTC()
-		j.CertExpiry = &t
+		expiry, notBefore := p.CertExpiry.UTC(), p.CertNotBefore.UTC()
+		j.CertExpiry, j.CertNotBefore = &expiry, &notBefore
 	}
 	if p.Err != nil {
 		j.Error = p.Err.Error()

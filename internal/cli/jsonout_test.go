@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
+	"github.com/proxer/cachet-updater/internal/runlock"
 )
 
 // TestRunJSON decodes `run --output json` into its struct: every row, the
@@ -66,6 +68,49 @@ func TestRunJSON(t *testing.T) {
 	}
 	if r := f.run(context.Background(), "run", "-o", "xml"); r.code != ExitUsage {
 		t.Errorf("--output xml: exit %d", r.code)
+	}
+}
+
+// TestRunJSONNotRun: a run that does nothing still prints its one
+// document, saying why: another run holds the lock (exit 3), or the config
+// is broken (exit 2, the error on stderr too).
+func TestRunJSONNotRun(t *testing.T) {
+	f := newFixture(t, defaultFleet(), `{}`, "")
+	decode := func(r result) RunJSON {
+		t.Helper()
+		var doc RunJSON
+		dec := json.NewDecoder(strings.NewReader(r.out))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&doc); err != nil || dec.More() {
+			t.Fatalf("exit %d: not one RunJSON document: %v\n%s%s", r.code, err, r.out, r.err)
+		}
+		return doc
+	}
+	l, err := runlock.Acquire(filepath.Join(f.dir, "run.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.run(context.Background(), "run", "-o", "json")
+	l.Release()
+	doc := decode(r)
+	if r.code != ExitLocked || doc.NotRun == nil || !strings.Contains(*doc.NotRun, "lock") || doc.Summary.Failed || doc.Rows == nil || len(doc.Rows) != 0 {
+		t.Errorf("lock held: exit %d, %+v", r.code, doc)
+	}
+	if len(f.cachet.Requests()) != 0 {
+		t.Error("a locked-out run must not talk to Cachet")
+	}
+
+	cfg, _ := os.ReadFile(f.cfg)
+	os.WriteFile(f.cfg, append(cfg, "no_such_key: 1\n"...), 0o600)
+	r = f.run(context.Background(), "run", "-o", "json", "--dry-run")
+	doc = decode(r)
+	if r.code != ExitUsage || doc.NotRun == nil || !strings.Contains(*doc.NotRun, "no_such_key") || !doc.Summary.Failed || !doc.DryRun ||
+		!strings.Contains(r.err, "no_such_key") {
+		t.Errorf("broken config: exit %d, %+v\n%s", r.code, doc, r.err)
+	}
+	os.WriteFile(f.cfg, cfg, 0o600)
+	if doc := decode(f.run(context.Background(), "run", "-o", "json")); doc.NotRun != nil {
+		t.Errorf("a run that ran: not_run %q", *doc.NotRun)
 	}
 }
 

@@ -59,7 +59,10 @@ func viewsCell(r updater.Row, s updater.Summary) string {
 
 func sourceAndCachetErrors(w io.Writer, s updater.Summary) {
 	for _, r := range s.Rows {
-		if r.CertExpiring {
+		switch {
+		case r.CertExpiring && r.Probe.CertNotBefore.After(s.Started):
+			fmt.Fprintf(w, "warning: the TLS certificate of %s is not valid before %s (or this machine's clock is wrong)\n", r.Server.Name, clock(r.Probe.CertNotBefore, s.Zone))
+		case r.CertExpiring:
 			fmt.Fprintf(w, "warning: the TLS certificate of %s expires %s (%s)\n", r.Server.Name, clock(r.Probe.CertExpiry, s.Zone), daysLeft(r.Probe.CertExpiry, s.Started))
 		}
 	}
@@ -118,12 +121,15 @@ func renderDetail(w io.Writer, s updater.Summary) {
 			}
 			fmt.Fprintf(tw, "expect_body\t%q: %s\n", r.Probe.BodyPattern, verdict)
 		}
+		if c := r.Probe.URLCert; c != nil {
+			fmt.Fprintf(tw, "url certificate\t%s\n", certLine(*c, s))
+		}
 		for i, c := range r.Probe.Certs {
 			what := "certificate"
 			if i > 0 {
 				what = "  issued by"
 			}
-			fmt.Fprintf(tw, "%s\t%s, issuer %s, expires %s (%s)\n", what, c.Subject, c.Issuer, clock(c.NotAfter, s.Zone), daysLeft(c.NotAfter, s.Started))
+			fmt.Fprintf(tw, "%s\t%s\n", what, certLine(c, s))
 		}
 		if r.Probe.FinalURL != "" && r.Probe.FinalURL != r.Server.DisplayURL() {
 			fmt.Fprintf(tw, "redirected to\t%s\n", r.Probe.FinalURL)
@@ -170,6 +176,14 @@ func renderDetail(w io.Writer, s updater.Summary) {
 		tw.Flush()
 	}
 	sourceAndCachetErrors(w, s)
+}
+
+func certLine(c probe.Cert, s updater.Summary) string {
+	line := fmt.Sprintf("%s, issuer %s, expires %s (%s)", c.Subject, c.Issuer, clock(c.NotAfter, s.Zone), daysLeft(c.NotAfter, s.Started))
+	if c.NotBefore.After(s.Started) {
+		line += ", not valid before " + clock(c.NotBefore, s.Zone)
+	}
+	return line
 }
 
 func probeCell(p probe.Result) string {

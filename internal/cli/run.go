@@ -108,8 +108,29 @@ a terminal, with --dry-run or with --only, it prints a table.`,
 	return cmd
 }
 
-// runRun is one run from a config path on; the demo calls it too.
+// runRun is one run from a config path on; the demo calls it too. With
+// --output json it prints one document on every run, also on one that did
+// nothing (not_run says why).
 func runRun(ctx context.Context, o *RunOptions) error {
+	started := o.Env.Now()
+	err := runOnce(ctx, o)
+	var ee *exitError
+	if o.Output != "json" || !errors.As(err, &ee) || (ee.code != ExitLocked && ee.code != ExitUsage) {
+		return err
+	}
+	why := "another run of this config holds the run lock (lock_file): this one did nothing"
+	if ee.code == ExitUsage {
+		why = fmt.Sprintf("could not run: %v", ee.err)
+	}
+	doc := RunJSON{Version: JSONVersion, DryRun: o.DryRun, Started: started.UTC(), NotRun: &why, Rows: []RowJSON{},
+		Summary: SummaryJSON{Failed: ee.code == ExitUsage}}
+	if werr := writeJSON(o.Env.Out, doc); werr != nil {
+		fmt.Fprintf(o.Env.Err, "cachet-updater: writing the JSON document to stdout: %v\n", werr)
+	}
+	return err
+}
+
+func runOnce(ctx context.Context, o *RunOptions) error {
 	env := o.Env
 	log, err := o.Global.logger(env)
 	if err != nil {

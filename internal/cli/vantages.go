@@ -107,7 +107,7 @@ func runVantages(ctx context.Context, o *VantagesOptions) error {
 		if v.This {
 			v.Name += " (this one)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", printable(v.Name), clock(v.Last, cfg.TimeZone.Loc), roundDur(now.Sub(v.Last)), v.Components, flag)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", v.Name, clock(v.Last, cfg.TimeZone.Loc), roundDur(now.Sub(v.Last)), v.Components, flag)
 	}
 	return tw.Flush()
 }

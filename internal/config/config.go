@@ -106,8 +106,8 @@ type Probe struct {
 	// (gzip decoded); a body that does not match is OnBodyMismatch.
 	ExpectBody     Regexp `yaml:"expect_body"`
 	OnBodyMismatch Status `yaml:"on_body_mismatch"`
-	// CertExpiry: an https certificate expiring within it is a warning
-	// (and OnCertExpiry, when set); 0 turns the check off.
+	// CertExpiry: an https certificate expiring within it, or not valid
+	// yet, is a warning (and OnCertExpiry, when set); 0 turns the check off.
 	CertExpiry   Duration       `yaml:"cert_expiry"`
 	OnCertExpiry OptionalStatus `yaml:"on_cert_expiry"`
 }

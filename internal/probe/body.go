@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+
+	"github.com/proxer/cachet-updater/internal/foreign"
 )
 
 // errHEADBody is the BodyErr of a HEAD probe with ExpectBody: a HEAD answer
@@ -70,7 +72,7 @@ func decodeBody(w *wire, encoding string) ([]byte, error) {
 		return gunzip(w)
 	default:
 		_, _ = io.Copy(io.Discard, w)
-		return nil, fmt.Errorf("body sent with Content-Encoding %q, which cachet-updater cannot decode (it asks for gzip only)", shortText(enc))
+		return nil, fmt.Errorf("body sent with Content-Encoding %s, which cachet-updater cannot decode (it asks for gzip only)", foreign.Text(enc))
 	}
 }
 
@@ -95,13 +97,4 @@ func gunzip(w *wire) ([]byte, error) {
 		return nil, fmt.Errorf("broken gzip body: %w", err)
 	}
 	return data, nil
-}
-
-// shortText cuts a server-sent value that goes into a message.
-func shortText(s string) string {
-	const limit = 40
-	if len(s) <= limit {
-		return s
-	}
-	return strings.ToValidUTF8(s[:limit], "") + "..."
 }

@@ -128,6 +128,7 @@ func TestProbeCerts(t *testing.T) {
 		wantCode  int
 		wantClass Class
 		wantLeaf  *x509.Certificate // nil: no certificates
+		wantURL   *x509.Certificate // the configured URL's leaf, when a redirect led elsewhere
 	}{
 		{name: "200", target: Target{URL: tlsSrv.URL + "/ok", TLSSkipVerify: true}, wantCode: 200, wantLeaf: leaf},
 		{name: "error status", target: Target{URL: tlsSrv.URL + "/503", TLSSkipVerify: true}, wantCode: 503, wantLeaf: leaf},
@@ -136,13 +137,13 @@ func TestProbeCerts(t *testing.T) {
 		{name: "closed after the handshake", target: Target{URL: tlsSrv.URL + "/reset", TLSSkipVerify: true}, wantClass: ClassReset, wantLeaf: leaf},
 		{name: "unknown authority", target: Target{URL: tlsSrv.URL + "/ok"}, wantClass: ClassTLS, wantLeaf: leaf},
 		{name: "plain http", target: Target{URL: plain.URL + "/ok"}, wantCode: 200},
-		{name: "https redirected to http", target: Target{URL: tlsSrv.URL + "/to-plain", TLSSkipVerify: true, FollowRedirects: true}, wantCode: 200},
+		{name: "https redirected to http", target: Target{URL: tlsSrv.URL + "/to-plain", TLSSkipVerify: true, FollowRedirects: true}, wantCode: 200, wantURL: leaf},
 		{name: "https redirected to http that times out", target: Target{URL: tlsSrv.URL + "/to-plain-hang", TLSSkipVerify: true, FollowRedirects: true, Timeout: 300 * time.Millisecond},
-			wantClass: ClassTimeout},
+			wantClass: ClassTimeout, wantURL: leaf},
 		{name: "https redirect not followed", target: Target{URL: tlsSrv.URL + "/to-plain", TLSSkipVerify: true}, wantCode: 302, wantLeaf: leaf},
 		{name: "http redirected to https", target: Target{URL: plain.URL + "/to-tls", TLSSkipVerify: true, FollowRedirects: true}, wantCode: 200, wantLeaf: leaf},
 		{name: "https redirected to another https", target: Target{URL: tlsSrv.URL + "/to-other", TLSSkipVerify: true, FollowRedirects: true},
-			wantCode: 200, wantLeaf: other},
+			wantCode: 200, wantLeaf: other, wantURL: leaf},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,14 +152,27 @@ func TestProbeCerts(t *testing.T) {
 			if r.Code != tt.wantCode || r.Class != tt.wantClass {
 				t.Fatalf("got code %d class %q (err %v), want code %d class %q", r.Code, r.Class, r.Err, tt.wantCode, tt.wantClass)
 			}
+			// The first expiry and the last start of the leaves.
+			var expiry, notBefore time.Time
+			for _, c := range []*x509.Certificate{tt.wantLeaf, tt.wantURL} {
+				if c != nil && (expiry.IsZero() || c.NotAfter.Before(expiry)) {
+					expiry = c.NotAfter
+				}
+				if c != nil && c.NotBefore.After(notBefore) {
+					notBefore = c.NotBefore
+				}
+			}
+			if !r.CertExpiry.Equal(expiry) || !r.CertNotBefore.Equal(notBefore) {
+				t.Errorf("CertExpiry = %v, CertNotBefore = %v; want %v, %v", r.CertExpiry, r.CertNotBefore, expiry, notBefore)
+			}
+			if (tt.wantURL == nil) != (r.URLCert == nil) || (r.URLCert != nil && r.URLCert.Subject != "CN="+tt.wantURL.Subject.CommonName) {
+				t.Errorf("URLCert = %+v, want %v", r.URLCert, tt.wantURL)
+			}
 			if tt.wantLeaf == nil {
-				if !r.CertExpiry.IsZero() || r.Certs != nil {
-					t.Errorf("CertExpiry %v, Certs %v; want none", r.CertExpiry, r.Certs)
+				if r.Certs != nil {
+					t.Errorf("Certs %v; want none", r.Certs)
 				}
 				return
-			}
-			if !r.CertExpiry.Equal(tt.wantLeaf.NotAfter) {
-				t.Errorf("CertExpiry = %v, want %v", r.CertExpiry, tt.wantLeaf.NotAfter)
 			}
 			want := []Cert{
 				{Subject: "CN=" + tt.wantLeaf.Subject.CommonName, Issuer: "CN=Test Root CA,O=cachet-updater tests", NotAfter: tt.wantLeaf.NotAfter},

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/proxer/cachet-updater/internal/foreign"
 )
 
 // Target is one server to probe.
@@ -70,9 +72,12 @@ type Result struct {
 	// BodyPattern is Target.ExpectBody's pattern, for messages; "" when
 	// the probe did not check the body.
 	BodyPattern string
-	// CertExpiry is when the leaf certificate of the last request's TLS
-	// connection expires (Certs[0].NotAfter); zero without one (http).
-	CertExpiry time.Time
+	// CertExpiry is when the first of the leaf certificates expires: the
+	// last request's (Certs[0]) and the configured URL's own (URLCert);
+	// zero without one (http). CertNotBefore is when the last of them
+	// becomes valid: both count also when verification was skipped.
+	CertExpiry    time.Time
+	CertNotBefore time.Time
 	// Certs is the chain that server sent, leaf first (not the chain this
 	// machine would verify). It is recorded whenever the last request of
 	// the probe (the final one after redirects) completed a TLS handshake,
@@ -80,6 +85,10 @@ type Result struct {
 	// that failed only the certificate check (expired, unknown authority,
 	// wrong name) records the certificates it was shown, too.
 	Certs []Cert
+	// URLCert is the leaf certificate of the configured URL's own server
+	// when redirects led to a server that shows another one (or plain
+	// http); nil otherwise.
+	URLCert *Cert
 }
 
 // BodyNote is what the body check adds to the status code in a table:
@@ -257,7 +266,7 @@ func (p *Prober) Probe(ctx context.Context, t Target) Result {
 	}
 	resp, err := p.client(t).Do(req)
 	if err != nil {
-		return withCerts(tr.failure(ctx, pctx, err, time.Since(start), timeout), tr.certs(nil, err))
+		return tr.withCerts(tr.failure(ctx, pctx, err, time.Since(start), timeout), tr.certs(nil, err))
 	}
 	tr.set(phaseBody)
 	body, matched, why := readBody(resp, t.ExpectBody)
@@ -267,13 +276,13 @@ func (p *Prober) Probe(ctx context.Context, t Target) Result {
 	if body.err != nil {
 		r := tr.failure(ctx, pctx, body.err, lat, timeout)
 		r.Bytes, r.FinalURL = body.n, final
-		return withCerts(r, tr.certs(resp, nil))
+		return tr.withCerts(r, tr.certs(resp, nil))
 	}
 	r := Result{Code: resp.StatusCode, Latency: lat, Bytes: body.n, FinalURL: final}
 	if t.ExpectBody != nil {
 		r.BodyMismatch, r.BodyErr, r.BodyPattern = !matched, why, t.ExpectBody.String()
 	}
-	return withCerts(r, tr.certs(resp, nil))
+	return tr.withCerts(r, tr.certs(resp, nil))
 }
 
 // newRequest builds the request for t. Only User-Agent and Accept ever
@@ -342,20 +351,27 @@ func (tr *tracker) failure(parent, pctx context.Context, err error, lat, timeout
 		return Result{Latency: lat, Class: ClassTimeout, Err: &TimeoutError{After: timeout, While: tr.phase().String()}}
 	}
 	class := Classify(err)
-	switch {
-	case class == ClassTimeout:
+	if class == ClassTimeout {
 		// A timeout of the system's own (a connect that gave up early),
 		// not the probe's deadline.
 		return Result{Latency: lat, Class: class, Err: &TimeoutError{After: lat.Round(time.Millisecond), While: tr.phase().String()}}
-	case tr.informational.Load() > 0:
-		err = describe(class, shorten(err))
+	}
+	err = describe(class, shorten(err))
+	if tr.informational.Load() > 0 {
 		if !errors.Is(err, errOnly1xx) {
 			err = fmt.Errorf("%w, then %v", errOnly1xx, err)
 		}
-		return Result{Latency: lat, Class: ClassOther, Err: err}
+		class = ClassOther
 	}
-	return Result{Latency: lat, Class: class, Err: describe(class, shorten(err))}
+	return Result{Latency: lat, Class: class, Err: shown{err}}
 }
+
+// shown is an error whose text may quote what the server sent (a header
+// line, the names in its certificate): its text is as foreign.Text shows it.
+type shown struct{ error }
+
+func (e shown) Error() string { return foreign.Text(e.error.Error()) }
+func (e shown) Unwrap() error { return e.error }
 
 // TimeoutError is the Err of a ClassTimeout result.
 type TimeoutError struct {
@@ -411,6 +427,8 @@ type tracker struct {
 	informational atomic.Int32                        // 1xx answers to the current request
 	infoBytes     atomic.Int64                        // their approximate size
 	peerCerts     atomic.Pointer[[]*x509.Certificate] // of the current request's completed TLS handshake
+	firstCerts    atomic.Pointer[[]*x509.Certificate] // of the first request's: the configured URL's server
+	requests      atomic.Int32                        // requests started: 1 + the redirects followed
 }
 
 type phaseID int32
@@ -448,6 +466,7 @@ func (tr *tracker) trace() *httptrace.ClientTrace {
 			tr.informational.Store(0)
 			tr.infoBytes.Store(0)
 			tr.peerCerts.Store(nil)
+			tr.requests.Add(1)
 		},
 		DNSStart:          func(httptrace.DNSStartInfo) { tr.set(phaseDNS) },
 		ConnectStart:      func(string, string) { tr.set(phaseConnect) },

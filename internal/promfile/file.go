@@ -23,9 +23,11 @@ const maxRead = 64 << 20
 // Write replaces the file at path with m: a temporary file in the same
 // directory (named path.tmp-*, which the collector's *.prom pattern skips),
 // synced, made readable by all (0644: node_exporter runs as another user),
-// renamed over path, and the directory synced. On any error the old file
-// stays as it was and no temporary file is left. The directory must exist:
-// it is node_exporter's, not ours to create. ctx bounds the file work.
+// renamed over path, and the directory synced. Only a regular file (or none)
+// is replaced: a rename would go over a device (/dev/null) as well. On any
+// error the old file stays as it was and no temporary file is left. The
+// directory must exist: it is node_exporter's, not ours to create. ctx
+// bounds the file work.
 func Write(ctx context.Context, path string, m Metrics) error {
 	if err := m.check(); err != nil {
 		return fmt.Errorf("textfile %s: %w (not written)", path, err)
@@ -39,13 +41,21 @@ func Write(ctx context.Context, path string, m Metrics) error {
 	if bounded.IsCtxErr(ctx, err) {
 		return fmt.Errorf("writing textfile %s: %w (gave up waiting on the file system)", path, err)
 	}
+	if errors.Is(err, errNotRegular) {
+		return fmt.Errorf("textfile %s %w: nothing was replaced; point metrics_file at a file in node_exporter's textfile directory", path, err)
+	}
 	if err != nil {
 		return fmt.Errorf("writing textfile %s: %w; check that its directory exists and that the user running cachet-updater may write there (the previous file is unchanged)", path, err)
 	}
 	return nil
 }
 
+var errNotRegular = errors.New("is not a regular file")
+
 func write(ctx context.Context, path string, data []byte) (err error) {
+	if info, err := os.Stat(path); err == nil && !info.Mode().IsRegular() {
+		return fmt.Errorf("%w (%s)", errNotRegular, info.Mode())
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {

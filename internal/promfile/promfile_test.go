@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -269,6 +270,32 @@ func TestWriteFails(t *testing.T) {
 		}
 		assertOnly(t, dir, "x.prom")
 	})
+	// Only a regular file is replaced: a rename goes over a device
+	// (metrics_file: /dev/null, as root), a FIFO or a socket alike.
+	for name, create := range map[string]func(path string) error{
+		"a named pipe at the path": func(path string) error { return syscall.Mkfifo(path, 0o600) },
+		"a socket at the path": func(path string) error {
+			_, err := net.Listen("unix", path) // closed with the test process
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "x.prom")
+			if err := create(path); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.Lstat(path)
+			err := Write(ctx, path, sampleMetrics())
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") || !strings.Contains(err.Error(), "metrics_file") {
+				t.Errorf("err %v, want one saying it is not a regular file", err)
+			}
+			if after, _ := os.Lstat(path); after == nil || after.Mode() != before.Mode() {
+				t.Errorf("%s: replaced", name)
+			}
+			assertOnly(t, dir, "x.prom")
+		})
+	}
 }
 
 // assertOnly fails unless dir holds exactly the named entries.

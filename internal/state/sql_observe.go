@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/proxer/cachet-updater/internal/foreign"
 	"github.com/proxer/cachet-updater/internal/quorum"
 	"github.com/proxer/cachet-updater/internal/status"
 )
@@ -33,8 +34,9 @@ type VantageInfo struct {
 	Components int       // how many components it has observations of
 }
 
-// maxDetail caps a detail in bytes: it is for people, one line.
-const maxDetail = 1000
+// maxDetail caps a detail in bytes: it is for people, one line, and no
+// more of it is shown.
+const maxDetail = foreign.Max
 
 var outcomePattern = regexp.MustCompile(`^[a-z][a-z_]{0,15}$`)
 
@@ -153,6 +155,8 @@ func (s *SQL) views(ctx context.Context, ids []int, into map[int][]View) error {
 			return fmt.Errorf("table %s: %w", table, err)
 		}
 		v.At, v.Status = at.t, status.Status(st)
+		// Any program may write these rows: their texts are foreign.
+		v.Vantage, v.Outcome, v.Detail = foreign.Text(v.Vantage), foreign.Text(v.Outcome), foreign.Text(v.Detail)
 		into[int(id)] = append(into[int(id)], v)
 	}
 	return rows.Err()
@@ -184,7 +188,7 @@ func (s *SQL) vantages(ctx context.Context) ([]VantageInfo, error) {
 		if err := rows.Scan(&v.Name, &last, &v.Components); err != nil {
 			return nil, fmt.Errorf("table %s: %w", table, err)
 		}
-		v.Last = last.t
+		v.Name, v.Last = foreign.Text(v.Name), last.t
 		out = append(out, v)
 	}
 	return out, rows.Err()

@@ -23,7 +23,7 @@ type Observation struct {
 	ErrorClass string // refused, reset, dns, tls, redirects, ... when Failure == TransportFailed
 	// BodyMismatch: an answer came, but its body did not match expect_body.
 	BodyMismatch bool
-	// CertExpiring: the server's certificate expires within cert_expiry.
+	// CertExpiring: a certificate of the server expires within cert_expiry or is not valid yet.
 	CertExpiring bool
 }
 
@@ -111,7 +111,7 @@ func probeStatus(obs Observation, p Policy) (Status, string) {
 		st, rule = p.OnBodyMismatch, fmt.Sprintf("HTTP %d, body does not match expect_body → %s (on_body_mismatch)", obs.Code, p.OnBodyMismatch)
 	}
 	if obs.CertExpiring && p.OnCertExpiry > st {
-		st, rule = p.OnCertExpiry, fmt.Sprintf("HTTP %d, certificate expires within cert_expiry → %s (on_cert_expiry)", obs.Code, p.OnCertExpiry)
+		st, rule = p.OnCertExpiry, fmt.Sprintf("HTTP %d, certificate expires within cert_expiry or is not valid yet → %s (on_cert_expiry)", obs.Code, p.OnCertExpiry)
 	}
 	return st, rule
 }

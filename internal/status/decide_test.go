@@ -142,7 +142,7 @@ func TestDecideBodyAndCertificate(t *testing.T) {
 	}{
 		{"200 with an error page", Observation{Code: 200, BodyMismatch: true}, MajorOutage, "200, body does not match expect_body → major_outage (on_body_mismatch)"},
 		{"503 with an error page stays major", Observation{Code: 503, BodyMismatch: true}, MajorOutage, "HTTP 503 matches no status key"},
-		{"certificate expiring", Observation{Code: 200, CertExpiring: true}, PerformanceIssues, "certificate expires within cert_expiry → performance_issues (on_cert_expiry)"},
+		{"certificate expiring", Observation{Code: 200, CertExpiring: true}, PerformanceIssues, "certificate expires within cert_expiry or is not valid yet → performance_issues (on_cert_expiry)"},
 		{"both: the worse", Observation{Code: 200, BodyMismatch: true, CertExpiring: true}, MajorOutage, "on_body_mismatch"},
 	}
 	for _, tt := range tests {

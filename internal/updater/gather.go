@@ -114,7 +114,7 @@ func canaries(cfg *config.Config) []probe.Target {
 }
 
 // Observe reduces a probe result to what the decision rule needs;
-// certExpiring says whether its certificate expires within cert_expiry.
+// certExpiring says whether a certificate expires within cert_expiry or is not valid yet.
 func Observe(r probe.Result, certExpiring bool) status.Observation {
 	obs := status.Observation{Code: r.Code, Latency: r.Latency, BodyMismatch: r.BodyMismatch, CertExpiring: certExpiring}
 	switch r.Class {
@@ -127,11 +127,11 @@ func Observe(r probe.Result, certExpiring bool) status.Observation {
 	return obs
 }
 
-// CertExpiring reports whether a result's certificate expires within the
-// server's cert_expiry of now (0: the check is off).
+// CertExpiring reports whether a result's certificates expire within the
+// server's cert_expiry of now, or are not valid yet (0: the check is off).
 func CertExpiring(s config.Server, r probe.Result, now time.Time) bool {
 	window := s.Probe.CertExpiry.D()
-	return window > 0 && !r.CertExpiry.IsZero() && r.CertExpiry.Before(now.Add(window))
+	return window > 0 && !r.CertExpiry.IsZero() && (r.CertExpiry.Before(now.Add(window)) || r.CertNotBefore.After(now))
 }
 
 func decideAll(servers []config.Server, results []probe.Result, counts map[string]int, haveCounts bool, th status.Thresholds, now time.Time) []Row {

@@ -72,7 +72,8 @@ type Options struct {
 type Row struct {
 	Server config.Server
 	Probe  probe.Result
-	// CertExpiring: the certificate expires within the server's cert_expiry.
+	// CertExpiring: a certificate expires within the server's cert_expiry,
+	// or is not valid yet.
 	CertExpiring  bool
 	Reports       status.Reports
 	Decision      status.Decision
@@ -301,8 +302,12 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	sum.Rows = decideAll(servers, in.results, in.counts, d.Source != nil && sum.SourceErr == nil, status.Thresholds(cfg.Reports.Thresholds), started)
 	for _, r := range sum.Rows {
 		if r.CertExpiring {
-			d.Log.Warn().Str("server", r.Server.Name).Time("expires", r.Probe.CertExpiry).
-				Int("days_left", int(r.Probe.CertExpiry.Sub(started).Hours()/24)).Msg("the server's TLS certificate expires soon")
+			msg := "the server's TLS certificate expires soon"
+			if r.Probe.CertNotBefore.After(started) {
+				msg = "the server's TLS certificate is not valid yet"
+			}
+			d.Log.Warn().Str("server", r.Server.Name).Time("expires", r.Probe.CertExpiry).Time("not_before", r.Probe.CertNotBefore).
+				Int("days_left", int(r.Probe.CertExpiry.Sub(started).Hours()/24)).Msg(msg)
 		}
 	}
 	sum.Offline = offline(in.results, in.canaries, cfg.Guard)
