@@ -76,7 +76,7 @@ func sourceAndCachetErrors(w io.Writer, s updater.Summary) {
 		fmt.Fprintf(w, "note: %s\n", s.Deferred)
 	}
 	if s.Offline != "" {
-		fmt.Fprintf(w, "error: this machine looks offline: %s; no server was marked down by its probe (reports still count)\n", s.Offline)
+		fmt.Fprintf(w, "error: this machine looks offline: %s; no server was marked down by its probe (reports still count); holds, confirmation, incidents and metric points were left alone\n", s.Offline)
 	}
 	if s.StateErr != nil {
 		fmt.Fprintf(w, "error: %v\n", s.StateErr)
@@ -321,7 +321,7 @@ func summaryLine(s updater.Summary) string {
 		fmt.Fprintf(&b, ", %d observed for another vantage", n)
 	}
 	if s.Offline != "" {
-		b.WriteString("; OFFLINE: nothing marked down")
+		b.WriteString("; OFFLINE: nothing marked down, holds and incidents left alone")
 	}
 	fmt.Fprintf(&b, "; reports: %s", s.Source)
 	if s.SourceErr != nil {

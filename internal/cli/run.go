@@ -60,7 +60,8 @@ in a row showed it (default 2: a single timeout never reaches the page;
 ACTION "pending" meanwhile). A status set by hand in Cachet is left alone for
 manual_hold (2h; "held"). When every server (at least 3) or every
 guard.canaries URL gets no HTTP answer, this machine looks offline: no probe
-makes a status worse this run (exit 1). A run that writes nothing proves the
+makes a status worse, no hold ends, no confirmation chain moves, no incident
+or metric point is written this run (exit 1). A run that writes nothing proves the
 token once an hour. The memory for this is the state file (state.path;
 default /var/lib/cachet-updater/ for root, ~/.local/state/cachet-updater/
 otherwise); --dry-run never changes it, deleting it resets it.

@@ -52,14 +52,19 @@ func saveState(ctx context.Context, d Deps, sum *Summary, st *state.State) {
 
 // remember records what this run decided and saw in the state: each
 // decided row's decision, what Cachet shows now, the hold; and it forgets
-// the components of servers no longer in the config.
+// the components of servers no longer in the config. An offline run (the
+// guard) records only what it wrote: its decisions are no evidence, so no
+// confirmation chain moves and no hold ends.
 func remember(st *state.State, rows []Row, servers []config.Server, at time.Time, offline bool) {
 	for _, r := range rows {
-		if !r.Decided() || (offline && !r.CurrentKnown) {
-			continue // an offline run's unguarded decisions are not evidence
+		wrote := r.Action == Updated || r.Action == WriteFailed || r.Action == Interrupted
+		if !r.Decided() || (offline && !wrote) {
+			continue
 		}
 		c := st.Component(r.Server.ComponentID, r.Server.Name)
-		c.Record(state.Decision{At: at, Status: r.Considered}, max(r.Server.Confirm.Worse, r.Server.Confirm.Better))
+		if !offline {
+			c.Record(state.Decision{At: at, Status: r.Considered}, max(r.Server.Confirm.Worse, r.Server.Confirm.Better))
+		}
 		if !r.CurrentKnown {
 			continue
 		}

@@ -300,7 +300,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	}
 	sum.Offline = offline(in.results, in.canaries, cfg.Guard)
 	if sum.Offline != "" {
-		d.Log.Error().Str("why", sum.Offline).Msg("this machine looks offline: no status is made worse by a probe this run")
+		d.Log.Error().Str("why", sum.Offline).Msg("this machine looks offline: no probe makes a status worse; holds, confirmation, incidents and metric points are left alone this run")
 	}
 	if d.Shared != nil {
 		sum.QuorumFresh = cfg.Quorum.Fresh.D()
@@ -330,7 +330,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		windows: windows(cfg.Maintenance.Windows), schedules: in.schedules,
 	})
 	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
-	if sum.CachetErr == nil {
+	if sum.CachetErr == nil && sum.Offline == "" { // the prober's own outage tells nothing about the servers
 		incidents(ctx, d, cfg, sum.Rows, st, o.DryRun, started)
 		points(ctx, d, cfg.Cachet.WriteConcurrency, sum.Rows, o.DryRun, started)
 	}
