@@ -182,7 +182,7 @@ func runRun(ctx context.Context, o *RunOptions) error {
 		shared, closeShared := openShared(ctx, cfg, env, opts.Vantage)
 		defer closeShared()
 		deps.Shared = shared
-	} else if deps.State, err = stateStore(cfg, env); err != nil {
+	} else if deps.State, err = stateStore(cfg, env, o.DryRun); err != nil {
 		return fail(ExitUsage, err)
 	}
 
@@ -286,10 +286,13 @@ func openShared(ctx context.Context, cfg *config.Config, env Env, vantage string
 	return s, func() { s.Close() }
 }
 
-func stateStore(cfg *config.Config, env Env) (state.Store, error) {
+func stateStore(cfg *config.Config, env Env, dryRun bool) (state.Store, error) {
 	path, err := statePath(cfg, env)
 	if err != nil {
 		return nil, err
+	}
+	if dryRun {
+		return state.NewFile(path, cfg.Path).ReadOnly(), nil
 	}
 	return state.NewFile(path, cfg.Path), nil
 }

@@ -61,8 +61,9 @@
 // status out of range, empty, over [MaxFileSize]) is moved aside to
 // <path>.corrupt-<UTC time, 20261125T063502Z> and Load returns an empty
 // state with a [*CorruptError] naming the new name: the run goes on without
-// history and should exit 1 so someone looks. Nothing is guessed from a part
-// of the file. Something that is not a regular file (a directory, a FIFO) or
+// history and should exit 1 so someone looks; a store for a dry run
+// ([File.ReadOnly]) leaves it where and as it is. Nothing is guessed from a
+// part of the file. Something that is not a regular file (a directory, a FIFO) or
 // that cannot be read is refused and left in place, with a nil state.
 //
 // # Writing

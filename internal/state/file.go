@@ -32,9 +32,10 @@ const MaxFileSize int64 = 64 << 20
 // File is a Store in one JSON file. It does not lock: the caller holds the
 // run lock while loading and saving.
 type File struct {
-	path   string
-	config string
-	now    func() time.Time
+	path     string
+	config   string
+	readOnly bool
+	now      func() time.Time
 }
 
 // NewFile returns the store in the file at path for the config at
@@ -44,12 +45,21 @@ func NewFile(path, configPath string) *File {
 	return &File{path: path, config: configPath, now: time.Now}
 }
 
+// ReadOnly returns the store for a dry run: its Load leaves a corrupt file
+// where and as it is, and its Save writes nothing.
+func (f *File) ReadOnly() *File {
+	c := *f
+	c.readOnly = true
+	return &c
+}
+
 // String returns "state file /path".
 func (f *File) String() string { return "state file " + f.path }
 
 // CorruptError means the file could not be read as a state file. It was moved
-// aside to MovedTo and Load returned an empty state: the run goes on without
-// history and should end with exit code 1 so someone looks.
+// aside to MovedTo (a read-only store leaves it: MovedTo is "") and Load
+// returned an empty state: the run goes on without history and should end
+// with exit code 1 so someone looks.
 type CorruptError struct {
 	Path    string
 	MovedTo string
@@ -57,6 +67,10 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
+	if e.MovedTo == "" {
+		return fmt.Sprintf("state file %s is corrupt (%v): left it as it is (dry run); this run went on with empty history, a real run moves the file aside",
+			e.Path, e.Err)
+	}
 	return fmt.Sprintf("state file %s is corrupt (%v): moved it to %s; this run went on with empty history (look at that file, then delete it)",
 		e.Path, e.Err, e.MovedTo)
 }
@@ -103,6 +117,9 @@ func (f *File) load(ctx context.Context) (*State, error) {
 	// A caller that gave up gets no file moved behind its back.
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, ctxErr
+	}
+	if f.readOnly {
+		return &State{Components: make(map[int]*Component)}, &CorruptError{Path: f.path, Err: err}
 	}
 	return f.moveAside(err)
 }
@@ -196,8 +213,8 @@ func exists(path string) bool {
 // the old file or the new one. It creates the directory (0700) when missing.
 // A symbolic link at the path is replaced by the file.
 func (f *File) Save(ctx context.Context, st *State) error {
-	if st == nil {
-		return fmt.Errorf("saving %s: no state", f)
+	if st == nil || f.readOnly {
+		return fmt.Errorf("saving %s: no state, or a read-only store (dry run)", f)
 	}
 	data, err := encode(st, f.config, f.now().UTC())
 	if err != nil {

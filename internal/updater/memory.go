@@ -22,8 +22,8 @@ const TokenProofEvery = time.Hour
 // (run_timeout, a signal): what the run learned is still worth keeping.
 const saveTimeout = 5 * time.Second
 
-// loadState reads the state. A corrupt file was moved aside: the run goes
-// on with an empty history and fails. Any other problem (a newer format, a
+// loadState reads the state. A corrupt file was moved aside (not by a dry
+// run's store): the run goes on with an empty history and fails. Any other problem (a newer format, a
 // file it cannot read) leaves the file alone: the run goes on with an empty
 // history, fails, and does not save over it.
 func loadState(ctx context.Context, d Deps) (st *state.State, saveable bool, err error) {
