@@ -179,7 +179,7 @@ func runRun(ctx context.Context, o *RunOptions) error {
 		if opts.Vantage, err = vantageName(cfg); err != nil {
 			return fail(ExitUsage, err)
 		}
-		shared, closeShared := openShared(ctx, cfg, env, opts.Vantage)
+		shared, closeShared := openShared(ctx, cfg, env, opts.Vantage, o.DryRun)
 		defer closeShared()
 		deps.Shared = shared
 	} else if deps.State, err = stateStore(cfg, env, o.DryRun); err != nil {
@@ -265,17 +265,18 @@ func vantageName(cfg *config.Config) (string, error) {
 	return name, nil
 }
 
-// openShared opens and migrates state.sql. A database that cannot be
-// opened is not a setup error: the run says so, and with quorum.probes 1
-// decides from its own probes.
-func openShared(ctx context.Context, cfg *config.Config, env Env, vantage string) (updater.Shared, func()) {
+// openShared opens and migrates state.sql (for a dry run: read-only, and
+// only checks the schema). A database that cannot be opened is not a setup
+// error: the run says so, and with quorum.probes 1 decides from its own
+// probes.
+func openShared(ctx context.Context, cfg *config.Config, env Env, vantage string, dryRun bool) (updater.Shared, func()) {
 	q := cfg.State.SQL
 	name := fmt.Sprintf("state database (%s)", q.Driver)
 	dsn, err := q.ResolveDSN(env.Getenv)
 	if err != nil {
 		return updater.Unavailable(name, fmt.Errorf("%s: %w", name, err)), func() {}
 	}
-	s, err := state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage})
+	s, err := state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage, ReadOnly: dryRun})
 	if err != nil {
 		return updater.Unavailable(name, err), func() {}
 	}
