@@ -110,9 +110,9 @@ type SQLOptions struct {
 // observations and the holder's Save commits at once. The lock is the
 // session's: a run that dies releases it with its connection.
 type SQL struct {
-	driver  string
-	prefix  string
-	vantage string
+	driver   string
+	prefix   string
+	vantage  string
 	timeout  time.Duration
 	readOnly bool
 	db       *sql.DB
