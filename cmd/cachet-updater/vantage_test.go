@@ -385,3 +385,48 @@ func TestVantagesDryRun(t *testing.T) {
 		})
 	}
 }
+
+// TestVantagesClockAhead: views dated a year ahead (a prober's clock is
+// wrong) do not count as fresh for ever: they do not outvote the live
+// vantage, and the run names the vantage whose clock is ahead.
+func TestVantagesClockAhead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	for _, db := range sharedDBs(t, dir) {
+		t.Run(db.name, func(t *testing.T) {
+			ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }))
+			defer ok.Close()
+			fake := cachettest.New("tok")
+			defer fake.Close()
+			fake.Add(cachettest.Component{ID: 1, Name: "Stream 1", Status: 1, Enabled: true})
+			w := &vantageWorld{t: t, bin: bin, dir: t.TempDir(), cachet: fake, ok: ok.URL, fail: ok.URL, db: db}
+			cfg := w.config("fra1", map[int]string{1: "ok"}, "")
+			w.mustRun(0, "run", "--config", cfg) // creates the tables
+
+			s, err := state.OpenSQL(context.Background(), state.SQLOptions{Driver: db.name, DSN: db.dsn, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ahead := time.Now().AddDate(1, 0, 0)
+			for _, v := range []string{"ams1", "nyc1"} {
+				obs := []state.Observation{{ComponentID: 1, Server: "Stream 1", At: ahead, Outcome: "error", Status: 4, Detail: "refused"}}
+				if err := s.Observe(context.Background(), v, obs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := w.mustRun(0, "run", "--config", cfg)
+			if n := w.writesTo(1); n != 0 {
+				t.Errorf("views a year ahead were counted: %d writes\n%s", n, out)
+			}
+			for _, v := range []string{"ams1", "nyc1"} {
+				if !strings.Contains(out, `"vantage":"`+v+`"`) || !strings.Contains(out, "its clock is ahead") {
+					t.Errorf("the run does not warn about %s's clock:\n%s", v, out)
+				}
+			}
+		})
+	}
+}

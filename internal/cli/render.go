@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/quorum"
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
@@ -49,8 +50,8 @@ func viewsCell(r updater.Row, s updater.Summary) string {
 		if v.Outcome == "answered" {
 			word = strings.TrimPrefix(strings.SplitN(v.Detail, " in ", 2)[0], "HTTP ")
 		}
-		if s.QuorumFresh > 0 && s.Started.Sub(v.At) > s.QuorumFresh {
-			word += " (stale)"
+		if why := quorum.Stale(v.At, s.QuorumFresh, s.Started); why != "" {
+			word += " (" + why + ")"
 		}
 		parts = append(parts, v.Vantage+" "+word)
 	}
@@ -133,8 +134,8 @@ func renderDetail(w io.Writer, s updater.Summary) {
 		}
 		for _, v := range r.Views {
 			stale := ""
-			if s.QuorumFresh > 0 && s.Started.Sub(v.At) > s.QuorumFresh {
-				stale = " (stale: older than quorum.fresh)"
+			if why := quorum.Stale(v.At, s.QuorumFresh, s.Started); why != "" {
+				stale = " (" + why + ": it does not count)"
 			}
 			fmt.Fprintf(tw, "vantage %s\t%s: %s, %s ago%s\n", v.Vantage, v.Status, v.Detail, roundDur(s.Started.Sub(v.At)), stale)
 		}

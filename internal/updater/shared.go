@@ -88,6 +88,7 @@ func sharedRound(ctx context.Context, d Deps, cfg *config.Config, o Options, sum
 		addViews(views, vantage, own)
 	}
 	applyQuorum(sum.Rows, views, cfg.Quorum, at)
+	warnClocks(d, views, at)
 	return st, saveable, unlock, true
 }
 
@@ -99,6 +100,23 @@ func addViews(views map[int][]state.View, vantage string, own []state.Observatio
 		vs = append(vs, state.View{Vantage: vantage, At: o.At, Status: o.Status, Outcome: o.Outcome, Detail: o.Detail})
 		slices.SortFunc(vs, func(a, b state.View) int { return strings.Compare(a.Vantage, b.Vantage) })
 		views[o.ComponentID] = vs
+	}
+}
+
+// warnClocks names each vantage whose views are dated in the future beyond
+// quorum.MaxAhead: its clock is wrong, and its views do not count.
+func warnClocks(d Deps, views map[int][]state.View, now time.Time) {
+	ahead := map[string]time.Time{}
+	for _, vs := range views {
+		for _, v := range vs {
+			if quorum.Stale(v.At, 0, now) != "" && v.At.After(ahead[v.Vantage]) {
+				ahead[v.Vantage] = v.At
+			}
+		}
+	}
+	for vantage, at := range ahead {
+		d.Log.Warn().Str("vantage", vantage).Time("observed_at", at).Str("ahead", at.Sub(now).Round(time.Second).String()).
+			Msg("a vantage's views are dated in the future: its clock is ahead, so they do not count; sync its clock (NTP)")
 	}
 }
 
@@ -187,7 +205,7 @@ func applyQuorum(rows []Row, views map[int][]state.View, q config.Quorum, now ti
 func viewList(views []state.View, fresh time.Duration, now time.Time) string {
 	var parts []string
 	for _, v := range views {
-		if fresh > 0 && now.Sub(v.At) > fresh {
+		if quorum.Stale(v.At, fresh, now) != "" {
 			continue
 		}
 		parts = append(parts, v.Vantage+" "+v.Detail)
