@@ -46,7 +46,10 @@
 //
 // "version" is the format version: a file with a newer one than this build
 // knows is refused (errors.Is [ErrNewerVersion]) and left alone; upgrade.
-// "config" and "saved_at" are for people; "config" is not checked.
+// "config" is the config that wrote the file: a File for another config
+// refuses it (errors.Is [ErrOtherConfig]) and leaves it alone, since two
+// configs sharing one file would prune each other's entries. "saved_at" is
+// for people.
 //
 // Unless state.path says otherwise the file is [DefaultPath]: for root
 // /var/lib/cachet-updater/, for other users $XDG_STATE_HOME/cachet-updater/

@@ -77,6 +77,11 @@ func (e *CorruptError) Error() string {
 
 func (e *CorruptError) Unwrap() error { return e.Err }
 
+// ErrOtherConfig is matched (errors.Is) by Load's error for a file another
+// config wrote: two configs sharing one file would prune each other's
+// entries. The file is left in place.
+var ErrOtherConfig = errors.New("two configs must not share one state file")
+
 // ErrNewerVersion is matched (errors.Is) by Load's error for a file written
 // by a newer cachet-updater. The file is left in place.
 var ErrNewerVersion = errors.New("written by a newer cachet-updater")
@@ -84,8 +89,8 @@ var ErrNewerVersion = errors.New("written by a newer cachet-updater")
 // Load reads the state. A missing file is the first run: an empty state and
 // no error. A file that is not valid is moved aside: an empty state and a
 // *CorruptError. Any other error (not a regular file, unreadable, a newer
-// format version, ctx done) leaves the file in place and returns a nil
-// state: the caller must not Save over it.
+// format version, written by another config, ctx done) leaves the file in
+// place and returns a nil state: the caller must not Save over it.
 func (f *File) Load(ctx context.Context) (*State, error) {
 	st, err := bounded.Do(ctx, func() (*State, error) { return f.load(ctx) })
 	if bounded.IsCtxErr(ctx, err) {
@@ -104,7 +109,11 @@ func (f *File) load(ctx context.Context) (*State, error) {
 	case err != nil:
 		return nil, err
 	default:
-		st, derr := decode(data)
+		st, config, derr := decode(data)
+		if derr == nil && config != "" && f.config != "" && config != f.config {
+			return nil, fmt.Errorf("%s belongs to the config %s, not to %s: %w; give each config its own state.path (unset, it is one per config), or, if that config was moved, write its new path into the file's \"config\" (the file was left as it is)",
+				f, config, f.config, ErrOtherConfig)
+		}
 		if derr == nil {
 			return st, nil
 		}

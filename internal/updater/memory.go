@@ -31,6 +31,9 @@ func loadState(ctx context.Context, d Deps) (st *state.State, saveable bool, err
 	if err == nil {
 		return st, true, nil
 	}
+	if errors.Is(err, state.ErrOtherConfig) {
+		return nil, false, err // the run refuses: Run returns it
+	}
 	var corrupt *state.CorruptError
 	if errors.As(err, &corrupt) {
 		d.Log.Error().Err(err).Msg("state: starting with an empty history")

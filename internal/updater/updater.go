@@ -241,7 +241,8 @@ func namesHint(name string, servers []config.Server) string {
 }
 
 // Run does one pass. Its error is for "could not run" (a bad --only, no
-// state store); every other failure is recorded in the Summary. The caller
+// state store, a state file of another config); every other failure is
+// recorded in the Summary. The caller
 // holds the run lock: Run loads the state, and saves it unless DryRun.
 func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, error) {
 	servers, err := Select(cfg.Servers, o.Only)
@@ -283,6 +284,9 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	}
 	in := gather(ctx, cfg, d, servers, started)
 	<-loaded
+	if errors.Is(stateErr, state.ErrOtherConfig) {
+		return Summary{}, stateErr // nothing written yet: the run refuses
+	}
 	sum.StateErr = stateErr
 	if in.sourceErr != nil {
 		sum.SourceErr = in.sourceErr
