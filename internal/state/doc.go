@@ -75,7 +75,10 @@
 // over the path, the directory synced): a crash or a full disk leaves the
 // previous file whole. The file is 0600, its directory is created 0700.
 // Load and Save return ctx's error when ctx ends first, even if the file
-// system hangs.
+// system hangs, and a Save that returned it never renames its file into
+// place later; a rename already begun when ctx ends is waited for a little
+// longer, and if it still hangs the error says the new state may land
+// ([bounded.ErrInDoubt]).
 //
 // The store does not lock: the caller holds the run lock from Load to Save,
 // so two runs of one config never interleave.

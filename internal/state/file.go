@@ -220,7 +220,9 @@ func exists(path string) bool {
 // Save writes st atomically: a temporary file in the same directory, synced,
 // renamed over the path, and the directory synced, so a crash leaves either
 // the old file or the new one. It creates the directory (0700) when missing.
-// A symbolic link at the path is replaced by the file.
+// A symbolic link at the path is replaced by the file. When ctx ends first
+// nothing is renamed afterwards; a rename already begun is waited for (up
+// to renameGrace, then the error wraps bounded.ErrInDoubt).
 func (f *File) Save(ctx context.Context, st *State) error {
 	if st == nil || f.readOnly {
 		return fmt.Errorf("saving %s: no state, or a read-only store (dry run)", f)
@@ -229,17 +231,26 @@ func (f *File) Save(ctx context.Context, st *State) error {
 	if err != nil {
 		return fmt.Errorf("saving %s: %w (not written)", f, err)
 	}
-	_, err = bounded.Do(ctx, func() (struct{}, error) { return struct{}{}, f.write(ctx, data) })
-	if bounded.IsCtxErr(ctx, err) {
-		return fmt.Errorf("saving %s: %w (gave up waiting on the file system)", f, err)
-	}
-	if err != nil {
+	_, err = bounded.Commit(ctx, renameGrace, func(point func() bool) (struct{}, error) { return struct{}{}, f.write(data, point) })
+	switch {
+	case errors.Is(err, bounded.ErrInDoubt):
+		return fmt.Errorf("saving %s: the rename into place got no answer within %s more: %w; the next run reads whichever state is there", f, renameGrace, err)
+	case bounded.IsCtxErr(ctx, err):
+		return fmt.Errorf("saving %s: %w (gave up waiting on the file system; the previous state is unchanged)", f, err)
+	case err != nil:
 		return fmt.Errorf("saving %s: %w; check that its directory is writable and has space (the previous state is unchanged)", f, err)
 	}
 	return nil
 }
 
-func (f *File) write(ctx context.Context, data []byte) (err error) {
+// renameGrace is how long Save still waits for a rename into place that
+// began before its context ended: the new state may land, and Save must
+// know whether it did.
+const renameGrace = 2 * time.Second
+
+// write writes data to a temporary file and renames it over the path, unless
+// point reports that the caller gave up before the rename.
+func (f *File) write(data []byte, point func() bool) (err error) {
 	dir := filepath.Dir(f.path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -264,8 +275,8 @@ func (f *File) write(ctx context.Context, data []byte) (err error) {
 		return err
 	}
 	// A caller that gave up must not find the file changed afterwards.
-	if err := ctx.Err(); err != nil {
-		return err
+	if !point() {
+		return context.Canceled
 	}
 	if err := os.Rename(tmp.Name(), f.path); err != nil {
 		return err

@@ -44,6 +44,9 @@ var (
 	// ErrUnavailable: the database could not be reached, or the connection
 	// broke.
 	ErrUnavailable = errors.New("the database is unavailable")
+	// ErrInDoubt: a commit was sent but got no answer (the connection broke
+	// or the timeout passed while it waited): it may have landed.
+	ErrInDoubt = errors.New("the commit got no answer: the state may have been saved or not")
 )
 
 // SQLOptions configures the shared SQL store.
@@ -198,6 +201,9 @@ func (s *SQL) openDB(dsn string) (*sql.DB, error) {
 			return nil, err
 		}
 		cfg.ParseTime, cfg.Loc = true, time.UTC
+		if cfg.ReadTimeout == 0 {
+			cfg.ReadTimeout = s.timeout // the driver's COMMIT waits for its answer without ctx
+		}
 		// The driver's own log goes to stderr, past the run's logger; what
 		// it would say comes back as the error this store reports.
 		cfg.Logger = &mysql.NopLogger{}
@@ -330,7 +336,7 @@ func (s *SQL) fail(op string, ctx, cctx context.Context, err error) error {
 		e.msg += fmt.Sprintf("; check that the %s database is running and reachable, and the DSN", s.driver)
 		e.kinds = append(e.kinds, ErrUnavailable)
 	}
-	for _, k := range []error{ErrLockBusy, ErrNewerSchema, ErrUnavailable} {
+	for _, k := range []error{ErrLockBusy, ErrNewerSchema, ErrUnavailable, ErrInDoubt} {
 		if errors.Is(err, k) {
 			e.kinds = append(e.kinds, k)
 		}
