@@ -23,9 +23,10 @@ const TokenProofEvery = time.Hour
 const saveTimeout = 5 * time.Second
 
 // loadState reads the state. A corrupt file was moved aside (not by a dry
-// run's store): the run goes on with an empty history and fails. Any other problem (a newer format, a
-// file it cannot read) leaves the file alone: the run goes on with an empty
-// history, fails, and does not save over it.
+// run's store): the run goes on with an empty history and fails. A file of
+// another config is returned for Run to refuse. Any other problem (a newer
+// format, a file it cannot read) leaves the file alone: the run goes on
+// with an empty history, fails, and does not save over it.
 func loadState(ctx context.Context, d Deps) (st *state.State, saveable bool, err error) {
 	st, err = d.State.Load(ctx)
 	if err == nil {
