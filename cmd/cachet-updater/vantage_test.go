@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
@@ -21,6 +22,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
+	"github.com/proxer/cachet-updater/internal/state"
 )
 
 // sharedDB is a database for one test: the state.sql block of a config,
@@ -29,6 +31,7 @@ type sharedDB struct {
 	name  string
 	block string // the config's state: block
 	env   []string
+	dsn   string // for opening it from the test
 }
 
 // sharedDBs are the databases the vantage tests run against: SQLite always,
@@ -36,7 +39,8 @@ type sharedDB struct {
 // set, each in a database (MySQL) or schema (PostgreSQL) of its own.
 func sharedDBs(t *testing.T, dir string) []sharedDB {
 	t.Helper()
-	dbs := []sharedDB{{name: "sqlite", block: "state:\n  sql:\n    driver: sqlite\n    dsn: " + filepath.Join(dir, "state.db") + "\n"}}
+	lite := filepath.Join(dir, "state.db")
+	dbs := []sharedDB{{name: "sqlite", block: "state:\n  sql:\n    driver: sqlite\n    dsn: " + lite + "\n", dsn: lite}}
 	suffix := func() string {
 		b := make([]byte, 4)
 		rand.Read(b)
@@ -56,7 +60,7 @@ func sharedDBs(t *testing.T, dir string) []sharedDB {
 		if own == dsn {
 			t.Fatalf("CU_TEST_MYSQL_DSN does not name the database cachet_updater_test: %s", dsn)
 		}
-		dbs = append(dbs, sharedDB{name: "mysql", block: "state:\n  sql:\n    driver: mysql\n    dsn_env: STATE_DSN\n", env: []string{"STATE_DSN=" + own}})
+		dbs = append(dbs, sharedDB{name: "mysql", block: "state:\n  sql:\n    driver: mysql\n    dsn_env: STATE_DSN\n", env: []string{"STATE_DSN=" + own}, dsn: own})
 	} else {
 		t.Log("CU_TEST_MYSQL_DSN is not set: the MariaDB case is skipped")
 	}
@@ -77,7 +81,7 @@ func sharedDBs(t *testing.T, dir string) []sharedDB {
 		q := u.Query()
 		q.Set("search_path", name)
 		u.RawQuery = q.Encode()
-		dbs = append(dbs, sharedDB{name: "postgres", block: "state:\n  sql:\n    driver: postgres\n    dsn_env: STATE_DSN\n", env: []string{"STATE_DSN=" + u.String()}})
+		dbs = append(dbs, sharedDB{name: "postgres", block: "state:\n  sql:\n    driver: postgres\n    dsn_env: STATE_DSN\n", env: []string{"STATE_DSN=" + u.String()}, dsn: u.String()})
 	} else {
 		t.Log("CU_TEST_POSTGRES_DSN is not set: the PostgreSQL case is skipped")
 	}
@@ -310,5 +314,119 @@ func TestVantagesDatabaseDown(t *testing.T) {
 	out = w.mustRun(1, "run", "--config", cfg)
 	if w.writesTo(1) != 1 || !strings.Contains(out, "state database (mysql)") {
 		t.Errorf("quorum 1, database down: %d writes\n%s", w.writesTo(1), out)
+	}
+}
+
+// TestVantagesDryRun: a dry run reads the other vantages' views and writes
+// nothing to the database: no tables, no observations (its vote must not
+// count for a real run), no decision lock.
+func TestVantagesDryRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	for _, db := range sharedDBs(t, dir) {
+		t.Run(db.name, func(t *testing.T) {
+			failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
+			defer failing.Close()
+			fake := cachettest.New("tok")
+			defer fake.Close()
+			fake.Add(cachettest.Component{ID: 1, Name: "Stream 1", Status: 1, Enabled: true})
+			w := &vantageWorld{t: t, bin: bin, dir: t.TempDir(), cachet: fake, ok: failing.URL, fail: failing.URL, db: db}
+			// The views stay fresh for the whole test: no timing in it.
+			config := func(vantage string) string {
+				path := w.config(vantage, map[int]string{1: "fail"}, "")
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(strings.Replace(string(data), "fresh: 3s", "fresh: 1h", 1)), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return path
+			}
+			open := func() *state.SQL {
+				s, err := state.OpenSQL(context.Background(), state.SQLOptions{Driver: db.name, DSN: db.dsn, Timeout: 5 * time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+
+			// Before the first real run: no tables are created (for
+			// SQLite, no file).
+			out := w.mustRun(1, "run", "--dry-run", "--config", config("laptop"))
+			if _, err := os.Stat(db.dsn); db.name == "sqlite" && err == nil {
+				t.Errorf("the dry run created the SQLite database:\n%s", out)
+			} else if v, err := open().SchemaVersion(context.Background()); db.name != "sqlite" && (err != nil || v != 0) {
+				t.Errorf("after the dry run the schema is at version %d (%v), want 0 (not created):\n%s", v, err, out)
+			}
+
+			w.mustRun(0, "run", "--config", config("fra1"))
+			unlock, err := open().Lock(context.Background(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = w.mustRun(0, "run", "--dry-run", "--config", config("laptop"))
+			unlock()
+			if !strings.Contains(out, "would update") || !strings.Contains(out, "fra1 503, laptop 503") {
+				t.Errorf("the dry run (with fra1's view and its own) does not say it would publish the outage:\n%s", out)
+			}
+			if out := w.mustRun(0, "vantages", "--config", config("fra1")); strings.Contains(out, "laptop") {
+				t.Errorf("the dry run's observations were recorded:\n%s", out)
+			}
+			// The only real vantage, quorum.probes 2: nothing published.
+			out = w.mustRun(0, "run", "--config", config("fra1"))
+			if n := w.writesTo(1); n != 0 {
+				t.Errorf("a dry run's vote was counted: %d writes\n%s", n, out)
+			}
+		})
+	}
+}
+
+// TestVantagesClockAhead: views dated a year ahead (a prober's clock is
+// wrong) do not count as fresh for ever: they do not outvote the live
+// vantage, and the run names the vantage whose clock is ahead.
+func TestVantagesClockAhead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	for _, db := range sharedDBs(t, dir) {
+		t.Run(db.name, func(t *testing.T) {
+			ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }))
+			defer ok.Close()
+			fake := cachettest.New("tok")
+			defer fake.Close()
+			fake.Add(cachettest.Component{ID: 1, Name: "Stream 1", Status: 1, Enabled: true})
+			w := &vantageWorld{t: t, bin: bin, dir: t.TempDir(), cachet: fake, ok: ok.URL, fail: ok.URL, db: db}
+			cfg := w.config("fra1", map[int]string{1: "ok"}, "")
+			w.mustRun(0, "run", "--config", cfg) // creates the tables
+
+			s, err := state.OpenSQL(context.Background(), state.SQLOptions{Driver: db.name, DSN: db.dsn, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ahead := time.Now().AddDate(1, 0, 0)
+			for _, v := range []string{"ams1", "nyc1"} {
+				obs := []state.Observation{{ComponentID: 1, Server: "Stream 1", At: ahead, Outcome: "error", Status: 4, Detail: "refused"}}
+				if err := s.Observe(context.Background(), v, obs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := w.mustRun(0, "run", "--config", cfg)
+			if n := w.writesTo(1); n != 0 {
+				t.Errorf("views a year ahead were counted: %d writes\n%s", n, out)
+			}
+			for _, v := range []string{"ams1", "nyc1"} {
+				if !strings.Contains(out, `"vantage":"`+v+`"`) || !strings.Contains(out, "its clock is ahead") {
+					t.Errorf("the run does not warn about %s's clock:\n%s", v, out)
+				}
+			}
+		})
 	}
 }

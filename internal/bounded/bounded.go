@@ -6,15 +6,44 @@ package bounded
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"time"
 )
 
 // Do runs fn and returns its result, or ctx's error as soon as ctx is done.
 // fn then finishes on its own goroutine and its result is dropped; it must
 // not touch what the caller owns after Do returns.
 func Do[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	return Commit(ctx, 0, func(func() bool) (T, error) { return fn() })
+}
+
+// ErrInDoubt is wrapped by Commit's error when the call had passed its point
+// of no return and did not finish within the grace: its last step may still
+// complete.
+var ErrInDoubt = errors.New("gave up waiting after the step that cannot be taken back began: it may still complete")
+
+// Commit is Do for a call whose last step cannot be taken back (a rename
+// into place). fn calls point right before that step: point reports false
+// when the caller has given up already, and fn must then not take it. Once
+// point reported true, ctx's end does not stop the wait at once: Commit
+// waits up to grace more for fn's result, then returns an error wrapping
+// ErrInDoubt and ctx's. So a caller told that Commit gave up is never
+// surprised by the step landing later.
+func Commit[T any](ctx context.Context, grace time.Duration, fn func(point func() bool) (T, error)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
+	}
+	var (
+		mu                sync.Mutex
+		passed, abandoned bool
+	)
+	point := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		passed = !abandoned
+		return passed
 	}
 	type result struct {
 		v   T
@@ -22,14 +51,27 @@ func Do[T any](ctx context.Context, fn func() (T, error)) (T, error) {
 	}
 	done := make(chan result, 1) // buffered: a late fn never blocks
 	go func() {
-		v, err := fn()
+		v, err := fn(point)
 		done <- result{v, err}
 	}()
 	select {
 	case r := <-done:
 		return r.v, r.err
 	case <-ctx.Done():
+	}
+	mu.Lock()
+	abandoned = !passed
+	mu.Unlock()
+	if abandoned {
 		return zero, ctx.Err()
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-t.C:
+		return zero, fmt.Errorf("%w (%w)", ErrInDoubt, ctx.Err())
 	}
 }
 

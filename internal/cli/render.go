@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/quorum"
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
@@ -49,8 +50,8 @@ func viewsCell(r updater.Row, s updater.Summary) string {
 		if v.Outcome == "answered" {
 			word = strings.TrimPrefix(strings.SplitN(v.Detail, " in ", 2)[0], "HTTP ")
 		}
-		if s.QuorumFresh > 0 && s.Started.Sub(v.At) > s.QuorumFresh {
-			word += " (stale)"
+		if why := quorum.Stale(v.At, s.QuorumFresh, s.Started); why != "" {
+			word += " (" + why + ")"
 		}
 		parts = append(parts, v.Vantage+" "+word)
 	}
@@ -82,7 +83,7 @@ func sourceAndCachetErrors(w io.Writer, s updater.Summary) {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	if s.Offline != "" {
-		fmt.Fprintf(w, "error: this machine looks offline: %s; no server was marked down by its probe (reports still count)\n", s.Offline)
+		fmt.Fprintf(w, "error: this machine looks offline: %s; no server was marked down by its probe (reports still count); holds, confirmation, incidents and metric points were left alone\n", s.Offline)
 	}
 	if s.StateErr != nil {
 		fmt.Fprintf(w, "error: %v\n", s.StateErr)
@@ -142,8 +143,8 @@ func renderDetail(w io.Writer, s updater.Summary) {
 		}
 		for _, v := range r.Views {
 			stale := ""
-			if s.QuorumFresh > 0 && s.Started.Sub(v.At) > s.QuorumFresh {
-				stale = " (stale: older than quorum.fresh)"
+			if why := quorum.Stale(v.At, s.QuorumFresh, s.Started); why != "" {
+				stale = " (" + why + ": it does not count)"
 			}
 			fmt.Fprintf(tw, "vantage %s\t%s: %s, %s ago%s\n", v.Vantage, v.Status, v.Detail, roundDur(s.Started.Sub(v.At)), stale)
 		}
@@ -344,7 +345,7 @@ func summaryLine(s updater.Summary) string {
 		fmt.Fprintf(&b, ", %d observed for another vantage", n)
 	}
 	if s.Offline != "" {
-		b.WriteString("; OFFLINE: nothing marked down")
+		b.WriteString("; OFFLINE: nothing marked down, holds and incidents left alone")
 	}
 	fmt.Fprintf(&b, "; reports: %s", s.Source)
 	if s.SourceErr != nil {

@@ -20,7 +20,7 @@ import (
 const (
 	ExitOK          = 0 // the run completed and every write succeeded (servers being down is not a failure)
 	ExitFailed      = 1 // something failed on the way: a write, the report source, Cachet, an unknown component, the state, the token, this machine offline
-	ExitUsage       = 2 // could not run: bad flags, config, secrets or an unusable lock_file
+	ExitUsage       = 2 // could not run: bad flags, config, secrets, an unusable lock_file, a state file of another config
 	ExitLocked      = 3 // another run holds the lock: nothing was done
 	ExitInterrupted = 4 // SIGINT/SIGTERM or run_timeout ended the run early
 )
@@ -88,6 +88,7 @@ Exit codes:
   1  something failed on the way: a write, the report source, Cachet, an unknown
      component, the state file, a refused token, this machine looking offline
   2  could not run: bad flags, config, secrets or an unusable lock_file or state
+     (or a state file another config wrote)
   3  another run of the same config holds the lock: nothing was done
   4  interrupted by SIGINT/SIGTERM or run_timeout`,
 		SilenceUsage:  true,

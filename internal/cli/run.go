@@ -64,7 +64,8 @@ names it; maintenance.max_open 12h without an end), leaves its component
 alone ("maintenance"). Times in the table and in incident texts are in
 time_zone (default: this machine's zone, as cron's). When every server (at least 3) or every
 guard.canaries URL gets no HTTP answer, this machine looks offline: no probe
-makes a status worse this run (exit 1). A run that writes nothing proves the
+makes a status worse, no hold ends, no confirmation chain moves, no incident
+or metric point is written this run (exit 1). A run that writes nothing proves the
 token once an hour. The memory for this is the state file (state.path;
 default /var/lib/cachet-updater/ for root, ~/.local/state/cachet-updater/
 otherwise); --dry-run never changes it, deleting it resets it.
@@ -203,10 +204,10 @@ func runOnce(ctx context.Context, o *RunOptions) error {
 		if opts.Vantage, err = vantageName(cfg); err != nil {
 			return fail(ExitUsage, err)
 		}
-		shared, closeShared := openShared(ctx, cfg, env, opts.Vantage)
+		shared, closeShared := openShared(ctx, cfg, env, opts.Vantage, o.DryRun)
 		defer closeShared()
 		deps.Shared = shared
-	} else if deps.State, err = stateStore(cfg, env); err != nil {
+	} else if deps.State, err = stateStore(cfg, env, o.DryRun); err != nil {
 		return fail(ExitUsage, err)
 	}
 
@@ -289,17 +290,18 @@ func vantageName(cfg *config.Config) (string, error) {
 	return name, nil
 }
 
-// openShared opens and migrates state.sql. A database that cannot be
-// opened is not a setup error: the run says so, and with quorum.probes 1
-// decides from its own probes.
-func openShared(ctx context.Context, cfg *config.Config, env Env, vantage string) (updater.Shared, func()) {
+// openShared opens and migrates state.sql (for a dry run: read-only, and
+// only checks the schema). A database that cannot be opened is not a setup
+// error: the run says so, and with quorum.probes 1 decides from its own
+// probes.
+func openShared(ctx context.Context, cfg *config.Config, env Env, vantage string, dryRun bool) (updater.Shared, func()) {
 	q := cfg.State.SQL
 	name := fmt.Sprintf("state database (%s)", q.Driver)
 	dsn, err := q.ResolveDSN(env.Getenv)
 	if err != nil {
 		return updater.Unavailable(name, fmt.Errorf("%s: %w", name, err)), func() {}
 	}
-	s, err := state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage})
+	s, err := state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage, ReadOnly: dryRun})
 	if err != nil {
 		return updater.Unavailable(name, err), func() {}
 	}
@@ -310,10 +312,13 @@ func openShared(ctx context.Context, cfg *config.Config, env Env, vantage string
 	return s, func() { s.Close() }
 }
 
-func stateStore(cfg *config.Config, env Env) (state.Store, error) {
+func stateStore(cfg *config.Config, env Env, dryRun bool) (state.Store, error) {
 	path, err := statePath(cfg, env)
 	if err != nil {
 		return nil, err
+	}
+	if dryRun {
+		return state.NewFile(path, cfg.Path).ReadOnly(), nil
 	}
 	return state.NewFile(path, cfg.Path), nil
 }

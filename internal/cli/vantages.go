@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/proxer/cachet-updater/internal/config"
+	"github.com/proxer/cachet-updater/internal/quorum"
 	"github.com/proxer/cachet-updater/internal/state"
 )
 
@@ -88,7 +89,7 @@ func runVantages(ctx context.Context, o *VantagesOptions) error {
 	doc := VantagesJSON{Version: JSONVersion, Fresh: cfg.Quorum.Fresh.String(), Vantages: make([]VantageJSON, 0, len(list))}
 	for _, v := range list {
 		doc.Vantages = append(doc.Vantages, VantageJSON{Name: v.Name, Last: v.Last.UTC(), Components: v.Components,
-			Stale: now.Sub(v.Last) > fresh, This: v.Name == this})
+			Stale: quorum.Stale(v.Last, fresh, now) != "", This: v.Name == this})
 	}
 	if o.Output == "json" {
 		return writeJSON(env.Out, doc)
@@ -102,7 +103,7 @@ func runVantages(ctx context.Context, o *VantagesOptions) error {
 	for _, v := range doc.Vantages {
 		flag := ""
 		if v.Stale {
-			flag = fmt.Sprintf("STALE (older than quorum.fresh %s: its views do not count)", cfg.Quorum.Fresh)
+			flag = fmt.Sprintf("STALE (older than quorum.fresh %s, or its clock is ahead: its views do not count)", cfg.Quorum.Fresh)
 		}
 		if v.This {
 			v.Name += " (this one)"

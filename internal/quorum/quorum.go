@@ -38,7 +38,8 @@ type View struct {
 // probers looked lately to say anything, and the status is then
 // status.Unknown, which the caller must not publish as worse than what the
 // page shows. k below 1 counts as 1; fresh <= 0 means every view is fresh.
-// A view from the future (a prober's clock ahead) counts as fresh.
+// A view dated more than MaxAhead after now (a prober's clock is ahead) is
+// not fresh, whatever fresh says.
 func Decide(views []View, k int, fresh time.Duration, now time.Time) (st status.Status, n int, ok bool) {
 	k = max(k, 1)
 	seen := freshest(views, fresh, now)
@@ -61,7 +62,7 @@ func freshest(views []View, fresh time.Duration, now time.Time) map[string]View 
 		if v.Status < status.Operational || v.Status > status.MajorOutage {
 			continue
 		}
-		if fresh > 0 && now.Sub(v.At) > fresh {
+		if Stale(v.At, fresh, now) != "" {
 			continue
 		}
 		if old, dup := seen[v.Vantage]; dup && !v.At.After(old.At) {
@@ -70,4 +71,22 @@ func freshest(views []View, fresh time.Duration, now time.Time) map[string]View 
 		seen[v.Vantage] = v
 	}
 	return seen
+}
+
+// MaxAhead is how far a view may be dated after now and still count: clocks
+// differ a little, but a prober whose clock runs ahead would otherwise stay
+// fresh for ever.
+const MaxAhead = time.Minute
+
+// Stale says why a view taken at at does not count at now: "clock ahead"
+// (dated more than MaxAhead after now), "stale" (older than fresh; fresh
+// <= 0: never), or "" when it counts.
+func Stale(at time.Time, fresh time.Duration, now time.Time) string {
+	switch {
+	case at.Sub(now) > MaxAhead:
+		return "clock ahead"
+	case fresh > 0 && now.Sub(at) > fresh:
+		return "stale"
+	}
+	return ""
 }

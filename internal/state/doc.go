@@ -46,7 +46,10 @@
 //
 // "version" is the format version: a file with a newer one than this build
 // knows is refused (errors.Is [ErrNewerVersion]) and left alone; upgrade.
-// "config" and "saved_at" are for people; "config" is not checked.
+// "config" is the config that wrote the file: a File for another config
+// refuses it (errors.Is [ErrOtherConfig]) and leaves it alone, since two
+// configs sharing one file would prune each other's entries. "saved_at" is
+// for people.
 //
 // Unless state.path says otherwise the file is [DefaultPath]: for root
 // /var/lib/cachet-updater/, for other users $XDG_STATE_HOME/cachet-updater/
@@ -61,8 +64,9 @@
 // status out of range, empty, over [MaxFileSize]) is moved aside to
 // <path>.corrupt-<UTC time, 20261125T063502Z> and Load returns an empty
 // state with a [*CorruptError] naming the new name: the run goes on without
-// history and should exit 1 so someone looks. Nothing is guessed from a part
-// of the file. Something that is not a regular file (a directory, a FIFO) or
+// history and should exit 1 so someone looks; a store for a dry run
+// ([File.ReadOnly]) leaves it where and as it is. Nothing is guessed from a
+// part of the file. Something that is not a regular file (a directory, a FIFO) or
 // that cannot be read is refused and left in place, with a nil state.
 //
 // # Writing
@@ -71,7 +75,10 @@
 // over the path, the directory synced): a crash or a full disk leaves the
 // previous file whole. The file is 0600, its directory is created 0700.
 // Load and Save return ctx's error when ctx ends first, even if the file
-// system hangs.
+// system hangs, and a Save that returned it never renames its file into
+// place later; a rename already begun when ctx ends is waited for a little
+// longer, and if it still hangs the error says the new state may land
+// ([bounded.ErrInDoubt]).
 //
 // The store does not lock: the caller holds the run lock from Load to Save,
 // so two runs of one config never interleave.

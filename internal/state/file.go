@@ -32,9 +32,10 @@ const MaxFileSize int64 = 64 << 20
 // File is a Store in one JSON file. It does not lock: the caller holds the
 // run lock while loading and saving.
 type File struct {
-	path   string
-	config string
-	now    func() time.Time
+	path     string
+	config   string
+	readOnly bool
+	now      func() time.Time
 }
 
 // NewFile returns the store in the file at path for the config at
@@ -44,12 +45,21 @@ func NewFile(path, configPath string) *File {
 	return &File{path: path, config: configPath, now: time.Now}
 }
 
+// ReadOnly returns the store for a dry run: its Load leaves a corrupt file
+// where and as it is, and its Save writes nothing.
+func (f *File) ReadOnly() *File {
+	c := *f
+	c.readOnly = true
+	return &c
+}
+
 // String returns "state file /path".
 func (f *File) String() string { return "state file " + f.path }
 
 // CorruptError means the file could not be read as a state file. It was moved
-// aside to MovedTo and Load returned an empty state: the run goes on without
-// history and should end with exit code 1 so someone looks.
+// aside to MovedTo (a read-only store leaves it: MovedTo is "") and Load
+// returned an empty state: the run goes on without history and should end
+// with exit code 1 so someone looks.
 type CorruptError struct {
 	Path    string
 	MovedTo string
@@ -57,11 +67,20 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
+	if e.MovedTo == "" {
+		return fmt.Sprintf("state file %s is corrupt (%v): left it as it is (dry run); this run went on with empty history, a real run moves the file aside",
+			e.Path, e.Err)
+	}
 	return fmt.Sprintf("state file %s is corrupt (%v): moved it to %s; this run went on with empty history (look at that file, then delete it)",
 		e.Path, e.Err, e.MovedTo)
 }
 
 func (e *CorruptError) Unwrap() error { return e.Err }
+
+// ErrOtherConfig is matched (errors.Is) by Load's error for a file another
+// config wrote: two configs sharing one file would prune each other's
+// entries. The file is left in place.
+var ErrOtherConfig = errors.New("two configs must not share one state file")
 
 // ErrNewerVersion is matched (errors.Is) by Load's error for a file written
 // by a newer cachet-updater. The file is left in place.
@@ -70,8 +89,8 @@ var ErrNewerVersion = errors.New("written by a newer cachet-updater")
 // Load reads the state. A missing file is the first run: an empty state and
 // no error. A file that is not valid is moved aside: an empty state and a
 // *CorruptError. Any other error (not a regular file, unreadable, a newer
-// format version, ctx done) leaves the file in place and returns a nil
-// state: the caller must not Save over it.
+// format version, written by another config, ctx done) leaves the file in
+// place and returns a nil state: the caller must not Save over it.
 func (f *File) Load(ctx context.Context) (*State, error) {
 	st, err := bounded.Do(ctx, func() (*State, error) { return f.load(ctx) })
 	if bounded.IsCtxErr(ctx, err) {
@@ -90,7 +109,11 @@ func (f *File) load(ctx context.Context) (*State, error) {
 	case err != nil:
 		return nil, err
 	default:
-		st, derr := decode(data)
+		st, config, derr := decode(data)
+		if derr == nil && config != "" && f.config != "" && config != f.config {
+			return nil, fmt.Errorf("%s belongs to the config %s, not to %s: %w; give each config its own state.path (unset, it is one per config), or, if that config was moved, write its new path into the file's \"config\" (the file was left as it is)",
+				f, config, f.config, ErrOtherConfig)
+		}
 		if derr == nil {
 			return st, nil
 		}
@@ -103,6 +126,9 @@ func (f *File) load(ctx context.Context) (*State, error) {
 	// A caller that gave up gets no file moved behind its back.
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, ctxErr
+	}
+	if f.readOnly {
+		return &State{Components: make(map[int]*Component)}, &CorruptError{Path: f.path, Err: err}
 	}
 	return f.moveAside(err)
 }
@@ -194,26 +220,37 @@ func exists(path string) bool {
 // Save writes st atomically: a temporary file in the same directory, synced,
 // renamed over the path, and the directory synced, so a crash leaves either
 // the old file or the new one. It creates the directory (0700) when missing.
-// A symbolic link at the path is replaced by the file.
+// A symbolic link at the path is replaced by the file. When ctx ends first
+// nothing is renamed afterwards; a rename already begun is waited for (up
+// to renameGrace, then the error wraps bounded.ErrInDoubt).
 func (f *File) Save(ctx context.Context, st *State) error {
-	if st == nil {
-		return fmt.Errorf("saving %s: no state", f)
+	if st == nil || f.readOnly {
+		return fmt.Errorf("saving %s: no state, or a read-only store (dry run)", f)
 	}
 	data, err := encode(st, f.config, f.now().UTC())
 	if err != nil {
 		return fmt.Errorf("saving %s: %w (not written)", f, err)
 	}
-	_, err = bounded.Do(ctx, func() (struct{}, error) { return struct{}{}, f.write(ctx, data) })
-	if bounded.IsCtxErr(ctx, err) {
-		return fmt.Errorf("saving %s: %w (gave up waiting on the file system)", f, err)
-	}
-	if err != nil {
+	_, err = bounded.Commit(ctx, renameGrace, func(point func() bool) (struct{}, error) { return struct{}{}, f.write(data, point) })
+	switch {
+	case errors.Is(err, bounded.ErrInDoubt):
+		return fmt.Errorf("saving %s: the rename into place got no answer within %s more: %w; the next run reads whichever state is there", f, renameGrace, err)
+	case bounded.IsCtxErr(ctx, err):
+		return fmt.Errorf("saving %s: %w (gave up waiting on the file system; the previous state is unchanged)", f, err)
+	case err != nil:
 		return fmt.Errorf("saving %s: %w; check that its directory is writable and has space (the previous state is unchanged)", f, err)
 	}
 	return nil
 }
 
-func (f *File) write(ctx context.Context, data []byte) (err error) {
+// renameGrace is how long Save still waits for a rename into place that
+// began before its context ended: the new state may land, and Save must
+// know whether it did.
+const renameGrace = 2 * time.Second
+
+// write writes data to a temporary file and renames it over the path, unless
+// point reports that the caller gave up before the rename.
+func (f *File) write(data []byte, point func() bool) (err error) {
 	dir := filepath.Dir(f.path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -238,8 +275,8 @@ func (f *File) write(ctx context.Context, data []byte) (err error) {
 		return err
 	}
 	// A caller that gave up must not find the file changed afterwards.
-	if err := ctx.Err(); err != nil {
-		return err
+	if !point() {
+		return context.Canceled
 	}
 	if err := os.Rename(tmp.Name(), f.path); err != nil {
 		return err

@@ -40,11 +40,12 @@ func encode(st *State, config string, savedAt time.Time) ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
-// decode parses a file. It returns *errNewer for a version it does not know,
-// and any other error for a file that is not a state file of this version.
-func decode(data []byte) (*State, error) {
+// decode parses a file and returns the state and the config that wrote it.
+// It returns *errNewer for a version it does not know, and any other error
+// for a file that is not a state file of this version.
+func decode(data []byte) (*State, string, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errors.New("the file is empty")
+		return nil, "", errors.New("the file is empty")
 	}
 	// The version first: a newer version may have any shape, and must not be
 	// called corrupt for it.
@@ -52,20 +53,20 @@ func decode(data []byte) (*State, error) {
 		Version int `json:"version"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, jsonError(data, err)
+		return nil, "", jsonError(data, err)
 	}
 	switch {
 	case head.Version > Version:
-		return nil, &errNewer{head.Version}
+		return nil, "", &errNewer{head.Version}
 	case head.Version < 1:
-		return nil, errors.New(`no format version: expected a JSON object with "version": 1`)
+		return nil, "", errors.New(`no format version: expected a JSON object with "version": 1`)
 	}
 	var f fileV1
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, jsonError(data, err)
+		return nil, "", jsonError(data, err)
 	}
 	if err := validate(&f.State); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	st := f.State
 	if st.Components == nil {
@@ -74,7 +75,7 @@ func decode(data []byte) (*State, error) {
 	for _, c := range st.Components {
 		c.trim(MaxHistory)
 	}
-	return &st, nil
+	return &st, f.Config, nil
 }
 
 // validate checks what JSON types cannot: ids and statuses in range, no

@@ -44,6 +44,9 @@ var (
 	// ErrUnavailable: the database could not be reached, or the connection
 	// broke.
 	ErrUnavailable = errors.New("the database is unavailable")
+	// ErrInDoubt: a commit was sent but got no answer (the connection broke
+	// or the timeout passed while it waited): it may have landed.
+	ErrInDoubt = errors.New("the commit got no answer: the state may have been saved or not")
 )
 
 // SQLOptions configures the shared SQL store.
@@ -63,6 +66,10 @@ type SQLOptions struct {
 	// TablePrefix starts every table's name; "" is DefaultTablePrefix. Two
 	// fleets can share one database with two prefixes.
 	TablePrefix string
+	// ReadOnly is for a dry run: Migrate creates and migrates nothing, it
+	// only checks the schema version; SQLite opens the file read-only (and
+	// creates none). The caller writes nothing else.
+	ReadOnly bool
 }
 
 // SQL is a Store in a MySQL/MariaDB, PostgreSQL or SQLite database that
@@ -106,12 +113,13 @@ type SQLOptions struct {
 // observations and the holder's Save commits at once. The lock is the
 // session's: a run that dies releases it with its connection.
 type SQL struct {
-	driver  string
-	prefix  string
-	vantage string
-	timeout time.Duration
-	db      *sql.DB
-	redact  func(string) string
+	driver   string
+	prefix   string
+	vantage  string
+	timeout  time.Duration
+	readOnly bool
+	db       *sql.DB
+	redact   func(string) string
 	// lockPath is SQLite's companion lock file; "" for the other drivers.
 	lockPath string
 }
@@ -135,7 +143,7 @@ func CheckVantage(name string) error {
 // OpenSQL checks the options, opens a connection pool and connects once
 // (within o.Timeout), so that a database that is down is reported here.
 func OpenSQL(ctx context.Context, o SQLOptions) (*SQL, error) {
-	s := &SQL{driver: o.Driver, prefix: o.TablePrefix, vantage: o.Vantage, timeout: o.Timeout,
+	s := &SQL{driver: o.Driver, prefix: o.TablePrefix, vantage: o.Vantage, timeout: o.Timeout, readOnly: o.ReadOnly,
 		redact: reports.Redactor(o.Driver, o.DSN)}
 	if s.prefix == "" {
 		s.prefix = DefaultTablePrefix
@@ -193,6 +201,9 @@ func (s *SQL) openDB(dsn string) (*sql.DB, error) {
 			return nil, err
 		}
 		cfg.ParseTime, cfg.Loc = true, time.UTC
+		if cfg.ReadTimeout == 0 {
+			cfg.ReadTimeout = s.timeout // the driver's COMMIT waits for its answer without ctx
+		}
 		// The driver's own log goes to stderr, past the run's logger; what
 		// it would say comes back as the error this store reports.
 		cfg.Logger = &mysql.NopLogger{}
@@ -215,20 +226,28 @@ func (s *SQL) openDB(dsn string) (*sql.DB, error) {
 		}
 		return stdlib.OpenDB(*cfg), nil
 	default:
-		return sql.Open("sqlite", sqliteDSN(dsn, s.timeout))
+		return sql.Open("sqlite", sqliteDSN(dsn, s.timeout, s.readOnly))
 	}
 }
 
 // sqliteDSN adds a busy timeout (writers from other processes wait for
 // each other instead of failing) and immediate write transactions (two
-// writers never deadlock upgrading a read lock), unless the DSN sets them.
-func sqliteDSN(dsn string, timeout time.Duration) string {
+// writers never deadlock upgrading a read lock), unless the DSN sets them;
+// readOnly opens the file read-only, as a file: URI (SQLite ignores mode
+// on a plain name and would create a missing file).
+func sqliteDSN(dsn string, timeout time.Duration, readOnly bool) string {
 	base, query, _ := strings.Cut(dsn, "?")
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return dsn // the driver names the problem
 	}
 	var add []string
+	if readOnly {
+		if !strings.HasPrefix(base, "file:") {
+			base = "file:" + (&url.URL{Path: base}).EscapedPath()
+		}
+		add = append(add, "mode=ro")
+	}
 	if !q.Has("_busy_timeout") && !q.Has("_timeout") {
 		add = append(add, "_busy_timeout="+strconv.FormatInt(timeout.Milliseconds(), 10))
 	}
@@ -307,6 +326,9 @@ func (s *SQL) fail(op string, ctx, cctx context.Context, err error) error {
 	case errors.Is(cctx.Err(), context.DeadlineExceeded):
 		e.msg += fmt.Sprintf(" (ran past the timeout of %s; is the database overloaded or unreachable?)", s.timeout)
 		e.kinds = append(e.kinds, context.DeadlineExceeded)
+	case unavailable(err) && s.driver == DriverSQLite && s.readOnly:
+		e.msg += "; a dry run creates no database file: check the path, or let a real run create it"
+		e.kinds = append(e.kinds, ErrUnavailable)
 	case unavailable(err) && s.driver == DriverSQLite:
 		e.msg += "; check that the database file's directory exists and that this user may write there"
 		e.kinds = append(e.kinds, ErrUnavailable)
@@ -314,7 +336,7 @@ func (s *SQL) fail(op string, ctx, cctx context.Context, err error) error {
 		e.msg += fmt.Sprintf("; check that the %s database is running and reachable, and the DSN", s.driver)
 		e.kinds = append(e.kinds, ErrUnavailable)
 	}
-	for _, k := range []error{ErrLockBusy, ErrNewerSchema, ErrUnavailable} {
+	for _, k := range []error{ErrLockBusy, ErrNewerSchema, ErrUnavailable, ErrInDoubt} {
 		if errors.Is(err, k) {
 			e.kinds = append(e.kinds, k)
 		}

@@ -3,10 +3,15 @@ package state
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
 )
 
 // sqliteTimeLayout is how SQLite, which has no time type, keeps times: text
@@ -121,8 +126,11 @@ func (s *SQL) insertRows(ctx context.Context, ex execer, table string, cols []st
 	return nil
 }
 
-// inTx runs fn in one transaction, committed when fn returns nil: nothing
-// half-written when anything fails.
+// inTx runs fn in one transaction, committed when fn returns nil and ctx
+// has not ended: nothing half-written when anything fails. Once the commit
+// is sent only the database's answer says whether it landed: a commit that
+// got none (the connection broke, ctx ended while it waited) returns an
+// error wrapping ErrInDoubt.
 func (s *SQL) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
@@ -132,7 +140,24 @@ func (s *SQL) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx)
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := ctx.Err(); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil && !answered(err) {
+		return fmt.Errorf("%w (%w)", ErrInDoubt, err)
+	} else {
+		return err
+	}
+}
+
+// answered reports whether err is the database's own answer, not the lack
+// of one.
+func answered(err error) bool {
+	var my *mysql.MySQLError
+	var pg *pgconn.PgError
+	var lite *sqlite.Error
+	return errors.As(err, &my) || errors.As(err, &pg) || errors.As(err, &lite)
 }
 
 // placeholders returns "?, ?, ?" for n values.

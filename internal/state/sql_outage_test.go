@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -275,4 +276,115 @@ func withMySQLLoc(t *testing.T, dsn, zone string) string {
 	}
 	cfg.Loc, cfg.ParseTime = loc, false
 	return cfg.FormatDSN()
+}
+
+// holdProxy forwards loopback connections to a database, but once a client
+// has sent COMMIT it holds the database's answer back for hold, then closes
+// that connection: the commit lands, its answer never arrives.
+type holdProxy struct {
+	l        net.Listener
+	upstream string
+	hold     time.Duration
+}
+
+func newHoldProxy(t *testing.T, upstream string, hold time.Duration) *holdProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &holdProxy{l: l, upstream: upstream, hold: hold}
+	t.Cleanup(func() { l.Close() })
+	go p.serve()
+	return p
+}
+
+func (p *holdProxy) addr() string { return p.l.Addr().String() }
+
+func (p *holdProxy) serve() {
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.DialTimeout("tcp", p.upstream, 5*time.Second)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		var committed atomic.Bool
+		go func() { // the client's bytes, watched for COMMIT
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := c.Read(buf)
+				if n > 0 && strings.Contains(strings.ToLower(string(buf[:n])), "commit") {
+					committed.Store(true)
+					time.AfterFunc(p.hold, func() { c.Close(); up.Close() })
+				}
+				if n > 0 {
+					if _, werr := up.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					up.Close()
+					return
+				}
+			}
+		}()
+		go func() { // the database's bytes, held back after a COMMIT
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := up.Read(buf)
+				if n > 0 && !committed.Load() {
+					if _, werr := c.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					c.Close()
+					return
+				}
+			}
+		}()
+	}
+}
+
+// TestSQLCommitWithoutAnswer: the database commits a Save but its answer
+// never comes back within the timeout. The Save must not say that the
+// previous state is unchanged (it is not): the state may have been saved,
+// and the error says so.
+func TestSQLCommitWithoutAnswer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		if b.driver == DriverSQLite {
+			t.Skip("a local file answers its commit")
+		}
+		direct := b.fresh(t, "fra1")
+		if err := direct.Save(context.Background(), bigState(3, status.Operational)); err != nil {
+			t.Fatal(err)
+		}
+		_, upstream := viaProxy(t, b, "")
+		const timeout = time.Second
+		p := newHoldProxy(t, upstream, 3*timeout)
+		dsn, _ := viaProxy(t, b, p.addr())
+		s, err := OpenSQL(context.Background(), SQLOptions{Driver: b.driver, DSN: dsn, Timeout: timeout, TablePrefix: direct.prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+
+		want := bigState(5, status.MajorOutage)
+		err = s.Save(context.Background(), want)
+		got, lerr := direct.Load(context.Background())
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		if len(got.Components) != len(want.Components) {
+			t.Fatalf("the commit did not land (%d components): the proxy did not hold its answer back; Save said %v", len(got.Components), err)
+		}
+		if err != nil && (!errors.Is(err, ErrInDoubt) || strings.Contains(err.Error(), "unchanged") || !strings.Contains(err.Error(), "may have been saved")) {
+			t.Errorf("the state was saved, but Save says: %v", err)
+		}
+		checkNoSecret(t, err, dsn)
+	})
 }

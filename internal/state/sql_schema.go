@@ -87,7 +87,8 @@ func (s *SQL) schemaTable() string {
 }
 
 // Migrate brings the database's schema to SchemaVersion. A database at that
-// version is only read; one at a newer version is refused (ErrNewerSchema).
+// version is only read; one at a newer version is refused (ErrNewerSchema);
+// a read-only store only checks the version.
 // Concurrent callers take turns on a migration lock, each re-reading the
 // version once it holds it.
 func (s *SQL) Migrate(ctx context.Context) error {
@@ -99,6 +100,9 @@ func (s *SQL) Migrate(ctx context.Context) error {
 	}
 	if err := s.checkVersion(v); err != nil || v == SchemaVersion {
 		return err
+	}
+	if s.readOnly {
+		return fmt.Errorf("%s has schema version %d, this cachet-updater uses %d: a dry run creates and migrates nothing; a real run does", s, v, SchemaVersion)
 	}
 	newer := 0 // set when another process migrated further meanwhile
 	err = s.withMigrationLock(cctx, func(ex execer) error {

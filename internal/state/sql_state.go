@@ -121,7 +121,8 @@ func (s *SQL) loadDecisions(ctx context.Context, tx *sql.Tx, st *State) error {
 
 // Save replaces the saved state with st in one transaction: when anything
 // fails (the database goes away, the timeout passes) the previous state is
-// left whole.
+// left whole, unless the commit was sent and got no answer: then the error
+// wraps ErrInDoubt and says the state may have been saved.
 func (s *SQL) Save(ctx context.Context, st *State) error {
 	if st == nil {
 		return fmt.Errorf("saving %s: no state", s)
@@ -150,7 +151,11 @@ func (s *SQL) Save(ctx context.Context, st *State) error {
 	})
 	if err != nil {
 		err = s.fail("saving", ctx, cctx, err)
-		return &sqlError{msg: err.Error() + " (the previous state is unchanged)", kinds: []error{err}}
+		outcome := " (the previous state is unchanged)"
+		if errors.Is(err, ErrInDoubt) {
+			outcome = "; the next run reads whichever it is"
+		}
+		return &sqlError{msg: err.Error() + outcome, kinds: []error{err}}
 	}
 	return nil
 }

@@ -397,7 +397,7 @@ func TestSQLiteDSN(t *testing.T) {
 		{"state.db?_txlock=deferred&_timeout=1", "state.db?_txlock=deferred&_timeout=1"},
 	}
 	for _, tc := range tests {
-		if got := sqliteDSN(tc.in, 5*time.Second); got != tc.want {
+		if got := sqliteDSN(tc.in, 5*time.Second, false); got != tc.want {
 			t.Errorf("sqliteDSN(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}

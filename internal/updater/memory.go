@@ -22,14 +22,18 @@ const TokenProofEvery = time.Hour
 // (run_timeout, a signal): what the run learned is still worth keeping.
 const saveTimeout = 5 * time.Second
 
-// loadState reads the state. A corrupt file was moved aside: the run goes
-// on with an empty history and fails. Any other problem (a newer format, a
-// file it cannot read) leaves the file alone: the run goes on with an empty
-// history, fails, and does not save over it.
+// loadState reads the state. A corrupt file was moved aside (not by a dry
+// run's store): the run goes on with an empty history and fails. A file of
+// another config is returned for Run to refuse. Any other problem (a newer
+// format, a file it cannot read) leaves the file alone: the run goes on
+// with an empty history, fails, and does not save over it.
 func loadState(ctx context.Context, d Deps) (st *state.State, saveable bool, err error) {
 	st, err = d.State.Load(ctx)
 	if err == nil {
 		return st, true, nil
+	}
+	if errors.Is(err, state.ErrOtherConfig) {
+		return nil, false, err // the run refuses: Run returns it
 	}
 	var corrupt *state.CorruptError
 	if errors.As(err, &corrupt) {
@@ -52,14 +56,19 @@ func saveState(ctx context.Context, d Deps, sum *Summary, st *state.State) {
 
 // remember records what this run decided and saw in the state: each
 // decided row's decision, what Cachet shows now, the hold; and it forgets
-// the components of servers no longer in the config.
+// the components of servers no longer in the config. An offline run (the
+// guard) records only what it wrote: its decisions are no evidence, so no
+// confirmation chain moves and no hold ends.
 func remember(st *state.State, rows []Row, servers []config.Server, at time.Time, offline bool) {
 	for _, r := range rows {
-		if !r.Decided() || (offline && !r.CurrentKnown) {
-			continue // an offline run's unguarded decisions are not evidence
+		wrote := r.Action == Updated || r.Action == WriteFailed || r.Action == Interrupted
+		if !r.Decided() || (offline && !wrote) {
+			continue
 		}
 		c := st.Component(r.Server.ComponentID, r.Server.Name)
-		c.Record(state.Decision{At: at, Status: r.Considered}, max(r.Server.Confirm.Worse, r.Server.Confirm.Better))
+		if !offline {
+			c.Record(state.Decision{At: at, Status: r.Considered}, max(r.Server.Confirm.Worse, r.Server.Confirm.Better))
+		}
 		if !r.CurrentKnown {
 			continue
 		}

@@ -80,10 +80,14 @@ func (m memory) decide(r *Row) {
 	if entry == nil {
 		entry = &state.Component{}
 	}
+	agree := r.Considered
+	if m.offline {
+		agree = status.Unknown // the prober's own outage agrees with no hand-set status
+	}
 	var held bool
 	r.Hold, held = confirm.Hold(confirm.HandSet{
 		Current: r.Current, Last: entry.Last, Hold: heldOf(entry.Hold),
-		Decision: r.Considered, Now: m.now, MaxHold: m.manualHold,
+		Decision: agree, Now: m.now, MaxHold: m.manualHold,
 	})
 	hist := make([]confirm.Decision, 0, len(entry.History)+1)
 	for _, d := range entry.History {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,11 +31,13 @@ type Shared interface {
 const LockWait = 5 * time.Second
 
 // sharedRound records this vantage's observations, takes the decision
-// lock, reads the state and the other vantages' views, and turns each row's
+// lock, reads the other vantages' views and the state, and turns each row's
 // probe-based status into the quorum's. It returns the state to plan with
 // (saveable: Save may write it), the unlock to call when the run is done,
 // and decide=false when this run must write nothing: another vantage holds
-// the lock, or the database is down and the quorum needs other vantages.
+// the lock, or the database is down and the quorum needs other vantages. A
+// dry run records nothing and takes no lock: it counts its own observations
+// in place of its vantage's recorded ones.
 func sharedRound(ctx context.Context, d Deps, cfg *config.Config, o Options, sum *Summary, at time.Time) (st *state.State, saveable bool, unlock func(), decide bool) {
 	vantage := o.Vantage
 	fail := func(err error) (*state.State, bool, func(), bool) {
@@ -45,36 +48,76 @@ func sharedRound(ctx context.Context, d Deps, cfg *config.Config, o Options, sum
 			// probes, keep no memory this run.
 			return &state.State{}, false, nil, true
 		}
-		leave(sum.Rows, NotWritten, fmt.Errorf("the shared state database is down and quorum.probes is %d: this vantage alone decides nothing", cfg.Quorum.Probes))
+		leave(sum.Rows, NotWritten, fmt.Errorf("the shared state database cannot be used and quorum.probes is %d: this vantage alone decides nothing", cfg.Quorum.Probes))
 		return nil, false, nil, false
 	}
-	if sum.Offline == "" {
-		if err := d.Shared.Observe(ctx, vantage, observations(sum.Rows, at)); err != nil {
+	own := observations(sum.Rows, at)
+	switch {
+	case sum.Offline != "":
+		own = nil
+		d.Log.Warn().Str("vantage", vantage).Msg("this machine looks offline: its observations are not recorded")
+	case o.DryRun: // a dry run writes nothing to the database: no observations, no lock
+	default:
+		if err := d.Shared.Observe(ctx, vantage, own); err != nil {
 			return fail(fmt.Errorf("recording %s's observations in the %s: %w", vantage, d.Shared, err))
 		}
-	} else {
-		d.Log.Warn().Str("vantage", vantage).Msg("this machine looks offline: its observations are not recorded")
 	}
-	unlock, err := d.Shared.Lock(ctx, LockWait)
-	if errors.Is(err, state.ErrLockBusy) {
-		sum.Deferred = fmt.Sprintf("another run holds the decision lock of the %s: %s's observations are recorded for it", d.Shared, vantage)
-		leave(sum.Rows, Observed, nil)
-		return nil, false, nil, false
-	}
-	if err != nil {
-		return fail(fmt.Errorf("taking the decision lock of the %s: %w", d.Shared, err))
-	}
-	st, saveable, err = loadState(ctx, d)
-	if err != nil {
-		sum.StateErr = err
+	unlock = func() {}
+	if !o.DryRun {
+		var err error
+		unlock, err = d.Shared.Lock(ctx, LockWait)
+		if errors.Is(err, state.ErrLockBusy) {
+			sum.Deferred = fmt.Sprintf("another run holds the decision lock of the %s: %s's observations are recorded for it", d.Shared, vantage)
+			leave(sum.Rows, Observed, nil)
+			return nil, false, nil, false
+		}
+		if err != nil {
+			return fail(fmt.Errorf("taking the decision lock of the %s: %w", d.Shared, err))
+		}
 	}
 	views, err := d.Shared.Views(ctx, componentIDs(sum.Rows))
 	if err != nil {
 		unlock()
 		return fail(fmt.Errorf("reading the vantages' views from the %s: %w", d.Shared, err))
 	}
+	st, saveable, err = loadState(ctx, d)
+	if err != nil {
+		sum.StateErr = err
+	}
+	if o.DryRun {
+		addViews(views, vantage, own)
+	}
 	applyQuorum(sum.Rows, views, cfg.Quorum, at)
+	warnClocks(d, views, at)
 	return st, saveable, unlock, true
+}
+
+// addViews puts a dry run's own observations, which it does not record, in
+// place of its vantage's recorded views.
+func addViews(views map[int][]state.View, vantage string, own []state.Observation) {
+	for _, o := range own {
+		vs := slices.DeleteFunc(views[o.ComponentID], func(v state.View) bool { return v.Vantage == vantage })
+		vs = append(vs, state.View{Vantage: vantage, At: o.At, Status: o.Status, Outcome: o.Outcome, Detail: o.Detail})
+		slices.SortFunc(vs, func(a, b state.View) int { return strings.Compare(a.Vantage, b.Vantage) })
+		views[o.ComponentID] = vs
+	}
+}
+
+// warnClocks names each vantage whose views are dated in the future beyond
+// quorum.MaxAhead: its clock is wrong, and its views do not count.
+func warnClocks(d Deps, views map[int][]state.View, now time.Time) {
+	ahead := map[string]time.Time{}
+	for _, vs := range views {
+		for _, v := range vs {
+			if quorum.Stale(v.At, 0, now) != "" && v.At.After(ahead[v.Vantage]) {
+				ahead[v.Vantage] = v.At
+			}
+		}
+	}
+	for vantage, at := range ahead {
+		d.Log.Warn().Str("vantage", vantage).Time("observed_at", at).Str("ahead", at.Sub(now).Round(time.Second).String()).
+			Msg("a vantage's views are dated in the future: its clock is ahead, so they do not count; sync its clock (NTP)")
+	}
 }
 
 // leave gives every row that was not settled yet action a.
@@ -162,7 +205,7 @@ func applyQuorum(rows []Row, views map[int][]state.View, q config.Quorum, now ti
 func viewList(views []state.View, fresh time.Duration, now time.Time) string {
 	var parts []string
 	for _, v := range views {
-		if fresh > 0 && now.Sub(v.At) > fresh {
+		if quorum.Stale(v.At, fresh, now) != "" {
 			continue
 		}
 		parts = append(parts, v.Vantage+" "+v.Detail)

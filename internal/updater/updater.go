@@ -248,7 +248,8 @@ func namesHint(name string, servers []config.Server) string {
 }
 
 // Run does one pass. Its error is for "could not run" (a bad --only, no
-// state store); every other failure is recorded in the Summary. The caller
+// state store, a state file of another config); every other failure is
+// recorded in the Summary. The caller
 // holds the run lock: Run loads the state, and saves it unless DryRun.
 func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, error) {
 	servers, err := Select(cfg.Servers, o.Only)
@@ -291,6 +292,9 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	}
 	in := gather(ctx, cfg, d, servers, started)
 	<-loaded
+	if errors.Is(stateErr, state.ErrOtherConfig) {
+		return Summary{}, stateErr // nothing written yet: the run refuses
+	}
 	sum.StateErr = stateErr
 	if in.sourceErr != nil {
 		sum.SourceErr = in.sourceErr
@@ -312,7 +316,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	}
 	sum.Offline = offline(in.results, in.canaries, cfg.Guard)
 	if sum.Offline != "" {
-		d.Log.Error().Str("why", sum.Offline).Msg("this machine looks offline: no status is made worse by a probe this run")
+		d.Log.Error().Str("why", sum.Offline).Msg("this machine looks offline: no probe makes a status worse; holds, confirmation, incidents and metric points are left alone this run")
 	}
 	if d.Shared != nil {
 		sum.QuorumFresh = cfg.Quorum.Fresh.D()
@@ -344,7 +348,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		windows: windows(cfg.Maintenance.Windows), scheduled: why,
 	})
 	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
-	if sum.CachetErr == nil {
+	if sum.CachetErr == nil && sum.Offline == "" { // the prober's own outage tells nothing about the servers
 		incidents(ctx, d, cfg, sum.Rows, st, o.DryRun, started.In(cfg.TimeZone.Loc))
 		points(ctx, d, cfg.Cachet.WriteConcurrency, sum.Rows, o.DryRun, started)
 	}
