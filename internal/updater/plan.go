@@ -55,8 +55,9 @@ func plan(rows []Row, components []cachet.Component, short *cachet.IncompleteLis
 			continue
 		}
 		if c.Unreadable != "" {
+			// A warning, not a failure: the rest are corrected (issue 18.13).
 			r.Action = NotWritten
-			r.Err = fmt.Errorf("server %q: Cachet sent the status of component %d as %s, which is no status: it is left alone; set its status in Cachet's dashboard", r.Server.Name, r.Server.ComponentID, c.Unreadable)
+			r.Notes = append(r.Notes, fmt.Sprintf("warning: Cachet sent the status of component %d as %s, which is no status: it is left alone; set its status in Cachet's dashboard", r.Server.ComponentID, c.Unreadable))
 			continue
 		}
 		r.Current, r.CurrentKnown, r.Enabled, r.ComponentName = c.Status, true, c.Enabled, c.Name
