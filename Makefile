@@ -20,7 +20,7 @@ help:
 	@echo "make demo    the real run job against a built-in Cachet emulator and demo servers"
 	@echo "make bench   fleet benchmark (N = 100, 1000, 10000) and Go benchmarks"
 	@echo "make fuzz    each fuzz target for FUZZTIME ($(FUZZTIME))"
-	@echo "make acceptance  the acceptance suite against the Cachet in CU_ACCEPTANCE_CACHET_URL / _TOKEN (README: Acceptance)"
+	@echo "make acceptance  the acceptance suite against the Cachet in CU_ACCEPTANCE_CACHET_URL / _TOKEN (docs/cachet.md: Acceptance)"
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cachet-updater

@@ -3,8 +3,8 @@
 //
 // make acceptance (go test -tags acceptance ./acceptance) runs it against
 // a live Cachet 2.x or 3.x, CU_ACCEPTANCE_CACHET_URL and
-// CU_ACCEPTANCE_CACHET_TOKEN (see the README, "Acceptance against your own
-// Cachet"); TestEmulator runs the very same suite against the project's
+// CU_ACCEPTANCE_CACHET_TOKEN (see docs/cachet.md, "Acceptance against your
+// own Cachet"); TestEmulator runs the very same suite against the project's
 // emulator in every mode, in every make test.
 package acceptance
 

@@ -19,7 +19,7 @@ func TestLive(t *testing.T) {
 	url, token := os.Getenv("CU_ACCEPTANCE_CACHET_URL"), os.Getenv("CU_ACCEPTANCE_CACHET_TOKEN")
 	if url == "" || token == "" {
 		t.Skip("set CU_ACCEPTANCE_CACHET_URL (the API base: .../api/v1 for Cachet 2.x, .../api for 3.x) and " +
-			"CU_ACCEPTANCE_CACHET_TOKEN to run the acceptance suite against a Cachet: see the README, \"Acceptance against your own Cachet\"")
+			"CU_ACCEPTANCE_CACHET_TOKEN to run the acceptance suite against a Cachet: see docs/cachet.md, \"Acceptance against your own Cachet\"")
 	}
 	suite(t, buildBinary(t), url, token)
 }
