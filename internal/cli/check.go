@@ -16,20 +16,18 @@ import (
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
-const checkHelp = `check is for the first setup and CI: it validates the config (every error
-at once), resolves the secrets, checks that the state can be written, pings
-Cachet, proves the token (on 3.x also components.manage), checks every
-component and metric id and reads the report source once. It warns about what
-would go wrong at run time (open-file limit, run_timeout, secret files others
-can read, metrics that chart wrong, Cachet 3.x's rate limits). It probes no
-server and changes nothing. A config with only cachet: checks Cachet.
-Exit codes: 0 all checks passed, 1 a check failed, 2 the config cannot be loaded.`
+const checkHelp = `check validates the config (every error at once), resolves the secrets, checks
+the state, pings Cachet, proves the token, checks every component and metric id
+and reads the report source once; it warns about what would go wrong at run
+time. It probes no server and changes nothing. A config with only cachet: checks
+Cachet. Exit codes: 0 all passed, 1 a check failed, 2 the config cannot be loaded.`
 
 // checklist prints each check as it is made, or collects them for JSON.
 type checklist struct {
-	o      *options
-	Checks []checkItem `json:"checks"`
-	Passed bool        `json:"passed"`
+	o       *options
+	Version int         `json:"version"`
+	Passed  bool        `json:"passed"`
+	Checks  []checkItem `json:"checks"`
 }
 
 type checkItem struct {
@@ -50,12 +48,22 @@ func (c *checklist) add(tag, format string, a ...any) {
 	}
 }
 
+// either records "what: err" as a failure, or when err is nil the message.
+func (c *checklist) either(err error, what, format string, a ...any) bool {
+	if err != nil {
+		c.fail("%s: %v", what, err)
+		return false
+	}
+	c.ok(format, a...)
+	return true
+}
+
 func runCheck(ctx context.Context, o *options) error {
 	log, cfg, err := o.setup(config.LoadCachetOnly) // the servers may be missing: the first step of a setup
 	if err != nil {
 		return err
 	}
-	c := &checklist{o: o, Passed: true}
+	c := &checklist{o: o, Version: updater.JSONVersion, Passed: true}
 	if n := len(cfg.Servers); n == 0 {
 		c.fail("config %s: no servers: list them under servers: (`cachet-updater components --output yaml` prints a starter config)", cfg.Path)
 	} else {
@@ -70,26 +78,16 @@ func runCheck(ctx context.Context, o *options) error {
 		}
 	}
 	token, err := cfg.Token(o.Getenv)
-	if err != nil {
-		c.fail("token: %v", err)
-	} else {
-		c.ok("token: read from %s", cfg.Cachet.TokenSource())
-	}
+	c.either(err, "token", "token: read from %s", cfg.Cachet.TokenSource())
 	c.state(ctx, cfg)
 	c.cachet(ctx, cfg, token, err == nil)
 	c.source(ctx, cfg, log)
-	switch {
-	case o.output == "json":
-		if err := o.writeJSON(struct {
-			Version int `json:"version"`
-			*checklist
-		}{updater.JSONVersion, c}); err != nil {
+	if o.output == "json" {
+		if err := o.writeJSON(c); err != nil {
 			return fail(ExitFailed, fmt.Errorf("writing to stdout: %w", err))
 		}
-	case c.Passed:
-		fmt.Fprintln(o.Out, "all checks passed")
-	default:
-		fmt.Fprintln(o.Out, "some checks failed")
+	} else {
+		fmt.Fprintln(o.Out, map[bool]string{true: "all checks passed", false: "some checks failed"}[c.Passed])
 	}
 	if !c.Passed {
 		return fail(ExitFailed, nil)
@@ -103,51 +101,40 @@ func (c *checklist) cachet(ctx context.Context, cfg *config.Config, token string
 		c.fail("cachet.url: %v", err)
 		return
 	}
-	if err := client.Ping(ctx); err != nil {
-		c.fail("Cachet at %s does not answer ping: %v", cfg.Cachet.URL, err)
+	if !c.either(client.Ping(ctx), "Cachet at "+cfg.Cachet.URL+" does not answer ping", "Cachet at %s answers ping", cfg.Cachet.URL) {
 		return
 	}
-	c.ok("Cachet at %s answers ping", cfg.Cachet.URL)
 	api, err := client.API(ctx)
-	if err != nil {
-		c.fail("Cachet API: %v", err)
-	} else {
-		c.ok("Cachet API: %s (cachet.api %s)", api, cfg.Cachet.API)
-	}
-	proved := false
+	c.either(err, "Cachet API", "Cachet API: %s (cachet.api %s)", api, cfg.Cachet.API)
 	if !haveToken {
 		c.fail("token not checked: no token")
-	} else if err := client.VerifyToken(ctx); err != nil {
-		c.fail("token refused by Cachet: %v", err)
-	} else {
-		proved = true
-		c.ok("token accepted by Cachet (authenticated read)")
 	}
+	proved := haveToken && c.either(client.VerifyToken(ctx), "token refused by Cachet", "token accepted by Cachet (authenticated read)")
 	comps, err := client.Components(ctx)
 	if err != nil {
 		c.fail("listing components: %v", err)
 		return
 	}
-	known := map[int]cachet.Component{}
+	known, mapped, missing, writable := map[int]cachet.Component{}, map[int]bool{}, 0, 0
 	for _, k := range comps {
 		known[k.ID] = k
 	}
-	mapped, missing, writable := map[int]bool{}, 0, 0
 	for _, s := range cfg.Servers {
 		mapped[s.ComponentID] = true
 		k, ok := known[s.ComponentID]
 		if ok && writable == 0 {
 			writable = s.ComponentID
 		}
+		where := fmt.Sprintf("server %q (line %d)", s.Name, s.Line)
 		switch {
 		case !ok && proved:
 			missing++
-			c.fail("server %q (line %d): component %d does not exist in Cachet", s.Name, s.Line, s.ComponentID)
+			c.fail("%s: component %d does not exist in Cachet", where, s.ComponentID)
 		case !ok: // Cachet serves a refused token's reads as a guest's
 			missing++
-			c.fail("server %q (line %d): component %d is not in the listing Cachet served as a guest's, without an accepted token: a guest does not see disabled components", s.Name, s.Line, s.ComponentID)
+			c.fail("%s: component %d is not in the listing Cachet served as a guest's, without an accepted token: a guest does not see disabled components", where, s.ComponentID)
 		case k.Unreadable != "":
-			c.warn("server %q (line %d): Cachet sends the status of component %d as %s, which is no status: a run leaves it alone", s.Name, s.Line, s.ComponentID, k.Unreadable)
+			c.warn("%s: Cachet sends the status of component %d as %s, which is no status: a run leaves it alone", where, s.ComponentID, k.Unreadable)
 		}
 	}
 	if missing == 0 && len(cfg.Servers) > 0 {
@@ -168,15 +155,15 @@ func (c *checklist) cachet(ctx context.Context, cfg *config.Config, token string
 }
 
 // abilities proves on Cachet 3.x the token ability a PATCH without a field
-// proves (components.manage), and names those only a write would.
+// proves (components.manage) on a component id, and names those only a
+// write would.
 func (c *checklist) abilities(ctx context.Context, cfg *config.Config, client *cachet.Client, id int) {
 	var unproved []string
 	if id == 0 {
 		unproved = append(unproved, "components.manage")
-	} else if err := client.ProveComponentWrites(ctx, id); err != nil {
-		c.fail("token may not update components: %v", err)
 	} else {
-		c.ok("token may update components (components.manage: PATCH /components/%d without a field, which changes nothing)", id)
+		c.either(client.ProveComponentWrites(ctx, id), "token may not update components",
+			"token may update components (components.manage: PATCH /components/%d without a field, which changes nothing)", id)
 	}
 	if cfg.Incidents.Enabled {
 		unproved = append(unproved, "incidents.manage", "incident-updates.manage")
@@ -212,27 +199,22 @@ func (c *checklist) metrics(ctx context.Context, cfg *config.Config, client *cac
 		c.fail("listing metrics: %v", err)
 		return
 	}
-	known := map[int]cachet.Metric{}
+	known, missing, seen := map[int]cachet.Metric{}, false, map[int]bool{}
 	for _, m := range list {
 		known[m.ID] = m
 	}
-	missing, seen := false, map[int]bool{}
 	for _, s := range cfg.Servers {
-		for _, use := range []struct {
-			key string
-			id  int
-		}{{"metric_id", s.MetricID}, {"reports_metric_id", s.ReportsMetricID}} {
-			m, ok := known[use.id]
-			what := fmt.Sprintf("server %q (line %d): %s %d", s.Name, s.Line, use.key, use.id)
-			switch {
-			case use.id <= 0 || seen[use.id]:
+		for i, id := range []int{s.MetricID, s.ReportsMetricID} {
+			m, ok := known[id]
+			what := fmt.Sprintf("server %q (line %d): %s %d", s.Name, s.Line, []string{"metric_id", "reports_metric_id"}[i], id)
+			if id <= 0 || seen[id] {
 				continue
-			case !ok:
+			} else if !ok {
 				missing = true
 				c.fail("%s does not exist in Cachet", what)
 				continue
 			}
-			seen[use.id], what = true, fmt.Sprintf("%s (%q)", what, m.Name)
+			seen[id], what = true, fmt.Sprintf("%s (%q)", what, m.Name)
 			if m.Sum {
 				c.warn("%s is a sum metric: Cachet folds an equal value posted within the metric's threshold into one point with a counter, and a sum multiplies them (3 reports posted by 40 runs chart as 120): make it an average metric (calc_type 1)", what)
 			}
@@ -254,22 +236,22 @@ func (c *checklist) metrics(ctx context.Context, cfg *config.Config, client *cac
 // every point.
 func (c *checklist) limits(cfg *config.Config, comps []cachet.Component) {
 	const skeleton, core = 60, 300
-	enabled := 0
+	enabled, points, writes := 0, 0, len(cfg.Servers)
 	for _, k := range comps {
 		if k.Enabled {
 			enabled++
 		}
 	}
+	for _, s := range cfg.Servers {
+		points += min(s.MetricID, 1) + min(s.ReportsMetricID, 1) // ids are positive or 0
+	}
 	pages := func(n int) int { return max(1, (n+99)/100) }
-	reads, writes, points := pages(enabled)+pages(len(comps)-enabled), len(cfg.Servers), 0
+	reads := pages(enabled) + pages(len(comps)-enabled)
 	if cfg.Maintenance.CachetSchedules != config.SchedulesOff {
 		reads++
 	}
 	if cfg.Incidents.Enabled {
 		writes *= 2
-	}
-	for _, s := range cfg.Servers {
-		points += min(s.MetricID, 1) + min(s.ReportsMetricID, 1) // ids are positive or 0
 	}
 	n := reads + writes + points
 	if n <= skeleton {
@@ -291,23 +273,15 @@ func (c *checklist) state(ctx context.Context, cfg *config.Config) {
 		if err == nil {
 			err = state.CheckWritable(ctx, path)
 		}
-		if err != nil {
-			c.fail("state: %v", err)
-		} else {
-			c.ok("state: %s (writable)", path)
-		}
+		c.either(err, "state", "state: %s (writable)", path)
 		return
 	}
 	vantage, err := vantageName(cfg)
-	if err != nil {
-		c.fail("vantage: %v", err)
-	} else {
-		c.ok("vantage: %s", vantage)
-	}
+	c.either(err, "vantage", "vantage: %s", vantage)
 	name := "state database (" + cfg.State.SQL.Driver + ")"
 	db, err := openShared(ctx, cfg, c.o, vantage, false)
 	if err != nil {
-		c.fail("%s: %v", name, strings.TrimPrefix(err.Error(), name+": "))
+		c.fail("%s: %s", name, strings.TrimPrefix(err.Error(), name+": "))
 		return
 	}
 	defer db.Close()
@@ -335,31 +309,28 @@ func (c *checklist) state(ctx context.Context, cfg *config.Config) {
 // future) go to the log on stderr.
 func (c *checklist) source(ctx context.Context, cfg *config.Config, log zerolog.Logger) {
 	src, err := updater.OpenSource(cfg.Reports.Source, c.o.Getenv, c.o.Now, log)
-	switch {
-	case err != nil:
-		c.fail("reports: %v", err)
-		return
-	case src == nil:
+	if src == nil && err == nil {
 		c.note("reports: no source configured (type none): statuses come from the probes alone")
 		return
+	} else if err == nil {
+		defer src.Close()
 	}
-	defer src.Close()
-	counts, err := src.Counts(ctx, c.o.Now().Add(-cfg.Reports.Window.D()))
-	if err != nil {
-		c.fail("reports: %v", err)
-		return
+	var counts map[string]int
+	if err == nil {
+		counts, err = src.Counts(ctx, c.o.Now().Add(-cfg.Reports.Window.D()))
 	}
-	keys := map[string]bool{}
+	keys, total, stray := map[string]bool{}, 0, []string{}
 	for _, s := range cfg.Servers {
 		keys[s.ReportsKey] = true
 	}
-	total, stray := 0, []string{}
 	for k, n := range counts {
 		if total += n; !keys[k] {
 			stray = append(stray, strconv.Quote(k))
 		}
 	}
-	c.ok("reports: %s read: %d keys, %d reports in the window", updater.SourceName(cfg.Reports.Source), len(counts), total)
+	if !c.either(err, "reports", "reports: %s read: %d keys, %d reports in the window", updater.SourceName(cfg.Reports.Source), len(counts), total) {
+		return
+	}
 	if slices.Sort(stray); len(stray) > 10 {
 		stray = append(stray[:10], "...")
 	}

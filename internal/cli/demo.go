@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,7 @@ func runDemo(ctx context.Context, o *options) error {
 	if o.api == "v3" {
 		fake = cachettest.NewHandlerV3(demoToken)
 	}
-	root, stop, err := serve(fake.Handler())
+	root, stop, err := serve(fake.Handler().ServeHTTP)
 	if err != nil {
 		return fail(ExitFailed, err)
 	}
@@ -76,11 +77,7 @@ func runDemo(ctx context.Context, o *options) error {
 	var servers strings.Builder
 	for i, s := range fleet {
 		fake.Add(cachettest.Component{ID: i + 1, Name: s.name, Status: s.status, Enabled: s.name != "Archive"})
-		var h http.Handler // nil: refused
-		if s.handler != nil {
-			h = s.handler
-		}
-		url, stop, err := serve(h)
+		url, stop, err := serve(s.handler)
 		if err != nil {
 			return fail(ExitFailed, err)
 		}
@@ -122,7 +119,7 @@ servers:
 	run := *o
 	run.config, run.output = cfgPath, "table"
 	run.Getenv = func(k string) string {
-		return cmpOr(map[string]string{"CACHET_UPDATER_DEMO_TOKEN": demoToken}[k], o.Getenv(k))
+		return cmp.Or(map[string]string{"CACHET_UPDATER_DEMO_TOKEN": demoToken}[k], o.Getenv(k))
 	}
 	run.IsTerminal = func(w io.Writer) bool { return w == out || o.IsTerminal(w) }
 	var errs []error
@@ -144,7 +141,7 @@ servers:
 
 // serve serves h on a fresh 127.0.0.1 port; a nil h leaves the port
 // closed, so that it refuses connections.
-func serve(h http.Handler) (url string, stop func(), err error) {
+func serve(h http.HandlerFunc) (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, fmt.Errorf("demo: listening on 127.0.0.1: %w", err)

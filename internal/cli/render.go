@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/proxer/cachet-updater/internal/probe"
 	"github.com/proxer/cachet-updater/internal/quorum"
+	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
@@ -89,89 +91,67 @@ func renderDetail(w io.Writer, s updater.Summary) {
 			fmt.Fprintln(w)
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		line := func(key, format string, a ...any) { fmt.Fprintf(tw, key+"\t"+format+"\n", a...) }
-		p, comp := r.Probe, strconv.Itoa(r.Server.ComponentID)
-		if c := r.Component; c != nil {
-			comp += fmt.Sprintf(" (%q in Cachet", c.Name)
-			if !c.Enabled {
-				comp += ", disabled"
+		line := func(ok bool, key, format string, a ...any) {
+			if ok {
+				fmt.Fprintf(tw, key+"\t"+format+"\n", a...)
 			}
-			comp += ")"
 		}
-		line("server", "%s", r.Server.Name)
-		line("url", "%s %s", r.Server.Probe.Method, r.Server.DisplayURL())
-		line("component", "%s", comp)
-		line("probe", "%s", probeDetail(p))
-		if p.Class == "" {
-			line("body", "%d bytes read", p.Bytes)
+		p, d, h, c, comp := r.Probe, cmp.Or(r.Decision, &updater.Decision{}), cmp.Or(r.Hold, &state.Hold{}), cmp.Or(r.Pending, &updater.Waiting{}), ""
+		if r.Component != nil {
+			comp = fmt.Sprintf(" (%q in Cachet%s)", r.Component.Name, map[bool]string{false: ", disabled"}[r.Component.Enabled])
 		}
-		if p.BodyPattern != "" {
-			line("expect_body", "%q: %s", p.BodyPattern, cmpOr(p.BodyNote(), "matches"))
+		word, when := "worse", "the next run agrees"
+		if c.Status < r.Current() {
+			word = "better"
 		}
-		if c := p.URLCert; c != nil {
-			line("url certificate", "%s", certLine(*c, s))
+		if left := c.Need - c.Count; left > 1 {
+			when = fmt.Sprintf("%d more runs agree", left)
 		}
-		for i, c := range p.Certs {
-			line(map[bool]string{true: "certificate", false: "  issued by"}[i == 0], "%s", certLine(c, s))
+		line(true, "server", "%s", r.Server.Name)
+		line(true, "url", "%s %s", r.Server.Probe.Method, r.Server.DisplayURL())
+		line(true, "component", "%d%s", r.Server.ComponentID, comp)
+		line(true, "probe", "%s", probeDetail(p))
+		line(p.Class == "", "body", "%d bytes read", p.Bytes)
+		line(p.BodyPattern != "", "expect_body", "%q: %s", p.BodyPattern, cmp.Or(p.BodyNote(), "matches"))
+		line(p.URLCert != nil, "url certificate", "%s", certLine(p.URLCert, s))
+		for i := range p.Certs {
+			line(true, map[bool]string{true: "certificate", false: "  issued by"}[i == 0], "%s", certLine(&p.Certs[i], s))
 		}
-		if p.FinalURL != "" && p.FinalURL != r.Server.DisplayURL() {
-			line("redirected to", "%s", p.FinalURL)
-		}
-		line("reports", "%s (key %q, from %s)", reportsCell(r), r.Server.ReportsKey, s.Source)
-		if d := r.Decision; d != nil {
-			line("probe says", "%s: %s", d.Probe, d.ProbeRule)
-			line("reports say", "%s: %s", d.Reports, d.ReportsRule)
-			line("decided", "%s (the worse of both: %s)", d.Status, d.Rule)
-		}
+		line(p.FinalURL != "" && p.FinalURL != r.Server.DisplayURL(), "redirected to", "%s", p.FinalURL)
+		line(true, "reports", "%s (key %q, from %s)", reportsCell(r), r.Server.ReportsKey, s.Source)
+		line(r.Decision != nil, "probe says", "%s: %s", d.Probe, d.ProbeRule)
+		line(r.Decision != nil, "reports say", "%s: %s", d.Reports, d.ReportsRule)
+		line(r.Decision != nil, "decided", "%s (the worse of both: %s)", d.Status, d.Rule)
 		for _, v := range r.Views {
-			stale := ""
-			if why := quorum.Stale(v.At, s.Fresh, s.Started); why != "" {
-				stale = " (" + why + ": it does not count)"
-			}
-			line("vantage "+v.Vantage, "%s: %s, %s ago%s", v.Status, v.Detail, roundDur(s.Started.Sub(v.At)), stale)
+			stale := quorum.Stale(v.At, s.Fresh, s.Started)
+			line(true, "vantage "+v.Vantage, "%s: %s, %s ago%s", v.Status, v.Detail, roundDur(s.Started.Sub(v.At)), map[bool]string{true: " (" + stale + ": it does not count)"}[stale != ""])
 		}
-		switch {
-		case r.Guarded && r.NoQuorum:
-			line("quorum", "too few vantages have a fresh view: the probe may not make the status worse than %s; counted as %s", r.Current(), r.Decision.Status)
-		case r.Guarded:
-			line("guard", "this machine looked offline: the probe may not make the status worse than %s; counted as %s", r.Current(), r.Decision.Status)
-		}
-		if c := r.Pending; c != nil && r.Action == updater.Pending {
-			word, when := "worse", "the next run agrees"
-			if c.Status < r.Current() {
-				word = "better"
-			}
-			if left := c.Need - c.Count; left > 1 {
-				when = fmt.Sprintf("%d more runs agree", left)
-			}
-			line("confirm", "%s waits: %d of %d runs in a row showed a status %s than %s; published when %s", c.Status, c.Count, c.Need, word, r.Current(), when)
-		} else if r.Component != nil && r.Action != updater.Held && r.Publish != r.Current() {
-			line("confirm", "%s confirmed by the last runs in a row (confirm.worse %d, better %d)", r.Publish, r.Server.Confirm.Worse, r.Server.Confirm.Better)
-		}
-		if r.Maintenance != "" {
-			line("maintenance", "%s: probed and shown, not written, no incident", r.Maintenance)
-		}
+		line(r.Guarded && r.NoQuorum, "quorum", "too few vantages have a fresh view: the probe may not make the status worse than %s; counted as %s", r.Current(), d.Status)
+		line(r.Guarded && !r.NoQuorum, "guard", "this machine looked offline: the probe may not make the status worse than %s; counted as %s", r.Current(), d.Status)
+		line(r.Action == updater.Pending, "confirm", "%s waits: %d of %d runs in a row showed a status %s than %s; published when %s", c.Status, c.Count, c.Need, word, r.Current(), when)
+		line(r.Component != nil && r.Action != updater.Held && r.Publish != r.Current(), "confirm", "%s confirmed by the last runs in a row (confirm.worse %d, better %d)",
+			r.Publish, r.Server.Confirm.Worse, r.Server.Confirm.Better)
+		line(r.Maintenance != "", "maintenance", "%s: probed and shown, not written, no incident", r.Maintenance)
 		for _, n := range r.Notes {
-			line("cachet", "%s", n)
+			line(true, "cachet", "%s", n)
 		}
 		for _, e := range r.Problems {
-			line("error", "%v", e)
+			line(true, "error", "%v", e)
 		}
-		if r.Action == updater.Held {
-			line("hold", "%s was set by hand in Cachet (not by this tool): left alone since %s, until %s (manual_hold) or until the decision agrees",
-				r.Hold.Status, clock(r.Hold.Since, s.Zone), clock(r.HoldUntil, s.Zone))
-		}
-		line("status", "%s", statusCell(r))
-		line("action", "%s", actionCell(r, s.Zone))
-		if r.Err != nil {
-			line("error", "%v", r.Err)
-		}
+		line(r.Action == updater.Held, "hold", "%s was set by hand in Cachet (not by this tool): left alone since %s, until %s (manual_hold) or until the decision agrees",
+			h.Status, clock(h.Since, s.Zone), clock(r.HoldUntil, s.Zone))
+		line(true, "status", "%s", statusCell(r))
+		line(true, "action", "%s", actionCell(r, s.Zone))
+		line(r.Err != nil, "error", "%v", r.Err)
 		tw.Flush()
 	}
 	trailer(w, s)
 }
 
-func certLine(c probe.Cert, s updater.Summary) string {
+func certLine(c *probe.Cert, s updater.Summary) string {
+	if c == nil {
+		return ""
+	}
 	line := fmt.Sprintf("%s, issuer %s, expires %s (%s)", c.Subject, c.Issuer, clock(c.NotAfter, s.Zone), daysLeft(c.NotAfter, s.Started))
 	if c.NotBefore.After(s.Started) {
 		line += ", not valid before " + clock(c.NotBefore, s.Zone)
@@ -274,8 +254,7 @@ func summaryLine(s updater.Summary) string {
 	if s.SourceErr != nil {
 		b.WriteString(" (FAILED)")
 	}
-	reads, writes := s.Cachet()
-	fmt.Fprintf(&b, "; Cachet: %s, %s; took %s", plural(int(reads), "read"), plural(int(writes), "write"), roundDur(s.Duration))
+	fmt.Fprintf(&b, "; Cachet: %s, %s; took %s", plural(int(s.Reads), "read"), plural(int(s.Writes), "write"), roundDur(s.Duration))
 	return b.String()
 }
 

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,11 +48,9 @@ type Env struct {
 // options are the flags of every command, and the world they act on.
 type options struct {
 	Env
-	config, logLevel, logFormat string
-	output                      string
-	dryRun                      bool
-	only                        []string
-	api                         string
+	config, logLevel, logFormat, output, api string
+	dryRun                                   bool
+	only                                     []string
 }
 
 // exitError carries an exit code through cobra; err nil: already said.
@@ -84,32 +83,36 @@ func Execute(ctx context.Context, args []string, env Env) int {
 	root.SetErr(env.Err)
 	root.SetArgs(args)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(ExitUsage, err) })
-	pf := root.PersistentFlags()
-	pf.StringVarP(&o.config, "config", "c", cmpOr(env.Getenv("CACHET_UPDATER_CONFIG"), "/etc/cachet-updater/config.yaml"), "config file ($CACHET_UPDATER_CONFIG sets the default)")
-	pf.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	pf.StringVar(&o.logFormat, "log-format", "", "json or console (default: console on a terminal)")
+	flags := root.PersistentFlags()
+	flags.StringVarP(&o.config, "config", "c", cmp.Or(env.Getenv("CACHET_UPDATER_CONFIG"), "/etc/cachet-updater/config.yaml"), "config file ($CACHET_UPDATER_CONFIG sets the default)")
+	flags.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	flags.StringVar(&o.logFormat, "log-format", "", "json or console (default: console on a terminal)")
 	complete(root, "log-level", "debug", "info", "warn", "error")
 	complete(root, "log-format", "json", "console")
-
-	add := func(run func(context.Context, *options) error, use, short, long string, outputs ...string) *cobra.Command {
-		output := new(string)
-		c := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs, RunE: func(c *cobra.Command, _ []string) error {
-			o.output = *output
-			return run(c.Context(), o)
-		}}
-		if len(outputs) > 0 {
-			c.Flags().StringVarP(output, "output", "o", outputs[0], orList(outputs))
-			choice(c, "output", outputs...)
+	// add adds a command; its flag (--output or --api) takes one of values,
+	// by default the first.
+	add := func(run func(context.Context, *options) error, use, short, long, flag string, values ...string) *cobra.Command {
+		c := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs, RunE: func(c *cobra.Command, _ []string) error { return run(c.Context(), o) }}
+		if flag != "" {
+			c.Flags().StringP(flag, map[string]string{"output": "o"}[flag], values[0], orList(values))
+			complete(c, flag, values...)
+			c.PreRunE = func(c *cobra.Command, _ []string) error {
+				v, _ := c.Flags().GetString(flag)
+				*map[string]*string{"output": &o.output, "api": &o.api}[flag] = v
+				if !slices.Contains(values, v) {
+					return fail(ExitUsage, fmt.Errorf("--%s %q: use %s", flag, v, orList(values)))
+				}
+				return nil
+			}
 		}
 		root.AddCommand(c)
 		return c
 	}
-	run := add(runRun, "run", "Probe the fleet, read reports, decide and update Cachet (the cron job)", runHelp, "table", "json")
+	run := add(runRun, "run", "Probe the fleet, read reports, decide and update Cachet (the cron job)", runHelp, "output", "table", "json")
 	run.Example = runExample
 	run.Flags().BoolVarP(&o.dryRun, "dry-run", "n", false, "write nothing; print what would change")
 	run.Flags().StringArrayVar(&o.only, "only", nil, "run just this server (a name or component id; repeatable), in full detail")
-	_ = run.RegisterFlagCompletionFunc("only", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		var names []string
+	_ = run.RegisterFlagCompletionFunc("only", func(*cobra.Command, []string, string) (names []string, _ cobra.ShellCompDirective) {
 		if cfg, err := config.Load(o.config); err == nil {
 			for _, s := range cfg.Servers {
 				names = append(names, s.Name)
@@ -117,50 +120,27 @@ func Execute(ctx context.Context, args []string, env Env) int {
 		}
 		return names, cobra.ShellCompDirectiveNoFileComp
 	})
-	add(runCheck, "check", "Check the config, secrets, state, Cachet and the report source; write nothing", checkHelp, "text", "json")
-	add(runComponents, "components", "List Cachet's components; --output yaml prints a starter config", componentsHelp, "table", "yaml", "json")
-	demo := add(runDemo, "demo", "Run the real job against a built-in Cachet emulator and demo servers", demoHelp)
-	demo.Flags().StringVar(&o.api, "api", "v2", "the emulator's API: v2 (Cachet 2.4) or v3 (Cachet 3.x)")
-	choice(demo, "api", "v2", "v3")
-	add(runVantages, "vantages", "List the probers that share state.sql, with their last observation", vantagesHelp, "table", "json")
+	add(runCheck, "check", "Check the config, secrets, state, Cachet and the report source; write nothing", checkHelp, "output", "text", "json")
+	add(runComponents, "components", "List Cachet's components; --output yaml prints a starter config", componentsHelp, "output", "table", "yaml", "json")
+	add(runDemo, "demo", "Run the real job against a built-in Cachet emulator and demo servers", demoHelp, "api", "v2", "v3")
+	add(runVantages, "vantages", "List the probers that share state.sql, with their last observation", vantagesHelp, "output", "table", "json")
 	add(func(context.Context, *options) error {
-		_, err := fmt.Fprintln(env.Out, cmpOr(env.BuildInfo, "cachet-updater "+env.Version))
+		_, err := fmt.Fprintln(env.Out, cmp.Or(env.BuildInfo, "cachet-updater "+env.Version))
 		return err
-	}, "version", "Print the version, commit, build date and Go version", "")
+	}, "version", "Print the version, commit, build date and Go version", "", "")
 
 	err := root.ExecuteContext(ctx)
 	var ee *exitError
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &ee):
-		if ee.err != nil {
-			fmt.Fprintf(env.Err, "cachet-updater: %v\n", ee.err)
-		}
-		return ee.code
+	case !errors.As(err, &ee): // cobra's own: an unknown command, a bad flag, arguments
+		fmt.Fprintf(env.Err, "cachet-updater: %v\nRun 'cachet-updater --help' for usage.\n", err)
+		return ExitUsage
+	case ee.err != nil:
+		fmt.Fprintf(env.Err, "cachet-updater: %v\n", ee.err)
 	}
-	// cobra's own: an unknown command, a bad flag, arguments.
-	fmt.Fprintf(env.Err, "cachet-updater: %v\nRun 'cachet-updater --help' for usage.\n", err)
-	return ExitUsage
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// choice makes flag one of values: the shell completes them, and another
-// value is a usage error before the command runs.
-func choice(c *cobra.Command, flag string, values ...string) {
-	complete(c, flag, values...)
-	c.PreRunE = func(c *cobra.Command, _ []string) error {
-		if v, _ := c.Flags().GetString(flag); !slices.Contains(values, v) {
-			return fail(ExitUsage, fmt.Errorf("--%s %q: use %s", flag, v, orList(values)))
-		}
-		return nil
-	}
+	return ee.code
 }
 
 func complete(c *cobra.Command, flag string, values ...string) {
@@ -197,7 +177,7 @@ func (o *options) setup(load func(string) (*config.Config, error)) (zerolog.Logg
 	if err != nil || o.logLevel == "" {
 		return zerolog.Nop(), nil, fail(ExitUsage, fmt.Errorf("--log-level %q: use debug, info, warn or error", o.logLevel))
 	}
-	out := zerolog.SyncWriter(o.Err) // writes log from several goroutines
+	out := zerolog.SyncWriter(o.Err) // several goroutines log
 	w := io.Writer(out)
 	switch o.logFormat {
 	case "json":
@@ -215,7 +195,7 @@ func (o *options) setup(load func(string) (*config.Config, error)) (zerolog.Logg
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), cfg, nil
 }
 
-// writeJSON prints v indented, with a final newline.
+// writeJSON prints v as an indented JSON document.
 func (o *options) writeJSON(v any) error {
 	data, err := updater.Marshal(v)
 	if err == nil {

@@ -215,9 +215,8 @@ func logSummary(log zerolog.Logger, s updater.Summary) {
 			failed++
 		}
 	}
-	reads, writes := s.Cachet()
 	ev = ev.Int("servers", len(s.Rows)).Int("changed", s.Changed()).Int("written", s.Count(updater.Updated)).Int("failed", failed).
-		Int("pending", s.Count(updater.Pending)).Int("held", s.Count(updater.Held)).Int64("cachet_reads", reads).Int64("cachet_writes", writes).
+		Int("pending", s.Count(updater.Pending)).Int("held", s.Count(updater.Held)).Int64("cachet_reads", s.Reads).Int64("cachet_writes", s.Writes).
 		Int64("took_ms", s.Duration.Milliseconds()).Bool("dry_run", s.DryRun).Str("reports", s.Source)
 	for _, e := range []struct {
 		key string

@@ -41,8 +41,7 @@ func (o object) set(key string, v any, ok bool) object {
 // MarshalJSON writes the document run --output json prints. Secrets never
 // appear in it: URLs carry no password, errors were scrubbed where made.
 func (s Summary) MarshalJSON() ([]byte, error) {
-	reads, writes := s.Cachet()
-	counts := object{"servers": len(s.Rows), "changed": s.Changed(), "cachet_reads": reads, "cachet_writes": writes, "failed": s.Failed()}
+	counts := object{"servers": len(s.Rows), "changed": s.Changed(), "cachet_reads": s.Reads, "cachet_writes": s.Writes, "failed": s.Failed()}
 	for key, a := range map[string]Action{"written": Updated, "write_failed": WriteFailed, "unchanged": Unchanged, "pending": Pending,
 		"held": Held, "unknown_components": UnknownComponent, "not_written": NotWritten, "not_probed": NotProbed,
 		"interrupted": Interrupted, "maintenance": Maintenance, "observed": Observed} {

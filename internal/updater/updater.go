@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -130,9 +129,10 @@ type Summary struct {
 	TokenErr      error // the token's proof failed
 	Interrupted   error // the run's context ended early (signal, run_timeout)
 	Offline       string
-	Deferred      string   // why another vantage's run decides this round
-	Notes         []string // said once: Cachet schedules that cover nothing or have no end
-	Requests      map[string]int64
+	Deferred      string           // why another vantage's run decides this round
+	Notes         []string         // said once: Cachet schedules that cover nothing or have no end
+	Reads, Writes int64            // requests sent to Cachet: reads are GET
+	Requests      map[string]int64 // by HTTP method
 	// NotRun says why the run did nothing, and Err why it could not run;
 	// the caller sets them.
 	NotRun string
@@ -169,18 +169,6 @@ func (s Summary) Changed() int {
 	return s.Count(Updated) + s.Count(WouldUpdate) + s.Count(WriteFailed)
 }
 
-// Cachet counts the requests sent to Cachet: reads are GET.
-func (s Summary) Cachet() (reads, writes int64) {
-	for method, n := range s.Requests {
-		if method == http.MethodGet {
-			reads += n
-		} else {
-			writes += n
-		}
-	}
-	return reads, writes
-}
-
 // Select returns the servers only names (a name or a component id each),
 // all when only is empty. A value that matches none is an error: a typo
 // must not silently run nothing.
@@ -212,21 +200,21 @@ func Select(servers []config.Server, only []string) ([]config.Server, error) {
 // namesHint lists the servers when they are few, else the names closest
 // to the one that matched none.
 func namesHint(name string, servers []config.Server) string {
-	names := make([]string, len(servers))
-	for i, s := range servers {
-		names[i] = s.Name
+	var names []string
+	for _, s := range servers {
+		names = append(names, s.Name)
 	}
-	quote := func(ss []string) []string {
-		for i, s := range ss {
-			ss[i] = strconv.Quote(s)
+	quoted := func(ss []string, sep string) string {
+		for i := range ss {
+			ss[i] = strconv.Quote(ss[i])
 		}
-		return ss
+		return strings.Join(ss, sep)
 	}
 	if len(names) <= 10 {
-		return ": the servers are " + strings.Join(quote(names), ", ")
+		return ": the servers are " + quoted(names, ", ")
 	}
 	if close := suggest.Closest(name, names, 3); len(close) > 0 {
-		return ": did you mean " + strings.Join(quote(close), " or ") + "?"
+		return ": did you mean " + quoted(close, " or ") + "?"
 	}
 	return fmt.Sprintf(" (none of its %d servers has a similar name; see servers[].name)", len(servers))
 }
@@ -312,6 +300,7 @@ func (r *run) finish(ctx context.Context) Summary {
 	if ctx.Err() != nil {
 		r.sum.Interrupted = context.Cause(ctx)
 	}
+	r.sum.Reads, r.sum.Writes = r.d.Cachet.Requests()
 	r.sum.Requests = r.d.Cachet.RequestsByMethod()
 	r.sum.Duration = r.d.Now().Sub(r.sum.Started)
 	return r.sum
