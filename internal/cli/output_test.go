@@ -2,31 +2,19 @@ package cli
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
@@ -125,73 +113,51 @@ func TestComponents(t *testing.T) {
 	}
 }
 
-// readProm parses a textfile as node_exporter does.
-func readProm(t *testing.T, path string) map[string]*dto.MetricFamily {
+// promValue returns the value of the sample name{labels} in the textfile
+// at path (labels as written: server="S",component_id="1").
+func promValue(t *testing.T, path, sample string) float64 {
 	t.Helper()
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := parser.TextToMetricFamilies(f)
-	if err != nil {
-		t.Fatalf("the textfile does not parse: %v", err)
-	}
-	return fams
-}
-
-// promValue returns the value of name's sample with exactly these labels
-// (name, value pairs), or fails.
-func promValue(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	t.Helper()
-	for _, m := range fams[name].GetMetric() {
-		got := map[string]string{}
-		for _, l := range m.GetLabel() {
-			got[l.GetName()] = l.GetValue()
-		}
-		match := len(got) == len(labels)/2
-		for i := 0; i+1 < len(labels); i += 2 {
-			match = match && got[labels[i]] == labels[i+1]
-		}
-		if match && m.GetCounter() != nil {
-			return m.GetCounter().GetValue()
-		} else if match {
-			return m.GetGauge().GetValue()
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
 		}
 	}
-	t.Fatalf("no %s%v in the textfile", name, labels)
+	t.Fatalf("no %s in the textfile:\n%s", sample, data)
 	return 0
 }
 
-// TestMetricsFile: the textfile after a good and a failed run, parsed with
-// Prometheus's own parser; a dry run writes none.
+// TestMetricsFile: the textfile after a good, a failed and an interrupted
+// run; a dry run writes none. (promfile's tests parse it as node_exporter
+// does.)
 func TestMetricsFile(t *testing.T) {
 	f := newFleet(t, defaultFleet(), `{"s1": 3, "s2": 25}`, "metrics_file: metrics.prom")
 	prom := filepath.Join(f.dir, "metrics.prom")
 	if r := f.run(context.Background(), "run"); r.code != ExitOK {
 		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.err)
 	}
-	fams := readProm(t, prom)
-	run := promValue(t, fams, "cachet_updater_last_run_timestamp_seconds")
-	if success := promValue(t, fams, "cachet_updater_last_success_timestamp_seconds"); success != run || time.Since(time.Unix(int64(run), 0)) > time.Minute {
+	run := promValue(t, prom, "cachet_updater_last_run_timestamp_seconds")
+	if success := promValue(t, prom, "cachet_updater_last_success_timestamp_seconds"); success != run || time.Since(time.Unix(int64(run), 0)) > time.Minute {
 		t.Errorf("last success %v, last run %v", success, run)
 	}
-	s2, s3 := []string{"server", "Stream 2", "component_id", "2"}, []string{"server", "Stream 3", "component_id", "3"}
-	for _, tt := range []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
-		{"cachet_updater_run_exit_code", nil, 0}, {"cachet_updater_reports", s2, 25}, {"cachet_updater_component_status", s2, 3},
-		{"cachet_updater_probe_http_status_code", s3, 503}, {"cachet_updater_probe_success", s3, 0}, {"cachet_updater_probe_success", s2, 1},
-		{"cachet_updater_cachet_requests_total", []string{"method", "PUT"}, 3},
+	for sample, want := range map[string]float64{
+		"cachet_updater_run_exit_code": 0, `cachet_updater_reports{server="Stream 2",component_id="2"}`: 25,
+		`cachet_updater_component_status{server="Stream 2",component_id="2"}`: 3, `cachet_updater_probe_http_status_code{server="Stream 3",component_id="3"}`: 503,
+		`cachet_updater_probe_success{server="Stream 3",component_id="3"}`: 0, `cachet_updater_probe_success{server="Stream 2",component_id="2"}`: 1,
+		`cachet_updater_cachet_requests_total{method="PUT"}`: 3,
 	} {
-		if got := promValue(t, fams, tt.name, tt.labels...); got != tt.want {
-			t.Errorf("%s%v = %v, want %v", tt.name, tt.labels, got, tt.want)
+		if got := promValue(t, prom, sample); got != want {
+			t.Errorf("%s = %v, want %v", sample, got, want)
 		}
 	}
-	if promValue(t, fams, "cachet_updater_run_duration_seconds") <= 0 {
+	if promValue(t, prom, "cachet_updater_run_duration_seconds") <= 0 {
 		t.Error("no run duration")
 	}
 	// A failed run: exit code 1, the last success kept.
@@ -200,12 +166,11 @@ func TestMetricsFile(t *testing.T) {
 	if r := f.run(context.Background(), "run"); r.code != ExitFailed {
 		t.Fatalf("exit %d", r.code)
 	}
-	fams = readProm(t, prom)
-	if code, success, newRun := promValue(t, fams, "cachet_updater_run_exit_code"), promValue(t, fams, "cachet_updater_last_success_timestamp_seconds"),
-		promValue(t, fams, "cachet_updater_last_run_timestamp_seconds"); code != 1 || success != run || newRun <= run {
+	if code, success, newRun := promValue(t, prom, "cachet_updater_run_exit_code"), promValue(t, prom, "cachet_updater_last_success_timestamp_seconds"),
+		promValue(t, prom, "cachet_updater_last_run_timestamp_seconds"); code != 1 || success != run || newRun <= run {
 		t.Errorf("exit code %v, last success %v (was %v), last run %v", code, success, run, newRun)
 	}
-	if total := promValue(t, fams, "cachet_updater_cachet_requests_total", "method", "PUT"); total != 3 {
+	if total := promValue(t, prom, `cachet_updater_cachet_requests_total{method="PUT"}`); total != 3 {
 		t.Errorf("the PUT count went to %v in a run without writes", total)
 	}
 	f.cachet.FailNext(cachettest.FaultNone, 0, false)
@@ -328,79 +293,6 @@ func TestEscapesCachetErrors(t *testing.T) {
 		assertTamed(t, fmt.Sprint(args), r)
 		if r.code != ExitFailed || !strings.Contains(r.out, "422") || !strings.Contains(r.out, "bytes") {
 			t.Errorf("%v: exit %d, want 1 with the 422 cut in the output\n%.3000s", args, r.code, r.out)
-		}
-	}
-}
-
-// tlsServer is an https server on loopback answering with h that shows a
-// self-signed certificate made from tmpl.
-func tlsServer(t *testing.T, tmpl *x509.Certificate, h http.HandlerFunc) *httptest.Server {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
-	tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 2)} // never the address probed: verification fails unless skipped
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// TestCertificates: cert_expiry looks at the configured URL's own
-// certificate as well as the last hop's after a redirect; an expired or
-// not yet valid certificate warns under tls_skip_verify too. A certificate
-// whose names carry escape codes is shown escaped, and so is the error that
-// quotes them.
-func TestCertificates(t *testing.T) {
-	now := time.Now()
-	cert := func(cn string, notBefore, notAfter time.Time) *x509.Certificate {
-		return &x509.Certificate{Subject: pkix.Name{CommonName: cn}, NotBefore: notBefore, NotAfter: notAfter}
-	}
-	fine := tlsServer(t, cert("fine.test", now.Add(-time.Hour), now.Add(90*24*time.Hour)), okHandler)
-	expiring := tlsServer(t, cert("expiring.test", now.Add(-time.Hour), now.Add(3*24*time.Hour)), func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, fine.URL+"/", http.StatusFound)
-	})
-	future := tlsServer(t, cert("future.test", now.Add(48*time.Hour), now.Add(90*24*time.Hour)), okHandler)
-	expired := tlsServer(t, cert("expired.test", now.Add(-10*24*time.Hour), now.Add(-24*time.Hour)), okHandler)
-	evil := tlsServer(t, &x509.Certificate{Subject: pkix.Name{CommonName: "evil\x1b]0;pwned\x07\n" + forged, OrganizationalUnit: []string{strings.Repeat("u", 4000)}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour), DNSNames: []string{"evil\x1b[31m.example"}}, okHandler)
-	var fleet []fleetServer
-	for i, name := range []string{"Redirected", "Future", "Expired", "Fine", "Evil", "Verify"} {
-		fleet = append(fleet, fleetServer{name, i + 1, name, 1, nil, ""})
-	}
-	f := newFleet(t, fleet, `{}`, "")
-	for _, url := range []string{expiring.URL, future.URL, expired.URL, fine.URL, evil.URL} {
-		f.edit("    url: http://127.0.0.1:1/\n", "    url: "+url+"/\n    tls_skip_verify: true\n")
-	}
-	f.edit("    url: http://127.0.0.1:1/\n", "    url: https://localhost:"+evil.URL[strings.LastIndex(evil.URL, ":")+1:]+"/\n")
-
-	r := f.run(context.Background(), "run", "--dry-run")
-	assertTamed(t, "run", r)
-	for _, want := range []string{"warning: the TLS certificate of Redirected expires", "warning: the TLS certificate of Future is not valid before", "warning: the TLS certificate of Expired expires"} {
-		if !strings.Contains(r.out, want) || strings.Contains(r.out, "certificate of Fine") {
-			t.Errorf("the table lacks %q, or warns about Fine:\n%s", want, r.out)
-		}
-	}
-	r = f.run(context.Background(), "run", "--dry-run", "--only", "Redirected", "--only", "Evil", "--only", "Verify")
-	assertTamed(t, "--only", r)
-	for _, want := range []string{"CN=expiring.test", "CN=fine.test", `CN=evil\x1b]0`, "bytes", `evil\x1b[31m.example`} {
-		if !strings.Contains(r.out, want) {
-			t.Errorf("--only lacks %q:\n%s", want, r.out)
-		}
-	}
-	r = f.run(context.Background(), "run", "--dry-run", "-o", "json")
-	assertTamed(t, "-o json", r)
-	for i, row := range decode(t, r)["rows"].([]any) {
-		if got := row.(map[string]any)["probe"].(map[string]any)["cert_expiring"] == true; got != (i < 3) {
-			t.Errorf("%s: cert_expiring %v", fleet[i].name, got)
 		}
 	}
 }

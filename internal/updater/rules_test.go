@@ -17,12 +17,7 @@ import (
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-const (
-	op    = status.Operational
-	perf  = status.PerformanceIssues
-	part  = status.PartialOutage
-	major = status.MajorOutage
-)
+var op, perf, part, major = status.Operational, status.PerformanceIssues, status.PartialOutage, status.MajorOutage
 
 func codes(t *testing.T, m map[string]string) config.StatusMap {
 	t.Helper()
