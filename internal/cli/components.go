@@ -14,10 +14,8 @@ import (
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
-const componentsHelp = `components lists the components of the Cachet in the config: id, name, group,
-status, what visitors see and enabled (with the token, disabled ones too).
---output yaml prints a whole config to start from (the token by its variable
-or file, never itself): fill in the urls and reports keys, then run check.`
+const componentsHelp = `components lists Cachet's components (with the token, disabled ones too).
+--output yaml prints a config to start from: fill in urls and reports keys.`
 
 func runComponents(ctx context.Context, o *options) error {
 	log, cfg, err := o.setup(config.LoadCachetOnly) // servers may be missing: this command helps to write them
@@ -27,6 +25,7 @@ func runComponents(ctx context.Context, o *options) error {
 	token, err := cfg.Token(o.Getenv)
 	if err != nil {
 		log.Warn().Err(err).Msg("listing as a guest: Cachet hides disabled components")
+		token = ""
 	}
 	client, err := newCachetClient(cfg, token, o.Version)
 	if err != nil {

@@ -17,12 +17,9 @@ import (
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
-const demoHelp = `demo starts, on 127.0.0.1 only, a Cachet API emulator (--api v3: Cachet
-3.x) and eight demo servers (fast, overloaded, failing, hanging, slow,
-refusing, redirecting, disabled in Cachet), writes a config and a report file
-to a temporary folder and runs the real run job three times: changes pending,
-then written, then nothing to do. It needs no outside service and writes
-nothing outside that folder. --config is ignored.`
+const demoHelp = `demo serves a Cachet emulator (--api v3: Cachet 3.x) and eight demo servers on
+127.0.0.1 and runs the real job three times in a temporary folder: changes
+pending, then written, then nothing to do. --config is ignored.`
 
 const demoToken = "demo-token-not-a-secret"
 

@@ -217,15 +217,9 @@ func logSummary(log zerolog.Logger, s updater.Summary) {
 	}
 	ev = ev.Int("servers", len(s.Rows)).Int("changed", s.Changed()).Int("written", s.Count(updater.Updated)).Int("failed", failed).
 		Int("pending", s.Count(updater.Pending)).Int("held", s.Count(updater.Held)).Int64("cachet_reads", s.Reads).Int64("cachet_writes", s.Writes).
-		Int64("took_ms", s.Duration.Milliseconds()).Bool("dry_run", s.DryRun).Str("reports", s.Source)
-	for _, e := range []struct {
-		key string
-		err error
-	}{{"reports_error", s.SourceErr}, {"cachet_error", s.CachetErr}, {"interrupted", s.Interrupted}, {"state_error", s.StateErr}, {"token_error", s.TokenErr}} {
-		if e.err != nil {
-			ev = ev.AnErr(e.key, e.err)
-		}
-	}
+		Int64("took_ms", s.Duration.Milliseconds()).Bool("dry_run", s.DryRun).Str("reports", s.Source).
+		AnErr("reports_error", s.SourceErr).AnErr("cachet_error", s.CachetErr).AnErr("interrupted", s.Interrupted). // nil: left out
+		AnErr("state_error", s.StateErr).AnErr("token_error", s.TokenErr)
 	if s.Offline != "" {
 		ev = ev.Str("offline", s.Offline)
 	}

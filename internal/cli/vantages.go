@@ -11,11 +11,9 @@ import (
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
-const vantagesHelp = `vantages lists the probers (vantages) that record observations in the shared
-state database (state.sql): when each last observed, how many components, and
-whether that is stale (older than quorum.fresh: its views no longer count).
-It changes nothing. Exit codes: 0 listed, 1 the database cannot be read,
-2 the config cannot be loaded or has no state.sql.`
+const vantagesHelp = `vantages lists the probers recording in state.sql: when each last observed,
+how many components, and whether it is stale (older than quorum.fresh).
+Exit codes: 0 listed, 1 the database cannot be read, 2 no config or state.sql.`
 
 func runVantages(ctx context.Context, o *options) error {
 	_, cfg, err := o.setup(config.Load)

@@ -60,10 +60,7 @@ func (r *run) settle(row *Row) {
 		// Only the reports, which come from users, may still make it worse.
 		d.Status, d.Rule, row.Guarded = max(cur, d.Reports), d.ReportsRule+" (guarded: the probe was not counted)", true
 	}
-	entry := r.st.Components[row.Server.ComponentID]
-	if entry == nil {
-		entry = &state.Component{}
-	}
+	entry := cmp.Or(r.st.Components[row.Server.ComponentID], &state.Component{})
 	agree := d.Status
 	if offline {
 		agree = status.Unknown // the prober's own outage agrees with no hand-set status

@@ -47,22 +47,21 @@ func (r *run) shared(ctx context.Context) (unlock func(), decide bool) {
 		return unlock, true
 	}
 	db, vantage, own := r.d.Shared, r.o.Vantage, r.observations()
-	switch {
-	case r.sum.Offline != "":
+	if r.sum.Offline != "" {
 		own = nil
 		r.d.Log.Warn().Str("vantage", vantage).Msg("this machine looks offline: its observations are not recorded")
-	case r.o.DryRun:
-	default:
+	} else if !r.o.DryRun {
 		if err := db.Observe(ctx, vantage, own); err != nil {
 			return fail(fmt.Errorf("recording %s's observations in the %s: %w", vantage, db, err))
 		}
+	}
+	if !r.o.DryRun {
 		l, err := db.Lock(ctx, LockWait)
 		if errors.Is(err, state.ErrLockBusy) {
 			r.sum.Deferred = fmt.Sprintf("another run holds the decision lock of the %s: %s's observations are recorded for it", db, vantage)
 			leave(r.sum.Rows, Observed, nil)
 			return unlock, false
-		}
-		if err != nil {
+		} else if err != nil {
 			return fail(fmt.Errorf("taking the decision lock of the %s: %w", db, err))
 		}
 		unlock = l
@@ -72,8 +71,7 @@ func (r *run) shared(ctx context.Context) (unlock func(), decide bool) {
 		ids[i] = row.Server.ComponentID
 	}
 	views, err := db.Views(ctx, ids)
-	if err != nil {
-		unlock()
+	if err != nil { // the caller unlocks
 		return fail(fmt.Errorf("reading the vantages' views from the %s: %w", db, err))
 	}
 	r.load(ctx)
