@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -138,14 +140,49 @@ func setupScript(env *testscript.Env) error {
 		io.WriteString(zw, "all systems go")
 		zw.Close()
 	}))
-	// TLS3D is https with a certificate that expires in 3 days (probe it
-	// with tls_skip_verify: true).
-	tls3d, err := expiringTLSServer(3*24*time.Hour, w.hits)
-	if err != nil {
-		return err
+	// TLS3D is https with a certificate for 127.0.0.1 that expires in 3
+	// days (probe it with tls_skip_verify: true). The other TLS_ servers show
+	// certificates for 127.0.0.2, which no probe verifies: TLS_REDIRECT's
+	// expires in 3 days and it redirects to TLS_FINE (90 days), TLS_FUTURE's
+	// is not valid for 2 days yet, TLS_EXPIRED's expired a day ago, and
+	// TLS_EVIL's names carry escape codes, a line break and 4,000 bytes.
+	now, fine := time.Now(), ""
+	for _, c := range []struct {
+		env, cn        string
+		from, to       time.Duration
+		ip             byte // 127.0.0.ip; 0: 2
+		dnsName, ou    string
+		redirectToFine bool
+	}{
+		{"TLS3D", "expiring.test", -time.Hour, 3 * 24 * time.Hour, 1, "", "", false},
+		{"TLS_FINE", "fine.test", -time.Hour, 90 * 24 * time.Hour, 0, "", "", false},
+		{"TLS_REDIRECT", "expiring.test", -time.Hour, 3 * 24 * time.Hour, 0, "", "", true},
+		{"TLS_FUTURE", "future.test", 48 * time.Hour, 90 * 24 * time.Hour, 0, "", "", false},
+		{"TLS_EXPIRED", "expired.test", -10 * 24 * time.Hour, -24 * time.Hour, 0, "", "", false},
+		{"TLS_EVIL", "evil\x1b]0;pwned\x07\nStream 9  9  200 in 1ms  -  operational  unchanged", -time.Hour, 90 * 24 * time.Hour, 0, "evil\x1b[31m.example", strings.Repeat("u", 4000), false},
+	} {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: c.cn},
+			NotBefore: now.Add(c.from), NotAfter: now.Add(c.to), IPAddresses: []net.IP{net.IPv4(127, 0, 0, cmp.Or(c.ip, 2))}}
+		if c.ou != "" {
+			tmpl.Subject.OrganizationalUnit, tmpl.DNSNames = []string{c.ou}, []string{c.dnsName}
+		}
+		srv, err := tlsServer(tmpl, func(rw http.ResponseWriter, r *http.Request) {
+			w.hits.Add(1)
+			if c.redirectToFine {
+				http.Redirect(rw, r, fine+"/", http.StatusFound)
+			}
+			io.WriteString(rw, "ok")
+		})
+		if err != nil {
+			return err
+		}
+		env.Defer(srv.Close)
+		env.Setenv(c.env, srv.URL)
+		env.Setenv(c.env+"_PORT", srv.URL[strings.LastIndex(srv.URL, ":")+1:])
+		if c.env == "TLS_FINE" {
+			fine = srv.URL
+		}
 	}
-	env.Defer(tls3d.Close)
-	env.Setenv("TLS3D", tls3d.URL)
 	env.Defer(func() { close(done) }) // deferred last, so it runs before the servers close
 	refused, err := closedPort()
 	if err != nil {
@@ -164,31 +201,20 @@ func setupScript(env *testscript.Env) error {
 	return nil
 }
 
-// expiringTLSServer serves 200 over TLS with a self-signed certificate for
-// 127.0.0.1 that expires after d.
-func expiringTLSServer(d time.Duration, hits *atomic.Int64) (*httptest.Server, error) {
+// tlsServer serves h over TLS with a self-signed certificate made from
+// tmpl.
+func tlsServer(tmpl *x509.Certificate, h http.HandlerFunc) (*httptest.Server, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "expiring.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(d),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return nil, err
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
-		hits.Add(1)
-		io.WriteString(rw, "ok")
-	}))
+	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
 	return srv, nil
 }

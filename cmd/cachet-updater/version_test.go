@@ -45,20 +45,11 @@ func TestBuildInfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := newBuildInfo(tt.version, tt.commit, tt.day, tt.bi).String()
-			if got != tt.want {
+			short, got := versionInfo(tt.version, tt.commit, tt.day, tt.bi)
+			if got != tt.want || !strings.HasPrefix(got, "cachet-updater "+short+"\n") {
 				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
 			}
 		})
-	}
-}
-
-// TestBuildVersion asserts that the short version (the User-Agent's) is
-// the first line's.
-func TestBuildVersion(t *testing.T) {
-	first, _, _ := strings.Cut(versionInfo().String(), "\n")
-	if want := "cachet-updater " + buildVersion(); first != want {
-		t.Errorf("first line %q, want %q", first, want)
 	}
 }
 

@@ -3,13 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/rs/zerolog"
-	"github.com/spf13/cobra"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
@@ -17,192 +16,129 @@ import (
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
-// CheckOptions are what the check command needs.
-type CheckOptions struct {
-	Env    Env
-	Global GlobalOptions
-	Output string // text or json
-}
+const checkHelp = `check validates the config (every error at once), resolves the secrets, checks
+the state, pings Cachet, proves the token, checks every component and metric id
+and reads the report source once; it warns about what would go wrong at run
+time. It probes no server and changes nothing. A config with only cachet: checks
+Cachet. Exit codes: 0 all passed, 1 a check failed, 2 the config cannot be loaded.`
 
-func newCheckCmd(env Env, g *GlobalOptions, runF func(context.Context, *CheckOptions) error) *cobra.Command {
-	o := &CheckOptions{Env: env}
-	cmd := &cobra.Command{
-		Use:   "check",
-		Short: "Check the config, the secrets, Cachet and the report source; write nothing",
-		Long: `check is for the first setup and for CI. It validates the config
-(printing every error at once), resolves the secrets, says where the state
-file is and checks that it can be written, pings Cachet, proves the token
-with an authenticated read, checks that every component_id exists in Cachet
-(and notes each Cachet component no server maps to), checks the metric ids,
-and reads the report source once. It warns when the open-file limit
-(ulimit -n) is too low for probe.concurrency, when run_timeout is too short
-for the probe timeouts, when a file holding a secret is readable by other
-users, and when a metric would chart the points wrong (a sum metric; on
-Cachet 3.x a threshold that drops the points of runs closer together).
-On Cachet 3.x it proves that the token may update components
-(components.manage: a PATCH without a field, which changes nothing), names
-the other abilities the config needs, and warns when a run may send more
-requests than Cachet's rate limits let through in a minute (300, and 60 in
-the 3.x app skeleton). It probes no server, changes nothing in Cachet and
-does not change the state file. A config with only cachet: is enough to
-check Cachet (the missing servers are then a failed check).
-
-Exit codes: 0 all checks passed (unmapped components are only a note),
-1 a check failed, 2 the config could not be loaded.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Global = *g
-			return runF(cmd.Context(), o)
-		},
-	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "text or json (one document: every check and whether all passed)")
-	choice(cmd, "output", "text", "json")
-	return cmd
-}
-
-// CheckJSON is what `check --output json` prints.
-type CheckJSON struct {
+// checklist prints each check as it is made, or collects them for JSON.
+type checklist struct {
+	o       *options
 	Version int         `json:"version"`
 	Passed  bool        `json:"passed"`
-	Checks  []CheckItem `json:"checks"`
+	Checks  []checkItem `json:"checks"`
 }
 
-// CheckItem is one line of the checklist.
-type CheckItem struct {
+type checkItem struct {
 	Status  string `json:"status"` // ok, note, warn, fail
 	Message string `json:"message"`
 }
 
-// checklist prints each check as it is made, or collects them for JSON.
-type checklist struct {
-	w      io.Writer // nil: collect only
-	items  []CheckItem
-	failed bool
-}
-
-func (c *checklist) ok(format string, a ...any)   { c.line("ok", format, a...) }
-func (c *checklist) note(format string, a ...any) { c.line("note", format, a...) }
-func (c *checklist) warn(format string, a ...any) { c.line("warn", format, a...) }
-func (c *checklist) fail(format string, a ...any) {
-	c.failed = true
-	c.line("FAIL", format, a...)
-}
-func (c *checklist) line(tag, format string, a ...any) {
+func (c *checklist) ok(format string, a ...any)   { c.add("ok", format, a...) }
+func (c *checklist) note(format string, a ...any) { c.add("note", format, a...) }
+func (c *checklist) warn(format string, a ...any) { c.add("warn", format, a...) }
+func (c *checklist) fail(format string, a ...any) { c.add("FAIL", format, a...) }
+func (c *checklist) add(tag, format string, a ...any) {
 	msg := fmt.Sprintf(format, a...)
-	c.items = append(c.items, CheckItem{Status: strings.ToLower(tag), Message: msg})
-	if c.w != nil {
-		fmt.Fprintf(c.w, "%-6s %s\n", "["+tag+"]", msg)
+	c.Checks = append(c.Checks, checkItem{strings.ToLower(tag), msg})
+	c.Passed = c.Passed && tag != "FAIL"
+	if c.o.output != "json" {
+		fmt.Fprintf(c.o.Out, "%-6s %s\n", "["+tag+"]", msg)
 	}
 }
 
-func runCheck(ctx context.Context, o *CheckOptions) error {
-	env := o.Env
-	log, err := o.Global.logger(env)
+// either records "what: err" as a failure, or when err is nil the message.
+func (c *checklist) either(err error, what, format string, a ...any) bool {
 	if err != nil {
-		return fail(ExitUsage, err)
+		c.fail("%s: %v", what, err)
+		return false
 	}
-	// A config with only cachet: is enough to check Cachet (the first step
-	// of a setup); the missing servers are then a failed check.
-	cfg, err := config.LoadCachetOnly(o.Global.ConfigPath)
+	c.ok(format, a...)
+	return true
+}
+
+func runCheck(ctx context.Context, o *options) error {
+	log, cfg, err := o.setup(config.LoadCachetOnly) // the servers may be missing: the first step of a setup
 	if err != nil {
-		return fail(ExitUsage, err)
+		return err
 	}
-	c := &checklist{w: env.Out}
-	if o.Output == "json" {
-		c.w = nil
-	}
-	if len(cfg.Servers) == 0 {
+	c := &checklist{o: o, Version: updater.JSONVersion, Passed: true}
+	if n := len(cfg.Servers); n == 0 {
 		c.fail("config %s: no servers: list them under servers: (`cachet-updater components --output yaml` prints a starter config)", cfg.Path)
 	} else {
-		c.ok("config %s: %s", cfg.Path, plural(int64(len(cfg.Servers)), "server"))
+		c.ok("config %s: %s", cfg.Path, plural(n, "server"))
 	}
 	for _, w := range cfg.Warnings(os.Stat) {
 		c.warn("%s", w)
 	}
-	if env.OpenFileLimit != nil {
-		if _, why := probeConcurrency(cfg.Probe.Concurrency, len(cfg.Servers), cfg.Cachet.WriteConcurrency, env.OpenFileLimit()); why != "" {
+	if o.OpenFileLimit != nil {
+		if _, why := probeConcurrency(cfg, len(cfg.Servers), o.OpenFileLimit()); why != "" {
 			c.warn("%s", why)
 		}
 	}
-	token, err := cfg.Token(env.Getenv)
-	if err != nil {
-		c.fail("token: %v", err)
-	} else {
-		c.ok("token: read from %s", cfg.Cachet.TokenSource())
-	}
-	checkState(ctx, c, cfg, env)
-	checkCachet(ctx, c, cfg, token, err == nil, env.Version)
-	checkSource(ctx, c, cfg, env, log)
-	switch {
-	case o.Output == "json":
-		if err := writeJSON(env.Out, CheckJSON{Version: JSONVersion, Passed: !c.failed, Checks: c.items}); err != nil {
+	token, err := cfg.Token(o.Getenv)
+	c.either(err, "token", "token: read from %s", cfg.Cachet.TokenSource())
+	c.state(ctx, cfg)
+	c.cachet(ctx, cfg, token, err == nil)
+	c.source(ctx, cfg, log)
+	if o.output == "json" {
+		if err := o.writeJSON(c); err != nil {
 			return fail(ExitFailed, fmt.Errorf("writing to stdout: %w", err))
 		}
-	case c.failed:
-		fmt.Fprintln(env.Out, "some checks failed")
-	default:
-		fmt.Fprintln(env.Out, "all checks passed")
+	} else {
+		fmt.Fprintln(o.Out, map[bool]string{true: "all checks passed", false: "some checks failed"}[c.Passed])
 	}
-	if c.failed {
-		return silentExit(ExitFailed)
+	if !c.Passed {
+		return fail(ExitFailed, nil)
 	}
 	return nil
 }
 
-func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token string, haveToken bool, version string) {
-	client, err := newCachetClient(cfg, token, version)
+func (c *checklist) cachet(ctx context.Context, cfg *config.Config, token string, haveToken bool) {
+	client, err := newCachetClient(cfg, token, c.o.Version)
 	if err != nil {
 		c.fail("cachet.url: %v", err)
 		return
 	}
-	if err := client.Ping(ctx); err != nil {
-		c.fail("Cachet at %s does not answer ping: %v", cfg.Cachet.URL, err)
+	if !c.either(client.Ping(ctx), "Cachet at "+cfg.Cachet.URL+" does not answer ping", "Cachet at %s answers ping", cfg.Cachet.URL) {
 		return
 	}
-	c.ok("Cachet at %s answers ping", cfg.Cachet.URL)
 	api, err := client.API(ctx)
-	if err != nil {
-		c.fail("Cachet API: %v", err)
-	} else {
-		c.ok("Cachet API: %s (cachet.api %s)", api, cfg.Cachet.API)
-	}
-	proved := false
+	c.either(err, "Cachet API", "Cachet API: %s (cachet.api %s)", api, cfg.Cachet.API)
 	if !haveToken {
 		c.fail("token not checked: no token")
-	} else if err := client.VerifyToken(ctx); err != nil {
-		c.fail("token refused by Cachet: %v", err)
-	} else {
-		proved = true
-		c.ok("token accepted by Cachet (authenticated read)")
 	}
+	proved := haveToken && c.either(client.VerifyToken(ctx), "token refused by Cachet", "token accepted by Cachet (authenticated read)")
 	comps, err := client.Components(ctx)
 	if err != nil {
 		c.fail("listing components: %v", err)
 		return
 	}
-	known := map[int]cachet.Component{}
+	known, mapped, missing, writable := map[int]cachet.Component{}, map[int]bool{}, 0, 0
 	for _, k := range comps {
 		known[k.ID] = k
 	}
-	mapped := map[int]bool{}
-	missing := 0
 	for _, s := range cfg.Servers {
 		mapped[s.ComponentID] = true
 		k, ok := known[s.ComponentID]
+		if ok && writable == 0 {
+			writable = s.ComponentID
+		}
+		where := fmt.Sprintf("server %q (line %d)", s.Name, s.Line)
 		switch {
 		case !ok && proved:
 			missing++
-			c.fail("server %q (line %d): component %d does not exist in Cachet", s.Name, s.Line, s.ComponentID)
-		case !ok:
-			// Cachet serves a refused token's reads as a guest's.
+			c.fail("%s: component %d does not exist in Cachet", where, s.ComponentID)
+		case !ok: // Cachet serves a refused token's reads as a guest's
 			missing++
-			c.fail("server %q (line %d): component %d is not in the listing Cachet served as a guest's, without an accepted token: a guest does not see disabled components", s.Name, s.Line, s.ComponentID)
+			c.fail("%s: component %d is not in the listing Cachet served as a guest's, without an accepted token: a guest does not see disabled components", where, s.ComponentID)
 		case k.Unreadable != "":
-			c.warn("server %q (line %d): Cachet sends the status of component %d as %s, which is no status: a run leaves it alone", s.Name, s.Line, s.ComponentID, k.Unreadable)
+			c.warn("%s: Cachet sends the status of component %d as %s, which is no status: a run leaves it alone", where, s.ComponentID, k.Unreadable)
 		}
 	}
 	if missing == 0 && len(cfg.Servers) > 0 {
-		c.ok("the %s exist in Cachet (%s listed)", plural(int64(len(cfg.Servers)), "component id"), plural(int64(len(comps)), "component"))
+		c.ok("the %s exist in Cachet (%s listed)", plural(len(cfg.Servers), "component id"), plural(len(comps), "component"))
 	}
 	for _, k := range comps {
 		if !mapped[k.ID] {
@@ -210,37 +146,29 @@ func checkCachet(ctx context.Context, c *checklist, cfg *config.Config, token st
 		}
 	}
 	if api == cachet.APIv3 && proved {
-		checkAbilities(ctx, c, cfg, client, known)
+		c.abilities(ctx, cfg, client, writable)
 	}
-	checkMetrics(ctx, c, cfg, client, api)
+	c.metrics(ctx, cfg, client, api)
 	if api == cachet.APIv3 {
-		checkLimits(c, cfg, comps)
+		c.limits(cfg, comps)
 	}
 }
 
-// checkAbilities proves on Cachet 3.x the token ability it can prove
-// without a change (components.manage) and names the ones only a write
-// proves.
-func checkAbilities(ctx context.Context, c *checklist, cfg *config.Config, client *cachet.Client, known map[int]cachet.Component) {
+// abilities proves on Cachet 3.x the token ability a PATCH without a field
+// proves (components.manage) on a component id, and names those only a
+// write would.
+func (c *checklist) abilities(ctx context.Context, cfg *config.Config, client *cachet.Client, id int) {
 	var unproved []string
-	id := 0
-	for _, s := range cfg.Servers {
-		if _, ok := known[s.ComponentID]; ok {
-			id = s.ComponentID
-			break
-		}
-	}
 	if id == 0 {
 		unproved = append(unproved, "components.manage")
-	} else if err := client.ProveComponentWrites(ctx, id); err != nil {
-		c.fail("token may not update components: %v", err)
 	} else {
-		c.ok("token may update components (components.manage: PATCH /components/%d without a field, which changes nothing)", id)
+		c.either(client.ProveComponentWrites(ctx, id), "token may not update components",
+			"token may update components (components.manage: PATCH /components/%d without a field, which changes nothing)", id)
 	}
 	if cfg.Incidents.Enabled {
 		unproved = append(unproved, "incidents.manage", "incident-updates.manage")
 	}
-	if metricIDs(cfg) > 0 {
+	if usesMetrics(cfg) > 0 {
 		unproved = append(unproved, "metric-points.manage")
 	}
 	if len(unproved) > 0 {
@@ -248,52 +176,45 @@ func checkAbilities(ctx context.Context, c *checklist, cfg *config.Config, clien
 	}
 }
 
-// metricIDs counts the servers with a metric_id or a reports_metric_id.
-func metricIDs(cfg *config.Config) int {
+// usesMetrics counts the servers with a metric_id or a reports_metric_id.
+func usesMetrics(cfg *config.Config) int {
 	n := 0
 	for _, s := range cfg.Servers {
-		if s.MetricID > 0 || s.ReportsMetricID > 0 {
-			n++
-		}
+		n += min(s.MetricID+s.ReportsMetricID, 1)
 	}
 	return n
 }
 
-// checkMetrics checks that every metric_id and reports_metric_id exists,
-// and warns about what Cachet would make of the points: a sum metric
-// multiplies the points it folds together, and on 3.x a threshold longer
-// than a minute drops the points of runs closer together than it.
-func checkMetrics(ctx context.Context, c *checklist, cfg *config.Config, client *cachet.Client, api string) {
-	uses := metricIDs(cfg)
-	if uses == 0 {
+// metrics checks that every metric id exists, and warns about what Cachet
+// would make of the points: a sum metric multiplies the points it folds
+// together, and on 3.x a threshold over a minute drops the points of runs
+// closer together than it.
+func (c *checklist) metrics(ctx context.Context, cfg *config.Config, client *cachet.Client, api string) {
+	servers := usesMetrics(cfg)
+	if servers == 0 {
 		return
 	}
-	metrics, err := client.Metrics(ctx)
+	list, err := client.Metrics(ctx)
 	if err != nil {
 		c.fail("listing metrics: %v", err)
 		return
 	}
-	known := map[int]cachet.Metric{}
-	for _, m := range metrics {
+	known, missing, seen := map[int]cachet.Metric{}, false, map[int]bool{}
+	for _, m := range list {
 		known[m.ID] = m
 	}
-	missing, seen := false, map[int]bool{}
 	for _, s := range cfg.Servers {
-		for _, key := range []struct {
-			name string
-			id   int
-		}{{"metric_id", s.MetricID}, {"reports_metric_id", s.ReportsMetricID}} {
-			m, ok := known[key.id]
-			switch {
-			case key.id <= 0 || seen[key.id]:
+		for i, id := range []int{s.MetricID, s.ReportsMetricID} {
+			m, ok := known[id]
+			what := fmt.Sprintf("server %q (line %d): %s %d", s.Name, s.Line, []string{"metric_id", "reports_metric_id"}[i], id)
+			if id <= 0 || seen[id] {
 				continue
-			case !ok:
+			} else if !ok {
 				missing = true
-				c.fail("server %q (line %d): %s %d does not exist in Cachet", s.Name, s.Line, key.name, key.id)
+				c.fail("%s does not exist in Cachet", what)
 				continue
 			}
-			seen[key.id] = true
-			what := fmt.Sprintf("server %q (line %d): %s %d (%q)", s.Name, s.Line, key.name, m.ID, m.Name)
+			seen[id], what = true, fmt.Sprintf("%s (%q)", what, m.Name)
 			if m.Sum {
 				c.warn("%s is a sum metric: Cachet folds an equal value posted within the metric's threshold into one point with a counter, and a sum multiplies them (3 reports posted by 40 runs chart as 120): make it an average metric (calc_type 1)", what)
 			}
@@ -303,40 +224,34 @@ func checkMetrics(ctx context.Context, c *checklist, cfg *config.Config, client 
 		}
 	}
 	if !missing {
-		c.ok("the metric ids of %s exist in Cachet", plural(int64(uses), "server"))
+		c.ok("the metric ids of %s exist in Cachet", plural(servers, "server"))
 	}
 }
 
-// checkLimits warns when a run may send Cachet 3.x more requests than its
-// rate limits let through in a minute: core's 300 (CACHET_API_RATE_LIMIT)
-// and the 3.x app skeleton's 60 on top, both counted per user (the token)
-// or IP. At worst a run reads the listing's pages (100 components a page,
-// enabled and disabled ones apart) and the schedules, writes every
-// component and an incident for each, and posts every point.
-func checkLimits(c *checklist, cfg *config.Config, comps []cachet.Component) {
+// limits warns when a run may send Cachet 3.x more requests than its rate
+// limits let through in a minute: core's 300 (CACHET_API_RATE_LIMIT) and
+// the 3.x app skeleton's 60 on top, per token or IP. At worst a run reads
+// the listing's pages (100 a page, enabled and disabled apart) and the
+// schedules, writes every component and an incident for each, and posts
+// every point.
+func (c *checklist) limits(cfg *config.Config, comps []cachet.Component) {
 	const skeleton, core = 60, 300
-	pages := func(n int) int { return max(1, (n+99)/100) }
-	enabled := 0
+	enabled, points, writes := 0, 0, len(cfg.Servers)
 	for _, k := range comps {
 		if k.Enabled {
 			enabled++
 		}
 	}
+	for _, s := range cfg.Servers {
+		points += min(s.MetricID, 1) + min(s.ReportsMetricID, 1) // ids are positive or 0
+	}
+	pages := func(n int) int { return max(1, (n+99)/100) }
 	reads := pages(enabled) + pages(len(comps)-enabled)
 	if cfg.Maintenance.CachetSchedules != config.SchedulesOff {
 		reads++
 	}
-	writes, points := len(cfg.Servers), 0
-	for _, s := range cfg.Servers {
-		if cfg.Incidents.Enabled {
-			writes++
-		}
-		if s.MetricID > 0 {
-			points++
-		}
-		if s.ReportsMetricID > 0 {
-			points++
-		}
+	if cfg.Incidents.Enabled {
+		writes *= 2
 	}
 	n := reads + writes + points
 	if n <= skeleton {
@@ -349,105 +264,77 @@ func checkLimits(c *checklist, cfg *config.Config, comps []cachet.Component) {
 	c.warn("a run may send Cachet up to %d requests (at worst %d reads, %d writes, %d points), more than %s: Cachet answers the rest 429 Too Many Attempts; raise the limits (the skeleton's is in its app/Providers/AppServiceProvider.php)", n, reads, writes, points, limits)
 }
 
-// checkState says where the state lives and that a run can write there; it
-// changes nothing in the state file itself.
-func checkState(ctx context.Context, c *checklist, cfg *config.Config, env Env) {
-	if cfg.State.SQL.Set() {
-		checkSharedState(ctx, c, cfg, env)
+// state says where the state lives and that a run can write there; it
+// changes nothing in it. A shared database is connected to, its schema
+// version read and its decision lock taken and released.
+func (c *checklist) state(ctx context.Context, cfg *config.Config) {
+	if !cfg.State.SQL.Set() {
+		path, err := statePath(cfg, c.o)
+		if err == nil {
+			err = state.CheckWritable(ctx, path)
+		}
+		c.either(err, "state", "state: %s (writable)", path)
 		return
 	}
-	path, err := statePath(cfg, env)
-	if err != nil {
-		c.fail("state: %v", err)
-		return
-	}
-	if err := state.CheckWritable(ctx, path); err != nil {
-		c.fail("state: %v", err)
-		return
-	}
-	c.ok("state: %s (writable)", path)
-}
-
-// checkSharedState connects to state.sql, reads its schema version and
-// takes and releases the decision lock; it creates and changes nothing.
-func checkSharedState(ctx context.Context, c *checklist, cfg *config.Config, env Env) {
-	q := cfg.State.SQL
 	vantage, err := vantageName(cfg)
+	c.either(err, "vantage", "vantage: %s", vantage)
+	name := "state database (" + cfg.State.SQL.Driver + ")"
+	db, err := openShared(ctx, cfg, c.o, vantage, false)
 	if err != nil {
-		c.fail("vantage: %v", err)
-	} else {
-		c.ok("vantage: %s", vantage)
-	}
-	dsn, err := q.ResolveDSN(env.Getenv)
-	if err != nil {
-		c.fail("state database (%s): %v", q.Driver, err)
+		c.fail("%s: %s", name, strings.TrimPrefix(err.Error(), name+": "))
 		return
 	}
-	s, err := state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage})
-	if err != nil {
-		c.fail("state database (%s): %v", q.Driver, err)
-		return
-	}
-	defer s.Close()
-	h, err := s.Check(ctx)
+	defer db.Close()
+	h, err := db.Check(ctx)
 	switch {
 	case err != nil:
-		c.fail("state database (%s): %v", q.Driver, err)
+		c.fail("%s: %v", name, err)
 		return
 	case h.Schema == 0:
-		c.ok("state database (%s): reachable; its tables are created by the first run (schema version %d)", q.Driver, state.SchemaVersion)
+		c.ok("%s: reachable; its tables are created by the first run (schema version %d)", name, state.SchemaVersion)
 	case h.Schema < state.SchemaVersion:
-		c.ok("state database (%s): schema version %d; the next run migrates it to %d", q.Driver, h.Schema, state.SchemaVersion)
+		c.ok("%s: schema version %d; the next run migrates it to %d", name, h.Schema, state.SchemaVersion)
 	default:
-		c.ok("state database (%s): schema version %d", q.Driver, h.Schema)
+		c.ok("%s: schema version %d", name, h.Schema)
 	}
 	if h.LockBusy {
-		c.note("state database (%s): a run holds the decision lock right now", q.Driver)
+		c.note("%s: a run holds the decision lock right now", name)
 	} else if h.Schema > 0 {
-		c.ok("state database (%s): the decision lock can be taken", q.Driver)
+		c.ok("%s: the decision lock can be taken", name)
 	}
-	c.ok("quorum: %s of the vantages with a view fresher than %s", plural(int64(cfg.Quorum.Probes), "vantage"), cfg.Quorum.Fresh)
+	c.ok("quorum: %s of the vantages with a view fresher than %s", plural(cfg.Quorum.Probes, "vantage"), cfg.Quorum.Fresh)
 }
 
-// checkSource reads the report source once; its warnings (reports dated in
-// the future) go to the log on stderr.
-func checkSource(ctx context.Context, c *checklist, cfg *config.Config, env Env, log zerolog.Logger) {
-	name := updater.SourceName(cfg.Reports.Source)
-	src, err := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now, log)
-	if err != nil {
-		c.fail("reports: %v", err)
-		return
-	}
-	if src == nil {
+// source reads the report source once; its warnings (reports dated in the
+// future) go to the log on stderr.
+func (c *checklist) source(ctx context.Context, cfg *config.Config, log zerolog.Logger) {
+	src, err := updater.OpenSource(cfg.Reports.Source, c.o.Getenv, c.o.Now, log)
+	if src == nil && err == nil {
 		c.note("reports: no source configured (type none): statuses come from the probes alone")
 		return
+	} else if err == nil {
+		defer src.Close()
 	}
-	defer src.Close()
-	counts, err := src.Counts(ctx, env.Now().Add(-cfg.Reports.Window.D()))
-	if err != nil {
-		c.fail("reports: %v", err)
-		return
+	var counts map[string]int
+	if err == nil {
+		counts, err = src.Counts(ctx, c.o.Now().Add(-cfg.Reports.Window.D()))
 	}
-	total := 0
-	for _, n := range counts {
-		total += n
-	}
-	c.ok("reports: %s read: %d keys, %d reports in the window", name, len(counts), total)
-	keys := map[string]bool{}
+	keys, total, stray := map[string]bool{}, 0, []string{}
 	for _, s := range cfg.Servers {
 		keys[s.ReportsKey] = true
 	}
-	var stray []string
-	for k := range counts {
-		if !keys[k] {
-			stray = append(stray, fmt.Sprintf("%q", k))
+	for k, n := range counts {
+		if total += n; !keys[k] {
+			stray = append(stray, strconv.Quote(k))
 		}
 	}
+	if !c.either(err, "reports", "reports: %s read: %d keys, %d reports in the window", updater.SourceName(cfg.Reports.Source), len(counts), total) {
+		return
+	}
+	if slices.Sort(stray); len(stray) > 10 {
+		stray = append(stray[:10], "...")
+	}
 	if len(stray) > 0 {
-		sort.Strings(stray)
-		if len(stray) > 10 {
-			stray = append(stray[:10], "...")
-		}
 		c.note("report keys no server uses (check reports_key): %s", strings.Join(stray, ", "))
 	}
 }

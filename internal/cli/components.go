@@ -3,65 +3,31 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/cobra"
-
-	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/foreign"
 	"github.com/proxer/cachet-updater/internal/status"
+	"github.com/proxer/cachet-updater/internal/updater"
 )
 
-// ComponentsOptions are what the components command needs.
-type ComponentsOptions struct {
-	Env    Env
-	Global GlobalOptions
-	Output string // table, yaml or json
-}
+const componentsHelp = `components lists Cachet's components (with the token, disabled ones too).
+--output yaml prints a config to start from: fill in urls and reports keys.`
 
-func newComponentsCmd(env Env, g *GlobalOptions, runF func(context.Context, *ComponentsOptions) error) *cobra.Command {
-	o := &ComponentsOptions{Env: env}
-	cmd := &cobra.Command{
-		Use:   "components",
-		Short: "List Cachet's components; --output yaml prints a starter config",
-		Long: `components lists the components of the Cachet in the config (id, name,
-group, status, what visitors see, enabled).
- With the token, disabled components are listed too.
---output yaml prints a whole config to start from: the cachet block used
-(the token by its variable or file, never itself), a reports block and a
-server per component; fill in the urls and reports keys, then run check.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Global = *g
-			return runF(cmd.Context(), o)
-		},
-	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table, yaml (a starter config) or json")
-	choice(cmd, "output", "table", "yaml", "json")
-	return cmd
-}
-
-func runComponents(ctx context.Context, o *ComponentsOptions) error {
-	env := o.Env
-	log, err := o.Global.logger(env)
+func runComponents(ctx context.Context, o *options) error {
+	log, cfg, err := o.setup(config.LoadCachetOnly) // servers may be missing: this command helps to write them
 	if err != nil {
-		return fail(ExitUsage, err)
+		return err
 	}
-	cfg, err := config.LoadCachetOnly(o.Global.ConfigPath) // servers: may be missing: this command helps to write them
-	if err != nil {
-		return fail(ExitUsage, err)
-	}
-	token, err := cfg.Token(env.Getenv)
+	token, err := cfg.Token(o.Getenv)
 	if err != nil {
 		log.Warn().Err(err).Msg("listing as a guest: Cachet hides disabled components")
 		token = ""
 	}
-	client, err := newCachetClient(cfg, token, env.Version)
+	client, err := newCachetClient(cfg, token, o.Version)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
@@ -78,87 +44,61 @@ func runComponents(ctx context.Context, o *ComponentsOptions) error {
 		}
 	}
 	group := func(id int) string {
-		if id == 0 {
-			return "-"
-		}
 		if n, ok := groups[id]; ok {
 			return foreign.Text(n)
 		}
-		return strconv.Itoa(id)
+		return map[bool]string{true: "-", false: strconv.Itoa(id)}[id == 0]
 	}
-	if o.Output == "json" {
-		doc := ComponentsJSON{Version: JSONVersion, Components: make([]ComponentJSON, 0, len(comps))}
-		for _, c := range comps {
-			doc.Components = append(doc.Components, ComponentJSON{ID: c.ID, Name: c.Name, GroupID: c.GroupID,
-				Group: groups[c.GroupID], Status: c.Status.String(), Shown: shown(c), Enabled: c.Enabled})
+	// What visitors see: on 3.x the worse of the status and an open
+	// incident's impact (latest_status), or maintenance.
+	shown := func(i int) string {
+		if c := comps[i]; c.Maintenance && c.Shown == status.Unknown {
+			return "under_maintenance"
 		}
-		return writeJSON(env.Out, doc)
+		return comps[i].Shown.String()
 	}
-	if o.Output == "yaml" {
-		starter(env.Out, cfg.Cachet, comps, group)
+	switch o.output {
+	case "json":
+		list := make([]map[string]any, len(comps))
+		for i, c := range comps {
+			list[i] = map[string]any{"id": c.ID, "name": c.Name, "status": c.Status.String(), "shown": shown(i), "enabled": c.Enabled}
+			if c.GroupID != 0 {
+				list[i]["group_id"] = c.GroupID
+			}
+			if groups[c.GroupID] != "" {
+				list[i]["group"] = groups[c.GroupID]
+			}
+		}
+		return o.writeJSON(map[string]any{"version": updater.JSONVersion, "components": list})
+	case "yaml":
+		// A config that loads as it is, once the servers' urls and reports
+		// keys are filled in; any name is quoted to be valid YAML.
+		c, w := cfg.Cachet, o.Out
+		key, value := c.TokenKey()
+		fmt.Fprintf(w, "# A starter config: fill in each server's url and reports_key, then run\n# cachet-updater check --config THIS-FILE\ncachet:\n  url: %q\n  %s: %q\n", c.URL, key, value)
+		if c.API != config.DefaultAPI {
+			fmt.Fprintf(w, "  api: %s\n", c.API)
+		}
+		if c.TimeZone.Loc != time.UTC {
+			fmt.Fprintf(w, "  time_zone: %q\n", c.TimeZone)
+		}
+		fmt.Fprint(w, "reports:\n  source:\n    type: none   # or file or sql (see the README, \"Report counts\"), keyed by reports_key\nservers:\n")
+		seen := map[string]bool{}
+		for _, comp := range comps {
+			name := comp.Name
+			if strings.TrimSpace(name) == "" || seen[name] {
+				name = strings.TrimSpace(fmt.Sprintf("%s (component %d)", name, comp.ID)) // names must be unique
+			}
+			seen[name] = true
+			note := map[bool]string{true: "", false: " (disabled in Cachet)"}[comp.Enabled]
+			fmt.Fprintf(w, "  - name: %q\n    url: https://CHANGE-ME.example.org/   # group: %s%s\n    component_id: %d\n    reports_key: %q\n", name, group(comp.GroupID), note, comp.ID, name)
+		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(env.Out, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tGROUP\tSTATUS\tSHOWN\tENABLED")
-	for _, c := range comps {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%t\n", c.ID, foreign.Text(c.Name), group(c.GroupID), c.Status, shown(c), c.Enabled)
+	for i, c := range comps {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%t\n", c.ID, foreign.Text(c.Name), group(c.GroupID), c.Status, shown(i), c.Enabled)
 	}
 	return tw.Flush()
 }
-
-// shown names what visitors see of c: Cachet 3.x shows the worse of the
-// status and an open incident's impact (latest_status), or maintenance.
-func shown(c cachet.Component) string {
-	if c.Maintenance && c.Shown == status.Unknown {
-		return "under_maintenance"
-	}
-	return c.Shown.String()
-}
-
-// ComponentsJSON is what `components --output json` prints.
-type ComponentsJSON struct {
-	Version    int             `json:"version"`
-	Components []ComponentJSON `json:"components"`
-}
-
-// ComponentJSON is one Cachet component, as listed.
-type ComponentJSON struct {
-	ID      int    `json:"id"`
-	Name    string `json:"name"`
-	GroupID int    `json:"group_id,omitempty"`
-	Group   string `json:"group,omitempty"`
-	Status  string `json:"status"`
-	Shown   string `json:"shown"` // what visitors see (3.x: latest_status)
-	Enabled bool   `json:"enabled"`
-}
-
-// starter writes a config to start from: it loads as it is, and needs the
-// servers' urls and reports keys filled in.
-func starter(w io.Writer, c config.Cachet, comps []cachet.Component, group func(int) string) {
-	key, value := c.TokenKey()
-	fmt.Fprintf(w, "# A starter config: fill in each server's url and reports_key, then run\n# cachet-updater check --config THIS-FILE\ncachet:\n  url: %s\n  %s: %s\n", yamlString(c.URL), key, yamlString(value))
-	if c.API != config.DefaultAPI {
-		fmt.Fprintf(w, "  api: %s\n", c.API)
-	}
-	if c.TimeZone.Loc != time.UTC {
-		fmt.Fprintf(w, "  time_zone: %s\n", yamlString(c.TimeZone.String()))
-	}
-	fmt.Fprint(w, "reports:\n  source:\n    type: none   # or file or sql (see the README, \"Report counts\"), keyed by reports_key\nservers:\n")
-	seen := map[string]bool{}
-	for _, comp := range comps {
-		name := comp.Name
-		if strings.TrimSpace(name) == "" || seen[name] {
-			name = strings.TrimSpace(fmt.Sprintf("%s (component %d)", name, comp.ID)) // names must be unique
-		}
-		seen[name] = true
-		note := ""
-		if !comp.Enabled {
-			note = " (disabled in Cachet)"
-		}
-		fmt.Fprintf(w, "  - name: %s\n    url: https://CHANGE-ME.example.org/   # group: %s%s\n    component_id: %d\n    reports_key: %s\n",
-			yamlString(name), group(comp.GroupID), note, comp.ID, yamlString(name))
-	}
-}
-
-// yamlString quotes a name so any component name is valid YAML.
-func yamlString(s string) string { return strconv.Quote(s) }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,114 +13,73 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
+const demoHelp = `demo serves a Cachet emulator (--api v3: Cachet 3.x) and eight demo servers on
+127.0.0.1 and runs the real job three times in a temporary folder: changes
+pending, then written, then nothing to do. --config is ignored.`
+
 const demoToken = "demo-token-not-a-secret"
 
-// DemoOptions are what the demo command needs. --config is ignored; the log
-// flags apply to the demo's runs.
-type DemoOptions struct {
-	Env    Env
-	Global GlobalOptions
-	API    string // v2 (Cachet 2.4) or v3 (Cachet 3.x)
-}
-
-func newDemoCmd(env Env, g *GlobalOptions, runF func(context.Context, *DemoOptions) error) *cobra.Command {
-	o := &DemoOptions{Env: env}
-	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Run the real job end to end against a built-in Cachet emulator and demo servers",
-		Long: `demo starts, on 127.0.0.1 only, a Cachet API emulator and eight small demo
-servers (fast, overloaded, failing, hanging, slow, refusing, redirecting,
-disabled in Cachet), writes a config and a report file to a temporary folder,
-and runs the real run job three times: the first finds what changed and
-holds it as pending, the second confirms and writes it, the third finds
-nothing to do. It needs no outside service and writes nothing
-outside the temporary folder. --config is ignored. --api v3 runs it against
-the emulator's Cachet 3.x mode (JSON:API, Bearer token).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Global = *g
-			return runF(cmd.Context(), o)
-		},
+func runDemo(ctx context.Context, o *options) error {
+	dir, err := os.MkdirTemp("", "cachet-updater-demo-")
+	if err != nil {
+		return fail(ExitFailed, err)
 	}
-	cmd.Flags().StringVar(&o.API, "api", "v2", "the Cachet API the emulator speaks: v2 (Cachet 2.4) or v3 (Cachet 3.x)")
-	choice(cmd, "api", "v2", "v3")
-	return cmd
-}
+	defer os.RemoveAll(dir)
+	fake := cachettest.NewHandler(demoToken)
+	if o.api == "v3" {
+		fake = cachettest.NewHandlerV3(demoToken)
+	}
+	root, stop, err := serve(fake.Handler().ServeHTTP)
+	if err != nil {
+		return fail(ExitFailed, err)
+	}
+	defer stop()
+	cachetURL := root + fake.APIPath()
 
-type demoServer struct {
-	name    string
-	id      int
-	key     string
-	current int // status in Cachet before the demo
-	enabled bool
-	extra   string // per-server config lines
-	handler http.HandlerFunc
-}
-
-func demoFleet() []demoServer {
-	ok := func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }
-	return []demoServer{
-		{name: "Stream 1", id: 1, key: "s1", current: 1, enabled: true, handler: ok},
-		{name: "Stream 2", id: 2, key: "s2", current: 1, enabled: true, handler: ok},
-		{name: "Stream 3", id: 3, key: "s3", current: 1, enabled: true, handler: func(w http.ResponseWriter, _ *http.Request) {
+	text := func(s string) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, s) }
+	}
+	fleet := []struct {
+		name, key, extra string
+		status           int // in Cachet before the demo
+		handler          http.HandlerFunc
+	}{
+		{"Stream 1", "s1", "", 1, text("ok\n")},
+		{"Stream 2", "s2", "", 1, text("ok\n")},
+		{"Stream 3", "s3", "", 1, func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "overloaded", http.StatusServiceUnavailable)
 		}},
-		{name: "Stream 4", id: 4, key: "s4", current: 2, enabled: true, extra: "    timeout: 1s\n", handler: func(w http.ResponseWriter, r *http.Request) {
-			<-r.Context().Done() // never answers
-		}},
-		{name: "Stream 5", id: 5, key: "s5", current: 1, enabled: true, extra: "    slow: 300ms\n", handler: func(w http.ResponseWriter, r *http.Request) {
+		{"Stream 4", "s4", "    timeout: 1s\n", 2, func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }},
+		{"Stream 5", "s5", "    slow: 300ms\n", 1, func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-time.After(600 * time.Millisecond):
 				io.WriteString(w, "late\n")
 			case <-r.Context().Done():
 			}
 		}},
-		{name: "Stream 6", id: 6, key: "s6", current: 1, enabled: true}, // refused: no server behind the port
-		{name: "Website", id: 7, key: "web", current: 3, enabled: true, handler: func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/" {
+		{"Stream 6", "s6", "", 1, nil}, // refused: nothing listens
+		{"Website", "web", "", 3, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/" {
+				io.WriteString(w, "home\n")
+			} else {
 				http.Redirect(w, r, "/home", http.StatusFound)
-				return
 			}
-			io.WriteString(w, "home\n")
 		}},
-		{name: "Archive", id: 8, key: "archive", current: 4, enabled: false, handler: ok},
+		{"Archive", "archive", "", 4, text("ok\n")},
 	}
-}
-
-func runDemo(ctx context.Context, o *DemoOptions) error {
-	env := o.Env
-	dir, err := os.MkdirTemp("", "cachet-updater-demo-")
-	if err != nil {
-		return fail(ExitFailed, err)
-	}
-	defer os.RemoveAll(dir)
-
-	fake := cachettest.NewHandler(demoToken)
-	if o.API == "v3" {
-		fake = cachettest.NewHandlerV3(demoToken)
-	}
-	root, stopCachet, err := serveLoopback(fake.Handler())
-	if err != nil {
-		return fail(ExitFailed, err)
-	}
-	defer stopCachet()
-	cachetURL := root + fake.APIPath()
-
 	var servers strings.Builder
-	for _, s := range demoFleet() {
-		fake.Add(cachettest.Component{ID: s.id, Name: s.name, Status: s.current, Enabled: s.enabled})
-		url, stop, err := demoListener(s.handler)
+	for i, s := range fleet {
+		fake.Add(cachettest.Component{ID: i + 1, Name: s.name, Status: s.status, Enabled: s.name != "Archive"})
+		url, stop, err := serve(s.handler)
 		if err != nil {
 			return fail(ExitFailed, err)
 		}
 		defer stop()
-		fmt.Fprintf(&servers, "  - name: %s\n    url: %s/\n    component_id: %d\n    reports_key: %s\n%s", s.name, url, s.id, s.key, s.extra)
+		fmt.Fprintf(&servers, "  - name: %s\n    url: %s/\n    component_id: %d\n    reports_key: %s\n%s", s.name, url, i+1, s.key, s.extra)
 	}
 	cfgText := fmt.Sprintf(`# written by cachet-updater demo
 cachet:
@@ -129,12 +89,7 @@ cachet:
 probe:
   timeout: 2s
 reports:
-  window: 2h
-  source:
-    type: file
-    path: reports.json
-    format: counts
-    max_age: 15m
+  source: {type: file, path: reports.json, max_age: 15m}
 lock_file: demo.lock
 state:
   path: state.json      # the memory between runs
@@ -143,98 +98,61 @@ confirm:
   better: 2
 servers:
 %s`, cachetURL, servers.String())
+	reports := `{"s1": 3, "s2": 15, "s4": 60, "web": 0}` + "\n"
 	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
-		return fail(ExitFailed, err)
-	}
-	reportsJSON := `{"s1": 3, "s2": 15, "s4": 60, "web": 0}` + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "reports.json"), []byte(reportsJSON), 0o600); err != nil {
+	if err := errors.Join(os.WriteFile(cfgPath, []byte(cfgText), 0o600), os.WriteFile(filepath.Join(dir, "reports.json"), []byte(reports), 0o600)); err != nil {
 		return fail(ExitFailed, err)
 	}
 
-	out := env.Out
-	fmt.Fprintf(out, "Demo: a Cachet %s API emulator at %s and %d demo servers on 127.0.0.1.\n", map[string]string{"v2": "2.4", "v3": "3.x"}[o.API], cachetURL, len(demoFleet()))
-	fmt.Fprintf(out, "Config %s:\n\n%s\nReport counts (reports.json): %s\n", cfgPath, indent(cfgText), reportsJSON)
-	fmt.Fprintln(out, "Cachet before the run:")
-	printFakeComponents(out, fake)
-
-	demoEnv := env
-	demoEnv.Getenv = func(k string) string {
-		if k == "CACHET_UPDATER_DEMO_TOKEN" {
-			return demoToken
+	out := o.Out
+	fmt.Fprintf(out, "Demo: a Cachet %s API emulator at %s and %d demo servers on 127.0.0.1.\n", map[string]string{"v2": "2.4", "v3": "3.x"}[o.api], cachetURL, len(fleet))
+	fmt.Fprintf(out, "Config %s:\n\n    %s\n\nReport counts (reports.json): %s\nCachet before the run:\n", cfgPath, strings.ReplaceAll(strings.TrimSpace(cfgText), "\n", "\n    "), reports)
+	components := func() {
+		for _, c := range fake.Components() {
+			fmt.Fprintf(out, "  %d %-9s %s%s\n", c.ID, c.Name, status.Status(c.Status), map[bool]string{true: "", false: " (disabled)"}[c.Enabled])
 		}
-		return env.Getenv(k)
 	}
-	demoEnv.IsTerminal = func(w io.Writer) bool { return w == out || env.IsTerminal(w) }
-
-	run := &RunOptions{Env: demoEnv, Global: o.Global}
-	run.Global.ConfigPath = cfgPath
+	components()
+	run := *o
+	run.config, run.output = cfgPath, "table"
+	run.Getenv = func(k string) string {
+		return cmp.Or(map[string]string{"CACHET_UPDATER_DEMO_TOKEN": demoToken}[k], o.Getenv(k))
+	}
+	run.IsTerminal = func(w io.Writer) bool { return w == out || o.IsTerminal(w) }
 	var errs []error
-	for _, step := range []string{
-		"first run: every change is pending until a second run confirms it",
-		"second run: the same again, so the changes are published",
-		"third run: nothing changed, nothing written",
-	} {
+	for _, step := range []string{"first run: every change is pending until a second run confirms it",
+		"second run: the same again, so the changes are published", "third run: nothing changed, nothing written"} {
 		fmt.Fprintf(out, "\n$ cachet-updater run --config config.yaml   # %s\n", step)
-		errs = append(errs, runRun(ctx, run))
+		errs = append(errs, runRun(ctx, &run))
 		writes := fake.Writes()
-		fmt.Fprintf(out, "\nCachet received %s", plural(int64(len(writes)), "write"))
-		if len(writes) > 0 {
-			fmt.Fprint(out, ":")
-		}
-		fmt.Fprintln(out)
+		fmt.Fprintf(out, "\nCachet received %s%s\n", plural(len(writes), "write"), map[bool]string{true: ":", false: ""}[len(writes) > 0])
 		for _, w := range writes {
 			fmt.Fprintf(out, "  %s %s %s\n", w.Method, w.Path, w.Body)
 		}
 		fake.Reset()
 	}
 	fmt.Fprintln(out, "\nCachet after the runs:")
-	printFakeComponents(out, fake)
-	// The demo fleet is built so every run succeeds; anything else is a bug.
-	return errors.Join(errs...)
+	components()
+	return errors.Join(errs...) // the demo fleet is built so that every run succeeds
 }
 
-func printFakeComponents(w io.Writer, fake *cachettest.Server) {
-	for _, c := range fake.Components() {
-		en := ""
-		if !c.Enabled {
-			en = " (disabled)"
-		}
-		fmt.Fprintf(w, "  %d %-9s %s%s\n", c.ID, c.Name, status.Status(c.Status), en)
-	}
-}
-
-func indent(s string) string {
-	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
-}
-
-// serveLoopback serves h on a fresh 127.0.0.1 port.
-func serveLoopback(h http.Handler) (string, func(), error) {
+// serve serves h on a fresh 127.0.0.1 port; a nil h leaves the port
+// closed, so that it refuses connections.
+func serve(h http.HandlerFunc) (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, fmt.Errorf("demo: listening on 127.0.0.1: %w", err)
 	}
+	url = "http://" + ln.Addr().String()
+	if h == nil {
+		return url, func() {}, ln.Close()
+	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), func() {
+	return url, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 		srv.Close()
 	}, nil
-}
-
-// demoListener serves h, or, for a nil h, returns the address of a port
-// that refuses connections.
-func demoListener(h http.HandlerFunc) (string, func(), error) {
-	if h != nil {
-		return serveLoopback(h)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr, func() {}, nil
 }

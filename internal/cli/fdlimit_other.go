@@ -2,5 +2,4 @@
 
 package cli
 
-// openFileLimit is unknown outside Unix: probe.concurrency is not capped.
-func openFileLimit() uint64 { return 0 }
+func openFileLimit() uint64 { return 0 } // unknown: probe.concurrency is not capped

@@ -12,51 +12,36 @@ import (
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
-// metricsTimeout bounds reading and writing the textfile: it is written
-// after the run's own deadline may have passed.
-const metricsTimeout = 5 * time.Second
-
 // writeMetrics writes metrics_file for a run that ended with code; a
-// failed or interrupted run keeps the last success of the file before. A
-// file that cannot be written is logged, never a failure of the run: the
-// textfile is there to watch runs, and a missing one shows in its alert.
+// failed run keeps the last success of the file before. A file that cannot
+// be written is logged, never a failure of the run: a missing textfile
+// shows in its own alert. It is written after the run's deadline may have
+// passed, so it has a bound of its own.
 func writeMetrics(ctx context.Context, cfg *config.Config, sum updater.Summary, code int, log zerolog.Logger) {
 	if cfg.MetricsFile == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), metricsTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	prev := promfile.ReadPrevious(ctx, cfg.MetricsFile)
-	m := promfile.Metrics{
-		RunTime:        sum.Started,
-		LastSuccess:    prev.LastSuccess,
-		Duration:       sum.Duration,
-		ExitCode:       code,
-		CachetRequests: prev.RequestTotals,
-		Servers:        make([]promfile.Server, 0, len(sum.Rows)),
-	}
+	m := promfile.Metrics{RunTime: sum.Started, LastSuccess: prev.LastSuccess, Duration: sum.Duration, ExitCode: code, CachetRequests: prev.RequestTotals}
 	if code == ExitOK {
 		m.LastSuccess = sum.Started
 	}
-	for method, n := range sum.RequestsByMethod {
+	for method, n := range sum.Requests {
 		m.CachetRequests[method] += uint64(n)
 	}
 	for _, r := range sum.Rows {
-		s := promfile.Server{
-			Name:         r.Server.Name,
-			ComponentID:  r.Server.ComponentID,
-			Success:      r.Probe.Class == "" && r.Decided() && r.Decision.Probe == status.Operational,
-			Duration:     r.Probe.Latency,
-			HTTPStatus:   r.Probe.Code,
-			Reports:      r.Reports.Count,
-			ReportsKnown: r.Reports.Available,
-			CertExpiry:   r.Probe.CertExpiry,
+		s := promfile.Server{Name: r.Server.Name, ComponentID: r.Server.ComponentID, Duration: r.Probe.Latency, HTTPStatus: r.Probe.Code,
+			Success: r.Probe.Class == "" && r.Decision != nil && r.Decision.Probe == status.Operational, CertExpiry: r.Probe.CertExpiry}
+		if r.Reports != nil {
+			s.Reports, s.ReportsKnown = *r.Reports, true
 		}
-		switch {
-		case r.Action == updater.Updated:
-			s.ComponentStatus = int(r.Publish)
-		case r.CurrentKnown:
-			s.ComponentStatus = int(r.Current)
+		if r.Component != nil {
+			s.ComponentStatus = int(r.Current())
+			if r.Action == updater.Updated {
+				s.ComponentStatus = int(r.Publish)
+			}
 		}
 		m.Servers = append(m.Servers, s)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/spf13/cobra"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
@@ -23,209 +21,123 @@ import (
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
-// RunOptions are what the run command needs: its flags, the global ones
-// and the world it may touch.
-type RunOptions struct {
-	Env    Env
-	Global GlobalOptions
-	DryRun bool
-	Only   []string // server names or component ids; empty: all
-	Output string   // table or json
-}
+const runHelp = `run does one pass: it probes every server concurrently, reads the report
+counts, decides each status (the worse of the probe's, by probe.status,
+on_timeout, on_error and slow, and the reports', by reports.thresholds) and
+writes the components whose status changed. A change is published after
+confirm.worse/better runs in a row ("pending"); a status set by hand is left
+alone for manual_hold ("held"); so is a component under maintenance. When
+this machine looks offline (guard), no probe makes a status worse.
+A quiet run prints one log line on stderr; a table shows when something
+changed or failed, on a terminal, with --dry-run or --only.`
 
-// newRunCmd builds the run command; runF does the work (tests pass their
-// own to check how flags land in RunOptions).
-func newRunCmd(env Env, g *GlobalOptions, runF func(context.Context, *RunOptions) error) *cobra.Command {
-	o := &RunOptions{Env: env}
-	cmd := &cobra.Command{
-		Use:   "run",
-		Short: "Probe the fleet, read reports, decide and update Cachet (the cron job)",
-		Long: `run does one pass: it probes every server concurrently, reads the report
-counts of the window, reads the components' current statuses from Cachet,
-decides each server's status and writes only the components whose status
-changed.
+const runExample = `  */3 * * * * CACHET_API_TOKEN=... cachet-updater run -c /etc/cachet-updater/config.yaml 2>>/var/log/cachet-updater.log
+  cachet-updater run --dry-run --only "Stream 14"   # one server in full detail, writing nothing`
 
-Each server's status is the worse of two signals:
-  probe    the final HTTP code mapped through probe.status (the most specific
-           key wins; no match: major_outage); no answer in time: on_timeout
-           (performance_issues); refused, reset, DNS, TLS, redirect loop, no
-           final answer: on_error (major_outage); slower than slow: at least
-           performance_issues
-  reports  at least 11 / 20 / 50 reports in the window (reports.thresholds):
-           performance_issues / partial_outage / major_outage
-A report source that fails is ignored (decided from the probes alone, exit 1).
-
-What is decided is published only after confirm.worse / confirm.better runs
-in a row showed it (default 2: a single timeout never reaches the page;
-ACTION "pending" meanwhile). A status set by hand in Cachet is left alone for
-manual_hold (2h; "held"). A maintenance window, or a Cachet schedule in
-progress that covers a server (maintenance.cachet_schedules: on 2.4 one that
-names it; maintenance.max_open 12h without an end), leaves its component
-alone ("maintenance"). Times in the table and in incident texts are in
-time_zone (default: this machine's zone, as cron's). When every server (at least 3) or every
-guard.canaries URL gets no HTTP answer, this machine looks offline: no probe
-makes a status worse, no hold ends, no confirmation chain moves, no incident
-or metric point is written this run (exit 1). A run that writes nothing proves the
-token once an hour. The memory for this is the state file (state.path;
-default /var/lib/cachet-updater/ for root, ~/.local/state/cachet-updater/
-otherwise); --dry-run never changes it, deleting it resets it.
-An interrupted probe never changes a status, nor does one this machine could
-not make (no file descriptor left: NOT PROBED, exit 1). probe.concurrency is
-capped below the open-file limit (ulimit -n), with a warning. A run sets Go's
-soft memory limit to 80 MiB, more when over 1,500 probes are in flight
-(20 MiB + 40 KiB each); GOMEMLIMIT in the environment overrides it.
-
-run_timeout or SIGINT/SIGTERM end the run within seconds: probes in flight
-stop, no new write or retry starts, writes already sent get up to 3s to
-finish; then the summary is printed and the run exits 4. A second signal
-ends it at once.
-
-A run in which nothing changed and nothing failed prints nothing on stdout
-and one summary log line on stderr. For a quiet cron, send stderr to a file
-(2>>/var/log/cachet-updater.log) or use --log-level warn; otherwise cron
-mails that line every run. When something changed or failed, and always on
-a terminal, with --dry-run or with --only, it prints a table.`,
-		Example: `  # the crontab line (every 3 minutes; the log goes to a file, cron mails only changes and failures)
-  */3 * * * * CACHET_API_TOKEN=... /usr/local/bin/cachet-updater run --config /etc/cachet-updater/config.yaml 2>>/var/log/cachet-updater.log
-
-  # see what it would change, write nothing
-  cachet-updater run --config config.yaml --dry-run
-
-  # debug one server: full detail, which rule decided
-  cachet-updater run --config config.yaml --only "Stream 14" --dry-run`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Global = *g
-			return runF(cmd.Context(), o)
-		},
-	}
-	cmd.Flags().BoolVarP(&o.DryRun, "dry-run", "n", false, "do everything but write to Cachet; print what would change")
-	cmd.Flags().StringArrayVar(&o.Only, "only", nil, "run just this server (a name or a component id; repeatable) and print full detail")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table, or json: one document with every row and the summary, printed on every run")
-	choice(cmd, "output", "table", "json")
-	_ = cmd.RegisterFlagCompletionFunc("only", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return serverNames(g.ConfigPath), cobra.ShellCompDirectiveNoFileComp
-	})
-	return cmd
-}
-
-// runRun is one run from a config path on; the demo calls it too. With
-// --output json it prints one document on every run, also on one that did
-// nothing (not_run says why).
-func runRun(ctx context.Context, o *RunOptions) error {
-	started := o.Env.Now()
+// runRun is one run; the demo calls it too. With --output json it prints
+// one document on every exit, also when it did nothing (not_run says why).
+func runRun(ctx context.Context, o *options) error {
+	started := o.Now()
 	err := runOnce(ctx, o)
 	var ee *exitError
-	if o.Output != "json" || !errors.As(err, &ee) || (ee.code != ExitLocked && ee.code != ExitUsage) {
+	if o.output != "json" || !errors.As(err, &ee) || ee.code != ExitLocked && ee.code != ExitUsage {
 		return err
 	}
-	why := "another run of this config holds the run lock (lock_file): this one did nothing"
+	sum := updater.Summary{DryRun: o.dryRun, Started: started, NotRun: "another run of this config holds the run lock (lock_file): this one did nothing"}
 	if ee.code == ExitUsage {
-		why = fmt.Sprintf("could not run: %v", ee.err)
+		sum.NotRun, sum.Err = fmt.Sprintf("could not run: %v", ee.err), ee.err
 	}
-	doc := RunJSON{Version: JSONVersion, DryRun: o.DryRun, Started: started.UTC(), NotRun: &why, Rows: []RowJSON{},
-		Summary: SummaryJSON{Failed: ee.code == ExitUsage}}
-	if werr := writeJSON(o.Env.Out, doc); werr != nil {
-		fmt.Fprintf(o.Env.Err, "cachet-updater: writing the JSON document to stdout: %v\n", werr)
+	if werr := o.writeJSON(sum); werr != nil {
+		fmt.Fprintf(o.Err, "cachet-updater: writing the JSON document to stdout: %v\n", werr)
 	}
 	return err
 }
 
-func runOnce(ctx context.Context, o *RunOptions) error {
-	env := o.Env
-	log, err := o.Global.logger(env)
+func runOnce(ctx context.Context, o *options) error {
+	log, cfg, err := o.setup(config.Load)
 	if err != nil {
-		return fail(ExitUsage, err)
+		return err
 	}
-	cfg, err := config.Load(o.Global.ConfigPath)
-	if err != nil {
-		return fail(ExitUsage, err)
-	}
-	servers, err := updater.Select(cfg.Servers, o.Only)
+	servers, err := updater.Select(cfg.Servers, o.only)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
 	for _, w := range cfg.Warnings(os.Stat) {
 		log.Warn().Msg(w)
 	}
-	if env.OpenFileLimit != nil {
+	if o.OpenFileLimit != nil {
 		var why string
-		cfg.Probe.Concurrency, why = probeConcurrency(cfg.Probe.Concurrency, len(servers), cfg.Cachet.WriteConcurrency, env.OpenFileLimit())
-		if why != "" {
+		if cfg.Probe.Concurrency, why = probeConcurrency(cfg, len(servers), o.OpenFileLimit()); why != "" {
 			log.Warn().Msg(why)
 		}
 	}
-	if env.SetMemoryLimit != nil {
-		env.SetMemoryLimit(memoryLimit(min(cfg.Probe.Concurrency, len(servers)+len(cfg.Guard.Canaries))))
+	if o.SetMemoryLimit != nil {
+		o.SetMemoryLimit(memoryLimit(min(cfg.Probe.Concurrency, len(servers)+len(cfg.Guard.Canaries))))
 	}
-	token, err := cfg.Token(env.Getenv)
+	token, err := cfg.Token(o.Getenv)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-
 	lockFile := cfg.LockFile
-	if lockFile == "" { // the config leaves it empty when lock_file is not set
-		if lockFile, err = runlock.DefaultPath(cfg.Path, env.Getenv, os.Geteuid()); err != nil {
+	if lockFile == "" {
+		if lockFile, err = runlock.DefaultPath(cfg.Path, o.Getenv, os.Geteuid()); err != nil {
 			return fail(ExitUsage, err)
 		}
 	}
 	lock, err := runlock.Acquire(lockFile)
-	if err != nil {
-		if errors.Is(err, runlock.ErrHeld) {
-			log.Warn().Str("lock_file", lockFile).Msg("another run of this config is still going: skipping this one")
-			return silentExit(ExitLocked)
-		}
+	if errors.Is(err, runlock.ErrHeld) {
+		log.Warn().Str("lock_file", lockFile).Msg("another run of this config is still going: skipping this one")
+		return fail(ExitLocked, nil)
+	} else if err != nil {
 		return fail(ExitUsage, err) // an unusable lock_file: a setup problem
 	}
 	defer lock.Release()
-
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.RunTimeout.D(), fmt.Errorf("run_timeout %s exceeded", cfg.RunTimeout))
 	defer cancel()
 
-	client, err := newCachetClient(cfg, token, env.Version)
+	client, err := newCachetClient(cfg, token, o.Version)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	src, srcErr := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now, log)
+	src, srcErr := updater.OpenSource(cfg.Reports.Source, o.Getenv, o.Now, log)
 	if src != nil {
 		defer src.Close()
 	}
-	prober := probe.New(probe.Options{UserAgent: userAgent(env.Version)})
-	deps := updater.Deps{
-		Cachet:    client,
-		Source:    src,
-		SourceErr: srcErr,
-		Prober:    prober,
-		Now:       env.Now,
-		Log:       log,
-	}
-	opts := updater.Options{DryRun: o.DryRun, Only: o.Only}
+	deps := updater.Deps{Cachet: client, Source: src, SourceErr: srcErr, Prober: probe.New(probe.Options{UserAgent: userAgent(o.Version)}), Now: o.Now, Log: log}
+	opts := updater.Options{DryRun: o.dryRun, Only: o.only}
 	if cfg.State.SQL.Set() {
 		if opts.Vantage, err = vantageName(cfg); err != nil {
 			return fail(ExitUsage, err)
 		}
-		shared, closeShared := openShared(ctx, cfg, env, opts.Vantage, o.DryRun)
-		defer closeShared()
-		deps.Shared = shared
-	} else if deps.State, err = stateStore(cfg, env, o.DryRun); err != nil {
-		return fail(ExitUsage, err)
+		db, err := openShared(ctx, cfg, o, opts.Vantage, true)
+		if err != nil {
+			deps.Shared = updater.Unavailable(fmt.Sprintf("state database (%s)", cfg.State.SQL.Driver), err)
+		} else {
+			defer db.Close()
+			deps.Shared = db
+		}
+	} else {
+		path, err := statePath(cfg, o)
+		if err != nil {
+			return fail(ExitUsage, err)
+		}
+		f := state.NewFile(path, cfg.Path)
+		if deps.State = f; o.dryRun {
+			deps.State = f.ReadOnly() // a dry run changes nothing
+		}
 	}
 
 	sum, err := updater.Run(ctx, cfg, deps, opts)
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-
-	show := o.DryRun || len(o.Only) > 0 || env.IsTerminal(env.Out) || sum.Failed() ||
-		sum.Count(updater.Updated) > 0 || sum.Count(updater.WouldUpdate) > 0
-	if o.Output == "json" {
-		if err := writeJSON(env.Out, runJSON(sum)); err != nil {
+	if o.output == "json" {
+		if err := o.writeJSON(sum); err != nil {
 			log.Error().Err(err).Msg("writing the JSON document to stdout")
 		}
-	} else if show {
-		// One buffered write: a fleet of thousands is thousands of lines.
-		out := bufio.NewWriter(env.Out)
-		if len(o.Only) > 0 {
+	} else if o.dryRun || len(o.only) > 0 || o.IsTerminal(o.Out) || sum.Failed() || sum.Changed() > 0 {
+		out := bufio.NewWriter(o.Out) // one write: a fleet of thousands is thousands of lines
+		if len(o.only) > 0 {
 			renderDetail(out, sum)
 		} else {
 			renderTable(out, sum)
@@ -237,41 +149,26 @@ func runOnce(ctx context.Context, o *RunOptions) error {
 	}
 	logSummary(log, sum)
 	code := ExitOK
-	switch {
-	case sum.Interrupted != nil:
+	if sum.Interrupted != nil {
 		code = ExitInterrupted
-	case sum.Failed():
+	} else if sum.Failed() {
 		code = ExitFailed
 	}
-	if !o.DryRun {
+	if !o.dryRun {
 		writeMetrics(ctx, cfg, sum, code, log)
 	}
 	if code != ExitOK {
-		return silentExit(code)
+		return fail(code, nil)
 	}
 	return nil
 }
 
-// serverNames completes --only: the servers of the config the command line
-// names (or the default one); none when it cannot be loaded.
-func serverNames(path string) []string {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil
-	}
-	names := make([]string, len(cfg.Servers))
-	for i, s := range cfg.Servers {
-		names[i] = s.Name
-	}
-	return names
-}
-
 // statePath is state.path, or the default for this config and user.
-func statePath(cfg *config.Config, env Env) (string, error) {
+func statePath(cfg *config.Config, o *options) (string, error) {
 	if cfg.State.Path != "" {
 		return cfg.State.Path, nil
 	}
-	return state.DefaultPath(cfg.Path, env.Getenv, os.Geteuid())
+	return state.DefaultPath(cfg.Path, o.Getenv, os.Geteuid())
 }
 
 // vantageName is vantage.name, or this machine's host name.
@@ -290,37 +187,21 @@ func vantageName(cfg *config.Config) (string, error) {
 	return name, nil
 }
 
-// openShared opens and migrates state.sql (for a dry run: read-only, and
-// only checks the schema). A database that cannot be opened is not a setup
-// error: the run says so, and with quorum.probes 1 decides from its own
-// probes.
-func openShared(ctx context.Context, cfg *config.Config, env Env, vantage string, dryRun bool) (updater.Shared, func()) {
+// openShared opens state.sql, read-only for a dry run; migrate creates or
+// migrates its tables (a dry run's only checks their version).
+func openShared(ctx context.Context, cfg *config.Config, o *options, vantage string, migrate bool) (*state.SQL, error) {
 	q := cfg.State.SQL
-	name := fmt.Sprintf("state database (%s)", q.Driver)
-	dsn, err := q.ResolveDSN(env.Getenv)
+	dsn, err := q.ResolveDSN(o.Getenv)
 	if err != nil {
-		return updater.Unavailable(name, fmt.Errorf("%s: %w", name, err)), func() {}
+		return nil, fmt.Errorf("state database (%s): %w", q.Driver, err)
 	}
-	s, err := state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage, ReadOnly: dryRun})
-	if err != nil {
-		return updater.Unavailable(name, err), func() {}
+	db, err := state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage, ReadOnly: o.dryRun})
+	if err == nil && migrate {
+		if err = db.Migrate(ctx); err != nil {
+			db.Close()
+		}
 	}
-	if err := s.Migrate(ctx); err != nil {
-		s.Close()
-		return updater.Unavailable(name, err), func() {}
-	}
-	return s, func() { s.Close() }
-}
-
-func stateStore(cfg *config.Config, env Env, dryRun bool) (state.Store, error) {
-	path, err := statePath(cfg, env)
-	if err != nil {
-		return nil, err
-	}
-	if dryRun {
-		return state.NewFile(path, cfg.Path).ReadOnly(), nil
-	}
-	return state.NewFile(path, cfg.Path), nil
+	return db, err
 }
 
 func logSummary(log zerolog.Logger, s updater.Summary) {
@@ -328,89 +209,61 @@ func logSummary(log zerolog.Logger, s updater.Summary) {
 	if s.Failed() {
 		ev = log.Error()
 	}
-	ev = ev.Int("servers", len(s.Rows)).
-		Int("changed", s.Count(updater.Updated)+s.Count(updater.WouldUpdate)+s.Count(updater.WriteFailed)).
-		Int("written", s.Count(updater.Updated)).
-		Int("failed", failedRows(s)).
-		Int("pending", s.Count(updater.Pending)).Int("held", s.Count(updater.Held)).
-		Int64("cachet_reads", s.Reads).Int64("cachet_writes", s.Writes).
-		Int64("took_ms", s.Duration.Milliseconds()).Bool("dry_run", s.DryRun).Str("reports", s.Source)
-	if s.SourceErr != nil {
-		ev = ev.AnErr("reports_error", s.SourceErr)
+	failed := 0
+	for _, r := range s.Rows {
+		if r.Err != nil {
+			failed++
+		}
 	}
-	if s.CachetErr != nil {
-		ev = ev.AnErr("cachet_error", s.CachetErr)
-	}
-	if s.Interrupted != nil {
-		ev = ev.AnErr("interrupted", s.Interrupted)
-	}
+	ev = ev.Int("servers", len(s.Rows)).Int("changed", s.Changed()).Int("written", s.Count(updater.Updated)).Int("failed", failed).
+		Int("pending", s.Count(updater.Pending)).Int("held", s.Count(updater.Held)).Int64("cachet_reads", s.Reads).Int64("cachet_writes", s.Writes).
+		Int64("took_ms", s.Duration.Milliseconds()).Bool("dry_run", s.DryRun).Str("reports", s.Source).
+		AnErr("reports_error", s.SourceErr).AnErr("cachet_error", s.CachetErr).AnErr("interrupted", s.Interrupted). // nil: left out
+		AnErr("state_error", s.StateErr).AnErr("token_error", s.TokenErr)
 	if s.Offline != "" {
 		ev = ev.Str("offline", s.Offline)
-	}
-	if s.StateErr != nil {
-		ev = ev.AnErr("state_error", s.StateErr)
-	}
-	if s.TokenErr != nil {
-		ev = ev.AnErr("token_error", s.TokenErr)
 	}
 	ev.Msg("run finished")
 }
 
-func failedRows(s updater.Summary) int {
-	n := 0
-	for _, r := range s.Rows {
-		if r.Err != nil {
-			n++
-		}
-	}
-	return n
-}
-
 func userAgent(version string) string { return "cachet-updater/" + version }
 
-// newCachetClient builds the client with a transport of its own: nothing
-// here touches http.DefaultTransport. Proxy settings from the environment
-// apply to Cachet (a status page may sit behind one), never to probes.
+// newCachetClient builds the client on a transport of its own: nothing
+// touches http.DefaultTransport. Proxy settings from the environment apply
+// to Cachet (a status page may sit behind one), never to probes.
 func newCachetClient(cfg *config.Config, token, version string) (*cachet.Client, error) {
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: cfg.Cachet.Timeout.D(), KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   cfg.Cachet.Timeout.D(),
-		ResponseHeaderTimeout: cfg.Cachet.Timeout.D(),
-		MaxIdleConnsPerHost:   cfg.Cachet.WriteConcurrency + 1,
-		IdleConnTimeout:       30 * time.Second,
-		ForceAttemptHTTP2:     true,
-	}
-	return cachet.New(cachet.Options{
-		BaseURL:    cfg.Cachet.URL,
-		Token:      token,
-		HTTPClient: &http.Client{Transport: tr, Timeout: cfg.Cachet.Timeout.D()},
-		UserAgent:  userAgent(version),
-		Retries:    cfg.Cachet.Retries,
-		API:        cfg.Cachet.API,
-		TimeZone:   cfg.Cachet.TimeZone.Loc,
-	})
+	c := cfg.Cachet
+	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{Timeout: c.Timeout.D(), KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: c.Timeout.D(), ResponseHeaderTimeout: c.Timeout.D(), MaxIdleConnsPerHost: c.WriteConcurrency + 1,
+		IdleConnTimeout: 30 * time.Second, ForceAttemptHTTP2: true}
+	return cachet.New(cachet.Options{BaseURL: c.URL, Token: token, HTTPClient: &http.Client{Transport: tr, Timeout: c.Timeout.D()},
+		UserAgent: userAgent(version), Retries: c.Retries, API: c.API, TimeZone: c.TimeZone.Loc})
 }
 
-// logger builds the one logger of a command from the log flags.
-func (g GlobalOptions) logger(env Env) (zerolog.Logger, error) {
-	level, err := zerolog.ParseLevel(strings.ToLower(g.LogLevel))
-	if err != nil || g.LogLevel == "" {
-		return zerolog.Nop(), fmt.Errorf("--log-level %q: use debug, info, warn or error", g.LogLevel)
+// fdReserve is how many file descriptors a run keeps for all but the
+// probes (stdio, the lock, the poller, the report source); Cachet's
+// connections (write_concurrency) come on top.
+const fdReserve = 32
+
+// probeConcurrency caps probe.concurrency so that every probe can open its
+// socket under the open-file limit (0: unknown): a probe that cannot says
+// nothing about its server. When it caps, why names the limit and what to do.
+func probeConcurrency(cfg *config.Config, servers int, limit uint64) (n int, why string) {
+	n = cfg.Probe.Concurrency
+	slots := max(1, int(min(limit, 1<<30))-fdReserve-cfg.Cachet.WriteConcurrency)
+	if limit == 0 || min(n, servers) <= slots {
+		return n, ""
 	}
-	// Writes log from several goroutines; the writer may be any io.Writer.
-	out := zerolog.SyncWriter(env.Err)
-	var w io.Writer = out
-	switch g.LogFormat {
-	case "json":
-	case "console":
-		w = zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly, NoColor: !env.IsTerminal(env.Err)}
-	case "":
-		if env.IsTerminal(env.Err) {
-			w = zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly}
-		}
-	default:
-		return zerolog.Nop(), fmt.Errorf("--log-format %q: use json or console", g.LogFormat)
+	probes := fmt.Sprintf("%d probes", slots)
+	if slots == 1 {
+		probes = "1 probe"
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+	return slots, fmt.Sprintf("the open-file limit (%d) allows %s at once, not probe.concurrency %d: probing %d at a time, so the run may take longer; raise the limit (ulimit -n, systemd LimitNOFILE=) to probe more at once",
+		limit, probes, n, slots)
 }
+
+// memoryLimit is the soft memory limit for a run with inFlight probes: the
+// collector works a little harder at the peak instead of letting the heap
+// double, and a limit below what the probes need would starve them
+// (docs/benchmarks.md).
+func memoryLimit(inFlight int) int64 { return max(80<<20, 20<<20+int64(inFlight)*(40<<10)) }

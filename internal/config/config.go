@@ -119,8 +119,7 @@ type Reports struct {
 	Source     Source     `yaml:"source"`
 }
 
-// Thresholds are the report counts that give a status; convert them with
-// status.Thresholds(t).
+// Thresholds are the report counts at which a status starts (inclusive).
 type Thresholds struct {
 	PerformanceIssues int `yaml:"performance_issues" check:"min=1" hint:"a report count of 0 would always trigger it"`
 	PartialOutage     int `yaml:"partial_outage" check:"min=1" hint:"a report count of 0 would always trigger it"`
@@ -365,7 +364,7 @@ func defaults() Config {
 		Probe: DefaultProbe(),
 		Reports: Reports{
 			Window:     Duration(DefaultWindow),
-			Thresholds: Thresholds(status.DefaultThresholds()),
+			Thresholds: Thresholds{PerformanceIssues: 11, PartialOutage: 20, MajorOutage: 50}, // the original script's
 			Source:     Source{Type: "none", Format: "counts", MaxAge: Duration(DefaultMaxAge), Timeout: Duration(DefaultSourceTimeout)},
 		},
 		RunTimeout: Duration(DefaultRunTimeout),

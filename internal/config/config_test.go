@@ -286,12 +286,8 @@ func TestValidFull(t *testing.T) {
 	if !reflect.DeepEqual(comparable(cfg), comparable(want)) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg, want)
 	}
-	p := cfg.Servers[1].Policy(status.Thresholds(cfg.Reports.Thresholds))
-	if p.OnTimeout != status.MajorOutage || p.OnError != status.PartialOutage || p.Slow != 500*time.Millisecond || p.Thresholds.MajorOutage != 60 {
-		t.Errorf("Policy = %+v", p)
-	}
-	if r, ok := p.Codes.Lookup(503); !ok || r.Status != status.PartialOutage {
-		t.Errorf("Policy codes: 503 → %+v %v", r, ok)
+	if r, ok := cfg.Servers[1].Probe.Status.Codes().Lookup(503); !ok || r.Status != status.PartialOutage {
+		t.Errorf("codes: 503 → %+v %v", r, ok)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
-	"github.com/proxer/cachet-updater/internal/status"
 )
 
 // origin says where the name of a secret (an environment variable or a file)
@@ -244,20 +243,4 @@ func atLine(line int) string {
 		return ""
 	}
 	return " (line " + strconv.Itoa(line) + ")"
-}
-
-// Policy builds the status.Policy for s from its effective probe settings
-// and the report thresholds t.
-func (s Server) Policy(t status.Thresholds) status.Policy {
-	return status.Policy{
-		Codes:     s.Probe.Status.Codes(),
-		OnTimeout: s.Probe.OnTimeout.S(),
-		OnError:   s.Probe.OnError.S(),
-		Slow:      s.Probe.Slow.D(),
-		// A body check counts only when expect_body is set, and an expiring
-		// certificate only when on_cert_expiry names a status.
-		OnBodyMismatch: s.Probe.OnBodyMismatch.S(),
-		OnCertExpiry:   s.Probe.OnCertExpiry.Status,
-		Thresholds:     t,
-	}
 }

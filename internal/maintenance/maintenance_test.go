@@ -91,24 +91,6 @@ func TestWeeklyAcrossDST(t *testing.T) {
 	}
 }
 
-func TestWindow(t *testing.T) {
-	start := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
-	w := Window{Servers: []string{"Stream 1"}, Start: start, End: start.Add(2 * time.Hour)}
-	if !w.Covers("Stream 1") || w.Covers("Stream 2") || !(Window{}).Covers("anything") {
-		t.Error("Covers")
-	}
-	for _, tt := range []struct {
-		at   time.Time
-		want bool
-	}{
-		{start.Add(-time.Second), false}, {start, true}, {start.Add(119 * time.Minute), true}, {start.Add(2 * time.Hour), false},
-	} {
-		if got := w.Active(tt.at); got != tt.want {
-			t.Errorf("Active(%s) = %v", tt.at, got)
-		}
-	}
-}
-
 func TestNames(t *testing.T) {
 	for _, tt := range []struct {
 		text, name string

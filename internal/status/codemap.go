@@ -2,7 +2,8 @@ package status
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,58 +19,41 @@ type CodeRule struct {
 // CodeMap maps HTTP status codes to statuses; the narrowest matching rule
 // wins. Build it with ParseCodeMap.
 type CodeMap struct {
-	rules []CodeRule // sorted narrowest first
+	rules []CodeRule // narrowest first
 }
 
-// ParseCodeKey parses one mapping key: a code ("429"), an inclusive range
-// ("200-299") or a class ("2xx"). Codes must lie in 100..599.
+// ParseCodeKey parses one key: a code ("429"), an inclusive range
+// ("200-299") or a class ("2xx"), with codes from 100 to 599.
 func ParseCodeKey(key string) (lo, hi int, err error) {
 	k := strings.TrimSpace(key)
-	switch {
-	case len(k) == 3 && strings.EqualFold(k[1:], "xx"):
-		d := int(k[0] - '0')
-		if d < 1 || d > 5 {
-			return 0, 0, fmt.Errorf("status key %q: a class must be 1xx to 5xx", key)
+	if len(k) == 3 && strings.EqualFold(k[1:], "xx") {
+		if d := int(k[0] - '0'); d >= 1 && d <= 5 {
+			return d * 100, d*100 + 99, nil
 		}
-		return d * 100, d*100 + 99, nil
-	case strings.Contains(k, "-"):
-		a, b, _ := strings.Cut(k, "-")
-		if lo, err = parseCode(key, a); err != nil {
-			return 0, 0, err
-		}
-		if hi, err = parseCode(key, b); err != nil {
-			return 0, 0, err
-		}
-		if lo > hi {
-			return 0, 0, fmt.Errorf("status key %q: the range runs backwards, write it low-high", key)
-		}
-		return lo, hi, nil
-	default:
-		lo, err = parseCode(key, k)
-		return lo, lo, err
+		return 0, 0, fmt.Errorf("status key %q: a class must be 1xx to 5xx", key)
 	}
-}
-
-func parseCode(key, s string) (int, error) {
-	s = strings.TrimSpace(s)
-	n, err := strconv.Atoi(s)
-	if err != nil || len(s) != 3 || n < 100 || n > 599 {
-		return 0, fmt.Errorf("status key %q: want a code (429), a range (200-299) or a class (2xx) with codes from 100 to 599", key)
+	a, b, isRange := strings.Cut(k, "-")
+	if !isRange {
+		b = a
 	}
-	return n, nil
+	lo, errA := strconv.Atoi(strings.TrimSpace(a))
+	hi, errB := strconv.Atoi(strings.TrimSpace(b))
+	for _, s := range []string{a, b} {
+		if len(strings.TrimSpace(s)) != 3 || errA != nil || errB != nil || min(lo, hi) < 100 || max(lo, hi) > 599 {
+			return 0, 0, fmt.Errorf("status key %q: want a code (429), a range (200-299) or a class (2xx) with codes from 100 to 599", key)
+		}
+	}
+	if lo > hi {
+		return 0, 0, fmt.Errorf("status key %q: the range runs backwards, write it low-high", key)
+	}
+	return lo, hi, nil
 }
 
 // ParseCodeMap builds a CodeMap from config keys and status names. Two rules
-// of the same width that overlap would make the winner arbitrary, so they are
-// an error.
+// of the same width that overlap would make the winner arbitrary: an error.
 func ParseCodeMap(m map[string]string) (CodeMap, error) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	rules := make([]CodeRule, 0, len(m))
-	for _, k := range keys {
+	var rules []CodeRule
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		lo, hi, err := ParseCodeKey(k)
 		if err != nil {
 			return CodeMap{}, err
@@ -78,15 +62,14 @@ func ParseCodeMap(m map[string]string) (CodeMap, error) {
 		if err != nil {
 			return CodeMap{}, fmt.Errorf("status key %q: %w", k, err)
 		}
-		r := CodeRule{Key: k, Lo: lo, Hi: hi, Status: st}
 		for _, o := range rules {
-			if o.Hi-o.Lo == r.Hi-r.Lo && o.Lo <= r.Hi && r.Lo <= o.Hi {
+			if o.Hi-o.Lo == hi-lo && o.Lo <= hi && lo <= o.Hi {
 				return CodeMap{}, fmt.Errorf("status keys %q and %q overlap and are equally specific: narrow one of them", o.Key, k)
 			}
 		}
-		rules = append(rules, r)
+		rules = append(rules, CodeRule{Key: k, Lo: lo, Hi: hi, Status: st})
 	}
-	sort.SliceStable(rules, func(i, j int) bool { return rules[i].Hi-rules[i].Lo < rules[j].Hi-rules[j].Lo })
+	slices.SortStableFunc(rules, func(a, b CodeRule) int { return (a.Hi - a.Lo) - (b.Hi - b.Lo) })
 	return CodeMap{rules: rules}, nil
 }
 

@@ -1,5 +1,5 @@
-// Package status holds Cachet's component status values and the pure rule
-// that turns a probe observation and a report count into a status.
+// Package status holds Cachet's component statuses and the map from HTTP
+// status codes to them.
 package status
 
 import (
@@ -7,23 +7,23 @@ import (
 	"strings"
 )
 
-// Status is a Cachet 2.x component status. The values are Cachet's own.
+// Status is a Cachet component status; the values are Cachet 2.x's own.
 type Status int
 
-// Cachet 2.x component statuses.
+// Cachet's component statuses.
 const (
-	Unknown           Status = 0
-	Operational       Status = 1
-	PerformanceIssues Status = 2
-	PartialOutage     Status = 3
-	MajorOutage       Status = 4
+	Unknown Status = iota
+	Operational
+	PerformanceIssues
+	PartialOutage
+	MajorOutage
 )
 
-var names = [...]string{"unknown", "operational", "performance_issues", "partial_outage", "major_outage"}
-
-var labels = [...]string{"Unknown", "Operational", "Performance Issues", "Partial Outage", "Major Outage"}
-
-var plain = [...]string{"in an unknown state", "working normally", "slow", "partly unavailable", "unavailable"}
+var (
+	names  = [...]string{"unknown", "operational", "performance_issues", "partial_outage", "major_outage"}
+	labels = [...]string{"Unknown", "Operational", "Performance Issues", "Partial Outage", "Major Outage"}
+	plain  = [...]string{"in an unknown state", "working normally", "slow", "partly unavailable", "unavailable"}
+)
 
 // Valid reports whether s is one of Cachet's five statuses.
 func (s Status) Valid() bool { return s >= Unknown && s <= MajorOutage }
@@ -36,8 +36,7 @@ func (s Status) String() string {
 	return names[s]
 }
 
-// Label returns Cachet's English label for s ("Performance Issues"), as
-// incident texts say it.
+// Label returns Cachet's English label for s ("Performance Issues").
 func (s Status) Label() string {
 	if !s.Valid() {
 		return fmt.Sprintf("Status %d", int(s))
@@ -45,17 +44,16 @@ func (s Status) Label() string {
 	return labels[s]
 }
 
-// Plain says s as a person would in a sentence about a server ("partly
-// unavailable"), as the default incident texts do.
+// Plain says s as a person would of a server ("partly unavailable").
 func (s Status) Plain() string {
 	if !s.Valid() {
-		return "in an unknown state"
+		return plain[Unknown]
 	}
 	return plain[s]
 }
 
-// Parse turns a config status name into a Status. Only the four statuses a
-// server can be set to are accepted; "unknown" is not a decision.
+// Parse turns a config status name into a Status: one of the four a server
+// can be set to ("unknown" is no decision).
 func Parse(name string) (Status, error) {
 	for i := Operational; i <= MajorOutage; i++ {
 		if names[i] == name {

@@ -5,157 +5,100 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/probe"
-	"github.com/proxer/cachet-updater/internal/status"
 )
 
-// inputs are what a run reads before it decides.
-type inputs struct {
-	results    []probe.Result // results[i] belongs to servers[i]
-	canaries   []probe.Result // canaries[i] belongs to guard.canaries[i]
-	counts     map[string]int
-	sourceErr  error
-	components []cachet.Component
-	short      *cachet.IncompleteListError // the listing ended short: components holds what was listed
-	cachetErr  error
-	schedules  []cachet.Schedule // Cachet's maintenance in progress
-}
-
-// gather probes the servers (and the guard's canaries with them), reads the
-// report counts and lists Cachet's components. The three are independent,
-// so they run at the same time and a run takes about as long as its slowest
-// probe.
-func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Server, started time.Time) inputs {
-	var (
-		in inputs
-		wg sync.WaitGroup
-	)
-	since := func() time.Duration { return d.Now().Sub(started) }
-	if d.Source != nil {
+// gather probes the servers and the guard's canaries, reads the report
+// counts, and (with a state of its own) lists Cachet and loads the state,
+// all at the same time: a run takes about as long as its slowest probe.
+func (r *run) gather(ctx context.Context, servers []config.Server) {
+	var wg sync.WaitGroup
+	if r.d.Source != nil {
 		wg.Go(func() {
-			in.counts, in.sourceErr = d.Source.Counts(ctx, started.Add(-cfg.Reports.Window.D()))
+			var err error
+			if r.counts, err = r.d.Source.Counts(ctx, r.now.Add(-r.cfg.Reports.Window.D())); err != nil {
+				r.sum.SourceErr = err
+			}
 		})
 	}
-	if d.Shared == nil {
-		// With a shared state the listing waits for the decision lock:
-		// another vantage's run may be writing until then.
-		wg.Go(func() {
-			in.listComponents(ctx, d, cfg.Maintenance.CachetSchedules != config.SchedulesOff)
-			d.Log.Debug().Dur("after", since()).Msg("Cachet listing done")
-		})
+	if r.d.Shared == nil { // a shared state is read under its lock, after the observations
+		wg.Go(func() { r.list(ctx) })
+		wg.Go(func() { r.load(ctx) })
 	}
-	all := d.Prober.ProbeAll(ctx, append(targets(servers), canaries(cfg)...), cfg.Probe.Concurrency)
-	in.results, in.canaries = all[:len(servers)], all[len(servers):]
-	d.Log.Debug().Int("servers", len(servers)).Int("canaries", len(in.canaries)).Dur("after", since()).Msg("probes done")
+	targets := make([]probe.Target, 0, len(servers)+len(r.cfg.Guard.Canaries))
+	for _, s := range servers {
+		targets = append(targets, target(s.Name, s.URL, s.Probe))
+	}
+	for _, u := range r.cfg.Guard.Canaries { // probed like a server with the probe block's settings
+		t := target("canary "+string(u), string(u), r.cfg.Probe)
+		t.FollowRedirects, t.ExpectBody = true, nil
+		targets = append(targets, t)
+	}
+	all := r.d.Prober.ProbeAll(ctx, targets, r.cfg.Probe.Concurrency)
+	r.results, r.canaries = all[:len(servers)], all[len(servers):]
 	wg.Wait()
-	return in
 }
 
-// listComponents reads Cachet's components into in, and its schedules in
-// progress when schedules is set: one read per run, where the API has them.
-// Schedules that cannot be read are logged and count as none.
-func (in *inputs) listComponents(ctx context.Context, d Deps, schedules bool) {
-	in.components, in.cachetErr = d.Cachet.Components(ctx)
-	if errors.As(in.cachetErr, &in.short) {
-		in.cachetErr = nil // what was listed is right; plan says what is missing
-	}
-	if in.cachetErr != nil {
-		in.cachetErr = fmt.Errorf("reading components from Cachet: %w", in.cachetErr)
-		return
-	}
-	if !schedules {
-		return
-	}
+func target(name, url string, p config.Probe) probe.Target {
+	return probe.Target{Name: name, URL: url, Method: string(p.Method), Timeout: p.Timeout.D(), TLSSkipVerify: p.TLSSkipVerify,
+		FollowRedirects: p.FollowRedirects, ProxyFromEnvironment: p.ProxyFromEnvironment, ExpectBody: p.ExpectBody.Re()}
+}
+
+// list reads Cachet's components, and its schedules in progress unless
+// maintenance.cachet_schedules is off. Schedules that cannot be read are
+// logged and count as none.
+func (r *run) list(ctx context.Context) {
 	var err error
-	in.schedules, err = d.Cachet.Schedules(ctx)
-	switch {
-	case errors.Is(err, cachet.ErrUnsupported): // Cachet 2.3: no schedules
-	case err != nil:
-		d.Log.Warn().Err(err).Msg("cannot read Cachet's schedules: no component is taken to be under a schedule's maintenance this run")
+	r.components, err = r.d.Cachet.Components(ctx)
+	if errors.As(err, &r.short) {
+		err = nil // what was listed is right; plan says what is missing
+	}
+	if err != nil {
+		r.sum.CachetErr = fmt.Errorf("reading components from Cachet: %w", err)
+		return
+	}
+	if r.cfg.Maintenance.CachetSchedules == config.SchedulesOff {
+		return
+	}
+	r.schedules, err = r.d.Cachet.Schedules(ctx)
+	if err != nil && !errors.Is(err, cachet.ErrUnsupported) { // Cachet 2.3 has none
+		r.d.Log.Warn().Err(err).Msg("cannot read Cachet's schedules: no component is taken to be under a schedule's maintenance this run")
 	}
 }
 
-func targets(servers []config.Server) []probe.Target {
-	ts := make([]probe.Target, len(servers))
+// decideAll gives every server its row and, when its probe could be made,
+// its decision.
+func (r *run) decideAll(servers []config.Server) {
+	r.sum.Rows = make([]Row, len(servers))
 	for i, s := range servers {
-		ts[i] = probe.Target{
-			Name:                 s.Name,
-			URL:                  s.URL,
-			Method:               string(s.Probe.Method),
-			Timeout:              s.Probe.Timeout.D(),
-			TLSSkipVerify:        s.Probe.TLSSkipVerify,
-			FollowRedirects:      s.Probe.FollowRedirects,
-			ProxyFromEnvironment: s.Probe.ProxyFromEnvironment,
-			ExpectBody:           s.Probe.ExpectBody.Re(),
+		row := &r.sum.Rows[i]
+		*row = Row{Server: s, Probe: r.results[i]}
+		if r.d.Source != nil && r.sum.SourceErr == nil {
+			n := r.counts[s.ReportsKey]
+			row.Reports = &n
 		}
-	}
-	return ts
-}
-
-// canaries are probed like a server with the probe block's settings.
-func canaries(cfg *config.Config) []probe.Target {
-	ts := make([]probe.Target, len(cfg.Guard.Canaries))
-	for i, u := range cfg.Guard.Canaries {
-		ts[i] = probe.Target{
-			Name:                 "canary " + string(u),
-			URL:                  string(u),
-			Method:               string(cfg.Probe.Method),
-			Timeout:              cfg.Probe.Timeout.D(),
-			TLSSkipVerify:        cfg.Probe.TLSSkipVerify,
-			FollowRedirects:      true,
-			ProxyFromEnvironment: cfg.Probe.ProxyFromEnvironment,
-		}
-	}
-	return ts
-}
-
-// Observe reduces a probe result to what the decision rule needs;
-// certExpiring says whether a certificate expires within cert_expiry or is not valid yet.
-func Observe(r probe.Result, certExpiring bool) status.Observation {
-	obs := status.Observation{Code: r.Code, Latency: r.Latency, BodyMismatch: r.BodyMismatch, CertExpiring: certExpiring}
-	switch r.Class {
-	case "":
-	case probe.ClassTimeout:
-		obs.Failure = status.TimedOut
-	default:
-		obs.Failure, obs.ErrorClass = status.TransportFailed, string(r.Class)
-	}
-	return obs
-}
-
-// CertExpiring reports whether a result's certificates expire within the
-// server's cert_expiry of now, or are not valid yet (0: the check is off).
-func CertExpiring(s config.Server, r probe.Result, now time.Time) bool {
-	window := s.Probe.CertExpiry.D()
-	return window > 0 && !r.CertExpiry.IsZero() && (r.CertExpiry.Before(now.Add(window)) || r.CertNotBefore.After(now))
-}
-
-func decideAll(servers []config.Server, results []probe.Result, counts map[string]int, haveCounts bool, th status.Thresholds, now time.Time) []Row {
-	rows := make([]Row, len(servers))
-	for i, s := range servers {
-		rep := status.Reports{Available: haveCounts}
-		if haveCounts {
-			rep.Count = counts[s.ReportsKey]
-		}
-		rows[i] = Row{Server: s, Probe: results[i], Reports: rep}
-		switch results[i].Class {
+		switch p := row.Probe; p.Class {
 		case probe.ClassCanceled:
-			rows[i].Action = Interrupted
-			continue
+			row.Action = Interrupted
 		case probe.ClassLocal:
-			// Out of file descriptors or ports, or no route out of this
-			// machine, says nothing about the server: marking it down
-			// would be a lie.
-			rows[i].Action = NotProbed
-			rows[i].Err = fmt.Errorf("server %q could not be probed from this machine (%v): its status is left as it is; check this machine's network, and raise the open-file limit (ulimit -n) or lower probe.concurrency when it ran out of files", s.Name, results[i].Err)
-			continue
+			// No file descriptor or port, or no route out of this machine,
+			// says nothing about the server: marking it down would be a lie.
+			row.Action = NotProbed
+			row.Err = fmt.Errorf("server %q could not be probed from this machine (%v): its status is left as it is; check this machine's network, and raise the open-file limit (ulimit -n) or lower probe.concurrency when it ran out of files", s.Name, p.Err)
+		default:
+			row.CertExpiring = certExpiring(s.Probe, p, r.now)
+			row.Decision = decide(s.Probe, p, row.CertExpiring, row.Reports, r.cfg.Reports.Thresholds)
+			if row.CertExpiring {
+				msg := "the server's TLS certificate expires soon"
+				if p.CertNotBefore.After(r.now) {
+					msg = "the server's TLS certificate is not valid yet"
+				}
+				r.d.Log.Warn().Str("server", s.Name).Time("expires", p.CertExpiry).Time("not_before", p.CertNotBefore).
+					Int("days_left", int(p.CertExpiry.Sub(r.now).Hours()/24)).Msg(msg)
+			}
 		}
-		rows[i].CertExpiring = CertExpiring(s, results[i], now)
-		rows[i].Decision = status.Decide(Observe(results[i], rows[i].CertExpiring), rep, s.Policy(th))
 	}
-	return rows
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
@@ -14,178 +13,147 @@ import (
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
-// incidentAction is what the incident stage does for one row.
-type incidentAction int
-
-const (
-	noIncident incidentAction = iota
-	openIncident
-	updateIncident
-	resolveIncident
-)
-
-// published is the status the page shows after the run: what was written,
-// else what Cachet showed.
-func (r Row) published() status.Status {
-	if r.Action == Updated || r.Action == WouldUpdate {
-		return r.Publish
-	}
-	return r.Current
-}
-
-// incidentFor decides the incident action for a row from the published
-// status and the incident this tool has open for the component. It acts on
-// published statuses only: nothing for a pending, held or maintenance row,
-// nor where the component's write failed or Cachet's status is unknown. A
-// disabled component, which visitors do not see, gets no new incident.
-func incidentFor(r Row, open *state.Incident, openAt status.Status) incidentAction {
-	switch r.Action {
-	case Unchanged, Updated, WouldUpdate:
-	default:
-		return noIncident
-	}
-	p := r.published()
-	switch {
-	case open == nil && p >= openAt && r.Enabled:
-		return openIncident
-	case open != nil && p == status.Operational:
-		return resolveIncident
-	case open != nil && p != open.Status:
-		return updateIncident
-	}
-	return noIncident
-}
-
-// incidents opens, updates and resolves this tool's incidents, at most
-// write_concurrency at a time, after the component writes. A failed
-// incident write undoes nothing: the row records the problem, the run
-// exits 1, and the next run catches up (the state keeps the incident).
-func incidents(ctx context.Context, d Deps, cfg *config.Config, rows []Row, st *state.State, dryRun bool, now time.Time) {
-	ic := cfg.Incidents
+// incidents opens, updates and resolves this tool's incidents after the
+// component writes, on published statuses only: nothing for a pending,
+// held or maintenance row, nor where a write failed or Cachet's status is
+// unknown; no new incident for a disabled component, which visitors do
+// not see. A failed incident write undoes nothing: the row records the
+// problem and the next run catches up (the state keeps the incident).
+func (r *run) incidents(ctx context.Context) {
+	ic := r.cfg.Incidents
 	if !ic.Enabled {
 		return
 	}
-	var mu sync.Mutex // guards st's components map
-	each(ctx, cfg.Cachet.WriteConcurrency, rows, func(r *Row) {
-		if ctx.Err() != nil {
-			return // the run ended: the next run catches up
+	var mu sync.Mutex // guards r.st's components
+	r.each(ctx, func(row *Row) {
+		if row.Action != Unchanged && row.Action != Updated && row.Action != WouldUpdate || ctx.Err() != nil {
+			return // an interrupted run's next run catches up
 		}
 		mu.Lock()
-		entry := st.Components[r.Server.ComponentID]
-		var open *state.Incident
-		if entry != nil && entry.Incident != nil {
-			c := *entry.Incident
-			open = &c
-		}
+		c := r.st.Component(row.Server.ComponentID, row.Server.Name)
 		mu.Unlock()
-		action := incidentFor(*r, open, ic.OpenAt.S())
-		if action == noIncident {
+		p, open := row.Publish, c.Incident
+		if open == nil && (p < ic.OpenAt.S() || !row.Component.Enabled) || open != nil && p != status.Operational && p == open.Status {
 			return
 		}
-		next, note, err := incident(ctx, d, ic, *r, open, action, dryRun, now)
+		next, note, err := r.incident(ctx, row, open, p)
 		if note != "" {
-			r.Notes = append(r.Notes, note)
+			row.Notes = append(row.Notes, note)
 		}
 		if err != nil {
-			r.Problems = append(r.Problems, fmt.Errorf("server %q: %w", r.Server.Name, err))
-			d.Log.Error().Err(err).Str("server", r.Server.Name).Int("component", r.Server.ComponentID).Msg("incident write failed")
-			return
+			row.Problems = append(row.Problems, fmt.Errorf("server %q: %w", row.Server.Name, err))
+			r.d.Log.Error().Err(err).Str("server", row.Server.Name).Int("component", row.Server.ComponentID).Msg("incident write failed")
+		} else if !r.o.DryRun {
+			c.Incident = next
 		}
-		if dryRun {
-			return
-		}
-		mu.Lock()
-		st.Component(r.Server.ComponentID, r.Server.Name).Incident = next
-		mu.Unlock()
 	})
 }
 
-// incident carries out one action and returns the incident to remember.
-func incident(ctx context.Context, d Deps, ic config.Incidents, r Row, open *state.Incident, action incidentAction, dryRun bool, now time.Time) (*state.Incident, string, error) {
-	p := r.published()
-	data := config.TemplateData{
-		Server: r.Server.Name, Component: r.ComponentName, ComponentID: r.Server.ComponentID,
-		Status: p.Label(), StatusName: p.String(), State: p.Plain(), Previous: r.Current.Label(), PreviousState: r.Current.Plain(),
-		Rule: r.Rule(), URL: r.Server.DisplayURL(), Time: now,
-	}
-	if open != nil {
-		data.Previous, data.PreviousState = open.Status.Label(), open.Status.Plain()
-	}
-	switch action {
-	case openIncident:
-		if dryRun {
-			return nil, fmt.Sprintf("would open an incident (%s)", p), nil
-		}
-		// A run that lost its state, or whose POST landed unseen, finds the
-		// incident open in Cachet and takes it on, as of Cachet's status:
-		// never a second one.
-		found, ok, err := d.Cachet.OpenIncident(ctx, r.Server.ComponentID)
+// incident opens, updates or resolves the incident of a row, and returns
+// the one to remember. A run that lost its state, or whose POST landed
+// unseen, finds the one open in Cachet and takes it on as of Cachet's
+// status: never a second one.
+func (r *run) incident(ctx context.Context, row *Row, open *state.Incident, published status.Status) (next *state.Incident, note string, err error) {
+	ic, id := r.cfg.Incidents, row.Server.ComponentID
+	if open == nil && !r.o.DryRun {
+		found, ok, err := r.d.Cachet.OpenIncident(ctx, id)
 		if err != nil {
-			return nil, "", fmt.Errorf("looking for an open incident of component %d: %w", r.Server.ComponentID, err)
+			return nil, "", fmt.Errorf("looking for an open incident of component %d: %w", id, err)
 		}
 		if ok {
-			taken := &state.Incident{ID: found.ID, Status: r.Current}
-			if p == r.Current {
-				return taken, fmt.Sprintf("found open incident %d", found.ID), nil
+			open = &state.Incident{ID: found.ID, Status: row.Current()}
+			if published == open.Status {
+				return open, fmt.Sprintf("found open incident %d", found.ID), nil
 			}
-			return incident(ctx, d, ic, r, taken, updateIncident, dryRun, now)
 		}
-		name, err := ic.Name.Execute(data)
+	}
+	previous, what := row.Current(), ""
+	if open != nil {
+		previous = open.Status
+	}
+	data := config.TemplateData{Server: row.Server.Name, Component: row.Component.Name, ComponentID: id,
+		Status: published.Label(), StatusName: published.String(), State: published.Plain(), Previous: previous.Label(),
+		PreviousState: previous.Plain(), Rule: row.Decision.Rule, URL: row.Server.DisplayURL(), Time: r.now.In(r.cfg.TimeZone.Loc)}
+	text := func(key string, t config.Template) string {
+		s, e := t.Execute(data)
+		if e != nil && err == nil {
+			err = fmt.Errorf("incidents.%s: %w", key, e)
+		}
+		return s
+	}
+	switch {
+	case open == nil && r.o.DryRun:
+		return nil, fmt.Sprintf("would open an incident (%s)", published), nil
+	case open == nil:
+		name, msg := text("name", ic.Name), text("message", ic.Message)
 		if err != nil {
-			return nil, "", fmt.Errorf("incidents.name: %w", err)
+			return nil, "", err
 		}
-		msg, err := ic.Message.Execute(data)
-		if err != nil {
-			return nil, "", fmt.Errorf("incidents.message: %w", err)
-		}
-		inc, err := d.Cachet.CreateIncident(ctx, cachet.NewIncident{
-			Name: name, Message: msg, Status: cachet.IncidentInvestigating,
-			Visible: ic.Visible, Notify: ic.Notify, ComponentID: r.Server.ComponentID, ComponentStatus: p,
-		})
+		inc, err := r.d.Cachet.CreateIncident(ctx, cachet.NewIncident{Name: name, Message: msg, Status: cachet.IncidentInvestigating,
+			Visible: ic.Visible, Notify: ic.Notify, ComponentID: id, ComponentStatus: published})
 		if err != nil {
 			return nil, "", fmt.Errorf("opening an incident: %w", err)
 		}
-		return &state.Incident{ID: inc.ID, Status: p}, fmt.Sprintf("opened incident %d (%s)", inc.ID, p), nil
-	case updateIncident:
-		if dryRun {
-			return open, fmt.Sprintf("would update incident %d (%s → %s)", open.ID, open.Status, p), nil
+		return &state.Incident{ID: inc.ID, Status: published}, fmt.Sprintf("opened incident %d (%s)", inc.ID, published), nil
+	case published == status.Operational && r.o.DryRun:
+		return open, fmt.Sprintf("would resolve incident %d", open.ID), nil
+	case published == status.Operational:
+		if msg := text("resolved", ic.Resolved); err == nil {
+			err = r.d.Cachet.ResolveIncident(ctx, open.ID, msg, ic.Notify, id)
 		}
-		msg, err := ic.Update.Execute(data)
-		if err != nil {
-			return open, "", fmt.Errorf("incidents.update: %w", err)
-		}
+		what, next, note = "resolving", nil, fmt.Sprintf("resolved incident %d", open.ID)
+	case r.o.DryRun:
+		return open, fmt.Sprintf("would update incident %d (%s → %s)", open.ID, open.Status, published), nil
+	default:
 		st := cachet.IncidentInvestigating
-		if p < open.Status {
+		if published < open.Status {
 			st = cachet.IncidentWatching // getting better
 		}
-		err = d.Cachet.UpdateIncident(ctx, open.ID, cachet.IncidentUpdate{Status: st, Message: msg, Notify: ic.Notify,
-			ComponentID: r.Server.ComponentID, ComponentStatus: p})
-		if errors.Is(err, cachet.ErrIncidentClosed) {
-			// A person closed it while the component is still bad: it stays
-			// closed, and remembered, so that none opens before the
-			// component is operational again.
-			return &state.Incident{ID: open.ID, Status: p}, strings.TrimPrefix(err.Error(), "cachet: "), nil
+		if msg := text("update", ic.Update); err == nil {
+			err = r.d.Cachet.UpdateIncident(ctx, open.ID, cachet.IncidentUpdate{Status: st, Message: msg, Notify: ic.Notify, ComponentID: id, ComponentStatus: published})
 		}
-		if err != nil {
-			return open, "", fmt.Errorf("updating incident %d: %w", open.ID, err)
-		}
-		return &state.Incident{ID: open.ID, Status: p}, fmt.Sprintf("updated incident %d (%s → %s)", open.ID, open.Status, p), nil
-	case resolveIncident:
-		if dryRun {
-			return open, fmt.Sprintf("would resolve incident %d", open.ID), nil
-		}
-		msg, err := ic.Resolved.Execute(data)
-		if err != nil {
-			return open, "", fmt.Errorf("incidents.resolved: %w", err)
-		}
-		err = d.Cachet.ResolveIncident(ctx, open.ID, msg, ic.Notify, r.Server.ComponentID)
-		if errors.Is(err, cachet.ErrIncidentClosed) {
-			return nil, strings.TrimPrefix(err.Error(), "cachet: "), nil // closed by a person: let go
-		}
-		if err != nil {
-			return open, "", fmt.Errorf("resolving incident %d: %w", open.ID, err)
-		}
-		return nil, fmt.Sprintf("resolved incident %d", open.ID), nil
+		what, next, note = "updating", &state.Incident{ID: open.ID, Status: published}, fmt.Sprintf("updated incident %d (%s → %s)", open.ID, open.Status, published)
 	}
-	return open, "", nil
+	switch {
+	case errors.Is(err, cachet.ErrIncidentClosed):
+		// A person closed it: let go, or while the component is still bad
+		// keep it closed and remembered, so none opens before it is
+		// operational again.
+		return next, strings.TrimPrefix(err.Error(), "cachet: "), nil
+	case err != nil:
+		return open, "", fmt.Errorf("%s incident %d: %w", what, open.ID, err)
+	}
+	return next, note, nil
+}
+
+// points posts each decided server's metric points: the probe's latency in
+// ms to metric_id after an HTTP answer (a timeout or an error is the
+// status's business), and the report count to reports_metric_id when the
+// source answered. A failed point is a problem of the row, never a reason
+// to undo anything.
+func (r *run) points(ctx context.Context) {
+	r.each(ctx, func(row *Row) {
+		if ctx.Err() != nil || row.Decision == nil {
+			return
+		}
+		if id := row.Server.MetricID; id > 0 && row.Probe.Class == "" {
+			r.point(ctx, row, id, float64(row.Probe.Latency.Microseconds())/1000, "latency (ms)")
+		}
+		if id := row.Server.ReportsMetricID; id > 0 && row.Reports != nil {
+			r.point(ctx, row, id, float64(*row.Reports), "report count")
+		}
+	})
+}
+
+func (r *run) point(ctx context.Context, row *Row, metric int, value float64, what string) {
+	if r.o.DryRun {
+		row.Notes = append(row.Notes, fmt.Sprintf("would post %s %g to metric %d", what, value, metric))
+		return
+	}
+	if _, err := r.d.Cachet.AddMetricPoint(ctx, metric, value, r.now); err != nil {
+		row.Problems = append(row.Problems, fmt.Errorf("server %q: posting its %s to metric %d: %w", row.Server.Name, what, metric, err))
+		r.d.Log.Error().Err(err).Str("server", row.Server.Name).Int("metric", metric).Msg("metric point failed")
+		return
+	}
+	row.Notes = append(row.Notes, fmt.Sprintf("posted %s %g to metric %d", what, value, metric))
 }

@@ -1,171 +1,214 @@
 package updater
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
-	"github.com/proxer/cachet-updater/internal/confirm"
 	"github.com/proxer/cachet-updater/internal/maintenance"
 	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
-// memory is what plan needs of the state between runs.
-type memory struct {
-	state      *state.State
-	now        time.Time
-	manualHold time.Duration
-	offline    bool // the guard: no probe may make a status worse this run
-	windows    []maintenance.Window
-	scheduled  map[string]string // why a schedule covers a server, by name
-}
-
-// plan fills in Cachet's current state and the action for every decided
-// row: what the rules (guard, hand-set holds, confirmation) publish, and
-// whether that is a write. short, when not nil, says the listing ended
-// before Cachet's own count: a component missing from it may exist.
-func plan(rows []Row, components []cachet.Component, short *cachet.IncompleteListError, cachetErr error, m memory) {
-	byID := make(map[int]cachet.Component, len(components))
-	for _, c := range components {
-		byID[c.ID] = c
+// plan settles every decided row against Cachet's listing: what the rules
+// (maintenance, the guard, a hand-set hold, confirmation) publish, and
+// whether that is a write. scheduled says which servers a Cachet schedule
+// in progress covers.
+func (r *run) plan(scheduled map[string]string) {
+	byID := make(map[int]*cachet.Component, len(r.components))
+	for i := range r.components {
+		byID[r.components[i].ID] = &r.components[i]
 	}
-	for i := range rows {
-		r := &rows[i]
-		if r.Action != "" {
-			continue // decideAll already settled it: interrupted or not probed
+	for i := range r.sum.Rows {
+		row := &r.sum.Rows[i]
+		c, s := byID[row.Server.ComponentID], row.Server
+		switch {
+		case row.Action != "": // interrupted or not probed
+		case r.sum.CachetErr != nil:
+			row.Action = NotWritten
+		case c == nil && r.short != nil:
+			row.Action = NotWritten
+			row.Err = fmt.Errorf("server %q: component %d is not in the listing, but %v: it may exist beyond what Cachet listed, so it is left alone; check Cachet's pagination (a proxy or cache in front of the API?)", s.Name, s.ComponentID, r.short)
+		case c == nil:
+			row.Action = UnknownComponent
+			row.Err = fmt.Errorf("server %q: component %d does not exist in Cachet (or the token cannot see it): fix component_id; `cachet-updater components` lists them", s.Name, s.ComponentID)
+		case c.Unreadable != "": // a warning, not a failure: the rest are corrected
+			row.Action = NotWritten
+			row.Notes = append(row.Notes, fmt.Sprintf("warning: Cachet sent the status of component %d as %s, which is no status: it is left alone; set its status in Cachet's dashboard", s.ComponentID, c.Unreadable))
+		default:
+			row.Component, row.Publish = c, c.Status
+			if row.Maintenance = r.maintenance(row, scheduled); row.Maintenance != "" {
+				row.Action = Maintenance
+			} else {
+				r.settle(row)
+			}
 		}
-		r.Considered = r.Decision.Status
-		if cachetErr != nil {
-			r.Action = NotWritten
-			continue
-		}
-		c, ok := byID[r.Server.ComponentID]
-		if !ok && short != nil {
-			r.Action = NotWritten
-			r.Err = fmt.Errorf("server %q: component %d is not in the listing, but %v: it may exist beyond what Cachet listed, so it is left alone; check Cachet's pagination (a proxy or cache in front of the API?)", r.Server.Name, r.Server.ComponentID, short)
-			continue
-		}
-		if !ok {
-			r.Action = UnknownComponent
-			r.Err = fmt.Errorf("server %q: component %d does not exist in Cachet (or the token cannot see it): fix component_id; `cachet-updater components` lists them", r.Server.Name, r.Server.ComponentID)
-			continue
-		}
-		if c.Unreadable != "" {
-			// A warning, not a failure: the rest are corrected (issue 18.13).
-			r.Action = NotWritten
-			r.Notes = append(r.Notes, fmt.Sprintf("warning: Cachet sent the status of component %d as %s, which is no status: it is left alone; set its status in Cachet's dashboard", r.Server.ComponentID, c.Unreadable))
-			continue
-		}
-		r.Current, r.CurrentKnown, r.Enabled, r.ComponentName = c.Status, true, c.Enabled, c.Name
-		if why := maintenanceOf(r.Server.Name, c, m.windows, m.scheduled, m.now); why != "" {
-			r.Action, r.Publish, r.MaintenanceWhy = Maintenance, r.Current, why
-			continue
-		}
-		m.decide(r)
 	}
 }
 
-// decide applies the rules between a decision and the page to a row whose
-// Cachet status is known, in order: the guard, a hand-set hold, then
-// confirmation over the history.
-func (m memory) decide(r *Row) {
-	if (m.offline || r.NoQuorum) && r.Decision.Probe > r.Current {
+// settle applies, in order, the guard, a hand-set hold and confirmation to
+// a row whose Cachet status is known.
+func (r *run) settle(row *Row) {
+	cur, d, offline := row.Current(), row.Decision, r.sum.Offline != ""
+	if (offline || row.NoQuorum) && d.Probe > cur {
 		// Only the reports, which come from users, may still make it worse.
-		r.Considered, r.Guarded = max(r.Current, r.Decision.Reports), true
+		d.Status, d.Rule, row.Guarded = max(cur, d.Reports), d.ReportsRule+" (guarded: the probe was not counted)", true
 	}
-	entry := m.state.Components[r.Server.ComponentID]
-	if entry == nil {
-		entry = &state.Component{}
-	}
-	agree := r.Considered
-	if m.offline {
+	entry := cmp.Or(r.st.Components[row.Server.ComponentID], &state.Component{})
+	agree := d.Status
+	if offline {
 		agree = status.Unknown // the prober's own outage agrees with no hand-set status
 	}
-	var held bool
-	r.Hold, held = confirm.Hold(confirm.HandSet{
-		Current: r.Current, Last: entry.Last, Hold: heldOf(entry.Hold),
-		Decision: agree, Now: m.now, MaxHold: m.manualHold,
-	})
-	hist := make([]confirm.Decision, 0, len(entry.History)+1)
-	for _, d := range entry.History {
-		hist = append(hist, confirm.Decision{At: d.At, Status: d.Status})
-	}
-	hist = append(hist, confirm.Decision{At: m.now, Status: r.Considered})
-	c := r.Server.Confirm
-	r.Confirm = confirm.Confirm(hist, r.Current, confirm.Policy{Worse: c.Worse, Better: c.Better, MaxGap: c.MaxGap.D()})
-	r.Publish = r.Confirm.Publish
+	row.Hold = hold(cur, entry.Last, entry.Hold, agree, r.now, r.cfg.ManualHold.D())
+	history := append(slices.Clip(entry.History), state.Decision{At: r.now, Status: d.Status})
+	row.Publish, row.Pending = confirm(history, cur, row.Server.Confirm)
 	switch {
-	case held:
-		r.Action, r.Publish = Held, r.Current
-		r.HoldUntil = r.Hold.Since.Add(m.manualHold)
-	case r.Changed():
-		r.Action = WouldUpdate
-	case r.Confirm.Pending != status.Unknown:
-		r.Action = Pending
+	case row.Hold != nil:
+		row.Action, row.Publish, row.Pending, row.HoldUntil = Held, cur, nil, row.Hold.Since.Add(r.cfg.ManualHold.D())
+	case row.Publish != cur:
+		row.Action = WouldUpdate
+	case row.Pending != nil:
+		row.Action = Pending
 	default:
-		r.Action = Unchanged
+		row.Action = Unchanged
 	}
 }
 
-func heldOf(h *state.Hold) *confirm.Held {
-	if h == nil {
-		return nil
-	}
-	return &confirm.Held{Since: h.Since, Status: h.Status}
-}
-
-// apply writes the planned changes, a bounded number at a time. Once the
-// run is interrupted no new write starts; the Cachet client gives writes
-// already sent a short grace to finish and retries none.
-func apply(ctx context.Context, d Deps, rows []Row, dryRun bool, cc config.Cachet) {
-	if dryRun {
-		return
-	}
-	each(ctx, cc.WriteConcurrency, rows, func(r *Row) {
-		if r.Action != WouldUpdate {
-			return
-		}
-		if ctx.Err() != nil {
-			r.Action = Interrupted
-			return
-		}
-		_, err := d.Cachet.SetStatus(ctx, r.Server.ComponentID, r.Publish, r.Enabled)
+// maintenance says why a row's component is under maintenance now, or "":
+// a window of the config, a Cachet schedule in progress that covers it
+// (scheduled), or Cachet 3.x's "under maintenance".
+func (r *run) maintenance(row *Row, scheduled map[string]string) string {
+	for _, w := range r.cfg.Maintenance.Windows {
 		switch {
-		case err != nil && ctx.Err() != nil:
-			r.Action = Interrupted // the run ended first; the next run reads Cachet again
-			r.Err = fmt.Errorf("server %q: updating component %d: %w", r.Server.Name, r.Server.ComponentID, err)
-		case err != nil:
-			r.Action = WriteFailed
-			r.Err = fmt.Errorf("server %q: updating component %d: %w", r.Server.Name, r.Server.ComponentID, err)
-			d.Log.Error().Err(err).Str("server", r.Server.Name).Int("component", r.Server.ComponentID).Msg("update failed")
-		default:
-			r.Action = Updated
-			d.Log.Info().Str("server", r.Server.Name).Int("component", r.Server.ComponentID).
-				Str("from", r.Current.String()).Str("to", r.Publish.String()).Str("rule", r.Rule()).Msg("status changed")
+		case len(w.Servers) > 0 && !slices.Contains(w.Servers, row.Server.Name):
+		case w.Weekly != "":
+			if weekly, err := maintenance.ParseWeekly(string(w.Weekly), w.TimeZone.Loc); err == nil && weekly.Active(r.now) {
+				return "maintenance window " + weekly.String()
+			}
+		case !r.now.Before(w.Start.Time) && r.now.Before(w.End.Time):
+			return fmt.Sprintf("maintenance window %s to %s", w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
 		}
-	})
+	}
+	if why := scheduled[row.Server.Name]; why != "" {
+		return why
+	}
+	if row.Component.Maintenance {
+		return "under maintenance in Cachet"
+	}
+	return ""
 }
 
-// each calls fn for every row, at most n at a time (n < 1 means 1). Once
-// ctx is done no new call starts.
-func each(ctx context.Context, n int, rows []Row, fn func(r *Row)) {
-	sem := make(chan struct{}, max(n, 1))
-	var wg sync.WaitGroup
-	for i := range rows {
-		r := &rows[i]
-		sem <- struct{}{}
-		if ctx.Err() != nil {
-			<-sem
-			fn(r) // fn sees the context is done and starts nothing
+// scheduled says which servers the Cachet schedules in progress cover (by
+// name, why), by maintenance.cachet_schedules, and notes once a 2.4
+// schedule that names no server, one without an end (it covers at most
+// max_open after its start) and one past that.
+func (r *run) scheduled() map[string]string {
+	m, why := r.cfg.Maintenance, map[string]string{}
+	names := make(map[int]string, len(r.components))
+	for _, c := range r.components {
+		names[c.ID] = c.Name
+	}
+	for _, s := range r.schedules {
+		label := fmt.Sprintf("Cachet schedule %d %q", s.ID, s.Name)
+		noEnd, until := s.CompletedAt.IsZero(), s.ScheduledAt.Add(m.MaxOpen.D())
+		if noEnd && !r.now.Before(until) {
+			r.sum.Notes = append(r.sum.Notes, fmt.Sprintf("%s has no end and started %s, more than maintenance.max_open (%s) ago: it covers nothing; complete it or give it an end in Cachet",
+				label, s.ScheduledAt.Format(time.RFC3339), m.MaxOpen))
 			continue
 		}
+		inProgress := label + " in progress"
+		if noEnd {
+			inProgress += ", no end: until " + until.Format(time.RFC3339) + " at most"
+		}
+		var covered []string
+		for _, sv := range r.cfg.Servers {
+			if covers(s, m.CachetSchedules, sv, names[sv.ComponentID]) {
+				covered = append(covered, sv.Name)
+				why[sv.Name] = cmp.Or(why[sv.Name], inProgress)
+			}
+		}
+		if m.CachetSchedules == config.SchedulesAll {
+			covered = []string{"every server"}
+		}
+		switch {
+		case len(covered) == 0 && !s.ListsComponents:
+			r.sum.Notes = append(r.sum.Notes, label+` names no server: it covers none; name a server or its component in the schedule's name or message ("Stream 8: Wartung"), or set maintenance.cachet_schedules: all`)
+		case len(covered) > 0 && noEnd:
+			r.sum.Notes = append(r.sum.Notes, fmt.Sprintf("%s has no end: it covers %s until %s at most (maintenance.max_open: %s); give it an end in Cachet",
+				label, strings.Join(covered, ", "), until.Format(time.RFC3339), m.MaxOpen))
+		}
+	}
+	return why
+}
+
+// covers reports whether schedule s covers server, whose component Cachet
+// calls component. A 2.4 schedule lists no components: it covers the
+// servers whose name or component's name it names.
+func covers(s cachet.Schedule, mode config.Schedules, server config.Server, component string) bool {
+	switch {
+	case mode == config.SchedulesAll:
+		return true
+	case s.ListsComponents:
+		return slices.Contains(s.ComponentIDs, server.ComponentID)
+	}
+	text := s.Name + "\n" + s.Message
+	return maintenance.Names(text, server.Name) || maintenance.Names(text, component)
+}
+
+// apply writes the planned statuses. Once the run is interrupted no write
+// starts; the client gives writes already sent a short grace and retries
+// none.
+func (r *run) apply(ctx context.Context) {
+	if r.o.DryRun {
+		return
+	}
+	r.each(ctx, func(row *Row) {
+		if row.Action != WouldUpdate {
+			return
+		}
+		if ctx.Err() != nil {
+			row.Action = Interrupted
+			return
+		}
+		s := row.Server
+		_, err := r.d.Cachet.SetStatus(ctx, s.ComponentID, row.Publish, row.Component.Enabled)
+		switch {
+		case err != nil:
+			row.Action, row.Err = WriteFailed, fmt.Errorf("server %q: updating component %d: %w", s.Name, s.ComponentID, err)
+			if ctx.Err() != nil {
+				row.Action = Interrupted // the run ended first; the next run reads Cachet again
+			} else {
+				r.d.Log.Error().Err(err).Str("server", s.Name).Int("component", s.ComponentID).Msg("update failed")
+			}
+		default:
+			row.Action = Updated
+			r.d.Log.Info().Str("server", s.Name).Int("component", s.ComponentID).
+				Str("from", row.Current().String()).Str("to", row.Publish.String()).Str("rule", row.Decision.Rule).Msg("status changed")
+		}
+	})
+}
+
+// each calls fn for every row, write_concurrency at a time. Once ctx is
+// done it calls fn in turn, which sees that and starts nothing.
+func (r *run) each(ctx context.Context, fn func(row *Row)) {
+	sem := make(chan struct{}, max(r.cfg.Cachet.WriteConcurrency, 1))
+	var wg sync.WaitGroup
+	for i := range r.sum.Rows {
+		row := &r.sum.Rows[i]
+		if ctx.Err() != nil {
+			fn(row)
+			continue
+		}
+		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			fn(r)
+			fn(row)
 		})
 	}
 	wg.Wait()

@@ -8,16 +8,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/probe"
 	"github.com/proxer/cachet-updater/internal/quorum"
 	"github.com/proxer/cachet-updater/internal/state"
-	"github.com/proxer/cachet-updater/internal/status"
 )
 
-// Shared is a state store that several probers (vantages) share: it keeps
-// each vantage's observations and a lock so that one run at a time decides
-// and writes (state.SQL).
+// Shared is a state store several probers (vantages) share: it keeps each
+// vantage's observations, and a lock lets one run at a time decide and
+// write (state.SQL).
 type Shared interface {
 	state.Store
 	Observe(ctx context.Context, vantage string, obs []state.Observation) error
@@ -25,102 +23,71 @@ type Shared interface {
 	Lock(ctx context.Context, wait time.Duration) (unlock func(), err error)
 }
 
-// LockWait is how long a run waits for the shared decision lock; a run
-// that does not get it has recorded its observations and leaves the
-// deciding to the run that holds it.
+// LockWait is how long a run waits for the decision lock; a run that does
+// not get it has recorded its observations for the run that holds it.
 const LockWait = 5 * time.Second
 
-// sharedRound records this vantage's observations, takes the decision
-// lock, reads the other vantages' views and the state, and turns each row's
-// probe-based status into the quorum's. It returns the state to plan with
-// (saveable: Save may write it), the unlock to call when the run is done,
-// and decide=false when this run must write nothing: another vantage holds
-// the lock, or the database is down and the quorum needs other vantages. A
-// dry run records nothing and takes no lock: it counts its own observations
-// in place of its vantage's recorded ones.
-func sharedRound(ctx context.Context, d Deps, cfg *config.Config, o Options, sum *Summary, at time.Time) (st *state.State, saveable bool, unlock func(), decide bool) {
-	vantage := o.Vantage
-	fail := func(err error) (*state.State, bool, func(), bool) {
-		sum.StateErr = errors.Join(sum.StateErr, err)
-		d.Log.Error().Err(err).Msg("shared state")
-		if cfg.Quorum.Probes <= 1 {
-			// A quorum of one is this vantage alone: decide from its own
-			// probes, keep no memory this run.
-			return &state.State{}, false, nil, true
-		}
-		leave(sum.Rows, NotWritten, fmt.Errorf("the shared state database cannot be used and quorum.probes is %d: this vantage alone decides nothing", cfg.Quorum.Probes))
-		return nil, false, nil, false
-	}
-	own := observations(sum.Rows, at)
-	switch {
-	case sum.Offline != "":
-		own = nil
-		d.Log.Warn().Str("vantage", vantage).Msg("this machine looks offline: its observations are not recorded")
-	case o.DryRun: // a dry run writes nothing to the database: no observations, no lock
-	default:
-		if err := d.Shared.Observe(ctx, vantage, own); err != nil {
-			return fail(fmt.Errorf("recording %s's observations in the %s: %w", vantage, d.Shared, err))
-		}
-	}
+// shared records this vantage's observations, takes the decision lock,
+// reads every vantage's views and the state, and turns each row's probe
+// status into the quorum's. decide is false when this run must write
+// nothing: another vantage holds the lock, or the database is down and
+// the quorum needs other vantages. A dry run records nothing and takes no
+// lock: its own observations stand in for its vantage's recorded ones.
+func (r *run) shared(ctx context.Context) (unlock func(), decide bool) {
 	unlock = func() {}
-	if !o.DryRun {
-		var err error
-		unlock, err = d.Shared.Lock(ctx, LockWait)
+	fail := func(err error) (func(), bool) {
+		r.sum.StateErr = errors.Join(r.sum.StateErr, err)
+		r.d.Log.Error().Err(err).Msg("shared state")
+		if q := r.cfg.Quorum.Probes; q > 1 {
+			leave(r.sum.Rows, NotWritten, fmt.Errorf("the shared state database cannot be used and quorum.probes is %d: this vantage alone decides nothing", q))
+			return unlock, false
+		}
+		// A quorum of one is this vantage alone: it decides, keeping no memory.
+		r.st = &state.State{}
+		return unlock, true
+	}
+	db, vantage, own := r.d.Shared, r.o.Vantage, r.observations()
+	if r.sum.Offline != "" {
+		own = nil
+		r.d.Log.Warn().Str("vantage", vantage).Msg("this machine looks offline: its observations are not recorded")
+	} else if !r.o.DryRun {
+		if err := db.Observe(ctx, vantage, own); err != nil {
+			return fail(fmt.Errorf("recording %s's observations in the %s: %w", vantage, db, err))
+		}
+	}
+	if !r.o.DryRun {
+		l, err := db.Lock(ctx, LockWait)
 		if errors.Is(err, state.ErrLockBusy) {
-			sum.Deferred = fmt.Sprintf("another run holds the decision lock of the %s: %s's observations are recorded for it", d.Shared, vantage)
-			leave(sum.Rows, Observed, nil)
-			return nil, false, nil, false
+			r.sum.Deferred = fmt.Sprintf("another run holds the decision lock of the %s: %s's observations are recorded for it", db, vantage)
+			leave(r.sum.Rows, Observed, nil)
+			return unlock, false
+		} else if err != nil {
+			return fail(fmt.Errorf("taking the decision lock of the %s: %w", db, err))
 		}
-		if err != nil {
-			return fail(fmt.Errorf("taking the decision lock of the %s: %w", d.Shared, err))
-		}
+		unlock = l
 	}
-	views, err := d.Shared.Views(ctx, componentIDs(sum.Rows))
-	if err != nil {
-		unlock()
-		return fail(fmt.Errorf("reading the vantages' views from the %s: %w", d.Shared, err))
+	ids := make([]int, len(r.sum.Rows))
+	for i, row := range r.sum.Rows {
+		ids[i] = row.Server.ComponentID
 	}
-	st, saveable, err = loadState(ctx, d)
-	if err != nil {
-		sum.StateErr = err
+	views, err := db.Views(ctx, ids)
+	if err != nil { // the caller unlocks
+		return fail(fmt.Errorf("reading the vantages' views from the %s: %w", db, err))
 	}
-	if o.DryRun {
-		addViews(views, vantage, own)
-	}
-	applyQuorum(sum.Rows, views, cfg.Quorum, at)
-	warnClocks(d, views, at)
-	return st, saveable, unlock, true
-}
-
-// addViews puts a dry run's own observations, which it does not record, in
-// place of its vantage's recorded views.
-func addViews(views map[int][]state.View, vantage string, own []state.Observation) {
-	for _, o := range own {
-		vs := slices.DeleteFunc(views[o.ComponentID], func(v state.View) bool { return v.Vantage == vantage })
-		vs = append(vs, state.View{Vantage: vantage, At: o.At, Status: o.Status, Outcome: o.Outcome, Detail: o.Detail})
-		slices.SortFunc(vs, func(a, b state.View) int { return strings.Compare(a.Vantage, b.Vantage) })
-		views[o.ComponentID] = vs
-	}
-}
-
-// warnClocks names each vantage whose views are dated in the future beyond
-// quorum.MaxAhead: its clock is wrong, and its views do not count.
-func warnClocks(d Deps, views map[int][]state.View, now time.Time) {
-	ahead := map[string]time.Time{}
-	for _, vs := range views {
-		for _, v := range vs {
-			if quorum.Stale(v.At, 0, now) != "" && v.At.After(ahead[v.Vantage]) {
-				ahead[v.Vantage] = v.At
-			}
+	r.load(ctx)
+	if r.o.DryRun {
+		for _, o := range own {
+			vs := slices.DeleteFunc(views[o.ComponentID], func(v state.View) bool { return v.Vantage == vantage })
+			vs = append(vs, state.View{Vantage: vantage, At: o.At, Status: o.Status, Outcome: o.Outcome, Detail: o.Detail})
+			slices.SortFunc(vs, func(a, b state.View) int { return strings.Compare(a.Vantage, b.Vantage) })
+			views[o.ComponentID] = vs
 		}
 	}
-	for vantage, at := range ahead {
-		d.Log.Warn().Str("vantage", vantage).Time("observed_at", at).Str("ahead", at.Sub(now).Round(time.Second).String()).
-			Msg("a vantage's views are dated in the future: its clock is ahead, so they do not count; sync its clock (NTP)")
-	}
+	r.quorum(views)
+	return unlock, true
 }
 
-// leave gives every row that was not settled yet action a.
+// leave gives every row not settled yet action a.
 func leave(rows []Row, a Action, err error) {
 	for i := range rows {
 		if rows[i].Action == "" {
@@ -129,88 +96,65 @@ func leave(rows []Row, a Action, err error) {
 	}
 }
 
-func componentIDs(rows []Row) []int {
-	ids := make([]int, 0, len(rows))
-	for _, r := range rows {
-		ids = append(ids, r.Server.ComponentID)
-	}
-	return ids
-}
-
 // observations are this vantage's decided rows, as the database keeps them.
-func observations(rows []Row, at time.Time) []state.Observation {
-	obs := make([]state.Observation, 0, len(rows))
-	for _, r := range rows {
-		if !r.Decided() {
+func (r *run) observations() []state.Observation {
+	obs := make([]state.Observation, 0, len(r.sum.Rows))
+	for _, row := range r.sum.Rows {
+		if row.Decision == nil {
 			continue // interrupted or not probed: nothing seen
 		}
-		obs = append(obs, state.Observation{
-			ComponentID: r.Server.ComponentID, Server: r.Server.Name, At: at,
-			Outcome: outcome(r.Probe), Status: r.Decision.Probe, Detail: ProbeSummary(r.Probe),
-		})
+		p, outcome, detail := row.Probe, quorum.Failed, string(row.Probe.Class)
+		switch p.Class {
+		case "":
+			outcome, detail = quorum.Answered, fmt.Sprintf("HTTP %d in %s", p.Code, p.Latency.Round(time.Millisecond))
+			if note := p.BodyNote(); note != "" {
+				detail += ", " + note
+			}
+		case probe.ClassTimeout:
+			outcome, detail = quorum.TimedOut, fmt.Sprintf("timeout after %s", p.Latency.Round(time.Millisecond))
+		}
+		obs = append(obs, state.Observation{ComponentID: row.Server.ComponentID, Server: row.Server.Name, At: r.now,
+			Outcome: outcome, Status: row.Decision.Probe, Detail: detail})
 	}
 	return obs
 }
 
-func outcome(p probe.Result) string {
-	switch p.Class {
-	case "":
-		return quorum.Answered
-	case probe.ClassTimeout:
-		return quorum.TimedOut
-	}
-	return quorum.Failed
-}
-
-// ProbeSummary is a probe result in a few words: "HTTP 200 in 12ms",
-// "timeout after 10s", "refused".
-func ProbeSummary(p probe.Result) string {
-	switch p.Class {
-	case "":
-		s := fmt.Sprintf("HTTP %d in %s", p.Code, p.Latency.Round(time.Millisecond))
-		if note := p.BodyNote(); note != "" {
-			s += ", " + note
-		}
-		return s
-	case probe.ClassTimeout:
-		return fmt.Sprintf("timeout after %s", p.Latency.Round(time.Millisecond))
-	}
-	return string(p.Class)
-}
-
-// applyQuorum replaces each decided row's probe-based status with the
-// quorum's: the status at least q.Probes fresh vantages see at least that
-// bad. With fewer fresh vantages the row has no quorum, and plan lets no
-// probe make its status worse than Cachet's.
-func applyQuorum(rows []Row, views map[int][]state.View, q config.Quorum, now time.Time) {
-	for i := range rows {
-		r := &rows[i]
-		if !r.Decided() {
+// quorum replaces each decided row's probe status with the quorum's: the
+// status at least quorum.probes fresh vantages see at least that bad. With
+// fewer fresh vantages the row has no quorum, and no probe may make its
+// status worse than Cachet's. A vantage whose views are dated in the future
+// has a wrong clock: they do not count, and the run names it.
+func (r *run) quorum(views map[int][]state.View) {
+	q, fresh, ahead := r.cfg.Quorum, r.cfg.Quorum.Fresh.D(), map[string]time.Time{}
+	for i := range r.sum.Rows {
+		row := &r.sum.Rows[i]
+		if row.Decision == nil {
 			continue
 		}
-		r.Views = views[r.Server.ComponentID]
-		st, n, ok := quorum.Decide(r.Views, q.Probes, q.Fresh.D(), now)
-		if !ok {
-			r.NoQuorum = true
-			rule := fmt.Sprintf("only %d of the %d fresh vantages quorum.probes needs have a view", n, q.Probes)
-			r.Decision = status.Combine(r.Decision.Probe, rule, r.Decision.Reports, r.Decision.ReportsRule)
-			continue
+		row.Views = views[row.Server.ComponentID]
+		var seen []string
+		for _, v := range row.Views {
+			switch quorum.Stale(v.At, fresh, r.now) {
+			case "":
+				seen = append(seen, v.Vantage+" "+v.Detail)
+			case "clock ahead":
+				if v.At.After(ahead[v.Vantage]) {
+					ahead[v.Vantage] = v.At
+				}
+			}
 		}
-		rule := fmt.Sprintf("%s: at least %d of %d fresh vantages see %s or worse", viewList(r.Views, q.Fresh.D(), now), q.Probes, n, st)
-		r.Decision = status.Combine(st, rule, r.Decision.Reports, r.Decision.ReportsRule)
-	}
-}
-
-// viewList is "fra1 timeout, ams1 HTTP 200 in 12ms" for the fresh views.
-func viewList(views []state.View, fresh time.Duration, now time.Time) string {
-	var parts []string
-	for _, v := range views {
-		if quorum.Stale(v.At, fresh, now) != "" {
-			continue
+		d := row.Decision
+		if st, n, ok := quorum.Decide(row.Views, q.Probes, fresh, r.now); ok {
+			d.Probe, d.ProbeRule = st, fmt.Sprintf("%s: at least %d of %d fresh vantages see %s or worse", strings.Join(seen, ", "), q.Probes, n, st)
+		} else {
+			row.NoQuorum, d.ProbeRule = true, fmt.Sprintf("only %d of the %d fresh vantages quorum.probes needs have a view", n, q.Probes)
 		}
-		parts = append(parts, v.Vantage+" "+v.Detail)
+		d.combine()
 	}
-	return strings.Join(parts, ", ")
+	for vantage, at := range ahead {
+		r.d.Log.Warn().Str("vantage", vantage).Time("observed_at", at).Str("ahead", at.Sub(r.now).Round(time.Second).String()).
+			Msg("a vantage's views are dated in the future: its clock is ahead, so they do not count; sync its clock (NTP)")
+	}
 }
 
 // Unavailable is a Shared whose database could not be opened: every call
@@ -223,14 +167,10 @@ type unavailable struct {
 	err  error
 }
 
-func (u unavailable) String() string { return u.name }
-func (u unavailable) Load(context.Context) (*state.State, error) {
-	return nil, u.err
-}
-func (u unavailable) Save(context.Context, *state.State) error { return u.err }
-func (u unavailable) Observe(context.Context, string, []state.Observation) error {
-	return u.err
-}
+func (u unavailable) String() string                                             { return u.name }
+func (u unavailable) Load(context.Context) (*state.State, error)                 { return nil, u.err }
+func (u unavailable) Save(context.Context, *state.State) error                   { return u.err }
+func (u unavailable) Observe(context.Context, string, []state.Observation) error { return u.err }
 func (u unavailable) Views(context.Context, []int) (map[int][]state.View, error) {
 	return nil, u.err
 }

@@ -1,6 +1,6 @@
-// Package updater runs one pass of the job: probe the servers, read the
-// report counts and Cachet's current statuses, decide, plan and apply the
-// changes, and return a Summary. It prints nothing; the caller renders it.
+// Package updater runs one pass of the job: it gathers the probes, the
+// report counts, Cachet's listing and the state, decides each server's
+// status, writes what changed and returns a Summary. It prints nothing.
 package updater
 
 import (
@@ -15,8 +15,8 @@ import (
 
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
-	"github.com/proxer/cachet-updater/internal/confirm"
 	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/quorum"
 	"github.com/proxer/cachet-updater/internal/reports"
 	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/status"
@@ -26,148 +26,123 @@ import (
 // Action is what the run did (or would do) with one component.
 type Action string
 
-// Actions, as shown in the table.
+// Actions, as the table shows them.
 const (
 	Unchanged        Action = "unchanged"
 	Updated          Action = "updated"
 	WouldUpdate      Action = "would update" // --dry-run
 	WriteFailed      Action = "write failed"
 	UnknownComponent Action = "unknown component"
-	NotWritten       Action = "not written" // Cachet's current state could not be read
-	NotProbed        Action = "not probed"  // this machine could not probe the server (probe.ClassLocal); its status is left alone
-	Interrupted      Action = "interrupted" // the run was canceled before this server was decided or written
-	Pending          Action = "pending"     // a change waits for more runs to confirm it (confirm.worse/better)
-	Observed         Action = "observed"    // shared state: another vantage's run decides this round; this one's observations are recorded
+	NotWritten       Action = "not written" // Cachet's status is not known
+	NotProbed        Action = "not probed"  // this machine could not make the probe (probe.ClassLocal)
+	Interrupted      Action = "interrupted" // the run ended before the server was decided or written
+	Pending          Action = "pending"     // the change waits for more runs to confirm it
+	Observed         Action = "observed"    // shared state: another vantage's run decides this round
 	Held             Action = "held"        // a status set by hand in Cachet is left alone (manual_hold)
-	Maintenance      Action = "maintenance" // a maintenance window or schedule: probed and shown, not written
+	Maintenance      Action = "maintenance" // probed and shown, not written
 )
 
 // Deps are the edges of the pipeline, built by the caller.
 type Deps struct {
 	Cachet *cachet.Client
-	Source reports.Source // nil when the source could not even be opened (SourceErr then says why)
-	// SourceErr is a failure to set up the report source (e.g. a missing
-	// DSN); the run then decides from the probes alone.
+	Source reports.Source // nil: none, or it could not be opened (SourceErr says why)
+	// SourceErr: the source could not be opened; the run decides from the
+	// probes alone.
 	SourceErr error
 	Prober    *probe.Prober
-	// State is the memory between runs; the caller holds the run lock
-	// while Run loads and saves it.
+	// State is the memory between runs; the caller holds the run lock.
 	State state.Store
-	// Shared, when set, is a state several vantages share: it is the
-	// State, and the run records observations and decides by quorum.
+	// Shared, when set, is a state several vantages share: it is the State,
+	// and the run records observations and decides by quorum.
 	Shared Shared
 	Now    func() time.Time
 	Log    zerolog.Logger
 }
 
-// Options change what a run does, not how.
+// Options change what a run does.
 type Options struct {
-	DryRun bool
-	Only   []string // server names or component ids; empty: all servers
-	// Vantage is this prober's name in a shared state (Deps.Shared).
-	Vantage string
+	DryRun  bool
+	Only    []string // server names or component ids; empty: all servers
+	Vantage string   // this prober's name in a shared state
 }
 
-// Row is one server's line of the outcome.
+// Decision is a server's status from its probe and its report count, with
+// the rules in words.
+type Decision struct {
+	Status, Probe, Reports       status.Status // Status is the worse of Probe and Reports
+	Rule, ProbeRule, ReportsRule string        // Rule is the one behind Status
+}
+
+// Waiting is a change that waits for more runs in a row to confirm it.
+type Waiting struct {
+	Status      status.Status
+	Count, Need int // runs in a row that showed it, and that it needs
+}
+
+// Row is one server's outcome. The table, --only, the JSON document and the
+// textfile all read it.
 type Row struct {
 	Server config.Server
 	Probe  probe.Result
-	// CertExpiring: a certificate expires within the server's cert_expiry,
-	// or is not valid yet.
-	CertExpiring  bool
-	Reports       status.Reports
-	Decision      status.Decision
-	Current       status.Status // Cachet's status before the run
-	CurrentKnown  bool          // false when Cachet could not be read or does not know the component
-	Enabled       bool
-	ComponentName string
-	// Publish is what the page should show after this run: the decision
-	// once confirmed, else Current. Meaningful when CurrentKnown.
-	Publish status.Status
-	// Confirm is the confirmation rule's outcome: a change waiting for
-	// more runs has Confirm.Pending set.
-	Confirm confirm.Outcome
-	Hold    *confirm.Held // a status set by hand, left alone; nil: none
-	// HoldUntil is when manual_hold ends the hold at the latest.
-	HoldUntil time.Time
-	// Maintenance says why the component is under maintenance ("": not).
-	MaintenanceWhy string
-	// Notes say what the run did (or would do) beyond the component's
-	// status: incidents and metric points. Problems are what failed of
-	// it; they fail the run but undo nothing.
-	Notes    []string
-	Problems []error
-	// Considered is the decision the rules weigh and the history records:
-	// Decision.Status, unless the guard kept the probe from making it
-	// worse than Cachet's.
-	Considered status.Status
-	// Guarded: this machine looked offline, or (shared state) too few
-	// vantages had a fresh view, so the probe could not make the status
-	// worse than Cachet's.
-	Guarded bool
-	// Views are every vantage's latest observation (shared state only);
-	// NoQuorum: fewer fresh ones than quorum.probes.
-	Views    []state.View
-	NoQuorum bool
-	Action   Action
-	Err      error // why the row failed, for WriteFailed, UnknownComponent, NotWritten, NotProbed, Interrupted
+	// CertExpiring: a certificate expires within cert_expiry or is not
+	// valid yet.
+	CertExpiring bool
+	Reports      *int              // nil: no count (no source, or it failed)
+	Decision     *Decision         // nil: not decided (interrupted, not probed)
+	Component    *cachet.Component // Cachet's before the run; nil: not known
+	Publish      status.Status     // what the page shows after the run, when Component is known
+	Pending      *Waiting
+	Hold         *state.Hold // a status set by hand, left alone until HoldUntil
+	HoldUntil    time.Time
+	Maintenance  string // why the component is under maintenance
+	// Guarded: this machine looked offline, or (NoQuorum) too few vantages
+	// had a fresh view, so the probe could not make the status worse.
+	Guarded, NoQuorum bool
+	Views             []quorum.View // every vantage's latest view (shared state)
+	Action            Action
+	Err               error    // why the row failed
+	Notes             []string // incidents and metric points written (or that would be)
+	Problems          []error  // what failed of them: the run fails, nothing is undone
 }
 
-// Decided reports whether the row has a decision: not when its probe was
-// interrupted or could not be made (decideAll's Interrupted, NotProbed).
-func (r Row) Decided() bool { return r.Decision.Rule != "" }
-
-// Rule is the rule behind the status considered: the decision's, or with
-// the guard, the reports' alone.
-func (r Row) Rule() string {
-	if r.Guarded {
-		return r.Decision.ReportsRule + " (guarded: the probe was not counted)"
+// Current is Cachet's status before the run (status.Unknown: not known).
+func (r Row) Current() status.Status {
+	if r.Component == nil {
+		return status.Unknown
 	}
-	return r.Decision.Rule
+	return r.Component.Status
 }
-
-// Changed reports whether the status to publish differs from Cachet's.
-func (r Row) Changed() bool { return r.CurrentKnown && r.Current != r.Publish }
 
 // Summary is the outcome of one run.
 type Summary struct {
-	Rows      []Row
-	DryRun    bool
-	Source    string // names the report source
-	SourceErr error  // the report source failed: decided from the probes alone
-	CachetErr error  // the component listing failed: nothing was written
-	Reads     int64  // HTTP requests sent to Cachet
-	Writes    int64
-	// RequestsByMethod counts the requests sent to Cachet by HTTP method.
-	RequestsByMethod map[string]int64
-	Started          time.Time
-	// Zone is the config's time_zone: the table shows times in it, as the
-	// incident texts' .Time is.
-	Zone        *time.Location
-	Duration    time.Duration
-	Interrupted error // non-nil when the run's context ended early (signal, run_timeout)
-	// Offline says why this machine looked offline (the guard): then no
-	// probe made a status worse than Cachet's. "" when it did not.
-	Offline  string
-	State    string // names the state store
-	StateErr error  // the state could not be read or saved
-	// Deferred says why this run wrote nothing although it could: another
-	// vantage's run held the shared decision lock.
-	Deferred string
-	// Notes are what the run says once, not about one server: Cachet
-	// schedules that cover nothing, or that have no end.
-	Notes []string
-	// QuorumFresh is quorum.fresh in a shared state: older views are stale.
-	QuorumFresh time.Duration
-	TokenErr    error // the token's hourly proof failed
+	Rows     []Row
+	DryRun   bool
+	Started  time.Time
+	Duration time.Duration
+	Zone     *time.Location // time_zone: the table shows times in it
+	Fresh    time.Duration  // quorum.fresh in a shared state: older views are stale
+	// Source and State name the report source and the state store.
+	Source, State string
+	SourceErr     error // the report source failed: decided from the probes alone
+	StateErr      error
+	CachetErr     error // the component listing failed: nothing was written
+	TokenErr      error // the token's proof failed
+	Interrupted   error // the run's context ended early (signal, run_timeout)
+	Offline       string
+	Deferred      string           // why another vantage's run decides this round
+	Notes         []string         // said once: Cachet schedules that cover nothing or have no end
+	Reads, Writes int64            // requests sent to Cachet: reads are GET
+	Requests      map[string]int64 // by HTTP method
+	// NotRun says why the run did nothing, and Err why it could not run;
+	// the caller sets them.
+	NotRun string
+	Err    error
 }
 
-// Failed reports whether something went wrong on the way: a write, the
-// report source, Cachet, an unknown component, the state, the token, this
-// machine looking offline or an interruption. Servers being down, a pending
-// change or a held status are not failures of the run.
+// Failed reports whether something went wrong on the way. Servers being
+// down, a pending change or a held status are no failure of the run.
 func (s Summary) Failed() bool {
-	if s.SourceErr != nil || s.CachetErr != nil || s.Interrupted != nil || s.StateErr != nil || s.TokenErr != nil || s.Offline != "" {
+	if s.SourceErr != nil || s.CachetErr != nil || s.Interrupted != nil || s.StateErr != nil || s.TokenErr != nil || s.Offline != "" || s.Err != nil {
 		return true
 	}
 	for _, r := range s.Rows {
@@ -189,68 +164,82 @@ func (s Summary) Count(a Action) int {
 	return n
 }
 
-// Select returns the servers that only names (a server name or a component
-// id each); all of them when only is empty. A value that matches no server
-// is an error: a typo must not silently run nothing.
+// Changed counts the rows whose status changed (or would, or failed to).
+func (s Summary) Changed() int {
+	return s.Count(Updated) + s.Count(WouldUpdate) + s.Count(WriteFailed)
+}
+
+// Select returns the servers only names (a name or a component id each),
+// all when only is empty. A value that matches none is an error: a typo
+// must not silently run nothing.
 func Select(servers []config.Server, only []string) ([]config.Server, error) {
 	if len(only) == 0 {
 		return servers, nil
 	}
-	want := map[string]bool{}
-	for _, o := range only {
-		want[o] = false
-	}
+	matched := map[string]bool{}
 	var out []config.Server
 	for _, s := range servers {
-		id := strconv.Itoa(s.ComponentID)
-		_, byName := want[s.Name]
-		_, byID := want[id]
-		if byName || byID {
+		id, hit := strconv.Itoa(s.ComponentID), false
+		for _, o := range only {
+			if o == s.Name || o == id {
+				matched[o], hit = true, true
+			}
+		}
+		if hit {
 			out = append(out, s)
-			if byName {
-				want[s.Name] = true
-			}
-			if byID {
-				want[id] = true
-			}
 		}
 	}
 	for _, o := range only {
-		if !want[o] {
+		if !matched[o] {
 			return nil, fmt.Errorf("--only %q matches no server name or component_id in the config%s", o, namesHint(o, servers))
 		}
 	}
 	return out, nil
 }
 
-// namesHint lists the servers' names when there are few, else the ones
-// closest to the name that matched none.
+// namesHint lists the servers when they are few, else the names closest
+// to the one that matched none.
 func namesHint(name string, servers []config.Server) string {
-	names := make([]string, len(servers))
-	for i, s := range servers {
-		names[i] = strconv.Quote(s.Name)
+	var names []string
+	for _, s := range servers {
+		names = append(names, s.Name)
+	}
+	quoted := func(ss []string, sep string) string {
+		for i := range ss {
+			ss[i] = strconv.Quote(ss[i])
+		}
+		return strings.Join(ss, sep)
 	}
 	if len(names) <= 10 {
-		return ": the servers are " + strings.Join(names, ", ")
+		return ": the servers are " + quoted(names, ", ")
 	}
-	plain := make([]string, len(servers))
-	for i, s := range servers {
-		plain[i] = s.Name
+	if close := suggest.Closest(name, names, 3); len(close) > 0 {
+		return ": did you mean " + quoted(close, " or ") + "?"
 	}
-	close := suggest.Closest(name, plain, 3)
-	if len(close) == 0 {
-		return fmt.Sprintf(" (none of its %d servers has a similar name; see servers[].name)", len(servers))
-	}
-	for i, c := range close {
-		close[i] = strconv.Quote(c)
-	}
-	return ": did you mean " + strings.Join(close, " or ") + "?"
+	return fmt.Sprintf(" (none of its %d servers has a similar name; see servers[].name)", len(servers))
+}
+
+// run is one pass in progress: what the stages read and fill in.
+type run struct {
+	cfg *config.Config
+	d   Deps
+	o   Options
+	now time.Time
+	sum Summary
+
+	results, canaries []probe.Result
+	counts            map[string]int
+	components        []cachet.Component
+	short             *cachet.IncompleteListError // the listing ended short: a missing component may exist
+	schedules         []cachet.Schedule
+	st                *state.State
+	saveable          bool // Save may write st
 }
 
 // Run does one pass. Its error is for "could not run" (a bad --only, no
-// state store, a state file of another config); every other failure is
-// recorded in the Summary. The caller
-// holds the run lock: Run loads the state, and saves it unless DryRun.
+// state store, a state file of another config); every other failure is in
+// the Summary. The caller holds the run lock; Run loads the state and,
+// unless DryRun, saves it.
 func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, error) {
 	servers, err := Select(cfg.Servers, o.Only)
 	if err != nil {
@@ -265,108 +254,54 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	started := d.Now()
-	sum := Summary{
-		DryRun:    o.DryRun,
-		Started:   started,
-		Zone:      cfg.TimeZone.Loc,
-		Source:    SourceName(cfg.Reports.Source),
-		SourceErr: d.SourceErr, // the source could not be opened: then in.sourceErr is nil
-		State:     d.State.String(),
+	r := &run{cfg: cfg, d: d, o: o, now: d.Now()}
+	r.sum = Summary{DryRun: o.DryRun, Started: r.now, Zone: cfg.TimeZone.Loc, Source: SourceName(cfg.Reports.Source),
+		SourceErr: d.SourceErr, State: d.State.String()}
+	r.gather(ctx, servers)
+	if errors.Is(r.sum.StateErr, state.ErrOtherConfig) {
+		return Summary{}, r.sum.StateErr // nothing was written yet: the run refuses
 	}
-	// A state of its own is needed only to plan: read it while the probes
-	// run. A shared one is read under its lock, after the observations.
-	var (
-		st       *state.State
-		saveable bool
-		stateErr error
-		loaded   = make(chan struct{})
-	)
-	if d.Shared == nil {
-		go func() {
-			defer close(loaded)
-			st, saveable, stateErr = loadState(ctx, d)
-		}()
-	} else {
-		close(loaded)
+	if r.sum.SourceErr != nil {
+		d.Log.Error().Err(r.sum.SourceErr).Str("source", r.sum.Source).Msg("report source failed: deciding from the probes alone")
 	}
-	in := gather(ctx, cfg, d, servers, started)
-	<-loaded
-	if errors.Is(stateErr, state.ErrOtherConfig) {
-		return Summary{}, stateErr // nothing written yet: the run refuses
-	}
-	sum.StateErr = stateErr
-	if in.sourceErr != nil {
-		sum.SourceErr = in.sourceErr
-	}
-	if sum.SourceErr != nil {
-		d.Log.Error().Err(sum.SourceErr).Str("source", sum.Source).Msg("report source failed: deciding from the probes alone")
-	}
-
-	sum.Rows = decideAll(servers, in.results, in.counts, d.Source != nil && sum.SourceErr == nil, status.Thresholds(cfg.Reports.Thresholds), started)
-	for _, r := range sum.Rows {
-		if r.CertExpiring {
-			msg := "the server's TLS certificate expires soon"
-			if r.Probe.CertNotBefore.After(started) {
-				msg = "the server's TLS certificate is not valid yet"
-			}
-			d.Log.Warn().Str("server", r.Server.Name).Time("expires", r.Probe.CertExpiry).Time("not_before", r.Probe.CertNotBefore).
-				Int("days_left", int(r.Probe.CertExpiry.Sub(started).Hours()/24)).Msg(msg)
-		}
-	}
-	sum.Offline = offline(in.results, in.canaries, cfg.Guard)
-	if sum.Offline != "" {
-		d.Log.Error().Str("why", sum.Offline).Msg("this machine looks offline: no probe makes a status worse; holds, confirmation, incidents and metric points are left alone this run")
+	r.decideAll(servers)
+	if r.sum.Offline = offline(r.results, r.canaries, cfg.Guard); r.sum.Offline != "" {
+		d.Log.Error().Str("why", r.sum.Offline).Msg("this machine looks offline: no probe makes a status worse; holds, confirmation, incidents and metric points are left alone this run")
 	}
 	if d.Shared != nil {
-		sum.QuorumFresh = cfg.Quorum.Fresh.D()
-		var unlock func()
-		var decide bool
-		st, saveable, unlock, decide = sharedRound(ctx, d, cfg, o, &sum, started)
-		if unlock != nil {
-			defer unlock()
-		}
+		r.sum.Fresh = cfg.Quorum.Fresh.D()
+		unlock, decide := r.shared(ctx)
+		defer unlock()
 		if !decide {
-			if ctx.Err() != nil {
-				sum.Interrupted = context.Cause(ctx)
-			}
-			sum.Reads, sum.Writes = d.Cachet.Requests()
-			sum.RequestsByMethod = d.Cachet.RequestsByMethod()
-			sum.Duration = d.Now().Sub(started)
-			return sum, nil
+			return r.finish(ctx), nil
 		}
-		in.listComponents(ctx, d, cfg.Maintenance.CachetSchedules != config.SchedulesOff)
+		r.list(ctx)
 	}
-	sum.CachetErr = in.cachetErr
-	if sum.CachetErr != nil {
-		d.Log.Error().Err(sum.CachetErr).Msg("cannot read Cachet: nothing will be written")
+	if r.sum.CachetErr != nil {
+		d.Log.Error().Err(r.sum.CachetErr).Msg("cannot read Cachet: nothing will be written")
 	}
-	why, notes := scheduled(in.schedules, cfg.Servers, in.components, cfg.Maintenance, started)
-	sum.Notes = append(sum.Notes, notes...)
-	plan(sum.Rows, in.components, in.short, sum.CachetErr, memory{
-		state: st, now: started, manualHold: cfg.ManualHold.D(), offline: sum.Offline != "",
-		windows: windows(cfg.Maintenance.Windows), scheduled: why,
-	})
-	apply(ctx, d, sum.Rows, o.DryRun, cfg.Cachet)
-	if sum.CachetErr == nil && sum.Offline == "" { // the prober's own outage tells nothing about the servers
-		incidents(ctx, d, cfg, sum.Rows, st, o.DryRun, started.In(cfg.TimeZone.Loc))
-		points(ctx, d, cfg.Cachet.WriteConcurrency, sum.Rows, o.DryRun, started)
+	r.plan(r.scheduled())
+	r.apply(ctx)
+	if r.sum.CachetErr == nil && r.sum.Offline == "" { // the prober's own outage tells nothing about the servers
+		r.incidents(ctx)
+		r.points(ctx)
 	}
-	d.Log.Debug().Dur("after", d.Now().Sub(started)).Msg("writes done")
-	if ctx.Err() != nil {
-		sum.Interrupted = context.Cause(ctx)
-	}
-	proveToken(ctx, d, &sum, st, d.Now(), o.DryRun)
+	r.proveToken(ctx)
 	if !o.DryRun {
-		remember(st, sum.Rows, cfg.Servers, started, sum.Offline != "")
-		if saveable {
-			saveState(ctx, d, &sum, st)
+		r.remember()
+		if r.saveable {
+			r.save(ctx)
 		}
-		d.Log.Debug().Dur("after", d.Now().Sub(started)).Msg("state saved")
 	}
+	return r.finish(ctx), nil
+}
 
-	sum.Reads, sum.Writes = d.Cachet.Requests()
-	sum.RequestsByMethod = d.Cachet.RequestsByMethod()
-	sum.Duration = d.Now().Sub(started)
-	return sum, nil
+func (r *run) finish(ctx context.Context) Summary {
+	if ctx.Err() != nil {
+		r.sum.Interrupted = context.Cause(ctx)
+	}
+	r.sum.Reads, r.sum.Writes = r.d.Cachet.Requests()
+	r.sum.Requests = r.d.Cachet.RequestsByMethod()
+	r.sum.Duration = r.d.Now().Sub(r.sum.Started)
+	return r.sum
 }
