@@ -82,7 +82,7 @@ func runComponents(ctx context.Context, o *options) error {
 		if c.TimeZone.Loc != time.UTC {
 			fmt.Fprintf(w, "  time_zone: %q\n", c.TimeZone)
 		}
-		fmt.Fprint(w, "reports:\n  source:\n    type: none   # or file or sql (see the README, \"Report counts\"), keyed by reports_key\nservers:\n")
+		fmt.Fprint(w, "reports:\n  source:\n    type: none   # or file or sql (see docs/reports.md), keyed by reports_key\nservers:\n")
 		seen := map[string]bool{}
 		for _, comp := range comps {
 			name := comp.Name
