@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,21 +25,31 @@ import (
 // reader holds what reading one file found: where each key was written and
 // every problem.
 type reader struct {
-	file  string
-	at    map[string]pair  // dotted key → where it was written
-	lines map[int][]string // line → keys whose key or value starts on it
-	errs  []*Error
+	file string
+	at   map[string]pair // dotted key → where it was written
+	// keys and vals find a dotted key by where its key or value is written;
+	// built when a problem needs them (see find).
+	keys map[spot]string
+	vals map[[2]int]string
+	errs []*Error
 	// bad holds the keys with a problem, above the keys above them: a check
 	// of a related key would only repeat the problem (see report).
 	bad, above, hinted map[string]bool // hinted: keys a "did you mean" names
 	fields             map[reflect.Type][]field
 }
 
-// pair is a key and its value as written, aliases resolved, and the type of
-// the mapping it is in.
+// pair is a key and its value as written, aliases resolved, the type of
+// the mapping it is in, and the order it was walked in.
 type pair struct {
 	key, val *yaml.Node
 	in       reflect.Type
+	order    int
+}
+
+// spot is a key as written: its line and name.
+type spot struct {
+	line int
+	name string
 }
 
 // field is a key of a struct type and the type of its value.
@@ -59,8 +71,8 @@ func (t *tree) UnmarshalYAML(n *yaml.Node) error { t.root = n; return nil }
 
 // read decodes and checks data, the config file at path.
 func read(path string, data []byte, o LoadOptions) (*Config, error) {
-	r := &reader{file: path, at: map[string]pair{}, lines: map[int][]string{}, bad: map[string]bool{},
-		above: map[string]bool{}, hinted: map[string]bool{}, fields: map[reflect.Type][]field{}}
+	r := &reader{file: path, at: make(map[string]pair, bytes.Count(data, []byte(":"))), bad: map[string]bool{}, above: map[string]bool{}, hinted: map[string]bool{},
+		fields: map[reflect.Type][]field{}}
 	f := file{Config: defaults()}
 	typeErrs, err := r.decode(data, &f)
 	if err != nil {
@@ -73,6 +85,7 @@ func read(path string, data []byte, o LoadOptions) (*Config, error) {
 	cfg := &f.Config
 	cfg.Servers = nil
 	if list := r.at["servers"].val; list != nil && list.Kind == yaml.SequenceNode {
+		cfg.Servers = make([]Server, 0, len(list.Content))
 		for _, n := range list.Content {
 			cfg.Servers = append(cfg.Servers, cfg.server(resolve(n)))
 		}
@@ -153,19 +166,14 @@ func (r *reader) typeError(s string) {
 	_, msg, _ := strings.Cut(s, ": ")
 	if part := strings.SplitN(msg, "\x00", 3); len(part) == 3 { // a value type's: see problem
 		where := strings.SplitN(part[1], " ", 3)
-		key := ""
-		for _, k := range r.lines[atoi(where[0])] {
-			if v := r.at[k].val; v.Line == atoi(where[0]) && v.Column == atoi(where[1]) {
-				key = k
-				break
-			}
-		}
-		r.add(line, join(key, where[2]), "%s", part[2])
+		l, _ := strconv.Atoi(where[0])
+		c, _ := strconv.Atoi(where[1])
+		r.add(line, join(r.find().vals[[2]int{l, c}], where[2]), "%s", part[2])
 	} else if rest, ok := strings.CutPrefix(msg, "field "); ok {
 		name, _, _ = strings.Cut(rest, " not found in type ")
-		r.unknown(line, r.keyAt(line, name))
+		r.unknown(line, name)
 	} else if _, err := fmt.Sscanf(msg, "mapping key %q already defined at line %d", &name, &first); err == nil {
-		key := r.keyAt(first, name)
+		key := cmp.Or(r.find().keys[spot{first, name}], name)
 		r.add(line, key, "is set twice (first on line %d): keep one", first)
 		r.bad[parentKey(key)] = true // yaml.v3 decodes none of that mapping
 	} else if !strings.HasPrefix(msg, "cannot unmarshal") { // the walk reports those, with their keys
@@ -173,13 +181,11 @@ func (r *reader) typeError(s string) {
 	}
 }
 
-func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
-
-// unknown reports key, which no field takes, with the key it is probably a
-// typo of (the same but for case, or at most 2 edits away).
-func (r *reader) unknown(line int, key string) {
-	name, in := key[len(parentKey(key)):], r.at[key].in
-	name = strings.TrimPrefix(name, ".")
+// unknown reports the key name on line, which no field takes, with the key
+// it is probably a typo of (the same but for case, or at most 2 edits away).
+func (r *reader) unknown(line int, name string) {
+	key := cmp.Or(r.find().keys[spot{line, name}], name)
+	in := r.at[key].in
 	var allowed []string
 	best, dist := "", 3
 	for _, f := range r.fieldsOf(in) {
@@ -200,16 +206,6 @@ func (r *reader) unknown(line int, key string) {
 		msg = "inline tokens are refused; put the token in an environment variable (token_env) or a file readable only by this user (token_file) so it stays out of backups and version control"
 	}
 	r.add(line, key, "%s: the keys allowed here are %s", msg, strings.Join(allowed, ", "))
-}
-
-// keyAt returns the dotted key of the key name written on line.
-func (r *reader) keyAt(line int, name string) string {
-	for _, k := range r.lines[line] {
-		if n := r.at[k].key; n != nil && n.Line == line && n.Value == name {
-			return k
-		}
-	}
-	return name
 }
 
 // fieldsOf returns the keys of struct type t, from its fields' yaml tags.
@@ -285,14 +281,25 @@ func (r *reader) walk(n *yaml.Node, t reflect.Type, key string) {
 // record notes that key was written at k (nil for a list entry) with the
 // value vn, in a mapping of type in.
 func (r *reader) record(key string, k, vn *yaml.Node, in reflect.Type) {
-	v := resolve(vn)
-	r.at[key] = pair{k, v, in}
-	if k != nil {
-		r.lines[k.Line] = append(r.lines[k.Line], key)
+	r.at[key] = pair{k, resolve(vn), in, len(r.at)}
+}
+
+// find builds r.keys and r.vals. A node shared through an alias is found
+// under the key walked first: where its anchor is.
+func (r *reader) find() *reader {
+	if r.keys != nil {
+		return r
 	}
-	if vn.Kind != yaml.AliasNode && (k == nil || v.Line != k.Line) { // an alias's node is at its anchor
-		r.lines[v.Line] = append(r.lines[v.Line], key)
+	r.keys, r.vals = map[spot]string{}, map[[2]int]string{}
+	keys := slices.SortedFunc(maps.Keys(r.at), func(a, b string) int { return r.at[a].order - r.at[b].order })
+	for _, key := range slices.Backward(keys) { // the first walked wins
+		p := r.at[key]
+		if p.key != nil {
+			r.keys[spot{p.key.Line, p.key.Value}] = key
+		}
+		r.vals[[2]int{p.val.Line, p.val.Column}] = key
 	}
+	return r
 }
 
 var decimal = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)

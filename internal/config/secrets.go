@@ -40,12 +40,12 @@ func (c Cachet) secret() secret {
 }
 
 func (s Source) secret() secret {
-	return secret{strings.Join(strings.Fields("the "+s.Driver+" DSN"), " "), "DSN", "reports.source.dsn_env", "reports.source.dsn_file",
+	return secret{"the " + s.Driver + " DSN", "DSN", "reports.source.dsn_env", "reports.source.dsn_file",
 		"REPORTS_DSN", "/etc/cachet-updater/reports-dsn", s.DSNEnv, s.DSNFile, s.dsn}
 }
 
 func (s StateSQL) secret() secret {
-	return secret{strings.Join(strings.Fields("the state "+s.Driver+" DSN"), " "), "DSN", "state.sql.dsn_env", "state.sql.dsn_file",
+	return secret{"the state " + s.Driver + " DSN", "DSN", "state.sql.dsn_env", "state.sql.dsn_file",
 		"CACHET_UPDATER_STATE_DSN", "/etc/cachet-updater/state-dsn", s.DSNEnv, s.DSNFile, s.dsn}
 }
 
@@ -54,16 +54,9 @@ func (s StateSQL) secret() secret {
 // carry (cachet.CheckToken) is an error here rather than a 401 later. No
 // error holds the token, nor a name that may be the token.
 func (c *Config) Token(getenv func(string) string) (string, error) {
-	s := c.Cachet.secret()
-	v, err := s.read(getenv)
-	if err == nil {
-		if err = cachet.CheckToken(v); err != nil {
-			where := s.envName()
-			if s.env == "" {
-				where = s.fileName()
-			}
-			return "", fmt.Errorf("%s: %w: put only the token in it", where, err)
-		}
+	v, err := c.Cachet.secret().read(getenv)
+	if err == nil && cachet.CheckToken(v) != nil {
+		return "", fmt.Errorf("%s: %w: put only the token in it", c.Cachet.TokenSource(), cachet.CheckToken(v))
 	}
 	return v, err
 }

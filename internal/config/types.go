@@ -71,10 +71,11 @@ func (d Duration) String() string {
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if _, err := strconv.ParseFloat(n.Value, 64); err == nil && strings.TrimSpace(n.Value) != "0" {
+	err := decode(n, d, parseDuration, "%q is not a duration: write it like 10s, 1m30s, 2h or 14d")
+	if _, ferr := strconv.ParseFloat(n.Value, 64); err != nil && ferr == nil {
 		return fail(n, "%s is a bare number, not a duration: add a unit, such as %[1]ss, %[1]sm or %[1]sd", strings.TrimSpace(n.Value))
 	}
-	return decode(n, d, parseDuration, "%q is not a duration: write it like 10s, 1m30s, 2h or 14d")
+	return err
 }
 
 var days = regexp.MustCompile(`^([-+]?)([0-9]+(?:\.[0-9]+)?)d(([0-9].*)?)$`)
