@@ -27,9 +27,8 @@ import (
 type reader struct {
 	file string
 	at   map[string]pair // dotted key → where it was written
-	// keys and vals find a dotted key by where its key or value is written;
-	// built when a problem needs them (see find).
-	keys map[spot]string
+	// vals finds a dotted key by where its value is written; built when a
+	// problem needs it (see find).
 	vals map[[2]int]string
 	errs []*Error
 	// bad holds the keys with a problem, above the keys above them: a check
@@ -38,18 +37,11 @@ type reader struct {
 	fields             map[reflect.Type][]field
 }
 
-// pair is a key and its value as written, aliases resolved, the type of
-// the mapping it is in, and the order it was walked in.
+// pair is a key (nil for a list entry) and its value as written, aliases
+// resolved, and the order it was walked in.
 type pair struct {
 	key, val *yaml.Node
-	in       reflect.Type
 	order    int
-}
-
-// spot is a key as written: its line and name.
-type spot struct {
-	line int
-	name string
 }
 
 // field is a key of a struct type and the type of its value.
@@ -79,16 +71,17 @@ func read(path string, data []byte, o LoadOptions) (*Config, error) {
 		return nil, err
 	}
 	r.walk(f.Tree.root, reflect.TypeFor[Config](), "")
-	for _, s := range typeErrs {
-		r.typeError(s)
-	}
 	cfg := &f.Config
 	cfg.Servers = nil
 	if list := r.at["servers"].val; list != nil && list.Kind == yaml.SequenceNode {
 		cfg.Servers = make([]Server, 0, len(list.Content))
 		for _, n := range list.Content {
-			cfg.Servers = append(cfg.Servers, cfg.server(resolve(n)))
+			s, errs := cfg.server(resolve(n))
+			cfg.Servers, typeErrs = append(cfg.Servers, s), append(typeErrs, errs...)
 		}
+	}
+	for _, s := range typeErrs {
+		r.typeError(s)
 	}
 	cfg.validate(r, o)
 	if len(r.errs) > 0 {
@@ -99,24 +92,32 @@ func read(path string, data []byte, o LoadOptions) (*Config, error) {
 	return cfg, nil
 }
 
-// server decodes n again, on top of the probe and confirm blocks, so that
-// it inherits every key it does not set. The strict decode has reported
-// n's problems. A status mapping shared through an alias is not read again.
-func (cfg *Config) server(n *yaml.Node) Server {
+// UnmarshalYAML leaves the server alone: read decodes each server once the
+// probe and confirm blocks are read (see server).
+func (*Server) UnmarshalYAML(*yaml.Node) error { return nil }
+
+// server decodes n on top of the probe and confirm blocks, so that the
+// server inherits every key it does not set, and returns it with the value
+// types' problems. A status mapping shared through an alias with the
+// server before is not read again.
+func (cfg *Config) server(n *yaml.Node) (Server, []string) {
+	type plain Server // without UnmarshalYAML
 	s := Server{Probe: cfg.Probe, Confirm: cfg.Confirm, Line: n.Line}
 	if len(cfg.Servers) > 0 && hasKey(n, "status") {
 		s.Probe.Status = cfg.Servers[len(cfg.Servers)-1].Probe.Status // kept if n's is the same node
 	}
-	_ = n.Decode(&s)
+	var te *yaml.TypeError
+	if err := n.Decode((*plain)(&s)); !errors.As(err, &te) {
+		te = &yaml.TypeError{}
+	}
 	if s.ReportsKey == "" {
 		s.ReportsKey = s.Name
 	}
-	return s
+	return s, te.Errors
 }
 
-// decode reads data into f with yaml.v3, refusing unknown keys, and
-// returns yaml.v3's problems with keys. A problem with the file as a whole
-// is the error.
+// decode reads data into f with yaml.v3 and returns its problems with
+// values. A problem with the file as a whole is the error.
 func (r *reader) decode(data []byte, f *file) ([]string, error) {
 	fileErr := func(line int, msg string) error { return &Error{File: r.file, Line: line, Msg: msg} }
 	const needs = ": it needs at least cachet.url and one server"
@@ -129,7 +130,6 @@ func (r *reader) decode(data []byte, f *file) ([]string, error) {
 		}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	err := dec.Decode(f)
 	var te *yaml.TypeError
 	if errors.Is(err, io.EOF) {
@@ -159,45 +159,37 @@ func (r *reader) decode(data []byte, f *file) ([]string, error) {
 }
 
 // typeError turns one of yaml.v3's messages into a problem with its key.
+// Those of the value types carry their node's place (see problem); the
+// others the walk reports, with their keys.
 func (r *reader) typeError(s string) {
-	var line, first int
-	var name string
+	var line, l, c int
 	fmt.Sscanf(s, "line %d:", &line)
 	_, msg, _ := strings.Cut(s, ": ")
-	if part := strings.SplitN(msg, "\x00", 3); len(part) == 3 { // a value type's: see problem
+	if part := strings.SplitN(msg, "\x00", 3); len(part) == 3 {
 		where := strings.SplitN(part[1], " ", 3)
-		l, _ := strconv.Atoi(where[0])
-		c, _ := strconv.Atoi(where[1])
-		r.add(line, join(r.find().vals[[2]int{l, c}], where[2]), "%s", part[2])
-	} else if rest, ok := strings.CutPrefix(msg, "field "); ok {
-		name, _, _ = strings.Cut(rest, " not found in type ")
-		r.unknown(line, name)
-	} else if _, err := fmt.Sscanf(msg, "mapping key %q already defined at line %d", &name, &first); err == nil {
-		key := cmp.Or(r.find().keys[spot{first, name}], name)
-		r.add(line, key, "is set twice (first on line %d): keep one", first)
-		r.bad[parentKey(key)] = true // yaml.v3 decodes none of that mapping
-	} else if !strings.HasPrefix(msg, "cannot unmarshal") { // the walk reports those, with their keys
+		fmt.Sscan(where[0]+" "+where[1], &l, &c)
+		r.add(line, join(r.find()[[2]int{l, c}], where[2]), "%s", part[2])
+	} else if !strings.HasPrefix(msg, "cannot unmarshal") && !strings.Contains(msg, "already defined at line") {
 		r.add(line, "", "yaml.v3 refused this line (%s): a bug in cachet-updater; please report it", msg)
 	}
 }
 
-// unknown reports the key name on line, which no field takes, with the key
-// it is probably a typo of (the same but for case, or at most 2 edits away).
-func (r *reader) unknown(line int, name string) {
-	key := cmp.Or(r.find().keys[spot{line, name}], name)
-	in := r.at[key].in
+// unknown reports the key k at key, which no field of t takes, with the
+// key it is probably a typo of (the same but for case, or at most 2 edits
+// away).
+func (r *reader) unknown(k *yaml.Node, key string, t reflect.Type) {
 	var allowed []string
 	best, dist := "", 3
-	for _, f := range r.fieldsOf(in) {
-		if f.name == "concurrency" && in == reflect.TypeFor[Server]() {
+	for _, f := range r.fieldsOf(t) {
+		if f.name == "concurrency" && t == reflect.TypeFor[Server]() {
 			continue // the probe block's only
 		}
 		allowed = append(allowed, f.name)
-		if d := suggest.Distance(strings.ToLower(name), f.name); d < dist {
+		if d := suggest.Distance(strings.ToLower(k.Value), f.name); d < dist {
 			best, dist = f.name, d
 		}
 	}
-	msg := fmt.Sprintf("unknown key %q", name)
+	msg := fmt.Sprintf("unknown key %q", k.Value)
 	if best != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", best)
 		r.hinted[join(parentKey(key), best)] = true
@@ -205,7 +197,17 @@ func (r *reader) unknown(line int, name string) {
 	if key == "cachet.token" {
 		msg = "inline tokens are refused; put the token in an environment variable (token_env) or a file readable only by this user (token_file) so it stays out of backups and version control"
 	}
-	r.add(line, key, "%s: the keys allowed here are %s", msg, strings.Join(allowed, ", "))
+	r.add(k.Line, key, "%s: the keys allowed here are %s", msg, strings.Join(allowed, ", "))
+}
+
+// field returns the type of the value of t's key name, or nil.
+func (r *reader) field(t reflect.Type, name string) reflect.Type {
+	for _, f := range r.fieldsOf(t) {
+		if f.name == name {
+			return f.typ
+		}
+	}
+	return nil
 }
 
 // fieldsOf returns the keys of struct type t, from its fields' yaml tags.
@@ -244,7 +246,7 @@ func (r *reader) walk(n *yaml.Node, t reflect.Type, key string) {
 	switch n = resolve(n); {
 	case isNull(n):
 		r.add(n.Line, key, "has no value: give it one, or delete it to use the default")
-	case reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()):
+	case reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) && t != reflect.TypeFor[Server]():
 	case n.Kind != want:
 		what := map[yaml.Kind]string{yaml.ScalarNode: "a single value", yaml.MappingNode: "a mapping (key: value lines indented below it)"}[want]
 		if want == yaml.SequenceNode {
@@ -257,22 +259,24 @@ func (r *reader) walk(n *yaml.Node, t reflect.Type, key string) {
 		r.add(n.Line, key, "must be true or false")
 	case want == yaml.SequenceNode:
 		for i, item := range n.Content {
-			r.record(key+"["+strconv.Itoa(i)+"]", nil, item, nil)
+			r.record(key+"["+strconv.Itoa(i)+"]", nil, item)
 			r.walk(item, t.Elem(), key+"["+strconv.Itoa(i)+"]")
 		}
 	case want == yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := resolve(n.Content[i])
-			if _, seen := r.at[join(key, k.Value)]; seen { // yaml.v3 reports it
+			path := join(key, k.Value)
+			if first, seen := r.at[path]; seen && first.key != nil {
+				r.add(k.Line, path, "is set twice (first on line %d): keep one", first.key.Line)
+				r.bad[key] = true // yaml.v3 decodes none of the mapping
 			} else if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
 				r.add(k.Line, key, "each key must be a plain word: YAML merge keys (<<), lists and mappings are not keys here")
+			} else if f := r.field(t, k.Value); f == nil {
+				r.record(path, k, n.Content[i+1])
+				r.unknown(k, path, t)
 			} else {
-				r.record(join(key, k.Value), k, n.Content[i+1], t)
-				for _, f := range r.fieldsOf(t) {
-					if f.name == k.Value {
-						r.walk(n.Content[i+1], f.typ, join(key, k.Value))
-					}
-				}
+				r.record(path, k, n.Content[i+1])
+				r.walk(n.Content[i+1], f, path)
 			}
 		}
 	}
@@ -280,26 +284,21 @@ func (r *reader) walk(n *yaml.Node, t reflect.Type, key string) {
 
 // record notes that key was written at k (nil for a list entry) with the
 // value vn, in a mapping of type in.
-func (r *reader) record(key string, k, vn *yaml.Node, in reflect.Type) {
-	r.at[key] = pair{k, resolve(vn), in, len(r.at)}
+func (r *reader) record(key string, k, vn *yaml.Node) {
+	r.at[key] = pair{k, resolve(vn), len(r.at)}
 }
 
-// find builds r.keys and r.vals. A node shared through an alias is found
-// under the key walked first: where its anchor is.
-func (r *reader) find() *reader {
-	if r.keys != nil {
-		return r
-	}
-	r.keys, r.vals = map[spot]string{}, map[[2]int]string{}
-	keys := slices.SortedFunc(maps.Keys(r.at), func(a, b string) int { return r.at[a].order - r.at[b].order })
-	for _, key := range slices.Backward(keys) { // the first walked wins
-		p := r.at[key]
-		if p.key != nil {
-			r.keys[spot{p.key.Line, p.key.Value}] = key
+// find returns r.vals, built on first use. A node shared through an alias
+// is found under the key walked first: where its anchor is.
+func (r *reader) find() map[[2]int]string {
+	if r.vals == nil {
+		r.vals = map[[2]int]string{}
+		keys := slices.SortedFunc(maps.Keys(r.at), func(a, b string) int { return r.at[a].order - r.at[b].order })
+		for _, key := range slices.Backward(keys) { // the first walked wins
+			r.vals[[2]int{r.at[key].val.Line, r.at[key].val.Column}] = key
 		}
-		r.vals[[2]int{p.val.Line, p.val.Column}] = key
 	}
-	return r
+	return r.vals
 }
 
 var decimal = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)

@@ -188,7 +188,8 @@ func (m *StatusMap) UnmarshalYAML(n *yaml.Node) error {
 		written[resolve(n.Content[i]).Value] = strings.TrimSpace(resolve(n.Content[i+1]).Value)
 	}
 	if sm, err := NewStatusMap(written); err == nil && len(written) == len(n.Content)/2 {
-		sm.node, *m = n, sm
+		sm.node = n
+		*m = sm
 		return nil
 	}
 	// Point at the first entry, in file order, that makes the mapping fail.

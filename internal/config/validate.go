@@ -29,7 +29,7 @@ var (
 
 // check reports a problem with key when bad and key was written.
 func (r *reader) check(bad bool, key, format string, args ...any) {
-	if _, written := r.at[key]; bad && written {
+	if bad && r.has(key) {
 		r.report(key, format, args...)
 	}
 }
@@ -64,10 +64,10 @@ func (r *reader) line(key string) int {
 }
 
 // require reports the key name of the mapping at parent when it is
-// missing, at the mapping's first line, unless an unknown key there is
-// probably its typo.
-func (r *reader) require(parent, name, hint string) {
-	if key := join(parent, name); !r.has(key) && !r.hinted[key] && !r.related(key) {
+// missing (its value may be zero), at the mapping's first line, unless an
+// unknown key there is probably its typo.
+func (r *reader) require(zero bool, parent, name, hint string) {
+	if key := join(parent, name); zero && !r.has(key) && !r.hinted[key] && !r.related(key) {
 		r.add(r.val(parent).Line, key, "is required: %s", hint)
 	}
 }
@@ -78,9 +78,9 @@ func (r *reader) oneOf(key, s string, words ...string) {
 }
 
 func (cfg *Config) validate(r *reader, o LoadOptions) {
-	r.require("", "cachet", "set cachet.url to the Cachet API, such as https://status.example.org/api/v1")
+	r.require(true, "", "cachet", "set cachet.url to the Cachet API, such as https://status.example.org/api/v1")
 	if c := cfg.Cachet; r.has("cachet") {
-		r.require("cachet", "url", "set it to the Cachet API, such as https://status.example.org/api/v1")
+		r.require(c.URL == "", "cachet", "url", "set it to the Cachet API, such as https://status.example.org/api/v1")
 		u, err := url.Parse(c.URL)
 		r.check(!isWebURL(c.URL), "cachet.url", "must be an absolute http or https URL such as https://status.example.org/api/v1")
 		r.check(err == nil && u.User != nil, "cachet.url", "must not hold a user name or password: Cachet takes the API token (token_env or token_file), and the URL is printed in logs; use a URL such as https://status.example.org/api/v1")
@@ -105,7 +105,7 @@ func (cfg *Config) validate(r *reader, o LoadOptions) {
 	r.check(strings.TrimSpace(cfg.State.Path) == "", "state.path", "must not be empty: write the path of the state file, such as /var/lib/cachet-updater/proxer.json")
 	r.check(r.has("state.path"), "state.sql", "state.path and state.sql are both set: a file or a shared database, keep one")
 	if q := cfg.State.SQL; r.has("state.sql") {
-		r.require("state.sql", "driver", "mysql, postgres or sqlite")
+		r.require(true, "state.sql", "driver", "mysql, postgres or sqlite")
 		r.oneOf("state.sql.driver", q.Driver, "mysql", "postgres", "sqlite")
 		r.dsn("state.sql", q.Driver, "CACHET_UPDATER_STATE_DSN")
 		r.check(q.Timeout <= 0, "state.sql.timeout", positive)
@@ -156,7 +156,7 @@ func (s Source) validate(r *reader) {
 	if !r.has(key) {
 		return
 	}
-	r.require(key, "type", "file, sql or none")
+	r.require(true, key, "type", "file, sql or none")
 	if r.oneOf(key+".type", s.Type, "file", "sql", "none"); !r.has(key+".type") || r.related(key+".type") {
 		return // the rest depends on the type
 	}
@@ -169,14 +169,14 @@ func (s Source) validate(r *reader) {
 	const query = "a SELECT returning (server, count) for reports newer than the placeholder, such as SELECT server, COUNT(*) FROM stream_reports WHERE created_at >= ? GROUP BY server"
 	switch s.Type {
 	case "file":
-		r.require(key, "path", path)
+		r.require(true, key, "path", path)
 		r.check(strings.TrimSpace(s.Path) == "", key+".path", "must not be empty: "+path)
 		r.oneOf(key+".format", s.Format, "counts", "events")
 		r.check(s.MaxAge < 0, key+".max_age", notNeg)
 	case "sql":
-		r.require(key, "driver", "mysql, postgres or sqlite")
+		r.require(true, key, "driver", "mysql, postgres or sqlite")
 		r.oneOf(key+".driver", s.Driver, "mysql", "postgres", "sqlite")
-		r.require(key, "query", query)
+		r.require(true, key, "query", query)
 		r.check(strings.TrimSpace(s.Query) == "", key+".query", "must not be empty: "+query)
 		r.dsn(key, s.Driver, "REPORTS_DSN")
 	}
@@ -231,9 +231,9 @@ func (cfg *Config) validateServers(r *reader, o LoadOptions) {
 
 func (s Server) validate(r *reader, key string) {
 	const name = "name the server as it should appear in logs, such as Stream 14"
-	r.require(key, "name", name)
-	r.require(key, "url", "the URL to probe, such as https://s1.example.org/")
-	r.require(key, "component_id", "the id of the server's component in Cachet, such as 14")
+	r.require(s.Name == "", key, "name", name)
+	r.require(s.URL == "", key, "url", "the URL to probe, such as https://s1.example.org/")
+	r.require(s.ComponentID == 0, key, "component_id", "the id of the server's component in Cachet, such as 14")
 	r.check(strings.TrimSpace(s.Name) == "", key+".name", "must not be empty: "+name)
 	r.check(!isWebURL(s.URL), key+".url", "must be an absolute http or https URL such as https://s1.example.org/")
 	r.check(s.ComponentID < 1, key+".component_id", atLeast1)
@@ -303,5 +303,9 @@ func (cfg *Config) finish(dir string, r *reader) {
 		if w.Weekly != "" && w.TimeZone.Loc == nil {
 			cfg.Maintenance.Windows[i].TimeZone = cfg.TimeZone
 		}
+	}
+	cfg.Probe.Status.node = nil // the tree is not kept
+	for i := range cfg.Servers {
+		cfg.Servers[i].Probe.Status.node = nil
 	}
 }
