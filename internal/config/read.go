@@ -50,29 +50,16 @@ type field struct {
 	typ  reflect.Type
 }
 
-// file is what the decoder fills: the config, and the tree it is read
-// from, since an inline field that decodes itself is handed its mapping.
-type file struct {
-	Config `yaml:",inline"`
-	Tree   tree `yaml:",inline"`
-}
-
-type tree struct{ root *yaml.Node }
-
-func (t *tree) UnmarshalYAML(n *yaml.Node) error { t.root = n; return nil }
-
 // read decodes and checks data, the config file at path.
 func read(path string, data []byte, o LoadOptions) (*Config, error) {
 	r := &reader{file: path, at: make(map[string]pair, bytes.Count(data, []byte(":"))), bad: map[string]bool{}, above: map[string]bool{}, hinted: map[string]bool{},
 		fields: map[reflect.Type][]field{}}
-	f := file{Config: defaults()}
-	typeErrs, err := r.decode(data, &f)
+	cfg := defaults()
+	root, typeErrs, err := r.decode(data, &cfg)
 	if err != nil {
 		return nil, err
 	}
-	r.walk(f.Tree.root, reflect.TypeFor[Config](), "")
-	cfg := &f.Config
-	cfg.Servers = nil
+	r.walk(root, reflect.TypeFor[Config](), "")
 	if list := r.at["servers"].val; list != nil && list.Kind == yaml.SequenceNode {
 		cfg.Servers = make([]Server, 0, len(list.Content))
 		for _, n := range list.Content {
@@ -89,7 +76,7 @@ func read(path string, data []byte, o LoadOptions) (*Config, error) {
 	}
 	abs, _ := filepath.Abs(path) // Parse made sure it can be
 	cfg.finish(filepath.Dir(abs), r)
-	return cfg, nil
+	return &cfg, nil
 }
 
 // UnmarshalYAML leaves the server alone: read decodes each server once the
@@ -116,46 +103,46 @@ func (cfg *Config) server(n *yaml.Node) (Server, []string) {
 	return s, te.Errors
 }
 
-// decode reads data into f with yaml.v3 and returns its problems with
-// values. A problem with the file as a whole is the error.
-func (r *reader) decode(data []byte, f *file) ([]string, error) {
+// decode reads data, one YAML document holding a mapping, into cfg and
+// returns the mapping and yaml.v3's problems with values. A problem with
+// the file as a whole is the error.
+func (r *reader) decode(data []byte, cfg *Config) (*yaml.Node, []string, error) {
 	fileErr := func(line int, msg string) error { return &Error{File: r.file, Line: line, Msg: msg} }
 	const needs = ": it needs at least cachet.url and one server"
 	if len(data) > MaxFileSize {
-		return nil, fileErr(0, fmt.Sprintf("the config file is larger than %d KiB: this is not a cachet-updater config; check the path", MaxFileSize>>10))
+		return nil, nil, fileErr(0, fmt.Sprintf("the config file is larger than %d KiB: this is not a cachet-updater config; check the path", MaxFileSize>>10))
 	}
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		if !utf8.Valid(line) {
-			return nil, fileErr(i+1, "the file is not valid UTF-8: save it as UTF-8")
+			return nil, nil, fileErr(i+1, "the file is not valid UTF-8: save it as UTF-8")
 		}
 	}
+	var doc, next yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	err := dec.Decode(f)
-	var te *yaml.TypeError
-	if errors.Is(err, io.EOF) {
-		return nil, fileErr(0, "the config file is empty or holds only comments"+needs)
-	} else if err != nil && !errors.As(err, &te) {
-		return nil, r.syntaxError(data, err)
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return nil, nil, fileErr(0, "the config file is empty or holds only comments"+needs)
+	} else if err != nil {
+		return nil, nil, r.syntaxError(data, err)
 	}
-	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {
-		return nil, fileErr(max(next.Line, 1), "the file holds more than one YAML document (separated by ---): keep only one")
+		return nil, nil, fileErr(max(next.Line, 1), "the file holds more than one YAML document (separated by ---): keep only one")
 	} else if !errors.Is(err, io.EOF) {
-		return nil, r.syntaxError(data, err)
+		return nil, nil, r.syntaxError(data, err)
 	}
-	if f.Tree.root == nil { // not a mapping, or one yaml.v3 did not decode: read the tree alone
-		var doc yaml.Node
-		if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || isNull(resolve(doc.Content[0])) {
-			return nil, fileErr(0, "the config file is empty"+needs)
-		}
-		if f.Tree.root = resolve(doc.Content[0]); f.Tree.root.Kind != yaml.MappingNode {
-			return nil, fileErr(f.Tree.root.Line, "the config must be a YAML mapping with the keys cachet, probe, reports, servers, ... at the top, not a "+kindName(f.Tree.root))
-		}
+	if len(doc.Content) == 0 || isNull(resolve(doc.Content[0])) {
+		return nil, nil, fileErr(0, "the config file is empty"+needs)
 	}
-	if te == nil {
-		return nil, nil
+	root := resolve(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		return nil, nil, fileErr(root.Line, "the config must be a YAML mapping with the keys cachet, probe, reports, servers, ... at the top, not a "+kindName(root))
 	}
-	return te.Errors, nil
+	var te *yaml.TypeError
+	if err := root.Decode(cfg); errors.As(err, &te) {
+		return root, te.Errors, nil
+	} else if err != nil {
+		return nil, nil, fileErr(0, "YAML error: "+strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return root, nil, nil
 }
 
 // typeError turns one of yaml.v3's messages into a problem with its key.
