@@ -1,18 +1,21 @@
 // Package config reads the cachet-updater YAML file into the types the run
 // uses, with every default applied and every problem reported at once.
 //
-// yaml.v3 decodes the file on top of the defaults, refusing unknown keys;
-// the small value types (Duration, Status, StatusMap, ...) read their own
-// node; a walk of the YAML tree records where each key was written and
-// checks what yaml.v3 reads too kindly (014 as octal 12, yes as true); the
-// validate methods check ranges, required keys and what spans keys. Each
-// problem is an *Error with the file, the line and the dotted key, such as
+// yaml.v3 decodes the file on top of the defaults. The value types
+// (Duration, Status, StatusMap, ...) read their own node and report a
+// problem as a *yaml.TypeError, which yaml.v3 collects before it decodes
+// on. A walk of the tree beside the types (their yaml tags are the keys)
+// records where each key was written and reports unknown keys (with "did
+// you mean"), keys set twice, values of the wrong kind, whole numbers not
+// in decimal digits (YAML reads 014 as octal 12) and booleans other than
+// true and false. The validate methods check required keys, ranges and
+// what spans keys. Each problem is an *Error with the file, the line and
+// the dotted key, list entries indexed from 0:
 //
 //	configs/fleet.yaml:12: servers[3].url: must be an absolute http or https URL such as https://s1.example.org/
 //
-// List entries are indexed from 0 in file order. Each server is decoded again
-// on top of the probe and confirm blocks, so it inherits every key it does not
-// set (a status mapping is replaced whole, never merged).
+// Each server is decoded on top of the probe and confirm blocks, so it
+// inherits every key it does not set (a status mapping is replaced whole).
 //
 // Secrets (the Cachet token, MySQL and PostgreSQL DSNs) come from an
 // environment variable or a file, read when the caller asks (Config.Token,

@@ -181,10 +181,11 @@ func (r *reader) unknown(k *yaml.Node, key string, t reflect.Type) {
 		msg += fmt.Sprintf(" (did you mean %q?)", best)
 		r.hinted[join(parentKey(key), best)] = true
 	}
+	msg += ": the keys allowed here are " + strings.Join(allowed, ", ")
 	if key == "cachet.token" {
 		msg = "inline tokens are refused; put the token in an environment variable (token_env) or a file readable only by this user (token_file) so it stays out of backups and version control"
 	}
-	r.add(k.Line, key, "%s: the keys allowed here are %s", msg, strings.Join(allowed, ", "))
+	r.add(k.Line, key, "%s", msg)
 }
 
 // field returns the type of the value of t's key name, or nil.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -125,7 +126,7 @@ func (s secret) read(getenv func(string) string) (string, error) {
 		if s.at.hidden {
 			path = "the file named by " + s.fileKey + atLine(s.at.line)
 		}
-		return "", fmt.Errorf("reading %s from %s: %w%s", s.what, path, err, s.reminder())
+		return "", fmt.Errorf("reading %s from %s: %w%s", s.what, path, err, cmp.Or(s.reminder(), "; check "+s.fileKey))
 	case len(data) > maxSecretSize:
 		return "", fmt.Errorf("%s is larger than %d KiB: it cannot hold only the %s; check %s", s.fileName(), maxSecretSize>>10, s.noun, s.fileKey)
 	case bytes.HasPrefix(data, []byte("\uFEFF")):
