@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -230,7 +229,13 @@ var listHints = map[reflect.Type]string{
 // (YAML reads 014 as octal 12), a boolean other than true or false (yaml.v3
 // takes yes and on). Value types check their own node.
 func (r *reader) walk(n *yaml.Node, t reflect.Type, key string) {
-	want := cmp.Or(map[reflect.Kind]yaml.Kind{reflect.Struct: yaml.MappingNode, reflect.Slice: yaml.SequenceNode}[t.Kind()], yaml.ScalarNode)
+	want := yaml.ScalarNode
+	switch t.Kind() {
+	case reflect.Struct:
+		want = yaml.MappingNode
+	case reflect.Slice:
+		want = yaml.SequenceNode
+	}
 	switch n = resolve(n); {
 	case isNull(n):
 		r.add(n.Line, key, "has no value: give it one, or delete it to use the default")

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -88,12 +89,15 @@ func parseDuration(s string) (Duration, error) {
 		return Duration(v), err
 	}
 	n, _ := strconv.ParseFloat(m[2], 64)
-	tail, err := time.ParseDuration(m[3] + map[bool]string{true: "0"}[m[3] == ""])
+	tail, err := time.ParseDuration(cmp.Or(m[3], "0"))
 	total := n*float64(24*time.Hour) + float64(tail)
 	if err != nil || total >= math.MaxInt64 {
 		return 0, errRefused
 	}
-	return Duration(map[bool]float64{true: -1, false: 1}[m[1] == "-"] * total), nil
+	if m[1] == "-" {
+		total = -total
+	}
+	return Duration(total), nil
 }
 
 // Method is GET or HEAD, in upper case however it was written.
