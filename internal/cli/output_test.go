@@ -288,6 +288,7 @@ func TestEscapesCachetErrors(t *testing.T) {
 	}))
 	defer front.Close()
 	f.edit(f.cachet.URL(), front.URL+v3.APIPath())
+	f.edit("timeout: 2s, retries: 0", "timeout: 30s, retries: 0") // two megabytes of JSON under -race on a busy machine
 	for _, args := range [][]string{{"-o", "table", "--log-format", "json"}, {"-o", "json", "--log-format", "console"}} {
 		r := f.run(context.Background(), append([]string{"run"}, args...)...)
 		assertTamed(t, fmt.Sprint(args), r)

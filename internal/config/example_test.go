@@ -53,10 +53,8 @@ func TestExampleDefaults(t *testing.T) {
 		t.Fatalf("keys marked example: %q, want %q (update this test with what they set)", marked, want)
 	}
 	want := defaults()
-	want.Reports.Source.Type = "file"
-	want.Reports.Source.Path = filepath.Join(filepath.Dir(absPath(t, examplePath)), "reports.json")
-	clearOtherTypes(&want.Reports.Source)
-	want.Reports.Source.Line = cfg.Reports.Source.Line
+	src := &want.Reports.Source
+	src.Type, src.Path = "file", filepath.Join(filepath.Dir(absPath(t, examplePath)), "reports.json")
 	want.Cachet.URL = cfg.Cachet.URL     // required: it has no default
 	want.Cachet.token = cfg.Cachet.token // where token_env was written
 	for _, c := range []struct {
@@ -161,24 +159,20 @@ func exampleKeys(n *yaml.Node, path string, out map[string]bool) {
 // are left out, since the probe block shows them.
 func allKeys(t reflect.Type, path string) []string {
 	var keys []string
-	for _, f := range structOf(t).fields {
-		key := join(path, f.name)
-		if t == reflect.TypeFor[Server]() && len(f.index) > 1 {
-			continue
-		}
-		if isValue(f.typ) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opt, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		key := join(path, name)
+		switch {
+		case name == "-" || !f.IsExported() || opt == "inline" && t == reflect.TypeFor[Server]():
+		case opt == "inline":
+			keys = append(keys, allKeys(f.Type, path)...)
+		case reflect.PointerTo(f.Type).Implements(reflect.TypeFor[yaml.Unmarshaler]()):
 			keys = append(keys, key)
-			continue
-		}
-		switch f.typ.Kind() {
-		case reflect.Struct:
-			keys = append(keys, allKeys(f.typ, key)...)
-		case reflect.Slice:
-			if e := f.typ.Elem(); e.Kind() == reflect.Struct && !isValue(e) {
-				keys = append(keys, allKeys(e, key+"[]")...)
-			} else {
-				keys = append(keys, key) // a list of values, such as URLs
-			}
+		case f.Type.Kind() == reflect.Struct:
+			keys = append(keys, allKeys(f.Type, key)...)
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct && !reflect.PointerTo(f.Type.Elem()).Implements(reflect.TypeFor[yaml.Unmarshaler]()):
+			keys = append(keys, allKeys(f.Type.Elem(), key+"[]")...)
 		default:
 			keys = append(keys, key)
 		}

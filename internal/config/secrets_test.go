@@ -23,11 +23,18 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
+// TestToken: the token comes from its variable or file, trimmed. A token
+// that an HTTP header cannot carry, or that is not one word, is a clear
+// error naming where it came from, not a 401 or an "invalid header"
+// retried later; no error holds the token or a part of it.
 func TestToken(t *testing.T) {
 	dir := t.TempDir()
-	good := writeFile(t, dir, "token", "  "+secretValue+"\n")
-	empty := writeFile(t, dir, "empty", " \n\t\n")
-	missing := filepath.Join(dir, "missing")
+	file := func(name, content string) string { return writeFile(t, dir, name, content) }
+	half1, half2 := secretValue[:8], secretValue[8:]
+	good, empty, missing := file("token", "  "+secretValue+"\n"), file("empty", " \n\t\n"), filepath.Join(dir, "missing")
+	bom, twoLines, space := file("bom", "\uFEFF"+secretValue+"\n"), file("two", half1+"\n"+half2+"\n"), file("space", half1+" "+half2)
+	nul, crlf := file("nul", half1+"\x00"+half2), file("crlf", secretValue+"\r\n")
+	huge := file("huge", strings.Repeat("x", 1<<20)) // a wrong file, such as a log or a key ring
 	tests := []struct {
 		name    string
 		cachet  Cachet
@@ -43,14 +50,36 @@ func TestToken(t *testing.T) {
 		{"file missing", Cachet{TokenFile: missing}, nil, "", "reading the Cachet API token from " + missing + ": no such file or directory"},
 		{"file empty", Cachet{TokenFile: empty}, nil, "", "file " + empty + " is empty: write the Cachet API token into it"},
 		{"nothing configured", Cachet{}, nil, "", "no source for the Cachet API token"},
+		{"file with a BOM", Cachet{TokenFile: bom}, nil, "", "token file " + bom + " starts with a byte-order mark: save it without one"},
+		{"file with two lines", Cachet{TokenFile: twoLines}, nil, "", "token file " + twoLines + ": the token holds more than one line: put only the token in it"},
+		{"file with a space", Cachet{TokenFile: space}, nil, "", "token file " + space + ": the token holds a space or control character (at byte 9): put only the token in it"},
+		{"file with a NUL", Cachet{TokenFile: nul}, nil, "", "the token holds a space or control character (at byte 9)"},
+		{"file with CRLF", Cachet{TokenFile: crlf}, nil, secretValue, ""},
+		{"file too large", Cachet{TokenFile: huge}, nil, "", "token file " + huge + " is larger than 64 KiB: it cannot hold only the token; check cachet.token_file"},
+		{"env with a newline", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\n" + half2}, "", "environment variable T: the token holds more than one line: put only the token in it"},
+		{"env with a tab", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\t" + half2}, "", "environment variable T: the token holds a space or control character (at byte 9)"},
+		{"env not ASCII", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\u201d" + half2}, "", "environment variable T: the token holds a character that is not plain ASCII (at byte 9)"},
+		{"env named oddly", Cachet{TokenEnv: "token", token: origin{line: 3}}, map[string]string{"token": half1 + " " + half2}, "", "the environment variable named by cachet.token_env (line 3): the token holds a space"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &Config{Cachet: tt.cachet}
 			got, err := c.Token(env(tt.env))
 			checkSecret(t, got, err, tt.want, tt.wantErr)
+			if err != nil && (strings.Contains(err.Error(), half1) || strings.Contains(err.Error(), half2)) {
+				t.Errorf("error holds part of the token: %v", err)
+			}
 		})
 	}
+	// A DSN may hold spaces (key=value DSNs), but not a byte-order mark.
+	kv := file("kv", "host=db user=reports password="+secretValue+"\n")
+	if got, err := (Source{Type: "sql", Driver: "postgres", DSNFile: kv}).ResolveDSN(env(nil)); err != nil || !strings.HasPrefix(got, "host=db") {
+		t.Errorf("key=value DSN: %q, %v", got, err)
+	}
+	_, err := Source{Type: "sql", Driver: "postgres", DSNFile: bom}.ResolveDSN(env(nil))
+	checkSecret(t, "", err, "", "DSN file "+bom+" starts with a byte-order mark")
+	_, err = StateSQL{Driver: "postgres", DSNFile: huge}.ResolveDSN(env(nil))
+	checkSecret(t, "", err, "", "DSN file "+huge+" is larger than 64 KiB: it cannot hold only the DSN; check state.sql.dsn_file")
 }
 
 func TestTokenSource(t *testing.T) {
@@ -173,58 +202,6 @@ func TestSecretNamesNotEchoed(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestTokenContent: a token that an HTTP header cannot carry, or that is
-// not one word, is a clear error naming where it came from, not a 401 or an
-// "invalid header" retried later.
-func TestTokenContent(t *testing.T) {
-	dir := t.TempDir()
-	half1, half2 := secretValue[:8], secretValue[8:]
-	file := func(name, content string) string { return writeFile(t, dir, name, content) }
-	bom := file("bom", "\uFEFF"+secretValue+"\n")
-	twoLines := file("two", half1+"\n"+half2+"\n")
-	space := file("space", half1+" "+half2)
-	nul := file("nul", half1+"\x00"+half2)
-	crlf := file("crlf", secretValue+"\r\n")
-	huge := file("huge", strings.Repeat("x", 1<<20)) // a wrong file, such as a log or a key ring
-	tests := []struct {
-		name    string
-		cachet  Cachet
-		env     map[string]string
-		want    string
-		wantErr string
-	}{
-		{"file with a BOM", Cachet{TokenFile: bom}, nil, "", "token file " + bom + " starts with a byte-order mark: save it without one"},
-		{"file with two lines", Cachet{TokenFile: twoLines}, nil, "", "token file " + twoLines + ": the token holds more than one line: put only the token in it"},
-		{"file with a space", Cachet{TokenFile: space}, nil, "", "token file " + space + ": the token holds a space or control character (at byte 9): put only the token in it"},
-		{"file with a NUL", Cachet{TokenFile: nul}, nil, "", "the token holds a space or control character (at byte 9)"},
-		{"file with CRLF", Cachet{TokenFile: crlf}, nil, secretValue, ""},
-		{"file too large", Cachet{TokenFile: huge}, nil, "", "token file " + huge + " is larger than 64 KiB: it cannot hold only the token; check cachet.token_file"},
-		{"env with a newline", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\n" + half2}, "", "environment variable T: the token holds more than one line: put only the token in it"},
-		{"env with a tab", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\t" + half2}, "", "environment variable T: the token holds a space or control character (at byte 9)"},
-		{"env not ASCII", Cachet{TokenEnv: "T"}, map[string]string{"T": half1 + "\u201d" + half2}, "", "environment variable T: the token holds a character that is not plain ASCII (at byte 9)"},
-		{"env named oddly", Cachet{TokenEnv: "token", token: origin{line: 3}}, map[string]string{"token": half1 + " " + half2}, "", "the environment variable named by cachet.token_env (line 3): the token holds a space"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := &Config{Cachet: tt.cachet}
-			got, err := c.Token(env(tt.env))
-			checkSecret(t, got, err, tt.want, tt.wantErr)
-			if err != nil && (strings.Contains(err.Error(), half1) || strings.Contains(err.Error(), half2)) {
-				t.Errorf("error holds part of the token: %v", err)
-			}
-		})
-	}
-	// A DSN may hold spaces (key=value DSNs), but not a byte-order mark.
-	kv := file("kv", "host=db user=reports password="+secretValue+"\n")
-	if got, err := (Source{Type: "sql", Driver: "postgres", DSNFile: kv}).ResolveDSN(env(nil)); err != nil || !strings.HasPrefix(got, "host=db") {
-		t.Errorf("key=value DSN: %q, %v", got, err)
-	}
-	_, err := Source{Type: "sql", Driver: "postgres", DSNFile: bom}.ResolveDSN(env(nil))
-	checkSecret(t, "", err, "", "DSN file "+bom+" starts with a byte-order mark")
-	_, err = StateSQL{Driver: "postgres", DSNFile: huge}.ResolveDSN(env(nil))
-	checkSecret(t, "", err, "", "DSN file "+huge+" is larger than 64 KiB: it cannot hold only the DSN; check state.sql.dsn_file")
 }
 
 // TestStateSQL: a shared state database's DSN comes from its key, the

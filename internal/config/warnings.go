@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -13,83 +12,41 @@ import (
 // Warnings returns problems an operator should fix that do not stop a run:
 // files holding secrets that other users can read, secrets sent over plain
 // http, and timeouts that cannot fit in run_timeout. stat is os.Stat in
-// production; files it cannot stat are skipped (reading them reports the
-// problem). No warning holds a secret.
+// production; a file it cannot stat is skipped. No warning holds a secret.
 func (c *Config) Warnings(stat func(string) (os.FileInfo, error)) []string {
-	var w []string
-	w = append(w, c.modeWarnings(stat)...)
-	w = append(w, c.plainHTTPWarnings()...)
-	return append(w, c.timeoutWarnings()...)
-}
-
-// modeWarnings warns about each file holding a secret that is readable by
-// other users, saying what it holds.
-func (c *Config) modeWarnings(stat func(string) (os.FileInfo, error)) []string {
-	var w []string
-	check := func(path, name, holds, fix string) {
-		if path == "" {
-			return
-		}
-		if fi, err := stat(path); err == nil && fi.Mode().Perm()&0o044 != 0 {
+	var w, keys, plain []string
+	readable := func(path, name, holds, fix string) {
+		if fi, err := stat(path); path != "" && err == nil && fi.Mode().Perm()&0o044 != 0 {
 			w = append(w, fmt.Sprintf("%s holds %s and is readable by other users (mode %04o): chmod 600 %s", name, holds, fi.Mode().Perm(), fix))
 		}
 	}
-	if keys := c.passwordKeys(); len(keys) > 0 {
-		holds := "a basic-auth password (" + keys[0] + ")"
-		if len(keys) > 1 {
-			holds = "basic-auth passwords (" + listSome(keys, 3) + ")"
-		}
-		check(c.Path, "config file "+c.Path, holds, c.Path)
-	}
-	for _, s := range []secret{c.Cachet.secret(), c.Reports.Source.secret(), c.State.SQL.secret()} {
-		if s.file == "" {
-			continue
-		}
-		fix := s.file
-		if s.at.hidden {
-			fix = "that file"
-		}
-		check(s.file, s.fileName(), s.what, fix)
-	}
-	return w
-}
-
-// passwordKeys returns the keys of the server URLs that hold a password.
-func (c *Config) passwordKeys() []string {
-	var keys []string
 	for i, s := range c.Servers {
 		if u, err := url.Parse(s.URL); err == nil && u.User != nil {
 			if _, ok := u.User.Password(); ok {
-				keys = append(keys, "servers["+strconv.Itoa(i)+"].url")
+				keys = append(keys, fmt.Sprintf("servers[%d].url", i))
+				if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+					plain = append(plain, fmt.Sprintf("servers[%d].url %s sends a basic-auth password over plain http:// to a host that is not this machine: it can be read on the way; use https://", i, s.DisplayURL()))
+				}
 			}
 		}
 	}
-	return keys
-}
-
-// listSome writes the first n items and how many more there are.
-func listSome(items []string, n int) string {
-	if len(items) <= n {
-		return wordList(items, "and")
+	if len(keys) == 1 {
+		readable(c.Path, "config file "+c.Path, "a basic-auth password ("+keys[0]+")", c.Path)
+	} else if len(keys) > 1 {
+		list := strings.Join(keys[:len(keys)-1], ", ") + " and " + keys[len(keys)-1]
+		if len(keys) > 3 {
+			list = fmt.Sprintf("%s and %d more", strings.Join(keys[:3], ", "), len(keys)-3)
+		}
+		readable(c.Path, "config file "+c.Path, "basic-auth passwords ("+list+")", c.Path)
 	}
-	return strings.Join(items[:n], ", ") + " and " + strconv.Itoa(len(items)-n) + " more"
-}
-
-func (c *Config) plainHTTPWarnings() []string {
-	var w []string
+	for _, s := range []secret{c.Cachet.secret(), c.Reports.Source.secret(), c.State.SQL.secret()} {
+		fix := map[bool]string{true: "that file", false: s.file}[s.at.hidden]
+		readable(s.file, s.fileName(), s.what, fix)
+	}
 	if u, err := url.Parse(c.Cachet.URL); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		w = append(w, fmt.Sprintf("cachet.url %s uses plain http:// to a host that is not this machine: the Cachet token is sent unencrypted and can be read on the way; use https://", c.Cachet.URL))
 	}
-	for i, s := range c.Servers {
-		u, err := url.Parse(s.URL)
-		if err != nil || u.Scheme != "http" || u.User == nil || isLoopback(u.Hostname()) {
-			continue
-		}
-		if _, ok := u.User.Password(); ok {
-			w = append(w, fmt.Sprintf("servers[%d].url %s sends a basic-auth password over plain http:// to a host that is not this machine: it can be read on the way; use https://", i, s.DisplayURL()))
-		}
-	}
-	return w
+	return append(append(w, plain...), c.timeoutWarnings()...)
 }
 
 // timeoutWarnings warns when a probe that hangs, or enough of them, would

@@ -3,7 +3,7 @@
 package suggest
 
 import (
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -16,33 +16,23 @@ const maxLen = 64
 // or, for words of 4 or more characters, one containing the other), the
 // closest first; ties keep the candidates' order.
 func Closest(word string, candidates []string, n int) []string {
-	type scored struct {
-		s    string
-		dist int
-		idx  int
-	}
 	w := strings.ToLower(word)
-	var found []scored
-	for i, c := range candidates {
+	dist := map[string]int{}
+	var found []string
+	for _, c := range candidates {
 		lc := strings.ToLower(c)
-		d := Distance(w, lc)
-		switch {
-		case lc == w:
-			d = 0
+		switch d := Distance(w, lc); {
 		case d <= 2:
+			dist[c] = d
 		case len(w) >= 4 && len(lc) >= 4 && (strings.Contains(lc, w) || strings.Contains(w, lc)):
-			d = 3
+			dist[c] = 3
 		default:
 			continue
 		}
-		found = append(found, scored{c, d, i})
+		found = append(found, c)
 	}
-	sort.SliceStable(found, func(i, j int) bool { return found[i].dist < found[j].dist })
-	out := make([]string, 0, min(n, len(found)))
-	for _, f := range found[:min(n, len(found))] {
-		out = append(out, f.s)
-	}
-	return out
+	slices.SortStableFunc(found, func(a, b string) int { return dist[a] - dist[b] })
+	return found[:min(n, len(found))]
 }
 
 // Distance is the Levenshtein distance between a and b, in bytes; words
@@ -51,8 +41,7 @@ func Distance(a, b string) int {
 	if len(a) > maxLen || len(b) > maxLen {
 		return 1 << 30
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
 	for j := range prev {
 		prev[j] = j
 	}

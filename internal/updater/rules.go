@@ -49,8 +49,8 @@ func probeStatus(p config.Probe, r probe.Result, certExpiring bool) (status.Stat
 	if r.BodyMismatch && p.OnBodyMismatch.S() > st {
 		st, rule = p.OnBodyMismatch.S(), fmt.Sprintf("HTTP %d, body does not match expect_body → %s (on_body_mismatch)", r.Code, p.OnBodyMismatch)
 	}
-	if certExpiring && p.OnCertExpiry.Status > st {
-		st, rule = p.OnCertExpiry.Status, fmt.Sprintf("HTTP %d, certificate expires within cert_expiry or is not valid yet → %s (on_cert_expiry)", r.Code, p.OnCertExpiry.Status)
+	if on := status.Status(p.OnCertExpiry); certExpiring && on > st {
+		st, rule = on, fmt.Sprintf("HTTP %d, certificate expires within cert_expiry or is not valid yet → %s (on_cert_expiry)", r.Code, on)
 	}
 	return st, rule
 }

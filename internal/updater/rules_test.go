@@ -37,7 +37,7 @@ func TestDecide(t *testing.T) {
 	slow, custom, checks := def, def, def
 	slow.Slow = config.Duration(time.Second)
 	custom.Status = codes(t, map[string]string{"2xx": "operational", "429": "performance_issues", "500-599": "partial_outage", "503": "major_outage"})
-	checks.OnBodyMismatch, checks.OnCertExpiry = config.Status(major), config.OptionalStatus{Set: true, Status: perf}
+	checks.OnBodyMismatch, checks.OnCertExpiry = config.Status(major), config.OptionalStatus(perf)
 	th := config.Thresholds{PerformanceIssues: 11, PartialOutage: 20, MajorOutage: 50}
 	tests := []struct {
 		name     string
