@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
-	"github.com/proxer/cachet-updater/internal/runlock"
 	"github.com/proxer/cachet-updater/internal/state"
 )
 
@@ -99,7 +98,7 @@ servers:
 	if len(fake.Writes()) != 0 {
 		t.Errorf("an interrupted probe was written: %+v", fake.Writes())
 	}
-	l, err := runlock.Acquire(lock)
+	l, err := state.LockFile(lock)
 	if err != nil {
 		t.Fatalf("lock not released: %v", err)
 	}

@@ -368,7 +368,7 @@ func checkState(ctx context.Context, c *checklist, cfg *config.Config, env Env) 
 	c.ok("state: %s (writable)", path)
 }
 
-// checkSharedState connects to state.sql, reads its schema version and
+// checkSharedState connects to state.sql, looks for its tables and
 // takes and releases the decision lock; it creates and changes nothing.
 func checkSharedState(ctx context.Context, c *checklist, cfg *config.Config, env Env) {
 	q := cfg.State.SQL
@@ -394,16 +394,14 @@ func checkSharedState(ctx context.Context, c *checklist, cfg *config.Config, env
 	case err != nil:
 		c.fail("state database (%s): %v", q.Driver, err)
 		return
-	case h.Schema == 0:
-		c.ok("state database (%s): reachable; its tables are created by the first run (schema version %d)", q.Driver, state.SchemaVersion)
-	case h.Schema < state.SchemaVersion:
-		c.ok("state database (%s): schema version %d; the next run migrates it to %d", q.Driver, h.Schema, state.SchemaVersion)
+	case !h.Tables:
+		c.ok("state database (%s): reachable; its tables are created by the first run", q.Driver)
 	default:
-		c.ok("state database (%s): schema version %d", q.Driver, h.Schema)
+		c.ok("state database (%s): reachable, its tables are there", q.Driver)
 	}
 	if h.LockBusy {
 		c.note("state database (%s): a run holds the decision lock right now", q.Driver)
-	} else if h.Schema > 0 {
+	} else if h.Tables {
 		c.ok("state database (%s): the decision lock can be taken", q.Driver)
 	}
 	c.ok("quorum: %s of the vantages with a view fresher than %s", plural(int64(cfg.Quorum.Probes), "vantage"), cfg.Quorum.Fresh)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
-	"github.com/proxer/cachet-updater/internal/runlock"
+	"github.com/proxer/cachet-updater/internal/state"
 )
 
 // The end-to-end scenarios (run, dry run, --only, check, components, usage
@@ -151,7 +151,7 @@ func (f *fixture) status(id int) int {
 
 func TestRunLockHeld(t *testing.T) {
 	f := newFixture(t, defaultFleet(), `{}`, "")
-	l, err := runlock.Acquire(filepath.Join(f.dir, "run.lock"))
+	l, err := state.LockFile(filepath.Join(f.dir, "run.lock"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
-	"github.com/proxer/cachet-updater/internal/runlock"
+	"github.com/proxer/cachet-updater/internal/state"
 )
 
 // TestRunJSON decodes `run --output json` into its struct: every row, the
@@ -86,7 +86,7 @@ func TestRunJSONNotRun(t *testing.T) {
 		}
 		return doc
 	}
-	l, err := runlock.Acquire(filepath.Join(f.dir, "run.lock"))
+	l, err := state.LockFile(filepath.Join(f.dir, "run.lock"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/probe"
-	"github.com/proxer/cachet-updater/internal/runlock"
 	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/updater"
 )
@@ -165,13 +164,13 @@ func runOnce(ctx context.Context, o *RunOptions) error {
 
 	lockFile := cfg.LockFile
 	if lockFile == "" { // the config leaves it empty when lock_file is not set
-		if lockFile, err = runlock.DefaultPath(cfg.Path, env.Getenv, os.Geteuid()); err != nil {
+		if lockFile, err = state.DefaultLockPath(cfg.Path, env.Getenv, os.Geteuid()); err != nil {
 			return fail(ExitUsage, err)
 		}
 	}
-	lock, err := runlock.Acquire(lockFile)
+	lock, err := state.LockFile(lockFile)
 	if err != nil {
-		if errors.Is(err, runlock.ErrHeld) {
+		if errors.Is(err, state.ErrLockBusy) {
 			log.Warn().Str("lock_file", lockFile).Msg("another run of this config is still going: skipping this one")
 			return silentExit(ExitLocked)
 		}
@@ -290,8 +289,8 @@ func vantageName(cfg *config.Config) (string, error) {
 	return name, nil
 }
 
-// openShared opens and migrates state.sql (for a dry run: read-only, and
-// only checks the schema). A database that cannot be opened is not a setup
+// openShared opens state.sql and creates its tables (for a dry run:
+// read-only, and only checks that they are there). A database that cannot be opened is not a setup
 // error: the run says so, and with quorum.probes 1 decides from its own
 // probes.
 func openShared(ctx context.Context, cfg *config.Config, env Env, vantage string, dryRun bool) (updater.Shared, func()) {
@@ -305,7 +304,7 @@ func openShared(ctx context.Context, cfg *config.Config, env Env, vantage string
 	if err != nil {
 		return updater.Unavailable(name, err), func() {}
 	}
-	if err := s.Migrate(ctx); err != nil {
+	if err := s.Prepare(ctx); err != nil {
 		s.Close()
 		return updater.Unavailable(name, err), func() {}
 	}

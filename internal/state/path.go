@@ -9,46 +9,43 @@ import (
 	"strings"
 )
 
-// RootDir is the state directory when running as root.
-const RootDir = "/var/lib/cachet-updater"
-
-// DefaultPath returns the state file used when state.path is not set: one
-// per config, named <config name>-<8 hex of the resolved config path's
-// SHA-256>.json, so two configs never share one and a symlink to a config
-// shares the config's. The directory is RootDir for root (uid 0), else
-// $XDG_STATE_HOME/cachet-updater, else $HOME/.local/state/cachet-updater
-// (cron gives plain users HOME but no XDG_* variables). Relative values of
-// either variable are ignored, as the XDG spec asks.
-func DefaultPath(configPath string, getenv func(string) string, uid int) (string, error) {
-	if configPath == "" {
-		return "", errors.New("default state file: no config path")
-	}
-	resolved, err := filepath.Abs(configPath)
-	if err != nil {
-		return "", fmt.Errorf("default state file for config %s: %w; set state.path", configPath, err)
-	}
-	if r, err := filepath.EvalSymlinks(resolved); err == nil {
-		resolved = r
-	}
-	dir, err := defaultDir(getenv, uid)
-	if err != nil {
-		return "", err
-	}
-	base := filepath.Base(resolved)
-	base = strings.TrimSuffix(base, filepath.Ext(base))
-	sum := sha256.Sum256([]byte(resolved))
-	return filepath.Join(dir, base+"-"+hex.EncodeToString(sum[:4])+".json"), nil
+// DefaultPath returns the state file of a config that sets no state.path:
+// <config name>-<8 hex of the SHA-256 of its resolved path>.json, so that two
+// configs never share one and a config reached through a symbolic link
+// shares its own; in /var/lib/cachet-updater for root, else
+// $XDG_STATE_HOME/cachet-updater or ~/.local/state/cachet-updater.
+func DefaultPath(configPath string, getenv func(string) string, euid int) (string, error) {
+	return defaultPath(configPath, getenv, euid, "/var/lib", "", ".json")
 }
 
-func defaultDir(getenv func(string) string, uid int) (string, error) {
-	if uid == 0 {
-		return RootDir, nil
+// defaultPath is the one rule for both default paths: root's folder under
+// rootDir, a user's in the first absolute one of $XDG_RUNTIME_DIR (when
+// runtime), $XDG_STATE_HOME and ~/.local/state (relative ones are ignored,
+// as the XDG spec asks); the name after the resolved config path.
+func defaultPath(configPath string, getenv func(string) string, euid int, rootDir, runtime, ext string) (string, error) {
+	what := map[string]string{".json": "state file (or set state.path)", ".lock": "lock file (or set lock_file)"}[ext]
+	abs, err := filepath.Abs(configPath)
+	if err != nil || configPath == "" {
+		return "", fmt.Errorf("the default %s for config %q: %v", what, configPath, err)
 	}
-	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "cachet-updater"), nil
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = r
 	}
-	if h := getenv("HOME"); filepath.IsAbs(h) {
-		return filepath.Join(h, ".local", "state", "cachet-updater"), nil
+	dirs := []string{getenv(runtime), getenv("XDG_STATE_HOME"), filepath.Join(getenv("HOME"), ".local", "state")}
+	if euid == 0 {
+		dirs = []string{rootDir}
 	}
-	return "", errors.New("default state file: neither HOME nor XDG_STATE_HOME is set (to an absolute path): set state.path in the config")
+	i := 0
+	for i < len(dirs) && !filepath.IsAbs(dirs[i]) {
+		i++
+	}
+	if i == len(dirs) {
+		return "", errors.New("no folder for the default " + what + ": none of XDG_STATE_HOME and HOME is set to an absolute path")
+	}
+	sum := sha256.Sum256([]byte(abs))
+	name := strings.TrimSuffix(filepath.Base(abs), filepath.Ext(abs)) + "-" + hex.EncodeToString(sum[:4]) + ext
+	if ext == ".lock" {
+		name = "cachet-updater-" + name
+	}
+	return filepath.Join(dirs[i], "cachet-updater", name), nil
 }
