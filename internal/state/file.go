@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/bounded"
@@ -16,19 +18,25 @@ import (
 // Store keeps the state between runs; the caller holds a lock from Load to
 // Save (the run lock, or SQL's decision lock).
 type Store interface {
-	// Load returns the saved state, or an empty one on the first run.
-	Load(ctx context.Context) (*State, error)
-	// Save replaces the saved state with st.
-	Save(ctx context.Context, st *State) error
-	String() string // names the store for messages: "state file /path"
+	Load(ctx context.Context) (*State, error)  // the saved state, or an empty one on the first run
+	Save(ctx context.Context, st *State) error // replaces the saved state with st
+	String() string                            // names the store for messages: "state file /path"
 }
 
 // MaxFileSize caps what Load reads; a larger file is corrupt.
 const MaxFileSize int64 = 64 << 20
 
-// grace is how long a Save still waits for a rename or commit that began
-// before its context ended: it may land, and Save must know whether it did.
+// grace is how long a Save still waits for a rename that began before its
+// context ended: it may land, and Save must know whether it did.
 const grace = 2 * time.Second
+
+var (
+	errTooLarge = fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
+	errReadOnly = errors.New("a read-only store (dry run) writes nothing")
+	// ErrOtherConfig is matched by Load's error for a file another config
+	// wrote: two configs sharing one would prune each other's entries.
+	ErrOtherConfig = errors.New("two configs must not share one state file")
+)
 
 // File is a Store in one JSON file of one config. Save is atomic (a
 // temporary file, synced, renamed over the path, the directory synced); the
@@ -72,10 +80,6 @@ func (e *CorruptError) Error() string {
 
 func (e *CorruptError) Unwrap() error { return e.Err }
 
-// ErrOtherConfig is matched by Load's error for a file another config
-// wrote: two configs sharing one would prune each other's entries.
-var ErrOtherConfig = errors.New("two configs must not share one state file")
-
 // Load reads the state. A missing file is the first run: an empty state.
 // A corrupt file is moved aside: an empty state and a *CorruptError. Any
 // other error (not a regular file, unreadable, a newer format, another
@@ -91,44 +95,43 @@ func (f *File) Load(ctx context.Context) (*State, error) {
 
 func (f *File) load(ctx context.Context) (*State, error) {
 	data, err := f.read()
+	var st *State
+	var config string
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return &State{Components: map[int]*Component{}}, nil
-	case errors.Is(err, errTooLarge): // corrupt
-	case err != nil:
+	case err == nil:
+		st, config, err = decode(data)
+	case !errors.Is(err, errTooLarge):
 		return nil, err
-	default:
-		st, config, derr := decode(data)
-		switch {
-		case derr == nil && config != "" && f.config != "" && config != f.config:
-			return nil, fmt.Errorf("%s belongs to the config %s, not to %s: %w; give each config its own state.path (unset, it is one per config), or, if that config was moved, write its new path into the file's \"config\" (the file was left as it is)",
-				f, config, f.config, ErrOtherConfig)
-		case derr == nil:
-			return st, nil
-		case errors.Is(derr, ErrNewerVersion):
-			return nil, fmt.Errorf("%s has %w", f, derr)
-		}
-		err = derr
 	}
-	empty := &State{Components: map[int]*Component{}}
-	if ctx.Err() != nil { // a caller that gave up gets no file moved
+	switch {
+	case err == nil && config != "" && f.config != "" && config != f.config:
+		return nil, fmt.Errorf("%s belongs to the config %s, not to %s: %w; give each config its own state.path (unset, it is one per config), or, if that config was moved, write its new path into the file's \"config\" (the file was left as it is)",
+			f, config, f.config, ErrOtherConfig)
+	case err == nil:
+		return st, nil
+	case errors.Is(err, ErrNewerVersion):
+		return nil, fmt.Errorf("%s has %w", f, err)
+	case ctx.Err() != nil: // a caller that gave up gets no file moved
 		return nil, ctx.Err()
 	}
-	if f.readOnly {
-		return empty, &CorruptError{Path: f.path, Err: err}
+	corrupt := &CorruptError{Path: f.path, Err: err}
+	if !f.readOnly {
+		base := f.path + ".corrupt-" + f.now().UTC().Format("20060102T150405Z")
+		corrupt.MovedTo = base
+		for i := 2; ; i++ { // never over an earlier one: it may be the one to look at
+			if _, err := os.Lstat(corrupt.MovedTo); errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			corrupt.MovedTo = fmt.Sprintf("%s-%d", base, i)
+		}
+		if rerr := os.Rename(f.path, corrupt.MovedTo); rerr != nil {
+			return nil, fmt.Errorf("%s is corrupt (%v) and could not be moved aside: %w; move or delete it", f, err, rerr)
+		}
 	}
-	base := f.path + ".corrupt-" + f.now().UTC().Format("20060102T150405Z")
-	to := base
-	for i := 2; exists(to); i++ { // never over an earlier one: it may be the one to look at
-		to = fmt.Sprintf("%s-%d", base, i)
-	}
-	if rerr := os.Rename(f.path, to); rerr != nil {
-		return nil, fmt.Errorf("%s is corrupt (%v) and could not be moved aside: %w; move or delete it", f, err, rerr)
-	}
-	return empty, &CorruptError{Path: f.path, MovedTo: to, Err: err}
+	return &State{Components: map[int]*Component{}}, corrupt
 }
-
-var errTooLarge = fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
 
 // read returns the file's bytes, refusing anything but a regular file
 // without blocking on it.
@@ -137,13 +140,13 @@ func (f *File) read() ([]byte, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if err != nil {
-		return nil, f.unreadable(err)
+	var info fs.FileInfo
+	if err == nil {
+		defer file.Close()
+		info, err = file.Stat()
 	}
-	defer file.Close()
-	info, err := file.Stat()
 	if err != nil {
-		return nil, f.unreadable(err)
+		return nil, fmt.Errorf("reading %s: %w: make it readable by the user that runs cachet-updater, or delete it to start with empty history", f, err)
 	}
 	if err := regular(info); err != nil {
 		return nil, fmt.Errorf("%s %w: point state.path at a file, or remove what is there", f, err)
@@ -151,44 +154,24 @@ func (f *File) read() ([]byte, error) {
 	if info.Size() > MaxFileSize {
 		return nil, errTooLarge
 	}
-	data, err := io.ReadAll(io.LimitReader(file, MaxFileSize+1))
-	if err != nil {
-		return nil, f.unreadable(err)
-	}
-	return data, nil
+	return io.ReadAll(io.LimitReader(file, MaxFileSize+1))
 }
 
-func (f *File) unreadable(err error) error {
-	return fmt.Errorf("reading %s: %w: make it readable by the user that runs cachet-updater, or delete it to start with empty history", f, err)
-}
-
-// regular refuses what is not a regular file: a directory, a FIFO, ...
 func regular(info fs.FileInfo) error {
 	if info.Mode().IsRegular() {
 		return nil
 	}
-	kind := map[fs.FileMode]string{fs.ModeDir: "a directory", fs.ModeNamedPipe: "a named pipe (FIFO)", fs.ModeSymlink: "a symbolic link"}[info.Mode().Type()]
-	if kind == "" {
-		kind = "a " + info.Mode().Type().String() + " file"
-	}
-	return fmt.Errorf("is %s, not a regular file", kind)
-}
-
-func exists(path string) bool {
-	_, err := os.Lstat(path)
-	return !errors.Is(err, fs.ErrNotExist)
+	kind := map[fs.FileMode]string{fs.ModeDir: "a directory", fs.ModeNamedPipe: "a named pipe (FIFO)"}[info.Mode().Type()]
+	return fmt.Errorf("is %s, not a regular file", cmp.Or(kind, "something else ("+info.Mode().Type().String()+")"))
 }
 
 // Save writes st atomically, replacing a symbolic link at the path. When
 // ctx ends first nothing is renamed afterwards; a rename already begun is
 // waited for up to grace, then the error wraps bounded.ErrInDoubt.
 func (f *File) Save(ctx context.Context, st *State) error {
-	if f.readOnly {
-		return fmt.Errorf("saving %s: a read-only store (dry run) writes nothing", f)
-	}
 	data, err := encode(st, document{Config: f.config, SavedAt: f.now().UTC()})
-	if err != nil {
-		return fmt.Errorf("saving %s: %w (not written)", f, err)
+	if err != nil || f.readOnly {
+		return fmt.Errorf("saving %s: %w (not written)", f, cmp.Or(err, errReadOnly))
 	}
 	_, err = bounded.Commit(ctx, grace, func(point func() bool) (struct{}, error) {
 		tmp, err := f.temp(".tmp-*")
@@ -197,24 +180,32 @@ func (f *File) Save(ctx context.Context, st *State) error {
 		}
 		defer os.Remove(tmp.Name()) // fails once renamed
 		_, err = tmp.Write(data)
-		if err == nil {
-			err = tmp.Sync()
-		}
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil && !point() {
+		if err = errors.Join(err, tmp.Sync(), tmp.Close()); err == nil && !point() {
 			err = context.Canceled // a caller that gave up must not find the file changed
 		}
 		if err == nil {
 			err = os.Rename(tmp.Name(), f.path)
 		}
-		if err == nil {
-			err = syncDir(filepath.Dir(f.path))
-		}
-		return struct{}{}, err
+		return struct{}{}, cmp.Or(err, syncDir(filepath.Dir(f.path)))
 	})
-	return saveError(ctx, f, err, "; check that its directory is writable and has space")
+	if err != nil && !bounded.IsCtxErr(ctx, err) && !errors.Is(err, bounded.ErrInDoubt) {
+		err = fmt.Errorf("%w; check that its directory is writable and has space", err)
+	}
+	if err != nil {
+		err = fmt.Errorf("saving %s: %w", f, err)
+	}
+	return saved(err)
+}
+
+// saved says what a Save that failed with err left behind.
+func saved(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bounded.ErrInDoubt):
+		return fmt.Errorf("%w; the state may have been saved or not: the next run reads whichever is there", err)
+	}
+	return fmt.Errorf("%w (the previous state is unchanged)", err)
 }
 
 // temp creates a temporary file beside the path, and the directory (0700).
@@ -223,20 +214,6 @@ func (f *File) temp(pattern string) (*os.File, error) {
 		return nil, err
 	}
 	return os.CreateTemp(filepath.Dir(f.path), filepath.Base(f.path)+pattern)
-}
-
-// saveError says what a Save that failed left behind: whichever state is
-// there when the step that cannot be taken back got no answer.
-func saveError(ctx context.Context, store fmt.Stringer, err error, hint string) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, bounded.ErrInDoubt):
-		return fmt.Errorf("saving %s: %w; the state may have been saved or not: the next run reads whichever is there", store, err)
-	case bounded.IsCtxErr(ctx, err):
-		hint = "; gave up waiting"
-	}
-	return fmt.Errorf("saving %s: %w%s (the previous state is unchanged)", store, err, hint)
 }
 
 // CheckWritable checks that the state file at path can be saved: its
@@ -249,16 +226,111 @@ func CheckWritable(ctx context.Context, path string) error {
 		}
 		tmp, err := (&File{path: path}).temp(".check-*")
 		if err == nil {
-			tmp.Close()
-			err = os.Remove(tmp.Name())
+			err = errors.Join(tmp.Close(), os.Remove(tmp.Name()))
 		}
 		return struct{}{}, err
 	})
-	switch {
-	case bounded.IsCtxErr(ctx, err):
+	if bounded.IsCtxErr(ctx, err) {
 		return fmt.Errorf("checking state file %s: %w", path, err)
-	case err != nil:
+	} else if err != nil {
 		return fmt.Errorf("state file %s: %w; set state.path to a writable place", path, err)
 	}
 	return nil
+}
+
+// openNonblock keeps open(2) from blocking on a FIFO put where a file was.
+const openNonblock = syscall.O_NONBLOCK
+
+// Lock is a held lock file.
+type Lock struct{ f *os.File }
+
+// LockFile takes an exclusive flock(2) on path, created 0600, without
+// waiting: another holder is an error wrapping ErrLockBusy. The kernel drops
+// the lock when its process dies. It refuses a symbolic link (O_NOFOLLOW),
+// and a file of another user or that others can open: whoever can open it
+// can hold the lock and keep every run from starting.
+func LockFile(path string) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if info, lerr := os.Lstat(path); err != nil && lerr == nil && info.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("lock file %s is a symbolic link: refusing it, since whoever made it chooses which file a run opens; remove it, or set lock_file to a path in a folder only this user can write", path)
+	} else if err != nil {
+		return nil, fmt.Errorf("opening lock file %s: %w (set lock_file to a writable path)", path, err)
+	}
+	info, err := f.Stat()
+	if err == nil {
+		err = private(info, 0o077, "600")
+	}
+	if err == nil {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		f.Close()
+		return nil, fmt.Errorf("lock file %s: %w", path, ErrLockBusy)
+	} else if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock file %s %w, or set lock_file to a path in a folder only this user can write", path, err)
+	}
+	f.Truncate(0)
+	fmt.Fprintf(f, "%d\n", os.Getpid()) // for the operator who looks; the lock is the flock
+	return &Lock{f}, nil
+}
+
+// Release unlocks. The file stays: removing it would let a third run lock a
+// new file while a second still holds the old one.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	defer func() { l.f = nil }()
+	return l.f.Close() // drops the flock
+}
+
+// DefaultLockPath returns the run lock of a config that sets no lock_file:
+// cachet-updater-<config name>-<hash>.lock, named as DefaultPath names the
+// state file, in a folder only this user can write: /run/cachet-updater for
+// root, else $XDG_RUNTIME_DIR/cachet-updater, or, where that is unset (cron),
+// the state file's folder. The folder is created 0700; one that is a link,
+// another user's or writable by group or others is refused.
+func DefaultLockPath(configPath string, getenv func(string) string, euid int) (string, error) {
+	return defaultLockPath(configPath, getenv, euid, "/run")
+}
+
+func defaultLockPath(configPath string, getenv func(string) string, euid int, rootDir string) (string, error) {
+	path, err := defaultPath(configPath, getenv, euid, rootDir, true)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Dir(path)
+	err = os.MkdirAll(dir, 0o700)
+	info, lerr := os.Lstat(dir)
+	if err = cmp.Or(err, lerr); err == nil && !info.IsDir() {
+		err = errors.New("is a symbolic link or not a folder: make it a folder only this user can write (mkdir -m 700)")
+	} else if err == nil {
+		err = private(info, 0o022, "700")
+	}
+	if err != nil {
+		return "", fmt.Errorf("lock folder %s %w, or set lock_file", dir, err)
+	}
+	return path, nil
+}
+
+// private refuses what another user could use to hold the lock: what is not
+// this user's, or what the mode bits in open let others open or write.
+func private(info fs.FileInfo, open fs.FileMode, chmod string) error {
+	if uid := int(info.Sys().(*syscall.Stat_t).Uid); uid != os.Geteuid() {
+		return fmt.Errorf("belongs to uid %d, not to this user (uid %d): another user could hold the lock and keep every run from starting; find out who, remove it", uid, os.Geteuid())
+	} else if info.Mode().Perm()&open != 0 {
+		return fmt.Errorf("is open to other users (mode %s), who could hold the lock: chmod %s it", info.Mode().Perm(), chmod)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -7,6 +7,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -30,12 +31,12 @@ import (
 // ErrLockBusy is matched by the error of a lock another run holds.
 var ErrLockBusy = errors.New("another run holds the lock")
 
-// SQLOptions configures the shared SQL store.
+// SQLOptions configures the shared SQL store; config checks the values.
 type SQLOptions struct {
 	Driver      string        // "mysql" (MariaDB too), "postgres" or "sqlite"
 	DSN         string        // a secret, never in errors; for SQLite the file's path
 	Timeout     time.Duration // bounds each call
-	Vantage     string        // this prober, recorded as the one that saved; "" to only read
+	Vantage     string        // this prober, recorded as the one that saved
 	TablePrefix string        // starts every table's name; "" is cachet_updater_
 	ReadOnly    bool          // a dry run: writes nothing (SQLite: opens the file mode=ro)
 }
@@ -53,7 +54,6 @@ type SQLOptions struct {
 type SQL struct {
 	SQLOptions
 	db       *sql.DB
-	redact   func(string) string
 	lockPath string // SQLite's, beside the database file
 }
 
@@ -81,7 +81,6 @@ type VantageInfo struct {
 const timeLayout = "2006-01-02 15:04:05.000000"
 
 var (
-	prefixPattern  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 	vantagePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	outcomePattern = regexp.MustCompile(`^[a-z][a-z_]{0,15}$`)
 	placeholder    = regexp.MustCompile(`\?`)
@@ -95,68 +94,51 @@ func CheckVantage(name string) error {
 	return nil
 }
 
-// OpenSQL checks the options and connects once, so that a database that is
-// down is reported here.
+// OpenSQL connects once, so that a database that is down is reported here.
 func OpenSQL(ctx context.Context, o SQLOptions) (*SQL, error) {
 	o.TablePrefix = cmp.Or(o.TablePrefix, "cachet_updater_")
-	s := &SQL{SQLOptions: o, redact: reports.Redactor(o.Driver, o.DSN)}
-	var err error
-	switch {
-	case o.Driver != "mysql" && o.Driver != "postgres" && o.Driver != "sqlite":
-		return nil, fmt.Errorf("state database: unknown driver %q: use \"mysql\", \"postgres\" or \"sqlite\"", o.Driver)
-	case strings.TrimSpace(o.DSN) == "":
-		err = errors.New("the DSN is empty")
-	case o.Timeout <= 0:
-		err = fmt.Errorf("the timeout must be longer than 0, not %s", o.Timeout)
-	case !prefixPattern.MatchString(o.TablePrefix):
-		err = fmt.Errorf("table prefix %q: use up to 32 lower-case letters, digits and '_', starting with a letter", o.TablePrefix)
-	case o.Vantage != "":
-		err = CheckVantage(o.Vantage)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s, err)
-	}
+	s := &SQL{SQLOptions: o}
 	hint := fmt.Sprintf("check that the %s database is running and reachable, and the DSN", o.Driver)
-	switch o.Driver {
-	case "mysql":
-		var cfg *mysql.Config
-		if cfg, err = mysql.ParseDSN(o.DSN); err == nil {
-			cfg.Logger = &mysql.NopLogger{} // its log would go past the run's logger
-			var conn driver.Connector
-			if conn, err = mysql.NewConnector(cfg); err == nil {
-				s.db = sql.OpenDB(conn)
+	err := s.call(ctx, "connecting to", 0, func(ctx context.Context) (err error) {
+		switch o.Driver {
+		case "mysql":
+			var cfg *mysql.Config
+			if cfg, err = mysql.ParseDSN(o.DSN); err == nil {
+				// Its log would go past the run's; its COMMIT waits without ctx.
+				cfg.Logger, cfg.ReadTimeout = &mysql.NopLogger{}, cmp.Or(cfg.ReadTimeout, o.Timeout)
+				var conn driver.Connector
+				if conn, err = mysql.NewConnector(cfg); err == nil {
+					s.db = sql.OpenDB(conn)
+				}
 			}
-		}
-	case "postgres":
-		s.db, err = sql.Open("pgx", o.DSN)
-	case "sqlite":
-		hint = "check that the database file's directory exists and that this user may write there"
-		if o.ReadOnly {
-			hint = "a dry run creates no database file: check the path, or let a real run create it"
-		}
-		s.db, err = sql.Open("sqlite", sqliteDSN(o.DSN, o.Timeout, o.ReadOnly))
-	}
-	if err == nil {
-		err = s.call(ctx, "connecting to", 0, func(ctx context.Context) error {
-			if err := s.db.PingContext(ctx); err != nil || o.Driver != "sqlite" {
-				return err
+		case "postgres":
+			s.db, err = sql.Open("pgx", o.DSN)
+		case "sqlite":
+			hint = "check that the database file's directory exists and that this user may write there"
+			if o.ReadOnly {
+				hint = "a dry run creates no database file: check the path, or let a real run create it"
 			}
-			var seq int
-			var name string
-			return s.db.QueryRowContext(ctx, `PRAGMA database_list`).Scan(&seq, &name, &s.lockPath)
-		})
-	}
-	switch {
-	case err != nil:
-		err = fmt.Errorf("%w; %s", err, hint)
-	case o.Driver == "sqlite" && s.lockPath == "":
-		err = fmt.Errorf("%s: the DSN names an in-memory or temporary database, which is gone when the run ends: give the path of a database file", s)
-	}
+			s.db, err = sql.Open("sqlite", sqliteDSN(o.DSN, o.Timeout, o.ReadOnly))
+		default:
+			return errors.New("unknown driver: use mysql, postgres or sqlite")
+		}
+		if err == nil {
+			err = s.db.PingContext(ctx)
+		}
+		if err != nil || o.Driver != "sqlite" {
+			return err
+		}
+		err = s.db.QueryRowContext(ctx, `PRAGMA database_list`).Scan(new(int), new(string), &s.lockPath)
+		if err == nil && s.lockPath == "" {
+			hint, err = "give the path of a database file", errors.New("the DSN names an in-memory or temporary database, which is gone when the run ends")
+		}
+		return err
+	})
 	if err != nil {
 		if s.db != nil {
 			s.db.Close()
 		}
-		return nil, err
+		return nil, fmt.Errorf("%w; %s", err, hint)
 	}
 	s.lockPath += "-decisionlock"
 	return s, nil
@@ -174,33 +156,28 @@ func sqliteDSN(dsn string, timeout time.Duration, readOnly bool) string {
 	}
 	if readOnly {
 		q.Set("mode", "ro")
-		if !strings.HasPrefix(base, "file:") {
-			base = "file:" + (&url.URL{Path: base}).EscapedPath()
-		}
+	}
+	if readOnly && !strings.HasPrefix(base, "file:") {
+		base = "file:" + (&url.URL{Path: base}).EscapedPath()
 	}
 	if !q.Has("_busy_timeout") && !q.Has("_timeout") {
 		q.Set("_busy_timeout", strconv.FormatInt(timeout.Milliseconds(), 10))
 	}
-	if !q.Has("_txlock") {
-		q.Set("_txlock", "immediate")
-	}
+	q.Set("_txlock", cmp.Or(q.Get("_txlock"), "immediate"))
 	return base + "?" + q.Encode()
 }
 
-// String names the store for messages.
-func (s *SQL) String() string { return fmt.Sprintf("state database (%s)", s.Driver) }
+func (s *SQL) String() string { return "state database (" + s.Driver + ")" }
 
 // Close closes the connections.
 func (s *SQL) Close() error { return s.db.Close() }
 
-// Prepare creates the tables (CREATE TABLE IF NOT EXISTS); a read-only
-// store only checks that they are there.
+// Prepare creates the tables; a read-only store only checks they are there.
 func (s *SQL) Prepare(ctx context.Context) error {
 	return s.call(ctx, "preparing", 0, func(ctx context.Context) error {
-		if s.ReadOnly {
-			if s.tables(ctx) != nil {
-				return errors.New("it has no tables yet: a dry run creates none, a real run does")
-			}
+		if s.ReadOnly && s.tables(ctx) != nil {
+			return errors.New("it has no tables yet: a dry run creates none, a real run does")
+		} else if s.ReadOnly {
 			return nil
 		}
 		text, opts := "TEXT", ""
@@ -213,11 +190,10 @@ func (s *SQL) Prepare(ctx context.Context) error {
 	server TEXT NOT NULL, observed_at VARCHAR(32) NOT NULL, outcome VARCHAR(16) NOT NULL,
 	status SMALLINT NOT NULL CHECK (status BETWEEN 1 AND 4), detail TEXT NOT NULL, PRIMARY KEY (vantage, component_id))`,
 		} {
-			ddl = strings.ReplaceAll(ddl, "{p}", s.TablePrefix) + opts
-			// PostgreSQL may refuse one of two processes creating a table at
-			// once; the second try finds it there.
-			if _, err := s.db.ExecContext(ctx, ddl); err != nil {
-				if _, err := s.db.ExecContext(ctx, ddl); err != nil {
+			// PostgreSQL may refuse one of two creating a table at once; the
+			// second try finds it there.
+			if _, err := s.db.ExecContext(ctx, s.q(ddl)+opts); err != nil {
+				if _, err := s.db.ExecContext(ctx, s.q(ddl)+opts); err != nil {
 					return err
 				}
 			}
@@ -227,30 +203,28 @@ func (s *SQL) Prepare(ctx context.Context) error {
 }
 
 func (s *SQL) tables(ctx context.Context) error {
-	var n int
-	return s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+s.TablePrefix+`state`).Scan(&n)
+	return s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM {p}state`)).Scan(new(int))
 }
 
 // Load reads the state; no row yet is the first run. A document that is not
 // valid (a person edited it) is an error with a nil state.
 func (s *SQL) Load(ctx context.Context) (*State, error) {
-	var doc string
+	doc := `{"version": 1}` // no row yet: the first run
 	err := s.call(ctx, "loading", 0, func(ctx context.Context) error {
-		err := s.db.QueryRowContext(ctx, `SELECT document FROM `+s.TablePrefix+`state WHERE id = 1`).Scan(&doc)
-		if errors.Is(err, sql.ErrNoRows) {
-			doc, err = `{"version": 1}`, nil // the first run
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT document FROM {p}state WHERE id = 1`)).Scan(&doc); !errors.Is(err, sql.ErrNoRows) {
+			return err
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	st, _, err := decode([]byte(doc))
-	switch {
-	case errors.Is(err, ErrNewerVersion):
-		return nil, fmt.Errorf("loading %s: its document has %w", s, err)
-	case err != nil:
-		return nil, fmt.Errorf("loading %s: table %sstate: %w; fix or delete that row", s, s.TablePrefix, err)
+	if err != nil && !errors.Is(err, ErrNewerVersion) {
+		err = fmt.Errorf("%w; fix or delete that row", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: table %sstate: %w", s, s.TablePrefix, err)
 	}
 	return st, nil
 }
@@ -258,136 +232,124 @@ func (s *SQL) Load(ctx context.Context) (*State, error) {
 // Save replaces the saved state with st, in one transaction.
 func (s *SQL) Save(ctx context.Context, st *State) error {
 	data, err := encode(st, document{SavedBy: s.Vantage, SavedAt: time.Now().UTC()})
-	if err != nil {
-		return fmt.Errorf("saving %s: %w (not written)", s, err)
+	if err != nil || s.ReadOnly {
+		return fmt.Errorf("saving %s: %w (not written)", s, cmp.Or(err, errReadOnly))
 	}
-	return saved(s.write(ctx, "saving", func(ctx context.Context, tx *sql.Tx) error {
-		return s.upsert(ctx, tx, "state", []string{"id", "document"}, 1, [][]any{{1, string(data)}})
-	}))
-}
-
-// saved says what a Save that failed left behind.
-func saved(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, bounded.ErrInDoubt):
-		return fmt.Errorf("%w; the state may have been saved or not: the next run reads whichever is there", err)
-	}
-	return fmt.Errorf("%w (the previous state is unchanged)", err)
+	return saved(s.write(ctx, "saving", []any{`DELETE FROM {p}state`}, []any{`INSERT INTO {p}state (id, document) VALUES (1, ?)`, string(data)}))
 }
 
 // Observe records vantage's observations, replacing its earlier ones of the
 // same components. It needs no lock: each vantage writes its own rows.
 func (s *SQL) Observe(ctx context.Context, vantage string, obs []Observation) error {
-	rows := make([][]any, len(obs))
-	for i, o := range obs {
-		if o.ComponentID < 1 || !published(o.Status) || o.At.IsZero() || !outcomePattern.MatchString(o.Outcome) {
-			return fmt.Errorf("recording observations in %s: component %d (%s): want a positive id, a status 1-4, a time and an outcome such as %s, not %d, %s, %q (nothing recorded)",
-				s, o.ComponentID, o.Server, quorum.Answered, o.Status, o.At, o.Outcome)
-		}
-		rows[i] = []any{vantage, o.ComponentID, o.Server, o.At.UTC().Format(timeLayout), o.Outcome, int(o.Status), o.Detail}
-	}
 	if err := CheckVantage(vantage); err != nil {
 		return fmt.Errorf("recording observations in %s: %w", s, err)
 	}
-	return s.write(ctx, "recording observations in", func(ctx context.Context, tx *sql.Tx) error {
-		return s.upsert(ctx, tx, "observations", []string{"vantage", "component_id", "server", "observed_at", "outcome", "status", "detail"}, 2, rows)
-	})
+	var stmts [][]any // a few hundred rows each
+	for batch := range slices.Chunk(obs, 500) {
+		q := "INSERT INTO {p}observations (vantage, component_id, server, observed_at, outcome, status, detail) VALUES " +
+			strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(batch)-1) + "(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vantage, component_id) DO UPDATE SET " +
+			"server = excluded.server, observed_at = excluded.observed_at, outcome = excluded.outcome, status = excluded.status, detail = excluded.detail"
+		if s.Driver == "mysql" {
+			q = regexp.MustCompile(`excluded\.(\w+)`).ReplaceAllString(strings.Replace(q, "ON CONFLICT (vantage, component_id) DO UPDATE SET", "ON DUPLICATE KEY UPDATE", 1), "VALUES($1)")
+		}
+		stmt := []any{q}
+		for _, o := range batch {
+			if o.ComponentID < 1 || o.Status < status.Operational || o.Status > status.MajorOutage || o.At.IsZero() || !outcomePattern.MatchString(o.Outcome) {
+				return fmt.Errorf("recording observations in %s: component %d (%s): want a positive id, a status 1-4, a time and an outcome such as %s, not %d, %s, %q (nothing recorded)",
+					s, o.ComponentID, o.Server, quorum.Answered, o.Status, o.At, o.Outcome)
+			}
+			stmt = append(stmt, vantage, o.ComponentID, o.Server, o.At.UTC().Format(timeLayout), o.Outcome, int(o.Status), o.Detail)
+		}
+		stmts = append(stmts, stmt)
+	}
+	return s.write(ctx, "recording observations in", stmts...)
 }
 
 // Views returns every vantage's latest observation of each of the
 // components ids, in vantage order, with its time as recorded: freshness
 // (and a clock that is ahead) is quorum's rule.
 func (s *SQL) Views(ctx context.Context, ids []int) (map[int][]View, error) {
+	all, err := s.observations(ctx, "reading observations from")
 	views := make(map[int][]View, len(ids))
 	for _, id := range ids {
-		views[id] = nil
-	}
-	err := s.call(ctx, "reading observations from", 0, func(ctx context.Context) error {
-		return s.query(ctx, `SELECT component_id, vantage, observed_at, status, outcome, detail FROM {p}observations`, func(scan func(...any) error) error {
-			var id int
-			var v View
-			var at string
-			err := scan(&id, &v.Vantage, &at, &v.Status, &v.Outcome, &v.Detail)
-			if vs, ok := views[id]; ok && err == nil {
-				v.At, err = time.Parse(timeLayout, at)
-				// Any program may write these rows: their texts are foreign.
-				v.Vantage, v.Outcome, v.Detail = foreign.Text(v.Vantage), foreign.Text(v.Outcome), foreign.Text(v.Detail)
-				views[id] = append(vs, v)
-			}
-			return err
-		})
-	})
-	for id, vs := range views {
-		if len(vs) == 0 {
-			delete(views, id)
+		if len(all[id]) > 0 {
+			views[id] = all[id]
 		}
-		slices.SortFunc(vs, func(a, b View) int { return strings.Compare(a.Vantage, b.Vantage) })
 	}
 	return views, err
 }
 
 // Vantages lists the vantages that recorded observations, by name.
 func (s *SQL) Vantages(ctx context.Context) ([]VantageInfo, error) {
-	var out []VantageInfo
-	err := s.call(ctx, "listing the vantages in", 0, func(ctx context.Context) error {
-		return s.query(ctx, `SELECT vantage, MAX(observed_at), COUNT(*) FROM {p}observations GROUP BY vantage`, func(scan func(...any) error) error {
-			var v VantageInfo
-			var last string
-			err := scan(&v.Name, &last, &v.Components)
-			if err == nil {
-				v.Last, err = time.Parse(timeLayout, last)
-			}
-			v.Name = foreign.Text(v.Name)
-			out = append(out, v)
+	all, err := s.observations(ctx, "listing the vantages in")
+	by := map[string]VantageInfo{}
+	for _, v := range slices.Concat(slices.Collect(maps.Values(all))...) {
+		info := by[v.Vantage]
+		info.Name, info.Components, info.Last = v.Vantage, info.Components+1, maxTime(info.Last, v.At)
+		by[v.Vantage] = info
+	}
+	return slices.SortedFunc(maps.Values(by), func(a, b VantageInfo) int { return strings.Compare(a.Name, b.Name) }), err
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// observations reads every row, by component id, in vantage order.
+func (s *SQL) observations(ctx context.Context, op string) (map[int][]View, error) {
+	all := map[int][]View{}
+	return all, s.call(ctx, op, 0, func(ctx context.Context) error {
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT component_id, vantage, observed_at, status, outcome, detail FROM {p}observations`))
+		if err != nil {
 			return err
-		})
-	})
-	slices.SortFunc(out, func(a, b VantageInfo) int { return strings.Compare(a.Name, b.Name) })
-	return out, err
-}
-
-// query calls row for each row of q ({p}: the table prefix).
-func (s *SQL) query(ctx context.Context, q string, row func(scan func(...any) error) error) error {
-	rows, err := s.db.QueryContext(ctx, strings.ReplaceAll(q, "{p}", s.TablePrefix))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows.Scan); err != nil {
-			return fmt.Errorf("a row that is not an observation: %w", err)
 		}
-	}
-	return rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			var id int
+			var v View
+			var at string
+			if err := rows.Scan(&id, &v.Vantage, &at, &v.Status, &v.Outcome, &v.Detail); err != nil {
+				return err
+			}
+			if v.At, err = time.Parse(timeLayout, at); err != nil {
+				return fmt.Errorf("component %d: %w", id, err)
+			}
+			// Any program may write these rows: their texts are foreign.
+			v.Vantage, v.Outcome, v.Detail = foreign.Text(v.Vantage), foreign.Text(v.Outcome), foreign.Text(v.Detail)
+			i, _ := slices.BinarySearchFunc(all[id], v.Vantage, func(a View, b string) int { return strings.Compare(a.Vantage, b) })
+			all[id] = slices.Insert(all[id], i, v)
+		}
+		return rows.Err()
+	})
 }
 
-// write runs fn in one transaction, committed unless ctx ended first:
-// nothing half-written. A commit that got no answer, in time or at all,
-// wraps bounded.ErrInDoubt: it may have landed.
-func (s *SQL) write(ctx context.Context, op string, fn func(context.Context, *sql.Tx) error) error {
+// write runs statements (each a query and its arguments) in one
+// transaction, committed unless ctx ended first: nothing half-written. A
+// commit that got no answer wraps bounded.ErrInDoubt: it may have landed.
+func (s *SQL) write(ctx context.Context, op string, stmts ...[]any) error {
 	if s.ReadOnly {
-		return fmt.Errorf("%s %s: a read-only store (dry run) writes nothing", op, s)
+		return fmt.Errorf("%s %s: %w", op, s, errReadOnly)
 	}
 	return s.call(ctx, op, 0, func(ctx context.Context) error {
-		_, err := bounded.Commit(ctx, grace, func(point func() bool) (struct{}, error) {
-			tx, err := s.db.BeginTx(ctx, nil)
-			if err != nil {
-				return struct{}{}, err
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for _, st := range stmts {
+			if _, err = tx.ExecContext(ctx, s.q(st[0].(string)), st[1:]...); err != nil {
+				break
 			}
-			if err = fn(ctx, tx); err == nil {
-				err = ctx.Err()
-			}
-			if err != nil || !point() {
-				tx.Rollback()
-				return struct{}{}, cmp.Or(err, ctx.Err())
-			}
-			if err = tx.Commit(); err != nil && !answered(err) {
-				err = fmt.Errorf("the commit got no answer: %w (%w)", bounded.ErrInDoubt, err)
-			}
-			return struct{}{}, err
-		})
+		}
+		if err = cmp.Or(err, ctx.Err()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err = tx.Commit(); err != nil && !answered(err) {
+			err = fmt.Errorf("the commit got no answer: %w (%w)", bounded.ErrInDoubt, err)
+		}
 		return err
 	})
 }
@@ -401,40 +363,13 @@ func answered(err error) bool {
 	return my || pg || lite
 }
 
-// upsert inserts rows into table, replacing those with the same key (the
-// first nkey columns), a few hundred rows a statement.
-func (s *SQL) upsert(ctx context.Context, tx *sql.Tx, table string, cols []string, nkey int, rows [][]any) error {
-	var set []string
-	for _, c := range cols[nkey:] {
-		if s.Driver == "mysql" {
-			set = append(set, c+" = VALUES("+c+")")
-		} else {
-			set = append(set, c+" = excluded."+c)
-		}
+// q puts the table prefix for {p} and, for PostgreSQL, numbers the ?s.
+func (s *SQL) q(query string) string {
+	query, n := strings.ReplaceAll(query, "{p}", s.TablePrefix), 0
+	if s.Driver != "postgres" {
+		return query
 	}
-	conflict := " ON CONFLICT (" + strings.Join(cols[:nkey], ", ") + ") DO UPDATE SET "
-	if s.Driver == "mysql" {
-		conflict = " ON DUPLICATE KEY UPDATE "
-	}
-	one := "(?" + strings.Repeat(", ?", len(cols)-1) + ")"
-	for len(rows) > 0 {
-		n := min(len(rows), 500)
-		var args []any
-		for _, r := range rows[:n] {
-			args = append(args, r...)
-		}
-		q := "INSERT INTO " + s.TablePrefix + table + " (" + strings.Join(cols, ", ") + ") VALUES " +
-			one + strings.Repeat(", "+one, n-1) + conflict + strings.Join(set, ", ")
-		if s.Driver == "postgres" {
-			i := 0
-			q = placeholder.ReplaceAllStringFunc(q, func(string) string { i++; return "$" + strconv.Itoa(i) })
-		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return err
-		}
-		rows = rows[n:]
-	}
-	return nil
+	return placeholder.ReplaceAllStringFunc(query, func(string) string { n++; return "$" + strconv.Itoa(n) })
 }
 
 // Lock takes the decision lock, waiting at most wait for another run to
@@ -446,59 +381,43 @@ func (s *SQL) upsert(ctx context.Context, tx *sql.Tx, table string, cols []strin
 func (s *SQL) Lock(ctx context.Context, wait time.Duration) (func(), error) {
 	var release func()
 	err := s.call(ctx, "taking the decision lock in", wait, func(ctx context.Context) error {
-		if s.Driver == "sqlite" {
-			return poll(ctx, wait, func() (bool, error) {
-				l, err := LockFile(s.lockPath)
-				release = func() { l.Release() }
-				if errors.Is(err, ErrLockBusy) {
-					return false, nil
-				}
-				return err == nil, err
-			})
-		}
-		conn, err := s.db.Conn(ctx)
-		if err != nil {
+		try := func() error {
+			l, err := LockFile(s.lockPath)
+			release = func() { l.Release() }
 			return err
 		}
-		// Closed, not returned to the pool: a session that may hold the
-		// lock must serve no one else.
-		release = func() { conn.Raw(func(any) error { return driver.ErrBadConn }); conn.Close() }
-		try := `SELECT GET_LOCK(LEFT(CONCAT(?, DATABASE()), 64), 0) = 1`
-		if s.Driver == "postgres" {
-			try = `SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1))`
+		if s.Driver != "sqlite" {
+			conn, err := s.db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			// Closed, not pooled: a session that may hold the lock serves no one else.
+			release = func() { conn.Raw(func(any) error { return driver.ErrBadConn }); conn.Close() }
+			query := map[string]string{"mysql": `SELECT GET_LOCK(LEFT(CONCAT(?, DATABASE()), 64), 0) = 1`,
+				"postgres": `SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1))`}[s.Driver]
+			try = func() error {
+				got := false
+				if err := conn.QueryRowContext(ctx, query, s.TablePrefix+"decide@").Scan(&got); err != nil || got {
+					return err
+				}
+				return ErrLockBusy
+			}
 		}
-		err = poll(ctx, wait, func() (got bool, err error) {
-			return got, conn.QueryRowContext(ctx, try, s.TablePrefix+"decide@").Scan(&got)
-		})
-		if err != nil {
-			release()
+		for deadline := time.Now().Add(wait); ; time.Sleep(min(time.Until(deadline), 100*time.Millisecond)) {
+			if err := try(); !errors.Is(err, ErrLockBusy) || ctx.Err() != nil {
+				return cmp.Or(ctx.Err(), err)
+			} else if time.Now().After(deadline) {
+				return fmt.Errorf("%w (waited %s)", ErrLockBusy, wait)
+			}
 		}
-		return err
 	})
+	if err != nil && release != nil {
+		release()
+	}
 	if err != nil {
 		return nil, err
 	}
-	var once sync.Once
-	return func() { once.Do(release) }, nil
-}
-
-// poll calls try every 100 ms until it returns true, wait has passed
-// (ErrLockBusy) or ctx ends.
-func poll(ctx context.Context, wait time.Duration, try func() (bool, error)) error {
-	deadline := time.Now().Add(wait)
-	for {
-		if got, err := try(); got || err != nil {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w (waited %s)", ErrLockBusy, wait)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(min(time.Until(deadline), 100*time.Millisecond)):
-		}
-	}
+	return sync.OnceFunc(release), nil
 }
 
 // Health is what Check found.
@@ -529,28 +448,18 @@ func (s *SQL) call(ctx context.Context, op string, wait time.Duration, fn func(c
 	if err == nil {
 		return nil
 	}
-	e := &sqlError{msg: fmt.Sprintf("%s %s: %s", op, s, s.redact(err.Error()))}
-	switch {
-	case ctx.Err() != nil:
-		e.kinds = append(e.kinds, ctx.Err())
-	case cctx.Err() != nil:
-		e.msg += fmt.Sprintf(" (ran past the timeout of %s: is the database overloaded or unreachable?)", s.Timeout)
-		e.kinds = append(e.kinds, cctx.Err())
+	msg := fmt.Sprintf("%s %s: %s", op, s, reports.Redactor(s.Driver, s.DSN)(err.Error()))
+	if ctx.Err() == nil && cctx.Err() != nil {
+		msg += fmt.Sprintf(" (ran past the timeout of %s: is the database overloaded or unreachable?)", s.Timeout)
 	}
-	for _, k := range []error{ErrLockBusy, bounded.ErrInDoubt} {
-		if errors.Is(err, k) {
-			e.kinds = append(e.kinds, k)
-		}
-	}
-	return e
+	return &sqlError{msg, errors.Join(err, cctx.Err())}
 }
 
-// sqlError is a message with the secrets taken out, and the kinds a caller
-// may match with errors.Is.
+// sqlError is a message with the secrets taken out.
 type sqlError struct {
-	msg   string
-	kinds []error
+	msg string
+	err error
 }
 
-func (e *sqlError) Error() string   { return e.msg }
-func (e *sqlError) Unwrap() []error { return e.kinds }
+func (e *sqlError) Error() string { return e.msg }
+func (e *sqlError) Unwrap() error { return e.err }

@@ -2,20 +2,26 @@ package state
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/proxer/cachet-updater/internal/bounded"
 	"github.com/proxer/cachet-updater/internal/foreign"
+	"github.com/proxer/cachet-updater/internal/quorum"
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
@@ -37,10 +43,14 @@ func backends(t testing.TB) []backend {
 	}
 }
 
-// forEachBackend runs fn as a subtest per backend, skipping those not set.
-func forEachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
+// forEachBackend runs fn as a subtest (or sub-benchmark) per backend,
+// skipping those not set.
+func forEachBackend[T interface {
+	testing.TB
+	Run(string, func(T)) bool
+}](t T, fn func(t T, b backend)) {
 	for _, b := range backends(t) {
-		t.Run(b.driver, func(t *testing.T) {
+		t.Run(b.driver, func(t T) {
 			if b.dsn == "" {
 				t.Skip(b.skip)
 			}
@@ -180,7 +190,7 @@ func TestSQLLoadRefuses(t *testing.T) {
 		s := b.fresh(t, "fra1")
 		for doc, want := range map[string]string{
 			`{"version": 1, "components": {"14": {"last": 9}}}`: "loading state database (" + b.driver + "): table " + s.TablePrefix + `state: component 14: {"server":"","last":9}: want statuses 1-4 (last: 0-4) and a positive incident id; fix or delete that row`,
-			`{"version": 2, "components": []}`:                  "loading state database (" + b.driver + "): its document has format version 2, but this cachet-updater knows only version 1",
+			`{"version": 2, "components": []}`:                  "loading state database (" + b.driver + "): table " + s.TablePrefix + "state: format version 2, but this cachet-updater knows only version 1",
 		} {
 			sqlExec(t, s, `DELETE FROM {p}state`)
 			sqlExec(t, s, `INSERT INTO {p}state (id, document) VALUES (1, '`+doc+`')`)
@@ -329,12 +339,9 @@ func TestOpenSQLRefusesBadOptions(t *testing.T) {
 		o    SQLOptions
 		want string
 	}{
-		{SQLOptions{Driver: "oracle", DSN: "x", Timeout: time.Second}, `state database: unknown driver "oracle": use "mysql", "postgres" or "sqlite"`},
-		{SQLOptions{Driver: "mysql", DSN: " ", Timeout: time.Second}, "state database (mysql): the DSN is empty"},
-		{SQLOptions{Driver: "sqlite", DSN: db}, "state database (sqlite): the timeout must be longer than 0, not 0s"},
-		{SQLOptions{Driver: "sqlite", DSN: db, Timeout: time.Second, TablePrefix: "x; DROP TABLE y"}, `table prefix "x; DROP TABLE y": use up to 32 lower-case letters`},
-		{SQLOptions{Driver: "sqlite", DSN: db, Timeout: time.Second, Vantage: "fra1/a"}, `vantage name "fra1/a": use 1 to 64 letters`},
-		{SQLOptions{Driver: "sqlite", DSN: ":memory:", Timeout: time.Second}, "state database (sqlite): the DSN names an in-memory or temporary database, which is gone when the run ends: give the path of a database file"},
+		{SQLOptions{Driver: "oracle", DSN: "x", Timeout: time.Second}, `connecting to state database (oracle): unknown driver: use mysql, postgres or sqlite`},
+		{SQLOptions{Driver: "mysql", DSN: "cu:s3cret@nowhere", Timeout: time.Second}, "connecting to state database (mysql): invalid DSN"},
+		{SQLOptions{Driver: "sqlite", DSN: ":memory:", Timeout: time.Second}, "connecting to state database (sqlite): the DSN names an in-memory or temporary database, which is gone when the run ends; give the path of a database file"},
 		{SQLOptions{Driver: "sqlite", DSN: db, Timeout: time.Second, ReadOnly: true}, "a dry run creates no database file: check the path, or let a real run create it"},
 	}
 	for _, tc := range tests {
@@ -475,17 +482,8 @@ func TestSQLiteSaveBusy(t *testing.T) {
 	if err := direct.Save(context.Background(), before); err != nil {
 		t.Fatal(err)
 	}
-	other, err := sql.Open("sqlite", b.dsn)
+	tx, err := direct.db.Begin() // immediate: it holds the write lock
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(context.Background(), `BEGIN IMMEDIATE`); err != nil {
 		t.Fatal(err)
 	}
 	s, err := OpenSQL(context.Background(), SQLOptions{Driver: b.driver, DSN: b.dsn, Timeout: 300 * time.Millisecond, TablePrefix: direct.TablePrefix})
@@ -494,10 +492,266 @@ func TestSQLiteSaveBusy(t *testing.T) {
 	}
 	defer s.Close()
 	checkError(t, s.Save(context.Background(), bigState(20, status.MajorOutage)), "saving state database (sqlite): ", "(the previous state is unchanged)")
-	if _, err := conn.ExecContext(context.Background(), `ROLLBACK`); err != nil {
-		t.Fatal(err)
-	}
+	tx.Rollback()
 	if after, err := direct.Load(context.Background()); err != nil || !reflect.DeepEqual(after, before) {
 		t.Errorf("after the failed Save: %d components, %v; want the previous %d", len(after.Components), err, len(before.Components))
 	}
+}
+
+func checkNoSecret(t *testing.T, err error, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if err != nil && strings.Contains(err.Error(), s) {
+			t.Errorf("error %q contains the secret %q", err, s)
+		}
+	}
+}
+
+// TestSQLDatabaseDown: a database that does not answer is a clear error
+// naming the driver, without the DSN or its password.
+func TestSQLDatabaseDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String() // nothing listens there once closed
+	l.Close()
+	for driver, dsn := range map[string]string{
+		"mysql":    "cu:s3cret-pw@tcp(" + addr + ")/cachet?parseTime=true",
+		"postgres": "postgres://cu:s3cret-pw@" + addr + "/cachet?sslmode=disable&connect_timeout=5",
+		"sqlite":   filepath.Join(t.TempDir(), "no", "such", "dir", "state.db"),
+	} {
+		_, err := OpenSQL(context.Background(), SQLOptions{Driver: driver, DSN: dsn, Timeout: testTimeout})
+		hint := "check that the " + driver + " database is running and reachable, and the DSN"
+		if driver == "sqlite" {
+			hint = "unable to open database file (14); check that the database file's directory exists and that this user may write there"
+		}
+		checkError(t, err, "connecting to state database ("+driver+"): ", hint)
+		checkNoSecret(t, err, dsn, "s3cret-pw")
+	}
+}
+
+// proxy forwards loopback connections to a database, and fails in one of
+// two ways. cutAfter: once armed, having forwarded that many bytes from the
+// clients it closes every connection and refuses new ones (the database
+// goes away mid-statement). holdCommit: once a client sent COMMIT it holds
+// the database's answers back and closes the connection after holdCommit
+// (the commit lands, its answer never arrives).
+type proxy struct {
+	l          net.Listener
+	upstream   string
+	cutAfter   int64
+	holdCommit time.Duration
+	armed      atomic.Bool
+	sent       atomic.Int64
+	mu         sync.Mutex
+	conns      []net.Conn
+}
+
+// viaProxy returns b's DSN pointed at a proxy p to the database.
+func viaProxy(t *testing.T, b backend, p *proxy) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.l = l
+	t.Cleanup(p.close)
+	var dsn string
+	if b.driver == "mysql" {
+		cfg, err := mysql.ParseDSN(b.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.upstream, cfg.Addr = cfg.Addr, l.Addr().String()
+		dsn = cfg.FormatDSN()
+	} else {
+		u, err := url.Parse(b.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.upstream, u.Host = u.Host, l.Addr().String()
+		dsn = u.String()
+	}
+	go p.serve()
+	return dsn
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.DialTimeout("tcp", p.upstream, 5*time.Second)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, up)
+		p.mu.Unlock()
+		var committed atomic.Bool
+		go p.pipe(up, c, true, &committed)
+		go p.pipe(c, up, false, &committed)
+	}
+}
+
+func (p *proxy) pipe(dst, src net.Conn, fromClient bool, committed *atomic.Bool) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && fromClient && p.cutAfter > 0 && p.armed.Load() && p.sent.Add(int64(n)) > p.cutAfter {
+			p.close()
+			return
+		}
+		if n > 0 && fromClient && p.holdCommit > 0 && strings.Contains(strings.ToLower(string(buf[:n])), "commit") && !committed.Swap(true) {
+			time.AfterFunc(p.holdCommit, func() { src.Close(); dst.Close() })
+		}
+		if n > 0 && (fromClient || !committed.Load()) {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			dst.Close()
+			return
+		}
+	}
+}
+
+func (p *proxy) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.l.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// bigState is a state large enough that saving it takes many packets.
+func bigState(n int, st status.Status) *State {
+	s := &State{TokenProvedAt: t0}
+	for id := 1; id <= n; id++ {
+		c := s.Component(id, fmt.Sprintf("server %d", id))
+		c.Record(Decision{At: t0.Add(-3 * time.Minute), Status: st}, 0)
+		c.Record(Decision{At: t0, Status: st}, 0)
+		c.Last, c.LastAt = st, t0
+	}
+	return s
+}
+
+// TestSQLSaveWithoutAnswer: the database goes away in the middle of a
+// Save: the error says so and the previous state is whole. Or the database
+// commits a Save but its answer never comes back within the timeout: Save
+// must not say the previous state is unchanged, but that it may have been
+// saved.
+func TestSQLSaveWithoutAnswer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		if b.driver == "sqlite" {
+			t.Skip("a file does not go away, and answers its commit; TestSQLiteSaveBusy covers a Save that cannot finish")
+		}
+		direct := b.fresh(t, "fra1")
+		before := bigState(2000, status.Operational)
+		if err := direct.Save(context.Background(), before); err != nil {
+			t.Fatal(err)
+		}
+		open := func(p *proxy, timeout time.Duration) (*SQL, string) {
+			dsn := viaProxy(t, b, p)
+			s, err := OpenSQL(context.Background(), SQLOptions{Driver: b.driver, DSN: dsn, Timeout: timeout, TablePrefix: direct.TablePrefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s, dsn
+		}
+
+		cut := &proxy{cutAfter: 64 << 10}
+		s, dsn := open(cut, testTimeout)
+		cut.armed.Store(true)
+		err := s.Save(context.Background(), bigState(3000, status.MajorOutage))
+		checkError(t, err, "saving state database ("+b.driver+"): ", "(the previous state is unchanged)")
+		checkNoSecret(t, err, dsn)
+		if cut.sent.Load() <= cut.cutAfter {
+			t.Fatalf("the proxy forwarded only %d bytes: Save did not reach the cut", cut.sent.Load())
+		}
+		if after, err := direct.Load(context.Background()); err != nil || !reflect.DeepEqual(after, before) {
+			t.Errorf("after the broken Save: %d components, %v; want the previous %d", len(after.Components), err, len(before.Components))
+		}
+
+		s, dsn = open(&proxy{holdCommit: 3 * time.Second}, time.Second)
+		want := bigState(5, status.MajorOutage)
+		err = s.Save(context.Background(), want)
+		got, lerr := direct.Load(context.Background())
+		if lerr != nil || len(got.Components) != len(want.Components) {
+			t.Fatalf("the commit did not land (%v): the proxy did not hold its answer back; Save said %v", lerr, err)
+		}
+		if err != nil && (!errors.Is(err, bounded.ErrInDoubt) || strings.Contains(err.Error(), "unchanged") || !strings.Contains(err.Error(), "may have been saved")) {
+			t.Errorf("the state was saved, but Save says: %v", err)
+		}
+		checkNoSecret(t, err, dsn)
+	})
+}
+
+// BenchmarkDecisionRound is one round of a three-prober fleet of 1,000
+// servers: each vantage records its observations, then the deciding run
+// reads every component's views and applies the quorum to each.
+func BenchmarkDecisionRound(b *testing.B) {
+	forEachBackend(b, func(b *testing.B, be backend) {
+		ctx, at := context.Background(), time.Now()
+		fra := be.fresh(b, "fra1")
+		stores := map[string]*SQL{"fra1": fra, "ams1": be.open(b, fra.TablePrefix, "ams1", false), "nyc1": be.open(b, fra.TablePrefix, "nyc1", false)}
+		var ids []int
+		obs := map[string][]Observation{}
+		for i, name := range []string{"fra1", "ams1", "nyc1"} {
+			ids, obs[name] = fleetObservations(1000, at, i)
+		}
+		for b.Loop() {
+			for name, s := range stores {
+				if err := s.Observe(ctx, name, obs[name]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			views, err := fra.Views(ctx, ids)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, id := range ids { // every 100th is down at one vantage only, shifted per vantage
+				if st, _, ok := quorum.Decide(views[id], 2, 10*time.Minute, at); !ok || st == status.MajorOutage {
+					b.Fatalf("component %d: %s, %v by quorum", id, st, ok)
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkSQL saves, loads and locks the state of a 10,000-server fleet
+// (two decisions each), as a run does once each.
+func BenchmarkSQL(b *testing.B) {
+	forEachBackend(b, func(b *testing.B, be backend) {
+		s, st, ctx := be.fresh(b, "fra1"), fleetState(10000, 2), context.Background()
+		b.Run("Save10000", func(b *testing.B) {
+			for b.Loop() {
+				if err := s.Save(ctx, st); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Load10000", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Load(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Lock", func(b *testing.B) {
+			for b.Loop() {
+				unlock, err := s.Lock(ctx, time.Second)
+				if err != nil {
+					b.Fatal(err)
+				}
+				unlock()
+			}
+		})
+	})
 }

@@ -31,11 +31,15 @@ package state
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/status"
@@ -114,7 +118,7 @@ func (c *Component) Record(d Decision, keep int) {
 		keep = MaxHistory
 	}
 	c.History = append(c.History, d)
-	c.History = slices.Delete(c.History, 0, max(len(c.History)-keep, 0))
+	c.History = c.History[max(len(c.History)-keep, 0):]
 }
 
 // document is the state as saved, with what a person reading it wants to know.
@@ -134,37 +138,37 @@ func encode(st *State, d document) ([]byte, error) {
 	if st == nil {
 		return nil, errors.New("no state")
 	}
-	if err := validate(st); err != nil {
-		return nil, err
-	}
 	d.Version, d.State = Version, *st
-	data, err := json.MarshalIndent(d, "", "  ")
-	return append(data, '\n'), err
+	data, _ := json.MarshalIndent(d, "", "  ") // cannot fail on these types
+	return append(data, '\n'), validate(st)
 }
 
-// decode reads a document. Its error wraps ErrNewerVersion for a newer
-// format; any other error means data is not a state document.
+// decode reads a document and the config that wrote it. Its error wraps
+// ErrNewerVersion for a newer format; any other means it is not a state.
 func decode(data []byte) (*State, string, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, "", errors.New("the document is empty")
-	}
-	// The version first: a newer one may have any shape.
 	var d document
-	if err := json.Unmarshal(data, &struct {
-		V *int `json:"version"`
-	}{&d.Version}); err != nil {
-		return nil, "", jsonError(data, err)
-	}
+	err := json.Unmarshal(data, &d) // on a wrong type it goes on, and reads the version
 	switch {
 	case d.Version > Version:
 		return nil, "", fmt.Errorf("format version %d, but this cachet-updater knows only version %d: %w; upgrade cachet-updater (it was left in place)", d.Version, Version, ErrNewerVersion)
+	case len(bytes.TrimSpace(data)) == 0:
+		err = errors.New("the document is empty")
+	case err != nil:
+		off := int64(-1)
+		if e, ok := errors.AsType[*json.SyntaxError](err); ok {
+			off = e.Offset
+		} else if e, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			off = e.Offset
+		}
+		if off >= 0 { // encoding/json gives only the offset
+			err = fmt.Errorf("line %d: %w", bytes.Count(data[:min(off, int64(len(data)))], []byte("\n"))+1, err)
+		}
 	case d.Version < 1:
-		return nil, "", errors.New(`no format version: expected a JSON object with "version": 1`)
+		err = errors.New(`no format version: expected a JSON object with "version": 1`)
+	default:
+		err = validate(&d.State)
 	}
-	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, "", jsonError(data, err)
-	}
-	if err := validate(&d.State); err != nil {
+	if err != nil {
 		return nil, "", err
 	}
 	if d.Components == nil {
@@ -178,6 +182,7 @@ func decode(data []byte) (*State, string, error) {
 
 // validate checks what JSON types cannot: ids and statuses in range, no nulls.
 func validate(st *State) error {
+	published := func(s status.Status) bool { return s >= status.Operational && s <= status.MajorOutage }
 	for id, c := range st.Components {
 		if id < 1 || c == nil {
 			return fmt.Errorf("component %d: want a positive id and an object", id)
@@ -195,18 +200,36 @@ func validate(st *State) error {
 	return nil
 }
 
-func published(s status.Status) bool { return s >= status.Operational && s <= status.MajorOutage }
+// DefaultPath returns the state file of a config that sets no state.path:
+// <config name>-<8 hex of the SHA-256 of its resolved path>.json, so that two
+// configs never share one and a config reached through a symbolic link
+// shares its own; in /var/lib/cachet-updater for root, else
+// $XDG_STATE_HOME/cachet-updater or ~/.local/state/cachet-updater.
+func DefaultPath(configPath string, getenv func(string) string, euid int) (string, error) {
+	return defaultPath(configPath, getenv, euid, "/var/lib", false)
+}
 
-// jsonError adds the line to encoding/json's errors, which give an offset.
-func jsonError(data []byte, err error) error {
-	off := int64(-1)
-	if e, ok := errors.AsType[*json.SyntaxError](err); ok {
-		off = e.Offset
-	} else if e, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		off = e.Offset
+// defaultPath is the one rule for both default paths: root's folder under
+// rootDir, a user's in the first absolute one of $XDG_RUNTIME_DIR (for a
+// lock), $XDG_STATE_HOME and ~/.local/state (relative ones are ignored, as
+// the XDG spec asks); the name after the config.
+func defaultPath(configPath string, getenv func(string) string, euid int, rootDir string, lock bool) (string, error) {
+	name, key, dirs := "%s.json", "state.path", []string{getenv("XDG_STATE_HOME"), filepath.Join(getenv("HOME"), ".local", "state")}
+	if lock {
+		name, key, dirs = "cachet-updater-%s.lock", "lock_file", append([]string{getenv("XDG_RUNTIME_DIR")}, dirs...)
 	}
-	if off < 0 {
-		return err
+	if euid == 0 {
+		dirs = []string{rootDir}
 	}
-	return fmt.Errorf("line %d: %w", bytes.Count(data[:min(off, int64(len(data)))], []byte("\n"))+1, err)
+	dirs = slices.DeleteFunc(dirs, func(d string) bool { return !filepath.IsAbs(d) })
+	abs, err := filepath.Abs(configPath)
+	if err != nil || len(dirs) == 0 {
+		return "", fmt.Errorf("no folder for the default %s of %s: none of XDG_STATE_HOME and HOME is set to an absolute path: set %[1]s", key, configPath)
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = r
+	}
+	sum := sha256.Sum256([]byte(abs))
+	base := strings.TrimSuffix(filepath.Base(abs), filepath.Ext(abs)) + "-" + hex.EncodeToString(sum[:4])
+	return filepath.Join(dirs[0], "cachet-updater", fmt.Sprintf(name, base)), nil
 }
