@@ -70,8 +70,8 @@ func TestRunEscapesOtherVantages(t *testing.T) {
 	defer db.Close()
 	name := "ams1\x1b]0;pwned\x07"
 	detail := "HTTP 200\n" + forged + "\n\x1b[2J" + strings.Repeat("x", 100<<10)
-	if _, err := db.Exec(`INSERT INTO cachet_updater_observations (vantage, component_id, server, observed_at, outcome, status, detail)
-		SELECT ?, component_id, server, observed_at, outcome, status, ? FROM cachet_updater_observations WHERE vantage = 'fra1'`, name, detail); err != nil {
+	if _, err := db.Exec(`INSERT INTO cachet_updater_views (vantage, component_id, server, observed_at, outcome, status, detail)
+		SELECT ?, component_id, server, observed_at, outcome, status, ? FROM cachet_updater_views WHERE vantage = 'fra1'`, name, detail); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"run", "--dry-run"}, {"run", "--dry-run", "--only", "Stream 1"}, {"run", "--dry-run", "-o", "json"}, {"vantages"}} {

@@ -45,12 +45,15 @@ type SQLOptions struct {
 // memory for them all, beside each vantage's latest observations:
 //
 //	cachet_updater_state         id (primary key, 1: the only row), document (the state's JSON)
-//	cachet_updater_observations  vantage, component_id (primary key together), server,
+//	cachet_updater_views         vantage, component_id (primary key together), server,
 //	                             observed_at (UTC text: 2026-11-25 06:35:02.000000), outcome
 //	                             (answered, timeout, error), status (the probe's alone, 1-4), detail
 //
-// Prepare creates them. Lock is the decision lock: one run at a time
-// decides and writes, whichever vantage it runs on.
+// Prepare creates them. The tables of versions before them (_schema, _meta,
+// _components, _decisions, _observations) are not read: such a database
+// starts with an empty memory, and they can be dropped. Lock is the
+// decision lock: one run at a time decides and writes, whichever vantage it
+// runs on.
 type SQL struct {
 	SQLOptions
 	db       *sql.DB
@@ -140,7 +143,7 @@ func OpenSQL(ctx context.Context, o SQLOptions) (*SQL, error) {
 		}
 		return nil, fmt.Errorf("%w; %s", err, hint)
 	}
-	s.lockPath += "-decisionlock"
+	s.lockPath += ".lock" // not the -decisionlock of earlier versions: a SQLite file, mode 0644
 	return s, nil
 }
 
@@ -186,7 +189,7 @@ func (s *SQL) Prepare(ctx context.Context) error {
 		}
 		for _, ddl := range []string{
 			`CREATE TABLE IF NOT EXISTS {p}state (id INTEGER NOT NULL PRIMARY KEY, document ` + text + ` NOT NULL)`,
-			`CREATE TABLE IF NOT EXISTS {p}observations (vantage VARCHAR(64) NOT NULL, component_id BIGINT NOT NULL,
+			`CREATE TABLE IF NOT EXISTS {p}views (vantage VARCHAR(64) NOT NULL, component_id BIGINT NOT NULL,
 	server TEXT NOT NULL, observed_at VARCHAR(32) NOT NULL, outcome VARCHAR(16) NOT NULL,
 	status SMALLINT NOT NULL CHECK (status BETWEEN 1 AND 4), detail TEXT NOT NULL, PRIMARY KEY (vantage, component_id))`,
 		} {
@@ -244,15 +247,14 @@ func (s *SQL) Observe(ctx context.Context, vantage string, obs []Observation) er
 	if err := CheckVantage(vantage); err != nil {
 		return fmt.Errorf("recording observations in %s: %w", s, err)
 	}
+	upsert := " ON CONFLICT (vantage, component_id) DO UPDATE SET server = excluded.server, observed_at = excluded.observed_at, outcome = excluded.outcome, status = excluded.status, detail = excluded.detail"
+	if s.Driver == "mysql" {
+		upsert = " ON DUPLICATE KEY UPDATE server = VALUES(server), observed_at = VALUES(observed_at), outcome = VALUES(outcome), status = VALUES(status), detail = VALUES(detail)"
+	}
 	var stmts [][]any // a few hundred rows each
 	for batch := range slices.Chunk(obs, 500) {
-		q := "INSERT INTO {p}observations (vantage, component_id, server, observed_at, outcome, status, detail) VALUES " +
-			strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(batch)-1) + "(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vantage, component_id) DO UPDATE SET " +
-			"server = excluded.server, observed_at = excluded.observed_at, outcome = excluded.outcome, status = excluded.status, detail = excluded.detail"
-		if s.Driver == "mysql" {
-			q = regexp.MustCompile(`excluded\.(\w+)`).ReplaceAllString(strings.Replace(q, "ON CONFLICT (vantage, component_id) DO UPDATE SET", "ON DUPLICATE KEY UPDATE", 1), "VALUES($1)")
-		}
-		stmt := []any{q}
+		stmt := []any{"INSERT INTO {p}views (vantage, component_id, server, observed_at, outcome, status, detail) VALUES " +
+			strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(batch)-1) + "(?, ?, ?, ?, ?, ?, ?)" + upsert}
 		for _, o := range batch {
 			if o.ComponentID < 1 || o.Status < status.Operational || o.Status > status.MajorOutage || o.At.IsZero() || !outcomePattern.MatchString(o.Outcome) {
 				return fmt.Errorf("recording observations in %s: component %d (%s): want a positive id, a status 1-4, a time and an outcome such as %s, not %d, %s, %q (nothing recorded)",
@@ -283,26 +285,23 @@ func (s *SQL) Views(ctx context.Context, ids []int) (map[int][]View, error) {
 func (s *SQL) Vantages(ctx context.Context) ([]VantageInfo, error) {
 	all, err := s.observations(ctx, "listing the vantages in")
 	by := map[string]VantageInfo{}
-	for _, v := range slices.Concat(slices.Collect(maps.Values(all))...) {
-		info := by[v.Vantage]
-		info.Name, info.Components, info.Last = v.Vantage, info.Components+1, maxTime(info.Last, v.At)
-		by[v.Vantage] = info
+	for _, vs := range all {
+		for _, v := range vs {
+			info := by[v.Vantage]
+			if info.Name, info.Components = v.Vantage, info.Components+1; v.At.After(info.Last) {
+				info.Last = v.At
+			}
+			by[v.Vantage] = info
+		}
 	}
 	return slices.SortedFunc(maps.Values(by), func(a, b VantageInfo) int { return strings.Compare(a.Name, b.Name) }), err
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // observations reads every row, by component id, in vantage order.
 func (s *SQL) observations(ctx context.Context, op string) (map[int][]View, error) {
 	all := map[int][]View{}
 	return all, s.call(ctx, op, 0, func(ctx context.Context) error {
-		rows, err := s.db.QueryContext(ctx, s.q(`SELECT component_id, vantage, observed_at, status, outcome, detail FROM {p}observations`))
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT component_id, vantage, observed_at, status, outcome, detail FROM {p}views`))
 		if err != nil {
 			return err
 		}
@@ -377,7 +376,7 @@ func (s *SQL) q(query string) string {
 // The lock is a session's, on a connection of its own: a run that dies
 // releases it. MySQL: GET_LOCK('<prefix>decide@<database>'); PostgreSQL:
 // an advisory lock on a hash of the schema and prefix; SQLite: flock(2) on
-// <database file>-decisionlock, so the database stays free for the others.
+// <database file>.lock, so the database stays free for the others.
 func (s *SQL) Lock(ctx context.Context, wait time.Duration) (func(), error) {
 	var release func()
 	err := s.call(ctx, "taking the decision lock in", wait, func(ctx context.Context) error {
@@ -403,18 +402,22 @@ func (s *SQL) Lock(ctx context.Context, wait time.Duration) (func(), error) {
 				return ErrLockBusy
 			}
 		}
-		for deadline := time.Now().Add(wait); ; time.Sleep(min(time.Until(deadline), 100*time.Millisecond)) {
-			if err := try(); !errors.Is(err, ErrLockBusy) || ctx.Err() != nil {
-				return cmp.Or(ctx.Err(), err)
-			} else if time.Now().After(deadline) {
+		for deadline := time.Now().Add(wait); ; {
+			switch err := try(); {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case !errors.Is(err, ErrLockBusy):
+				return err
+			case time.Now().After(deadline):
 				return fmt.Errorf("%w (waited %s)", ErrLockBusy, wait)
 			}
+			time.Sleep(min(time.Until(deadline), 100*time.Millisecond))
 		}
 	})
-	if err != nil && release != nil {
-		release()
-	}
 	if err != nil {
+		if release != nil {
+			release()
+		}
 		return nil, err
 	}
 	return sync.OnceFunc(release), nil

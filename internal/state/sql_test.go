@@ -79,7 +79,7 @@ func (b backend) open(t testing.TB, prefix, vantage string, readOnly bool) *SQL 
 		if !fresh {
 			return
 		}
-		for _, name := range []string{"observations", "state"} {
+		for _, name := range []string{"views", "state"} {
 			if _, err := s.db.Exec(`DROP TABLE IF EXISTS ` + prefix + name); err != nil {
 				t.Errorf("dropping %s%s: %v", prefix, name, err)
 			}
@@ -289,7 +289,7 @@ func TestSQLObservations(t *testing.T) {
 			}
 		}
 		var text string
-		if err := s.db.QueryRow(`SELECT observed_at FROM ` + s.TablePrefix + `observations WHERE vantage = 'fra1' AND component_id = 14`).Scan(&text); err != nil || text != "2026-11-25 06:35:02.000000" {
+		if err := s.db.QueryRow(`SELECT observed_at FROM ` + s.TablePrefix + `views WHERE vantage = 'fra1' AND component_id = 14`).Scan(&text); err != nil || text != "2026-11-25 06:35:02.000000" {
 			t.Errorf("observed_at reads %q, %v; want UTC", text, err)
 		}
 		views, err := s.Views(ctx, []int{14, 15, 16, 99})
@@ -460,7 +460,7 @@ func TestSQLiteLockKeepsDatabaseFree(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unlock()
-	if _, err := os.Stat(b.dsn + "-decisionlock"); err != nil {
+	if _, err := os.Stat(b.dsn + ".lock"); err != nil {
 		t.Errorf("lock file: %v", err)
 	}
 	ams, err := OpenSQL(context.Background(), SQLOptions{Driver: b.driver, DSN: b.dsn, Timeout: 500 * time.Millisecond, TablePrefix: fra.TablePrefix})
