@@ -357,7 +357,7 @@ func TestOpenSQLRefusesBadOptions(t *testing.T) {
 }
 
 func TestSQLiteDSN(t *testing.T) {
-	tests := []struct {
+	for _, tc := range []struct {
 		in       string
 		readOnly bool
 		want     string
@@ -367,8 +367,7 @@ func TestSQLiteDSN(t *testing.T) {
 		{"file:state.db?mode=rwc", true, "file:state.db?_busy_timeout=5000&_txlock=immediate&mode=ro"},
 		{"state.db?_busy_timeout=100", false, "state.db?_busy_timeout=100&_txlock=immediate"},
 		{"state.db?_txlock=deferred&_timeout=1", false, "state.db?_timeout=1&_txlock=deferred"},
-	}
-	for _, tc := range tests {
+	} {
 		if got := sqliteDSN(tc.in, 5*time.Second, tc.readOnly); got != tc.want {
 			t.Errorf("sqliteDSN(%q) = %q, want %q", tc.in, got, tc.want)
 		}
