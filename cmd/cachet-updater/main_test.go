@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
-	"github.com/proxer/cachet-updater/internal/runlock"
 	"github.com/proxer/cachet-updater/internal/state"
 )
 
@@ -144,7 +143,7 @@ func TestSignals(t *testing.T) {
 			!second && (!strings.Contains(stdout.String(), "interrupted") || len(fake.Writes()) != 0) {
 			t.Fatalf("second signal %v: exit %d, want 4, writes %v\n%s\n%s", second, code, fake.Writes(), stdout.String(), stderr.String())
 		}
-		l, err := runlock.Acquire(filepath.Join(dir, "run.lock"))
+		l, err := state.LockFile(filepath.Join(dir, "run.lock"))
 		if err != nil {
 			t.Fatalf("lock not released: %v", err)
 		}

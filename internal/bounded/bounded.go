@@ -7,7 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,16 +35,8 @@ func Commit[T any](ctx context.Context, grace time.Duration, fn func(point func(
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	var (
-		mu                sync.Mutex
-		passed, abandoned bool
-	)
-	point := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		passed = !abandoned
-		return passed
-	}
+	var step atomic.Int32 // 0 before the point, 1 past it, 2 abandoned before it
+	point := func() bool { step.CompareAndSwap(0, 1); return step.Load() == 1 }
 	type result struct {
 		v   T
 		err error
@@ -59,18 +51,13 @@ func Commit[T any](ctx context.Context, grace time.Duration, fn func(point func(
 		return r.v, r.err
 	case <-ctx.Done():
 	}
-	mu.Lock()
-	abandoned = !passed
-	mu.Unlock()
-	if abandoned {
+	if step.CompareAndSwap(0, 2) {
 		return zero, ctx.Err()
 	}
-	t := time.NewTimer(grace)
-	defer t.Stop()
 	select {
 	case r := <-done:
 		return r.v, r.err
-	case <-t.C:
+	case <-time.After(grace):
 		return zero, fmt.Errorf("%w (%w)", ErrInDoubt, ctx.Err())
 	}
 }

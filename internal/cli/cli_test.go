@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
-	"github.com/proxer/cachet-updater/internal/runlock"
+	"github.com/proxer/cachet-updater/internal/state"
 )
 
 // The end-to-end scenarios are testscript files in testdata/script, run by
@@ -189,7 +189,7 @@ func keys(v any) string {
 
 func TestRunLockHeld(t *testing.T) {
 	f := newFleet(t, defaultFleet(), `{}`, "")
-	l, err := runlock.Acquire(filepath.Join(f.dir, "run.lock"))
+	l, err := state.LockFile(filepath.Join(f.dir, "run.lock"))
 	if err != nil {
 		t.Fatal(err)
 	}

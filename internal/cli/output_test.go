@@ -251,8 +251,8 @@ func TestEscapesOtherVantages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`INSERT INTO cachet_updater_observations (vantage, component_id, server, observed_at, outcome, status, detail)
-		SELECT ?, component_id, server, observed_at, outcome, status, ? FROM cachet_updater_observations WHERE vantage = 'fra1'`,
+	if _, err := db.Exec(`INSERT INTO cachet_updater_views (vantage, component_id, server, observed_at, outcome, status, detail)
+		SELECT ?, component_id, server, observed_at, outcome, status, ? FROM cachet_updater_views WHERE vantage = 'fra1'`,
 		"ams1\x1b]0;pwned\x07", "HTTP 200\n"+forged+"\n\x1b[2J"+strings.Repeat("x", 100<<10)); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/probe"
-	"github.com/proxer/cachet-updater/internal/runlock"
 	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/updater"
 )
@@ -80,12 +79,12 @@ func runOnce(ctx context.Context, o *options) error {
 	}
 	lockFile := cfg.LockFile
 	if lockFile == "" {
-		if lockFile, err = runlock.DefaultPath(cfg.Path, o.Getenv, os.Geteuid()); err != nil {
+		if lockFile, err = state.DefaultLockPath(cfg.Path, o.Getenv, os.Geteuid()); err != nil {
 			return fail(ExitUsage, err)
 		}
 	}
-	lock, err := runlock.Acquire(lockFile)
-	if errors.Is(err, runlock.ErrHeld) {
+	lock, err := state.LockFile(lockFile)
+	if errors.Is(err, state.ErrLockBusy) {
 		log.Warn().Str("lock_file", lockFile).Msg("another run of this config is still going: skipping this one")
 		return fail(ExitLocked, nil)
 	} else if err != nil {
@@ -187,8 +186,8 @@ func vantageName(cfg *config.Config) (string, error) {
 	return name, nil
 }
 
-// openShared opens state.sql, read-only for a dry run; migrate creates or
-// migrates its tables (a dry run's only checks their version).
+// openShared opens state.sql, read-only for a dry run; migrate creates its
+// tables when missing (a dry run's only checks that they are there).
 func openShared(ctx context.Context, cfg *config.Config, o *options, vantage string, migrate bool) (*state.SQL, error) {
 	q := cfg.State.SQL
 	dsn, err := q.ResolveDSN(o.Getenv)
@@ -197,7 +196,7 @@ func openShared(ctx context.Context, cfg *config.Config, o *options, vantage str
 	}
 	db, err := state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage, ReadOnly: o.dryRun})
 	if err == nil && migrate {
-		if err = db.Migrate(ctx); err != nil {
+		if err = db.Prepare(ctx); err != nil {
 			db.Close()
 		}
 	}

@@ -276,7 +276,7 @@ func defaults() Config {
 		Cachet: Cachet{TokenEnv: DefaultTokenEnv, Timeout: Duration(10 * time.Second), Retries: 3, WriteConcurrency: 4, API: DefaultAPI,
 			TimeZone: TimeZone{Loc: time.UTC}},
 		Probe: DefaultProbe(),
-		Reports: Reports{Window: Duration(2 * time.Hour), Thresholds: Thresholds{PerformanceIssues: 11, PartialOutage: 20, MajorOutage: 50} /* the original script's */,
+		Reports: Reports{Window: Duration(2 * time.Hour), Thresholds: Thresholds{PerformanceIssues: 11, PartialOutage: 20, MajorOutage: 50}, /* the original script's */
 			Source: Source{Type: "none", Format: "counts", MaxAge: Duration(15 * time.Minute), Timeout: Duration(DefaultSourceTimeout)}},
 		RunTimeout: Duration(5 * time.Minute),
 		TimeZone:   TimeZone{Loc: time.Local},

@@ -1,96 +1,90 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/proxer/cachet-updater/internal/bounded"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
+
+	"github.com/proxer/cachet-updater/internal/bounded"
 )
 
-// Store keeps the state between runs. The caller holds the run lock from
-// Load to Save: a Store does not lock by itself.
+// Store keeps the state between runs; the caller holds a lock from Load to
+// Save (the run lock, or SQL's decision lock).
 type Store interface {
-	// Load returns the saved state, or an empty one on the first run.
-	Load(ctx context.Context) (*State, error)
-	// Save replaces the saved state with st.
-	Save(ctx context.Context, st *State) error
-	// String names the store for messages: "state file /path".
-	String() string
+	Load(ctx context.Context) (*State, error)  // the saved state, or an empty one on the first run
+	Save(ctx context.Context, st *State) error // replaces the saved state with st
+	String() string                            // names the store for messages: "state file /path"
 }
 
-var _ Store = (*File)(nil)
-
-// MaxFileSize caps what Load reads; a larger file is treated as corrupt.
-// A full history of thousands of components is a few MiB.
+// MaxFileSize caps what Load reads; a larger file is corrupt.
 const MaxFileSize int64 = 64 << 20
 
-// File is a Store in one JSON file. It does not lock: the caller holds the
-// run lock while loading and saving.
+// grace is how long a Save still waits for a rename that began before its
+// context ended: it may land, and Save must know whether it did.
+const grace = 2 * time.Second
+
+var (
+	errTooLarge = fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
+	errReadOnly = errors.New("a read-only store (dry run) writes nothing")
+	// ErrOtherConfig is matched by Load's error for a file another config
+	// wrote: two configs sharing one would prune each other's entries.
+	ErrOtherConfig = errors.New("two configs must not share one state file")
+)
+
+// File is a Store in one JSON file of one config. Save is atomic (a
+// temporary file, synced, renamed over the path, the directory synced); the
+// file is 0600 in a directory created 0700.
 type File struct {
-	path     string
-	config   string
-	readOnly bool
-	now      func() time.Time
+	path, config string
+	readOnly     bool
+	now          func() time.Time
 }
 
 // NewFile returns the store in the file at path for the config at
-// configPath (recorded in the file for people reading it). It touches
-// nothing.
+// configPath, which the file records. It touches nothing.
 func NewFile(path, configPath string) *File {
 	return &File{path: path, config: configPath, now: time.Now}
 }
 
-// ReadOnly returns the store for a dry run: its Load leaves a corrupt file
-// where and as it is, and its Save writes nothing.
+// ReadOnly returns the store for a dry run: Load leaves a corrupt file as
+// it is, and Save writes nothing.
 func (f *File) ReadOnly() *File {
 	c := *f
 	c.readOnly = true
 	return &c
 }
 
-// String returns "state file /path".
 func (f *File) String() string { return "state file " + f.path }
 
-// CorruptError means the file could not be read as a state file. It was moved
-// aside to MovedTo (a read-only store leaves it: MovedTo is "") and Load
-// returned an empty state: the run goes on without history and should end
-// with exit code 1 so someone looks.
+// CorruptError means the file is not a state file. It was moved aside to
+// MovedTo ("" for a read-only store, which leaves it) and Load returned an
+// empty state: the run goes on without history, and should exit 1.
 type CorruptError struct {
-	Path    string
-	MovedTo string
-	Err     error // why it is corrupt
+	Path, MovedTo string
+	Err           error // why it is corrupt
 }
 
 func (e *CorruptError) Error() string {
 	if e.MovedTo == "" {
-		return fmt.Sprintf("state file %s is corrupt (%v): left it as it is (dry run); this run went on with empty history, a real run moves the file aside",
-			e.Path, e.Err)
+		return fmt.Sprintf("state file %s is corrupt (%v): left it as it is (dry run); this run went on with empty history, a real run moves the file aside", e.Path, e.Err)
 	}
-	return fmt.Sprintf("state file %s is corrupt (%v): moved it to %s; this run went on with empty history (look at that file, then delete it)",
-		e.Path, e.Err, e.MovedTo)
+	return fmt.Sprintf("state file %s is corrupt (%v): moved it to %s; this run went on with empty history (look at that file, then delete it)", e.Path, e.Err, e.MovedTo)
 }
 
 func (e *CorruptError) Unwrap() error { return e.Err }
 
-// ErrOtherConfig is matched (errors.Is) by Load's error for a file another
-// config wrote: two configs sharing one file would prune each other's
-// entries. The file is left in place.
-var ErrOtherConfig = errors.New("two configs must not share one state file")
-
-// ErrNewerVersion is matched (errors.Is) by Load's error for a file written
-// by a newer cachet-updater. The file is left in place.
-var ErrNewerVersion = errors.New("written by a newer cachet-updater")
-
-// Load reads the state. A missing file is the first run: an empty state and
-// no error. A file that is not valid is moved aside: an empty state and a
-// *CorruptError. Any other error (not a regular file, unreadable, a newer
-// format version, written by another config, ctx done) leaves the file in
-// place and returns a nil state: the caller must not Save over it.
+// Load reads the state. A missing file is the first run: an empty state.
+// A corrupt file is moved aside: an empty state and a *CorruptError. Any
+// other error (not a regular file, unreadable, a newer format, another
+// config's, ctx ended) leaves the file and returns a nil state, which the
+// caller must not save over.
 func (f *File) Load(ctx context.Context) (*State, error) {
 	st, err := bounded.Do(ctx, func() (*State, error) { return f.load(ctx) })
 	if bounded.IsCtxErr(ctx, err) {
@@ -101,217 +95,242 @@ func (f *File) Load(ctx context.Context) (*State, error) {
 
 func (f *File) load(ctx context.Context) (*State, error) {
 	data, err := f.read()
+	var st *State
+	var config string
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return &State{Components: make(map[int]*Component)}, nil
-	case errors.Is(err, errTooLarge):
-		// corrupt: moved aside below
-	case err != nil:
+		return &State{Components: map[int]*Component{}}, nil
+	case err == nil:
+		st, config, err = decode(data)
+	case !errors.Is(err, errTooLarge):
 		return nil, err
-	default:
-		st, config, derr := decode(data)
-		if derr == nil && config != "" && f.config != "" && config != f.config {
-			return nil, fmt.Errorf("%s belongs to the config %s, not to %s: %w; give each config its own state.path (unset, it is one per config), or, if that config was moved, write its new path into the file's \"config\" (the file was left as it is)",
-				f, config, f.config, ErrOtherConfig)
-		}
-		if derr == nil {
-			return st, nil
-		}
-		if e, ok := errors.AsType[*errNewer](derr); ok {
-			return nil, fmt.Errorf("%s has format version %d, but this cachet-updater knows only version %d: %w; upgrade cachet-updater (the file was left in place)",
-				f, e.version, Version, ErrNewerVersion)
-		}
-		err = derr
 	}
-	// A caller that gave up gets no file moved behind its back.
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return nil, ctxErr
+	switch {
+	case err == nil && config != "" && f.config != "" && config != f.config:
+		return nil, fmt.Errorf("%s belongs to the config %s, not to %s: %w; give each config its own state.path (unset, it is one per config), or, if that config was moved, write its new path into the file's \"config\" (the file was left as it is)",
+			f, config, f.config, ErrOtherConfig)
+	case err == nil:
+		return st, nil
+	case errors.Is(err, ErrNewerVersion):
+		return nil, fmt.Errorf("%s has %w", f, err)
+	case ctx.Err() != nil: // a caller that gave up gets no file moved
+		return nil, ctx.Err()
 	}
-	if f.readOnly {
-		return &State{Components: make(map[int]*Component)}, &CorruptError{Path: f.path, Err: err}
+	corrupt := &CorruptError{Path: f.path, Err: err}
+	if !f.readOnly {
+		base := f.path + ".corrupt-" + f.now().UTC().Format("20060102T150405Z")
+		corrupt.MovedTo = base
+		for i := 2; ; i++ { // never over an earlier one: it may be the one to look at
+			if _, err := os.Lstat(corrupt.MovedTo); errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			corrupt.MovedTo = fmt.Sprintf("%s-%d", base, i)
+		}
+		if rerr := os.Rename(f.path, corrupt.MovedTo); rerr != nil {
+			return nil, fmt.Errorf("%s is corrupt (%v) and could not be moved aside: %w; move or delete it", f, err, rerr)
+		}
 	}
-	return f.moveAside(err)
+	return &State{Components: map[int]*Component{}}, corrupt
 }
 
-var errTooLarge = fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
-
 // read returns the file's bytes, refusing anything but a regular file
-// without blocking on it (a FIFO would block open and read).
+// without blocking on it.
 func (f *File) read() ([]byte, error) {
-	info, err := os.Stat(f.path)
+	file, err := os.OpenFile(f.path, os.O_RDONLY|openNonblock, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	var info fs.FileInfo
+	if err == nil {
+		defer file.Close()
+		info, err = file.Stat()
+	}
 	if err != nil {
-		return nil, f.unreadable(err)
+		return nil, fmt.Errorf("reading %s: %w: make it readable by the user that runs cachet-updater, or delete it to start with empty history", f, err)
 	}
 	if err := regular(info); err != nil {
-		return nil, fmt.Errorf("%s %w: point state.path at a file, or remove what is there", f, err)
-	}
-	file, err := os.OpenFile(f.path, os.O_RDONLY|openNonblock, 0)
-	if err != nil {
-		return nil, f.unreadable(err)
-	}
-	defer file.Close()
-	// Checked again on the open file: the path may have changed since Stat.
-	if info, err = file.Stat(); err == nil {
-		err = regular(info)
-	}
-	if err != nil {
 		return nil, fmt.Errorf("%s %w: point state.path at a file, or remove what is there", f, err)
 	}
 	if info.Size() > MaxFileSize {
 		return nil, errTooLarge
 	}
-	data, err := io.ReadAll(io.LimitReader(file, MaxFileSize+1))
-	if err != nil {
-		return nil, f.unreadable(err)
-	}
-	if int64(len(data)) > MaxFileSize {
-		return nil, errTooLarge
-	}
-	return data, nil
+	return io.ReadAll(io.LimitReader(file, MaxFileSize+1))
 }
 
 func regular(info fs.FileInfo) error {
 	if info.Mode().IsRegular() {
 		return nil
 	}
-	kind := "not a regular file"
-	switch t := info.Mode().Type(); {
-	case t&fs.ModeDir != 0:
-		kind = "a directory"
-	case t&fs.ModeNamedPipe != 0:
-		kind = "a named pipe (FIFO)"
-	case t&fs.ModeSocket != 0:
-		kind = "a socket"
-	case t&fs.ModeDevice != 0:
-		kind = "a device"
-	}
-	return fmt.Errorf("is %s, not a regular file", kind)
+	kind := map[fs.FileMode]string{fs.ModeDir: "a directory", fs.ModeNamedPipe: "a named pipe (FIFO)"}[info.Mode().Type()]
+	return fmt.Errorf("is %s, not a regular file", cmp.Or(kind, "something else ("+info.Mode().Type().String()+")"))
 }
 
-func (f *File) unreadable(err error) error {
-	return fmt.Errorf("reading %s: %w: make it readable by the user that runs cachet-updater, or delete it to start with empty history", f, err)
-}
-
-// moveAside renames a corrupt file to <path>.corrupt-<UTC time> and returns
-// an empty state. When the rename fails the file stays, and so must the
-// caller's hands off it: a nil state.
-func (f *File) moveAside(why error) (*State, error) {
-	base := f.path + ".corrupt-" + f.now().UTC().Format("20060102T150405Z")
-	to := base
-	// Never rename over an earlier corrupt file: it may be the one someone
-	// wants to look at.
-	for i := 2; exists(to); i++ {
-		to = fmt.Sprintf("%s-%d", base, i)
-	}
-	if err := os.Rename(f.path, to); err != nil {
-		return nil, fmt.Errorf("%s is corrupt (%v) and could not be moved aside: %w; move or delete it", f, why, err)
-	}
-	return &State{Components: make(map[int]*Component)}, &CorruptError{Path: f.path, MovedTo: to, Err: why}
-}
-
-func exists(path string) bool {
-	_, err := os.Lstat(path)
-	return !errors.Is(err, fs.ErrNotExist)
-}
-
-// Save writes st atomically: a temporary file in the same directory, synced,
-// renamed over the path, and the directory synced, so a crash leaves either
-// the old file or the new one. It creates the directory (0700) when missing.
-// A symbolic link at the path is replaced by the file. When ctx ends first
-// nothing is renamed afterwards; a rename already begun is waited for (up
-// to renameGrace, then the error wraps bounded.ErrInDoubt).
+// Save writes st atomically, replacing a symbolic link at the path. When
+// ctx ends first nothing is renamed afterwards; a rename already begun is
+// waited for up to grace, then the error wraps bounded.ErrInDoubt.
 func (f *File) Save(ctx context.Context, st *State) error {
-	if st == nil || f.readOnly {
-		return fmt.Errorf("saving %s: no state, or a read-only store (dry run)", f)
+	data, err := encode(st, document{Config: f.config, SavedAt: f.now().UTC()})
+	if err != nil || f.readOnly {
+		return fmt.Errorf("saving %s: %w (not written)", f, cmp.Or(err, errReadOnly))
 	}
-	data, err := encode(st, f.config, f.now().UTC())
-	if err != nil {
-		return fmt.Errorf("saving %s: %w (not written)", f, err)
-	}
-	_, err = bounded.Commit(ctx, renameGrace, func(point func() bool) (struct{}, error) { return struct{}{}, f.write(data, point) })
-	switch {
-	case errors.Is(err, bounded.ErrInDoubt):
-		return fmt.Errorf("saving %s: the rename into place got no answer within %s more: %w; the next run reads whichever state is there", f, renameGrace, err)
-	case bounded.IsCtxErr(ctx, err):
-		return fmt.Errorf("saving %s: %w (gave up waiting on the file system; the previous state is unchanged)", f, err)
-	case err != nil:
-		return fmt.Errorf("saving %s: %w; check that its directory is writable and has space (the previous state is unchanged)", f, err)
-	}
-	return nil
-}
-
-// renameGrace is how long Save still waits for a rename into place that
-// began before its context ended: the new state may land, and Save must
-// know whether it did.
-const renameGrace = 2 * time.Second
-
-// write writes data to a temporary file and renames it over the path, unless
-// point reports that the caller gave up before the rename.
-func (f *File) write(data []byte, point func() bool) (err error) {
-	dir := filepath.Dir(f.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, filepath.Base(f.path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
+	_, err = bounded.Commit(ctx, grace, func(point func() bool) (struct{}, error) {
+		tmp, err := f.temp(".tmp-*")
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			return struct{}{}, err
 		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
+		defer os.Remove(tmp.Name()) // fails once renamed
+		_, err = tmp.Write(data)
+		if err = errors.Join(err, tmp.Sync(), tmp.Close()); err == nil && !point() {
+			err = context.Canceled // a caller that gave up must not find the file changed
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), f.path)
+		}
+		return struct{}{}, cmp.Or(err, syncDir(filepath.Dir(f.path)))
+	})
+	if err != nil && !bounded.IsCtxErr(ctx, err) && !errors.Is(err, bounded.ErrInDoubt) {
+		err = fmt.Errorf("%w; check that its directory is writable and has space", err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return err
+	if err != nil {
+		err = fmt.Errorf("saving %s: %w", f, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	// A caller that gave up must not find the file changed afterwards.
-	if !point() {
-		return context.Canceled
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return saved(err)
 }
 
-// CheckWritable checks that a state file at path can be saved: its directory
-// exists or can be created (it is created), and a temporary file can be
-// created and removed there. The state file itself is not touched.
+// saved says what a Save that failed with err left behind.
+func saved(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bounded.ErrInDoubt):
+		return fmt.Errorf("%w; the state may have been saved or not: the next run reads whichever is there", err)
+	}
+	return fmt.Errorf("%w (the previous state is unchanged)", err)
+}
+
+// temp creates a temporary file beside the path, and the directory (0700).
+func (f *File) temp(pattern string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(f.path), 0o700); err != nil {
+		return nil, err
+	}
+	return os.CreateTemp(filepath.Dir(f.path), filepath.Base(f.path)+pattern)
+}
+
+// CheckWritable checks that the state file at path can be saved: its
+// directory exists or is created, and a file can be created there. The
+// state file itself is not touched.
 func CheckWritable(ctx context.Context, path string) error {
-	_, err := bounded.Do(ctx, func() (struct{}, error) { return struct{}{}, checkWritable(path) })
+	_, err := bounded.Do(ctx, func() (struct{}, error) {
+		if info, err := os.Stat(path); err == nil && regular(info) != nil {
+			return struct{}{}, regular(info)
+		}
+		tmp, err := (&File{path: path}).temp(".check-*")
+		if err == nil {
+			err = errors.Join(tmp.Close(), os.Remove(tmp.Name()))
+		}
+		return struct{}{}, err
+	})
 	if bounded.IsCtxErr(ctx, err) {
 		return fmt.Errorf("checking state file %s: %w", path, err)
-	}
-	if err != nil {
+	} else if err != nil {
 		return fmt.Errorf("state file %s: %w; set state.path to a writable place", path, err)
 	}
 	return nil
 }
 
-func checkWritable(path string) error {
-	if info, err := os.Stat(path); err == nil {
-		if err := regular(info); err != nil {
-			return err
-		}
+// openNonblock keeps open(2) from blocking on a FIFO put where a file was.
+const openNonblock = syscall.O_NONBLOCK
+
+// Lock is a held lock file.
+type Lock struct{ f *os.File }
+
+// LockFile takes an exclusive flock(2) on path, created 0600, without
+// waiting: another holder is an error wrapping ErrLockBusy. The kernel drops
+// the lock when its process dies. It refuses a symbolic link (O_NOFOLLOW),
+// and a file of another user or that others can open: whoever can open it
+// can hold the lock and keep every run from starting.
+func LockFile(path string) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if info, lerr := os.Lstat(path); err != nil && lerr == nil && info.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("lock file %s is a symbolic link: refusing it, since whoever made it chooses which file a run opens; remove it, or set lock_file to a path in a folder only this user can write", path)
+	} else if err != nil {
+		return nil, fmt.Errorf("opening lock file %s: %w (set lock_file to a writable path)", path, err)
+	}
+	info, err := f.Stat()
+	if err == nil {
+		err = private(info, 0o077, "600")
+	}
+	if err == nil {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		f.Close()
+		return nil, fmt.Errorf("lock file %s: %w", path, ErrLockBusy)
+	} else if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock file %s %w, or set lock_file to a path in a folder only this user can write", path, err)
+	}
+	f.Truncate(0)
+	fmt.Fprintf(f, "%d\n", os.Getpid()) // for the operator who looks; the lock is the flock
+	return &Lock{f}, nil
+}
+
+// Release unlocks. The file stays: removing it would let a third run lock a
+// new file while a second still holds the old one.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	defer func() { l.f = nil }()
+	return l.f.Close() // drops the flock
+}
+
+// DefaultLockPath returns the run lock of a config that sets no lock_file:
+// cachet-updater-<config name>-<hash>.lock, named as DefaultPath names the
+// state file, in a folder only this user can write: /run/cachet-updater for
+// root, else $XDG_RUNTIME_DIR/cachet-updater, or, where that is unset (cron),
+// the state file's folder. The folder is created 0700; one that is a link,
+// another user's or writable by group or others is refused.
+func DefaultLockPath(configPath string, getenv func(string) string, euid int) (string, error) {
+	return defaultLockPath(configPath, getenv, euid, "/run")
+}
+
+func defaultLockPath(configPath string, getenv func(string) string, euid int, rootDir string) (string, error) {
+	path, err := defaultPath(configPath, getenv, euid, rootDir, true)
+	if err != nil {
+		return "", err
 	}
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+	err = os.MkdirAll(dir, 0o700)
+	info, lerr := os.Lstat(dir)
+	if err = cmp.Or(err, lerr); err == nil && !info.IsDir() {
+		err = errors.New("is a symbolic link or not a folder: make it a folder only this user can write (mkdir -m 700)")
+	} else if err == nil {
+		err = private(info, 0o022, "700")
 	}
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".check-*")
+	if err != nil {
+		return "", fmt.Errorf("lock folder %s %w, or set lock_file", dir, err)
+	}
+	return path, nil
+}
+
+// private refuses what another user could use to hold the lock: what is not
+// this user's, or what the mode bits in open let others open or write.
+func private(info fs.FileInfo, open fs.FileMode, chmod string) error {
+	if uid := int(info.Sys().(*syscall.Stat_t).Uid); uid != os.Geteuid() {
+		return fmt.Errorf("belongs to uid %d, not to this user (uid %d): another user could hold the lock and keep every run from starting; find out who, remove it", uid, os.Geteuid())
+	} else if info.Mode().Perm()&open != 0 {
+		return fmt.Errorf("is open to other users (mode %s), who could hold the lock: chmod %s it", info.Mode().Perm(), chmod)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	tmp.Close()
-	return os.Remove(tmp.Name())
+	defer d.Close()
+	return d.Sync()
 }

@@ -1,138 +1,95 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
-	"net"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx"
 	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/proxer/cachet-updater/internal/bounded"
+	"github.com/proxer/cachet-updater/internal/foreign"
+	"github.com/proxer/cachet-updater/internal/quorum"
 	"github.com/proxer/cachet-updater/internal/reports"
+	"github.com/proxer/cachet-updater/internal/status"
 )
 
-// The drivers, named as in the configuration (the same as the report
-// source's).
-const (
-	DriverMySQL    = reports.DriverMySQL
-	DriverPostgres = reports.DriverPostgres
-	DriverSQLite   = reports.DriverSQLite
-)
+// ErrLockBusy is matched by the error of a lock another run holds.
+var ErrLockBusy = errors.New("another run holds the lock")
 
-// DefaultTablePrefix starts the name of every table the store uses.
-const DefaultTablePrefix = "cachet_updater_"
-
-// Errors that SQL's methods wrap (match with errors.Is).
-var (
-	// ErrLockBusy: another run holds the decision lock.
-	ErrLockBusy = errors.New("another run holds the decision lock")
-	// ErrNewerSchema: the database was migrated by a newer cachet-updater.
-	ErrNewerSchema = errors.New("the schema is newer than this cachet-updater knows")
-	// ErrUnavailable: the database could not be reached, or the connection
-	// broke.
-	ErrUnavailable = errors.New("the database is unavailable")
-	// ErrInDoubt: a commit was sent but got no answer (the connection broke
-	// or the timeout passed while it waited): it may have landed.
-	ErrInDoubt = errors.New("the commit got no answer: the state may have been saved or not")
-)
-
-// SQLOptions configures the shared SQL store.
+// SQLOptions configures the shared SQL store; config checks the values.
 type SQLOptions struct {
-	// Driver is DriverMySQL (MariaDB too), DriverPostgres or DriverSQLite.
-	Driver string
-	// DSN is a secret: it never appears in errors or String(). For SQLite it
-	// is the database file's path.
-	DSN string
-	// Timeout bounds each call (connect and statements); it must be longer
-	// than 0.
-	Timeout time.Duration
-	// Vantage is this prober's name, recorded as the one that saved the
-	// state and, on PostgreSQL, in the session's application_name. It may be
-	// empty for commands that only read.
-	Vantage string
-	// TablePrefix starts every table's name; "" is DefaultTablePrefix. Two
-	// fleets can share one database with two prefixes.
-	TablePrefix string
-	// ReadOnly is for a dry run: Migrate creates and migrates nothing, it
-	// only checks the schema version; SQLite opens the file read-only (and
-	// creates none). The caller writes nothing else.
-	ReadOnly bool
+	Driver      string        // "mysql" (MariaDB too), "postgres" or "sqlite"
+	DSN         string        // a secret, never in errors; for SQLite the file's path
+	Timeout     time.Duration // bounds each call
+	Vantage     string        // this prober, recorded as the one that saved
+	TablePrefix string        // starts every table's name; "" is cachet_updater_
+	ReadOnly    bool          // a dry run: writes nothing (SQLite: opens the file mode=ro)
 }
 
-// SQL is a Store in a MySQL/MariaDB, PostgreSQL or SQLite database that
-// several probers (vantages) share: the state, each vantage's latest
-// observations, and a lock that lets one run at a time decide. Call Migrate
-// once after OpenSQL. Its methods are safe for concurrent use.
+// SQL is a Store in a database that several probers (vantages) share, one
+// memory for them all, beside each vantage's latest observations:
 //
-// # Tables
+//	cachet_updater_state         id (primary key, 1: the only row), document (the state's JSON)
+//	cachet_updater_views         vantage, component_id (primary key together), server,
+//	                             observed_at (UTC text: 2026-11-25 06:35:02.000000), outcome
+//	                             (answered, timeout, error), status (the probe's alone, 1-4), detail
 //
-// With the default prefix (times are UTC, to the microsecond; statuses are
-// Cachet's numbers, 1 operational … 4 major outage):
-//
-//	cachet_updater_schema        version (primary key), migrated_at, note: one row per migration applied
-//	cachet_updater_meta          name (primary key), value: token_proved_at, saved_at, saved_by
-//	cachet_updater_components    component_id (primary key), server, last_status (0: not known),
-//	                             last_at, hold_status (NULL: no hold), hold_since
-//	cachet_updater_decisions     component_id, seq (1 = oldest), decided_at, status;
-//	                             primary key (component_id, seq)
-//	cachet_updater_observations  vantage, component_id, server, observed_at, outcome
-//	                             (answered, timeout, error), status (the probe's alone), detail;
-//	                             primary key (vantage, component_id), index on component_id
-//
-// A NULL time is one not known. Times are DATETIME(6) on MySQL, timestamptz on PostgreSQL and text
-// "2006-01-02 15:04:05.000000" on SQLite; meta values are text (times as
-// RFC 3339). On MySQL the tables are InnoDB, utf8mb4 with a binary
-// collation, and the DSN's parseTime and loc are set by the store.
-//
-// # Migrations
-//
-// Migrate brings the schema to SchemaVersion: it creates what is missing and
-// records each version applied; a database already at that version is only
-// read. A database at a newer version is refused (ErrNewerSchema): upgrade
-// this tool. Two processes migrating at once take turns on a migration lock.
-//
-// # The decision lock
-//
-// Lock lets one run at a time decide and write, whichever vantage it runs on:
-// MySQL GET_LOCK, PostgreSQL a session advisory lock, each on a connection of
-// its own; SQLite an immediate transaction on a companion file,
-// <database>-decisionlock, so that the other probers can still record their
-// observations and the holder's Save commits at once. The lock is the
-// session's: a run that dies releases it with its connection.
+// Prepare creates them. The tables of versions before them (_schema, _meta,
+// _components, _decisions, _observations) are not read: such a database
+// starts with an empty memory, and they can be dropped. Lock is the
+// decision lock: one run at a time decides and writes, whichever vantage it
+// runs on.
 type SQL struct {
-	driver   string
-	prefix   string
-	vantage  string
-	timeout  time.Duration
-	readOnly bool
+	SQLOptions
 	db       *sql.DB
-	redact   func(string) string
-	// lockPath is SQLite's companion lock file; "" for the other drivers.
-	lockPath string
+	lockPath string // SQLite's, beside the database file
 }
 
-var _ Store = (*SQL)(nil)
+// Observation is what one vantage's probe of one server saw.
+type Observation struct {
+	ComponentID int
+	Server      string
+	At          time.Time
+	Outcome     string        // quorum.Answered, quorum.TimedOut or quorum.Failed
+	Status      status.Status // the status from the probe alone, 1–4
+	Detail      string        // for people: "HTTP 200 in 12ms"
+}
+
+// View is one vantage's latest observation of a server.
+type View = quorum.View
+
+// VantageInfo is one vantage for the vantages command.
+type VantageInfo struct {
+	Name       string
+	Last       time.Time // its newest observation
+	Components int       // how many components it observed
+}
+
+// timeLayout keeps times as text that sorts as time does, in every database.
+const timeLayout = "2006-01-02 15:04:05.000000"
 
 var (
-	prefixPattern  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 	vantagePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	outcomePattern = regexp.MustCompile(`^[a-z][a-z_]{0,15}$`)
+	placeholder    = regexp.MustCompile(`\?`)
 )
 
-// CheckVantage reports whether name can name a vantage: 1 to 64 letters,
-// digits, dots, dashes and underscores, starting with a letter or digit.
+// CheckVantage reports whether name can name a vantage.
 func CheckVantage(name string) error {
 	if !vantagePattern.MatchString(name) {
 		return fmt.Errorf("vantage name %q: use 1 to 64 letters, digits, '.', '-' or '_', starting with a letter or digit (such as fra1)", name)
@@ -140,223 +97,372 @@ func CheckVantage(name string) error {
 	return nil
 }
 
-// OpenSQL checks the options, opens a connection pool and connects once
-// (within o.Timeout), so that a database that is down is reported here.
+// OpenSQL connects once, so that a database that is down is reported here.
 func OpenSQL(ctx context.Context, o SQLOptions) (*SQL, error) {
-	s := &SQL{driver: o.Driver, prefix: o.TablePrefix, vantage: o.Vantage, timeout: o.Timeout, readOnly: o.ReadOnly,
-		redact: reports.Redactor(o.Driver, o.DSN)}
-	if s.prefix == "" {
-		s.prefix = DefaultTablePrefix
-	}
-	if err := s.checkOptions(o); err != nil {
-		return nil, err
-	}
-	db, err := s.openDB(o.DSN)
+	o.TablePrefix = cmp.Or(o.TablePrefix, "cachet_updater_")
+	s := &SQL{SQLOptions: o}
+	hint := fmt.Sprintf("check that the %s database is running and reachable, and the DSN", o.Driver)
+	err := s.call(ctx, "connecting to", 0, func(ctx context.Context) (err error) {
+		switch o.Driver {
+		case "mysql":
+			var cfg *mysql.Config
+			if cfg, err = mysql.ParseDSN(o.DSN); err == nil {
+				// Its log would go past the run's; its COMMIT waits without ctx.
+				cfg.Logger, cfg.ReadTimeout = &mysql.NopLogger{}, cmp.Or(cfg.ReadTimeout, o.Timeout)
+				var conn driver.Connector
+				if conn, err = mysql.NewConnector(cfg); err == nil {
+					s.db = sql.OpenDB(conn)
+				}
+			}
+		case "postgres":
+			s.db, err = sql.Open("pgx", o.DSN)
+		case "sqlite":
+			hint = "check that the database file's directory exists and that this user may write there"
+			if o.ReadOnly {
+				hint = "a dry run creates no database file: check the path, or let a real run create it"
+			}
+			s.db, err = sql.Open("sqlite", sqliteDSN(o.DSN, o.Timeout, o.ReadOnly))
+		default:
+			return errors.New("unknown driver: use mysql, postgres or sqlite")
+		}
+		if err == nil {
+			err = s.db.PingContext(ctx)
+		}
+		if err != nil || o.Driver != "sqlite" {
+			return err
+		}
+		err = s.db.QueryRowContext(ctx, `PRAGMA database_list`).Scan(new(int), new(string), &s.lockPath)
+		if err == nil && s.lockPath == "" {
+			hint, err = "give the path of a database file", errors.New("the DSN names an in-memory or temporary database, which is gone when the run ends")
+		}
+		return err
+	})
 	if err != nil {
-		return nil, s.fail("opening", ctx, ctx, err)
+		if s.db != nil {
+			s.db.Close()
+		}
+		return nil, fmt.Errorf("%w; %s", err, hint)
 	}
-	s.db = db
-	// A lock connection and a working one at least; a run needs no more.
-	db.SetMaxOpenConns(4)
-	db.SetMaxIdleConns(2)
-	db.SetConnMaxLifetime(time.Minute)
-	if err := s.connect(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
+	s.lockPath += ".lock" // not the -decisionlock of earlier versions: a SQLite file, mode 0644
 	return s, nil
 }
 
-func (s *SQL) checkOptions(o SQLOptions) error {
-	switch o.Driver {
-	case DriverMySQL, DriverPostgres, DriverSQLite:
-	default:
-		return fmt.Errorf("state database: unknown driver %q: use %q, %q or %q", o.Driver, DriverMySQL, DriverPostgres, DriverSQLite)
-	}
-	if strings.TrimSpace(o.DSN) == "" {
-		return fmt.Errorf("%s: the DSN is empty", s)
-	}
-	if o.Timeout <= 0 {
-		return fmt.Errorf("%s: the timeout must be longer than 0, not %s", s, o.Timeout)
-	}
-	if !prefixPattern.MatchString(s.prefix) {
-		return fmt.Errorf("%s: table prefix %q: use up to 32 lower-case letters, digits and '_', starting with a letter", s, s.prefix)
-	}
-	if o.Vantage != "" {
-		if err := CheckVantage(o.Vantage); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
-		}
-	}
-	return nil
-}
-
-// openDB opens the pool with what the store relies on: times read as UTC
-// time.Time on MySQL, a name for the session on PostgreSQL, a busy timeout
-// and immediate write transactions on SQLite.
-func (s *SQL) openDB(dsn string) (*sql.DB, error) {
-	switch s.driver {
-	case DriverMySQL:
-		cfg, err := mysql.ParseDSN(dsn)
-		if err != nil {
-			return nil, err
-		}
-		cfg.ParseTime, cfg.Loc = true, time.UTC
-		if cfg.ReadTimeout == 0 {
-			cfg.ReadTimeout = s.timeout // the driver's COMMIT waits for its answer without ctx
-		}
-		// The driver's own log goes to stderr, past the run's logger; what
-		// it would say comes back as the error this store reports.
-		cfg.Logger = &mysql.NopLogger{}
-		conn, err := mysql.NewConnector(cfg)
-		if err != nil {
-			return nil, err
-		}
-		return sql.OpenDB(conn), nil
-	case DriverPostgres:
-		cfg, err := pgx.ParseConfig(dsn)
-		if err != nil {
-			return nil, err
-		}
-		if _, set := cfg.RuntimeParams["application_name"]; !set {
-			name := "cachet-updater"
-			if s.vantage != "" {
-				name += " " + s.vantage
-			}
-			cfg.RuntimeParams["application_name"] = name
-		}
-		return stdlib.OpenDB(*cfg), nil
-	default:
-		return sql.Open("sqlite", sqliteDSN(dsn, s.timeout, s.readOnly))
-	}
-}
-
-// sqliteDSN adds a busy timeout (writers from other processes wait for
-// each other instead of failing) and immediate write transactions (two
-// writers never deadlock upgrading a read lock), unless the DSN sets them;
-// readOnly opens the file read-only, as a file: URI (SQLite ignores mode
-// on a plain name and would create a missing file).
+// sqliteDSN adds a busy timeout (writers of other processes wait for each
+// other) and immediate write transactions (two writers never deadlock),
+// unless the DSN sets them; readOnly opens the file read-only, as a file:
+// URI (SQLite ignores mode on a plain name, and would create the file).
 func sqliteDSN(dsn string, timeout time.Duration, readOnly bool) string {
 	base, query, _ := strings.Cut(dsn, "?")
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return dsn // the driver names the problem
 	}
-	var add []string
 	if readOnly {
-		if !strings.HasPrefix(base, "file:") {
-			base = "file:" + (&url.URL{Path: base}).EscapedPath()
-		}
-		add = append(add, "mode=ro")
+		q.Set("mode", "ro")
+	}
+	if readOnly && !strings.HasPrefix(base, "file:") {
+		base = "file:" + (&url.URL{Path: base}).EscapedPath()
 	}
 	if !q.Has("_busy_timeout") && !q.Has("_timeout") {
-		add = append(add, "_busy_timeout="+strconv.FormatInt(timeout.Milliseconds(), 10))
+		q.Set("_busy_timeout", strconv.FormatInt(timeout.Milliseconds(), 10))
 	}
-	if !q.Has("_txlock") {
-		add = append(add, "_txlock=immediate")
-	}
-	if len(add) == 0 {
-		return dsn
-	}
-	if query != "" {
-		add = append([]string{query}, add...)
-	}
-	return base + "?" + strings.Join(add, "&")
+	q.Set("_txlock", cmp.Or(q.Get("_txlock"), "immediate"))
+	return base + "?" + q.Encode()
 }
 
-// connect pings the database; for SQLite it also finds the file, which the
-// lock's companion file is named after.
-func (s *SQL) connect(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	if err := s.db.PingContext(cctx); err != nil {
-		return s.fail("connecting to", ctx, cctx, err)
-	}
-	if s.driver != DriverSQLite {
+func (s *SQL) String() string { return "state database (" + s.Driver + ")" }
+
+// Close closes the connections.
+func (s *SQL) Close() error { return s.db.Close() }
+
+// Prepare creates the tables; a read-only store only checks they are there.
+func (s *SQL) Prepare(ctx context.Context) error {
+	return s.call(ctx, "preparing", 0, func(ctx context.Context) error {
+		if s.ReadOnly && s.tables(ctx) != nil {
+			return errors.New("it has no tables yet: a dry run creates none, a real run does")
+		} else if s.ReadOnly {
+			return nil
+		}
+		text, opts := "TEXT", ""
+		if s.Driver == "mysql" {
+			text, opts = "LONGTEXT", " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+		}
+		for _, ddl := range []string{
+			`CREATE TABLE IF NOT EXISTS {p}state (id INTEGER NOT NULL PRIMARY KEY, document ` + text + ` NOT NULL)`,
+			`CREATE TABLE IF NOT EXISTS {p}views (vantage VARCHAR(64) NOT NULL, component_id BIGINT NOT NULL,
+	server TEXT NOT NULL, observed_at VARCHAR(32) NOT NULL, outcome VARCHAR(16) NOT NULL,
+	status SMALLINT NOT NULL CHECK (status BETWEEN 1 AND 4), detail TEXT NOT NULL, PRIMARY KEY (vantage, component_id))`,
+		} {
+			// PostgreSQL may refuse one of two creating a table at once; the
+			// second try finds it there.
+			if _, err := s.db.ExecContext(ctx, s.q(ddl)+opts); err != nil {
+				if _, err := s.db.ExecContext(ctx, s.q(ddl)+opts); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
-	}
-	var seq int
-	var name, file string
-	if err := s.db.QueryRowContext(cctx, `PRAGMA database_list`).Scan(&seq, &name, &file); err != nil {
-		return s.fail("connecting to", ctx, cctx, err)
-	}
-	if file == "" {
-		return fmt.Errorf("%s: the DSN names an in-memory or temporary database, which is gone when the run ends: give the path of a database file", s)
-	}
-	s.lockPath = file + "-decisionlock"
-	return nil
+	})
 }
 
-// String names the store for messages: "state database (mysql)".
-func (s *SQL) String() string { return fmt.Sprintf("state database (%s)", s.driver) }
+func (s *SQL) tables(ctx context.Context) error {
+	return s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM {p}state`)).Scan(new(int))
+}
 
-// Close closes the connection pool.
-func (s *SQL) Close() error {
-	if err := s.db.Close(); err != nil {
-		return s.fail("closing", context.Background(), context.Background(), err)
+// Load reads the state; no row yet is the first run. A document that is not
+// valid (a person edited it) is an error with a nil state.
+func (s *SQL) Load(ctx context.Context) (*State, error) {
+	doc := `{"version": 1}` // no row yet: the first run
+	err := s.call(ctx, "loading", 0, func(ctx context.Context) error {
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT document FROM {p}state WHERE id = 1`)).Scan(&doc); !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil
-}
-
-// table returns the full name of one of the store's tables.
-func (s *SQL) table(name string) string { return s.prefix + name }
-
-// call returns the context for one call: ctx bounded by the timeout.
-func (s *SQL) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.timeout)
-}
-
-// sqlError carries a message with the secrets scrubbed (the driver's error
-// is no longer reachable) and the kinds a caller may test with errors.Is.
-type sqlError struct {
-	msg   string
-	kinds []error
-}
-
-func (e *sqlError) Error() string   { return e.msg }
-func (e *sqlError) Unwrap() []error { return e.kinds }
-
-// fail returns err, from a call that ran with cctx inside ctx, as an error
-// naming what failed and the store, with the DSN and passwords scrubbed and
-// a hint for the usual causes.
-func (s *SQL) fail(op string, ctx, cctx context.Context, err error) error {
-	e := &sqlError{msg: fmt.Sprintf("%s %s: %s", op, s, s.redact(err.Error()))}
-	switch {
-	case ctx.Err() != nil:
-		e.kinds = append(e.kinds, ctx.Err())
-	case errors.Is(cctx.Err(), context.DeadlineExceeded):
-		e.msg += fmt.Sprintf(" (ran past the timeout of %s; is the database overloaded or unreachable?)", s.timeout)
-		e.kinds = append(e.kinds, context.DeadlineExceeded)
-	case unavailable(err) && s.driver == DriverSQLite && s.readOnly:
-		e.msg += "; a dry run creates no database file: check the path, or let a real run create it"
-		e.kinds = append(e.kinds, ErrUnavailable)
-	case unavailable(err) && s.driver == DriverSQLite:
-		e.msg += "; check that the database file's directory exists and that this user may write there"
-		e.kinds = append(e.kinds, ErrUnavailable)
-	case unavailable(err):
-		e.msg += fmt.Sprintf("; check that the %s database is running and reachable, and the DSN", s.driver)
-		e.kinds = append(e.kinds, ErrUnavailable)
+	st, _, err := decode([]byte(doc))
+	if err != nil && !errors.Is(err, ErrNewerVersion) {
+		err = fmt.Errorf("%w; fix or delete that row", err)
 	}
-	for _, k := range []error{ErrLockBusy, ErrNewerSchema, ErrUnavailable, ErrInDoubt} {
-		if errors.Is(err, k) {
-			e.kinds = append(e.kinds, k)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: table %sstate: %w", s, s.TablePrefix, err)
+	}
+	return st, nil
+}
+
+// Save replaces the saved state with st, in one transaction.
+func (s *SQL) Save(ctx context.Context, st *State) error {
+	data, err := encode(st, document{SavedBy: s.Vantage, SavedAt: time.Now().UTC()})
+	if err != nil || s.ReadOnly {
+		return fmt.Errorf("saving %s: %w (not written)", s, cmp.Or(err, errReadOnly))
+	}
+	return saved(s.write(ctx, "saving", []any{`DELETE FROM {p}state`}, []any{`INSERT INTO {p}state (id, document) VALUES (1, ?)`, string(data)}))
+}
+
+// Observe records vantage's observations, replacing its earlier ones of the
+// same components. It needs no lock: each vantage writes its own rows.
+func (s *SQL) Observe(ctx context.Context, vantage string, obs []Observation) error {
+	if err := CheckVantage(vantage); err != nil {
+		return fmt.Errorf("recording observations in %s: %w", s, err)
+	}
+	upsert := " ON CONFLICT (vantage, component_id) DO UPDATE SET server = excluded.server, observed_at = excluded.observed_at, outcome = excluded.outcome, status = excluded.status, detail = excluded.detail"
+	if s.Driver == "mysql" {
+		upsert = " ON DUPLICATE KEY UPDATE server = VALUES(server), observed_at = VALUES(observed_at), outcome = VALUES(outcome), status = VALUES(status), detail = VALUES(detail)"
+	}
+	var stmts [][]any // a few hundred rows each
+	for batch := range slices.Chunk(obs, 500) {
+		stmt := []any{"INSERT INTO {p}views (vantage, component_id, server, observed_at, outcome, status, detail) VALUES " +
+			strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(batch)-1) + "(?, ?, ?, ?, ?, ?, ?)" + upsert}
+		for _, o := range batch {
+			if o.ComponentID < 1 || o.Status < status.Operational || o.Status > status.MajorOutage || o.At.IsZero() || !outcomePattern.MatchString(o.Outcome) {
+				return fmt.Errorf("recording observations in %s: component %d (%s): want a positive id, a status 1-4, a time and an outcome such as %s, not %d, %s, %q (nothing recorded)",
+					s, o.ComponentID, o.Server, quorum.Answered, o.Status, o.At, o.Outcome)
+			}
+			stmt = append(stmt, vantage, o.ComponentID, o.Server, o.At.UTC().Format(timeLayout), o.Outcome, int(o.Status), o.Detail)
+		}
+		stmts = append(stmts, stmt)
+	}
+	return s.write(ctx, "recording observations in", stmts...)
+}
+
+// Views returns every vantage's latest observation of each of the
+// components ids, in vantage order, with its time as recorded: freshness
+// (and a clock that is ahead) is quorum's rule.
+func (s *SQL) Views(ctx context.Context, ids []int) (map[int][]View, error) {
+	all, err := s.observations(ctx, "reading observations from")
+	views := make(map[int][]View, len(ids))
+	for _, id := range ids {
+		if len(all[id]) > 0 {
+			views[id] = all[id]
 		}
 	}
-	return e
+	return views, err
 }
 
-// unavailable reports whether err means the database could not be reached
-// or the connection broke, rather than a statement failing.
-func unavailable(err error) bool {
-	var opErr *net.OpError
-	var connErr *pgconn.ConnectError
-	var liteErr *sqlite.Error
-	switch {
-	case errors.As(err, &opErr), errors.As(err, &connErr),
-		errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return true
-	case errors.As(err, &liteErr):
-		return liteErr.Code()&0xff == sqlite3.SQLITE_CANTOPEN
+// Vantages lists the vantages that recorded observations, by name.
+func (s *SQL) Vantages(ctx context.Context) ([]VantageInfo, error) {
+	all, err := s.observations(ctx, "listing the vantages in")
+	by := map[string]VantageInfo{}
+	for _, vs := range all {
+		for _, v := range vs {
+			info := by[v.Vantage]
+			if info.Name, info.Components = v.Vantage, info.Components+1; v.At.After(info.Last) {
+				info.Last = v.At
+			}
+			by[v.Vantage] = info
+		}
 	}
-	return false
+	return slices.SortedFunc(maps.Values(by), func(a, b VantageInfo) int { return strings.Compare(a.Name, b.Name) }), err
 }
+
+// observations reads every row, by component id, in vantage order.
+func (s *SQL) observations(ctx context.Context, op string) (map[int][]View, error) {
+	all := map[int][]View{}
+	return all, s.call(ctx, op, 0, func(ctx context.Context) error {
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT component_id, vantage, observed_at, status, outcome, detail FROM {p}views`))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int
+			var v View
+			var at string
+			if err := rows.Scan(&id, &v.Vantage, &at, &v.Status, &v.Outcome, &v.Detail); err != nil {
+				return err
+			}
+			if v.At, err = time.Parse(timeLayout, at); err != nil {
+				return fmt.Errorf("component %d: %w", id, err)
+			}
+			// Any program may write these rows: their texts are foreign.
+			v.Vantage, v.Outcome, v.Detail = foreign.Text(v.Vantage), foreign.Text(v.Outcome), foreign.Text(v.Detail)
+			i, _ := slices.BinarySearchFunc(all[id], v.Vantage, func(a View, b string) int { return strings.Compare(a.Vantage, b) })
+			all[id] = slices.Insert(all[id], i, v)
+		}
+		return rows.Err()
+	})
+}
+
+// write runs statements (each a query and its arguments) in one
+// transaction, committed unless ctx ended first: nothing half-written. A
+// commit that got no answer wraps bounded.ErrInDoubt: it may have landed.
+func (s *SQL) write(ctx context.Context, op string, stmts ...[]any) error {
+	if s.ReadOnly {
+		return fmt.Errorf("%s %s: %w", op, s, errReadOnly)
+	}
+	return s.call(ctx, op, 0, func(ctx context.Context) error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for _, st := range stmts {
+			if _, err = tx.ExecContext(ctx, s.q(st[0].(string)), st[1:]...); err != nil {
+				break
+			}
+		}
+		if err = cmp.Or(err, ctx.Err()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err = tx.Commit(); err != nil && !answered(err) {
+			err = fmt.Errorf("the commit got no answer: %w (%w)", bounded.ErrInDoubt, err)
+		}
+		return err
+	})
+}
+
+// answered reports whether err is the database's own answer, not the lack
+// of one.
+func answered(err error) bool {
+	_, my := errors.AsType[*mysql.MySQLError](err)
+	_, pg := errors.AsType[*pgconn.PgError](err)
+	_, lite := errors.AsType[*sqlite.Error](err)
+	return my || pg || lite
+}
+
+// q puts the table prefix for {p} and, for PostgreSQL, numbers the ?s.
+func (s *SQL) q(query string) string {
+	query, n := strings.ReplaceAll(query, "{p}", s.TablePrefix), 0
+	if s.Driver != "postgres" {
+		return query
+	}
+	return placeholder.ReplaceAllStringFunc(query, func(string) string { n++; return "$" + strconv.Itoa(n) })
+}
+
+// Lock takes the decision lock, waiting at most wait for another run to
+// release it (then an error wrapping ErrLockBusy), and returns its release.
+// The lock is a session's, on a connection of its own: a run that dies
+// releases it. MySQL: GET_LOCK('<prefix>decide@<database>'); PostgreSQL:
+// an advisory lock on a hash of the schema and prefix; SQLite: flock(2) on
+// <database file>.lock, so the database stays free for the others.
+func (s *SQL) Lock(ctx context.Context, wait time.Duration) (func(), error) {
+	var release func()
+	err := s.call(ctx, "taking the decision lock in", wait, func(ctx context.Context) error {
+		try := func() error {
+			l, err := LockFile(s.lockPath)
+			release = func() { l.Release() }
+			return err
+		}
+		if s.Driver != "sqlite" {
+			conn, err := s.db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			// Closed, not pooled: a session that may hold the lock serves no one else.
+			release = func() { conn.Raw(func(any) error { return driver.ErrBadConn }); conn.Close() }
+			query := map[string]string{"mysql": `SELECT GET_LOCK(LEFT(CONCAT(?, DATABASE()), 64), 0) = 1`,
+				"postgres": `SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1))`}[s.Driver]
+			try = func() error {
+				got := false
+				if err := conn.QueryRowContext(ctx, query, s.TablePrefix+"decide@").Scan(&got); err != nil || got {
+					return err
+				}
+				return ErrLockBusy
+			}
+		}
+		for deadline := time.Now().Add(wait); ; {
+			switch err := try(); {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case !errors.Is(err, ErrLockBusy):
+				return err
+			case time.Now().After(deadline):
+				return fmt.Errorf("%w (waited %s)", ErrLockBusy, wait)
+			}
+			time.Sleep(min(time.Until(deadline), 100*time.Millisecond))
+		}
+	})
+	if err != nil {
+		if release != nil {
+			release()
+		}
+		return nil, err
+	}
+	return sync.OnceFunc(release), nil
+}
+
+// Health is what Check found.
+type Health struct {
+	Tables   bool // a run has created the tables
+	LockBusy bool // another run holds the decision lock now (not a fault)
+}
+
+// Check looks for the tables and takes and releases the decision lock at
+// once; it changes nothing.
+func (s *SQL) Check(ctx context.Context) (Health, error) {
+	h := Health{Tables: s.call(ctx, "", 0, s.tables) == nil}
+	unlock, err := s.Lock(ctx, 0)
+	if h.LockBusy = errors.Is(err, ErrLockBusy); err == nil {
+		unlock()
+	} else if !h.LockBusy {
+		return h, err
+	}
+	return h, nil
+}
+
+// call runs fn within the timeout (plus wait) and names what failed, with
+// the DSN's secrets taken out of the driver's message.
+func (s *SQL) call(ctx context.Context, op string, wait time.Duration, fn func(context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, s.Timeout+wait)
+	defer cancel()
+	err := fn(cctx)
+	if err == nil {
+		return nil
+	}
+	msg := fmt.Sprintf("%s %s: %s", op, s, reports.Redactor(s.Driver, s.DSN)(err.Error()))
+	if ctx.Err() == nil && cctx.Err() != nil {
+		msg += fmt.Sprintf(" (ran past the timeout of %s: is the database overloaded or unreachable?)", s.Timeout)
+	}
+	return &sqlError{msg, errors.Join(err, cctx.Err())}
+}
+
+// sqlError is a message with the secrets taken out.
+type sqlError struct {
+	msg string
+	err error
+}
+
+func (e *sqlError) Error() string { return e.msg }
+func (e *sqlError) Unwrap() error { return e.err }
