@@ -20,7 +20,7 @@ type inputs struct {
 	counts     map[string]int
 	sourceErr  error
 	components []cachet.Component
-	short      *cachet.IncompleteListError // the listing ended short: components holds what was listed
+	short      error // the listing ended short (cachet.ErrIncomplete): components holds what was listed
 	cachetErr  error
 	schedules  []cachet.Schedule // Cachet's maintenance in progress
 }
@@ -60,8 +60,8 @@ func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Se
 // Schedules that cannot be read are logged and count as none.
 func (in *inputs) listComponents(ctx context.Context, d Deps, schedules bool) {
 	in.components, in.cachetErr = d.Cachet.Components(ctx)
-	if errors.As(in.cachetErr, &in.short) {
-		in.cachetErr = nil // what was listed is right; plan says what is missing
+	if errors.Is(in.cachetErr, cachet.ErrIncomplete) {
+		in.short, in.cachetErr = in.cachetErr, nil // what was listed is right; plan says what is missing
 	}
 	if in.cachetErr != nil {
 		in.cachetErr = fmt.Errorf("reading components from Cachet: %w", in.cachetErr)

@@ -111,7 +111,7 @@ func proveToken(ctx context.Context, d Deps, sum *Summary, st *state.State, now 
 		return
 	}
 	err := d.Cachet.VerifyToken(ctx)
-	var apiErr *cachet.APIError
+	var apiErr *cachet.Error
 	switch {
 	case err == nil:
 		st.TokenProvedAt = now

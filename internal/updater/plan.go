@@ -28,7 +28,7 @@ type memory struct {
 // row: what the rules (guard, hand-set holds, confirmation) publish, and
 // whether that is a write. short, when not nil, says the listing ended
 // before Cachet's own count: a component missing from it may exist.
-func plan(rows []Row, components []cachet.Component, short *cachet.IncompleteListError, cachetErr error, m memory) {
+func plan(rows []Row, components []cachet.Component, short error, cachetErr error, m memory) {
 	byID := make(map[int]cachet.Component, len(components))
 	for _, c := range components {
 		byID[c.ID] = c
@@ -133,7 +133,7 @@ func apply(ctx context.Context, d Deps, rows []Row, dryRun bool, cc config.Cache
 			r.Action = Interrupted
 			return
 		}
-		_, err := d.Cachet.SetStatus(ctx, r.Server.ComponentID, r.Publish, r.Enabled)
+		err := d.Cachet.SetStatus(ctx, r.Server.ComponentID, r.Publish, r.Enabled)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			r.Action = Interrupted // the run ended first; the next run reads Cachet again

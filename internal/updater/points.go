@@ -31,7 +31,7 @@ func point(ctx context.Context, d Deps, r *Row, metricID int, value float64, wha
 		r.Notes = append(r.Notes, fmt.Sprintf("would post %s %g to metric %d", what, value, metricID))
 		return
 	}
-	if _, err := d.Cachet.AddMetricPoint(ctx, metricID, value, at); err != nil {
+	if err := d.Cachet.AddMetricPoint(ctx, metricID, value, at); err != nil {
 		r.Problems = append(r.Problems, fmt.Errorf("server %q: posting its %s to metric %d: %w", r.Server.Name, what, metricID, err))
 		d.Log.Error().Err(err).Str("server", r.Server.Name).Int("metric", metricID).Msg("metric point failed")
 		return

@@ -135,7 +135,7 @@ func TestPlan(t *testing.T) {
 		{Server: config.Server{Name: "listed", ComponentID: 1}, Decision: status.Decision{Status: status.MajorOutage}},
 		{Server: config.Server{Name: "beyond", ComponentID: 7}, Decision: status.Decision{Status: status.MajorOutage}},
 	}
-	plan(rows3, comps[:1], &cachet.IncompleteListError{Listed: 1, Total: 3}, nil, noMemory())
+	plan(rows3, comps[:1], fmt.Errorf("Cachet listed 1 of 3 components: %w", cachet.ErrIncomplete), nil, noMemory())
 	if rows3[0].Action != WouldUpdate || rows3[1].Action != NotWritten {
 		t.Errorf("short listing: actions %q, %q", rows3[0].Action, rows3[1].Action)
 	}
