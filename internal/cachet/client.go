@@ -68,7 +68,7 @@ type Options struct {
 
 // String keeps the token out of printed options.
 func (o Options) String() string {
-	return fmt.Sprintf("cachet.Options{BaseURL:%s API:%q Token:%s Retries:%d}", redactURL(o.BaseURL), o.API, redact(o.Token), o.Retries)
+	return fmt.Sprintf("cachet.Options{BaseURL:%s API:%q Retries:%d}", redactURL(o.BaseURL), o.API, o.Retries)
 }
 
 // GoString keeps the token out of %#v.
@@ -105,15 +105,9 @@ func New(o Options) (*Client, error) {
 	}
 	c := &Client{base: base, token: o.Token, redact: newSecret(o.Token), ua: cmp.Or(o.UserAgent, "cachet-updater"), retries: o.Retries,
 		backoff: cmp.Or(o.MinBackoff, 500*time.Millisecond), zone: cmp.Or(o.TimeZone, time.UTC), sent: map[string]int64{}}
-	switch api := strings.ToLower(strings.TrimSpace(o.API)); api {
-	case "", APIAuto:
-		c.api = APIv3
-		if strings.HasSuffix(base.Path, "/api/v1") {
-			c.api = APIv2
-		}
-	case APIv2, APIv3:
-		c.api = api
-	default:
+	if c.api = strings.ToLower(strings.TrimSpace(o.API)); c.api == "" || c.api == APIAuto {
+		c.api = map[bool]string{true: APIv2, false: APIv3}[strings.HasSuffix(base.Path, "/api/v1")]
+	} else if c.api != APIv2 && c.api != APIv3 {
 		return nil, fmt.Errorf("cachet: unknown API %q: want %s, %s or %s", o.API, APIAuto, APIv2, APIv3)
 	}
 	hc := *o.HTTPClient
@@ -136,18 +130,11 @@ func (c *Client) API() string { return c.api }
 
 // String describes the client without its token.
 func (c *Client) String() string {
-	return fmt.Sprintf("cachet.Client{BaseURL:%s API:%s Token:%s}", c.base.Redacted(), c.api, redact(c.token))
+	return fmt.Sprintf("cachet.Client{BaseURL:%s API:%s}", c.base.Redacted(), c.api)
 }
 
 // GoString keeps the token out of %#v.
 func (c *Client) GoString() string { return c.String() }
-
-func redact(token string) string {
-	if token == "" {
-		return `""`
-	}
-	return redacted
-}
 
 func redactURL(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
@@ -167,14 +154,12 @@ func (c *Client) RequestsByMethod() map[string]int64 {
 // Requests returns how many requests the client sent: reads are GET and
 // HEAD, writes the others.
 func (c *Client) Requests() (reads, writes int64) {
-	for m, n := range c.RequestsByMethod() {
-		if isRead(m) {
-			reads += n
-		} else {
-			writes += n
-		}
+	byMethod := c.RequestsByMethod()
+	for _, n := range byMethod {
+		writes += n
 	}
-	return reads, writes
+	reads = byMethod[http.MethodGet] + byMethod[http.MethodHead]
+	return reads, writes - reads
 }
 
 func isRead(method string) bool { return method == http.MethodGet || method == http.MethodHead }
@@ -343,19 +328,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// retryAfter is the wait a 429 or 503 asks for, at most a minute, or -1.
+// retryAfter is the wait in seconds a 429 or 503 asks for (Laravel's
+// throttle sends seconds), at most a minute, or -1.
 func retryAfter(resp *http.Response) time.Duration {
-	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
-	if (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) || v == "" {
+	secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After")))
+	if err != nil || secs < 0 || resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
 		return -1
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
-		return time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(time.Until(t), 0), maxRetryAfter)
-	}
-	return -1
+	return min(time.Duration(secs)*time.Second, maxRetryAfter)
 }
 
 // runEnded says that the caller's context ended; errors.Is finds both its

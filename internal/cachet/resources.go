@@ -223,10 +223,7 @@ func (c *Client) VerifyToken(ctx context.Context) error {
 	case c.api == APIv3 && e.StatusCode == http.StatusForbidden:
 		return nil
 	case e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden:
-		how := "it must belong to a Cachet user"
-		if c.api == APIv3 {
-			how = "Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer"
-		}
+		how := map[bool]string{false: "it must belong to a Cachet user", true: "Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer"}[c.api == APIv3]
 		return fmt.Errorf("cachet API token rejected (check the configured token; %s): %w", how, err)
 	}
 	return err
@@ -237,9 +234,7 @@ type IncidentStatus int
 
 // Incident statuses.
 const (
-	IncidentUnknown       IncidentStatus = 0 // 2.x: scheduled (legacy); 3.x: reported
 	IncidentInvestigating IncidentStatus = 1
-	IncidentIdentified    IncidentStatus = 2
 	IncidentWatching      IncidentStatus = 3
 	IncidentFixed         IncidentStatus = 4
 )
@@ -508,12 +503,11 @@ func (c *Client) Schedules(ctx context.Context) ([]Schedule, error) {
 	for _, s := range all {
 		if c.api == APIv3 {
 			s.ScheduledAt, s.CompletedAt = wallIn(s.ScheduledAt, c.zone), wallIn(s.CompletedAt, c.zone)
-		} else if d := s.CompletedAt.Sub(now); d.Abs() < 5*time.Minute { // the clocks may differ
+		} else if s.CompletedAt.Sub(now).Abs() < 5*time.Minute { // the clocks may differ
 			s.CompletedAt = time.Time{}
 		}
-		started := s.status == 1 || !s.ScheduledAt.IsZero() && !s.ScheduledAt.After(now)
-		ended := !s.CompletedAt.IsZero() && s.CompletedAt.Before(now)
-		if c.api == APIv3 && s.status == 1 || c.api == APIv2 && s.status != 2 && started && !ended {
+		on := s.status != 2 && (s.status == 1 || !s.ScheduledAt.IsZero() && !s.ScheduledAt.After(now)) && (s.CompletedAt.IsZero() || !s.CompletedAt.Before(now))
+		if c.api == APIv3 && s.status == 1 || c.api == APIv2 && on {
 			out = append(out, s)
 		}
 	}

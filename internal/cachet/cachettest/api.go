@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ type req struct {
 	s           *Server
 	w           http.ResponseWriter
 	r           *http.Request
+	query       url.Values
 	in          map[string]any // the JSON body; Laravel takes one it cannot parse as none
 	auth, write bool
 }
@@ -103,7 +105,7 @@ func (q *req) res(typ string, attrs map[string]any, rel string, ids ...int) any 
 		return attrs
 	}
 	doc := map[string]any{"id": strconv.Itoa(attrs["id"].(int)), "type": typ, "attributes": attrs}
-	if rel != "" && slices.Contains(strings.Split(q.r.URL.Query().Get("include"), ","), rel) {
+	if rel != "" && slices.Contains(strings.Split(q.query.Get("include"), ","), rel) {
 		var data []any
 		for _, id := range ids {
 			data = append(data, map[string]any{"type": rel, "id": strconv.Itoa(id)})
@@ -126,14 +128,13 @@ func (q *req) one(created bool, v any) bool {
 // with meta.pagination (per_page 20 unless asked, no maximum), 3.x with
 // links.next, which keeps only page (per_page 15, at most 100).
 func (q *req) page(n int, item func(i int) any) {
-	query := q.r.URL.Query()
-	per, err := strconv.Atoi(query.Get("per_page"))
+	per, err := strconv.Atoi(q.query.Get("per_page"))
 	if err != nil || per < 1 {
 		per = map[bool]int{false: 20, true: 15}[q.v3()]
 	} else if q.v3() {
 		per = min(per, 100)
 	}
-	p, _ := strconv.Atoi(query.Get("page"))
+	p, _ := strconv.Atoi(q.query.Get("page"))
 	p = max(p, 1)
 	data := []any{}
 	for i := (p - 1) * per; i < min(p*per, n); i++ {
@@ -251,7 +252,7 @@ func (s *Server) components(q *req, c *Component) {
 	if q.r.Method == http.MethodGet && c == nil {
 		var ids []int
 		for _, id := range s.sortedComps() {
-			if c := s.comps[id]; (c.Enabled || q.auth) && (!q.v3() || c.Enabled == (q.r.URL.Query().Get("filter[enabled]") != "0")) {
+			if c := s.comps[id]; (c.Enabled || q.auth) && (!q.v3() || c.Enabled == (q.query.Get("filter[enabled]") != "0")) {
 				ids = append(ids, id)
 			}
 		}
@@ -316,7 +317,7 @@ func (s *Server) incident(q *req, in *Incident) any {
 // Binput cleans the message (2.4: not on POST); it sets a component named
 // with a status, which 2.4 mails for. 3.x keeps what a PUT leaves out.
 func (s *Server) incidentsAPI(q *req, in *Incident) {
-	query := q.r.URL.Query()
+	query := q.query
 	if q.r.Method == http.MethodGet && in != nil {
 		q.one(false, s.incident(q, in))
 		return

@@ -226,8 +226,7 @@ func (s *Server) Close() {
 
 // Add adds or replaces a component; an ID <= 0 gets the next free one.
 func (s *Server) Add(c Component) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	s.add(c)
 }
 
@@ -241,31 +240,15 @@ func (s *Server) add(c Component) *Component {
 
 // AddGroup adds or replaces a component group.
 func (s *Server) AddGroup(id int, name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	s.groups[id] = name
 }
 
 // Component returns the stored component with id.
-func (s *Server) Component(id int) (Component, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c, ok := s.comps[id]; ok {
-		return *c, true
-	}
-	return Component{}, false
-}
+func (s *Server) Component(id int) (Component, bool) { return one(s, s.comps, id) }
 
 // Components returns every stored component, by id.
-func (s *Server) Components() []Component {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Component
-	for _, id := range s.sortedComps() {
-		out = append(out, *s.comps[id])
-	}
-	return out
-}
+func (s *Server) Components() []Component { return all(s, s.comps) }
 
 // sortedComps is the component ids in order, cached: a large fleet lists
 // many pages.
@@ -279,8 +262,7 @@ func (s *Server) sortedComps() []int {
 // SetStatusValue makes the fake send v as component id's status, whatever
 // it stores, as a broken install might (e.g. "abc"); nil stops it.
 func (s *Server) SetStatusValue(id int, v any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	s.statusValues[id] = v
 	if v == nil {
 		delete(s.statusValues, id)
@@ -290,8 +272,7 @@ func (s *Server) SetStatusValue(id int, v any) {
 // SetAbilities sets the 3.x token's abilities, e.g. "components.manage";
 // "*", the default, is every one.
 func (s *Server) SetAbilities(abilities ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	s.abilities = map[string]bool{}
 	for _, a := range abilities {
 		s.abilities[a] = true
@@ -301,8 +282,7 @@ func (s *Server) SetAbilities(abilities ...string) {
 // AddIncident adds or replaces an incident, as a person would in the
 // dashboard, and returns its id; an ID <= 0 gets a new one.
 func (s *Server) AddIncident(in Incident) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	in.ID = s.newID(in.ID)
 	s.incidents[in.ID] = &in
 	return in.ID
@@ -319,44 +299,25 @@ func (s *Server) newID(id int) int {
 
 // RemoveIncident deletes an incident, as a person would.
 func (s *Server) RemoveIncident(id int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	delete(s.incidents, id)
 }
 
 // Incidents returns the stored incidents, by id.
-func (s *Server) Incidents() []Incident {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Incident
-	for _, id := range slices.Sorted(maps.Keys(s.incidents)) {
-		out = append(out, *s.incidents[id])
-	}
-	return out
-}
+func (s *Server) Incidents() []Incident { return all(s, s.incidents) }
 
 // Incident returns the stored incident with id.
-func (s *Server) Incident(id int) (Incident, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if in, ok := s.incidents[id]; ok {
-		return *in, true
-	}
-	return Incident{}, false
-}
+func (s *Server) Incident(id int) (Incident, bool) { return one(s, s.incidents, id) }
 
 // IncidentUpdates returns an incident's updates, oldest first.
 func (s *Server) IncidentUpdates(incidentID int) []IncidentUpdate {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.DeleteFunc(slices.Clone(s.updates), func(u IncidentUpdate) bool { return u.IncidentID != incidentID })
+	return where(s, &s.updates, func(u IncidentUpdate) bool { return u.IncidentID == incidentID })
 }
 
 // AddMetric adds or replaces a metric and returns its id; an ID <= 0 gets
 // a new one.
 func (s *Server) AddMetric(m Metric) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	m.ID, m.Threshold = s.newID(m.ID), max(m.Threshold, 0)
 	if m.Threshold == 0 {
 		m.Threshold = 5
@@ -367,16 +328,13 @@ func (s *Server) AddMetric(m Metric) int {
 
 // Points returns a metric's points, oldest first.
 func (s *Server) Points(metricID int) []Point {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.DeleteFunc(slices.Clone(s.points), func(p Point) bool { return p.MetricID != metricID })
+	return where(s, &s.points, func(p Point) bool { return p.MetricID == metricID })
 }
 
 // AddSchedule adds or replaces a schedule and returns its id; an ID <= 0
 // gets a new one.
 func (s *Server) AddSchedule(sc Schedule) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	sc.ID, sc.ComponentIDs = s.newID(sc.ID), slices.Clone(sc.ComponentIDs)
 	s.schedules[sc.ID] = &sc
 	return sc.ID
@@ -385,16 +343,14 @@ func (s *Server) AddSchedule(sc Schedule) int {
 // Mails returns how many mailings Cachet would have sent each subscriber
 // so far, by kind (MailComponent, ...).
 func (s *Server) Mails() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	return maps.Clone(s.mails)
 }
 
 // Shown returns what visitors see of component id, in the mode's numbers:
 // on 3.x latest_status, on 2.x the status.
 func (s *Server) Shown(id int) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	if c, ok := s.comps[id]; ok {
 		return s.latest(c)
 	}
@@ -414,9 +370,9 @@ func (s *Server) latest(c *Component) int {
 			latest = 6
 		}
 	}
-	severity := map[int]int{4: 5, 3: 4, 2: 3, 6: 2, 5: 1}
+	severity := func(v int) int { return strings.IndexByte("156234", byte('0'+v)) } // least first
 	for _, in := range s.incidents {
-		if in.Status != 4 && in.Visible && in.ComponentID == c.ID && severity[in.ComponentStatus] > severity[latest] {
+		if in.Status != 4 && in.Visible && in.ComponentID == c.ID && severity(in.ComponentStatus) > severity(latest) {
 			latest = in.ComponentStatus
 		}
 	}
@@ -435,35 +391,29 @@ func status3(sc *Schedule) int {
 }
 
 // Requests returns the requests received so far.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.log)
-}
+func (s *Server) Requests() []Request { return where(s, &s.log, func(Request) bool { return true }) }
 
 // Writes returns the requests received so far that are not reads.
 func (s *Server) Writes() []Request {
-	return slices.DeleteFunc(s.Requests(), func(r Request) bool { return r.Method == http.MethodGet || r.Method == http.MethodHead })
+	return where(s, &s.log, func(r Request) bool { return r.Method != http.MethodGet && r.Method != http.MethodHead })
 }
 
 // Reset forgets the requests received.
 func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	s.log = nil
 }
 
 // FailNext answers the next n requests (writes only, if onlyWrites) with
 // f; n < 0 every one, until FailNext(FaultNone, 0, false).
 func (s *Server) FailNext(f Fault, n int, onlyWrites bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	s.fault, s.faultLeft, s.faultWrites = f, n, onlyWrites
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	q := &req{s: s, w: w, r: r, write: r.Method != http.MethodGet && r.Method != http.MethodHead}
+	q := &req{s: s, w: w, r: r, query: r.URL.Query(), write: r.Method != http.MethodGet && r.Method != http.MethodHead}
 	q.auth = s.token != "" && (s.mode != Cachet3 && r.Header.Get("X-Cachet-Token") == s.token ||
 		s.mode == Cachet3 && r.Header.Get("Authorization") == "Bearer "+s.token)
 	h := r.Header.Clone()
@@ -510,6 +460,36 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case FaultClose:
 		panic(http.ErrAbortHandler) // closes the connection without an answer
 	}
+}
+
+func (s *Server) lock() func() {
+	s.mu.Lock()
+	return s.mu.Unlock
+}
+
+// one returns a copy of m[id], under the lock.
+func one[T any](s *Server, m map[int]*T, id int) (T, bool) {
+	defer s.lock()()
+	if v, ok := m[id]; ok {
+		return *v, true
+	}
+	return *new(T), false
+}
+
+// all returns copies of m's values, by id.
+func all[T any](s *Server, m map[int]*T) []T {
+	defer s.lock()()
+	var out []T
+	for _, id := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, *m[id])
+	}
+	return out
+}
+
+// where returns the items of *list that keep takes, under the lock.
+func where[T any](s *Server, list *[]T, keep func(T) bool) []T {
+	defer s.lock()()
+	return slices.DeleteFunc(slices.Clone(*list), func(x T) bool { return !keep(x) })
 }
 
 // clean is Binput's XSS filter where the updater cares: an HTML comment is
