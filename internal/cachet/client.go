@@ -498,8 +498,8 @@ func (c *Client) answerError(cl call, resp *http.Response, body []byte) *Error {
 	e := c.fail(cl, errors.New(foreign.Text(c.redact(msg)))) // redacted whole, then cut
 	e.StatusCode, e.validation = code, more != ""
 	switch {
-	case code == http.StatusNotFound && (!fromCachet || !isItemPath(cl.path)), code < 500 && code != http.StatusNotFound && !fromCachet:
-		e.hint = urlHint // an unknown route every Cachet has, or a page that is not Cachet's
+	case code == http.StatusNotFound && (!fromCachet || !strings.ContainsAny(cl.path, "0123456789")), code < 500 && code != http.StatusNotFound && !fromCachet:
+		e.hint = urlHint // a page that is not Cachet's, or an unknown route every Cachet has (not an unknown id)
 	case c.api != APIv3 || !fromCachet:
 	case code == http.StatusUnauthorized:
 		e.hint = "Cachet did not accept the API token: Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer; check the configured token"
@@ -512,22 +512,11 @@ func (c *Client) answerError(cl call, resp *http.Response, body []byte) *Error {
 // ability names the Cachet 3.x token ability a write needs.
 func ability(method, path string) string {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
-	resource := parts[0]
+	what := parts[0]
 	if len(parts) == 3 {
-		resource = map[string]string{"updates": strings.TrimSuffix(parts[0], "s") + "-updates", "points": "metric-points"}[parts[2]]
+		what = strings.TrimSuffix(parts[0], "s") + "-" + parts[2] // incident-updates, metric-points
 	}
-	if method == http.MethodDelete {
-		return resource + ".delete"
-	}
-	return resource + ".manage"
-}
-
-// isItemPath reports whether path names one item or a list below one
-// (/components/3, /incidents/3/updates), where a 404 says the id is unknown.
-func isItemPath(path string) bool {
-	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	return len(parts) >= 2 && len(parts) <= 3 && parts[1] != "" && strings.Trim(parts[1], "0123456789") == "" &&
-		slices.Contains([]string{"components", "incidents", "metrics", "schedules"}, parts[0])
+	return what + map[bool]string{false: ".manage", true: ".delete"}[method == http.MethodDelete]
 }
 
 // details joins ["msg", ...] and {"field": ["msg", ...]}, by field name.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -203,6 +204,8 @@ func TestExchanges(t *testing.T) {
 			"cachet: POST /incidents/3/updates: Cachet answered 200 with " + `{"id":9,"incident_id":4,"status":4}, not an update of incident 3 at status 4` + stored, 2},
 		{"a point of another metric", v2, point, []reply{{body: `{"data":{"id":9,"metric_id":4,"value":1}}`}}, "not a point of metric 3", 1},
 		{"a point answered without data", v2, point, []reply{{body: `{"data":null}`}}, "Cachet answered 200 with null, not a point of metric 3", 1},
+		{"a point Cachet cannot store", v2, func(c *cachet.Client) error { return c.AddMetricPoint(ctx, 3, math.NaN(), time.Time{}) }, []reply{{}}, "json: unsupported value: NaN", 0},
+		{"a hang retried", v2, ping, []reply{{code: -2}, {body: `{"data":"Pong!"}`}}, "", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,6 +214,7 @@ func TestExchanges(t *testing.T) {
 				if tt.base == "" {
 					o.API = cachet.APIv2
 				}
+				o.HTTPClient.Timeout = time.Second // a hang
 			})
 			start := time.Now()
 			err := tt.call(c)
@@ -260,6 +264,8 @@ func TestRetryDial(t *testing.T) {
 	}
 }
 
+var errInterrupt = errors.New("interrupt signal received")
+
 // TestDeadlines: no attempt starts once the run has ended; a wait between
 // attempts ends with it; a read in flight ends at once, a write gets 3 s
 // to finish and is not sent again.
@@ -276,31 +282,30 @@ func TestDeadlines(t *testing.T) {
 		backoff    time.Duration
 		want       string // the error's end
 		minWait    time.Duration
-		ok         bool
 		wantStatus int
 	}{
-		{"ended before", put, []reply{{}}, 0, 0, "cachet: PUT /components/1: not sent: the run ended: context canceled", 0, false, 0},
-		{"ended while waiting to retry", put, []reply{{code: 500}}, 1, time.Hour, ": 500 Internal Server Error: empty response body (stopped retrying: the run ended: context canceled)", 0, false, 500},
-		{"a read in flight ends at once", list, []reply{{code: -2}}, 1, 0, ": the run ended: context canceled", 0, false, 0},
-		{"a write in flight gets 3 s", put, []reply{{code: -2}}, 1, 0, ": the run ended: context canceled; the write in flight got no answer within the 3s grace", 3 * time.Second, false, 0},
+		{"ended before", put, []reply{{}}, 0, 0, "cachet: PUT /components/1: not sent: the run ended: interrupt signal received (context canceled)", 0, 0},
+		{"ended while waiting to retry", put, []reply{{code: 500}}, 1, time.Hour, ": 500 Internal Server Error: empty response body (stopped retrying: the run ended: interrupt signal received (context canceled))", 0, 500},
+		{"a read in flight ends at once", list, []reply{{code: -2}}, 1, 0, ": the run ended: interrupt signal received (context canceled)", 0, 0},
+		{"a write in flight gets 3 s", put, []reply{{code: -2}}, 1, 0, ": the run ended: interrupt signal received (context canceled); the write in flight got no answer within the 3s grace", 3 * time.Second, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStub(t, "127.0.0.1", tt.replies...)
 			c := client(t, s.URL+"/api/v1", func(o *cachet.Options) { o.HTTPClient.Timeout, o.MinBackoff = time.Minute, tt.backoff })
-			ctx, cancel := context.WithCancel(context.Background())
+			ctx, cancel := context.WithCancelCause(context.Background())
 			done := make(chan error, 1)
 			if tt.cancelAt == 0 {
-				cancel()
+				cancel(errInterrupt)
 			}
 			go func() { done <- tt.call(ctx, c) }()
 			for s.got() < tt.cancelAt {
 				time.Sleep(time.Millisecond)
 			}
 			canceled := time.Now()
-			cancel()
+			cancel(errInterrupt)
 			err := <-done
 			var e *cachet.Error
-			if err == nil || !strings.HasSuffix(err.Error(), tt.want) || !errors.Is(err, context.Canceled) || !errors.As(err, &e) || e.StatusCode != tt.wantStatus {
+			if err == nil || !strings.HasSuffix(err.Error(), tt.want) || !errors.Is(err, context.Canceled) || !errors.Is(err, errInterrupt) || !errors.As(err, &e) || e.StatusCode != tt.wantStatus {
 				t.Errorf("err = %v\nwant ...%s", err, tt.want)
 			}
 			if waited := time.Since(canceled); waited < tt.minWait || waited > tt.minWait+10*time.Second {
@@ -352,21 +357,20 @@ func TestRedirects(t *testing.T) {
 	ping := func(c *cachet.Client) error { return c.Ping(ctx) }
 	pong := reply{body: `{"data":"Pong!"}`}
 	for _, tt := range []struct {
-		name    string
-		call    func(*cachet.Client) error
-		code    int
-		to      string // Location: "other" (another origin), "same" (this one), else as is
-		want    string // "" none
-		front   int    // requests the redirecting server gets
-		another bool   // the other origin gets a request
+		name  string
+		call  func(*cachet.Client) error
+		code  int
+		to    string // Location: "other" (another origin), "same" (this one), else as is
+		want  string // "" none
+		front int    // requests the redirecting server gets
 	}{
-		{"a read to another origin", ping, 302, "other", "cachet: GET /ping: Cachet at /api/v1/ping answered 302 Found, redirecting to OTHER/api/v1/ping: not followed, because the token must go to cachet.url's own origin only; set cachet.url to the final API address", 1, false},
-		{"a write to another origin", put, 307, "other", "Cachet at /api/v1/components/1 answered 307 Temporary Redirect, redirecting to OTHER/api/v1/components/1: not followed, because a write is never redirected; the update was not applied", 1, false},
-		{"a write within the origin", put, 308, "same", "answered 308 Permanent Redirect, redirecting to SAME/api/v1/components/1: not followed, because a write is never redirected", 1, false},
-		{"a read within the origin", ping, 301, "same", "", 2, false},
-		{"a 300", ping, 300, "same", "answered 300 Multiple Choices, redirecting to SAME/api/v1/ping: not followed, because it is not a redirect to follow", 1, false},
-		{"a loop", ping, 302, "loop", "answered 302 Found, redirecting to SAME/api/v1/ping: not followed, because 5 redirects were followed already", 6, false},
-		{"a password in the Location", ping, 302, "http://user:hunter2@127.0.0.2:1/", "redirecting to http://user:xxxxx@127.0.0.2:1/: not followed", 1, false},
+		{"a read to another origin", ping, 302, "other", "cachet: GET /ping: Cachet at /api/v1/ping answered 302 Found, redirecting to OTHER/api/v1/ping: not followed, because the token must go to cachet.url's own origin only; set cachet.url to the final API address", 1},
+		{"a write to another origin", put, 307, "other", "Cachet at /api/v1/components/1 answered 307 Temporary Redirect, redirecting to OTHER/api/v1/components/1: not followed, because a write is never redirected; the update was not applied", 1},
+		{"a write within the origin", put, 308, "same", "answered 308 Permanent Redirect, redirecting to SAME/api/v1/components/1: not followed, because a write is never redirected", 1},
+		{"a read within the origin", ping, 301, "same", "", 2},
+		{"a 300", ping, 300, "same", "answered 300 Multiple Choices, redirecting to SAME/api/v1/ping: not followed, because it is not a redirect to follow", 1},
+		{"a loop", ping, 302, "loop", "answered 302 Found, redirecting to SAME/api/v1/ping: not followed, because 5 redirects were followed already", 6},
+		{"a password in the Location", ping, 302, "http://user:hunter2@127.0.0.2:1/", "redirecting to http://user:xxxxx@127.0.0.2:1/: not followed", 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			other := newStub(t, "127.0.0.2", pong)
