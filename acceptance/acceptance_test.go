@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -156,7 +157,7 @@ servers:
 		}
 		var out []incident
 		for _, in := range list {
-			out = append(out, incident{in.ID, in.Name, in.Message, int(in.Status), in.ComponentID})
+			out = append(out, incident{in.ID, in.Name, in.Message, int(in.Status), slices.Max(append(in.ComponentIDs, 0))})
 		}
 		return out
 	}

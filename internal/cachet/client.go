@@ -1,89 +1,74 @@
-// Package cachet is a small client for the Cachet HTTP API, 2.3 and 2.4
-// (base URL ending in /api/v1) and 3.x (base URL ending in /api): list
-// components and groups, update a component's status, open, update and
-// resolve incidents, add metric points, list schedules in progress, ping
-// and verify the API token. The same methods serve both APIs; Options.API
-// picks one or lets the client ask Cachet once.
+// Package cachet is the client of the Cachet API: 2.3 and 2.4 under a base
+// URL ending in /api/v1, 3.x under any other (cachet.api may say so too).
+// It lists components, groups, metrics and schedules, sets a component's
+// status, opens, updates and resolves incidents, adds metric points, and
+// proves the token.
 //
-// The client retries reads and component writes after network errors, 429
-// and 5xx (a 2.x PUT after a 400 once too) with capped exponential backoff
-// and full jitter; a POST only when it surely did not reach Cachet (no
-// connection) or got 429, never once it may have been stored. The API token is sent on every
-// request, only to the base URL's origin, and never appears in errors (not
-// even when Cachet quotes it) or in the client's printed form. Reads follow
-// same-origin redirects; writes follow none and count as done only when
-// Cachet answers with the status sent. Once the caller's context ends no
-// attempt starts; a write already sent gets Options.WriteGrace to finish.
+// Every request goes through do: retries are decided there from the
+// method and the answer (retryable), every failure is an *Error, the token
+// goes only to the base URL's origin and never into an error text. Reads
+// follow same-origin redirects, writes none. Once the caller's context
+// ends no attempt starts; a write already sent gets 3 s to finish.
 package cachet
 
 //lint:file-ignore ST1005 error texts start with "Cachet", the proper noun, when they say what Cachet answered.
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
+	"io"
+	"maps"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/proxer/cachet-updater/internal/status"
+	"github.com/proxer/cachet-updater/internal/foreign"
+)
+
+// The values of Options.API; API reports APIv2 or APIv3.
+const (
+	APIAuto = "auto" // from the base URL: /api/v1 is 2.x, any other 3.x
+	APIv2   = "v2"   // Cachet 2.3 and 2.4
+	APIv3   = "v3"   // Cachet 3.x
 )
 
 const (
-	defaultMinBackoff = 500 * time.Millisecond
-	defaultMaxBackoff = 10 * time.Second
-	maxRetryAfter     = 60 * time.Second
-	defaultPerPage    = 100
-	defaultWriteGrace = 3 * time.Second
-	defaultUserAgent  = "cachet-updater"
-	maxPages          = 10000
-	maxBodyBytes      = 8 << 20
-	maxRedirects      = 5
-	drainBytes        = 64 << 10
+	perPage       = 100 // 3.x takes at most 100
+	maxPages      = 10000
+	maxBackoff    = 10 * time.Second
+	maxRetryAfter = time.Minute
+	writeGrace    = 3 * time.Second
+	maxBody       = 8 << 20
+	maxRedirects  = 5
 )
 
 // Options configures a Client. BaseURL and HTTPClient are required.
 type Options struct {
-	BaseURL    string        // e.g. https://status.example.org/api/v1, or for 3.x https://status.example.org/api (trailing slash tolerated)
-	Token      string        // sent on every request when not empty: as X-Cachet-Token to 2.x, as a bearer token to 3.x
-	HTTPClient *http.Client  // required; its Transport and Timeout are used, with the client's own redirect policy
-	UserAgent  string        // default "cachet-updater"
-	Retries    int           // retries after the first attempt (see the package comment for which)
-	MinBackoff time.Duration // first backoff, default 500ms
-	MaxBackoff time.Duration // backoff cap, default 10s
-	// Sleep waits d or until ctx is done; injected by tests. The default
-	// waits on a timer.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Rand returns a number in [0,1) for the backoff jitter. The default is
-	// a generator owned by the client.
-	Rand    func() float64
-	PerPage int // listing page size, default 100 (3.x takes at most 100)
-	// WriteGrace is how long a write already sent may still take once the
-	// context passed to SetStatus ends, default 3s. No new attempt starts
-	// after the context ends, and reads are canceled at once.
-	WriteGrace time.Duration
-	// TimeZone is the zone Cachet 3.x writes its times in, which they do
-	// not name: the app's timezone (APP_TIMEZONE), default UTC. 2.x is
-	// asked for UTC.
-	TimeZone *time.Location
-	// API is the Cachet API spoken: APIv2 (Cachet 2.3 and 2.4), APIv3
-	// (Cachet 3.x) or APIAuto (also ""), the default: a BaseURL ending in
-	// /api/v1 is 2.x, any other is asked GET /version once, without the
-	// token.
-	API string
+	BaseURL    string         // e.g. https://status.example.org/api/v1 (2.x) or https://status.example.org/api (3.x)
+	Token      string         // sent on every request: X-Cachet-Token to 2.x, a bearer token to 3.x
+	HTTPClient *http.Client   // its Transport and Timeout are used, with the client's own redirect rule
+	UserAgent  string         // default "cachet-updater"
+	Retries    int            // retries after the first attempt, where retryable allows
+	MinBackoff time.Duration  // the first wait before a retry, default 500ms; it doubles up to 10s, with full jitter
+	TimeZone   *time.Location // the zone Cachet 3.x writes its zone-less times in (APP_TIMEZONE), default UTC
+	API        string         // APIv2, APIv3 or APIAuto ("" too)
 }
 
 // String keeps the token out of printed options.
 func (o Options) String() string {
-	return fmt.Sprintf("cachet.Options{BaseURL:%s API:%q Token:%s Retries:%d MinBackoff:%s MaxBackoff:%s WriteGrace:%s PerPage:%d UserAgent:%q}",
-		redactURL(o.BaseURL), o.API, redact(o.Token), o.Retries, o.MinBackoff, o.MaxBackoff, o.WriteGrace, o.PerPage, o.UserAgent)
+	return fmt.Sprintf("cachet.Options{BaseURL:%s API:%q Retries:%d}", redactURL(o.BaseURL), o.API, o.Retries)
 }
 
 // GoString keeps the token out of %#v.
@@ -91,38 +76,19 @@ func (o Options) GoString() string { return o.String() }
 
 // Client talks to one Cachet API. It is safe for concurrent use.
 type Client struct {
-	base       *url.URL // path without trailing slash
-	token      string
-	sec        *secret // the token's forms, to remove it from Cachet's answers
-	hc         *http.Client
-	userAgent  string
-	retries    int
-	minBackoff time.Duration
-	maxBackoff time.Duration
-	sleep      func(ctx context.Context, d time.Duration) error
-	rand       func() float64
-	perPage    int
-	writeGrace time.Duration
-	now        func() time.Time
-	zone       *time.Location // Options.TimeZone
+	base           *url.URL // without a trailing slash
+	api, token, ua string
+	redact         func(string) string // removes the token
+	hc             *http.Client
+	retries        int
+	backoff        time.Duration
+	zone           *time.Location
 
-	// asking holds one token while a request finds out which API (or which
-	// 2.x) Cachet speaks; a channel, so that waiting for it honours the
-	// context. mu guards the answers, which are kept for the client's
-	// lifetime.
-	asking  chan struct{}
-	mu      sync.Mutex
-	api     string // APIv2, APIv3 or "" until known
-	version string // 2.x: "2.3" or "2.4" once known
-
-	reads  atomic.Int64
-	writes atomic.Int64
-
-	countMu  sync.Mutex
-	byMethod map[string]int64 // requests sent, by HTTP method
+	mu   sync.Mutex
+	sent map[string]int64 // requests by method
 }
 
-// New validates o and returns a client.
+// New checks o and returns a client.
 func New(o Options) (*Client, error) {
 	if o.HTTPClient == nil {
 		return nil, errors.New("cachet: an HTTP client is required")
@@ -131,63 +97,18 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Retries < 0 {
-		return nil, fmt.Errorf("cachet: retries must not be negative, got %d", o.Retries)
-	}
-	if o.MinBackoff < 0 || o.MaxBackoff < 0 || o.WriteGrace < 0 {
-		return nil, errors.New("cachet: backoff and grace durations must not be negative")
+	if o.Retries < 0 || o.MinBackoff < 0 {
+		return nil, errors.New("cachet: retries and backoff must not be negative")
 	}
 	if err := CheckToken(o.Token); err != nil {
 		return nil, fmt.Errorf("cachet: %w: put only the token in the token file or variable", err)
 	}
-	if o.PerPage < 0 {
-		return nil, fmt.Errorf("cachet: per_page must not be negative, got %d", o.PerPage)
-	}
-	api, err := initialAPI(o.API, base)
-	if err != nil {
-		return nil, err
-	}
-	c := &Client{
-		base:       base,
-		token:      o.Token,
-		sec:        newSecret(o.Token),
-		userAgent:  o.UserAgent,
-		retries:    o.Retries,
-		minBackoff: o.MinBackoff,
-		maxBackoff: o.MaxBackoff,
-		sleep:      o.Sleep,
-		rand:       o.Rand,
-		perPage:    o.PerPage,
-		writeGrace: o.WriteGrace,
-		now:        time.Now,
-		zone:       o.TimeZone,
-		asking:     make(chan struct{}, 1),
-		api:        api,
-	}
-	if c.userAgent == "" {
-		c.userAgent = defaultUserAgent
-	}
-	if c.minBackoff == 0 {
-		c.minBackoff = defaultMinBackoff
-	}
-	if c.maxBackoff == 0 {
-		c.maxBackoff = defaultMaxBackoff
-	}
-	c.minBackoff = min(c.minBackoff, c.maxBackoff)
-	if c.sleep == nil {
-		c.sleep = sleepContext
-	}
-	if c.rand == nil {
-		c.rand = newRand()
-	}
-	if c.perPage == 0 {
-		c.perPage = defaultPerPage
-	}
-	if c.writeGrace == 0 {
-		c.writeGrace = defaultWriteGrace
-	}
-	if c.zone == nil {
-		c.zone = time.UTC
+	c := &Client{base: base, token: o.Token, redact: newSecret(o.Token), ua: cmp.Or(o.UserAgent, "cachet-updater"), retries: o.Retries,
+		backoff: cmp.Or(o.MinBackoff, 500*time.Millisecond), zone: cmp.Or(o.TimeZone, time.UTC), sent: map[string]int64{}}
+	if c.api = strings.ToLower(strings.TrimSpace(o.API)); c.api == "" || c.api == APIAuto {
+		c.api = map[bool]string{true: APIv2, false: APIv3}[strings.HasSuffix(base.Path, "/api/v1")]
+	} else if c.api != APIv2 && c.api != APIv3 {
+		return nil, fmt.Errorf("cachet: unknown API %q: want %s, %s or %s", o.API, APIAuto, APIv2, APIv3)
 	}
 	hc := *o.HTTPClient
 	hc.CheckRedirect = c.checkRedirect
@@ -195,67 +116,208 @@ func New(o Options) (*Client, error) {
 	return c, nil
 }
 
-// checkRedirect follows only same-origin redirects of reads, at most
-// maxRedirects. net/http keeps X-Cachet-Token on a redirect to another
-// host, and a redirected write may be replayed elsewhere or turned into a
-// GET. ErrUseLastResponse hands the 3xx to attempt, which explains it.
-func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
-	if !isRead(via[0].Method) || !sameOrigin(req.URL, c.base) || len(via) > maxRedirects {
-		return http.ErrUseLastResponse
+func parseBase(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("cachet: base URL %q: want an absolute http or https URL without a query, such as https://status.example.org/api/v1", redactURL(raw))
 	}
-	return nil
+	u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), ""
+	return u, nil
+}
+
+// API reports the API the client speaks, APIv2 or APIv3.
+func (c *Client) API() string { return c.api }
+
+// String describes the client without its token.
+func (c *Client) String() string {
+	return fmt.Sprintf("cachet.Client{BaseURL:%s API:%s}", c.base.Redacted(), c.api)
+}
+
+// GoString keeps the token out of %#v.
+func (c *Client) GoString() string { return c.String() }
+
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "[invalid URL]"
+}
+
+// RequestsByMethod returns how many requests the client sent (retries
+// included), by HTTP method.
+func (c *Client) RequestsByMethod() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.sent)
+}
+
+// Requests returns how many requests the client sent: reads are GET and
+// HEAD, writes the others.
+func (c *Client) Requests() (reads, writes int64) {
+	byMethod := c.RequestsByMethod()
+	for _, n := range byMethod {
+		writes += n
+	}
+	reads = byMethod[http.MethodGet] + byMethod[http.MethodHead]
+	return reads, writes - reads
 }
 
 func isRead(method string) bool { return method == http.MethodGet || method == http.MethodHead }
 
-// sameOrigin compares scheme, host and port, with the scheme's default port.
-func sameOrigin(a, b *url.URL) bool {
-	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+// call is one request as a method describes it.
+type call struct {
+	method, path string // path below the base URL, e.g. /components/3
+	query        url.Values
+	in, out      any // the JSON body (nil: none); what a 2xx answer decodes into (nil: nothing)
 }
 
-func port(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return p
+// fail is the *Error of cl with cause err.
+func (c *Client) fail(cl call, err error) *Error {
+	path := cl.path
+	if q := cl.query.Encode(); q != "" {
+		path += "?" + q
 	}
-	if strings.EqualFold(u.Scheme, "https") {
-		return "443"
-	}
-	return "80"
+	return &Error{Method: cl.method, Path: path, Attempts: 1, err: err, redact: c.redact}
 }
 
-func parseBase(raw string) (*url.URL, error) {
-	const want = "an absolute http or https URL such as https://status.example.org/api/v1"
-	u, err := url.Parse(strings.TrimSpace(raw))
+// do sends cl, as often as retryable allows, and returns the HTTP status
+// code of the answer it decoded.
+func (c *Client) do(ctx context.Context, cl call) (int, error) {
+	var body []byte
+	if cl.in != nil {
+		var err error
+		if body, err = json.Marshal(cl.in); err != nil {
+			return 0, c.fail(cl, err) // NaN, say: not sent
+		}
+	}
+	var last *Error
+	for n := 1; ctx.Err() == nil; n++ {
+		code, wait, e := c.attempt(ctx, cl, body)
+		if e == nil {
+			return code, nil
+		}
+		e.Attempts, last = n, e
+		if n > c.retries || !retryable(cl.method, c.api, e) {
+			return 0, e
+		}
+		if wait < 0 {
+			wait = c.wait(n)
+		}
+		if sleep(ctx, wait) != nil {
+			break
+		}
+	}
+	if last == nil {
+		last = c.fail(cl, fmt.Errorf("not sent: %w", runEnded(ctx)))
+	} else if !errors.Is(last, context.Cause(ctx)) {
+		last.stop = runEnded(ctx)
+	}
+	return 0, last
+}
+
+// retryable decides whether a failed attempt may be sent again. A read,
+// PUT or PATCH (sent twice, it sets the same) may after a network error
+// that can pass, a 429 or a 5xx; a 2.x PUT once after a 400 without
+// validation messages too, which 2.x answers to any database error. A
+// POST (an incident, an update, a point) may have been stored before its
+// answer was lost: only a refused connection or a 429 is sent again.
+func retryable(method, api string, e *Error) bool {
+	post := method == http.MethodPost
+	switch code := e.StatusCode; {
+	case code == http.StatusTooManyRequests:
+		return true
+	case code >= 500:
+		return !post
+	case code == http.StatusBadRequest:
+		return api == APIv2 && method == http.MethodPut && !e.validation && e.Attempts == 1
+	case code != 0 || !e.transport:
+		return false
+	}
+	var dns *net.DNSError
+	var cert *tls.CertificateVerificationError
+	var op *net.OpError
+	if errors.As(e.err, &cert) || errors.As(e.err, &dns) && dns.IsNotFound {
+		return false // no better in a second
+	}
+	return !post || errors.As(e.err, &op) && (op.Op == "dial" || op.Op == "proxyconnect")
+}
+
+// attempt sends cl once; wait >= 0 is what a 429 or 503 asked for.
+func (c *Client) attempt(ctx context.Context, cl call, body []byte) (code int, wait time.Duration, e *Error) {
+	u := *c.base
+	u.Path += cl.path
+	u.RawQuery = cl.query.Encode()
+	actx, cancel := withGrace(ctx, cl.method)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, cl.method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("cachet: invalid base URL: %w; want %s", err, want)
+		return 0, -1, c.fail(cl, err)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("cachet: base URL %q is not %s", u.Redacted(), want)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.ua)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("cachet: base URL %q must not have a query or fragment; want %s", u.Redacted(), want)
+	switch {
+	case c.api == APIv2:
+		req.Header.Set("Time-Zone", "UTC") // 2.x renders its times in this zone
+		if c.token != "" {
+			req.Header.Set("X-Cachet-Token", c.token)
+		}
+	case c.token != "":
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = ""
-	return u, nil
+	c.mu.Lock()
+	c.sent[cl.method]++
+	c.mu.Unlock()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		e = c.fail(cl, err)
+		e.transport = true
+		return 0, -1, e
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+	}()
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
+		return 0, -1, c.fail(cl, c.redirectError(cl.method, resp, loc))
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	switch {
+	case err != nil:
+		e = c.fail(cl, fmt.Errorf("reading response: %w", err))
+		e.transport = true
+		return 0, -1, e
+	case len(data) > maxBody:
+		return 0, -1, c.fail(cl, fmt.Errorf("reading response: body larger than %d bytes", maxBody))
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		return 0, retryAfter(resp), c.answerError(cl, resp, data)
+	case cl.out == nil:
+		return resp.StatusCode, -1, nil
+	}
+	if err := json.Unmarshal(data, cl.out); err != nil {
+		op := "decoding response"
+		if ct := mediaType(resp.Header.Get("Content-Type")); ct != "" && ct != "application/json" && !strings.HasSuffix(ct, "+json") {
+			op += " (" + ct + ")"
+		}
+		e = c.fail(cl, fmt.Errorf("%s: %w", op, err))
+		e.hint = urlHint
+		return 0, -1, e
+	}
+	return resp.StatusCode, -1, nil
 }
 
-// newRand returns a jitter source owned by one client; the mutex makes it
-// safe for concurrent requests.
-func newRand() func() float64 {
-	var mu sync.Mutex
-	r := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	return func() float64 {
-		mu.Lock()
-		defer mu.Unlock()
-		return r.Float64()
+// wait is the full-jitter backoff before retry n.
+func (c *Client) wait(n int) time.Duration {
+	d := c.backoff
+	for i := 1; i < n && d < maxBackoff; i++ {
+		d *= 2
 	}
+	return time.Duration(rand.Float64() * float64(min(d, maxBackoff)))
 }
 
-func sleepContext(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
+func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -266,241 +328,341 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// String describes the client without its token.
-func (c *Client) String() string {
-	return fmt.Sprintf("cachet.Client{BaseURL:%s Token:%s}", c.base.Redacted(), redact(c.token))
+// retryAfter is the wait in seconds a 429 or 503 asks for (Laravel's
+// throttle sends seconds), at most a minute, or -1.
+func retryAfter(resp *http.Response) time.Duration {
+	secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After")))
+	if err != nil || secs < 0 || resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return -1
+	}
+	return min(time.Duration(secs)*time.Second, maxRetryAfter)
 }
 
-// GoString keeps the token out of %#v.
-func (c *Client) GoString() string { return c.String() }
-
-func redact(token string) string {
-	if token == "" {
-		return `""`
+// runEnded says that the caller's context ended; errors.Is finds both its
+// cause and context.Canceled or DeadlineExceeded.
+func runEnded(ctx context.Context) error {
+	cause, err := context.Cause(ctx), ctx.Err()
+	if errors.Is(cause, err) {
+		return fmt.Errorf("the run ended: %w", cause)
 	}
-	return "[redacted]"
+	return fmt.Errorf("the run ended: %w (%w)", cause, err)
 }
 
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "[invalid URL]"
+// withGrace is the context of one attempt: a write's ends 3 s after ctx,
+// so that a write Cachet is applying is not cut off the moment the run
+// ends, yet every write in flight ends soon after; a read's with ctx.
+func withGrace(ctx context.Context, method string) (context.Context, context.CancelFunc) {
+	grace := writeGrace
+	if isRead(method) {
+		grace = 0
 	}
-	return u.Redacted()
-}
-
-// Requests returns how many HTTP requests (attempts, retries included) the
-// client has sent: reads are GET, writes everything else.
-func (c *Client) Requests() (reads, writes int64) {
-	return c.reads.Load(), c.writes.Load()
-}
-
-// RequestsByMethod returns how many HTTP requests the client has sent, by
-// method (attempts, retries included).
-func (c *Client) RequestsByMethod() map[string]int64 {
-	c.countMu.Lock()
-	defer c.countMu.Unlock()
-	out := make(map[string]int64, len(c.byMethod))
-	for m, n := range c.byMethod {
-		out[m] = n
-	}
-	return out
-}
-
-// Components lists every component, following pagination. With a valid
-// token Cachet includes disabled components.
-//
-// On 2.x, when the listing ends with fewer components than Cachet's
-// meta.pagination.total, Components returns the components it did list
-// together with an *IncompleteListError. That slice is valid: each
-// component in it is as Cachet listed it, but a component missing from it
-// may still exist. On any other error the slice is nil.
-//
-// Cachet 3.x lists only enabled components unless asked for the others, so
-// with a token the client asks twice (filter[enabled]=0 the second time).
-// Its statuses 5 (unknown) and 6 (under maintenance) arrive as
-// status.Unknown, the latter with Maintenance set.
-func (c *Client) Components(ctx context.Context) ([]Component, error) {
-	api, err := c.API(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var comps []Component
-	if api == APIv3 {
-		comps, err = c.componentsV3(ctx)
-	} else {
-		comps, err = list(ctx, c, "/components", "components", func(comp Component) int { return comp.ID })
-	}
-	for i := range comps {
-		if comps[i].Unreadable != "" {
-			comps[i].Unreadable = excerpt(c.sec.redact(comps[i].Unreadable))
+	actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			err := runEnded(ctx)
+			if grace > 0 {
+				err = fmt.Errorf("%w; the write in flight got no answer within the %s grace", err, grace)
+			}
+			cancel(err)
+		case <-actx.Done():
 		}
-	}
-	return comps, err
+	})
+	return actx, func() { stop(); cancel(context.Canceled) }
 }
 
-func (c *Client) componentsV3(ctx context.Context) ([]Component, error) {
-	id := func(comp Component) int { return comp.ID }
-	all, err := listV3(ctx, c, "/components", url.Values{"include": {"group"}}, id)
-	if err != nil || c.token == "" { // guests never see disabled components
-		return all, err
-	}
-	off, err := listV3(ctx, c, "/components", url.Values{"include": {"group"}, "filter[enabled]": {"0"}}, id)
-	if err != nil {
-		return nil, err
-	}
-	seen := make(map[int]bool, len(all))
-	for _, comp := range all {
-		seen[comp.ID] = true
-	}
-	for _, comp := range off {
-		if !seen[comp.ID] {
-			all = append(all, comp)
-		}
-	}
-	slices.SortStableFunc(all, func(a, b Component) int { return a.ID - b.ID })
-	return all, nil
-}
-
-// SetStatus sets a component's status: PUT /components/{id} on 2.x, PATCH
-// on 3.x (where status.Unknown is sent as 5). enabled is always sent
-// because Cachet 2.3 re-enables a component when it is omitted. It returns
-// the component as Cachet stored it. The write counts as done only when
-// Cachet answers with that component holding the status sent; otherwise
-// SetStatus returns an error saying what Cachet answered.
-func (c *Client) SetStatus(ctx context.Context, id int, s status.Status, enabled bool) (Component, error) {
-	if id <= 0 {
-		return Component{}, fmt.Errorf("cachet: invalid component id %d", id)
-	}
-	api, err := c.API(ctx)
-	if err != nil {
-		return Component{}, err
-	}
-	body := struct {
-		Status  int  `json:"status"`
-		Enabled bool `json:"enabled"`
-	}{int(s), enabled}
-	method := http.MethodPut
-	if api == APIv3 {
-		body.Status, method = v3Status(s), http.MethodPatch
-	}
-	path := "/components/" + strconv.Itoa(id)
-	var out struct {
-		Data json.RawMessage `json:"data"`
-	}
-	code, err := c.do(ctx, &call{api: api, method: method, path: path, in: body, out: &out})
-	if err != nil {
-		return Component{}, err
-	}
-	got, err := writtenComponent(api, out.Data, id, body.Status)
-	if err != nil {
-		return Component{}, &opError{sec: c.sec, method: method, path: path, err: fmt.Errorf("Cachet answered %d %w", code, err)}
-	}
-	return got, nil
-}
-
-// writtenComponent checks Cachet's answer to a component update: a proxy
-// or a broken install may answer 2xx without storing anything. sent is the
-// status value in the API's own numbering, which is compared with the
-// stored one (3.x's latest_status may differ from it while an incident or
-// a maintenance window is open).
-func writtenComponent(api string, data json.RawMessage, id, sent int) (Component, error) {
-	var got Component
-	if isNull(data) {
-		return got, fmt.Errorf("without a component: the update was not applied (%s)", hintFor(api))
-	}
-	if err := json.Unmarshal(data, &got); err != nil {
-		return got, fmt.Errorf("with a component that does not decode: %w; the update may not have been applied", err)
-	}
-	stored := storedStatus(data)
-	switch {
-	case got.ID != id:
-		return got, fmt.Errorf("with component %d, not %d: the update was not applied", got.ID, id)
-	case got.Unreadable != "":
-		return got, fmt.Errorf("but the component's status is no number, not %d: the update may not have been applied", sent)
-	case stored != sent:
-		return got, fmt.Errorf("but the component's status is %d, not %d: the update was not applied", stored, sent)
-	}
-	return got, nil
-}
-
-// ProveComponentWrites proves, without changing anything, that the token
-// may update components. On Cachet 3.x it sends PATCH /components/{id}
-// without a field: Cachet validates the body, then checks the
-// components.manage ability (403 "Invalid ability provided." without it),
-// then changes no column, which stores nothing and fires no event. On 2.x,
-// whose tokens have no abilities, it sends nothing.
-func (c *Client) ProveComponentWrites(ctx context.Context, id int) error {
-	api, err := c.API(ctx)
-	if err != nil || api != APIv3 {
-		return err
-	}
-	_, err = c.do(ctx, &call{api: api, method: http.MethodPatch, path: "/components/" + strconv.Itoa(id), in: struct{}{}})
-	return err
-}
-
-// Groups lists every component group, following pagination. Like
-// Components, on 2.x it returns the groups listed with an
-// *IncompleteListError when the listing ends short of
-// meta.pagination.total.
-func (c *Client) Groups(ctx context.Context) ([]Group, error) {
-	api, err := c.API(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id := func(g Group) int { return g.ID }
-	if api == APIv3 {
-		return listV3(ctx, c, "/component-groups", nil, id)
-	}
-	return list(ctx, c, "/components/groups", "component groups", id)
-}
-
-// Ping checks that the API answers GET /ping with "Pong!". It does not
-// check the token: Cachet ignores bad tokens on reads.
-func (c *Client) Ping(ctx context.Context) error {
-	api, err := c.API(ctx)
-	if err != nil {
-		return err
-	}
-	var out struct {
-		Data any `json:"data"`
-	}
-	if _, err := c.do(ctx, &call{api: api, method: http.MethodGet, path: "/ping", out: &out}); err != nil {
-		return err
-	}
-	if s, ok := out.Data.(string); !ok || s != "Pong!" {
-		return &opError{sec: c.sec, method: http.MethodGet, path: "/ping",
-			err: fmt.Errorf("unexpected answer %v, want \"Pong!\" (%s)", out.Data, hintFor(api))}
+// checkRedirect follows only same-origin redirects of reads: net/http
+// would carry X-Cachet-Token to another host, and a redirected write may
+// be replayed or turned into a GET. The 3xx goes to attempt, which says so.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if !isRead(via[0].Method) || !sameOrigin(req.URL, c.base) || len(via) > maxRedirects {
+		return http.ErrUseLastResponse
 	}
 	return nil
 }
 
-// VerifyToken checks the token against an endpoint that requires one
-// (GET /subscribers?per_page=1). The subscriber data is discarded. On 3.x
-// a 403 proves the token too: Cachet checks the subscribers.manage ability
-// only after it accepted the token. Whether a 3.x token may update
-// components (components.manage) shows only when it writes.
-func (c *Client) VerifyToken(ctx context.Context) error {
-	if c.token == "" {
-		return errors.New("cachet: no API token configured")
+func sameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		return cmp.Or(u.Port(), map[bool]string{true: "443", false: "80"}[strings.EqualFold(u.Scheme, "https")])
 	}
-	api, err := c.API(ctx)
-	if err != nil {
-		return err
-	}
-	var out struct{} // decode only to check the JSON; keep no subscriber data
-	q := url.Values{"per_page": {"1"}}
-	_, err = c.do(ctx, &call{api: api, method: http.MethodGet, path: "/subscribers", query: q, out: &out})
-	var apiErr *APIError
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func (c *Client) redirectError(method string, resp *http.Response, loc string) error {
+	to, err := resp.Request.URL.Parse(loc)
+	target, why := "", "a write is never redirected; the update was not applied"
 	switch {
-	case !errors.As(err, &apiErr):
-		return err
-	case api == APIv3 && apiErr.StatusCode == http.StatusForbidden:
-		return nil
-	case api == APIv3 && apiErr.StatusCode == http.StatusUnauthorized:
-		return fmt.Errorf("cachet API token rejected (check the configured token; Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer): %w", err)
-	case apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden:
-		return fmt.Errorf("cachet API token rejected (check the configured token; it must belong to a Cachet user): %w", err)
+	case err != nil:
+		target, why = redactURL(loc), "the Location is invalid"
+	case !isRead(method):
+	case !sameOrigin(to, c.base):
+		why = "the token must go to cachet.url's own origin only"
+	case !slices.Contains([]int{301, 302, 303, 307, 308}, resp.StatusCode): // what net/http follows
+		why = "it is not a redirect to follow"
+	default:
+		why = fmt.Sprintf("%d redirects were followed already", maxRedirects)
 	}
-	return err
+	if err == nil {
+		target = to.Redacted()
+	}
+	return fmt.Errorf("Cachet at %s answered %d %s, redirecting to %s: not followed, because %s; set cachet.url to the final API address",
+		resp.Request.URL.Path, resp.StatusCode, http.StatusText(resp.StatusCode), target, why)
+}
+
+// Errors a caller may act on; the client's errors wrap them.
+var (
+	// ErrIncomplete: a 2.x listing ended with fewer items than its
+	// meta.pagination.total; what was listed comes with the error.
+	ErrIncomplete = errors.New("fewer than its meta.pagination.total")
+	// ErrIncidentClosed: a person marked the incident fixed, or deleted
+	// it; UpdateIncident leaves it so.
+	ErrIncidentClosed = errors.New("left closed")
+	// ErrUnsupported: this Cachet lacks the API (2.3 has no schedules).
+	ErrUnsupported = errors.New("not supported by this Cachet")
+)
+
+const urlHint = "cachet.url must be the API base, e.g. https://status.example.org/api/v1 (Cachet 2.x) or https://status.example.org/api (Cachet 3.x)"
+
+// Error is a request that failed: Cachet answered StatusCode (0: no
+// answer to tell), or something kept it from answering. Every text
+// Cachet sent is escaped and cut (foreign.Text), and the token is removed
+// from it and from the message.
+type Error struct {
+	Method     string
+	Path       string // below the base URL, with the query
+	StatusCode int
+	Attempts   int
+
+	err        error  // Cachet's answer, or what kept it from one
+	stop       error  // why retrying stopped: the run ended
+	hint       string // what to check
+	transport  bool   // the request or its answer was lost on the way
+	validation bool   // Cachet's answer listed validation messages
+	redact     func(string) string
+}
+
+// Error reads like "cachet: PUT /components/14: 400 Bad Request: The
+// request cannot be fulfilled due to bad syntax. (The status may not be
+// greater than 4.)".
+func (e *Error) Error() string {
+	msg := "cachet: " + e.Method + " " + e.Path + ": "
+	if e.Attempts > 1 {
+		msg += fmt.Sprintf("after %d attempts: ", e.Attempts)
+	}
+	msg += e.err.Error()
+	if e.hint != "" {
+		msg += " (" + e.hint + ")"
+	}
+	if e.stop != nil {
+		msg += " (stopped retrying: " + e.stop.Error() + ")"
+	}
+	return e.redact(msg)
+}
+
+func (e *Error) Unwrap() []error { return []error{e.err, e.stop} }
+
+// answerError reads a non-2xx answer: 2.x's {"errors":[{"title","detail",
+// "meta":{"details"}}]}, 3.x's (Laravel's) {"message","errors":{field:[]}},
+// or another body.
+func (c *Client) answerError(cl call, resp *http.Response, body []byte) *Error {
+	code := resp.StatusCode
+	var doc struct {
+		Errors  json.RawMessage
+		Message string
+	}
+	var list []struct {
+		Title, Detail string
+		Meta          struct{ Details json.RawMessage }
+	}
+	title, detail, more, fromCachet := http.StatusText(code), "", "", true
+	err := json.Unmarshal(body, &doc)
+	switch {
+	case err == nil && json.Unmarshal(doc.Errors, &list) == nil && len(list) > 0:
+		title, detail, more = cmp.Or(list[0].Title, title), list[0].Detail, details(list[0].Meta.Details)
+	case err == nil && doc.Message != "":
+		detail, more = doc.Message, details(doc.Errors)
+	case len(body) == 0:
+		detail, fromCachet = "empty response body", false
+	default:
+		detail, fromCachet = fmt.Sprintf("response is not Cachet's JSON (%s): %s", mediaType(resp.Header.Get("Content-Type")), strings.Join(strings.Fields(string(body)), " ")), false
+	}
+	msg := fmt.Sprintf("%d %s", code, title)
+	if detail != "" {
+		msg += ": " + detail
+	}
+	if more != "" && more != detail {
+		msg += " (" + more + ")"
+	}
+	e := c.fail(cl, errors.New(foreign.Text(c.redact(msg)))) // redacted whole, then cut
+	e.StatusCode, e.validation = code, more != ""
+	switch {
+	case code == http.StatusNotFound && (!fromCachet || !strings.ContainsAny(cl.path, "0123456789")), code < 500 && code != http.StatusNotFound && !fromCachet:
+		e.hint = urlHint // a page that is not Cachet's, or an unknown route every Cachet has (not an unknown id)
+	case c.api != APIv3 || !fromCachet:
+	case code == http.StatusUnauthorized:
+		e.hint = "Cachet did not accept the API token: Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer; check the configured token"
+	case code == http.StatusForbidden:
+		e.hint = "the API token lacks the " + ability(cl.method, cl.path) + " ability: give the token that ability in Cachet's dashboard, or make a token that has it"
+	}
+	return e
+}
+
+// ability names the Cachet 3.x token ability a write needs.
+func ability(method, path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	what := parts[0]
+	if len(parts) == 3 {
+		what = strings.TrimSuffix(parts[0], "s") + "-" + parts[2] // incident-updates, metric-points
+	}
+	return what + map[bool]string{false: ".manage", true: ".delete"}[method == http.MethodDelete]
+}
+
+// details joins ["msg", ...] and {"field": ["msg", ...]}, by field name.
+func details(raw json.RawMessage) string {
+	var list []string
+	if json.Unmarshal(raw, &list) != nil {
+		var byField map[string][]string
+		_ = json.Unmarshal(raw, &byField)
+		for _, field := range slices.Sorted(maps.Keys(byField)) {
+			list = append(list, byField[field]...)
+		}
+	}
+	return strings.Join(list, " ")
+}
+
+func mediaType(ct string) string {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+const redacted = "[redacted]"
+
+// newSecret returns what removes the token from text that came from
+// elsewhere: Cachet may echo it raw, or escaped for a URL, JSON (Go's or
+// PHP's) or HTML. A func, so that printing an error shows no form of it.
+func newSecret(token string) func(string) string {
+	if token == "" {
+		return func(s string) string { return s }
+	}
+	goJSON, _ := json.Marshal(token)
+	forms := []string{token, url.QueryEscape(token), url.PathEscape(token), html.EscapeString(token), strings.Trim(string(goJSON), `"`),
+		strings.NewReplacer(`"`, `\"`, `\`, `\\`).Replace(token),            // Go's JSON without HTML escapes
+		strings.NewReplacer(`"`, `\"`, `\`, `\\`, "/", `\/`).Replace(token)} // PHP's json_encode
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) }) // a longer form replaced whole
+	var pairs []string
+	for _, f := range slices.Compact(forms) {
+		pairs = append(pairs, f, redacted)
+	}
+	return strings.NewReplacer(pairs...).Replace
+}
+
+// CheckToken says why token cannot be Cachet's API token, or nil: it goes
+// in an HTTP header, so it is one word of visible ASCII (Cachet's are
+// letters, digits and, on 3.x, "|"). A line break would fail every request
+// with what looks like a network error, a pasted quote never match. The
+// message never shows the token; the caller adds where it came from.
+func CheckToken(token string) error {
+	if strings.ContainsAny(token, "\r\n") {
+		return errors.New("the token holds more than one line")
+	}
+	for i := 0; i < len(token); i++ {
+		switch b := token[i]; {
+		case b <= ' ' || b == 0x7f:
+			return fmt.Errorf("the token holds a space or control character (at byte %d)", i+1)
+		case b >= 0x80:
+			return fmt.Errorf("the token holds a character that is not plain ASCII (at byte %d), such as a pasted quote", i+1)
+		}
+	}
+	return nil
+}
+
+// list reads every page of a listing and keeps each id once (an item added
+// while paging shifts the pages); a page that adds nothing ends it. 2.x is
+// sent page and per_page only (it answers 500 to column filters mixed with
+// page), and read past its last announced page while that holds fewer
+// items than meta.pagination.total: a listing still short comes with an
+// error wrapping ErrIncomplete. 3.x has no total: a page's links.next says
+// whether one follows, and only its page number is used, asked of
+// cachet.url with the client's own query (Laravel drops per_page and the
+// filters from it, and names the Host it saw, which behind a proxy is not
+// cachet.url's): no request, and no token, goes anywhere else.
+// Each query in passes lists the path once more, into the same list.
+func list[T any](ctx context.Context, c *Client, path string, id func(T) int, passes ...url.Values) ([]T, error) {
+	var all []T
+	seen := map[int]bool{}
+	whole := call{method: http.MethodGet, path: path}
+	total := 0
+	for _, q := range passes {
+		q = maps.Clone(q)
+		q.Set("per_page", strconv.Itoa(perPage))
+		for p := 1; ; p++ {
+			if p > maxPages {
+				return nil, c.fail(whole, fmt.Errorf("more than %d pages; stopping (does the server honour per_page and page?)", maxPages))
+			}
+			q.Set("page", strconv.Itoa(p))
+			var doc struct {
+				Data  []T
+				Links struct{ Next json.RawMessage }
+				Meta  struct {
+					Pagination *struct {
+						Total       flexInt
+						CurrentPage flexInt `json:"current_page"`
+						TotalPages  flexInt `json:"total_pages"`
+					}
+				}
+			}
+			if _, err := c.do(ctx, call{method: http.MethodGet, path: path, query: q, out: &doc}); err != nil {
+				return nil, err
+			}
+			pag, added := doc.Meta.Pagination, 0
+			for _, it := range doc.Data {
+				if k := id(it); !seen[k] {
+					seen[k] = true
+					all = append(all, it)
+					added++
+				}
+			}
+			if pag != nil {
+				total = int(pag.Total)
+			}
+			if added == 0 || c.api == APIv2 && (pag == nil || pag.CurrentPage >= pag.TotalPages && len(all) >= total) {
+				break
+			}
+			if c.api == APIv3 {
+				next, err := nextPage(doc.Links.Next, p)
+				if err != nil {
+					return nil, c.fail(whole, err)
+				}
+				if next == 0 {
+					break
+				}
+				p = next - 1
+			}
+		}
+	}
+	if len(all) < total {
+		what := strings.ReplaceAll(strings.TrimPrefix(path, "/"), "components/groups", "component groups")
+		return all, c.fail(whole, fmt.Errorf("Cachet listed %d of %d %s (%w)", len(all), total, what, ErrIncomplete))
+	}
+	return all, nil
+}
+
+// nextPage reads the page number of links.next, 0 when there is none; it
+// must be after page p.
+func nextPage(raw json.RawMessage, p int) (int, error) {
+	var link string
+	if _ = json.Unmarshal(raw, &link); link == "" {
+		return 0, nil
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		return 0, fmt.Errorf("links.next is not a URL: %w", err)
+	}
+	next, err := strconv.Atoi(u.Query().Get("page"))
+	if err != nil || next <= p {
+		return 0, fmt.Errorf("page %d links to %s as the next page, which is not a later page number; stopping", p, u.Redacted())
+	}
+	return next, nil
 }

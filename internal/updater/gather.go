@@ -53,8 +53,8 @@ func target(name, url string, p config.Probe) probe.Target {
 func (r *run) list(ctx context.Context) {
 	var err error
 	r.components, err = r.d.Cachet.Components(ctx)
-	if errors.As(err, &r.short) {
-		err = nil // what was listed is right; plan says what is missing
+	if errors.Is(err, cachet.ErrIncomplete) {
+		r.short, err = err, nil // what was listed is right; plan says what is missing
 	}
 	if err != nil {
 		r.sum.CachetErr = fmt.Errorf("reading components from Cachet: %w", err)

@@ -150,7 +150,7 @@ func (r *run) point(ctx context.Context, row *Row, metric int, value float64, wh
 		row.Notes = append(row.Notes, fmt.Sprintf("would post %s %g to metric %d", what, value, metric))
 		return
 	}
-	if _, err := r.d.Cachet.AddMetricPoint(ctx, metric, value, r.now); err != nil {
+	if err := r.d.Cachet.AddMetricPoint(ctx, metric, value, r.now); err != nil {
 		row.Problems = append(row.Problems, fmt.Errorf("server %q: posting its %s to metric %d: %w", row.Server.Name, what, metric, err))
 		r.d.Log.Error().Err(err).Str("server", row.Server.Name).Int("metric", metric).Msg("metric point failed")
 		return

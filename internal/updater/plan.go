@@ -177,7 +177,7 @@ func (r *run) apply(ctx context.Context) {
 			return
 		}
 		s := row.Server
-		_, err := r.d.Cachet.SetStatus(ctx, s.ComponentID, row.Publish, row.Component.Enabled)
+		err := r.d.Cachet.SetStatus(ctx, s.ComponentID, row.Publish, row.Component.Enabled)
 		switch {
 		case err != nil:
 			row.Action, row.Err = WriteFailed, fmt.Errorf("server %q: updating component %d: %w", s.Name, s.ComponentID, err)

@@ -104,7 +104,7 @@ func (r *run) proveToken(ctx context.Context) {
 		return
 	}
 	err := r.d.Cachet.VerifyToken(ctx)
-	var apiErr *cachet.APIError
+	var apiErr *cachet.Error
 	switch {
 	case err == nil:
 		r.st.TokenProvedAt = now

@@ -230,7 +230,7 @@ type run struct {
 	results, canaries []probe.Result
 	counts            map[string]int
 	components        []cachet.Component
-	short             *cachet.IncompleteListError // the listing ended short: a missing component may exist
+	short             error // the listing ended short (cachet.ErrIncomplete): a missing component may exist
 	schedules         []cachet.Schedule
 	st                *state.State
 	saveable          bool // Save may write st

@@ -1,57 +1,38 @@
-// Package cachettest is an in-memory fake of the Cachet API served over
-// real HTTP, in one of three modes.
+// Package cachettest is a small stateful fake of the Cachet API served over
+// real HTTP, for tests and the demo command: components, groups,
+// incidents and their updates, metrics and points, schedules, as Cachet
+// 2.4 (the default, under /api/v1), 2.3 or 3.x (under /api) answers where
+// this tool cares.
 //
-// Cachet 2.4 (the default, under /api/v1) behaves like Cachet 2.4 where
-// the updater cares: pagination, token rules (X-Cachet-Token),
-// route-model binding before auth, 400 validation errors, 405 on PATCH,
-// 406 on a non-JSON Accept header, the Time-Zone header; incidents and
-// incident updates (searchable by column; a PUT resets an omitted visible
-// and stickied; PUT and updates store an HTML comment escaped, as Binput
-// does), metric points (folded into an equal one within the metric's
-// threshold) and schedules (a schedule without an end shows completed_at
-// as now, and none lists components, as on 2.4).
-//
-// Cachet 2.3 (WithMode(Cachet23)) has no incident updates and no
-// schedules (unknown routes, 404), stores component statuses outside 0..4,
-// re-enables a component whose PUT omits enabled and escapes an HTML
-// comment in every incident message.
-//
-// Every mode counts the mails Cachet would send each subscriber (Mails).
-//
-// Cachet 3.x (NewV3, or WithMode(Cachet3), under /api or WithAPIPath)
-// follows cachethq/core: Authorization: Bearer only, token abilities (403
-// "Invalid ability provided."), JSON:API documents, simple pagination with
-// links.next and no total (per_page 1..100, default 15), enabled
-// components only unless filter[enabled]=0, statuses 1..6 with
-// latest_status, PUT and PATCH updates, Laravel's errors (401
-// "Unauthenticated.", 422 with errors by field, 429 with Retry-After),
-// incidents with updates, metric points and schedules with components.
-//
-// In every mode components, component groups and metrics can be created
-// and removed through the API, as the acceptance suite does.
-//
-// Every mode can inject faults (5xx, HTML pages, truncated JSON, hangs,
-// dropped connections, 429, a 500 after storing, a database error); 2.x listings can make their pagination meta
-// lie. It is a normal package because the demo command serves it too.
+// What it copies from the real ones (see ../../../../shared/cachet-api.md):
+// 2.x takes X-Cachet-Token and binds the id before the token (404 before
+// 401), validates with 400 and meta.details, paginates with a total,
+// turns every query key into a column when one is a column (with page: a
+// 500), takes an omitted visible and stickied of an incident PUT as 1 and
+// 0, and stores an HTML comment in a message escaped (Binput): 2.4 on PUT
+// and updates, 2.3 always. 2.3 has no incident updates and no schedules,
+// stores any status and re-enables a component whose PUT leaves out
+// enabled; a 2.4 schedule lists no components and shows a missing end as
+// now. 3.x takes a bearer token with abilities (403), answers JSON:API
+// documents with links.next (only page, from the Host it saw), 201 on
+// create and 422 on validation, lists only enabled components unless
+// asked, and shows latest_status: the worse of a component's status and an
+// open incident's impact, or under maintenance (6) in a schedule. Points
+// within a metric's threshold are folded as each version does, and Mails
+// counts the mail each version would send.
 package cachettest
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"sort"
-	"strconv"
+	"slices"
+	"strings"
 	"sync"
 	"time"
-)
-
-const (
-	apiPrefix      = "/api/v1"
-	apiPrefixV3    = "/api"
-	timeLayout     = "2006-01-02 15:04:05"
-	maxRequestBody = 1 << 20
-	redactedHeader = "[redacted]"
 )
 
 // Mode is the Cachet version the fake plays.
@@ -59,53 +40,29 @@ type Mode int
 
 // Modes.
 const (
-	Cachet24 Mode = iota // Cachet 2.4 under /api/v1 (the default)
-	Cachet23             // Cachet 2.3 under /api/v1
-	Cachet3              // Cachet 3.x under /api
+	Cachet24 Mode = iota // under /api/v1 (the default)
+	Cachet23             // under /api/v1
+	Cachet3              // under /api
 )
 
-func (m Mode) String() string {
-	switch m {
-	case Cachet24:
-		return "2.4"
-	case Cachet23:
-		return "2.3"
-	case Cachet3:
-		return "3.x"
-	}
-	return fmt.Sprintf("Mode(%d)", int(m))
-}
+func (m Mode) String() string { return [...]string{"2.4", "2.3", "3.x"}[m] }
 
 // Option configures a fake.
 type Option func(*Server)
 
 // WithMode sets the Cachet version the fake plays.
-func WithMode(m Mode) Option {
-	return func(s *Server) {
-		s.mode = m
-		if m == Cachet3 && s.prefix == apiPrefix {
-			s.prefix = apiPrefixV3
-		}
-	}
-}
+func WithMode(m Mode) Option { return func(s *Server) { s.mode = m } }
 
-// WithLinkOrigin makes a 3.x fake build its links (links.next, ...) with
-// this scheme and host, e.g. http://cachet.internal:8000, instead of the
-// request's: Cachet behind a proxy that rewrites Host builds them from
-// what it saw.
-func WithLinkOrigin(origin string) Option {
-	return func(s *Server) { s.linkOrigin = origin }
-}
+// WithAPIPath serves the API under path instead of /api/v1 or /api, e.g.
+// /status/api for a Cachet 3.x with CACHET_PATH=status.
+func WithAPIPath(path string) Option { return func(s *Server) { s.prefix = path } }
 
-// WithAPIPath serves the API under path instead of /api/v1 (2.x) or /api
-// (3.x), e.g. /status/api for a Cachet 3.x with CACHET_PATH=status. Give it
-// after WithMode.
-func WithAPIPath(path string) Option {
-	return func(s *Server) { s.prefix = path }
-}
+// WithLinkOrigin makes 3.x build its links with this scheme and host
+// instead of the request's, as Cachet behind a proxy that rewrites Host.
+func WithLinkOrigin(origin string) Option { return func(s *Server) { s.linkOrigin = origin } }
 
-// Component is a component as the fake stores it. Status is in the mode's
-// own numbers: 0..4 on 2.x, 1..6 on 3.x (5 unknown, 6 under maintenance).
+// Component is a component as stored, its status in the mode's numbers:
+// 0..4 on 2.x, 1..6 on 3.x (5 unknown, 6 under maintenance).
 type Component struct {
 	ID      int
 	Name    string
@@ -114,135 +71,141 @@ type Component struct {
 	GroupID int
 }
 
-// Request is one request the fake received.
-type Request struct {
-	Method   string
-	Path     string // as received, e.g. /api/v1/components/3
-	RawQuery string
-	Body     string
-	// Authorized: the token matched the server's, in the mode's header
-	// (X-Cachet-Token on 2.x, Authorization: Bearer on 3.x).
-	Authorized bool
-	// Header holds the request's headers, with the values of
-	// X-Cachet-Token and Authorization replaced by "[redacted]".
-	Header http.Header
+// Incident is an incident as stored.
+type Incident struct {
+	ID                        int
+	Name, Message             string
+	Status                    int  // 0..4, 4 fixed
+	Visible, Stickied, Notify bool // Notify: 2.x notify, 3.x notifications
+	// ComponentID and ComponentStatus are the component it names and its
+	// status then (on 3.x the impact, in 3.x numbers).
+	ComponentID, ComponentStatus int
 }
 
-type entry struct {
-	c                Component
-	created, updated time.Time
+// IncidentUpdate is an incident update (2.4 and 3.x).
+type IncidentUpdate struct {
+	ID, IncidentID, Status int
+	Message                string
 }
+
+// Metric is a metric as stored.
+type Metric struct {
+	ID           int
+	Name, Suffix string
+	Threshold    int // minutes within which points are folded; 0 is Cachet's default, 5
+	CalcType     int // 0 sum (Cachet's default), 1 average
+}
+
+// Point is a metric point as stored.
+type Point struct {
+	ID, MetricID int
+	Value        float64
+	Counter      int       // how many points were folded into it
+	CreatedAt    time.Time // the timestamp sent, or its arrival, rounded to 30 seconds
+}
+
+// Schedule is a maintenance window as stored.
+type Schedule struct {
+	ID            int
+	Name, Message string
+	Status        int // 2.4's, as set in the dashboard: 0 upcoming, 1 in progress, 2 complete; 3.x goes by the times
+	ScheduledAt   time.Time
+	CompletedAt   time.Time // zero: no end
+	ComponentIDs  []int     // 3.x only: 2.4 drops them
+}
+
+// Request is a request the fake received.
+type Request struct {
+	Method, Path, RawQuery, Body string
+	Authorized                   bool        // the token matched, in the mode's header
+	Header                       http.Header // the token headers' values "[redacted]"
+}
+
+// Fault is a failure the fake answers instead (see FailNext).
+type Fault int
+
+// Faults.
+const (
+	FaultNone      Fault = iota
+	Fault500             // 500 with the mode's error JSON
+	FaultHTML200         // 200 with an HTML page
+	FaultTruncated       // 200 with JSON cut short
+	FaultHang            // no answer until the client gives up
+	FaultClose           // the connection closed without an answer
+	FaultStored500       // carried out, then 500 (stored, then the mail failed)
+	FaultDatabase        // a lost database: nothing stored; 2.x answers 400 without details, 3.x 500
+)
+
+// The mail Cachet sends its subscribers, as Mails counts it.
+const (
+	MailComponent      = "component status" // 2.3: every component PUT; 2.4: a status change, unless silent
+	MailIncident       = "new incident"     // a visible incident created with notify
+	MailIncidentUpdate = "incident update"  // 2.4: every update of a visible incident; 3.x: with notifications
+)
 
 // Server is the fake. It is safe for concurrent use.
 type Server struct {
-	token  string
-	mode   Mode
-	prefix string
-	// linkOrigin is the scheme and host of the 3.x links ("": the request's).
-	linkOrigin string
-	ts         *httptest.Server
-	done       chan struct{}
-	once       sync.Once
+	token, prefix, linkOrigin string
+	mode                      Mode
+	ts                        *httptest.Server
+	done                      chan struct{}
+	once                      sync.Once
 
-	mu             sync.Mutex
-	comps          map[int]*entry
-	sorted         []*entry // comps by id; nil when stale
-	groups         map[int]string
-	log            []Request
-	perPage        int
-	statusAsString bool
-	statusValues   map[int]any // sent as a component's status instead of the stored one
-	quirks         PaginationQuirks
-	fault          Fault
-	faultLeft      int // < 0: until cleared
-	faultWrites    bool
-	tz             *time.Location
-	abilities      map[string]bool // 3.x token abilities; "*" is every one
-	limit          rateLimit
-	incidents      map[int]*Incident
-	updates        []IncidentUpdate
-	metrics        map[int]*Metric
-	points         []Point
-	schedules      map[int]*Schedule
-	nextID         int            // for incidents, updates, points, schedules
-	mails          map[string]int // by Mail kind
+	mu           sync.Mutex
+	comps        map[int]*Component
+	compIDs      []int // sorted; nil when stale
+	groups       map[int]string
+	incidents    map[int]*Incident
+	updates      []IncidentUpdate
+	metrics      map[int]*Metric
+	points       []Point
+	schedules    map[int]*Schedule
+	statusValues map[int]any
+	abilities    map[string]bool
+	mails        map[string]int
+	log          []Request
+	fault        Fault
+	faultLeft    int
+	faultWrites  bool
+	lastID       int // of incidents, updates, metrics, points, schedules
 }
 
-// The kinds of mail Cachet sends its subscribers, as Mails counts them.
-const (
-	MailComponent      = "component status" // 2.3: every component PUT; 2.4: a status change, unless silent
-	MailIncident       = "new incident"     // a visible incident created with notify (3.x notifications)
-	MailIncidentUpdate = "incident update"  // 2.4: every update of a visible incident; 3.x: only with notifications
-)
-
-// Mails returns how many mailings Cachet would have sent each subscriber,
-// by kind (MailComponent, ...): what the requests so far set off in the
-// mode's Cachet. PUT /incidents/{id} mails no one in any mode.
-func (s *Server) Mails() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]int{}
-	for k, n := range s.mails {
-		out[k] = n
-	}
-	return out
-}
-
-func (s *Server) mailLocked(kind string) {
-	if s.mails == nil {
-		s.mails = map[string]int{}
-	}
-	s.mails[kind]++
-}
-
-// New starts a fake on 127.0.0.1 that accepts token for writes. URL()
-// returns its API base (ending in /api/v1, or /api in 3.x mode).
+// New starts a fake on 127.0.0.1 that takes token; URL is its API base.
 func New(token string, opts ...Option) *Server {
 	s := NewHandler(token, opts...)
 	s.ts = httptest.NewServer(s.Handler())
 	return s
 }
 
-// NewV3 starts a Cachet 3.x fake, as New(token, WithMode(Cachet3), opts...).
+// NewV3 starts a Cachet 3.x fake.
 func NewV3(token string, opts ...Option) *Server {
 	return New(token, append([]Option{WithMode(Cachet3)}, opts...)...)
 }
 
-// NewHandler returns a fake that is not listening; serve Handler() yourself
-// and find the API under APIPath().
+// NewHandler returns a fake that does not listen: serve Handler, under
+// APIPath.
 func NewHandler(token string, opts ...Option) *Server {
-	s := &Server{
-		token:     token,
-		prefix:    apiPrefix,
-		done:      make(chan struct{}),
-		comps:     map[int]*entry{},
-		groups:    map[int]string{},
-		perPage:   20,
-		tz:        time.UTC,
-		abilities: map[string]bool{"*": true},
-		incidents: map[int]*Incident{},
-		metrics:   map[int]*Metric{},
-		schedules: map[int]*Schedule{},
-	}
+	s := &Server{token: token, done: make(chan struct{}), comps: map[int]*Component{}, groups: map[int]string{},
+		incidents: map[int]*Incident{}, metrics: map[int]*Metric{}, schedules: map[int]*Schedule{},
+		statusValues: map[int]any{}, abilities: map[string]bool{"*": true}, mails: map[string]int{}}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.prefix == "" {
+		s.prefix = map[bool]string{false: "/api/v1", true: "/api"}[s.mode == Cachet3]
 	}
 	return s
 }
 
-// NewHandlerV3 is NewHandler in 3.x mode, e.g. for demo --api v3.
+// NewHandlerV3 is NewHandler as Cachet 3.x.
 func NewHandlerV3(token string, opts ...Option) *Server {
 	return NewHandler(token, append([]Option{WithMode(Cachet3)}, opts...)...)
 }
 
-// Handler serves the API under APIPath().
+// Handler serves the API under APIPath.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
-// Mode returns the Cachet version the fake plays.
-func (s *Server) Mode() Mode { return s.mode }
-
-// APIPath is the path the API is served under: /api/v1, /api, or the
-// WithAPIPath one.
+// APIPath is the path the API is served under.
 func (s *Server) APIPath() string { return s.prefix }
 
 // URL is the API base URL, or "" when the fake was made by NewHandler.
@@ -253,7 +216,7 @@ func (s *Server) URL() string {
 	return s.ts.URL + s.prefix
 }
 
-// Close releases hanging requests and stops the server if New started it.
+// Close releases hanging requests and stops the server New started.
 func (s *Server) Close() {
 	s.once.Do(func() { close(s.done) })
 	if s.ts != nil {
@@ -261,261 +224,276 @@ func (s *Server) Close() {
 	}
 }
 
-// Add adds or replaces a component. An ID <= 0 gets the next free id.
+// Add adds or replaces a component; an ID <= 0 gets the next free one.
 func (s *Server) Add(c Component) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.addLocked(c)
+	defer s.lock()()
+	s.add(c)
 }
 
-func (s *Server) addLocked(c Component) *entry {
+func (s *Server) add(c Component) *Component {
 	if c.ID <= 0 {
-		for id := range s.comps {
-			c.ID = max(c.ID, id)
-		}
-		c.ID++
+		c.ID = 1 + slices.Max(append(slices.Collect(maps.Keys(s.comps)), 0))
 	}
-	now := time.Now().UTC()
-	e := &entry{c: c, created: now, updated: now}
-	s.comps[c.ID] = e
-	s.sorted = nil
-	return e
-}
-
-// SetStatus sets a component's status as a person would in Cachet's
-// dashboard, in the mode's numbers (on 3.x, 5 is unknown and 6 under
-// maintenance). It reports whether the component exists.
-func (s *Server) SetStatus(id, status int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.comps[id]
-	if ok && e.c.Status != status {
-		e.c.Status, e.updated = status, time.Now().UTC()
-	}
-	return ok
+	s.comps[c.ID], s.compIDs = &c, nil
+	return &c
 }
 
 // AddGroup adds or replaces a component group.
 func (s *Server) AddGroup(id int, name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	s.groups[id] = name
 }
 
 // Component returns the stored component with id.
-func (s *Server) Component(id int) (Component, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.comps[id]
-	if !ok {
-		return Component{}, false
+func (s *Server) Component(id int) (Component, bool) { return one(s, s.comps, id) }
+
+// Components returns every stored component, by id.
+func (s *Server) Components() []Component { return all(s, s.comps) }
+
+// sortedComps is the component ids in order, cached: a large fleet lists
+// many pages.
+func (s *Server) sortedComps() []int {
+	if s.compIDs == nil {
+		s.compIDs = slices.Sorted(maps.Keys(s.comps))
 	}
-	return e.c, true
-}
-
-// Components returns every stored component, sorted by id.
-func (s *Server) Components() []Component {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Component, 0, len(s.comps))
-	for _, e := range s.sortedLocked() {
-		out = append(out, e.c)
-	}
-	return out
-}
-
-// Requests returns a copy of the request log.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
-}
-
-// Writes returns the logged PUT, POST, PATCH and DELETE requests.
-func (s *Server) Writes() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Request
-	for _, r := range s.log {
-		if isWrite(r.Method) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// Reset clears the request log.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.log = nil
-}
-
-// SetStatusAsString makes the fake send "status":"2" like Cachet 2.3 on
-// older PHP.
-func (s *Server) SetStatusAsString(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.statusAsString = on
+	return s.compIDs
 }
 
 // SetStatusValue makes the fake send v as component id's status, whatever
-// it stores, as a broken install or a proxy might (e.g. "abc"); nil sends
-// the stored status again.
+// it stores, as a broken install might (e.g. "abc"); nil stops it.
 func (s *Server) SetStatusValue(id int, v any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.statusValues == nil {
-		s.statusValues = map[int]any{}
-	}
+	defer s.lock()()
+	s.statusValues[id] = v
 	if v == nil {
 		delete(s.statusValues, id)
-		return
 	}
-	s.statusValues[id] = v
-}
-
-// SetTimezone sets the zone the fake renders timestamps in: on 2.x when a
-// request has no Time-Zone header (Cachet's cachet.timezone), on 3.x always
-// (the app's timezone, APP_TIMEZONE). Default UTC.
-func (s *Server) SetTimezone(loc *time.Location) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tz = loc
 }
 
 // SetAbilities sets the 3.x token's abilities, e.g. "components.manage";
-// "*" (the default) is every ability.
+// "*", the default, is every one.
 func (s *Server) SetAbilities(abilities ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.lock()()
 	s.abilities = map[string]bool{}
 	for _, a := range abilities {
 		s.abilities[a] = true
 	}
 }
 
-func (s *Server) can(ability string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.abilities["*"] || s.abilities[ability]
+// AddIncident adds or replaces an incident, as a person would in the
+// dashboard, and returns its id; an ID <= 0 gets a new one.
+func (s *Server) AddIncident(in Incident) int {
+	defer s.lock()()
+	in.ID = s.newID(in.ID)
+	s.incidents[in.ID] = &in
+	return in.ID
 }
 
-func isWrite(method string) bool {
-	switch method {
-	case http.MethodPut, http.MethodPost, http.MethodPatch, http.MethodDelete:
-		return true
+// newID returns id, or a new one when it is <= 0.
+func (s *Server) newID(id int) int {
+	if id <= 0 {
+		id = s.lastID + 1
 	}
-	return false
+	s.lastID = max(s.lastID, id)
+	return id
 }
 
-// sortedLocked returns the components by id. The order is cached: a large
-// fleet lists many pages, and sorting for each made the fake the slowest
-// part of a benchmark.
-func (s *Server) sortedLocked() []*entry {
-	if s.sorted != nil {
-		return s.sorted
-	}
-	out := make([]*entry, 0, len(s.comps))
-	for _, e := range s.comps {
-		out = append(out, e)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].c.ID < out[j].c.ID })
-	s.sorted = out
-	return out
+// RemoveIncident deletes an incident, as a person would.
+func (s *Server) RemoveIncident(id int) {
+	defer s.lock()()
+	delete(s.incidents, id)
 }
 
-// newIDLocked returns the next id for an incident, update, point or
-// schedule.
-func (s *Server) newIDLocked() int {
-	s.nextID++
-	return s.nextID
+// Incidents returns the stored incidents, by id.
+func (s *Server) Incidents() []Incident { return all(s, s.incidents) }
+
+// Incident returns the stored incident with id.
+func (s *Server) Incident(id int) (Incident, bool) { return one(s, s.incidents, id) }
+
+// IncidentUpdates returns an incident's updates, oldest first.
+func (s *Server) IncidentUpdates(incidentID int) []IncidentUpdate {
+	return where(s, &s.updates, func(u IncidentUpdate) bool { return u.IncidentID == incidentID })
+}
+
+// AddMetric adds or replaces a metric and returns its id; an ID <= 0 gets
+// a new one.
+func (s *Server) AddMetric(m Metric) int {
+	defer s.lock()()
+	m.ID, m.Threshold = s.newID(m.ID), max(m.Threshold, 0)
+	if m.Threshold == 0 {
+		m.Threshold = 5
+	}
+	s.metrics[m.ID] = &m
+	return m.ID
+}
+
+// Points returns a metric's points, oldest first.
+func (s *Server) Points(metricID int) []Point {
+	return where(s, &s.points, func(p Point) bool { return p.MetricID == metricID })
+}
+
+// AddSchedule adds or replaces a schedule and returns its id; an ID <= 0
+// gets a new one.
+func (s *Server) AddSchedule(sc Schedule) int {
+	defer s.lock()()
+	sc.ID, sc.ComponentIDs = s.newID(sc.ID), slices.Clone(sc.ComponentIDs)
+	s.schedules[sc.ID] = &sc
+	return sc.ID
+}
+
+// Mails returns how many mailings Cachet would have sent each subscriber
+// so far, by kind (MailComponent, ...).
+func (s *Server) Mails() map[string]int {
+	defer s.lock()()
+	return maps.Clone(s.mails)
+}
+
+// Shown returns what visitors see of component id, in the mode's numbers:
+// on 3.x latest_status, on 2.x the status.
+func (s *Server) Shown(id int) int {
+	defer s.lock()()
+	if c, ok := s.comps[id]; ok {
+		return s.latest(c)
+	}
+	return 0
+}
+
+// latest is 3.x's latest_status: under maintenance while a schedule in
+// progress covers the component, else its status, unless a visible open
+// incident's impact on it is worse. On 2.x, the status.
+func (s *Server) latest(c *Component) int {
+	if s.mode != Cachet3 {
+		return c.Status
+	}
+	latest := c.Status
+	for _, sc := range s.schedules {
+		if status3(sc) == 1 && slices.Contains(sc.ComponentIDs, c.ID) {
+			latest = 6
+		}
+	}
+	severity := func(v int) int { return strings.IndexByte("156234", byte('0'+v)) } // least first
+	for _, in := range s.incidents {
+		if in.Status != 4 && in.Visible && in.ComponentID == c.ID && severity(in.ComponentStatus) > severity(latest) {
+			latest = in.ComponentStatus
+		}
+	}
+	return latest
+}
+
+// status3 is a 3.x schedule's status, from its times.
+func status3(sc *Schedule) int {
+	switch now := time.Now(); {
+	case sc.ScheduledAt.After(now):
+		return 0
+	case sc.CompletedAt.IsZero() || sc.CompletedAt.After(now):
+		return 1
+	}
+	return 2
+}
+
+// Requests returns the requests received so far.
+func (s *Server) Requests() []Request { return where(s, &s.log, func(Request) bool { return true }) }
+
+// Writes returns the requests received so far that are not reads.
+func (s *Server) Writes() []Request {
+	return where(s, &s.log, func(r Request) bool { return r.Method != http.MethodGet && r.Method != http.MethodHead })
+}
+
+// Reset forgets the requests received.
+func (s *Server) Reset() {
+	defer s.lock()()
+	s.log = nil
+}
+
+// FailNext answers the next n requests (writes only, if onlyWrites) with
+// f; n < 0 every one, until FailNext(FaultNone, 0, false).
+func (s *Server) FailNext(f Fault, n int, onlyWrites bool) {
+	defer s.lock()()
+	s.fault, s.faultLeft, s.faultWrites = f, n, onlyWrites
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
-	authorized := s.authorized(r)
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	q := &req{s: s, w: w, r: r, query: r.URL.Query(), write: r.Method != http.MethodGet && r.Method != http.MethodHead}
+	q.auth = s.token != "" && (s.mode != Cachet3 && r.Header.Get("X-Cachet-Token") == s.token ||
+		s.mode == Cachet3 && r.Header.Get("Authorization") == "Bearer "+s.token)
 	h := r.Header.Clone()
 	for _, k := range []string{"X-Cachet-Token", "Authorization"} {
-		if len(h[k]) > 0 {
-			h[k] = []string{redactedHeader}
+		if h[k] != nil {
+			h[k] = []string{"[redacted]"}
 		}
 	}
 	s.mu.Lock()
-	s.log = append(s.log, Request{
-		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-		Body: string(body), Authorized: authorized, Header: h,
-	})
-	f := s.takeFaultLocked(isWrite(r.Method))
+	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Body: string(body), Authorized: q.auth, Header: h})
+	f := FaultNone
+	if s.faultLeft != 0 && (q.write || !s.faultWrites) {
+		f, s.faultLeft = s.fault, s.faultLeft-1
+	}
 	s.mu.Unlock()
-	switch {
-	case f == FaultStored500:
-		s.answer(httptest.NewRecorder(), r, body, authorized)
-		s.serveFault(w, r, Fault500)
-	case f != FaultNone:
-		s.serveFault(w, r, f)
-	default:
-		s.answer(w, r, body, authorized)
-	}
-}
-
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, body []byte, authorized bool) {
-	if s.mode == Cachet3 {
-		s.route3(w, r, body, authorized)
-	} else {
-		s.route(w, r, body, authorized)
-	}
-}
-
-// authorized checks the token where the mode looks for it: Cachet 2.x
-// reads X-Cachet-Token only, 3.x (Sanctum) a bearer token only.
-func (s *Server) authorized(r *http.Request) bool {
-	if s.token == "" {
-		return false
-	}
-	if s.mode == Cachet3 {
-		return r.Header.Get("Authorization") == "Bearer "+s.token
-	}
-	return r.Header.Get("X-Cachet-Token") == s.token
-}
-
-// zone is where a 2.x request wants its timestamps: its Time-Zone header,
-// else the server's zone.
-func (s *Server) zone(r *http.Request) *time.Location {
-	if tz := r.Header.Get("Time-Zone"); tz != "" {
-		if loc, err := time.LoadLocation(tz); err == nil {
-			return loc
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	_ = dec.Decode(&q.in)
+	switch f {
+	case FaultNone, FaultStored500:
+		if f == FaultStored500 {
+			q.w = httptest.NewRecorder()
 		}
+		s.mu.Lock()
+		s.route(q)
+		s.mu.Unlock()
+		if f == FaultStored500 {
+			q.w = w
+			q.fail(http.StatusInternalServerError, "An error has occurred and this resource cannot be displayed.", "")
+		}
+	case Fault500:
+		q.fail(http.StatusInternalServerError, "An error has occurred and this resource cannot be displayed.", "")
+	case FaultDatabase:
+		q.fail(map[bool]int{false: http.StatusBadRequest, true: http.StatusInternalServerError}[s.mode == Cachet3], "The request cannot be fulfilled due to bad syntax.", "")
+	case FaultHTML200, FaultTruncated:
+		w.Header().Set("Content-Type", map[Fault]string{FaultHTML200: "text/html", FaultTruncated: "application/json"}[f])
+		fmt.Fprint(w, map[Fault]string{FaultHTML200: "<!DOCTYPE html>\n<html><body><h1>All systems operational</h1></body></html>\n",
+			FaultTruncated: `{"meta":{"pagination":{"total":45,"current_page":1,"total_pages":3}},"data":[{"id":1,"name":"Trunc`}[f])
+	case FaultHang:
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+		}
+	case FaultClose:
+		panic(http.ErrAbortHandler) // closes the connection without an answer
 	}
+}
+
+func (s *Server) lock() func() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.tz
+	return s.mu.Unlock
 }
 
-func (s *Server) componentJSONLocked(e *entry, loc *time.Location) map[string]any {
-	var st any = e.c.Status
-	if s.statusAsString {
-		st = strconv.Itoa(e.c.Status)
+// one returns a copy of m[id], under the lock.
+func one[T any](s *Server, m map[int]*T, id int) (T, bool) {
+	defer s.lock()()
+	if v, ok := m[id]; ok {
+		return *v, true
 	}
-	if v, ok := s.statusValues[e.c.ID]; ok {
-		st = v
-	}
-	name := fmt.Sprintf("Status %d", e.c.Status)
-	if e.c.Status >= 0 && e.c.Status <= 4 {
-		name = [...]string{"Unknown", "Operational", "Performance Issues", "Partial Outage", "Major Outage"}[e.c.Status]
-	}
-	return map[string]any{
-		"id": e.c.ID, "name": e.c.Name, "description": "", "link": "",
-		"status": st, "order": 0, "group_id": e.c.GroupID,
-		"created_at": e.created.In(loc).Format(timeLayout), "updated_at": e.updated.In(loc).Format(timeLayout),
-		"deleted_at": nil, "enabled": e.c.Enabled, "meta": nil,
-		"status_name": name, "tags": []string{},
-	}
+	return *new(T), false
 }
 
-func groupJSON(id int, name string) map[string]any {
-	return map[string]any{
-		"id": id, "name": name, "order": 0, "collapsed": 0, "visible": 1,
-		"enabled_components": []any{}, "lowest_human_status": nil,
+// all returns copies of m's values, by id.
+func all[T any](s *Server, m map[int]*T) []T {
+	defer s.lock()()
+	var out []T
+	for _, id := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, *m[id])
 	}
+	return out
+}
+
+// where returns the items of *list that keep takes, under the lock.
+func where[T any](s *Server, list *[]T, keep func(T) bool) []T {
+	defer s.lock()()
+	return slices.DeleteFunc(slices.Clone(*list), func(x T) bool { return !keep(x) })
+}
+
+// clean is Binput's XSS filter where the updater cares: an HTML comment is
+// stored escaped, and the page shows it as text.
+func clean(msg string) string {
+	return strings.NewReplacer("<!--", "&lt;!--", "-->", "--&gt;").Replace(msg)
 }

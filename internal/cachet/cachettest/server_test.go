@@ -1,358 +1,115 @@
-package cachettest
+package cachettest_test
 
 import (
-	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/proxer/cachet-updater/internal/cachet/cachettest"
 )
 
-const token = "fake-token"
+const token = "t0ken"
 
-func newServer(t *testing.T) *Server {
+// send sends one request to srv, with the token in the mode's header
+// unless noToken, and returns the status code and body.
+func send(t *testing.T, srv *cachettest.Server, m cachettest.Mode, method, path, body string, noToken bool) (int, string) {
 	t.Helper()
-	s := New(token)
-	t.Cleanup(s.Close)
-	s.Add(Component{ID: 1, Name: "one", Status: 1, Enabled: true, GroupID: 2})
-	s.Add(Component{ID: 2, Name: "two", Status: 4, Enabled: false})
-	s.Add(Component{ID: 3, Name: "three", Status: 2, Enabled: true})
-	return s
-}
-
-type response struct {
-	code   int
-	header http.Header
-	body   string
-}
-
-func do(t *testing.T, s *Server, method, path, tok, accept, contentType, body string) response {
-	t.Helper()
-	req, err := http.NewRequest(method, strings.TrimSuffix(s.URL(), "/api/v1")+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	req, _ := http.NewRequest(method, srv.URL()+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	switch {
+	case noToken:
+	case m == cachettest.Cachet3:
+		req.Header.Set("Authorization", "Bearer "+token)
+	default:
+		req.Header.Set("X-Cachet-Token", token)
 	}
-	if tok != "" {
-		req.Header.Set("X-Cachet-Token", tok)
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, resp.Header, string(b)}
+	return resp.StatusCode, string(b)
 }
 
-func TestRoutes(t *testing.T) {
-	const jsonCT = "application/json"
-	tests := []struct {
-		name          string
-		method, path  string
-		token, accept string
-		ct, body      string
-		wantCode      int
-		wantBody      []string
-		wantHeader    map[string]string
+// TestRealCachet: what the fake copies from the real ones that no test of
+// the client or the updater pins.
+func TestRealCachet(t *testing.T) {
+	const v23, v24, v3 = cachettest.Cachet23, cachettest.Cachet24, cachettest.Cachet3
+	for _, tt := range []struct {
+		mode                cachettest.Mode
+		name, method, path  string
+		body                string
+		noToken             bool
+		fault               cachettest.Fault
+		code                int
+		want                string // in the answer's body
+		stored, mails, comp string // after it: component 1, the mails, component 2 as "status enabled"
 	}{
-		{name: "ping", method: "GET", path: "/ping", wantCode: 200, wantBody: []string{`{"data":"Pong!"}`}, wantHeader: map[string]string{"Content-Type": jsonCT}},
-		{name: "version", method: "GET", path: "/version", wantCode: 200, wantBody: []string{`"data":"2.4.1"`, `"on_latest":true`}},
-		{name: "PATCH is 405", method: "PATCH", path: "/components/1", token: token, ct: jsonCT, body: `{"status":2}`, wantCode: 405,
-			wantBody: []string{`"title":"Method Not Allowed"`}, wantHeader: map[string]string{"Allow": "GET, HEAD, PUT, DELETE", "Content-Type": jsonCT}},
-		{name: "PATCH unknown id is 405", method: "PATCH", path: "/components/99", wantCode: 405},
-		{name: "POST list is 405", method: "POST", path: "/ping", wantCode: 405, wantHeader: map[string]string{"Allow": "GET, HEAD"}},
-		{name: "Accept text/html is 406", method: "GET", path: "/components", accept: "text/html", wantCode: 406, wantHeader: map[string]string{"Content-Type": "text/html; charset=UTF-8"}},
-		{name: "Accept any passes", method: "GET", path: "/ping", accept: "text/html, */*;q=0.1", wantCode: 200},
-		{name: "unknown id before token", method: "PUT", path: "/components/99", ct: jsonCT, body: `{"status":2}`, wantCode: 404,
-			wantBody: []string{`"detail":"No query results for model [CachetHQ\\Cachet\\Models\\Component]."`}},
-		{name: "non-numeric id", method: "GET", path: "/components/abc", wantCode: 404},
-		{name: "no token on write", method: "PUT", path: "/components/1", ct: jsonCT, body: `{"status":2}`, wantCode: 401,
-			wantBody: []string{`"status":401,"title":"Unauthorized","detail":"Authentication is required and has failed or has not yet been provided."`}},
-		{name: "bad token on write", method: "PUT", path: "/components/1", token: "nope", ct: jsonCT, body: `{"status":2}`, wantCode: 401},
-		{name: "status too high", method: "PUT", path: "/components/1", token: token, ct: jsonCT, body: `{"status":7}`, wantCode: 400,
-			wantBody: []string{`"title":"Bad Request","detail":"The request cannot be fulfilled due to bad syntax.","meta":{"details":["The status may not be greater than 4."]}`}},
-		{name: "status negative", method: "PUT", path: "/components/1", token: token, ct: jsonCT, body: `{"status":-1}`, wantCode: 400, wantBody: []string{"The status must be at least 0."}},
-		{name: "status not int", method: "PUT", path: "/components/1", token: token, ct: jsonCT, body: `{"status":"foo"}`, wantCode: 400, wantBody: []string{"The status must be an integer."}},
-		{name: "status fraction", method: "PUT", path: "/components/1", token: token, ct: jsonCT, body: `{"status":2.5}`, wantCode: 400, wantBody: []string{"The status must be an integer."}},
-		{name: "enabled bad", method: "PUT", path: "/components/1", token: token, ct: jsonCT, body: `{"enabled":"yes"}`, wantCode: 400, wantBody: []string{"The enabled field must be true or false."}},
-		{name: "bad JSON", method: "PUT", path: "/components/1", token: token, ct: jsonCT, body: `{"status":`, wantCode: 400},
-		{name: "string status accepted", method: "PUT", path: "/components/1", token: token, ct: jsonCT, body: `{"status":"3"}`, wantCode: 200, wantBody: []string{`"status":3`, `"status_name":"Partial Outage"`}},
-		{name: "form body", method: "PUT", path: "/components/1", token: token, ct: "application/x-www-form-urlencoded", body: "status=4&enabled=0", wantCode: 200,
-			wantBody: []string{`"status":4`, `"enabled":false`}},
-		{name: "guest cannot see disabled", method: "GET", path: "/components/2", wantCode: 404},
-		{name: "token sees disabled", method: "GET", path: "/components/2", token: token, wantCode: 200, wantBody: []string{`"enabled":false`}},
-		{name: "component JSON shape", method: "GET", path: "/components/1", wantCode: 200,
-			wantBody: []string{`"id":1`, `"name":"one"`, `"description":""`, `"link":""`, `"group_id":2`, `"deleted_at":null`, `"meta":null`, `"tags":[]`, `"order":0`, `"created_at":"`}},
-		{name: "unknown route", method: "GET", path: "/nope", wantCode: 404, wantHeader: map[string]string{"Content-Type": jsonCT}},
-		{name: "subscribers need a token", method: "GET", path: "/subscribers", wantCode: 401},
-		{name: "subscribers", method: "GET", path: "/subscribers?per_page=1", token: token, wantCode: 200, wantBody: []string{`"data":[]`, `"total_pages":1`}},
-		{name: "filter mixed with page is 500", method: "GET", path: "/components?status=4&page=1", token: token, wantCode: 500,
-			wantBody: []string{"An error has occurred and this resource cannot be displayed."}},
-		{name: "filter alone", method: "GET", path: "/components?status=4", token: token, wantCode: 200, wantBody: []string{`"total":1`, `"name":"two"`}},
-		{name: "delete", method: "DELETE", path: "/components/3", token: token, wantCode: 204},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := newServer(t)
-			r := do(t, s, tt.method, "/api/v1"+tt.path, tt.token, tt.accept, tt.ct, tt.body)
-			if r.code != tt.wantCode {
-				t.Errorf("code = %d, want %d; body %s", r.code, tt.wantCode, r.body)
+		{v24, "binding before the token", "PUT", "/components/9", `{"status":2}`, true, 0, 404, `No query results for model [CachetHQ\\Cachet\\Models\\Component].`, "", "", ""},
+		{v24, "no token", "PUT", "/components/1", `{"status":2}`, true, 0, 401, "Authentication is required", "", "", ""},
+		{v3, "the token before binding", "PUT", "/components/9", `{"status":2}`, true, 0, 401, `"message":"Unauthenticated."`, "", "", ""},
+		{v24, "no PATCH on 2.x", "PATCH", "/components/1", `{"status":2}`, false, 0, 405, "", "", "", ""},
+		{v24, "2.4 validates", "PUT", "/components/1", `{"status":5}`, false, 0, 400, `"meta":{"details":["The status may not be greater than 4."]}`, "", "", ""},
+		{v3, "3.x validates", "PATCH", "/components/1", `{"status":0}`, false, 0, 422, `{"errors":{"status":["The selected status is invalid."]},"message":"The selected status is invalid."}`, "", "", ""},
+		{v24, "2.4 mails for a change", "PUT", "/components/1", `{"status":3}`, false, 0, 200, `"status":3`, "3 false", "map[component status:1]", ""},
+		{v24, "2.4 does not when silent", "PUT", "/components/1", `{"status":3,"silent":true}`, false, 0, 200, "", "3 false", "map[]", ""},
+		{v24, "2.4 keeps enabled", "PUT", "/components/1", `{"status":1}`, false, 0, 200, "", "1 false", "map[]", ""},
+		{v23, "2.3 enables and mails for every PUT", "PUT", "/components/1", `{"status":1}`, false, 0, 200, `"enabled":true`, "1 true", "map[component status:1]", ""},
+		{v24, "an incident sets its component", "POST", "/incidents", `{"name":"n","message":"m <!-- x -->","status":1,"component_id":2,"component_status":4}`, false, 0, 200,
+			`"message":"m \u003c!-- x --\u003e"`, "", "map[component status:1 new incident:1]", "4 true"},
+		{v23, "2.3 cleans every message", "POST", "/incidents", `{"name":"n","message":"m <!-- x -->","status":1,"visible":0}`, false, 0, 200, `"message":"m \u0026lt;!-- x --\u0026gt;"`, "", "map[]", ""},
+		{v3, "3.x keeps its impact to latest_status", "POST", "/incidents", `{"name":"n","message":"m","status":1,"visible":true,"component_id":2,"component_status":4}`, false, 0, 201, "", "", "map[]", "1 true"},
+		{v24, "a column with page", "GET", "/incidents?component_id=1&page=1", "", false, 0, 500, "An error has occurred", "", "", ""},
+		{v24, "a column with sort", "GET", "/incidents?component_id=1&sort=id&order=desc&per_page=5", "", false, 0, 200, `"total":0`, "", "", ""},
+		{v3, "3.x without the ability", "POST", "/incidents", `{"name":"n","message":"m","status":1}`, false, 0, 403, "Invalid ability provided.", "", "", ""},
+		{v24, "a lost database on 2.x", "PUT", "/components/1", `{"status":2}`, false, cachettest.FaultDatabase, 400, `"detail":"The request cannot be fulfilled due to bad syntax.","status":400`, "1 false", "", ""},
+		{v3, "a lost database on 3.x", "PATCH", "/components/1", `{"status":2}`, false, cachettest.FaultDatabase, 500, "", "1 false", "", ""},
+		{v24, "stored, then 500", "PUT", "/components/1", `{"status":2}`, false, cachettest.FaultStored500, 500, "", "2 false", "", ""},
+	} {
+		t.Run(tt.mode.String()+" "+tt.name, func(t *testing.T) {
+			srv := cachettest.New(token, cachettest.WithMode(tt.mode))
+			defer srv.Close()
+			srv.Add(cachettest.Component{ID: 1, Name: "a", Status: 1, Enabled: false})
+			srv.Add(cachettest.Component{ID: 2, Name: "b", Status: 1, Enabled: true})
+			if tt.name == "3.x without the ability" {
+				srv.SetAbilities("components.manage")
 			}
-			for _, w := range tt.wantBody {
-				if !strings.Contains(r.body, w) {
-					t.Errorf("body %s\ndoes not contain %s", r.body, w)
-				}
-			}
-			for k, v := range tt.wantHeader {
-				if got := r.header.Get(k); got != v {
-					t.Errorf("header %s = %q, want %q", k, got, v)
-				}
+			srv.FailNext(tt.fault, 1, false)
+			code, body := send(t, srv, tt.mode, tt.method, tt.path, tt.body, tt.noToken)
+			c1, _ := srv.Component(1)
+			c2, _ := srv.Component(2)
+			if code != tt.code || !strings.Contains(body, tt.want) || tt.stored != "" && fmt.Sprint(c1.Status, c1.Enabled) != tt.stored ||
+				tt.mails != "" && fmt.Sprint(srv.Mails()) != tt.mails || tt.comp != "" && fmt.Sprint(c2.Status, c2.Enabled) != tt.comp {
+				t.Errorf("%d %s; components %+v %+v; mails %v", code, body, c1, c2, srv.Mails())
 			}
 		})
 	}
 }
 
-type page struct {
-	Meta struct {
-		Pagination struct {
-			Total, Count, PerPage, CurrentPage, TotalPages int
-			Links                                          struct{ NextPage, PreviousPage *string }
+// TestFoldedPoints: within the metric's threshold 2.4 counts a point of
+// the same value into the earlier one; 3.x counts any into the latest and
+// keeps its value.
+func TestFoldedPoints(t *testing.T) {
+	for m, want := range map[cachettest.Mode]string{cachettest.Cachet24: "[{5 2} {7 1} {9 1}]", cachettest.Cachet3: "[{5 3} {9 1}]"} {
+		srv := cachettest.New(token, cachettest.WithMode(m))
+		defer srv.Close()
+		id := srv.AddMetric(cachettest.Metric{Name: "m", Threshold: 5})
+		now := time.Now().Unix()
+		for _, p := range []string{`{"value":5}`, `{"value":7}`, `{"value":5}`, fmt.Sprintf(`{"value":9,"timestamp":%d}`, now+3600)} {
+			if code, body := send(t, srv, m, "POST", fmt.Sprintf("/metrics/%d/points", id), p, false); code/100 != 2 {
+				t.Fatalf("%s: %d %s", p, code, body)
+			}
 		}
-	}
-	Data []map[string]any
-}
-
-// UnmarshalJSON maps Cachet's snake_case keys.
-func (p *page) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		Meta struct {
-			Pagination struct {
-				Total       int `json:"total"`
-				Count       int `json:"count"`
-				PerPage     int `json:"per_page"`
-				CurrentPage int `json:"current_page"`
-				TotalPages  int `json:"total_pages"`
-				Links       struct {
-					NextPage     *string `json:"next_page"`
-					PreviousPage *string `json:"previous_page"`
-				} `json:"links"`
-			} `json:"pagination"`
-		} `json:"meta"`
-		Data []map[string]any `json:"data"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	pg := raw.Meta.Pagination
-	p.Meta.Pagination.Total, p.Meta.Pagination.Count, p.Meta.Pagination.PerPage = pg.Total, pg.Count, pg.PerPage
-	p.Meta.Pagination.CurrentPage, p.Meta.Pagination.TotalPages = pg.CurrentPage, pg.TotalPages
-	p.Meta.Pagination.Links.NextPage, p.Meta.Pagination.Links.PreviousPage = pg.Links.NextPage, pg.Links.PreviousPage
-	p.Data = raw.Data
-	return nil
-}
-
-func TestPagination(t *testing.T) {
-	tests := []struct {
-		name                              string
-		components                        int
-		serverPerPage                     int
-		query                             string
-		token                             string
-		wantPerPage, wantCount, wantPages int
-		wantTotal, wantCurrent            int
-		wantNext                          string
-	}{
-		{"default 20", 45, 0, "", token, 20, 20, 3, 45, 1, "/api/v1/components?page=2"},
-		{"server per page", 45, 10, "", token, 10, 10, 5, 45, 1, "/api/v1/components?page=2"},
-		{"per_page 0 is 15", 45, 0, "?per_page=0", token, 15, 15, 3, 45, 1, "/api/v1/components?per_page=0&page=2"},
-		{"no maximum", 45, 0, "?per_page=1000", token, 1000, 45, 1, 45, 1, ""},
-		{"last page", 45, 0, "?per_page=20&page=3", token, 20, 5, 3, 45, 3, ""},
-		{"past the end", 45, 0, "?per_page=20&page=9", token, 20, 0, 3, 45, 9, ""},
-		{"bad page is 1", 45, 0, "?page=-4", token, 20, 20, 3, 45, 1, "/api/v1/components?page=2"},
-		{"empty has one page", 0, 0, "", token, 20, 0, 1, 0, 1, ""},
-		{"guests see enabled only", 45, 0, "?per_page=100", "", 100, 30, 1, 30, 1, ""},
-		{"bad token is a guest", 45, 0, "?per_page=100", "wrong", 100, 30, 1, 30, 1, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := New(token)
-			defer s.Close()
-			for i := 1; i <= tt.components; i++ {
-				s.Add(Component{ID: i, Name: "c", Status: 1, Enabled: i%3 != 0})
-			}
-			if tt.serverPerPage > 0 {
-				s.SetPerPage(tt.serverPerPage)
-			}
-			r := do(t, s, "GET", "/api/v1/components"+tt.query, tt.token, "application/json", "", "")
-			var p page
-			if err := json.Unmarshal([]byte(r.body), &p); err != nil {
-				t.Fatalf("%v: %s", err, r.body)
-			}
-			pg := p.Meta.Pagination
-			if pg.PerPage != tt.wantPerPage || pg.Count != tt.wantCount || len(p.Data) != tt.wantCount ||
-				pg.TotalPages != tt.wantPages || pg.Total != tt.wantTotal || pg.CurrentPage != tt.wantCurrent {
-				t.Errorf("pagination = %+v with %d items", pg, len(p.Data))
-			}
-			next := ""
-			if pg.Links.NextPage != nil {
-				next = strings.TrimPrefix(*pg.Links.NextPage, strings.TrimSuffix(s.URL(), "/api/v1"))
-			}
-			if next != tt.wantNext {
-				t.Errorf("next_page = %q, want %q", next, tt.wantNext)
-			}
-			if p.Data == nil {
-				t.Errorf("data is null, want []")
-			}
-		})
-	}
-}
-
-func TestUpdateKeepsEnabled(t *testing.T) {
-	s := newServer(t)
-	r := do(t, s, "PUT", "/api/v1/components/2", token, "application/json", "application/json", `{"status":1}`)
-	if r.code != 200 {
-		t.Fatalf("code %d: %s", r.code, r.body)
-	}
-	if c, _ := s.Component(2); c.Enabled || c.Status != 1 {
-		t.Errorf("component = %+v, want status 1 and still disabled", c)
-	}
-	do(t, s, "PUT", "/api/v1/components/2", token, "", "application/json", `{"enabled":true,"status":null}`)
-	if c, _ := s.Component(2); !c.Enabled || c.Status != 1 {
-		t.Errorf("component = %+v, want enabled with status 1", c)
-	}
-}
-
-func TestStatusAsString(t *testing.T) {
-	s := newServer(t)
-	s.SetStatusAsString(true)
-	r := do(t, s, "GET", "/api/v1/components/3", "", "", "", "")
-	if !strings.Contains(r.body, `"status":"2"`) {
-		t.Errorf("body = %s", r.body)
-	}
-}
-
-func TestFaultsAndLog(t *testing.T) {
-	s := newServer(t)
-	s.FailNext(Fault500, 2, true)
-	get := func() int { return do(t, s, "GET", "/api/v1/components/1", token, "", "", "").code }
-	put := func() int {
-		return do(t, s, "PUT", "/api/v1/components/1", token, "", "application/json", `{"status":3}`).code
-	}
-	got := []int{get(), put(), get(), put(), put()}
-	want := []int{200, 500, 200, 500, 200}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("codes = %v, want %v", got, want)
+		var got []string
+		for _, p := range srv.Points(id) {
+			got = append(got, fmt.Sprint(p.Value, p.Counter))
 		}
-	}
-	if n := len(s.Requests()); n != 5 {
-		t.Errorf("logged %d requests, want 5 (faults are logged too)", n)
-	}
-	w := s.Writes()
-	if len(w) != 3 || w[0].Method != "PUT" || w[0].Path != "/api/v1/components/1" || w[0].Body != `{"status":3}` || !w[0].Authorized {
-		t.Errorf("writes = %+v", w)
-	}
-	s.Reset()
-	if len(s.Requests()) != 0 {
-		t.Error("Reset kept the log")
-	}
-
-	s.FailNext(Fault429, -1, false)
-	for range 3 {
-		r := do(t, s, "GET", "/api/v1/ping", "", "", "", "")
-		if r.code != 429 || r.header.Get("Retry-After") != "1" {
-			t.Fatalf("got %d %v", r.code, r.header)
+		if fmt.Sprint("[{", strings.Join(got, "} {"), "}]") != want {
+			t.Errorf("%s: points %v, want %s", m, got, want)
 		}
-	}
-	s.FailNext(FaultNone, 0, false)
-	if c := get(); c != 200 {
-		t.Errorf("after clearing: %d", c)
-	}
-
-	s.FailNext(Fault502HTML, 1, false)
-	if r := do(t, s, "GET", "/api/v1/ping", "", "", "", ""); r.code != 502 || !strings.HasPrefix(r.body, "<html>") {
-		t.Errorf("502: %d %s", r.code, r.body)
-	}
-	s.FailNext(FaultHTML200, 1, false)
-	if r := do(t, s, "GET", "/api/v1/ping", "", "", "", ""); r.code != 200 || !strings.Contains(r.body, "<!DOCTYPE html>") {
-		t.Errorf("HTML 200: %d %s", r.code, r.body)
-	}
-	s.FailNext(FaultTruncated, 1, false)
-	if r := do(t, s, "GET", "/api/v1/ping", "", "", "", ""); json.Valid([]byte(r.body)) {
-		t.Errorf("truncated body is valid JSON: %s", r.body)
-	}
-}
-
-func TestFaultClose(t *testing.T) {
-	s := newServer(t)
-	s.FailNext(FaultClose, 1, false)
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	req, _ := http.NewRequest("PUT", s.URL()+"/components/1", strings.NewReader(`{"status":2}`))
-	if _, err := (&http.Client{Transport: tr}).Do(req); err == nil {
-		t.Fatal("no error from a closed connection")
-	}
-}
-
-func TestNewHandler(t *testing.T) {
-	s := NewHandler(token)
-	defer s.Close()
-	if s.URL() != "" {
-		t.Errorf("URL() = %q", s.URL())
-	}
-	s.Add(Component{Name: "auto"})
-	s.Add(Component{Name: "auto2"})
-	s.AddGroup(1, "g")
-	cs := s.Components()
-	if len(cs) != 2 || cs[0].ID != 1 || cs[1].ID != 2 {
-		t.Errorf("components = %+v", cs)
-	}
-	if _, ok := s.Component(3); ok {
-		t.Error("component 3 exists")
-	}
-}
-
-func TestPaginationQuirks(t *testing.T) {
-	s := New(token)
-	defer s.Close()
-	for i := 1; i <= 45; i++ {
-		s.Add(Component{ID: i, Name: "c", Status: 1, Enabled: true})
-	}
-	s.SetPaginationQuirks(PaginationQuirks{TotalPagesShort: 1, TotalExtra: 2})
-	tests := []struct {
-		page                      string
-		wantCount, wantCurrent    int
-		wantNext                  bool
-		wantTotal, wantTotalPages int
-	}{
-		{"1", 20, 1, true, 47, 2},
-		{"2", 20, 2, false, 47, 2},
-		{"3", 5, 3, false, 47, 2},
-		{"4", 0, 4, false, 47, 2},
-	}
-	for _, tt := range tests {
-		r := do(t, s, "GET", "/api/v1/components?per_page=20&page="+tt.page, token, "", "", "")
-		var p page
-		if err := json.Unmarshal([]byte(r.body), &p); err != nil {
-			t.Fatalf("%v: %s", err, r.body)
-		}
-		pg := p.Meta.Pagination
-		if pg.Count != tt.wantCount || len(p.Data) != tt.wantCount || pg.CurrentPage != tt.wantCurrent ||
-			pg.Total != tt.wantTotal || pg.TotalPages != tt.wantTotalPages || (pg.Links.NextPage != nil) != tt.wantNext {
-			t.Errorf("page %s: pagination = %+v with %d items", tt.page, pg, len(p.Data))
-		}
-	}
-	s.SetPaginationQuirks(PaginationQuirks{})
-	r := do(t, s, "GET", "/api/v1/components?per_page=20", token, "", "", "")
-	if !strings.Contains(r.body, `"total":45`) || !strings.Contains(r.body, `"total_pages":3`) {
-		t.Errorf("zero quirks: %s", r.body)
 	}
 }
