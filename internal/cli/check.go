@@ -422,7 +422,6 @@ func checkSource(ctx context.Context, c *checklist, cfg *config.Config, env Env,
 		c.note("reports: no source configured (type none): statuses come from the probes alone")
 		return
 	}
-	defer src.Close()
 	counts, err := src.Counts(ctx, env.Now().Add(-cfg.Reports.Window.D()))
 	if err != nil {
 		c.fail("reports: %v", err)

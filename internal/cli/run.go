@@ -187,9 +187,6 @@ func runOnce(ctx context.Context, o *RunOptions) error {
 		return fail(ExitUsage, err)
 	}
 	src, srcErr := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now, log)
-	if src != nil {
-		defer src.Close()
-	}
 	prober := probe.New(probe.Options{UserAgent: userAgent(env.Version)})
 	deps := updater.Deps{
 		Cachet:    client,

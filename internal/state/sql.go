@@ -144,7 +144,7 @@ func CheckVantage(name string) error {
 // (within o.Timeout), so that a database that is down is reported here.
 func OpenSQL(ctx context.Context, o SQLOptions) (*SQL, error) {
 	s := &SQL{driver: o.Driver, prefix: o.TablePrefix, vantage: o.Vantage, timeout: o.Timeout, readOnly: o.ReadOnly,
-		redact: reports.Redactor(o.Driver, o.DSN)}
+		redact: reports.Redactor(o.DSN)}
 	if s.prefix == "" {
 		s.prefix = DefaultTablePrefix
 	}
