@@ -16,30 +16,22 @@ import (
 // after the run's own deadline may have passed.
 const metricsTimeout = 5 * time.Second
 
-// writeMetrics writes metrics_file for a run that ended with code; a
-// failed or interrupted run keeps the last success of the file before. A
-// file that cannot be written is logged, never a failure of the run: the
-// textfile is there to watch runs, and a missing one shows in its alert.
+// writeMetrics writes metrics_file for a run that ended with code (a failed
+// run keeps the file's last success). A file that cannot be written is
+// logged, never a failure of the run: the textfile is there to watch runs,
+// and a missing one shows in its alert.
 func writeMetrics(ctx context.Context, cfg *config.Config, sum updater.Summary, code int, log zerolog.Logger) {
 	if cfg.MetricsFile == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), metricsTimeout)
 	defer cancel()
-	prev := promfile.ReadPrevious(ctx, cfg.MetricsFile)
 	m := promfile.Metrics{
-		RunTime:        sum.Started,
-		LastSuccess:    prev.LastSuccess,
-		Duration:       sum.Duration,
-		ExitCode:       code,
-		CachetRequests: prev.RequestTotals,
-		Servers:        make([]promfile.Server, 0, len(sum.Rows)),
-	}
-	if code == ExitOK {
-		m.LastSuccess = sum.Started
-	}
-	for method, n := range sum.RequestsByMethod {
-		m.CachetRequests[method] += uint64(n)
+		RunTime:  sum.Started,
+		Duration: sum.Duration,
+		ExitCode: code,
+		Requests: sum.RequestsByMethod,
+		Servers:  make([]promfile.Server, 0, len(sum.Rows)),
 	}
 	for _, r := range sum.Rows {
 		s := promfile.Server{

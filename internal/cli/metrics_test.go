@@ -100,8 +100,7 @@ func TestMetricsFile(t *testing.T) {
 	if v := promValue(t, fams, "cachet_updater_probe_success", s2...); v != 1 {
 		t.Errorf("success of Stream 2: %v", v)
 	}
-	puts := promValue(t, fams, "cachet_updater_cachet_requests_total", "method", "PUT")
-	if puts != 3 {
+	if puts := promValue(t, fams, "cachet_updater_cachet_requests", "method", "PUT"); puts != 3 {
 		t.Errorf("PUT requests %v, want 3", puts)
 	}
 
@@ -121,8 +120,14 @@ func TestMetricsFile(t *testing.T) {
 	if newRun := promValue(t, fams, "cachet_updater_last_run_timestamp_seconds"); newRun <= run {
 		t.Errorf("the last run did not move: %v", newRun)
 	}
-	if total := promValue(t, fams, "cachet_updater_cachet_requests_total", "method", "PUT"); total != puts {
-		t.Errorf("the PUT counter went from %v to %v in a run without writes", puts, total)
+	// The requests are the last run's: it sent no PUT, and its GETs failed.
+	for _, m := range fams["cachet_updater_cachet_requests"].GetMetric() {
+		if m.GetLabel()[0].GetValue() == "PUT" {
+			t.Errorf("a run without writes sent %v PUTs", m.GetGauge().GetValue())
+		}
+	}
+	if promValue(t, fams, "cachet_updater_cachet_requests", "method", "GET") < 1 {
+		t.Error("no GET in the failed run")
 	}
 	f.cachet.FailNext(cachettest.FaultNone, 0, false)
 
