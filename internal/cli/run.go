@@ -187,7 +187,7 @@ func runOnce(ctx context.Context, o *RunOptions) error {
 		return fail(ExitUsage, err)
 	}
 	src, srcErr := updater.OpenSource(cfg.Reports.Source, env.Getenv, env.Now, log)
-	prober := probe.New(probe.Options{UserAgent: userAgent(env.Version)})
+	prober := probe.New(userAgent(env.Version))
 	deps := updater.Deps{
 		Cachet:    client,
 		Source:    src,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -48,7 +49,7 @@ func gather(ctx context.Context, cfg *config.Config, d Deps, servers []config.Se
 			d.Log.Debug().Dur("after", since()).Msg("Cachet listing done")
 		})
 	}
-	all := d.Prober.ProbeAll(ctx, append(targets(servers), canaries(cfg)...), cfg.Probe.Concurrency)
+	all := d.Prober.ProbeAll(ctx, slices.Concat(servers, canaries(cfg)), cfg.Probe.Concurrency)
 	in.results, in.canaries = all[:len(servers)], all[len(servers):]
 	d.Log.Debug().Int("servers", len(servers)).Int("canaries", len(in.canaries)).Dur("after", since()).Msg("probes done")
 	wg.Wait()
@@ -79,38 +80,15 @@ func (in *inputs) listComponents(ctx context.Context, d Deps, schedules bool) {
 	}
 }
 
-func targets(servers []config.Server) []probe.Target {
-	ts := make([]probe.Target, len(servers))
-	for i, s := range servers {
-		ts[i] = probe.Target{
-			Name:                 s.Name,
-			URL:                  s.URL,
-			Method:               string(s.Probe.Method),
-			Timeout:              s.Probe.Timeout.D(),
-			TLSSkipVerify:        s.Probe.TLSSkipVerify,
-			FollowRedirects:      s.Probe.FollowRedirects,
-			ProxyFromEnvironment: s.Probe.ProxyFromEnvironment,
-			ExpectBody:           s.Probe.ExpectBody.Re(),
-		}
-	}
-	return ts
-}
-
-// canaries are probed like a server with the probe block's settings.
-func canaries(cfg *config.Config) []probe.Target {
-	ts := make([]probe.Target, len(cfg.Guard.Canaries))
+// canaries are probed like a server with the probe block's settings,
+// following redirects and without a body check.
+func canaries(cfg *config.Config) []config.Server {
+	ss := make([]config.Server, len(cfg.Guard.Canaries))
 	for i, u := range cfg.Guard.Canaries {
-		ts[i] = probe.Target{
-			Name:                 "canary " + string(u),
-			URL:                  string(u),
-			Method:               string(cfg.Probe.Method),
-			Timeout:              cfg.Probe.Timeout.D(),
-			TLSSkipVerify:        cfg.Probe.TLSSkipVerify,
-			FollowRedirects:      true,
-			ProxyFromEnvironment: cfg.Probe.ProxyFromEnvironment,
-		}
+		ss[i] = config.Server{Name: "canary " + string(u), URL: string(u), Probe: cfg.Probe}
+		ss[i].Probe.FollowRedirects, ss[i].Probe.ExpectBody = true, config.Regexp{}
 	}
-	return ts
+	return ss
 }
 
 // Observe reduces a probe result to what the decision rule needs;

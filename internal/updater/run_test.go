@@ -99,7 +99,7 @@ func runWith(ctx context.Context, t *testing.T, cfg *config.Config, dir string, 
 		t.Fatal(err)
 	}
 	store := state.NewFile(filepath.Join(dir, "state.json"), cfg.Path)
-	sum, err := Run(ctx, cfg, Deps{Cachet: client, Source: src, Prober: probe.New(probe.Options{}), State: store, Now: time.Now, Log: zerolog.New(io.Discard)}, o)
+	sum, err := Run(ctx, cfg, Deps{Cachet: client, Source: src, Prober: probe.New(""), State: store, Now: time.Now, Log: zerolog.New(io.Discard)}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
