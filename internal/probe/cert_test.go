@@ -149,9 +149,7 @@ func TestProbeCerts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := p.Probe(context.Background(), tt.target.server())
-			if r.Code != tt.wantCode || r.Class != tt.wantClass {
-				t.Fatalf("got code %d class %q (err %v), want code %d class %q", r.Code, r.Class, r.Err, tt.wantCode, tt.wantClass)
-			}
+			expect(t, r, tt.wantCode, tt.wantClass)
 			// The first expiry and the last start of the leaves.
 			var expiry, notBefore time.Time
 			for _, c := range []*x509.Certificate{tt.wantLeaf, tt.wantURL} {

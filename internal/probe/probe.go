@@ -198,12 +198,17 @@ func (p *Prober) Probe(ctx context.Context, s config.Server) Result {
 	if err != nil {
 		return Result{Latency: time.Since(start), Class: ClassOther, Err: err}
 	}
-	client := &http.Client{Transport: p.transports[[2]bool{c.TLSSkipVerify, c.ProxyFromEnvironment}], CheckRedirect: noRedirects}
+	transport := p.transports[[2]bool{c.TLSSkipVerify, c.ProxyFromEnvironment}]
+	client := &http.Client{Transport: transport, CheckRedirect: noRedirects}
 	if c.FollowRedirects {
 		client.CheckRedirect = limitRedirects
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		// net/http goes on with a dial or TLS handshake the request gave up
+		// on, to keep the connection for a later request: without this, it
+		// would hold a file descriptor until the server hangs up, or forever.
+		transport.CloseIdleConnections()
 		return tr.withCerts(tr.failure(ctx, pctx, err, time.Since(start), timeout), tr.certs(nil, err))
 	}
 	tr.phase.Store("reading the body")
