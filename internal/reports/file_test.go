@@ -124,19 +124,14 @@ func TestFileMaxAge(t *testing.T) {
 	}
 }
 
-// A file up to 32 MiB is read; a larger one is an error, not a cut read.
+// A file larger than 32 MiB is an error, not a cut read (and not read).
 func TestFileMaxSize(t *testing.T) {
-	for size, want := range map[int64]string{
-		maxSize:     "looks binary", // read: sparse files hold NUL bytes
-		maxSize + 1: "is larger than the limit of 32 MiB: check the path",
-	} {
-		path := writeFile(t, "reports.csv", "")
-		if err := os.Truncate(path, size); err != nil {
-			t.Fatal(err)
-		}
-		_, err := newFile(t, File{Path: path, Format: FormatEvents}).Counts(context.Background(), testSince)
-		checkError(t, err, "", want)
+	path := writeFile(t, "reports.csv", "")
+	if err := os.Truncate(path, maxSize+1); err != nil {
+		t.Fatal(err)
 	}
+	_, err := newFile(t, File{Path: path, Format: FormatEvents}).Counts(context.Background(), testSince)
+	checkError(t, err, "", "is larger than the limit of 32 MiB: check the path")
 }
 
 func TestParseCounts(t *testing.T) {

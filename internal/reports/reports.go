@@ -145,10 +145,13 @@ func (f *File) read(now, since time.Time) (parsed, error) {
 	} else if f.MaxAge > 0 && age > f.MaxAge {
 		return parsed{}, fmt.Errorf("is too old: last written %s ago (at %s), over the max_age of %s; check the process that writes it", age.Round(time.Second), at, f.MaxAge)
 	}
-	data, err := io.ReadAll(io.LimitReader(file, maxSize+1))
+	var data []byte
+	if info.Size() <= maxSize { // a file that grows meanwhile is cut at maxSize+1
+		data, err = io.ReadAll(io.LimitReader(file, maxSize+1))
+	}
 	if err != nil {
 		return parsed{}, err
-	} else if len(data) > maxSize {
+	} else if info.Size() > maxSize || len(data) > maxSize {
 		return parsed{}, fmt.Errorf("is larger than the limit of %d MiB: check the path and what writes the file", maxSize>>20)
 	}
 	// A wrong path (a database, an archive) gets a clear message.
