@@ -43,7 +43,7 @@ demo:
 # benchmarks. See docs/benchmarks.md.
 bench: build
 	$(GO) run ./cmd/benchfleet -bin $(BIN) -n 100,1000,10000 -timeout 1s
-	$(GO) run ./cmd/benchfleet -bin $(BIN) -n 10000 -timeout 10s -sequential-n 0
+	$(GO) run ./cmd/benchfleet -bin $(BIN) -n 10000 -timeout 10s
 	$(MAKE) bench-go
 
 bench-go:

@@ -310,8 +310,6 @@ func (c *checklist) source(ctx context.Context, cfg *config.Config, log zerolog.
 	if src == nil && err == nil {
 		c.note("reports: no source configured (type none): statuses come from the probes alone")
 		return
-	} else if err == nil {
-		defer src.Close()
 	}
 	var counts map[string]int
 	if err == nil {

@@ -23,14 +23,7 @@ func writeMetrics(ctx context.Context, cfg *config.Config, sum updater.Summary, 
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	prev := promfile.ReadPrevious(ctx, cfg.MetricsFile)
-	m := promfile.Metrics{RunTime: sum.Started, LastSuccess: prev.LastSuccess, Duration: sum.Duration, ExitCode: code, CachetRequests: prev.RequestTotals}
-	if code == ExitOK {
-		m.LastSuccess = sum.Started
-	}
-	for method, n := range sum.Requests {
-		m.CachetRequests[method] += uint64(n)
-	}
+	m := promfile.Metrics{RunTime: sum.Started, Duration: sum.Duration, ExitCode: code, Requests: sum.Requests}
 	for _, r := range sum.Rows {
 		s := promfile.Server{Name: r.Server.Name, ComponentID: r.Server.ComponentID, Duration: r.Probe.Latency, HTTPStatus: r.Probe.Code,
 			Success: r.Probe.Class == "" && r.Decision != nil && r.Decision.Probe == status.Operational, CertExpiry: r.Probe.CertExpiry}

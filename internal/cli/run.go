@@ -99,10 +99,7 @@ func runOnce(ctx context.Context, o *options) error {
 		return fail(ExitUsage, err)
 	}
 	src, srcErr := updater.OpenSource(cfg.Reports.Source, o.Getenv, o.Now, log)
-	if src != nil {
-		defer src.Close()
-	}
-	deps := updater.Deps{Cachet: client, Source: src, SourceErr: srcErr, Prober: probe.New(probe.Options{UserAgent: userAgent(o.Version)}), Now: o.Now, Log: log}
+	deps := updater.Deps{Cachet: client, Source: src, SourceErr: srcErr, Prober: probe.New(userAgent(o.Version)), Now: o.Now, Log: log}
 	opts := updater.Options{DryRun: o.dryRun, Only: o.only}
 	if cfg.State.SQL.Set() {
 		if opts.Vantage, err = vantageName(cfg); err != nil {

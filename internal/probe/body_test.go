@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -29,20 +28,11 @@ func gzipped(t testing.TB, data []byte) []byte {
 	return buf.Bytes()
 }
 
-// bodyServer serves fixed bodies by path, some gzip-encoded, and records the
-// Accept-Encoding of every request.
+// bodyServer serves fixed bodies by path, some gzip-encoded, and records
+// the requests.
 type bodyServer struct {
 	*httptest.Server
-	mu       sync.Mutex
-	encoding []string // Accept-Encoding per request, "" when absent
-}
-
-func (s *bodyServer) acceptEncodings() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.encoding
-	s.encoding = nil
-	return e
+	recorder
 }
 
 type body struct {
@@ -55,9 +45,7 @@ func newBodyServer(t *testing.T, bodies map[string]body) *bodyServer {
 	t.Helper()
 	s := &bodyServer{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.encoding = append(s.encoding, r.Header.Get("Accept-Encoding"))
-		s.mu.Unlock()
+		s.record(r)
 		b, ok := bodies[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
@@ -80,12 +68,12 @@ func TestProbeExpectBody(t *testing.T) {
 	healthy := []byte(`{"status": "ok", "streams": 12}`)
 	errorPage := []byte("<html><h1>We'll be back soon</h1> maintenance</html>")
 	marker := []byte(`"status": "ok"`)
-	// The marker lies just past MaxBody, or ends exactly at it.
-	afterCap := append(bytes.Repeat([]byte("a"), MaxBody), marker...)
-	atCap := append(bytes.Repeat([]byte("a"), MaxBody-len(marker)), marker...)
+	// The marker lies just past maxBody, or ends exactly at it.
+	afterCap := append(bytes.Repeat([]byte("a"), maxBody), marker...)
+	atCap := append(bytes.Repeat([]byte("a"), maxBody-len(marker)), marker...)
 	// Random bytes do not compress: their gzip stream is longer than
-	// MaxBody on the wire, so the probe cuts it off in the middle.
-	random := make([]byte, 2*MaxBody)
+	// maxBody on the wire, so the probe cuts it off in the middle.
+	random := make([]byte, 2*maxBody)
 	rand.Read(random)
 	incompressible := append(append([]byte{}, marker...), random...)
 	good := gzipped(t, healthy)
@@ -107,13 +95,13 @@ func TestProbeExpectBody(t *testing.T) {
 		"/brotli":         {encoding: "br", data: healthy},
 	}
 	srv := newBodyServer(t, bodies)
-	p := New(Options{})
-	expect := regexp.MustCompile(`"status":\s*"ok"`)
+	p := New("")
+	healthyRe := regexp.MustCompile(`"status":\s*"ok"`)
 
 	tests := []struct {
 		path         string
 		method       string
-		expect       *regexp.Regexp // nil means `expect`
+		expect       *regexp.Regexp // nil means healthyRe
 		wantCode     int
 		wantMismatch bool
 		wantBodyErr  string // substring of BodyErr; "" means BodyErr nil
@@ -122,13 +110,13 @@ func TestProbeExpectBody(t *testing.T) {
 		{path: "/health", wantCode: 200, wantBytes: int64(len(healthy))},
 		{path: "/maintenance", wantCode: 200, wantMismatch: true},
 		{path: "/503", wantCode: 503},
-		{path: "/long", wantCode: 200, wantMismatch: true, wantBytes: MaxBody},
-		{path: "/at-cap", wantCode: 200, wantBytes: MaxBody},
+		{path: "/long", wantCode: 200, wantMismatch: true, wantBytes: maxBody},
+		{path: "/at-cap", wantCode: 200, wantBytes: maxBody},
 		{path: "/gzip", wantCode: 200, wantBytes: int64(len(good))},
 		{path: "/gzip-upper", wantCode: 200},
 		{path: "/gzip-long", wantCode: 200, wantMismatch: true},
 		{path: "/gzip-at-cap", wantCode: 200},
-		{path: "/gzip-cut", wantCode: 200, wantBytes: MaxBody},
+		{path: "/gzip-cut", wantCode: 200, wantBytes: maxBody},
 		{path: "/gzip-broken", wantCode: 200, wantMismatch: true, wantBodyErr: "broken gzip body"},
 		{path: "/gzip-truncated", wantCode: 200, wantMismatch: true, wantBodyErr: "broken gzip body"},
 		{path: "/gzip-corrupt", wantCode: 200, wantMismatch: true, wantBodyErr: "broken gzip body"},
@@ -144,12 +132,10 @@ func TestProbeExpectBody(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			re := tt.expect
 			if re == nil {
-				re = expect
+				re = healthyRe
 			}
-			r := p.Probe(context.Background(), Target{URL: srv.URL + tt.path, Method: tt.method, ExpectBody: re, Timeout: 5 * time.Second})
-			if r.Code != tt.wantCode || r.Class != "" {
-				t.Fatalf("got code %d class %q (err %v), want code %d", r.Code, r.Class, r.Err, tt.wantCode)
-			}
+			r := p.Probe(context.Background(), target{URL: srv.URL + tt.path, Method: tt.method, ExpectBody: re, Timeout: 5 * time.Second}.server())
+			expect(t, r, tt.wantCode, "")
 			if r.BodyMismatch != tt.wantMismatch {
 				t.Errorf("BodyMismatch = %v (BodyErr %v), want %v", r.BodyMismatch, r.BodyErr, tt.wantMismatch)
 			}
@@ -182,20 +168,20 @@ func corruptCRC(gz []byte) []byte {
 // (TestProbeHeaders), so net/http's transparent gzip never kicks in.
 func TestProbeAcceptEncoding(t *testing.T) {
 	srv := newBodyServer(t, map[string]body{"/": {data: []byte("ok")}})
-	p := New(Options{})
+	p := New("")
 	re := regexp.MustCompile("ok")
 	for _, tt := range []struct {
-		target Target
+		target target
 		want   string
 	}{
-		{Target{URL: srv.URL + "/"}, ""},
-		{Target{URL: srv.URL + "/", Method: "HEAD"}, ""},
-		{Target{URL: srv.URL + "/", ExpectBody: re}, "gzip"},
-		{Target{URL: srv.URL + "/", Method: "HEAD", ExpectBody: re}, ""},
+		{target{URL: srv.URL + "/"}, ""},
+		{target{URL: srv.URL + "/", Method: "HEAD"}, ""},
+		{target{URL: srv.URL + "/", ExpectBody: re}, "gzip"},
+		{target{URL: srv.URL + "/", Method: "HEAD", ExpectBody: re}, ""},
 	} {
-		p.Probe(context.Background(), tt.target)
-		got := srv.acceptEncodings()
-		if len(got) != 1 || got[0] != tt.want {
+		p.Probe(context.Background(), tt.target.server())
+		got := srv.take()
+		if len(got) != 1 || got[0].encoding != tt.want {
 			t.Errorf("%s with ExpectBody %v: server saw Accept-Encoding %q, want [%q]", tt.target.Method, tt.target.ExpectBody, got, tt.want)
 		}
 	}
@@ -207,18 +193,18 @@ func TestProbeAcceptEncoding(t *testing.T) {
 func TestProbeExpectBodyConnectionFails(t *testing.T) {
 	good := gzipped(t, []byte(`{"status": "ok"}`))
 	re := regexp.MustCompile("ok")
-	p := New(Options{})
+	p := New("")
 	for name, answer := range map[string]string{
 		"plain":     "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nnot ",
 		"gzip":      fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s", len(good), good[:len(good)/2]),
 		"gzip head": fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s", len(good), good[:4]),
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := p.Probe(context.Background(), Target{URL: newRawServer(t, answer) + "/", ExpectBody: re, Timeout: 5 * time.Second})
-			if r.Class != ClassReset || r.BodyMismatch || r.BodyErr != nil {
-				t.Fatalf("class %q (err %v), mismatch %v (%v); want class %q", r.Class, r.Err, r.BodyMismatch, r.BodyErr, ClassReset)
+			r := p.Probe(context.Background(), target{URL: newRawServer(t, answer) + "/", ExpectBody: re, Timeout: 5 * time.Second}.server())
+			expect(t, r, 0, ClassReset)
+			if r.BodyMismatch || r.BodyErr != nil {
+				t.Errorf("mismatch %v (%v): a broken connection is no body check", r.BodyMismatch, r.BodyErr)
 			}
-			checkErr(t, r)
 		})
 	}
 }
@@ -227,7 +213,7 @@ func TestProbeExpectBodyConnectionFails(t *testing.T) {
 // body check.
 func TestProbeExpectBodyTimeout(t *testing.T) {
 	srv := newTestServer(t)
-	r := New(Options{}).Probe(context.Background(), Target{URL: srv.URL + "/hangbody", ExpectBody: regexp.MustCompile("never"), Timeout: 200 * time.Millisecond})
+	r := New("").Probe(context.Background(), target{URL: srv.URL + "/hangbody", ExpectBody: regexp.MustCompile("never"), Timeout: 200 * time.Millisecond}.server())
 	if r.Class != ClassTimeout || r.BodyMismatch {
 		t.Fatalf("class %q (err %v), mismatch %v; want class %q", r.Class, r.Err, r.BodyMismatch, ClassTimeout)
 	}
@@ -236,7 +222,7 @@ func TestProbeExpectBodyTimeout(t *testing.T) {
 // BenchmarkExpectBody measures the body check of a 64 KiB body whose match
 // is at its end, plain and gzipped.
 func BenchmarkExpectBody(b *testing.B) {
-	page := append(bytes.Repeat([]byte("<p>lorem ipsum</p>\n"), MaxBody/20), "status: ok"...)
+	page := append(bytes.Repeat([]byte("<p>lorem ipsum</p>\n"), maxBody/20), "status: ok"...)
 	for _, enc := range []string{"", "gzip"} {
 		data := page
 		if enc == "gzip" {
@@ -249,7 +235,7 @@ func BenchmarkExpectBody(b *testing.B) {
 				if enc != "" {
 					resp.Header.Set("Content-Encoding", enc)
 				}
-				if _, ok, why := readBody(resp, re); !ok || why != nil {
+				if _, err, ok, why := readBody(resp, re); err != nil || !ok || why != nil {
 					b.Fatal("no match", why)
 				}
 			}

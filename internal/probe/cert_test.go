@@ -121,37 +121,35 @@ func TestProbeCerts(t *testing.T) {
 	tlsSrv := newCertServer(t, cert, mux)
 	mux.HandleFunc("/to-tls", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, tlsSrv.URL+"/ok", http.StatusFound) })
 
-	p := New(Options{})
+	p := New("")
 	tests := []struct {
 		name      string
-		target    Target
+		target    target
 		wantCode  int
 		wantClass Class
 		wantLeaf  *x509.Certificate // nil: no certificates
 		wantURL   *x509.Certificate // the configured URL's leaf, when a redirect led elsewhere
 	}{
-		{name: "200", target: Target{URL: tlsSrv.URL + "/ok", TLSSkipVerify: true}, wantCode: 200, wantLeaf: leaf},
-		{name: "error status", target: Target{URL: tlsSrv.URL + "/503", TLSSkipVerify: true}, wantCode: 503, wantLeaf: leaf},
-		{name: "timeout after the handshake", target: Target{URL: tlsSrv.URL + "/hang", TLSSkipVerify: true, Timeout: 300 * time.Millisecond},
+		{name: "200", target: target{URL: tlsSrv.URL + "/ok", TLSSkipVerify: true}, wantCode: 200, wantLeaf: leaf},
+		{name: "error status", target: target{URL: tlsSrv.URL + "/503", TLSSkipVerify: true}, wantCode: 503, wantLeaf: leaf},
+		{name: "timeout after the handshake", target: target{URL: tlsSrv.URL + "/hang", TLSSkipVerify: true, Timeout: 300 * time.Millisecond},
 			wantClass: ClassTimeout, wantLeaf: leaf},
-		{name: "closed after the handshake", target: Target{URL: tlsSrv.URL + "/reset", TLSSkipVerify: true}, wantClass: ClassReset, wantLeaf: leaf},
-		{name: "unknown authority", target: Target{URL: tlsSrv.URL + "/ok"}, wantClass: ClassTLS, wantLeaf: leaf},
-		{name: "plain http", target: Target{URL: plain.URL + "/ok"}, wantCode: 200},
-		{name: "https redirected to http", target: Target{URL: tlsSrv.URL + "/to-plain", TLSSkipVerify: true, FollowRedirects: true}, wantCode: 200, wantURL: leaf},
-		{name: "https redirected to http that times out", target: Target{URL: tlsSrv.URL + "/to-plain-hang", TLSSkipVerify: true, FollowRedirects: true, Timeout: 300 * time.Millisecond},
+		{name: "closed after the handshake", target: target{URL: tlsSrv.URL + "/reset", TLSSkipVerify: true}, wantClass: ClassReset, wantLeaf: leaf},
+		{name: "unknown authority", target: target{URL: tlsSrv.URL + "/ok"}, wantClass: ClassTLS, wantLeaf: leaf},
+		{name: "plain http", target: target{URL: plain.URL + "/ok"}, wantCode: 200},
+		{name: "https redirected to http", target: target{URL: tlsSrv.URL + "/to-plain", TLSSkipVerify: true, FollowRedirects: true}, wantCode: 200, wantURL: leaf},
+		{name: "https redirected to http that times out", target: target{URL: tlsSrv.URL + "/to-plain-hang", TLSSkipVerify: true, FollowRedirects: true, Timeout: 300 * time.Millisecond},
 			wantClass: ClassTimeout, wantURL: leaf},
-		{name: "https redirect not followed", target: Target{URL: tlsSrv.URL + "/to-plain", TLSSkipVerify: true}, wantCode: 302, wantLeaf: leaf},
-		{name: "http redirected to https", target: Target{URL: plain.URL + "/to-tls", TLSSkipVerify: true, FollowRedirects: true}, wantCode: 200, wantLeaf: leaf},
-		{name: "https redirected to another https", target: Target{URL: tlsSrv.URL + "/to-other", TLSSkipVerify: true, FollowRedirects: true},
+		{name: "https redirect not followed", target: target{URL: tlsSrv.URL + "/to-plain", TLSSkipVerify: true}, wantCode: 302, wantLeaf: leaf},
+		{name: "http redirected to https", target: target{URL: plain.URL + "/to-tls", TLSSkipVerify: true, FollowRedirects: true}, wantCode: 200, wantLeaf: leaf},
+		{name: "https redirected to another https", target: target{URL: tlsSrv.URL + "/to-other", TLSSkipVerify: true, FollowRedirects: true},
 			wantCode: 200, wantLeaf: other, wantURL: leaf},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := p.Probe(context.Background(), tt.target)
-			if r.Code != tt.wantCode || r.Class != tt.wantClass {
-				t.Fatalf("got code %d class %q (err %v), want code %d class %q", r.Code, r.Class, r.Err, tt.wantCode, tt.wantClass)
-			}
+			r := p.Probe(context.Background(), tt.target.server())
+			expect(t, r, tt.wantCode, tt.wantClass)
 			// The first expiry and the last start of the leaves.
 			var expiry, notBefore time.Time
 			for _, c := range []*x509.Certificate{tt.wantLeaf, tt.wantURL} {

@@ -1,6 +1,28 @@
+// Package probe sends one HTTP request to a server and reports what came
+// back: the final status code, the latency, the certificates, and for a
+// failure a short error class. It knows nothing of Cachet or reports.
+//
+// A Prober speaks through Transports of its own (never
+// http.DefaultTransport), one per certificate-check and proxy setting, with
+// keep-alives off: each probe opens one connection and closes it. HTTPS may
+// negotiate HTTP/2. One deadline, the server's probe.timeout, covers the
+// name lookup, connecting, the handshake, the headers and the body, and a
+// timeout says which of them it interrupted; canceling the caller's context
+// is ClassCanceled, not a timeout. A failure of this machine (no file
+// descriptor or port left) is ClassLocal: it says nothing about the server.
+//
+// A probe sends only User-Agent and Accept (and Accept-Encoding: gzip when
+// it checks the body): nothing meant for other services reaches a server,
+// and a redirect carries no Referer. Userinfo written in the URL becomes
+// basic auth for that URL's host and port only; the password shows in no
+// error and no Result. What servers send (error texts, certificate names)
+// is shown through foreign.Text.
 package probe
 
 import (
+	"bytes"
+	"cmp"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,41 +38,26 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/foreign"
 )
 
-// Target is one server to probe.
-type Target struct {
-	Name                 string        // for messages only
-	URL                  string        //
-	Method               string        // "GET" or "HEAD"; "" means GET
-	Timeout              time.Duration // total deadline: DNS, connect, TLS, headers and body; <= 0 means DefaultTimeout
-	TLSSkipVerify        bool          //
-	FollowRedirects      bool          // follow at most MaxRedirects redirects; more is ClassRedirects
-	ProxyFromEnvironment bool          // go through the proxy named by HTTP_PROXY/HTTPS_PROXY/NO_PROXY; false: always direct
-	// ExpectBody, when set, must match the first MaxBody bytes of the final
-	// answer's body (gunzipped first: such a probe asks for gzip), whatever
-	// its status code; Result.BodyMismatch says when it did not. nil: the
-	// body is not looked at. A HEAD probe has no body: it never matches.
-	ExpectBody *regexp.Regexp
-}
-
-// Class says why a probe got no HTTP answer. "" means an answer arrived
-// (any code).
+// Class says why a probe got no HTTP answer; "" means an answer arrived.
 type Class string
 
 // Error classes (Result.Class).
 const (
 	ClassTimeout   Class = "timeout"   // the deadline passed before the answer (or before the capped body) was read
 	ClassRefused   Class = "refused"   // connection refused
-	ClassReset     Class = "reset"     // connection reset / closed by peer / EOF before a response
+	ClassReset     Class = "reset"     // connection reset or closed before the answer was read
 	ClassDNS       Class = "dns"       // name resolution failed
 	ClassTLS       Class = "tls"       // handshake or certificate error
-	ClassRedirects Class = "redirects" // more than MaxRedirects redirects (redirect loop)
-	ClassCanceled  Class = "canceled"  // the parent context was canceled (run interrupted), not a timeout of this probe
-	ClassLocal     Class = "local"     // this machine could not make the probe (out of file descriptors or ports): says nothing about the server
+	ClassRedirects Class = "redirects" // more than maxRedirects redirects
+	ClassCanceled  Class = "canceled"  // the caller's context ended (run interrupted): says nothing about the server
+	ClassLocal     Class = "local"     // this machine could not make the probe: says nothing about the server
 	ClassOther     Class = "error"     // anything else (bad URL, no final answer, ...)
 )
 
@@ -58,42 +65,38 @@ const (
 type Result struct {
 	Code     int           // final HTTP status code after redirects; 0 when Class != ""
 	Latency  time.Duration // from start to the end of the (capped) body read, or to the failure
-	Class    Class         // "" when an answer arrived, else one of the Class constants
-	Err      error         // nil when Class == ""; a short error without the URL otherwise
-	Bytes    int64         // body bytes read (at most MaxBody)
-	FinalURL string        // URL of the last request (after redirects, without userinfo); "" when no response arrived
+	Class    Class         // "" when an answer arrived
+	Err      error         // nil when Class == ""; short, without the URL
+	Bytes    int64         // body bytes read over the wire (at most maxBody)
+	FinalURL string        // URL of the last request, without userinfo; "" when no response arrived
 
-	// BodyMismatch is set when an answer arrived (Class "") but its body
-	// did not match Target.ExpectBody, or could not be checked (BodyErr).
+	// BodyMismatch: an answer arrived but its body did not match
+	// expect_body, or could not be checked (BodyErr says why: a HEAD probe,
+	// a broken gzip stream, an encoding other than gzip). BodyPattern is
+	// expect_body, "" when the body was not checked.
 	BodyMismatch bool
-	// BodyErr says why the body could not be checked: a HEAD probe, a
-	// broken gzip stream, an encoding other than gzip. nil otherwise.
-	BodyErr error
-	// BodyPattern is Target.ExpectBody's pattern, for messages; "" when
-	// the probe did not check the body.
-	BodyPattern string
-	// CertExpiry is when the first of the leaf certificates expires: the
-	// last request's (Certs[0]) and the configured URL's own (URLCert);
-	// zero without one (http). CertNotBefore is when the last of them
-	// becomes valid: both count also when verification was skipped.
+	BodyErr      error
+	BodyPattern  string
+	// CertExpiry is the first expiry, CertNotBefore the last start of
+	// validity, of the last request's leaf (Certs[0]) and the configured
+	// URL's (URLCert); zero without one. Certs is the chain the last
+	// request's server sent, leaf first, also when verification failed or
+	// no answer followed the handshake. URLCert is the configured URL's leaf
+	// when redirects led to a server that shows another one.
 	CertExpiry    time.Time
 	CertNotBefore time.Time
-	// Certs is the chain that server sent, leaf first (not the chain this
-	// machine would verify). It is recorded whenever the last request of
-	// the probe (the final one after redirects) completed a TLS handshake,
-	// whatever came after: an error status, a timeout, a reset. A handshake
-	// that failed only the certificate check (expired, unknown authority,
-	// wrong name) records the certificates it was shown, too.
-	Certs []Cert
-	// URLCert is the leaf certificate of the configured URL's own server
-	// when redirects led to a server that shows another one (or plain
-	// http); nil otherwise.
-	URLCert *Cert
+	Certs         []Cert
+	URLCert       *Cert
 }
 
-// BodyNote is what the body check adds to the status code in a table:
-// "body does not match", with BodyErr in parentheses when the body could
-// not be checked, or "" when it matched or was not checked.
+// Cert is one certificate a server sent; its names as foreign.Text shows them.
+type Cert struct {
+	Subject, Issuer     string
+	NotBefore, NotAfter time.Time
+}
+
+// BodyNote is what the body check adds to the status code in a table, or
+// "" when the body matched or was not checked.
 func (r Result) BodyNote() string {
 	switch {
 	case !r.BodyMismatch:
@@ -105,219 +108,145 @@ func (r Result) BodyNote() string {
 }
 
 const (
-	// MaxBody is how much of a body a probe reads before it stops; a longer
-	// body is not an error.
-	MaxBody = 64 << 10
-	// MaxRedirects is how many redirects a probe follows when
-	// Target.FollowRedirects is set.
-	MaxRedirects = 10
-	// DefaultTimeout applies to targets without a Timeout.
-	DefaultTimeout = 10 * time.Second
-	// DefaultUserAgent is sent when Options.UserAgent is empty, so that
-	// net/http's own "Go-http-client" never shows up in servers' logs.
-	DefaultUserAgent = "cachet-updater"
-	// maxHeaderBytes bounds the response headers a server can make us
-	// buffer, and separately the informational (1xx) answers before them.
-	maxHeaderBytes = 64 << 10
+	maxBody          = 64 << 10 // read of a body, and of a gzipped body's content; more is not an error
+	maxRedirects     = 10
+	defaultTimeout   = 10 * time.Second
+	defaultUserAgent = "cachet-updater" // never net/http's "Go-http-client"
+	maxHeaderBytes   = 64 << 10         // the response head, and separately all 1xx heads before it
 )
 
-// ErrTooManyRedirects is the cause of a ClassRedirects result.
-var ErrTooManyRedirects = fmt.Errorf("stopped after %d redirects", MaxRedirects)
+var (
+	errTooManyRedirects = fmt.Errorf("stopped after %d redirects", maxRedirects)
+	// errOnly1xx: informational answers (100 Continue, 103 Early Hints)
+	// but never a final one; the 1xx code is no status to show.
+	errOnly1xx = errors.New("no final HTTP answer: only informational (1xx) responses")
+)
 
-// errOnly1xx is the cause of a result whose server sent informational
-// answers (100 Continue, 103 Early Hints) but never a final one: the 1xx
-// code is no answer to show as the server's status.
-var errOnly1xx = errors.New("no final HTTP answer: only informational (1xx) responses")
-
-// Options configures a Prober.
-type Options struct {
-	UserAgent string // sent on every probe, e.g. "cachet-updater/1.2.3"
-}
-
-// dialFunc is the Transport's DialContext.
-type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
-
-// Prober probes targets. It is safe for concurrent use and holds no
+// Prober probes servers. It is safe for concurrent use and holds no
 // connections between probes; build one per run.
 type Prober struct {
-	userAgent string
-	// clients[skipVerify][proxy][follow]. Clients and Transports are safe
-	// for concurrent use, so the combinations a target can ask for are
-	// built once, over four Transports (verify/skip × direct/proxy).
-	clients [2][2][2]*http.Client
+	userAgent  string
+	transports map[[2]bool]*http.Transport // by {TLSSkipVerify, ProxyFromEnvironment}
 }
 
-// New builds a Prober with Transports of its own: nothing it does touches
-// http.DefaultTransport or http.DefaultClient.
-func New(o Options) *Prober {
-	// TCP keep-alive probes are pointless on a connection used for one
-	// request; the probe's context bounds the dial.
-	dialer := &net.Dialer{KeepAlive: -1}
-	return newProber(o, dialer.DialContext)
+// New builds a Prober that sends userAgent ("" for "cachet-updater").
+func New(userAgent string) *Prober {
+	// TCP keep-alives are pointless on a connection used for one request.
+	return newProber(userAgent, (&net.Dialer{KeepAlive: -1}).DialContext)
 }
 
-// newProber is New with the dialer as a parameter: the tests route made-up
-// host names (an IDNA name, a subdomain, a proxy) to loopback servers and
-// stand in for a machine out of file descriptors with it.
-func newProber(o Options, dial dialFunc) *Prober {
-	p := &Prober{userAgent: o.UserAgent}
-	if p.userAgent == "" {
-		p.userAgent = DefaultUserAgent
-	}
-	for v, skipVerify := range []bool{false, true} {
-		for x, proxy := range []bool{false, true} {
-			tr := newTransport(dial, skipVerify, proxy)
-			p.clients[v][x][0] = &http.Client{Transport: tr, CheckRedirect: noRedirects}
-			p.clients[v][x][1] = &http.Client{Transport: tr, CheckRedirect: limitRedirects}
+// newProber takes the dialer: tests route made-up host names to loopback
+// servers, or stand in for a machine out of file descriptors.
+func newProber(userAgent string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Prober {
+	p := &Prober{userAgent: cmp.Or(userAgent, defaultUserAgent), transports: map[[2]bool]*http.Transport{}}
+	for _, skipVerify := range []bool{false, true} {
+		for _, proxy := range []bool{false, true} {
+			tr := &http.Transport{
+				DialContext:            dial,
+				TLSClientConfig:        &tls.Config{InsecureSkipVerify: skipVerify}, //nolint:gosec // per-server opt-in for self-signed servers
+				ForceAttemptHTTP2:      true,                                        // over TLS only
+				DisableKeepAlives:      true,                                        // one probe per server and run: no idle fds pile up
+				DisableCompression:     true,                                        // readBody decodes gzip; Bytes counts the wire
+				MaxResponseHeaderBytes: maxHeaderBytes,
+				// Small buffers keep ten thousand connections at once cheap.
+				WriteBufferSize: 1 << 10,
+				ReadBufferSize:  2 << 10,
+			}
+			if proxy {
+				tr.Proxy = http.ProxyFromEnvironment
+			}
+			p.transports[[2]bool{skipVerify, proxy}] = tr
 		}
 	}
 	return p
 }
 
-func newTransport(dial dialFunc, skipVerify, proxy bool) *http.Transport {
-	tr := &http.Transport{
-		DialContext: dial,
-		TLSClientConfig: &tls.Config{
-			InsecureSkipVerify: skipVerify, //nolint:gosec // per-target opt-in for self-signed servers
-		},
-		ForceAttemptHTTP2:      true, // over TLS only: plain http stays HTTP/1.1
-		DisableKeepAlives:      true, // each server is probed once per run; no idle fds pile up
-		DisableCompression:     true, // Accept-Encoding only for a body check, decoded by readBody; Bytes counts what came over the wire
-		MaxResponseHeaderBytes: maxHeaderBytes,
-		// A probe request is a few hundred bytes, and the status line and
-		// headers usually fit in 2 KiB (longer ones still parse): small
-		// buffers keep ten thousand connections at once cheap.
-		WriteBufferSize: 1 << 10,
-		ReadBufferSize:  2 << 10,
-		// Dial, handshake and header timeouts all come from the probe's
-		// context deadline.
+// ProbeAll probes the servers with at most concurrency probes in flight
+// (at least 1); results[i] belongs to servers[i]. Once ctx ends, the
+// probes in flight and those not started yet are ClassCanceled.
+func (p *Prober) ProbeAll(ctx context.Context, servers []config.Server, concurrency int) []Result {
+	results := make([]Result, len(servers))
+	slots := make(chan struct{}, max(concurrency, 1))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			results[i] = p.Probe(ctx, s)
+		})
 	}
-	if proxy {
-		tr.Proxy = http.ProxyFromEnvironment
-	}
-	return tr
+	wg.Wait()
+	return results
 }
 
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// limitRedirects follows at most MaxRedirects redirects, to http(s) URLs
-// only, and keeps the operator's credentials on the server they were
-// written for.
-func limitRedirects(req *http.Request, via []*http.Request) error {
-	// via holds the requests made so far, so this is redirect number len(via).
-	if len(via) > MaxRedirects {
-		return ErrTooManyRedirects
-	}
-	if err := checkURL(req.URL); err != nil {
-		return fmt.Errorf("redirect: %w", err)
-	}
-	// net/http adds a Referer with the previous URL; the next server must
-	// not learn it (its query string may hold a secret).
-	req.Header.Del("Referer")
-	// net/http forwards Authorization to the same host name on any port and
-	// to its subdomains; basic auth from the URL is for that host:port only.
-	if hostPort(req.URL) != hostPort(via[0].URL) {
-		req.Header.Del("Authorization")
-	}
-	return nil
-}
-
-// hostPort is u's host name and port, with the scheme's default port.
-func hostPort(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
-	}
-	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
-}
-
-func checkURL(u *url.URL) error {
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("unsupported URL scheme %q: use http or https", u.Scheme)
-	}
-	if u.Hostname() == "" {
-		// net/http would dial "localhost" for "http://:80/".
-		return errors.New("URL has no host name")
-	}
-	return nil
-}
-
-// Probe sends one request to t and reads at most MaxBody of the answer.
-// It never returns an error of its own: failures are in Result.Class and
-// Result.Err.
-func (p *Prober) Probe(ctx context.Context, t Target) Result {
+// Probe sends one request to s with its probe settings and reads at most
+// maxBody of the answer. Failures are in Result.Class and Result.Err.
+func (p *Prober) Probe(ctx context.Context, s config.Server) Result {
 	start := time.Now()
 	if err := ctx.Err(); err != nil {
-		return canceled(err, 0)
+		return Result{Class: ClassCanceled, Err: fmt.Errorf("probe canceled: %w", err)}
 	}
-	timeout := t.Timeout
+	c := s.Probe
+	timeout := c.Timeout.D()
 	if timeout <= 0 {
-		timeout = DefaultTimeout
+		timeout = defaultTimeout
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tr := new(tracker)
-	req, err := p.newRequest(httptrace.WithClientTrace(pctx, tr.trace()), t)
+	req, err := p.newRequest(httptrace.WithClientTrace(pctx, tr.trace()), s.URL, c)
 	if err != nil {
 		return Result{Latency: time.Since(start), Class: ClassOther, Err: err}
 	}
-	resp, err := p.client(t).Do(req)
+	transport := p.transports[[2]bool{c.TLSSkipVerify, c.ProxyFromEnvironment}]
+	client := &http.Client{Transport: transport, CheckRedirect: noRedirects}
+	if c.FollowRedirects {
+		client.CheckRedirect = limitRedirects
+	}
+	resp, err := client.Do(req)
 	if err != nil {
+		// net/http goes on with a dial or TLS handshake the request gave up
+		// on, to keep the connection for a later request: without this, it
+		// would hold a file descriptor until the server hangs up, or forever.
+		transport.CloseIdleConnections()
 		return tr.withCerts(tr.failure(ctx, pctx, err, time.Since(start), timeout), tr.certs(nil, err))
 	}
-	tr.set(phaseBody)
-	body, matched, why := readBody(resp, t.ExpectBody)
+	tr.phase.Store("reading the body")
+	n, err, matched, why := readBody(resp, c.ExpectBody.Re())
 	resp.Body.Close()
-	lat := time.Since(start)
-	final := resp.Request.URL.Redacted()
-	if body.err != nil {
-		r := tr.failure(ctx, pctx, body.err, lat, timeout)
-		r.Bytes, r.FinalURL = body.n, final
-		return tr.withCerts(r, tr.certs(resp, nil))
-	}
-	r := Result{Code: resp.StatusCode, Latency: lat, Bytes: body.n, FinalURL: final}
-	if t.ExpectBody != nil {
-		r.BodyMismatch, r.BodyErr, r.BodyPattern = !matched, why, t.ExpectBody.String()
+	r := Result{Code: resp.StatusCode, Latency: time.Since(start), Bytes: n, FinalURL: resp.Request.URL.Redacted()}
+	if err != nil {
+		r = tr.failure(ctx, pctx, err, r.Latency, timeout)
+		r.Bytes, r.FinalURL = n, resp.Request.URL.Redacted()
+	} else if re := c.ExpectBody.Re(); re != nil {
+		r.BodyMismatch, r.BodyErr, r.BodyPattern = !matched, why, re.String()
 	}
 	return tr.withCerts(r, tr.certs(resp, nil))
 }
 
-// newRequest builds the request for t. Only User-Agent and Accept ever
-// leave this process, plus basic auth when the operator wrote userinfo into
-// the URL and Accept-Encoding: gzip when t.ExpectBody is set.
-func (p *Prober) newRequest(ctx context.Context, t Target) (*http.Request, error) {
-	method := strings.ToUpper(t.Method)
-	switch method {
-	case "":
-		method = http.MethodGet
-	case http.MethodGet, http.MethodHead:
-	default:
-		return nil, fmt.Errorf("unsupported method %q: use GET or HEAD", t.Method)
+// newRequest builds the request: only User-Agent and Accept leave this
+// process, plus basic auth for userinfo in the URL and Accept-Encoding:
+// gzip for a body check.
+func (p *Prober) newRequest(ctx context.Context, rawURL string, c config.Probe) (*http.Request, error) {
+	method := cmp.Or(strings.ToUpper(string(c.Method)), http.MethodGet)
+	if method != http.MethodGet && method != http.MethodHead {
+		return nil, fmt.Errorf("unsupported method %q: use GET or HEAD", c.Method)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, t.URL, nil)
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
 	if err != nil {
 		return nil, shorten(err)
 	}
 	if err := checkURL(req.URL); err != nil {
 		return nil, err
 	}
-	// A fresh header map: redirects copy it, and net/http adds only Host
-	// (and Connection: close).
-	req.Header = http.Header{
-		"User-Agent": {p.userAgent},
-		"Accept":     {"*/*"},
-	}
-	if t.ExpectBody != nil && method == http.MethodGet {
-		// Only a probe that reads the body asks for it compressed; the
-		// Transport does not decompress (DisableCompression), readBody does.
+	// A fresh header map: redirects copy it; net/http adds only Host.
+	req.Header = http.Header{"User-Agent": {p.userAgent}, "Accept": {"*/*"}}
+	if c.ExpectBody.Re() != nil && method == http.MethodGet {
 		req.Header.Set("Accept-Encoding", "gzip")
 	}
 	if u := req.URL.User; u != nil {
-		// As a header rather than userinfo, so that limitRedirects decides
-		// where it goes and no URL we keep carries the password.
+		// A header, not userinfo: limitRedirects decides where it goes, and
+		// no URL we keep carries the password.
 		pw, _ := u.Password()
 		req.SetBasicAuth(u.Username(), pw)
 		req.URL.User = nil
@@ -325,38 +254,154 @@ func (p *Prober) newRequest(ctx context.Context, t Target) (*http.Request, error
 	return req, nil
 }
 
-func (p *Prober) client(t Target) *http.Client {
-	return p.clients[b2i(t.TLSSkipVerify)][b2i(t.ProxyFromEnvironment)][b2i(t.FollowRedirects)]
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
+func checkURL(u *url.URL) error {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("unsupported URL scheme %q: use http or https", u.Scheme)
+	} else if u.Hostname() == "" { // net/http would dial localhost for http://:80/
+		return errors.New("URL has no host name")
 	}
-	return 0
+	return nil
 }
 
-func canceled(err error, lat time.Duration) Result {
-	return Result{Latency: lat, Class: ClassCanceled, Err: fmt.Errorf("probe canceled: %w", err)}
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// limitRedirects follows at most maxRedirects redirects, to http(s) only,
+// and keeps the operator's credentials on the host:port they were written
+// for (net/http would send them to the same host on any port and to its
+// subdomains).
+func limitRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) > maxRedirects {
+		return errTooManyRedirects
+	}
+	if err := checkURL(req.URL); err != nil {
+		return fmt.Errorf("redirect: %w", err)
+	}
+	req.Header.Del("Referer") // its query string may hold a secret
+	if hostPort(req.URL) != hostPort(via[0].URL) {
+		req.Header.Del("Authorization")
+	}
+	return nil
 }
+
+func hostPort(u *url.URL) string {
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), cmp.Or(u.Port(), map[string]string{"https": "443"}[u.Scheme], "80"))
+}
+
+// readBody reads at most maxBody of the body and, when re is set, matches
+// it, gunzipped when the server sent gzip. It returns the bytes read over
+// the wire, the connection's error (the probe failed), and the check:
+// matched, or not with why when the body could not be checked.
+func readBody(resp *http.Response, re *regexp.Regexp) (n int64, err error, matched bool, why error) {
+	body := io.LimitReader(resp.Body, maxBody)
+	if re == nil {
+		n, err = io.Copy(io.Discard, body)
+		return n, err, true, nil
+	}
+	raw, err := io.ReadAll(body)
+	if err != nil || resp.Request.Method == http.MethodHead {
+		// The config refuses HEAD with expect_body; the prober only must not trust such a server.
+		return int64(len(raw)), err, false, errors.New("a HEAD answer has no body to match: probe with GET")
+	}
+	data := raw
+	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err == nil {
+			data, err = io.ReadAll(io.LimitReader(zr, maxBody))
+		}
+		// An empty body (204, 304) labelled gzip is empty; a stream cut by
+		// the maxBody cap on the wire is not broken.
+		if err != nil && len(raw) > 0 && !(len(raw) == maxBody && errors.Is(err, io.ErrUnexpectedEOF)) {
+			return int64(len(raw)), nil, false, fmt.Errorf("broken gzip body: %w", err)
+		}
+	default:
+		return int64(len(raw)), nil, false, fmt.Errorf("body sent with Content-Encoding %s, which cachet-updater cannot decode (it asks for gzip only)", foreign.Text(enc))
+	}
+	return int64(len(raw)), nil, re.Match(data), nil
+}
+
+// tracker follows one probe through net/http's trace hooks, which run on
+// net/http's goroutines, possibly after Probe returned: hence atomics.
+type tracker struct {
+	phase         atomic.Value                        // what the probe is doing, for a timeout's message
+	requests      atomic.Int32                        // started: 1 + the redirects followed
+	informational atomic.Int32                        // 1xx answers to the current request
+	infoBytes     atomic.Int64                        // their approximate size
+	peerCerts     atomic.Pointer[[]*x509.Certificate] // of the current request's completed handshake
+	firstCerts    atomic.Pointer[[]*x509.Certificate] // of the first request's: the configured URL's server
+}
+
+func (tr *tracker) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GetConn: func(string) { // the next request of a redirect chain
+			tr.informational.Store(0)
+			tr.infoBytes.Store(0)
+			tr.peerCerts.Store(nil)
+			tr.requests.Add(1)
+		},
+		DNSStart:          func(httptrace.DNSStartInfo) { tr.phase.Store("resolving the name") },
+		ConnectStart:      func(string, string) { tr.phase.Store("connecting") },
+		TLSHandshakeStart: func() { tr.phase.Store("in the TLS handshake") },
+		TLSHandshakeDone: func(cs tls.ConnectionState, err error) {
+			if certs := cs.PeerCertificates; err == nil {
+				tr.peerCerts.Store(&certs)
+				if tr.requests.Load() == 1 {
+					tr.firstCerts.Store(&certs)
+				}
+			}
+		},
+		GotConn:      func(httptrace.GotConnInfo) { tr.phase.Store("sending the request") },
+		WroteRequest: func(httptrace.WroteRequestInfo) { tr.phase.Store("waiting for response headers") },
+		// With this hook set, net/http hands every 1xx over and stops
+		// bounding them: all 1xx heads of a request together get at most
+		// about maxHeaderBytes.
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			tr.informational.Add(1)
+			size := len("HTTP/1.1 100 Continue\r\n\r\n")
+			for k, vs := range h {
+				for _, v := range vs {
+					size += len(k) + len(": \r\n") + len(v)
+				}
+			}
+			if tr.infoBytes.Add(int64(size)) > maxHeaderBytes {
+				return errOnly1xx
+			}
+			return nil
+		},
+	}
+}
+
+// timeoutError is the Err of a ClassTimeout result.
+type timeoutError string
+
+func (e timeoutError) Error() string { return string(e) }
+func (timeoutError) Unwrap() error   { return context.DeadlineExceeded }
 
 // failure turns err into a Result. parent is the caller's context, pctx the
-// probe's own (with the deadline): the parent being done means the run was
-// interrupted, which says nothing about the server.
+// probe's own: the parent ending means the run was interrupted.
 func (tr *tracker) failure(parent, pctx context.Context, err error, lat, timeout time.Duration) Result {
-	if perr := parent.Err(); perr != nil {
-		return canceled(perr, lat)
+	phase, _ := tr.phase.Load().(string)
+	phase = cmp.Or(phase, "before connecting")
+	class := classify(err)
+	switch {
+	case parent.Err() != nil:
+		return Result{Latency: lat, Class: ClassCanceled, Err: fmt.Errorf("probe canceled: %w", parent.Err())}
+	case pctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
+		return Result{Latency: lat, Class: ClassTimeout, Err: timeoutError(fmt.Sprintf("timeout after %v %s", timeout, phase))}
+	case class == ClassTimeout: // the system's own, such as a connect that gave up
+		return Result{Latency: lat, Class: class, Err: timeoutError(fmt.Sprintf("timeout after %v %s", lat.Round(time.Millisecond), phase))}
 	}
-	if errors.Is(pctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return Result{Latency: lat, Class: ClassTimeout, Err: &TimeoutError{After: timeout, While: tr.phase().String()}}
+	err = shorten(err)
+	for _, eof := range []error{io.ErrUnexpectedEOF, io.EOF} { // net/http says "transport connection broken"
+		if class == ClassReset && errors.Is(err, eof) {
+			err = fmt.Errorf("connection closed by server: %w", eof)
+		}
 	}
-	class := Classify(err)
-	if class == ClassTimeout {
-		// A timeout of the system's own (a connect that gave up early),
-		// not the probe's deadline.
-		return Result{Latency: lat, Class: class, Err: &TimeoutError{After: lat.Round(time.Millisecond), While: tr.phase().String()}}
+	if msg := err.Error(); strings.HasPrefix(msg, "failed to parse Location header") {
+		// net/http quotes the Location twice; the reason follows the last colon.
+		err = fmt.Errorf("bad redirect Location: %s", msg[strings.LastIndex(msg, ": ")+2:])
 	}
-	err = describe(class, shorten(err))
 	if tr.informational.Load() > 0 {
 		if !errors.Is(err, errOnly1xx) {
 			err = fmt.Errorf("%w, then %v", errOnly1xx, err)
@@ -366,157 +411,100 @@ func (tr *tracker) failure(parent, pctx context.Context, err error, lat, timeout
 	return Result{Latency: lat, Class: class, Err: shown{err}}
 }
 
-// shown is an error whose text may quote what the server sent (a header
-// line, the names in its certificate): its text is as foreign.Text shows it.
+// shown is an error whose text may quote what a server sent (a header line,
+// certificate names): it reads as foreign.Text shows it.
 type shown struct{ error }
 
 func (e shown) Error() string { return foreign.Text(e.error.Error()) }
 func (e shown) Unwrap() error { return e.error }
 
-// TimeoutError is the Err of a ClassTimeout result.
-type TimeoutError struct {
-	After time.Duration // the probe's timeout
-	While string        // what the probe was doing: "connecting", "waiting for response headers", ...
-}
-
-func (e *TimeoutError) Error() string { return fmt.Sprintf("timeout after %v %s", e.After, e.While) }
-
-// Unwrap makes errors.Is(err, context.DeadlineExceeded) true.
-func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
-
-// Timeout implements net.Error's method.
-func (e *TimeoutError) Timeout() bool { return true }
-
-// describe makes the bare errors of a few classes say what happened.
-func describe(class Class, err error) error {
-	if class == ClassReset {
-		// net/http wraps these in "HTTP/1.x transport connection broken".
-		for _, eof := range []error{io.EOF, io.ErrUnexpectedEOF} {
-			if errors.Is(err, eof) {
-				return fmt.Errorf("connection closed by server: %w", eof)
-			}
-		}
-	}
-	// net/http quotes a Location it cannot parse in full, twice; the
-	// reason is the part after the last colon.
-	if msg := err.Error(); strings.HasPrefix(msg, "failed to parse Location header") {
-		return fmt.Errorf("bad redirect Location: %s", msg[strings.LastIndex(msg, ": ")+2:])
+// shorten drops the `Get "https://...": ` of a *url.Error: the URL is in the
+// table already, and may be long or carry a secret.
+func shorten(err error) error {
+	for u, ok := err.(*url.Error); ok; u, ok = err.(*url.Error) {
+		err = u.Err
 	}
 	return err
 }
 
-// shorten drops the `Get "https://...": ` prefix of a *url.Error: the URL is
-// in the table next to the error already, and it may be long or carry a
-// query string or userinfo.
-func shorten(err error) error {
-	for {
-		u, ok := err.(*url.Error)
-		if !ok {
-			return err
-		}
-		err = u.Err
+// classify maps a request's error to a Class (Probe has dealt with its own
+// deadline and the caller's context).
+func classify(err error) Class {
+	_, dns := errors.AsType[*net.DNSError](err)
+	netErr, _ := errors.AsType[net.Error](err)
+	msg := err.Error()
+	switch {
+	case errors.Is(err, errTooManyRedirects):
+		return ClassRedirects
+	case isLocal(err):
+		return ClassLocal
+	case dns:
+		return ClassDNS
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ClassRefused
+	case strings.Contains(msg, "tls: ") || strings.Contains(msg, "x509: ") || strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return ClassTLS
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return ClassReset
+	case netErr != nil && netErr.Timeout():
+		return ClassTimeout
 	}
+	return ClassOther
 }
 
-// tracker follows one probe through net/http's trace hooks: what it is
-// doing, for the message of a timeout, and the informational answers of
-// the current request. The hooks run on net/http's goroutines (dialing,
-// reading), possibly after Probe returned, hence the atomics.
-type tracker struct {
-	ph            atomic.Int32
-	informational atomic.Int32                        // 1xx answers to the current request
-	infoBytes     atomic.Int64                        // their approximate size
-	peerCerts     atomic.Pointer[[]*x509.Certificate] // of the current request's completed TLS handshake
-	firstCerts    atomic.Pointer[[]*x509.Certificate] // of the first request's: the configured URL's server
-	requests      atomic.Int32                        // requests started: 1 + the redirects followed
-}
-
-type phaseID int32
-
-const (
-	phaseStart phaseID = iota
-	phaseDNS
-	phaseConnect
-	phaseTLS
-	phaseWrite
-	phaseHeaders
-	phaseBody
-)
-
-var phaseNames = [...]string{
-	phaseStart:   "before connecting",
-	phaseDNS:     "resolving the name",
-	phaseConnect: "connecting",
-	phaseTLS:     "in the TLS handshake",
-	phaseWrite:   "sending the request",
-	phaseHeaders: "waiting for response headers",
-	phaseBody:    "reading the body",
-}
-
-func (id phaseID) String() string { return phaseNames[id] }
-
-func (tr *tracker) set(id phaseID) { tr.ph.Store(int32(id)) }
-func (tr *tracker) phase() phaseID { return phaseID(tr.ph.Load()) }
-
-func (tr *tracker) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{
-		GetConn: func(string) {
-			// The next request of a redirect chain starts: the 1xx
-			// answers before the last final answer count no more.
-			tr.informational.Store(0)
-			tr.infoBytes.Store(0)
-			tr.peerCerts.Store(nil)
-			tr.requests.Add(1)
-		},
-		DNSStart:          func(httptrace.DNSStartInfo) { tr.set(phaseDNS) },
-		ConnectStart:      func(string, string) { tr.set(phaseConnect) },
-		TLSHandshakeStart: func() { tr.set(phaseTLS) },
-		TLSHandshakeDone:  tr.tlsDone,
-		GotConn:           func(httptrace.GotConnInfo) { tr.set(phaseWrite) },
-		WroteRequest:      func(httptrace.WroteRequestInfo) { tr.set(phaseHeaders) },
-		Got1xxResponse:    tr.got1xx,
-	}
-}
-
-// got1xx counts an informational answer. With this hook set, net/http
-// hands every 1xx over and stops bounding them (it resets its header limit
-// for each), so got1xx bounds them itself by the same measure: all 1xx
-// heads of a request together at most about maxHeaderBytes.
-func (tr *tracker) got1xx(code int, h textproto.MIMEHeader) error {
-	tr.informational.Add(1)
-	size := len("HTTP/1.1 100 Continue\r\n\r\n")
-	for k, vs := range h {
-		for _, v := range vs {
-			size += len(k) + len(": \r\n") + len(v)
+// isLocal reports a failure of this machine: no file descriptor (EMFILE,
+// ENFILE), no port or address to connect from (EADDRNOTAVAIL), no kernel
+// memory (ENOBUFS), no route out (ENETUNREACH, EHOSTUNREACH).
+func isLocal(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.EADDRNOTAVAIL, syscall.ENOBUFS, syscall.ENETUNREACH, syscall.EHOSTUNREACH} {
+		if errors.Is(err, errno) {
+			return true
 		}
 	}
-	if tr.infoBytes.Add(int64(size)) > maxHeaderBytes {
-		return errOnly1xx
+	// The resolver reports a socket it could not open as text only.
+	dnsErr, ok := errors.AsType[*net.DNSError](err)
+	return ok && strings.Contains(dnsErr.Err, syscall.EMFILE.Error())
+}
+
+// certs is the last request's certificate chain: the final response's
+// connection's, or when no answer came, the one a failed verification was
+// shown, or the last completed handshake's.
+func (tr *tracker) certs(resp *http.Response, err error) []*x509.Certificate {
+	if resp != nil && resp.TLS != nil {
+		return resp.TLS.PeerCertificates
+	} else if verr, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return verr.UnverifiedCertificates
+	} else if c := tr.peerCerts.Load(); c != nil && resp == nil {
+		return *c
 	}
 	return nil
 }
 
-// ProbeAll probes targets with at most concurrency probes in flight
-// (concurrency < 1 means 1). results[i] belongs to targets[i]. Workers take
-// the next target from a shared queue, so a few hanging servers hold up
-// only the workers stuck on them. If ctx is canceled, probes in flight end
-// as ClassCanceled and targets not yet started get ClassCanceled too.
-func (p *Prober) ProbeAll(ctx context.Context, targets []Target, concurrency int) []Result {
-	results := make([]Result, len(targets))
-	workers := min(max(concurrency, 1), len(targets))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(targets) {
-					return
-				}
-				results[i] = p.Probe(ctx, targets[i])
-			}
-		})
+// withCerts adds the chain, the configured URL's leaf when it differs, and
+// their leaves' validity.
+func (tr *tracker) withCerts(r Result, chain []*x509.Certificate) Result {
+	var leaves []*x509.Certificate
+	for i, c := range chain {
+		if i == 0 {
+			leaves = append(leaves, c)
+		}
+		r.Certs = append(r.Certs, newCert(c))
 	}
-	wg.Wait()
-	return results
+	if first := tr.firstCerts.Load(); first != nil && len(*first) > 0 && (len(chain) == 0 || !(*first)[0].Equal(chain[0])) {
+		c := newCert((*first)[0])
+		r.URLCert, leaves = &c, append(leaves, (*first)[0])
+	}
+	for _, c := range leaves {
+		if r.CertExpiry.IsZero() || c.NotAfter.Before(r.CertExpiry) {
+			r.CertExpiry = c.NotAfter
+		}
+		if c.NotBefore.After(r.CertNotBefore) {
+			r.CertNotBefore = c.NotBefore
+		}
+	}
+	return r
+}
+
+func newCert(c *x509.Certificate) Cert {
+	return Cert{foreign.Text(c.Subject.String()), foreign.Text(c.Issuer.String()), c.NotBefore, c.NotAfter}
 }

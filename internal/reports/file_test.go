@@ -36,7 +36,7 @@ func TestFileCounts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := newFile(t, FileOptions{Path: tt.path, Format: tt.format, Now: func() time.Time { return testNow }})
+			src := newFile(t, File{Path: tt.path, Format: tt.format, Now: func() time.Time { return testNow }})
 			got, err := src.Counts(context.Background(), testSince)
 			if err != nil {
 				t.Fatal(err)
@@ -56,24 +56,25 @@ func TestFileCountsErrors(t *testing.T) {
 	}{
 		{"testdata/missing.json", FormatCounts, "file does not exist"},
 		{"testdata", FormatCounts, "is a directory"},
-		{"testdata/invalid-empty.json", FormatCounts, "is empty: expected a JSON object"},
-		{"testdata/invalid-truncated.json", FormatCounts, "invalid-truncated.json:2: truncated JSON"},
-		{"testdata/invalid-binary.json", FormatCounts, "looks binary: NUL byte at offset 15"},
+		{"testdata/invalid-empty.json", FormatCounts, `invalid-empty.json:1: expected a JSON object like {"s14": 12}, found ""`},
+		{"testdata/invalid-truncated.json", FormatCounts, "invalid-truncated.json:2: truncated JSON: the file ends before the object is closed"},
+		{"testdata/invalid-binary.json", FormatCounts, "looks binary: a NUL byte or invalid UTF-8 at offset 15; expected a text file"},
 		{"testdata/invalid-duplicate.json", FormatCounts, `invalid-duplicate.json:3: key "s14" appears more than once`},
 		{"testdata/invalid-negative.json", FormatCounts, `key "s14": count -3 is negative`},
 		{"testdata/invalid-fraction.json", FormatCounts, `key "s14": count 12.5 is not a whole number`},
-		{"testdata/invalid-string.json", FormatCounts, `key "s14": value is a string ("12"), expected a whole number`},
-		{"testdata/invalid-null.json", FormatCounts, `key "s14": value is null, expected a whole number`},
-		{"testdata/invalid-nested.json", FormatCounts, `key "s14": value is an object, expected a whole number`},
-		{"testdata/invalid-array.json", FormatCounts, "expected a JSON object like {\"s14\": 12}, got an array"},
-		{"testdata/invalid-time.csv", FormatEvents, `invalid-time.csv:3: time "yesterday" is not RFC 3339 (2006-01-02T15:04:05Z07:00)`},
-		{"testdata/invalid-fields.csv", FormatEvents, "invalid-fields.csv:1: expected 2 fields (key,time), got 3"},
-		{"testdata/invalid-nocomma.csv", FormatEvents, "invalid-nocomma.csv:1: expected key,time but found no comma"},
+		{"testdata/invalid-string.json", FormatCounts, `key "s14": count "12" is not a whole number`},
+		{"testdata/invalid-null.json", FormatCounts, `key "s14": count null is not a whole number`},
+		{"testdata/invalid-nested.json", FormatCounts, `key "s14": count {"count": 1} is not a whole number`},
+		{"testdata/invalid-array.json", FormatCounts, `invalid-array.json:1: expected a JSON object like {"s14": 12}, found "[1, 2]"`},
+		{"testdata/invalid-time.csv", FormatEvents, `invalid-time.csv:3: expected key,time with an RFC 3339 time (2006-01-02T15:04:05Z07:00), got "s15,yesterday"`},
+		{"testdata/invalid-fields.csv", FormatEvents, `invalid-fields.csv:1: expected key,time with an RFC 3339 time (2006-01-02T15:04:05Z07:00), got "s14,2026-11-25T06:10:00Z,extra"`},
+		{"testdata/invalid-nocomma.csv", FormatEvents, `invalid-nocomma.csv:1: expected key,time with an RFC 3339 time (2006-01-02T15:04:05Z07:00), got "s14 2026-11-25T06:10:00Z"`},
 		{"testdata/invalid-binary.json", FormatEvents, "looks binary"},
+		{"testdata/counts.json", "xml", `has an unknown format "xml": use "counts" or "events"`},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.path)+"/"+tt.format, func(t *testing.T) {
-			src := newFile(t, FileOptions{Path: tt.path, Format: tt.format})
+			src := newFile(t, File{Path: tt.path, Format: tt.format})
 			_, err := src.Counts(context.Background(), testSince)
 			checkError(t, err, `reading reports from file "`+tt.path+`": `, tt.want)
 		})
@@ -81,7 +82,7 @@ func TestFileCountsErrors(t *testing.T) {
 }
 
 func TestFileMissingIsErrNotExist(t *testing.T) {
-	_, err := newFile(t, FileOptions{Path: filepath.Join(t.TempDir(), "nope.json")}).Counts(context.Background(), testSince)
+	_, err := newFile(t, File{Path: filepath.Join(t.TempDir(), "nope.json")}).Counts(context.Background(), testSince)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("error %v does not match os.ErrNotExist", err)
 	}
@@ -110,7 +111,7 @@ func TestFileMaxAge(t *testing.T) {
 			if err := os.Chtimes(path, mtime, mtime); err != nil {
 				t.Fatal(err)
 			}
-			src := newFile(t, FileOptions{Path: path, MaxAge: tt.maxAge, Now: func() time.Time { return testNow }})
+			src := newFile(t, File{Path: path, MaxAge: tt.maxAge, Now: func() time.Time { return testNow }})
 			got, err := src.Counts(context.Background(), testSince)
 			if tt.wantErr == "" {
 				if err != nil || got["s14"] != 1 {
@@ -123,29 +124,14 @@ func TestFileMaxAge(t *testing.T) {
 	}
 }
 
+// A file larger than 32 MiB is an error, not a cut read (and not read).
 func TestFileMaxSize(t *testing.T) {
-	body := `{"s14": 12}` // 11 bytes
-	path := writeFile(t, "reports.json", body)
-	for _, tt := range []struct {
-		max     int64
-		wantErr string
-	}{
-		{11, ""},
-		{10, "is larger than the limit of 10 bytes: check the path"},
-	} {
-		_, err := newFile(t, FileOptions{Path: path, MaxSize: tt.max}).Counts(context.Background(), testSince)
-		if tt.wantErr == "" {
-			if err != nil {
-				t.Errorf("MaxSize %d: %v", tt.max, err)
-			}
-			continue
-		}
-		checkError(t, err, "", tt.wantErr)
+	path := writeFile(t, "reports.csv", "")
+	if err := os.Truncate(path, maxSize+1); err != nil {
+		t.Fatal(err)
 	}
-
-	huge := writeFile(t, "huge.csv", strings.Repeat("s14,2026-11-25T06:10:00Z\n", 100_000))
-	_, err := newFile(t, FileOptions{Path: huge, Format: FormatEvents, MaxSize: 1 << 20}).Counts(context.Background(), testSince)
-	checkError(t, err, "", "is larger than the limit of 1 MiB: check the path")
+	_, err := newFile(t, File{Path: path, Format: FormatEvents}).Counts(context.Background(), testSince)
+	checkError(t, err, "", "is larger than the limit of 32 MiB: check the path")
 }
 
 func TestParseCounts(t *testing.T) {
@@ -155,20 +141,18 @@ func TestParseCounts(t *testing.T) {
 		wantErr string
 	}{
 		{`{}`, map[string]int{}, ""},
-		{"\xEF\xBB\xBF{\"a\": 1}", map[string]int{"a": 1}, ""},
 		{`{"a": 12.0, "b": 1.2e1, "c": 0, "d": -0}`, map[string]int{"a": 12, "b": 12, "c": 0, "d": 0}, ""},
 		{`{"a": 1e400}`, nil, "count 1e400 is too large"},
 		{`{"a": 9223372036854775808}`, nil, "is too large"},
 		{`{"a": -0.5}`, nil, "is not a whole number"},
-		{`{"a": true}`, nil, "value is true"},
-		{`{"a": [1]}`, nil, "value is an array"},
-		{`{"a": 1} {"b": 2}`, nil, "unexpected an object after the JSON object"},
-		{`{"a": 1}}`, nil, "invalid JSON"},
+		{`{"a": true}`, nil, "count true is not a whole number"},
+		{`{"a": [1]}`, nil, "count [1] is not a whole number"},
+		{`{"a": 1} {"b": 2}`, nil, `x:1: "{\"b\": 2}" after the JSON object: expected the end of the file`},
+		{`{"a": 1}}`, nil, `"}" after the JSON object`},
 		{`{"a" 1}`, nil, "x:1: invalid JSON"},
 		{`{"a": 1,`, nil, "truncated JSON"},
 		{`{"a": "1`, nil, "truncated JSON"},
-		{"{\"a\": 1, \"\xff\": 2}", nil, "looks binary: invalid UTF-8 at offset 10"},
-		{`12`, nil, "got a number (12)"},
+		{`12`, nil, `found "12"`},
 	}
 	for _, tt := range tests {
 		got, err := parseCounts("x", []byte(tt.in))
@@ -178,10 +162,20 @@ func TestParseCounts(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || !maps.Equal(got, tt.want) {
-			t.Errorf("parseCounts(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		if err != nil || !maps.Equal(got.counts, tt.want) {
+			t.Errorf("parseCounts(%q) = %v, %v; want %v", tt.in, got.counts, err, tt.want)
 		}
 	}
+}
+
+// A byte-order mark is skipped; invalid UTF-8 is not text.
+func TestFileText(t *testing.T) {
+	got, err := newFile(t, File{Path: writeFile(t, "bom.json", "\xEF\xBB\xBF{\"a\": 1}")}).Counts(context.Background(), testSince)
+	if err != nil || got["a"] != 1 {
+		t.Errorf("with a BOM: %v, %v", got, err)
+	}
+	_, err = newFile(t, File{Path: writeFile(t, "utf8.json", "{\"a\": 1, \"\xff\": 2}")}).Counts(context.Background(), testSince)
+	checkError(t, err, "", "looks binary: a NUL byte or invalid UTF-8 at offset 10")
 }
 
 func TestParseEventsWindowEdge(t *testing.T) {
@@ -200,14 +194,14 @@ func TestParseEventsWindowEdge(t *testing.T) {
 		{"s14,2026-11-25T06:35:00Z\nkey,time", -1}, // a header after data is a bad line
 	}
 	for _, tt := range tests {
-		got, _, err := parseEvents("x", []byte(tt.line), testSince, testNow.Add(MaxClockSkew))
+		got, err := parseEvents("x", []byte(tt.line), testSince, testNow.Add(MaxClockSkew))
 		if tt.want < 0 {
 			if err == nil {
 				t.Errorf("parseEvents(%q) = %v, want an error", tt.line, got)
 			}
 			continue
 		}
-		if err != nil || got["s14"] != tt.want {
+		if err != nil || got.counts["s14"] != tt.want {
 			t.Errorf("parseEvents(%q) = %v, %v; want s14=%d", tt.line, got, err, tt.want)
 		}
 	}
@@ -223,16 +217,15 @@ func TestParseEventsFuture(t *testing.T) {
 		"s16,2026-11-25T15:35:00Z", // 15:35 local time at UTC+9, stamped Z
 		"s16,2026-11-25T15:35:00+09:00",
 	}, "\n")
-	got, future, err := parseEvents("x", []byte(data), testSince, until)
+	got, err := parseEvents("x", []byte(data), testSince, until)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := map[string]int{"s14": 2, "s16": 1}; !maps.Equal(got, want) {
-		t.Errorf("counts = %v, want %v", got, want)
+	if want := map[string]int{"s14": 2, "s16": 1}; !maps.Equal(got.counts, want) {
+		t.Errorf("counts = %v, want %v", got.counts, want)
 	}
-	want := futureReports{n: 3, key: "s15", at: until.Add(time.Nanosecond)}
-	if future.n != want.n || future.key != want.key || !future.at.Equal(want.at) {
-		t.Errorf("future = %+v, want %+v", future, want)
+	if got.future != 3 || got.futureKey != "s15" || !got.futureAt.Equal(until.Add(time.Nanosecond)) {
+		t.Errorf("future = %d, %s at %s; want 3, s15 at %s", got.future, got.futureKey, got.futureAt, until.Add(time.Nanosecond))
 	}
 }
 
@@ -241,7 +234,7 @@ func TestParseEventsFuture(t *testing.T) {
 func TestFileFutureEventsWarn(t *testing.T) {
 	body := "s15,2026-11-25T06:00:00Z\n" + strings.Repeat("s14,2099-01-01T00:00:00Z\n", 50)
 	var log bytes.Buffer
-	src := newFile(t, FileOptions{
+	src := newFile(t, File{
 		Path: writeFile(t, "reports.csv", body), Format: FormatEvents,
 		Now: func() time.Time { return testNow }, Log: zerolog.New(&log),
 	})
@@ -267,45 +260,32 @@ func TestFileFutureEventsWarn(t *testing.T) {
 
 	// Nothing in the future: nothing to say.
 	log.Reset()
-	src.opts.Path = writeFile(t, "ok.csv", "s15,2026-11-25T06:00:00Z\n")
+	src.Path = writeFile(t, "ok.csv", "s15,2026-11-25T06:00:00Z\n")
 	if _, err := src.Counts(context.Background(), testSince); err != nil || log.Len() != 0 {
 		t.Errorf("Counts: %v; log %q, want none", err, log.String())
 	}
 }
 
 func TestFileString(t *testing.T) {
-	if got, want := newFile(t, FileOptions{Path: "/etc/x/reports.json"}).String(), `file "/etc/x/reports.json"`; got != want {
+	if got, want := newFile(t, File{Path: "/etc/x/reports.json"}).String(), `file "/etc/x/reports.json"`; got != want {
 		t.Errorf("String = %s, want %s", got, want)
 	}
 }
 
 // newFile returns a file source with a timeout long enough for any test
 // that does not set its own.
-func newFile(t *testing.T, o FileOptions) *File {
+func newFile(t *testing.T, f File) *File {
 	t.Helper()
-	if o.Timeout == 0 {
-		o.Timeout = time.Minute
+	if f.Timeout == 0 {
+		f.Timeout = time.Minute
 	}
-	src, err := NewFile(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return src
+	return &f
 }
 
-func TestNewFileErrors(t *testing.T) {
-	tests := []struct {
-		opts FileOptions
-		want string
-	}{
-		{FileOptions{Path: "r.xml", Format: "xml", Timeout: time.Second}, `reading reports from file "r.xml": unknown format "xml": use "counts" or "events"`},
-		{FileOptions{Path: "r.json"}, `reading reports from file "r.json": the timeout must be longer than 0, not 0s`},
-		{FileOptions{Path: "r.json", Timeout: -time.Second}, "the timeout must be longer than 0, not -1s"},
-	}
-	for _, tt := range tests {
-		_, err := NewFile(tt.opts)
-		checkError(t, err, "", tt.want)
-	}
+// A zero timeout (the config refuses it) ends the read at once and says so.
+func TestFileZeroTimeout(t *testing.T) {
+	_, err := (&File{Path: "testdata/counts.json"}).Counts(context.Background(), testSince)
+	checkError(t, err, `reading reports from file "testdata/counts.json": `, "did not answer within the timeout of 0s")
 }
 
 func writeFile(t *testing.T, name, body string) string {

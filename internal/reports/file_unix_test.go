@@ -51,7 +51,7 @@ func countsWithin(t *testing.T, ctx context.Context, src *File) error {
 // A FIFO at the path blocks open(2) until a writer comes, which may be never.
 func TestFileFIFORefused(t *testing.T) {
 	path := mkfifo(t)
-	src := newFile(t, FileOptions{Path: path})
+	src := newFile(t, File{Path: path})
 	err := countsWithin(t, context.Background(), src)
 	checkError(t, err, `reading reports from file "`+path+`": `,
 		"is a named pipe (FIFO), not a regular file: point reports.source.path at the file the exporter writes")
@@ -70,7 +70,7 @@ func TestFileNotRegular(t *testing.T) {
 		{os.DevNull, "a device"},
 	}
 	for _, tt := range tests {
-		err := countsWithin(t, context.Background(), newFile(t, FileOptions{Path: tt.path}))
+		err := countsWithin(t, context.Background(), newFile(t, File{Path: tt.path}))
 		checkError(t, err, `reading reports from file "`+tt.path+`": `, "is "+tt.what+", not a regular file: point reports.source.path")
 	}
 }
@@ -80,12 +80,12 @@ func TestFileNotRegular(t *testing.T) {
 func TestFileFIFOSwappedInAfterStat(t *testing.T) {
 	path := writeFile(t, "reports.json", `{"s14": 1}`)
 	fifo := mkfifo(t)
-	src := newFile(t, FileOptions{Path: path})
+	src := newFile(t, File{Path: path})
 	src.open = func(name string) (*os.File, error) {
 		if err := os.Rename(fifo, name); err != nil {
 			return nil, err
 		}
-		return openFile(name)
+		return openNonblocking(name)
 	}
 	err := countsWithin(t, context.Background(), src)
 	checkError(t, err, "", "is a named pipe (FIFO), not a regular file")
@@ -99,13 +99,13 @@ func blockingOpen(t *testing.T, src *File) (entered <-chan struct{}) {
 	src.open = func(name string) (*os.File, error) {
 		close(in)
 		<-release
-		return openFile(name)
+		return openNonblocking(name)
 	}
 	return in
 }
 
 func TestFileReadTimeout(t *testing.T) {
-	src := newFile(t, FileOptions{Path: writeFile(t, "reports.json", `{"s14": 1}`), Timeout: 100 * time.Millisecond})
+	src := newFile(t, File{Path: writeFile(t, "reports.json", `{"s14": 1}`), Timeout: 100 * time.Millisecond})
 	blockingOpen(t, src)
 	err := countsWithin(t, context.Background(), src)
 	checkError(t, err, "", "did not answer within the timeout of 100ms (a FIFO or a hung network mount?)")
@@ -115,7 +115,7 @@ func TestFileReadTimeout(t *testing.T) {
 }
 
 func TestFileReadCanceled(t *testing.T) {
-	src := newFile(t, FileOptions{Path: writeFile(t, "reports.json", `{"s14": 1}`), Timeout: time.Hour})
+	src := newFile(t, File{Path: writeFile(t, "reports.json", `{"s14": 1}`), Timeout: time.Hour})
 	entered := blockingOpen(t, src)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {

@@ -9,7 +9,8 @@ func FuzzCounts(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		counts, err := parseCounts("fuzz.json", data)
+		p, err := parseCounts("fuzz.json", data)
+		counts := p.counts
 		if err != nil && counts != nil {
 			t.Fatalf("counts %v with error %v", counts, err)
 		}
@@ -26,7 +27,8 @@ func FuzzEvents(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		counts, _, err := parseEvents("fuzz.csv", data, testSince, testNow.Add(MaxClockSkew))
+		p, err := parseEvents("fuzz.csv", data, testSince, testNow.Add(MaxClockSkew))
+		counts := p.counts
 		if err != nil && counts != nil {
 			t.Fatalf("counts %v with error %v", counts, err)
 		}

@@ -28,11 +28,7 @@ func runSQLCases(t *testing.T, driver, dsn, table string, cases []sqlCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			src, err := OpenSQL(SQLOptions{Driver: driver, DSN: dsn, Query: strings.ReplaceAll(tc.query, "{table}", table), Timeout: 10 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer src.Close()
+			src := &SQL{Driver: driver, DSN: dsn, Query: strings.ReplaceAll(tc.query, "{table}", table), Timeout: 10 * time.Second}
 			got, err := src.Counts(context.Background(), tc.since)
 			if tc.wantErr != "" {
 				checkError(t, err, "reading reports from sql ("+driver+"): ", tc.wantErr)
@@ -159,105 +155,93 @@ func TestSQLiteMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "missing.db")
 	// mode=ro keeps SQLite from creating an empty database in its place.
 	dsn := "file:" + path + "?mode=ro"
-	src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: dsn, Query: sqliteQuery, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	_, err = src.Counts(context.Background(), testSince)
+	_, err := sqlCounts(context.Background(), DriverSQLite, dsn, sqliteQuery, 5*time.Second)
 	checkError(t, err, "reading reports from sql (sqlite): ", "unable to open database file")
 	checkNoSecret(t, err, dsn)
 }
 
 func TestSQLiteCancelled(t *testing.T) {
 	path, _ := sqliteDB(t)
-	src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: path, Query: sqliteQuery, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = src.Counts(ctx, testSince)
+	_, err := sqlCounts(ctx, DriverSQLite, path, sqliteQuery, 5*time.Second)
 	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "timeout") {
 		t.Errorf("error %v: want context.Canceled, not a timeout", err)
 	}
 }
 
-func TestOpenSQLErrors(t *testing.T) {
+// sqlCounts runs query once through an SQL source.
+func sqlCounts(ctx context.Context, driver, dsn, query string, timeout time.Duration) (map[string]int, error) {
+	return (&SQL{Driver: driver, DSN: dsn, Query: query, Timeout: timeout}).Counts(ctx, testSince)
+}
+
+// checkTimeout runs a query that sleeps 3s with a timeout of 500ms.
+func checkTimeout(t *testing.T, driver, dsn, query string) {
+	t.Helper()
+	start := time.Now()
+	_, err := sqlCounts(context.Background(), driver, dsn, query, 500*time.Millisecond)
+	if elapsed := time.Since(start); elapsed > 2500*time.Millisecond {
+		t.Errorf("Counts took %s with a 500ms timeout", elapsed)
+	}
+	checkError(t, err, "reading reports from sql ("+driver+"): ", "the query ran past the timeout of 500ms")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %v does not match context.DeadlineExceeded", err)
+	}
+}
+
+func TestSQLErrors(t *testing.T) {
 	tests := []struct {
-		opts SQLOptions
+		src  SQL
 		want string
 	}{
-		{SQLOptions{Driver: "oracle", DSN: "x", Query: "q"}, `reading reports from sql: unknown driver "oracle": use "mysql", "postgres" or "sqlite"`},
-		{SQLOptions{Driver: "pgx", DSN: "x", Query: "q"}, `unknown driver "pgx"`},
-		{SQLOptions{Driver: DriverMySQL, Query: "q"}, "reading reports from sql (mysql): the DSN is empty"},
-		{SQLOptions{Driver: DriverPostgres, DSN: "postgres://db/x"}, "reading reports from sql (postgres): the query is empty"},
-		{SQLOptions{Driver: DriverSQLite, DSN: "/x.db", Query: "SELECT 1, 2"}, "reading reports from sql (sqlite): the query has no ? placeholder for the window start"},
-		{SQLOptions{Driver: DriverMySQL, DSN: "/x", Query: "SELECT 1, 2"}, "the query has no ? placeholder"},
-		{SQLOptions{Driver: DriverPostgres, DSN: "/x", Query: "SELECT 1, ?"}, "the query has no $1 placeholder"},
-		{SQLOptions{Driver: DriverMySQL, DSN: "root:hunter2-secret@tcp(db:3306", Query: "q ?"}, "reading reports from sql (mysql): invalid DSN"},
-		{SQLOptions{Driver: DriverPostgres, DSN: "postgres://u:hunter2-secret@db:notaport/x", Query: "q $1"}, "reading reports from sql (postgres): "},
-		{SQLOptions{Driver: DriverPostgres, DSN: "host=db password='hunter2-secret' sslmode=bogus", Query: "q $1"}, "reading reports from sql (postgres): "},
+		{SQL{Driver: "oracle", DSN: "/x.db", Query: "q"}, `reading reports from sql (oracle): unknown driver "oracle": use "mysql", "postgres" or "sqlite"`},
+		{SQL{Driver: "pgx", DSN: "/x.db", Query: "q"}, `unknown driver "pgx"`},
+		{SQL{Driver: DriverMySQL, Query: "q"}, "reading reports from sql (mysql): the DSN is empty"},
+		{SQL{Driver: DriverPostgres, DSN: "postgres://db/x"}, "reading reports from sql (postgres): the query has no $1 placeholder"},
+		{SQL{Driver: DriverSQLite, DSN: "/x.db", Query: "SELECT 1, 2"}, "reading reports from sql (sqlite): the query has no ? placeholder for the window start"},
+		{SQL{Driver: DriverMySQL, DSN: "/x", Query: "SELECT 1, 2"}, "the query has no ? placeholder"},
+		{SQL{Driver: DriverPostgres, DSN: "/x", Query: "SELECT 1, ?"}, "the query has no $1 placeholder"},
+		{SQL{Driver: DriverMySQL, DSN: "root:hunter2-secret@tcp(db:3306", Query: "q ?"}, "reading reports from sql (mysql): invalid DSN"},
+		{SQL{Driver: DriverPostgres, DSN: "postgres://u:hunter2-secret@db:notaport/x", Query: "q $1"}, "reading reports from sql (postgres): "},
+		{SQL{Driver: DriverPostgres, DSN: "host=db password='hunter2-secret' sslmode=bogus", Query: "q $1"}, "reading reports from sql (postgres): "},
+		// The config refuses a zero timeout: the query ends at once, and says so.
+		{SQL{Driver: DriverSQLite, DSN: "/x.db", Query: sqliteQuery}, "reading reports from sql (sqlite): the query ran past the timeout of 0s"},
 	}
 	for _, tt := range tests {
-		tt.opts.Timeout = 5 * time.Second
-		src, err := OpenSQL(tt.opts)
-		if err == nil {
-			// Some drivers parse the DSN only when connecting.
-			_, err = src.Counts(context.Background(), testSince)
-			src.Close()
+		if tt.src.Timeout == 0 && tt.src.Query != sqliteQuery {
+			tt.src.Timeout = 5 * time.Second
 		}
+		_, err := tt.src.Counts(context.Background(), testSince)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("OpenSQL(%s, %q) error = %v, want %q", tt.opts.Driver, tt.opts.DSN, err, tt.want)
+			t.Errorf("%s, %q: error = %v, want %q", tt.src.Driver, tt.src.DSN, err, tt.want)
 		}
 		checkNoSecret(t, err, "hunter2-secret")
-		if len(tt.opts.DSN) > 3 {
-			checkNoSecret(t, err, tt.opts.DSN)
+		if len(tt.src.DSN) > 3 {
+			checkNoSecret(t, err, tt.src.DSN)
 		}
 	}
-}
-
-// The config sets the timeout (default 5s); a zero here is a bug in the
-// caller, and a query without a deadline could hang the run.
-func TestOpenSQLNeedsTimeout(t *testing.T) {
-	for _, timeout := range []time.Duration{0, -time.Second} {
-		src, err := OpenSQL(SQLOptions{Driver: DriverSQLite, DSN: "/x.db", Query: sqliteQuery, Timeout: timeout})
-		if err == nil {
-			src.Close()
-		}
-		checkError(t, err, "reading reports from sql (sqlite): ", "the timeout must be longer than 0")
-	}
-}
-
-func TestSQLString(t *testing.T) {
-	src, err := OpenSQL(SQLOptions{Driver: DriverPostgres, DSN: "postgres://u:hunter2-secret@db/x", Query: "q $1", Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	if got := src.String(); got != "sql (postgres)" {
+	if got := (&SQL{Driver: DriverPostgres, DSN: "postgres://u:hunter2-secret@db/x"}).String(); got != "sql (postgres)" {
 		t.Errorf("String = %q", got)
 	}
 }
 
 func TestRedact(t *testing.T) {
 	tests := []struct {
-		driver, dsn string
-		secret      string
+		dsn, secret string
 	}{
-		{DriverMySQL, "root:hunter2-secret@tcp(db:3306)/proxer?parseTime=true", "hunter2-secret"},
-		{DriverMySQL, "root:p@ss/w:rd@tcp(db:3306)/proxer", "p@ss/w:rd"},
-		{DriverMySQL, "root:hunter2-secret@tcp(db:3306", "hunter2-secret"}, // unparsable
-		{DriverPostgres, "postgres://u:hunter2%2Fsecret@db:5432/x?sslmode=disable", "hunter2/secret"},
-		{DriverPostgres, "postgres://u:hunter2%2Fsecret@db:5432/x?sslmode=disable", "hunter2%2Fsecret"},
-		{DriverPostgres, "postgres://u:hunter2-secret@db:bad/x", "hunter2-secret"},
-		{DriverPostgres, "host=db user=u password=hunter2-secret dbname=x", "hunter2-secret"},
-		{DriverPostgres, `host=db password='hunter2 s\'ecret' dbname=x`, `hunter2 s'ecret`},
-		{DriverPostgres, "postgres://u@db/x?password=hunter2-secret", "hunter2-secret"},
+		{"root:hunter2-secret@tcp(db:3306)/proxer?parseTime=true", "hunter2-secret"},
+		{"root:p@ss/w:rd@tcp(db:3306)/proxer", "p@ss/w:rd"},
+		{"root:hunter2-secret@tcp(db:3306", "hunter2-secret"}, // unparsable
+		{"postgres://u:hunter2%2Fsecret@db:5432/x?sslmode=disable", "hunter2/secret"},
+		{"postgres://u:hunter2%2Fsecret@db:5432/x?sslmode=disable", "hunter2%2Fsecret"},
+		{"postgres://u:hunter2-secret@db:bad/x", "hunter2-secret"},
+		{"host=db user=u password=hunter2-secret dbname=x", "hunter2-secret"},
+		{`host=db password='hunter2 s\'ecret' dbname=x`, `hunter2 s'ecret`},
+		{"postgres://u@db/x?password=hunter2-secret", "hunter2-secret"},
+		{"postgres://u:hunter2-secret@db", "hunter2-secret"}, // no path
 	}
 	for _, tt := range tests {
-		msg := redact("failed: "+tt.secret+" in "+tt.dsn, dsnSecrets(tt.driver, tt.dsn))
+		msg := Redactor(tt.dsn)("failed: " + tt.secret + " in " + tt.dsn)
 		if strings.Contains(msg, tt.secret) || strings.Contains(msg, tt.dsn) || !strings.HasPrefix(msg, "failed: ") {
 			t.Errorf("redact for %s left %q", tt.dsn, msg)
 		}

@@ -451,7 +451,7 @@ func (s *SQL) call(ctx context.Context, op string, wait time.Duration, fn func(c
 	if err == nil {
 		return nil
 	}
-	msg := fmt.Sprintf("%s %s: %s", op, s, reports.Redactor(s.Driver, s.DSN)(err.Error()))
+	msg := fmt.Sprintf("%s %s: %s", op, s, reports.Redactor(s.DSN)(err.Error()))
 	if ctx.Err() == nil && cctx.Err() != nil {
 		msg += fmt.Sprintf(" (ran past the timeout of %s: is the database overloaded or unreachable?)", s.Timeout)
 	}

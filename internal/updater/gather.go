@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
@@ -28,23 +29,20 @@ func (r *run) gather(ctx context.Context, servers []config.Server) {
 		wg.Go(func() { r.list(ctx) })
 		wg.Go(func() { r.load(ctx) })
 	}
-	targets := make([]probe.Target, 0, len(servers)+len(r.cfg.Guard.Canaries))
-	for _, s := range servers {
-		targets = append(targets, target(s.Name, s.URL, s.Probe))
-	}
-	for _, u := range r.cfg.Guard.Canaries { // probed like a server with the probe block's settings
-		t := target("canary "+string(u), string(u), r.cfg.Probe)
-		t.FollowRedirects, t.ExpectBody = true, nil
-		targets = append(targets, t)
-	}
-	all := r.d.Prober.ProbeAll(ctx, targets, r.cfg.Probe.Concurrency)
+	all := r.d.Prober.ProbeAll(ctx, slices.Concat(servers, canaries(r.cfg)), r.cfg.Probe.Concurrency)
 	r.results, r.canaries = all[:len(servers)], all[len(servers):]
 	wg.Wait()
 }
 
-func target(name, url string, p config.Probe) probe.Target {
-	return probe.Target{Name: name, URL: url, Method: string(p.Method), Timeout: p.Timeout.D(), TLSSkipVerify: p.TLSSkipVerify,
-		FollowRedirects: p.FollowRedirects, ProxyFromEnvironment: p.ProxyFromEnvironment, ExpectBody: p.ExpectBody.Re()}
+// canaries are probed like a server with the probe block's settings,
+// following redirects and without a body check.
+func canaries(cfg *config.Config) []config.Server {
+	ss := make([]config.Server, len(cfg.Guard.Canaries))
+	for i, u := range cfg.Guard.Canaries {
+		ss[i] = config.Server{Name: "canary " + string(u), URL: string(u), Probe: cfg.Probe}
+		ss[i].Probe.FollowRedirects, ss[i].Probe.ExpectBody = true, config.Regexp{}
+	}
+	return ss
 }
 
 // list reads Cachet's components, and its schedules in progress unless

@@ -19,21 +19,13 @@ func OpenSource(src config.Source, getenv func(string) string, now func() time.T
 	case "", "none":
 		return nil, nil
 	case "file":
-		f, err := reports.NewFile(reports.FileOptions{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge.D(), Now: now, Timeout: src.Timeout.D(), Log: log})
-		if err != nil {
-			return nil, err
-		}
-		return f, nil
+		return &reports.File{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge.D(), Now: now, Timeout: src.Timeout.D(), Log: log}, nil
 	case "sql":
 		dsn, err := src.ResolveDSN(getenv)
 		if err != nil {
 			return nil, fmt.Errorf("report source sql (%s): %w", src.Driver, err)
 		}
-		s, err := reports.OpenSQL(reports.SQLOptions{Driver: src.Driver, DSN: dsn, Query: src.Query, Timeout: src.Timeout.D()})
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
+		return &reports.SQL{Driver: src.Driver, DSN: dsn, Query: src.Query, Timeout: src.Timeout.D()}, nil
 	}
 	return nil, fmt.Errorf("report source: unknown type %q", src.Type)
 }
