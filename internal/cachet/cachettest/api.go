@@ -183,8 +183,6 @@ func (s *Server) route(q *req) {
 		q.fail(http.StatusMethodNotAllowed, "The "+q.r.Method+" method is not supported for this route.", "")
 	case s.mode == Cachet3 && !auth:
 		q.fail(http.StatusUnauthorized, "Unauthenticated.", "")
-	case parts[1] != "" && !exists[parts[0]] && s.mode == Cachet3:
-		q.fail(http.StatusNotFound, fmt.Sprintf(`No query results for model [Cachet\Models\%s] %s`, model, parts[1]), "")
 	case parts[1] != "" && !exists[parts[0]]:
 		q.fail(http.StatusNotFound, `No query results for model [CachetHQ\Cachet\Models\`+model+`].`, "")
 	case !auth:
@@ -196,17 +194,8 @@ func (s *Server) route(q *req) {
 			q.page(0, nil)
 		}
 	case q.r.Method == http.MethodDelete && q.can(strings.Replace(parts[0], "groups", "component-groups", 1)+".delete"):
-		switch parts[0] {
-		case "components":
-			delete(s.comps, id)
-			s.compIDs = nil
-		case "groups":
-			delete(s.groups, id)
-		case "incidents":
-			delete(s.incidents, id)
-		default:
-			delete(s.metrics, id)
-		}
+		map[string]func(){"components": func() { delete(s.comps, id); s.compIDs = nil }, "groups": func() { delete(s.groups, id) },
+			"incidents": func() { delete(s.incidents, id) }, "metrics": func() { delete(s.metrics, id) }}[parts[0]]()
 		q.w.WriteHeader(http.StatusNoContent)
 	case q.r.Method == http.MethodDelete:
 	case parts[0] == "components":
@@ -237,7 +226,7 @@ func (s *Server) component(q *req, c *Component) any {
 		delete(attrs, "group_id")
 		attrs["latest_status"] = q.status(s.latest(c))
 	}
-	if v, ok := s.statusValues[c.ID]; ok {
+	if v := s.statusValues[c.ID]; v != nil {
 		attrs["status"] = v
 	}
 	return q.res("components", attrs, "group", slices.DeleteFunc([]int{c.GroupID}, func(id int) bool { return s.groups[id] == "" })...)

@@ -23,8 +23,8 @@
 package cachettest
 
 import (
+	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -52,10 +52,6 @@ type Option func(*Server)
 
 // WithMode sets the Cachet version the fake plays.
 func WithMode(m Mode) Option { return func(s *Server) { s.mode = m } }
-
-// WithAPIPath serves the API under path instead of /api/v1 or /api, e.g.
-// /status/api for a Cachet 3.x with CACHET_PATH=status.
-func WithAPIPath(path string) Option { return func(s *Server) { s.prefix = path } }
 
 // WithLinkOrigin makes 3.x build its links with this scheme and host
 // instead of the request's, as Cachet behind a proxy that rewrites Host.
@@ -117,8 +113,8 @@ type Schedule struct {
 // Request is a request the fake received.
 type Request struct {
 	Method, Path, RawQuery, Body string
-	Authorized                   bool        // the token matched, in the mode's header
-	Header                       http.Header // the token headers' values "[redacted]"
+	Authorized                   bool // the token matched, in the mode's header
+	Header                       http.Header
 }
 
 // Fault is a failure the fake answers instead (see FailNext).
@@ -128,12 +124,9 @@ type Fault int
 const (
 	FaultNone      Fault = iota
 	Fault500             // 500 with the mode's error JSON
-	FaultHTML200         // 200 with an HTML page
-	FaultTruncated       // 200 with JSON cut short
 	FaultHang            // no answer until the client gives up
 	FaultClose           // the connection closed without an answer
 	FaultStored500       // carried out, then 500 (stored, then the mail failed)
-	FaultDatabase        // a lost database: nothing stored; 2.x answers 400 without details, 3.x 500
 )
 
 // The mail Cachet sends its subscribers, as Mails counts it.
@@ -175,11 +168,6 @@ func New(token string, opts ...Option) *Server {
 	s := NewHandler(token, opts...)
 	s.ts = httptest.NewServer(s.Handler())
 	return s
-}
-
-// NewV3 starts a Cachet 3.x fake.
-func NewV3(token string, opts ...Option) *Server {
-	return New(token, append([]Option{WithMode(Cachet3)}, opts...)...)
 }
 
 // NewHandler returns a fake that does not listen: serve Handler, under
@@ -264,9 +252,6 @@ func (s *Server) sortedComps() []int {
 func (s *Server) SetStatusValue(id int, v any) {
 	defer s.lock()()
 	s.statusValues[id] = v
-	if v == nil {
-		delete(s.statusValues, id)
-	}
 }
 
 // SetAbilities sets the 3.x token's abilities, e.g. "components.manage";
@@ -351,10 +336,7 @@ func (s *Server) Mails() map[string]int {
 // on 3.x latest_status, on 2.x the status.
 func (s *Server) Shown(id int) int {
 	defer s.lock()()
-	if c, ok := s.comps[id]; ok {
-		return s.latest(c)
-	}
-	return 0
+	return s.latest(s.comps[id])
 }
 
 // latest is 3.x's latest_status: under maintenance while a schedule in
@@ -416,42 +398,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	q := &req{s: s, w: w, r: r, query: r.URL.Query(), write: r.Method != http.MethodGet && r.Method != http.MethodHead}
 	q.auth = s.token != "" && (s.mode != Cachet3 && r.Header.Get("X-Cachet-Token") == s.token ||
 		s.mode == Cachet3 && r.Header.Get("Authorization") == "Bearer "+s.token)
-	h := r.Header.Clone()
-	for _, k := range []string{"X-Cachet-Token", "Authorization"} {
-		if h[k] != nil {
-			h[k] = []string{"[redacted]"}
-		}
-	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	_ = dec.Decode(&q.in)
 	s.mu.Lock()
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Body: string(body), Authorized: q.auth, Header: h})
+	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Body: string(body), Authorized: q.auth, Header: r.Header})
 	f := FaultNone
 	if s.faultLeft != 0 && (q.write || !s.faultWrites) {
 		f, s.faultLeft = s.fault, s.faultLeft-1
 	}
-	s.mu.Unlock()
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	_ = dec.Decode(&q.in)
-	switch f {
-	case FaultNone, FaultStored500:
-		if f == FaultStored500 {
-			q.w = httptest.NewRecorder()
-		}
-		s.mu.Lock()
+	if f == FaultStored500 {
+		q.w = httptest.NewRecorder() // stored, but the answer is lost
+	}
+	if f == FaultNone || f == FaultStored500 {
 		s.route(q)
-		s.mu.Unlock()
-		if f == FaultStored500 {
-			q.w = w
-			q.fail(http.StatusInternalServerError, "An error has occurred and this resource cannot be displayed.", "")
-		}
-	case Fault500:
+	}
+	s.mu.Unlock()
+	switch q.w = w; f {
+	case Fault500, FaultStored500:
 		q.fail(http.StatusInternalServerError, "An error has occurred and this resource cannot be displayed.", "")
-	case FaultDatabase:
-		q.fail(map[bool]int{false: http.StatusBadRequest, true: http.StatusInternalServerError}[s.mode == Cachet3], "The request cannot be fulfilled due to bad syntax.", "")
-	case FaultHTML200, FaultTruncated:
-		w.Header().Set("Content-Type", map[Fault]string{FaultHTML200: "text/html", FaultTruncated: "application/json"}[f])
-		fmt.Fprint(w, map[Fault]string{FaultHTML200: "<!DOCTYPE html>\n<html><body><h1>All systems operational</h1></body></html>\n",
-			FaultTruncated: `{"meta":{"pagination":{"total":45,"current_page":1,"total_pages":3}},"data":[{"id":1,"name":"Trunc`}[f])
 	case FaultHang:
 		select {
 		case <-r.Context().Done():
