@@ -46,7 +46,6 @@ const (
 
 const (
 	perPage       = 100 // 3.x takes at most 100
-	maxPages      = 10000
 	maxBackoff    = 10 * time.Second
 	maxRetryAfter = time.Minute
 	writeGrace    = 3 * time.Second
@@ -54,7 +53,9 @@ const (
 	maxRedirects  = 5
 )
 
-// Options configures a Client. BaseURL and HTTPClient are required.
+// Options configures a Client, as the config checked it (a known API, a
+// token that fits in a header, retries not negative). BaseURL and
+// HTTPClient are required.
 type Options struct {
 	BaseURL    string         // e.g. https://status.example.org/api/v1 (2.x) or https://status.example.org/api (3.x)
 	Token      string         // sent on every request: X-Cachet-Token to 2.x, a bearer token to 3.x
@@ -76,39 +77,37 @@ func (o Options) GoString() string { return o.String() }
 
 // Client talks to one Cachet API. It is safe for concurrent use.
 type Client struct {
-	base           *url.URL // without a trailing slash
-	api, token, ua string
-	redact         func(string) string // removes the token
-	hc             *http.Client
-	retries        int
-	backoff        time.Duration
-	zone           *time.Location
+	base    *url.URL // without a trailing slash
+	api     string
+	token   bool                // one is sent
+	header  http.Header         // of every request: the token's too
+	redact  func(string) string // removes the token
+	hc      *http.Client
+	retries int
+	backoff time.Duration
+	zone    *time.Location
 
 	mu   sync.Mutex
 	sent map[string]int64 // requests by method
 }
 
-// New checks o and returns a client.
+// New returns a client, or why BaseURL cannot be Cachet's API base.
 func New(o Options) (*Client, error) {
-	if o.HTTPClient == nil {
-		return nil, errors.New("cachet: an HTTP client is required")
-	}
 	base, err := parseBase(o.BaseURL)
 	if err != nil {
 		return nil, err
 	}
-	if o.Retries < 0 || o.MinBackoff < 0 {
-		return nil, errors.New("cachet: retries and backoff must not be negative")
-	}
-	if err := CheckToken(o.Token); err != nil {
-		return nil, fmt.Errorf("cachet: %w: put only the token in the token file or variable", err)
-	}
-	c := &Client{base: base, token: o.Token, redact: newSecret(o.Token), ua: cmp.Or(o.UserAgent, "cachet-updater"), retries: o.Retries,
-		backoff: cmp.Or(o.MinBackoff, 500*time.Millisecond), zone: cmp.Or(o.TimeZone, time.UTC), sent: map[string]int64{}}
-	if c.api = strings.ToLower(strings.TrimSpace(o.API)); c.api == "" || c.api == APIAuto {
+	c := &Client{base: base, api: o.API, token: o.Token != "", redact: newSecret(o.Token), retries: o.Retries, sent: map[string]int64{},
+		backoff: cmp.Or(o.MinBackoff, 500*time.Millisecond), zone: cmp.Or(o.TimeZone, time.UTC),
+		// Time-Zone: the zone 2.x renders its times in; 3.x ignores it
+		header: http.Header{"Accept": {"application/json"}, "User-Agent": {cmp.Or(o.UserAgent, "cachet-updater")}, "Time-Zone": {"UTC"}}}
+	if c.api == "" || c.api == APIAuto {
 		c.api = map[bool]string{true: APIv2, false: APIv3}[strings.HasSuffix(base.Path, "/api/v1")]
-	} else if c.api != APIv2 && c.api != APIv3 {
-		return nil, fmt.Errorf("cachet: unknown API %q: want %s, %s or %s", o.API, APIAuto, APIv2, APIv3)
+	}
+	if o.Token != "" && c.api == APIv2 {
+		c.header.Set("X-Cachet-Token", o.Token)
+	} else if o.Token != "" {
+		c.header.Set("Authorization", "Bearer "+o.Token)
 	}
 	hc := *o.HTTPClient
 	hc.CheckRedirect = c.checkRedirect
@@ -203,8 +202,9 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 		if wait < 0 {
 			wait = c.wait(n)
 		}
-		if sleep(ctx, wait) != nil {
-			break
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
 		}
 	}
 	if last == nil {
@@ -253,19 +253,9 @@ func (c *Client) attempt(ctx context.Context, cl call, body []byte) (code int, w
 	if err != nil {
 		return 0, -1, c.fail(cl, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.ua)
+	req.Header = c.header.Clone()
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
-	}
-	switch {
-	case c.api == APIv2:
-		req.Header.Set("Time-Zone", "UTC") // 2.x renders its times in this zone
-		if c.token != "" {
-			req.Header.Set("X-Cachet-Token", c.token)
-		}
-	case c.token != "":
-		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	c.mu.Lock()
 	c.sent[cl.method]++
@@ -310,22 +300,7 @@ func (c *Client) attempt(ctx context.Context, cl call, body []byte) (code int, w
 
 // wait is the full-jitter backoff before retry n.
 func (c *Client) wait(n int) time.Duration {
-	d := c.backoff
-	for i := 1; i < n && d < maxBackoff; i++ {
-		d *= 2
-	}
-	return time.Duration(rand.Float64() * float64(min(d, maxBackoff)))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return time.Duration(rand.Float64() * float64(min(c.backoff<<min(n-1, 16), maxBackoff)))
 }
 
 // retryAfter is the wait in seconds a 429 or 503 asks for (Laravel's
@@ -352,23 +327,18 @@ func runEnded(ctx context.Context) error {
 // so that a write Cachet is applying is not cut off the moment the run
 // ends, yet every write in flight ends soon after; a read's with ctx.
 func withGrace(ctx context.Context, method string) (context.Context, context.CancelFunc) {
-	grace := writeGrace
-	if isRead(method) {
-		grace = 0
-	}
 	actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			err := runEnded(ctx)
-			if grace > 0 {
-				err = fmt.Errorf("%w; the write in flight got no answer within the %s grace", err, grace)
+		err := runEnded(ctx)
+		if !isRead(method) {
+			select {
+			case <-actx.Done():
+				return
+			case <-time.After(writeGrace):
 			}
-			cancel(err)
-		case <-actx.Done():
+			err = fmt.Errorf("%w; the write in flight got no answer within the %s grace", err, writeGrace)
 		}
+		cancel(err)
 	})
 	return actx, func() { stop(); cancel(context.Canceled) }
 }
@@ -598,13 +568,10 @@ func list[T any](ctx context.Context, c *Client, path string, id func(T) int, pa
 		q = maps.Clone(q)
 		q.Set("per_page", strconv.Itoa(perPage))
 		for p := 1; ; p++ {
-			if p > maxPages {
-				return nil, c.fail(whole, fmt.Errorf("more than %d pages; stopping (does the server honour per_page and page?)", maxPages))
-			}
 			q.Set("page", strconv.Itoa(p))
 			var doc struct {
 				Data  []T
-				Links struct{ Next json.RawMessage }
+				Links struct{ Next string }
 				Meta  struct {
 					Pagination *struct {
 						Total       flexInt
@@ -630,13 +597,15 @@ func list[T any](ctx context.Context, c *Client, path string, id func(T) int, pa
 			if added == 0 || c.api == APIv2 && (pag == nil || pag.CurrentPage >= pag.TotalPages && len(all) >= total) {
 				break
 			}
-			if c.api == APIv3 {
-				next, err := nextPage(doc.Links.Next, p)
-				if err != nil {
-					return nil, c.fail(whole, err)
+			if c.api == APIv3 && doc.Links.Next == "" {
+				break
+			} else if c.api == APIv3 {
+				next := 0
+				if u, err := url.Parse(doc.Links.Next); err == nil {
+					next, _ = strconv.Atoi(u.Query().Get("page"))
 				}
-				if next == 0 {
-					break
+				if next <= p {
+					return nil, c.fail(whole, fmt.Errorf("page %d links to %s as the next page, which is not a later page number; stopping", p, redactURL(doc.Links.Next)))
 				}
 				p = next - 1
 			}
@@ -647,22 +616,4 @@ func list[T any](ctx context.Context, c *Client, path string, id func(T) int, pa
 		return all, c.fail(whole, fmt.Errorf("Cachet listed %d of %d %s (%w)", len(all), total, what, ErrIncomplete))
 	}
 	return all, nil
-}
-
-// nextPage reads the page number of links.next, 0 when there is none; it
-// must be after page p.
-func nextPage(raw json.RawMessage, p int) (int, error) {
-	var link string
-	if _ = json.Unmarshal(raw, &link); link == "" {
-		return 0, nil
-	}
-	u, err := url.Parse(link)
-	if err != nil {
-		return 0, fmt.Errorf("links.next is not a URL: %w", err)
-	}
-	next, err := strconv.Atoi(u.Query().Get("page"))
-	if err != nil || next <= p {
-		return 0, fmt.Errorf("page %d links to %s as the next page, which is not a later page number; stopping", p, u.Redacted())
-	}
-	return next, nil
 }

@@ -4,7 +4,6 @@ package cachet
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,21 +46,20 @@ type Component struct {
 // default, so that SetStatus does not disable it). A 3.x resource has its
 // group in the included relationship.
 func (c *Component) UnmarshalJSON(b []byte) error {
-	var raw struct {
+	raw := struct {
 		Name         string
 		Status       json.RawMessage
 		LatestStatus json.RawMessage `json:"latest_status"`
-		Enabled      json.RawMessage
+		Enabled      flexBool
 		GroupID      flexInt `json:"group_id"`
-	}
+	}{Enabled: true}
 	r, v3, err := item(b, "component", &raw)
-	enabled, errEnabled := truthy(raw.Enabled, true)
-	if err = cmp.Or(err, errEnabled); err != nil {
-		return fmt.Errorf("decoding component: %w", err)
+	if err != nil {
+		return err
 	}
-	*c = Component{ID: int(r.ID), Name: raw.Name, Enabled: enabled, GroupID: int(raw.GroupID)}
+	*c = Component{ID: int(r.ID), Name: raw.Name, Enabled: bool(raw.Enabled), GroupID: int(raw.GroupID)}
 	var st flexInt
-	if !isNull(raw.Status) && st.UnmarshalJSON(raw.Status) != nil {
+	if st.UnmarshalJSON(raw.Status) != nil {
 		c.Unreadable = string(raw.Status)
 	}
 	c.Status, c.Shown = status.Status(st), status.Status(st)
@@ -110,7 +108,7 @@ func (c *Client) Components(ctx context.Context) ([]Component, error) {
 	passes := []url.Values{{}}
 	if c.api == APIv3 {
 		passes = []url.Values{{"include": {"group"}}}
-		if c.token != "" { // guests never see disabled components
+		if c.token { // guests never see disabled components
 			passes = append(passes, url.Values{"include": {"group"}, "filter[enabled]": {"0"}})
 		}
 	}
@@ -212,7 +210,7 @@ func (c *Client) Ping(ctx context.Context) error {
 // proves it too: Cachet checks the subscribers.manage ability only after
 // it accepted the token.
 func (c *Client) VerifyToken(ctx context.Context) error {
-	if c.token == "" {
+	if !c.token {
 		return errors.New("cachet: no API token configured")
 	}
 	_, err := c.do(ctx, call{method: http.MethodGet, path: "/subscribers", query: url.Values{"per_page": {"1"}}, out: &struct{}{}})
@@ -260,15 +258,14 @@ func (i *Incident) UnmarshalJSON(b []byte) error {
 		Status        flexInt
 		ComponentID   flexInt `json:"component_id"`
 		Visible       json.RawMessage
-		Stickied      json.RawMessage
+		Stickied      flexBool
 	}
 	r, v3, err := item(b, "incident", &raw)
 	if err != nil {
 		return err
 	}
 	vis := strings.Trim(string(raw.Visible), ` "`) // 3.x: 0 users, 1 guests, 2 hidden
-	pinned, _ := truthy(raw.Stickied, false)
-	*i = Incident{ID: int(r.ID), Name: raw.Name, Message: raw.Message, Status: IncidentStatus(raw.Status), Visible: vis == "1" || vis == "true", Stickied: pinned}
+	*i = Incident{ID: int(r.ID), Name: raw.Name, Message: raw.Message, Status: IncidentStatus(raw.Status), Visible: vis == "1" || vis == "true", Stickied: bool(raw.Stickied)}
 	if raw.ComponentID > 0 {
 		i.ComponentIDs = []int{int(raw.ComponentID)}
 	}
@@ -580,18 +577,21 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// truthy reads a boolean Cachet may send as true, 1, "1" or "true"; null
-// or none is dflt.
-func truthy(raw json.RawMessage, dflt bool) (bool, error) {
-	switch strings.ToLower(strings.Trim(string(raw), ` "`)) {
+// flexBool reads true, 1, "1", "true" and their false forms; null leaves
+// it as it was.
+type flexBool bool
+
+func (f *flexBool) UnmarshalJSON(b []byte) error {
+	switch strings.ToLower(strings.Trim(string(b), ` "`)) {
 	case "true", "1":
-		return true, nil
+		*f = true
 	case "false", "0":
-		return false, nil
-	case "null", "":
-		return dflt, nil
+		*f = false
+	case "null":
+	default:
+		return fmt.Errorf("cannot decode %s as a boolean", b)
 	}
-	return false, fmt.Errorf("cannot decode %s as a boolean", raw)
+	return nil
 }
 
 // cachetTime reads "2006-01-02 15:04:05", bare or as 3.x's {"string"}, as
