@@ -261,24 +261,20 @@ func (c *Client) attempt(ctx context.Context, cl call, body []byte) (code int, w
 	c.sent[cl.method]++
 	c.mu.Unlock()
 	resp, err := c.hc.Do(req)
-	if err != nil {
+	var data []byte
+	if err == nil {
+		defer resp.Body.Close()
+		if data, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1)); err != nil {
+			err = fmt.Errorf("reading response: %w", err)
+		}
+	}
+	switch {
+	case err != nil: // lost on the way
 		e = c.fail(cl, err)
 		e.transport = true
 		return 0, -1, e
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		_ = resp.Body.Close()
-	}()
-	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
-		return 0, -1, c.fail(cl, c.redirectError(cl.method, resp, loc))
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	switch {
-	case err != nil:
-		e = c.fail(cl, fmt.Errorf("reading response: %w", err))
-		e.transport = true
-		return 0, -1, e
+	case resp.StatusCode/100 == 3 && resp.Header.Get("Location") != "":
+		return 0, -1, c.fail(cl, c.redirectError(cl.method, resp))
 	case len(data) > maxBody:
 		return 0, -1, c.fail(cl, fmt.Errorf("reading response: body larger than %d bytes", maxBody))
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
@@ -360,7 +356,8 @@ func sameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
-func (c *Client) redirectError(method string, resp *http.Response, loc string) error {
+func (c *Client) redirectError(method string, resp *http.Response) error {
+	loc := resp.Header.Get("Location")
 	to, err := resp.Request.URL.Parse(loc)
 	target, why := "", "a write is never redirected; the update was not applied"
 	switch {
@@ -438,21 +435,26 @@ func (e *Error) Unwrap() []error { return []error{e.err, e.stop} }
 // or another body.
 func (c *Client) answerError(cl call, resp *http.Response, body []byte) *Error {
 	code := resp.StatusCode
-	var doc struct {
-		Errors  json.RawMessage
-		Message string
+	var v2 struct {
+		Errors []struct {
+			Title, Detail string
+			Meta          struct{ Details []string }
+		}
 	}
-	var list []struct {
-		Title, Detail string
-		Meta          struct{ Details json.RawMessage }
+	var v3 struct {
+		Message string
+		Errors  map[string][]string
 	}
 	title, detail, more, fromCachet := http.StatusText(code), "", "", true
-	err := json.Unmarshal(body, &doc)
 	switch {
-	case err == nil && json.Unmarshal(doc.Errors, &list) == nil && len(list) > 0:
-		title, detail, more = cmp.Or(list[0].Title, title), list[0].Detail, details(list[0].Meta.Details)
-	case err == nil && doc.Message != "":
-		detail, more = doc.Message, details(doc.Errors)
+	case json.Unmarshal(body, &v2) == nil && len(v2.Errors) > 0:
+		title, detail, more = cmp.Or(v2.Errors[0].Title, title), v2.Errors[0].Detail, strings.Join(v2.Errors[0].Meta.Details, " ")
+	case json.Unmarshal(body, &v3) == nil && v3.Message != "":
+		var msgs []string
+		for _, field := range slices.Sorted(maps.Keys(v3.Errors)) {
+			msgs = append(msgs, v3.Errors[field]...)
+		}
+		detail, more = v3.Message, strings.Join(msgs, " ")
 	case len(body) == 0:
 		detail, fromCachet = "empty response body", false
 	default:
@@ -474,32 +476,19 @@ func (c *Client) answerError(cl call, resp *http.Response, body []byte) *Error {
 	case code == http.StatusUnauthorized:
 		e.hint = "Cachet did not accept the API token: Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer; check the configured token"
 	case code == http.StatusForbidden:
-		e.hint = "the API token lacks the " + ability(cl.method, cl.path) + " ability: give the token that ability in Cachet's dashboard, or make a token that has it"
+		e.hint = "the API token lacks the " + ability(cl.path) + " ability: give the token that ability in Cachet's dashboard, or make a token that has it"
 	}
 	return e
 }
 
-// ability names the Cachet 3.x token ability a write needs.
-func ability(method, path string) string {
+// ability names the Cachet 3.x token ability a write (never a delete)
+// needs.
+func ability(path string) string {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
-	what := parts[0]
 	if len(parts) == 3 {
-		what = strings.TrimSuffix(parts[0], "s") + "-" + parts[2] // incident-updates, metric-points
+		return strings.TrimSuffix(parts[0], "s") + "-" + parts[2] + ".manage" // incident-updates, metric-points
 	}
-	return what + map[bool]string{false: ".manage", true: ".delete"}[method == http.MethodDelete]
-}
-
-// details joins ["msg", ...] and {"field": ["msg", ...]}, by field name.
-func details(raw json.RawMessage) string {
-	var list []string
-	if json.Unmarshal(raw, &list) != nil {
-		var byField map[string][]string
-		_ = json.Unmarshal(raw, &byField)
-		for _, field := range slices.Sorted(maps.Keys(byField)) {
-			list = append(list, byField[field]...)
-		}
-	}
-	return strings.Join(list, " ")
+	return parts[0] + ".manage"
 }
 
 func mediaType(ct string) string {

@@ -130,12 +130,9 @@ func (c *Client) SetStatus(ctx context.Context, id int, s status.Status, enabled
 		Status  int  `json:"status"`
 		Enabled bool `json:"enabled"`
 	}{int(s), enabled}
-	method := http.MethodPut
-	if c.api == APIv3 {
-		method = http.MethodPatch
-		if s == status.Unknown {
-			body.Status = 5
-		}
+	method := map[bool]string{false: http.MethodPut, true: http.MethodPatch}[c.api == APIv3]
+	if c.api == APIv3 && s == status.Unknown {
+		body.Status = 5
 	}
 	_, err := c.write(ctx, call{method: method, path: "/components/" + strconv.Itoa(id), in: body}, fmt.Sprintf("component %d at status %d", id, body.Status), id, 0, body.Status)
 	return err
@@ -307,12 +304,8 @@ type IncidentUpdate struct {
 // CreateIncident opens an incident (POST /incidents). It counts as done
 // only when Cachet answers with an incident holding the status sent.
 func (c *Client) CreateIncident(ctx context.Context, n NewIncident) (Incident, error) {
-	body := map[string]any{"name": n.Name, "message": n.Message, "status": int(n.Status), "visible": n.Visible}
-	if c.api == APIv3 {
-		body["notifications"] = n.Notify
-	} else {
-		body["notify"] = n.Notify
-	}
+	body := map[string]any{"name": n.Name, "message": n.Message, "status": int(n.Status), "visible": n.Visible,
+		map[bool]string{false: "notify", true: "notifications"}[c.api == APIv3]: n.Notify}
 	if n.ComponentID > 0 {
 		body["component_id"], body["component_status"] = n.ComponentID, int(n.ComponentStatus)
 		if c.api == APIv3 {

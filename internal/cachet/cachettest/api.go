@@ -54,7 +54,7 @@ func (q *req) invalid(field, msg string) bool {
 
 // can is 3.x's ability guard, after validation: 403 without it.
 func (q *req) can(ability string) bool {
-	return !q.v3() || q.s.abilities["*"] || q.s.abilities[ability] || q.fail(http.StatusForbidden, "Invalid ability provided.", "")
+	return !q.v3() || slices.Contains(q.s.abilities, "*") || slices.Contains(q.s.abilities, ability) || q.fail(http.StatusForbidden, "Invalid ability provided.", "")
 }
 
 // int reads a field as Laravel's integer rule does; ok: it was sent.
@@ -78,10 +78,7 @@ func (q *req) str(key string) string { s, _ := q.in[key].(string); return s }
 
 // status is 3.x's {"human","value"}, or 2.x's bare number.
 func (q *req) status(v int) any {
-	if q.v3() {
-		return map[string]any{"human": fmt.Sprint(v), "value": v}
-	}
-	return v
+	return map[bool]any{false: v, true: map[string]any{"human": fmt.Sprint(v), "value": v}}[q.v3()]
 }
 
 // at sets a time: 2.x name_at "Y-m-d H:i:s" in UTC (the client asks for
@@ -157,7 +154,7 @@ func (q *req) page(n int, item func(i int) any) {
 // token (401), the id (404), 2.x's token (401), then the handler:
 // validation (400, 422) and 3.x's ability (403).
 func (s *Server) route(q *req) {
-	rest, ok := strings.CutPrefix(q.r.URL.Path, s.prefix)
+	rest, ok := strings.CutPrefix(q.r.URL.Path, s.APIPath())
 	parts := append(strings.Split(strings.Trim(rest, "/"), "/"), "", "", "")
 	if s.mode != Cachet3 && parts[0] == "components" && parts[1] == "groups" {
 		parts = parts[1:]

@@ -24,6 +24,7 @@ package cachettest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"io"
 	"maps"
@@ -138,11 +139,11 @@ const (
 
 // Server is the fake. It is safe for concurrent use.
 type Server struct {
-	token, prefix, linkOrigin string
-	mode                      Mode
-	ts                        *httptest.Server
-	done                      chan struct{}
-	once                      sync.Once
+	token, linkOrigin string
+	mode              Mode
+	ts                *httptest.Server
+	done              chan struct{}
+	once              sync.Once
 
 	mu           sync.Mutex
 	comps        map[int]*Component
@@ -154,7 +155,7 @@ type Server struct {
 	points       []Point
 	schedules    map[int]*Schedule
 	statusValues map[int]any
-	abilities    map[string]bool
+	abilities    []string
 	mails        map[string]int
 	log          []Request
 	fault        Fault
@@ -175,12 +176,9 @@ func New(token string, opts ...Option) *Server {
 func NewHandler(token string, opts ...Option) *Server {
 	s := &Server{token: token, done: make(chan struct{}), comps: map[int]*Component{}, groups: map[int]string{},
 		incidents: map[int]*Incident{}, metrics: map[int]*Metric{}, schedules: map[int]*Schedule{},
-		statusValues: map[int]any{}, abilities: map[string]bool{"*": true}, mails: map[string]int{}}
+		statusValues: map[int]any{}, abilities: []string{"*"}, mails: map[string]int{}}
 	for _, o := range opts {
 		o(s)
-	}
-	if s.prefix == "" {
-		s.prefix = map[bool]string{false: "/api/v1", true: "/api"}[s.mode == Cachet3]
 	}
 	return s
 }
@@ -194,15 +192,12 @@ func NewHandlerV3(token string, opts ...Option) *Server {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
 // APIPath is the path the API is served under.
-func (s *Server) APIPath() string { return s.prefix }
-
-// URL is the API base URL, or "" when the fake was made by NewHandler.
-func (s *Server) URL() string {
-	if s.ts == nil {
-		return ""
-	}
-	return s.ts.URL + s.prefix
+func (s *Server) APIPath() string {
+	return map[bool]string{false: "/api/v1", true: "/api"}[s.mode == Cachet3]
 }
+
+// URL is the API base URL of the server New started.
+func (s *Server) URL() string { return s.ts.URL + s.APIPath() }
 
 // Close releases hanging requests and stops the server New started.
 func (s *Server) Close() {
@@ -258,10 +253,7 @@ func (s *Server) SetStatusValue(id int, v any) {
 // "*", the default, is every one.
 func (s *Server) SetAbilities(abilities ...string) {
 	defer s.lock()()
-	s.abilities = map[string]bool{}
-	for _, a := range abilities {
-		s.abilities[a] = true
-	}
+	s.abilities = abilities
 }
 
 // AddIncident adds or replaces an incident, as a person would in the
@@ -303,10 +295,7 @@ func (s *Server) IncidentUpdates(incidentID int) []IncidentUpdate {
 // a new one.
 func (s *Server) AddMetric(m Metric) int {
 	defer s.lock()()
-	m.ID, m.Threshold = s.newID(m.ID), max(m.Threshold, 0)
-	if m.Threshold == 0 {
-		m.Threshold = 5
-	}
+	m.ID, m.Threshold = s.newID(m.ID), cmp.Or(m.Threshold, 5)
 	s.metrics[m.ID] = &m
 	return m.ID
 }
