@@ -287,9 +287,7 @@ func (c *Client) attempt(ctx context.Context, cl call, body []byte) (code int, w
 		if ct := mediaType(resp.Header.Get("Content-Type")); ct != "" && ct != "application/json" && !strings.HasSuffix(ct, "+json") {
 			op += " (" + ct + ")"
 		}
-		e = c.fail(cl, fmt.Errorf("%s: %w", op, err))
-		e.hint = urlHint
-		return 0, -1, e
+		return 0, -1, c.fail(cl, fmt.Errorf("%s: %w%s", op, err, urlHint))
 	}
 	return resp.StatusCode, -1, nil
 }
@@ -358,21 +356,18 @@ func sameOrigin(a, b *url.URL) bool {
 
 func (c *Client) redirectError(method string, resp *http.Response) error {
 	loc := resp.Header.Get("Location")
-	to, err := resp.Request.URL.Parse(loc)
-	target, why := "", "a write is never redirected; the update was not applied"
-	switch {
-	case err != nil:
-		target, why = redactURL(loc), "the Location is invalid"
-	case !isRead(method):
-	case !sameOrigin(to, c.base):
-		why = "the token must go to cachet.url's own origin only"
-	case !slices.Contains([]int{301, 302, 303, 307, 308}, resp.StatusCode): // what net/http follows
-		why = "it is not a redirect to follow"
-	default:
-		why = fmt.Sprintf("%d redirects were followed already", maxRedirects)
-	}
-	if err == nil {
-		target = to.Redacted()
+	target, why := redactURL(loc), "the Location is invalid"
+	if to, err := resp.Request.URL.Parse(loc); err == nil {
+		switch target = to.Redacted(); {
+		case !isRead(method):
+			why = "a write is never redirected; the update was not applied"
+		case !sameOrigin(to, c.base):
+			why = "the token must go to cachet.url's own origin only"
+		case !slices.Contains([]int{301, 302, 303, 307, 308}, resp.StatusCode): // what net/http follows
+			why = "it is not a redirect to follow"
+		default:
+			why = fmt.Sprintf("%d redirects were followed already", maxRedirects)
+		}
 	}
 	return fmt.Errorf("Cachet at %s answered %d %s, redirecting to %s: not followed, because %s; set cachet.url to the final API address",
 		resp.Request.URL.Path, resp.StatusCode, http.StatusText(resp.StatusCode), target, why)
@@ -390,7 +385,8 @@ var (
 	ErrUnsupported = errors.New("not supported by this Cachet")
 )
 
-const urlHint = "cachet.url must be the API base, e.g. https://status.example.org/api/v1 (Cachet 2.x) or https://status.example.org/api (Cachet 3.x)"
+// urlHint ends an error that a wrong cachet.url may cause.
+const urlHint = " (cachet.url must be the API base, e.g. https://status.example.org/api/v1 (Cachet 2.x) or https://status.example.org/api (Cachet 3.x))"
 
 // Error is a request that failed: Cachet answered StatusCode (0: no
 // answer to tell), or something kept it from answering. Every text
@@ -402,11 +398,10 @@ type Error struct {
 	StatusCode int
 	Attempts   int
 
-	err        error  // Cachet's answer, or what kept it from one
-	stop       error  // why retrying stopped: the run ended
-	hint       string // what to check
-	transport  bool   // the request or its answer was lost on the way
-	validation bool   // Cachet's answer listed validation messages
+	err        error // Cachet's answer, or what kept it from one, and what to check
+	stop       error // why retrying stopped: the run ended
+	transport  bool  // the request or its answer was lost on the way
+	validation bool  // Cachet's answer listed validation messages
 	redact     func(string) string
 }
 
@@ -419,9 +414,6 @@ func (e *Error) Error() string {
 		msg += fmt.Sprintf("after %d attempts: ", e.Attempts)
 	}
 	msg += e.err.Error()
-	if e.hint != "" {
-		msg += " (" + e.hint + ")"
-	}
 	if e.stop != nil {
 		msg += " (stopped retrying: " + e.stop.Error() + ")"
 	}
@@ -467,17 +459,18 @@ func (c *Client) answerError(cl call, resp *http.Response, body []byte) *Error {
 	if more != "" && more != detail {
 		msg += " (" + more + ")"
 	}
-	e := c.fail(cl, errors.New(foreign.Text(c.redact(msg)))) // redacted whole, then cut
-	e.StatusCode, e.validation = code, more != ""
+	hint := ""
 	switch {
 	case code == http.StatusNotFound && (!fromCachet || !strings.ContainsAny(cl.path, "0123456789")), code < 500 && code != http.StatusNotFound && !fromCachet:
-		e.hint = urlHint // a page that is not Cachet's, or an unknown route every Cachet has (not an unknown id)
+		hint = urlHint // a page that is not Cachet's, or an unknown route every Cachet has (not an unknown id)
 	case c.api != APIv3 || !fromCachet:
 	case code == http.StatusUnauthorized:
-		e.hint = "Cachet did not accept the API token: Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer; check the configured token"
+		hint = " (Cachet did not accept the API token: Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer; check the configured token)"
 	case code == http.StatusForbidden:
-		e.hint = "the API token lacks the " + ability(cl.path) + " ability: give the token that ability in Cachet's dashboard, or make a token that has it"
+		hint = " (the API token lacks the " + ability(cl.path) + " ability: give the token that ability in Cachet's dashboard, or make a token that has it)"
 	}
+	e := c.fail(cl, errors.New(foreign.Text(c.redact(msg))+hint)) // redacted whole, then cut
+	e.StatusCode, e.validation = code, more != ""
 	return e
 }
 
@@ -550,9 +543,7 @@ func CheckToken(token string) error {
 // Each query in passes lists the path once more, into the same list.
 func list[T any](ctx context.Context, c *Client, path string, id func(T) int, passes ...url.Values) ([]T, error) {
 	var all []T
-	seen := map[int]bool{}
-	whole := call{method: http.MethodGet, path: path}
-	total := 0
+	seen, total, whole := map[int]bool{}, 0, call{method: http.MethodGet, path: path}
 	for _, q := range passes {
 		q = maps.Clone(q)
 		q.Set("per_page", strconv.Itoa(perPage))
@@ -572,18 +563,17 @@ func list[T any](ctx context.Context, c *Client, path string, id func(T) int, pa
 			if _, err := c.do(ctx, call{method: http.MethodGet, path: path, query: q, out: &doc}); err != nil {
 				return nil, err
 			}
-			pag, added := doc.Meta.Pagination, 0
+			pag, before := doc.Meta.Pagination, len(all)
 			for _, it := range doc.Data {
 				if k := id(it); !seen[k] {
 					seen[k] = true
 					all = append(all, it)
-					added++
 				}
 			}
 			if pag != nil {
 				total = int(pag.Total)
 			}
-			if added == 0 || c.api == APIv2 && (pag == nil || pag.CurrentPage >= pag.TotalPages && len(all) >= total) {
+			if len(all) == before || c.api == APIv2 && (pag == nil || pag.CurrentPage >= pag.TotalPages && len(all) >= total) {
 				break
 			}
 			if c.api == APIv3 && doc.Links.Next == "" {

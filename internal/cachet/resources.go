@@ -140,9 +140,9 @@ func (c *Client) SetStatus(ctx context.Context, id int, s status.Status, enabled
 
 // write sends a write and returns the data Cachet answered, which must
 // hold what was sent: a proxy, or a broken Cachet, may answer 2xx without
-// storing it. id is the item's (0: a new one, -1: not said), of the
-// incident or metric it belongs to (0: none), st the status sent in the
-// API's numbers (-1: none); want says it all.
+// storing it. It must have an id, id if that is not 0, the incident or
+// metric of (0: none), the status st sent in the API's numbers (-1:
+// none); want says it all.
 func (c *Client) write(ctx context.Context, cl call, want string, id, of, st int) (json.RawMessage, error) {
 	var out struct{ Data json.RawMessage }
 	cl.out = &out
@@ -152,19 +152,17 @@ func (c *Client) write(ctx context.Context, cl call, want string, id, of, st int
 	}
 	data := out.Data
 	var got struct {
-		Status     json.RawMessage
+		Status     *flexInt
 		IncidentID flexInt `json:"incident_id"`   // 2.4's update
 		Updateable flexInt `json:"updateable_id"` // 3.x's update
 		MetricID   flexInt `json:"metric_id"`     // a point
 	}
 	r, _, err := item(data, "the answer", &got)
-	var s flexInt
 	gotOf := int(max(got.IncidentID, got.Updateable, got.MetricID))
-	if err == nil && !isNull(data) && (id < 0 || id > 0 && int(r.ID) == id || id == 0 && r.ID > 0) && (of == 0 || gotOf == 0 || gotOf == of) &&
-		(st < 0 || !isNull(got.Status) && s.UnmarshalJSON(got.Status) == nil && int(s) == st) {
+	if err == nil && r.ID > 0 && (id == 0 || int(r.ID) == id) && (of == 0 || gotOf == 0 || gotOf == of) && (st < 0 || got.Status != nil && int(*got.Status) == st) {
 		return data, nil
 	}
-	return nil, c.fail(cl, fmt.Errorf("Cachet answered %d with %s, not %s: it may not have been stored (%s)", code, foreign.Text(c.redact(string(data))), want, urlHint))
+	return nil, c.fail(cl, fmt.Errorf("Cachet answered %d with %s, not %s: it may not have been stored%s", code, foreign.Text(c.redact(string(data))), want, urlHint))
 }
 
 // ProveComponentWrites proves, without a change, that the token may update
@@ -181,10 +179,7 @@ func (c *Client) ProveComponentWrites(ctx context.Context, id int) error {
 
 // Groups lists every component group (see Components for a short listing).
 func (c *Client) Groups(ctx context.Context) ([]Group, error) {
-	path := "/components/groups"
-	if c.api == APIv3 {
-		path = "/component-groups"
-	}
+	path := map[bool]string{false: "/components/groups", true: "/component-groups"}[c.api == APIv3]
 	return list(ctx, c, path, func(g Group) int { return g.ID }, url.Values{})
 }
 
@@ -197,7 +192,7 @@ func (c *Client) Ping(ctx context.Context) error {
 		return err
 	}
 	if out.Data != "Pong!" {
-		return c.fail(cl, fmt.Errorf("unexpected answer %s, want \"Pong!\" (%s)", foreign.Text(c.redact(fmt.Sprint(out.Data))), urlHint))
+		return c.fail(cl, fmt.Errorf("unexpected answer %s, want \"Pong!\"%s", foreign.Text(c.redact(fmt.Sprint(out.Data))), urlHint))
 	}
 	return nil
 }
@@ -339,7 +334,7 @@ func (c *Client) UpdateIncident(ctx context.Context, id int, u IncidentUpdate) e
 	case err != nil:
 		return err
 	case cur.Data == nil:
-		return c.fail(cl, fmt.Errorf("Cachet answered without an incident (%s)", urlHint))
+		return c.fail(cl, fmt.Errorf("Cachet answered without an incident%s", urlHint))
 	case cur.Data.Status == IncidentFixed:
 		return fmt.Errorf("cachet: incident %d was marked fixed in Cachet: %w", id, ErrIncidentClosed)
 	}
@@ -348,8 +343,7 @@ func (c *Client) UpdateIncident(ctx context.Context, id int, u IncidentUpdate) e
 		body["component_id"], body["component_status"] = u.ComponentID, int(u.ComponentStatus)
 	}
 	if u.Notify {
-		path := "/incidents/" + strconv.Itoa(id) + "/updates"
-		_, err := c.write(ctx, call{method: http.MethodPost, path: path, in: body}, fmt.Sprintf("an update of incident %d at status %d", id, u.Status), -1, id, int(u.Status))
+		_, err := c.write(ctx, call{method: http.MethodPost, path: cl.path + "/updates", in: body}, fmt.Sprintf("an update of incident %d at status %d", id, u.Status), 0, id, int(u.Status))
 		if !errors.As(err, &e) || e.StatusCode != http.StatusNotFound || c.api != APIv2 {
 			return err
 		}
@@ -436,7 +430,7 @@ func (c *Client) AddMetricPoint(ctx context.Context, metricID int, value float64
 		body["timestamp"] = at.Unix()
 	}
 	path := "/metrics/" + strconv.Itoa(metricID) + "/points"
-	_, err := c.write(ctx, call{method: http.MethodPost, path: path, in: body}, fmt.Sprintf("a point of metric %d", metricID), -1, metricID, -1)
+	_, err := c.write(ctx, call{method: http.MethodPost, path: path, in: body}, fmt.Sprintf("a point of metric %d", metricID), 0, metricID, -1)
 	return err
 }
 
@@ -553,10 +547,7 @@ type flexInt int
 func (f *flexInt) UnmarshalJSON(b []byte) error {
 	*f = 0
 	if s := bytes.TrimSpace(b); len(s) > 0 && s[0] == '{' {
-		var obj struct{ Value flexInt }
-		err := json.Unmarshal(b, &obj)
-		*f = obj.Value
-		return err
+		return json.Unmarshal(b, &struct{ Value *flexInt }{f})
 	}
 	s := strings.TrimSpace(strings.Trim(strings.TrimSpace(string(b)), `"`))
 	if s == "null" || s == "" {
