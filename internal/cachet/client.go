@@ -93,10 +93,11 @@ type Client struct {
 
 // New returns a client, or why BaseURL cannot be Cachet's API base.
 func New(o Options) (*Client, error) {
-	base, err := parseBase(o.BaseURL)
-	if err != nil {
-		return nil, err
+	base, err := url.Parse(strings.TrimSpace(o.BaseURL))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || base.RawQuery != "" || base.Fragment != "" {
+		return nil, fmt.Errorf("cachet: base URL %q: want an absolute http or https URL without a query, such as https://status.example.org/api/v1", redactURL(o.BaseURL))
 	}
+	base.Path, base.RawPath = strings.TrimRight(base.Path, "/"), ""
 	c := &Client{base: base, api: o.API, token: o.Token != "", redact: newSecret(o.Token), retries: o.Retries, sent: map[string]int64{},
 		backoff: cmp.Or(o.MinBackoff, 500*time.Millisecond), zone: cmp.Or(o.TimeZone, time.UTC),
 		// Time-Zone: the zone 2.x renders its times in; 3.x ignores it
@@ -113,15 +114,6 @@ func New(o Options) (*Client, error) {
 	hc.CheckRedirect = c.checkRedirect
 	c.hc = &hc
 	return c, nil
-}
-
-func parseBase(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("cachet: base URL %q: want an absolute http or https URL without a query, such as https://status.example.org/api/v1", redactURL(raw))
-	}
-	u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), ""
-	return u, nil
 }
 
 // API reports the API the client speaks, APIv2 or APIv3.
@@ -182,12 +174,11 @@ func (c *Client) fail(cl call, err error) *Error {
 // do sends cl, as often as retryable allows, and returns the HTTP status
 // code of the answer it decoded.
 func (c *Client) do(ctx context.Context, cl call) (int, error) {
-	var body []byte
-	if cl.in != nil {
-		var err error
-		if body, err = json.Marshal(cl.in); err != nil {
-			return 0, c.fail(cl, err) // NaN, say: not sent
-		}
+	body, err := json.Marshal(cl.in)
+	if err != nil {
+		return 0, c.fail(cl, err) // NaN, say: not sent
+	} else if cl.in == nil {
+		body = nil
 	}
 	var last *Error
 	for n := 1; ctx.Err() == nil; n++ {
@@ -233,13 +224,12 @@ func retryable(method, api string, e *Error) bool {
 	case code != 0 || !e.transport:
 		return false
 	}
-	var dns *net.DNSError
-	var cert *tls.CertificateVerificationError
-	var op *net.OpError
-	if errors.As(e.err, &cert) || errors.As(e.err, &dns) && dns.IsNotFound {
+	dns, isDNS := errors.AsType[*net.DNSError](e.err)
+	if _, isCert := errors.AsType[*tls.CertificateVerificationError](e.err); isCert || isDNS && dns.IsNotFound {
 		return false // no better in a second
 	}
-	return !post || errors.As(e.err, &op) && (op.Op == "dial" || op.Op == "proxyconnect")
+	op, isOp := errors.AsType[*net.OpError](e.err)
+	return !post || isOp && (op.Op == "dial" || op.Op == "proxyconnect")
 }
 
 // attempt sends cl once; wait >= 0 is what a 429 or 503 asked for.

@@ -478,8 +478,7 @@ func (c *Client) Schedules(ctx context.Context) ([]Schedule, error) {
 		q.Set("include", "components")
 	}
 	all, err := list(ctx, c, "/schedules", func(s Schedule) int { return s.ID }, q)
-	var e *Error
-	if c.api == APIv2 && errors.As(err, &e) && e.StatusCode == http.StatusNotFound {
+	if e, ok := errors.AsType[*Error](err); ok && c.api == APIv2 && e.StatusCode == http.StatusNotFound {
 		return nil, fmt.Errorf("cachet: Cachet 2.3 has no schedules API, so no maintenance windows are known: %w", ErrUnsupported)
 	}
 	now := time.Now()

@@ -237,7 +237,10 @@ func (s *Server) component(q *req, c *Component) any {
 func (s *Server) components(q *req, c *Component) {
 	if q.r.Method == http.MethodGet && c == nil {
 		var ids []int
-		for _, id := range s.sortedComps() {
+		if s.compIDs == nil { // cached: a large fleet lists many pages
+			s.compIDs = slices.Sorted(maps.Keys(s.comps))
+		}
+		for _, id := range s.compIDs {
 			if c := s.comps[id]; (c.Enabled || q.auth) && (!q.v3() || c.Enabled == (q.query.Get("filter[enabled]") != "0")) {
 				ids = append(ids, id)
 			}
@@ -286,10 +289,9 @@ func (s *Server) groupsAPI(q *req) {
 
 func (s *Server) incident(q *req, in *Incident) any {
 	attrs := map[string]any{"id": in.ID, "name": in.Name, "message": in.Message, "status": q.status(in.Status),
-		"visible": map[bool]int{true: 1}[in.Visible], "stickied": in.Stickied, "notify": in.Notify, "component_id": in.ComponentID}
+		"visible": map[bool]int{true: 1}[in.Visible], "stickied": in.Stickied, "component_id": in.ComponentID,
+		map[bool]string{false: "notify", true: "notifications"}[q.v3()]: in.Notify}
 	if q.v3() {
-		attrs["notifications"] = in.Notify
-		delete(attrs, "notify")
 		delete(attrs, "component_id")
 	}
 	return q.res("incidents", attrs, "components", slices.DeleteFunc([]int{in.ComponentID}, func(id int) bool { return id == 0 })...)

@@ -233,15 +233,6 @@ func (s *Server) Component(id int) (Component, bool) { return one(s, s.comps, id
 // Components returns every stored component, by id.
 func (s *Server) Components() []Component { return all(s, s.comps) }
 
-// sortedComps is the component ids in order, cached: a large fleet lists
-// many pages.
-func (s *Server) sortedComps() []int {
-	if s.compIDs == nil {
-		s.compIDs = slices.Sorted(maps.Keys(s.comps))
-	}
-	return s.compIDs
-}
-
 // SetStatusValue makes the fake send v as component id's status, whatever
 // it stores, as a broken install might (e.g. "abc"); nil stops it.
 func (s *Server) SetStatusValue(id int, v any) {
