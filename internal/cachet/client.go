@@ -25,6 +25,7 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -274,7 +275,7 @@ func (c *Client) attempt(ctx context.Context, cl call, body []byte) (code int, w
 	}
 	if err := json.Unmarshal(data, cl.out); err != nil {
 		op := "decoding response"
-		if ct := mediaType(resp.Header.Get("Content-Type")); ct != "" && ct != "application/json" && !strings.HasSuffix(ct, "+json") {
+		if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "" && ct != "application/json" && !strings.HasSuffix(ct, "+json") {
 			op += " (" + ct + ")"
 		}
 		return 0, -1, c.fail(cl, fmt.Errorf("%s: %w%s", op, err, urlHint))
@@ -440,7 +441,8 @@ func (c *Client) answerError(cl call, resp *http.Response, body []byte) *Error {
 	case len(body) == 0:
 		detail, fromCachet = "empty response body", false
 	default:
-		detail, fromCachet = fmt.Sprintf("response is not Cachet's JSON (%s): %s", mediaType(resp.Header.Get("Content-Type")), strings.Join(strings.Fields(string(body)), " ")), false
+		ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		detail, fromCachet = fmt.Sprintf("response is not Cachet's JSON (%s): %s", ct, strings.Join(strings.Fields(string(body)), " ")), false
 	}
 	msg := fmt.Sprintf("%d %s", code, title)
 	if detail != "" {
@@ -472,11 +474,6 @@ func ability(path string) string {
 		return strings.TrimSuffix(parts[0], "s") + "-" + parts[2] + ".manage" // incident-updates, metric-points
 	}
 	return parts[0] + ".manage"
-}
-
-func mediaType(ct string) string {
-	mt, _, _ := strings.Cut(ct, ";")
-	return strings.ToLower(strings.TrimSpace(mt))
 }
 
 const redacted = "[redacted]"
@@ -535,7 +532,6 @@ func list[T any](ctx context.Context, c *Client, path string, id func(T) int, pa
 	var all []T
 	seen, total, whole := map[int]bool{}, 0, call{method: http.MethodGet, path: path}
 	for _, q := range passes {
-		q = maps.Clone(q)
 		q.Set("per_page", strconv.Itoa(perPage))
 		for p := 1; ; p++ {
 			q.Set("page", strconv.Itoa(p))
@@ -543,7 +539,7 @@ func list[T any](ctx context.Context, c *Client, path string, id func(T) int, pa
 				Data  []T
 				Links struct{ Next string }
 				Meta  struct {
-					Pagination *struct {
+					Pagination struct {
 						Total       flexInt
 						CurrentPage flexInt `json:"current_page"`
 						TotalPages  flexInt `json:"total_pages"`
@@ -560,10 +556,8 @@ func list[T any](ctx context.Context, c *Client, path string, id func(T) int, pa
 					all = append(all, it)
 				}
 			}
-			if pag != nil {
-				total = int(pag.Total)
-			}
-			if len(all) == before || c.api == APIv2 && (pag == nil || pag.CurrentPage >= pag.TotalPages && len(all) >= total) {
+			total = int(pag.Total) // 0 without meta.pagination, as on 3.x
+			if len(all) == before || c.api == APIv2 && pag.CurrentPage >= pag.TotalPages && len(all) >= total {
 				break
 			}
 			if c.api == APIv3 && doc.Links.Next == "" {

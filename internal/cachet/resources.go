@@ -115,9 +115,7 @@ func (c *Client) Components(ctx context.Context) ([]Component, error) {
 	all, err := list(ctx, c, "/components", func(x Component) int { return x.ID }, passes...)
 	slices.SortStableFunc(all, func(a, b Component) int { return a.ID - b.ID })
 	for i := range all {
-		if all[i].Unreadable != "" {
-			all[i].Unreadable = foreign.Text(c.redact(all[i].Unreadable))
-		}
+		all[i].Unreadable = foreign.Text(c.redact(all[i].Unreadable))
 	}
 	return all, err
 }
@@ -206,13 +204,11 @@ func (c *Client) VerifyToken(ctx context.Context) error {
 		return errors.New("cachet: no API token configured")
 	}
 	_, err := c.do(ctx, call{method: http.MethodGet, path: "/subscribers", query: url.Values{"per_page": {"1"}}, out: &struct{}{}})
-	var e *Error
+	e, ok := errors.AsType[*Error](err)
 	switch {
-	case !errors.As(err, &e):
-		return err
-	case c.api == APIv3 && e.StatusCode == http.StatusForbidden:
+	case ok && c.api == APIv3 && e.StatusCode == http.StatusForbidden:
 		return nil
-	case e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden:
+	case ok && (e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden):
 		how := map[bool]string{false: "it must belong to a Cachet user", true: "Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer"}[c.api == APIv3]
 		return fmt.Errorf("cachet API token rejected (check the configured token; %s): %w", how, err)
 	}

@@ -249,11 +249,14 @@ func (s *Server) SetAbilities(abilities ...string) {
 
 // AddIncident adds or replaces an incident, as a person would in the
 // dashboard, and returns its id; an ID <= 0 gets a new one.
-func (s *Server) AddIncident(in Incident) int {
+func (s *Server) AddIncident(in Incident) int { return put(s, s.incidents, &in, &in.ID) }
+
+// put stores v under *id, a new one when it is <= 0, and returns it.
+func put[T any](s *Server, m map[int]*T, v *T, id *int) int {
 	defer s.lock()()
-	in.ID = s.newID(in.ID)
-	s.incidents[in.ID] = &in
-	return in.ID
+	*id = s.newID(*id)
+	m[*id] = v
+	return *id
 }
 
 // newID returns id, or a new one when it is <= 0.
@@ -283,12 +286,10 @@ func (s *Server) IncidentUpdates(incidentID int) []IncidentUpdate {
 }
 
 // AddMetric adds or replaces a metric and returns its id; an ID <= 0 gets
-// a new one.
+// a new one. Threshold 0 is Cachet's default, 5.
 func (s *Server) AddMetric(m Metric) int {
-	defer s.lock()()
-	m.ID, m.Threshold = s.newID(m.ID), cmp.Or(m.Threshold, 5)
-	s.metrics[m.ID] = &m
-	return m.ID
+	m.Threshold = cmp.Or(m.Threshold, 5)
+	return put(s, s.metrics, &m, &m.ID)
 }
 
 // Points returns a metric's points, oldest first.
@@ -298,12 +299,7 @@ func (s *Server) Points(metricID int) []Point {
 
 // AddSchedule adds or replaces a schedule and returns its id; an ID <= 0
 // gets a new one.
-func (s *Server) AddSchedule(sc Schedule) int {
-	defer s.lock()()
-	sc.ID, sc.ComponentIDs = s.newID(sc.ID), slices.Clone(sc.ComponentIDs)
-	s.schedules[sc.ID] = &sc
-	return sc.ID
-}
+func (s *Server) AddSchedule(sc Schedule) int { return put(s, s.schedules, &sc, &sc.ID) }
 
 // Mails returns how many mailings Cachet would have sent each subscriber
 // so far, by kind (MailComponent, ...).
