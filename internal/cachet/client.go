@@ -518,7 +518,8 @@ func CheckToken(token string) error {
 }
 
 // list reads every page of a listing and keeps each id once (an item added
-// while paging shifts the pages); a page that adds nothing ends it. 2.x is
+// while paging shifts the pages); a page that adds nothing ends it (a
+// server that keeps inventing items runs into the run's deadline). 2.x is
 // sent page and per_page only (it answers 500 to column filters mixed with
 // page), and read past its last announced page while that holds fewer
 // items than meta.pagination.total: a listing still short comes with an

@@ -556,8 +556,8 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// flexBool reads true, 1, "1", "true" and their false forms; null leaves
-// it as it was.
+// flexBool reads true, 1, "1", "true" and their false forms; null or ""
+// leaves it as it was.
 type flexBool bool
 
 func (f *flexBool) UnmarshalJSON(b []byte) error {
@@ -566,7 +566,7 @@ func (f *flexBool) UnmarshalJSON(b []byte) error {
 		*f = true
 	case "false", "0":
 		*f = false
-	case "null":
+	case "null", "":
 	default:
 		return fmt.Errorf("cannot decode %s as a boolean", b)
 	}

@@ -309,7 +309,7 @@ func (s *Server) Mails() map[string]int {
 }
 
 // Shown returns what visitors see of component id, in the mode's numbers:
-// on 3.x latest_status, on 2.x the status.
+// on 3.x latest_status, on 2.x the status. The component must exist.
 func (s *Server) Shown(id int) int {
 	defer s.lock()()
 	return s.latest(s.comps[id])
