@@ -25,6 +25,7 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -46,7 +47,6 @@ const (
 
 const (
 	perPage       = 100 // 3.x takes at most 100
-	maxPages      = 10000
 	maxBackoff    = 10 * time.Second
 	maxRetryAfter = time.Minute
 	writeGrace    = 3 * time.Second
@@ -54,7 +54,9 @@ const (
 	maxRedirects  = 5
 )
 
-// Options configures a Client. BaseURL and HTTPClient are required.
+// Options configures a Client, as the config checked it (a known API, a
+// token that fits in a header, retries not negative). BaseURL and
+// HTTPClient are required.
 type Options struct {
 	BaseURL    string         // e.g. https://status.example.org/api/v1 (2.x) or https://status.example.org/api (3.x)
 	Token      string         // sent on every request: X-Cachet-Token to 2.x, a bearer token to 3.x
@@ -76,53 +78,43 @@ func (o Options) GoString() string { return o.String() }
 
 // Client talks to one Cachet API. It is safe for concurrent use.
 type Client struct {
-	base           *url.URL // without a trailing slash
-	api, token, ua string
-	redact         func(string) string // removes the token
-	hc             *http.Client
-	retries        int
-	backoff        time.Duration
-	zone           *time.Location
+	base    *url.URL // without a trailing slash
+	api     string
+	token   bool                // one is sent
+	header  http.Header         // of every request: the token's too
+	redact  func(string) string // removes the token
+	hc      *http.Client
+	retries int
+	backoff time.Duration
+	zone    *time.Location
 
 	mu   sync.Mutex
 	sent map[string]int64 // requests by method
 }
 
-// New checks o and returns a client.
+// New returns a client, or why BaseURL cannot be Cachet's API base.
 func New(o Options) (*Client, error) {
-	if o.HTTPClient == nil {
-		return nil, errors.New("cachet: an HTTP client is required")
+	base, err := url.Parse(strings.TrimSpace(o.BaseURL))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || base.RawQuery != "" || base.Fragment != "" {
+		return nil, fmt.Errorf("cachet: base URL %q: want an absolute http or https URL without a query, such as https://status.example.org/api/v1", redactURL(o.BaseURL))
 	}
-	base, err := parseBase(o.BaseURL)
-	if err != nil {
-		return nil, err
-	}
-	if o.Retries < 0 || o.MinBackoff < 0 {
-		return nil, errors.New("cachet: retries and backoff must not be negative")
-	}
-	if err := CheckToken(o.Token); err != nil {
-		return nil, fmt.Errorf("cachet: %w: put only the token in the token file or variable", err)
-	}
-	c := &Client{base: base, token: o.Token, redact: newSecret(o.Token), ua: cmp.Or(o.UserAgent, "cachet-updater"), retries: o.Retries,
-		backoff: cmp.Or(o.MinBackoff, 500*time.Millisecond), zone: cmp.Or(o.TimeZone, time.UTC), sent: map[string]int64{}}
-	if c.api = strings.ToLower(strings.TrimSpace(o.API)); c.api == "" || c.api == APIAuto {
+	base.Path, base.RawPath = strings.TrimRight(base.Path, "/"), ""
+	c := &Client{base: base, api: o.API, token: o.Token != "", redact: newSecret(o.Token), retries: o.Retries, sent: map[string]int64{},
+		backoff: cmp.Or(o.MinBackoff, 500*time.Millisecond), zone: cmp.Or(o.TimeZone, time.UTC),
+		// Time-Zone: the zone 2.x renders its times in; 3.x ignores it
+		header: http.Header{"Accept": {"application/json"}, "User-Agent": {cmp.Or(o.UserAgent, "cachet-updater")}, "Time-Zone": {"UTC"}}}
+	if c.api == "" || c.api == APIAuto {
 		c.api = map[bool]string{true: APIv2, false: APIv3}[strings.HasSuffix(base.Path, "/api/v1")]
-	} else if c.api != APIv2 && c.api != APIv3 {
-		return nil, fmt.Errorf("cachet: unknown API %q: want %s, %s or %s", o.API, APIAuto, APIv2, APIv3)
+	}
+	if o.Token != "" && c.api == APIv2 {
+		c.header.Set("X-Cachet-Token", o.Token)
+	} else if o.Token != "" {
+		c.header.Set("Authorization", "Bearer "+o.Token)
 	}
 	hc := *o.HTTPClient
 	hc.CheckRedirect = c.checkRedirect
 	c.hc = &hc
 	return c, nil
-}
-
-func parseBase(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("cachet: base URL %q: want an absolute http or https URL without a query, such as https://status.example.org/api/v1", redactURL(raw))
-	}
-	u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), ""
-	return u, nil
 }
 
 // API reports the API the client speaks, APIv2 or APIv3.
@@ -183,12 +175,11 @@ func (c *Client) fail(cl call, err error) *Error {
 // do sends cl, as often as retryable allows, and returns the HTTP status
 // code of the answer it decoded.
 func (c *Client) do(ctx context.Context, cl call) (int, error) {
-	var body []byte
-	if cl.in != nil {
-		var err error
-		if body, err = json.Marshal(cl.in); err != nil {
-			return 0, c.fail(cl, err) // NaN, say: not sent
-		}
+	body, err := json.Marshal(cl.in)
+	if err != nil {
+		return 0, c.fail(cl, err) // NaN, say: not sent
+	} else if cl.in == nil {
+		body = nil
 	}
 	var last *Error
 	for n := 1; ctx.Err() == nil; n++ {
@@ -203,8 +194,9 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 		if wait < 0 {
 			wait = c.wait(n)
 		}
-		if sleep(ctx, wait) != nil {
-			break
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
 		}
 	}
 	if last == nil {
@@ -233,13 +225,12 @@ func retryable(method, api string, e *Error) bool {
 	case code != 0 || !e.transport:
 		return false
 	}
-	var dns *net.DNSError
-	var cert *tls.CertificateVerificationError
-	var op *net.OpError
-	if errors.As(e.err, &cert) || errors.As(e.err, &dns) && dns.IsNotFound {
+	dns, isDNS := errors.AsType[*net.DNSError](e.err)
+	if _, isCert := errors.AsType[*tls.CertificateVerificationError](e.err); isCert || isDNS && dns.IsNotFound {
 		return false // no better in a second
 	}
-	return !post || errors.As(e.err, &op) && (op.Op == "dial" || op.Op == "proxyconnect")
+	op, isOp := errors.AsType[*net.OpError](e.err)
+	return !post || isOp && (op.Op == "dial" || op.Op == "proxyconnect")
 }
 
 // attempt sends cl once; wait >= 0 is what a 429 or 503 asked for.
@@ -253,42 +244,28 @@ func (c *Client) attempt(ctx context.Context, cl call, body []byte) (code int, w
 	if err != nil {
 		return 0, -1, c.fail(cl, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.ua)
+	req.Header = c.header.Clone()
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
-	}
-	switch {
-	case c.api == APIv2:
-		req.Header.Set("Time-Zone", "UTC") // 2.x renders its times in this zone
-		if c.token != "" {
-			req.Header.Set("X-Cachet-Token", c.token)
-		}
-	case c.token != "":
-		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	c.mu.Lock()
 	c.sent[cl.method]++
 	c.mu.Unlock()
 	resp, err := c.hc.Do(req)
-	if err != nil {
+	var data []byte
+	if err == nil {
+		defer resp.Body.Close()
+		if data, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1)); err != nil {
+			err = fmt.Errorf("reading response: %w", err)
+		}
+	}
+	switch {
+	case err != nil: // lost on the way
 		e = c.fail(cl, err)
 		e.transport = true
 		return 0, -1, e
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		_ = resp.Body.Close()
-	}()
-	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
-		return 0, -1, c.fail(cl, c.redirectError(cl.method, resp, loc))
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	switch {
-	case err != nil:
-		e = c.fail(cl, fmt.Errorf("reading response: %w", err))
-		e.transport = true
-		return 0, -1, e
+	case resp.StatusCode/100 == 3 && resp.Header.Get("Location") != "":
+		return 0, -1, c.fail(cl, c.redirectError(cl.method, resp))
 	case len(data) > maxBody:
 		return 0, -1, c.fail(cl, fmt.Errorf("reading response: body larger than %d bytes", maxBody))
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
@@ -298,34 +275,17 @@ func (c *Client) attempt(ctx context.Context, cl call, body []byte) (code int, w
 	}
 	if err := json.Unmarshal(data, cl.out); err != nil {
 		op := "decoding response"
-		if ct := mediaType(resp.Header.Get("Content-Type")); ct != "" && ct != "application/json" && !strings.HasSuffix(ct, "+json") {
+		if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "" && ct != "application/json" && !strings.HasSuffix(ct, "+json") {
 			op += " (" + ct + ")"
 		}
-		e = c.fail(cl, fmt.Errorf("%s: %w", op, err))
-		e.hint = urlHint
-		return 0, -1, e
+		return 0, -1, c.fail(cl, fmt.Errorf("%s: %w%s", op, err, urlHint))
 	}
 	return resp.StatusCode, -1, nil
 }
 
 // wait is the full-jitter backoff before retry n.
 func (c *Client) wait(n int) time.Duration {
-	d := c.backoff
-	for i := 1; i < n && d < maxBackoff; i++ {
-		d *= 2
-	}
-	return time.Duration(rand.Float64() * float64(min(d, maxBackoff)))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return time.Duration(rand.Float64() * float64(min(c.backoff<<min(n-1, 16), maxBackoff)))
 }
 
 // retryAfter is the wait in seconds a 429 or 503 asks for (Laravel's
@@ -352,23 +312,18 @@ func runEnded(ctx context.Context) error {
 // so that a write Cachet is applying is not cut off the moment the run
 // ends, yet every write in flight ends soon after; a read's with ctx.
 func withGrace(ctx context.Context, method string) (context.Context, context.CancelFunc) {
-	grace := writeGrace
-	if isRead(method) {
-		grace = 0
-	}
 	actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			err := runEnded(ctx)
-			if grace > 0 {
-				err = fmt.Errorf("%w; the write in flight got no answer within the %s grace", err, grace)
+		err := runEnded(ctx)
+		if !isRead(method) {
+			select {
+			case <-actx.Done():
+				return
+			case <-time.After(writeGrace):
 			}
-			cancel(err)
-		case <-actx.Done():
+			err = fmt.Errorf("%w; the write in flight got no answer within the %s grace", err, writeGrace)
 		}
+		cancel(err)
 	})
 	return actx, func() { stop(); cancel(context.Canceled) }
 }
@@ -390,22 +345,20 @@ func sameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
-func (c *Client) redirectError(method string, resp *http.Response, loc string) error {
-	to, err := resp.Request.URL.Parse(loc)
-	target, why := "", "a write is never redirected; the update was not applied"
-	switch {
-	case err != nil:
-		target, why = redactURL(loc), "the Location is invalid"
-	case !isRead(method):
-	case !sameOrigin(to, c.base):
-		why = "the token must go to cachet.url's own origin only"
-	case !slices.Contains([]int{301, 302, 303, 307, 308}, resp.StatusCode): // what net/http follows
-		why = "it is not a redirect to follow"
-	default:
-		why = fmt.Sprintf("%d redirects were followed already", maxRedirects)
-	}
-	if err == nil {
-		target = to.Redacted()
+func (c *Client) redirectError(method string, resp *http.Response) error {
+	loc := resp.Header.Get("Location")
+	target, why := redactURL(loc), "the Location is invalid"
+	if to, err := resp.Request.URL.Parse(loc); err == nil {
+		switch target = to.Redacted(); {
+		case !isRead(method):
+			why = "a write is never redirected; the update was not applied"
+		case !sameOrigin(to, c.base):
+			why = "the token must go to cachet.url's own origin only"
+		case !slices.Contains([]int{301, 302, 303, 307, 308}, resp.StatusCode): // what net/http follows
+			why = "it is not a redirect to follow"
+		default:
+			why = fmt.Sprintf("%d redirects were followed already", maxRedirects)
+		}
 	}
 	return fmt.Errorf("Cachet at %s answered %d %s, redirecting to %s: not followed, because %s; set cachet.url to the final API address",
 		resp.Request.URL.Path, resp.StatusCode, http.StatusText(resp.StatusCode), target, why)
@@ -423,7 +376,8 @@ var (
 	ErrUnsupported = errors.New("not supported by this Cachet")
 )
 
-const urlHint = "cachet.url must be the API base, e.g. https://status.example.org/api/v1 (Cachet 2.x) or https://status.example.org/api (Cachet 3.x)"
+// urlHint ends an error that a wrong cachet.url may cause.
+const urlHint = " (cachet.url must be the API base, e.g. https://status.example.org/api/v1 (Cachet 2.x) or https://status.example.org/api (Cachet 3.x))"
 
 // Error is a request that failed: Cachet answered StatusCode (0: no
 // answer to tell), or something kept it from answering. Every text
@@ -435,11 +389,10 @@ type Error struct {
 	StatusCode int
 	Attempts   int
 
-	err        error  // Cachet's answer, or what kept it from one
-	stop       error  // why retrying stopped: the run ended
-	hint       string // what to check
-	transport  bool   // the request or its answer was lost on the way
-	validation bool   // Cachet's answer listed validation messages
+	err        error // Cachet's answer, or what kept it from one, and what to check
+	stop       error // why retrying stopped: the run ended
+	transport  bool  // the request or its answer was lost on the way
+	validation bool  // Cachet's answer listed validation messages
 	redact     func(string) string
 }
 
@@ -452,9 +405,6 @@ func (e *Error) Error() string {
 		msg += fmt.Sprintf("after %d attempts: ", e.Attempts)
 	}
 	msg += e.err.Error()
-	if e.hint != "" {
-		msg += " (" + e.hint + ")"
-	}
 	if e.stop != nil {
 		msg += " (stopped retrying: " + e.stop.Error() + ")"
 	}
@@ -468,25 +418,31 @@ func (e *Error) Unwrap() []error { return []error{e.err, e.stop} }
 // or another body.
 func (c *Client) answerError(cl call, resp *http.Response, body []byte) *Error {
 	code := resp.StatusCode
-	var doc struct {
-		Errors  json.RawMessage
-		Message string
+	var v2 struct {
+		Errors []struct {
+			Title, Detail string
+			Meta          struct{ Details []string }
+		}
 	}
-	var list []struct {
-		Title, Detail string
-		Meta          struct{ Details json.RawMessage }
+	var v3 struct {
+		Message string
+		Errors  map[string][]string
 	}
 	title, detail, more, fromCachet := http.StatusText(code), "", "", true
-	err := json.Unmarshal(body, &doc)
 	switch {
-	case err == nil && json.Unmarshal(doc.Errors, &list) == nil && len(list) > 0:
-		title, detail, more = cmp.Or(list[0].Title, title), list[0].Detail, details(list[0].Meta.Details)
-	case err == nil && doc.Message != "":
-		detail, more = doc.Message, details(doc.Errors)
+	case json.Unmarshal(body, &v2) == nil && len(v2.Errors) > 0:
+		title, detail, more = cmp.Or(v2.Errors[0].Title, title), v2.Errors[0].Detail, strings.Join(v2.Errors[0].Meta.Details, " ")
+	case json.Unmarshal(body, &v3) == nil && v3.Message != "":
+		var msgs []string
+		for _, field := range slices.Sorted(maps.Keys(v3.Errors)) {
+			msgs = append(msgs, v3.Errors[field]...)
+		}
+		detail, more = v3.Message, strings.Join(msgs, " ")
 	case len(body) == 0:
 		detail, fromCachet = "empty response body", false
 	default:
-		detail, fromCachet = fmt.Sprintf("response is not Cachet's JSON (%s): %s", mediaType(resp.Header.Get("Content-Type")), strings.Join(strings.Fields(string(body)), " ")), false
+		ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		detail, fromCachet = fmt.Sprintf("response is not Cachet's JSON (%s): %s", ct, strings.Join(strings.Fields(string(body)), " ")), false
 	}
 	msg := fmt.Sprintf("%d %s", code, title)
 	if detail != "" {
@@ -495,46 +451,29 @@ func (c *Client) answerError(cl call, resp *http.Response, body []byte) *Error {
 	if more != "" && more != detail {
 		msg += " (" + more + ")"
 	}
-	e := c.fail(cl, errors.New(foreign.Text(c.redact(msg)))) // redacted whole, then cut
-	e.StatusCode, e.validation = code, more != ""
+	hint := ""
 	switch {
 	case code == http.StatusNotFound && (!fromCachet || !strings.ContainsAny(cl.path, "0123456789")), code < 500 && code != http.StatusNotFound && !fromCachet:
-		e.hint = urlHint // a page that is not Cachet's, or an unknown route every Cachet has (not an unknown id)
+		hint = urlHint // a page that is not Cachet's, or an unknown route every Cachet has (not an unknown id)
 	case c.api != APIv3 || !fromCachet:
 	case code == http.StatusUnauthorized:
-		e.hint = "Cachet did not accept the API token: Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer; check the configured token"
+		hint = " (Cachet did not accept the API token: Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer; check the configured token)"
 	case code == http.StatusForbidden:
-		e.hint = "the API token lacks the " + ability(cl.method, cl.path) + " ability: give the token that ability in Cachet's dashboard, or make a token that has it"
+		hint = " (the API token lacks the " + ability(cl.path) + " ability: give the token that ability in Cachet's dashboard, or make a token that has it)"
 	}
+	e := c.fail(cl, errors.New(foreign.Text(c.redact(msg))+hint)) // redacted whole, then cut
+	e.StatusCode, e.validation = code, more != ""
 	return e
 }
 
-// ability names the Cachet 3.x token ability a write needs.
-func ability(method, path string) string {
+// ability names the Cachet 3.x token ability a write (never a delete)
+// needs.
+func ability(path string) string {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
-	what := parts[0]
 	if len(parts) == 3 {
-		what = strings.TrimSuffix(parts[0], "s") + "-" + parts[2] // incident-updates, metric-points
+		return strings.TrimSuffix(parts[0], "s") + "-" + parts[2] + ".manage" // incident-updates, metric-points
 	}
-	return what + map[bool]string{false: ".manage", true: ".delete"}[method == http.MethodDelete]
-}
-
-// details joins ["msg", ...] and {"field": ["msg", ...]}, by field name.
-func details(raw json.RawMessage) string {
-	var list []string
-	if json.Unmarshal(raw, &list) != nil {
-		var byField map[string][]string
-		_ = json.Unmarshal(raw, &byField)
-		for _, field := range slices.Sorted(maps.Keys(byField)) {
-			list = append(list, byField[field]...)
-		}
-	}
-	return strings.Join(list, " ")
-}
-
-func mediaType(ct string) string {
-	mt, _, _ := strings.Cut(ct, ";")
-	return strings.ToLower(strings.TrimSpace(mt))
+	return parts[0] + ".manage"
 }
 
 const redacted = "[redacted]"
@@ -579,7 +518,8 @@ func CheckToken(token string) error {
 }
 
 // list reads every page of a listing and keeps each id once (an item added
-// while paging shifts the pages); a page that adds nothing ends it. 2.x is
+// while paging shifts the pages); a page that adds nothing ends it (a
+// server that keeps inventing items runs into the run's deadline). 2.x is
 // sent page and per_page only (it answers 500 to column filters mixed with
 // page), and read past its last announced page while that holds fewer
 // items than meta.pagination.total: a listing still short comes with an
@@ -591,22 +531,16 @@ func CheckToken(token string) error {
 // Each query in passes lists the path once more, into the same list.
 func list[T any](ctx context.Context, c *Client, path string, id func(T) int, passes ...url.Values) ([]T, error) {
 	var all []T
-	seen := map[int]bool{}
-	whole := call{method: http.MethodGet, path: path}
-	total := 0
+	seen, total, whole := map[int]bool{}, 0, call{method: http.MethodGet, path: path}
 	for _, q := range passes {
-		q = maps.Clone(q)
 		q.Set("per_page", strconv.Itoa(perPage))
 		for p := 1; ; p++ {
-			if p > maxPages {
-				return nil, c.fail(whole, fmt.Errorf("more than %d pages; stopping (does the server honour per_page and page?)", maxPages))
-			}
 			q.Set("page", strconv.Itoa(p))
 			var doc struct {
 				Data  []T
-				Links struct{ Next json.RawMessage }
+				Links struct{ Next string }
 				Meta  struct {
-					Pagination *struct {
+					Pagination struct {
 						Total       flexInt
 						CurrentPage flexInt `json:"current_page"`
 						TotalPages  flexInt `json:"total_pages"`
@@ -616,27 +550,26 @@ func list[T any](ctx context.Context, c *Client, path string, id func(T) int, pa
 			if _, err := c.do(ctx, call{method: http.MethodGet, path: path, query: q, out: &doc}); err != nil {
 				return nil, err
 			}
-			pag, added := doc.Meta.Pagination, 0
+			pag, before := doc.Meta.Pagination, len(all)
 			for _, it := range doc.Data {
 				if k := id(it); !seen[k] {
 					seen[k] = true
 					all = append(all, it)
-					added++
 				}
 			}
-			if pag != nil {
-				total = int(pag.Total)
-			}
-			if added == 0 || c.api == APIv2 && (pag == nil || pag.CurrentPage >= pag.TotalPages && len(all) >= total) {
+			total = int(pag.Total) // 0 without meta.pagination, as on 3.x
+			if len(all) == before || c.api == APIv2 && pag.CurrentPage >= pag.TotalPages && len(all) >= total {
 				break
 			}
-			if c.api == APIv3 {
-				next, err := nextPage(doc.Links.Next, p)
-				if err != nil {
-					return nil, c.fail(whole, err)
+			if c.api == APIv3 && doc.Links.Next == "" {
+				break
+			} else if c.api == APIv3 {
+				next := 0
+				if u, err := url.Parse(doc.Links.Next); err == nil {
+					next, _ = strconv.Atoi(u.Query().Get("page"))
 				}
-				if next == 0 {
-					break
+				if next <= p {
+					return nil, c.fail(whole, fmt.Errorf("page %d links to %s as the next page, which is not a later page number; stopping", p, redactURL(doc.Links.Next)))
 				}
 				p = next - 1
 			}
@@ -647,22 +580,4 @@ func list[T any](ctx context.Context, c *Client, path string, id func(T) int, pa
 		return all, c.fail(whole, fmt.Errorf("Cachet listed %d of %d %s (%w)", len(all), total, what, ErrIncomplete))
 	}
 	return all, nil
-}
-
-// nextPage reads the page number of links.next, 0 when there is none; it
-// must be after page p.
-func nextPage(raw json.RawMessage, p int) (int, error) {
-	var link string
-	if _ = json.Unmarshal(raw, &link); link == "" {
-		return 0, nil
-	}
-	u, err := url.Parse(link)
-	if err != nil {
-		return 0, fmt.Errorf("links.next is not a URL: %w", err)
-	}
-	next, err := strconv.Atoi(u.Query().Get("page"))
-	if err != nil || next <= p {
-		return 0, fmt.Errorf("page %d links to %s as the next page, which is not a later page number; stopping", p, u.Redacted())
-	}
-	return next, nil
 }

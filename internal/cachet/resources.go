@@ -4,7 +4,6 @@ package cachet
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,21 +46,20 @@ type Component struct {
 // default, so that SetStatus does not disable it). A 3.x resource has its
 // group in the included relationship.
 func (c *Component) UnmarshalJSON(b []byte) error {
-	var raw struct {
+	raw := struct {
 		Name         string
 		Status       json.RawMessage
 		LatestStatus json.RawMessage `json:"latest_status"`
-		Enabled      json.RawMessage
+		Enabled      flexBool
 		GroupID      flexInt `json:"group_id"`
-	}
+	}{Enabled: true}
 	r, v3, err := item(b, "component", &raw)
-	enabled, errEnabled := truthy(raw.Enabled, true)
-	if err = cmp.Or(err, errEnabled); err != nil {
-		return fmt.Errorf("decoding component: %w", err)
+	if err != nil {
+		return err
 	}
-	*c = Component{ID: int(r.ID), Name: raw.Name, Enabled: enabled, GroupID: int(raw.GroupID)}
+	*c = Component{ID: int(r.ID), Name: raw.Name, Enabled: bool(raw.Enabled), GroupID: int(raw.GroupID)}
 	var st flexInt
-	if !isNull(raw.Status) && st.UnmarshalJSON(raw.Status) != nil {
+	if st.UnmarshalJSON(raw.Status) != nil {
 		c.Unreadable = string(raw.Status)
 	}
 	c.Status, c.Shown = status.Status(st), status.Status(st)
@@ -110,16 +108,14 @@ func (c *Client) Components(ctx context.Context) ([]Component, error) {
 	passes := []url.Values{{}}
 	if c.api == APIv3 {
 		passes = []url.Values{{"include": {"group"}}}
-		if c.token != "" { // guests never see disabled components
+		if c.token { // guests never see disabled components
 			passes = append(passes, url.Values{"include": {"group"}, "filter[enabled]": {"0"}})
 		}
 	}
 	all, err := list(ctx, c, "/components", func(x Component) int { return x.ID }, passes...)
 	slices.SortStableFunc(all, func(a, b Component) int { return a.ID - b.ID })
 	for i := range all {
-		if all[i].Unreadable != "" {
-			all[i].Unreadable = foreign.Text(c.redact(all[i].Unreadable))
-		}
+		all[i].Unreadable = foreign.Text(c.redact(all[i].Unreadable))
 	}
 	return all, err
 }
@@ -132,12 +128,9 @@ func (c *Client) SetStatus(ctx context.Context, id int, s status.Status, enabled
 		Status  int  `json:"status"`
 		Enabled bool `json:"enabled"`
 	}{int(s), enabled}
-	method := http.MethodPut
-	if c.api == APIv3 {
-		method = http.MethodPatch
-		if s == status.Unknown {
-			body.Status = 5
-		}
+	method := map[bool]string{false: http.MethodPut, true: http.MethodPatch}[c.api == APIv3]
+	if c.api == APIv3 && s == status.Unknown {
+		body.Status = 5
 	}
 	_, err := c.write(ctx, call{method: method, path: "/components/" + strconv.Itoa(id), in: body}, fmt.Sprintf("component %d at status %d", id, body.Status), id, 0, body.Status)
 	return err
@@ -145,9 +138,9 @@ func (c *Client) SetStatus(ctx context.Context, id int, s status.Status, enabled
 
 // write sends a write and returns the data Cachet answered, which must
 // hold what was sent: a proxy, or a broken Cachet, may answer 2xx without
-// storing it. id is the item's (0: a new one, -1: not said), of the
-// incident or metric it belongs to (0: none), st the status sent in the
-// API's numbers (-1: none); want says it all.
+// storing it. It must have an id, id if that is not 0, the incident or
+// metric of (0: none), the status st sent in the API's numbers (-1:
+// none); want says it all.
 func (c *Client) write(ctx context.Context, cl call, want string, id, of, st int) (json.RawMessage, error) {
 	var out struct{ Data json.RawMessage }
 	cl.out = &out
@@ -157,19 +150,17 @@ func (c *Client) write(ctx context.Context, cl call, want string, id, of, st int
 	}
 	data := out.Data
 	var got struct {
-		Status     json.RawMessage
+		Status     *flexInt
 		IncidentID flexInt `json:"incident_id"`   // 2.4's update
 		Updateable flexInt `json:"updateable_id"` // 3.x's update
 		MetricID   flexInt `json:"metric_id"`     // a point
 	}
 	r, _, err := item(data, "the answer", &got)
-	var s flexInt
 	gotOf := int(max(got.IncidentID, got.Updateable, got.MetricID))
-	if err == nil && !isNull(data) && (id < 0 || id > 0 && int(r.ID) == id || id == 0 && r.ID > 0) && (of == 0 || gotOf == 0 || gotOf == of) &&
-		(st < 0 || !isNull(got.Status) && s.UnmarshalJSON(got.Status) == nil && int(s) == st) {
+	if err == nil && r.ID > 0 && (id == 0 || int(r.ID) == id) && (of == 0 || gotOf == 0 || gotOf == of) && (st < 0 || got.Status != nil && int(*got.Status) == st) {
 		return data, nil
 	}
-	return nil, c.fail(cl, fmt.Errorf("Cachet answered %d with %s, not %s: it may not have been stored (%s)", code, foreign.Text(c.redact(string(data))), want, urlHint))
+	return nil, c.fail(cl, fmt.Errorf("Cachet answered %d with %s, not %s: it may not have been stored%s", code, foreign.Text(c.redact(string(data))), want, urlHint))
 }
 
 // ProveComponentWrites proves, without a change, that the token may update
@@ -186,10 +177,7 @@ func (c *Client) ProveComponentWrites(ctx context.Context, id int) error {
 
 // Groups lists every component group (see Components for a short listing).
 func (c *Client) Groups(ctx context.Context) ([]Group, error) {
-	path := "/components/groups"
-	if c.api == APIv3 {
-		path = "/component-groups"
-	}
+	path := map[bool]string{false: "/components/groups", true: "/component-groups"}[c.api == APIv3]
 	return list(ctx, c, path, func(g Group) int { return g.ID }, url.Values{})
 }
 
@@ -202,7 +190,7 @@ func (c *Client) Ping(ctx context.Context) error {
 		return err
 	}
 	if out.Data != "Pong!" {
-		return c.fail(cl, fmt.Errorf("unexpected answer %s, want \"Pong!\" (%s)", foreign.Text(c.redact(fmt.Sprint(out.Data))), urlHint))
+		return c.fail(cl, fmt.Errorf("unexpected answer %s, want \"Pong!\"%s", foreign.Text(c.redact(fmt.Sprint(out.Data))), urlHint))
 	}
 	return nil
 }
@@ -212,17 +200,15 @@ func (c *Client) Ping(ctx context.Context) error {
 // proves it too: Cachet checks the subscribers.manage ability only after
 // it accepted the token.
 func (c *Client) VerifyToken(ctx context.Context) error {
-	if c.token == "" {
+	if !c.token {
 		return errors.New("cachet: no API token configured")
 	}
 	_, err := c.do(ctx, call{method: http.MethodGet, path: "/subscribers", query: url.Values{"per_page": {"1"}}, out: &struct{}{}})
-	var e *Error
+	e, ok := errors.AsType[*Error](err)
 	switch {
-	case !errors.As(err, &e):
-		return err
-	case c.api == APIv3 && e.StatusCode == http.StatusForbidden:
+	case ok && c.api == APIv3 && e.StatusCode == http.StatusForbidden:
 		return nil
-	case e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden:
+	case ok && (e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden):
 		how := map[bool]string{false: "it must belong to a Cachet user", true: "Cachet 3.x takes an API token made in its dashboard, sent as Authorization: Bearer"}[c.api == APIv3]
 		return fmt.Errorf("cachet API token rejected (check the configured token; %s): %w", how, err)
 	}
@@ -260,15 +246,14 @@ func (i *Incident) UnmarshalJSON(b []byte) error {
 		Status        flexInt
 		ComponentID   flexInt `json:"component_id"`
 		Visible       json.RawMessage
-		Stickied      json.RawMessage
+		Stickied      flexBool
 	}
 	r, v3, err := item(b, "incident", &raw)
 	if err != nil {
 		return err
 	}
 	vis := strings.Trim(string(raw.Visible), ` "`) // 3.x: 0 users, 1 guests, 2 hidden
-	pinned, _ := truthy(raw.Stickied, false)
-	*i = Incident{ID: int(r.ID), Name: raw.Name, Message: raw.Message, Status: IncidentStatus(raw.Status), Visible: vis == "1" || vis == "true", Stickied: pinned}
+	*i = Incident{ID: int(r.ID), Name: raw.Name, Message: raw.Message, Status: IncidentStatus(raw.Status), Visible: vis == "1" || vis == "true", Stickied: bool(raw.Stickied)}
 	if raw.ComponentID > 0 {
 		i.ComponentIDs = []int{int(raw.ComponentID)}
 	}
@@ -310,12 +295,8 @@ type IncidentUpdate struct {
 // CreateIncident opens an incident (POST /incidents). It counts as done
 // only when Cachet answers with an incident holding the status sent.
 func (c *Client) CreateIncident(ctx context.Context, n NewIncident) (Incident, error) {
-	body := map[string]any{"name": n.Name, "message": n.Message, "status": int(n.Status), "visible": n.Visible}
-	if c.api == APIv3 {
-		body["notifications"] = n.Notify
-	} else {
-		body["notify"] = n.Notify
-	}
+	body := map[string]any{"name": n.Name, "message": n.Message, "status": int(n.Status), "visible": n.Visible,
+		map[bool]string{false: "notify", true: "notifications"}[c.api == APIv3]: n.Notify}
 	if n.ComponentID > 0 {
 		body["component_id"], body["component_status"] = n.ComponentID, int(n.ComponentStatus)
 		if c.api == APIv3 {
@@ -349,7 +330,7 @@ func (c *Client) UpdateIncident(ctx context.Context, id int, u IncidentUpdate) e
 	case err != nil:
 		return err
 	case cur.Data == nil:
-		return c.fail(cl, fmt.Errorf("Cachet answered without an incident (%s)", urlHint))
+		return c.fail(cl, fmt.Errorf("Cachet answered without an incident%s", urlHint))
 	case cur.Data.Status == IncidentFixed:
 		return fmt.Errorf("cachet: incident %d was marked fixed in Cachet: %w", id, ErrIncidentClosed)
 	}
@@ -358,8 +339,7 @@ func (c *Client) UpdateIncident(ctx context.Context, id int, u IncidentUpdate) e
 		body["component_id"], body["component_status"] = u.ComponentID, int(u.ComponentStatus)
 	}
 	if u.Notify {
-		path := "/incidents/" + strconv.Itoa(id) + "/updates"
-		_, err := c.write(ctx, call{method: http.MethodPost, path: path, in: body}, fmt.Sprintf("an update of incident %d at status %d", id, u.Status), -1, id, int(u.Status))
+		_, err := c.write(ctx, call{method: http.MethodPost, path: cl.path + "/updates", in: body}, fmt.Sprintf("an update of incident %d at status %d", id, u.Status), 0, id, int(u.Status))
 		if !errors.As(err, &e) || e.StatusCode != http.StatusNotFound || c.api != APIv2 {
 			return err
 		}
@@ -446,7 +426,7 @@ func (c *Client) AddMetricPoint(ctx context.Context, metricID int, value float64
 		body["timestamp"] = at.Unix()
 	}
 	path := "/metrics/" + strconv.Itoa(metricID) + "/points"
-	_, err := c.write(ctx, call{method: http.MethodPost, path: path, in: body}, fmt.Sprintf("a point of metric %d", metricID), -1, metricID, -1)
+	_, err := c.write(ctx, call{method: http.MethodPost, path: path, in: body}, fmt.Sprintf("a point of metric %d", metricID), 0, metricID, -1)
 	return err
 }
 
@@ -494,8 +474,7 @@ func (c *Client) Schedules(ctx context.Context) ([]Schedule, error) {
 		q.Set("include", "components")
 	}
 	all, err := list(ctx, c, "/schedules", func(s Schedule) int { return s.ID }, q)
-	var e *Error
-	if c.api == APIv2 && errors.As(err, &e) && e.StatusCode == http.StatusNotFound {
+	if e, ok := errors.AsType[*Error](err); ok && c.api == APIv2 && e.StatusCode == http.StatusNotFound {
 		return nil, fmt.Errorf("cachet: Cachet 2.3 has no schedules API, so no maintenance windows are known: %w", ErrUnsupported)
 	}
 	now := time.Now()
@@ -563,10 +542,7 @@ type flexInt int
 func (f *flexInt) UnmarshalJSON(b []byte) error {
 	*f = 0
 	if s := bytes.TrimSpace(b); len(s) > 0 && s[0] == '{' {
-		var obj struct{ Value flexInt }
-		err := json.Unmarshal(b, &obj)
-		*f = obj.Value
-		return err
+		return json.Unmarshal(b, &struct{ Value *flexInt }{f})
 	}
 	s := strings.TrimSpace(strings.Trim(strings.TrimSpace(string(b)), `"`))
 	if s == "null" || s == "" {
@@ -580,18 +556,21 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// truthy reads a boolean Cachet may send as true, 1, "1" or "true"; null
-// or none is dflt.
-func truthy(raw json.RawMessage, dflt bool) (bool, error) {
-	switch strings.ToLower(strings.Trim(string(raw), ` "`)) {
+// flexBool reads true, 1, "1", "true" and their false forms; null or ""
+// leaves it as it was.
+type flexBool bool
+
+func (f *flexBool) UnmarshalJSON(b []byte) error {
+	switch strings.ToLower(strings.Trim(string(b), ` "`)) {
 	case "true", "1":
-		return true, nil
+		*f = true
 	case "false", "0":
-		return false, nil
+		*f = false
 	case "null", "":
-		return dflt, nil
+	default:
+		return fmt.Errorf("cannot decode %s as a boolean", b)
 	}
-	return false, fmt.Errorf("cannot decode %s as a boolean", raw)
+	return nil
 }
 
 // cachetTime reads "2006-01-02 15:04:05", bare or as 3.x's {"string"}, as

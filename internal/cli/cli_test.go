@@ -280,16 +280,25 @@ func TestRunCachetFaults(t *testing.T) {
 		n, retries, wantCode int
 		onlyWrites, written  bool // faults of writes only; statuses end up written
 		wantOut              string
+		answer               string // "CONTENT-TYPE BODY": every answer of a server in front of Cachet
 	}{
-		{"listing answers HTML", cachettest.FaultHTML200, -1, 0, ExitFailed, false, false, "cachet.url must be the API base"},
-		{"listing truncated", cachettest.FaultTruncated, -1, 0, ExitFailed, false, false, "nothing was written"},
-		{"listing 500 once, retried", cachettest.Fault500, 1, 2, ExitOK, false, true, "3 changed (3 written)"},
-		{"writes 500 every time", cachettest.Fault500, -1, 1, ExitFailed, true, false, "after 2 attempts"},
-		{"writes connection closed once, retried", cachettest.FaultClose, 1, 2, ExitOK, true, true, "3 written"},
+		{"listing answers HTML", cachettest.FaultNone, 0, 0, ExitFailed, false, false, "cachet.url must be the API base", "text/html <!DOCTYPE html>\n<html><body><h1>All systems operational</h1></body></html>\n"},
+		{"listing truncated", cachettest.FaultNone, 0, 0, ExitFailed, false, false, "nothing was written", `application/json {"meta":{"pagination":{"total":45,"current_page":1,"total_pages":3}},"data":[{"id":1,"name":"Trunc`},
+		{"listing 500 once, retried", cachettest.Fault500, 1, 2, ExitOK, false, true, "3 changed (3 written)", ""},
+		{"writes 500 every time", cachettest.Fault500, -1, 1, ExitFailed, true, false, "after 2 attempts", ""},
+		{"writes connection closed once, retried", cachettest.FaultClose, 1, 2, ExitOK, true, true, "3 written", ""},
 	} {
 		f := newFleet(t, defaultFleet(), `{"s2": 25}`, "")
 		f.edit("retries: 0", fmt.Sprintf("retries: %d", tt.retries))
 		f.cachet.FailNext(tt.fault, tt.n, tt.onlyWrites)
+		if ct, body, _ := strings.Cut(tt.answer, " "); tt.answer != "" {
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", ct)
+				io.WriteString(w, body)
+			}))
+			defer front.Close()
+			f.edit(f.cachet.URL(), front.URL+"/api/v1")
+		}
 		r := f.run(context.Background(), "run")
 		if r.code != tt.wantCode || !strings.Contains(r.out, tt.wantOut) || (f.status(3) == 4) != tt.written {
 			t.Errorf("%s: exit %d (want %d), output lacks %q, component 3 is %d:\n%s%s", tt.name, r.code, tt.wantCode, tt.wantOut, f.status(3), r.out, r.err)

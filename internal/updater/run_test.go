@@ -298,7 +298,7 @@ func TestNotProbed(t *testing.T) {
 func TestListingBehindAProxy(t *testing.T) {
 	w := newWorld(t, cachettest.Cachet3, 2, "", "")
 	w.cachet.Close()
-	w.cachet = cachettest.NewV3(token, cachettest.WithLinkOrigin("http://cachet.internal:8000"))
+	w.cachet = cachettest.New(token, cachettest.WithMode(cachettest.Cachet3), cachettest.WithLinkOrigin("http://cachet.internal:8000"))
 	defer w.cachet.Close()
 	for id := 1; id <= 250; id++ {
 		w.cachet.Add(cachettest.Component{ID: id, Name: fmt.Sprintf("C%d", id), Status: 1, Enabled: id%2 == 0})

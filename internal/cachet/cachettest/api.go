@@ -54,7 +54,7 @@ func (q *req) invalid(field, msg string) bool {
 
 // can is 3.x's ability guard, after validation: 403 without it.
 func (q *req) can(ability string) bool {
-	return !q.v3() || q.s.abilities["*"] || q.s.abilities[ability] || q.fail(http.StatusForbidden, "Invalid ability provided.", "")
+	return !q.v3() || slices.Contains(q.s.abilities, "*") || slices.Contains(q.s.abilities, ability) || q.fail(http.StatusForbidden, "Invalid ability provided.", "")
 }
 
 // int reads a field as Laravel's integer rule does; ok: it was sent.
@@ -78,10 +78,7 @@ func (q *req) str(key string) string { s, _ := q.in[key].(string); return s }
 
 // status is 3.x's {"human","value"}, or 2.x's bare number.
 func (q *req) status(v int) any {
-	if q.v3() {
-		return map[string]any{"human": fmt.Sprint(v), "value": v}
-	}
-	return v
+	return map[bool]any{false: v, true: map[string]any{"human": fmt.Sprint(v), "value": v}}[q.v3()]
 }
 
 // at sets a time: 2.x name_at "Y-m-d H:i:s" in UTC (the client asks for
@@ -157,7 +154,7 @@ func (q *req) page(n int, item func(i int) any) {
 // token (401), the id (404), 2.x's token (401), then the handler:
 // validation (400, 422) and 3.x's ability (403).
 func (s *Server) route(q *req) {
-	rest, ok := strings.CutPrefix(q.r.URL.Path, s.prefix)
+	rest, ok := strings.CutPrefix(q.r.URL.Path, s.APIPath())
 	parts := append(strings.Split(strings.Trim(rest, "/"), "/"), "", "", "")
 	if s.mode != Cachet3 && parts[0] == "components" && parts[1] == "groups" {
 		parts = parts[1:]
@@ -183,8 +180,6 @@ func (s *Server) route(q *req) {
 		q.fail(http.StatusMethodNotAllowed, "The "+q.r.Method+" method is not supported for this route.", "")
 	case s.mode == Cachet3 && !auth:
 		q.fail(http.StatusUnauthorized, "Unauthenticated.", "")
-	case parts[1] != "" && !exists[parts[0]] && s.mode == Cachet3:
-		q.fail(http.StatusNotFound, fmt.Sprintf(`No query results for model [Cachet\Models\%s] %s`, model, parts[1]), "")
 	case parts[1] != "" && !exists[parts[0]]:
 		q.fail(http.StatusNotFound, `No query results for model [CachetHQ\Cachet\Models\`+model+`].`, "")
 	case !auth:
@@ -196,17 +191,8 @@ func (s *Server) route(q *req) {
 			q.page(0, nil)
 		}
 	case q.r.Method == http.MethodDelete && q.can(strings.Replace(parts[0], "groups", "component-groups", 1)+".delete"):
-		switch parts[0] {
-		case "components":
-			delete(s.comps, id)
-			s.compIDs = nil
-		case "groups":
-			delete(s.groups, id)
-		case "incidents":
-			delete(s.incidents, id)
-		default:
-			delete(s.metrics, id)
-		}
+		map[string]func(){"components": func() { delete(s.comps, id); s.compIDs = nil }, "groups": func() { delete(s.groups, id) },
+			"incidents": func() { delete(s.incidents, id) }, "metrics": func() { delete(s.metrics, id) }}[parts[0]]()
 		q.w.WriteHeader(http.StatusNoContent)
 	case q.r.Method == http.MethodDelete:
 	case parts[0] == "components":
@@ -237,7 +223,7 @@ func (s *Server) component(q *req, c *Component) any {
 		delete(attrs, "group_id")
 		attrs["latest_status"] = q.status(s.latest(c))
 	}
-	if v, ok := s.statusValues[c.ID]; ok {
+	if v := s.statusValues[c.ID]; v != nil {
 		attrs["status"] = v
 	}
 	return q.res("components", attrs, "group", slices.DeleteFunc([]int{c.GroupID}, func(id int) bool { return s.groups[id] == "" })...)
@@ -251,7 +237,10 @@ func (s *Server) component(q *req, c *Component) any {
 func (s *Server) components(q *req, c *Component) {
 	if q.r.Method == http.MethodGet && c == nil {
 		var ids []int
-		for _, id := range s.sortedComps() {
+		if s.compIDs == nil { // cached: a large fleet lists many pages
+			s.compIDs = slices.Sorted(maps.Keys(s.comps))
+		}
+		for _, id := range s.compIDs {
 			if c := s.comps[id]; (c.Enabled || q.auth) && (!q.v3() || c.Enabled == (q.query.Get("filter[enabled]") != "0")) {
 				ids = append(ids, id)
 			}
@@ -300,10 +289,9 @@ func (s *Server) groupsAPI(q *req) {
 
 func (s *Server) incident(q *req, in *Incident) any {
 	attrs := map[string]any{"id": in.ID, "name": in.Name, "message": in.Message, "status": q.status(in.Status),
-		"visible": map[bool]int{true: 1}[in.Visible], "stickied": in.Stickied, "notify": in.Notify, "component_id": in.ComponentID}
+		"visible": map[bool]int{true: 1}[in.Visible], "stickied": in.Stickied, "component_id": in.ComponentID,
+		map[bool]string{false: "notify", true: "notifications"}[q.v3()]: in.Notify}
 	if q.v3() {
-		attrs["notifications"] = in.Notify
-		delete(attrs, "notify")
 		delete(attrs, "component_id")
 	}
 	return q.res("incidents", attrs, "components", slices.DeleteFunc([]int{in.ComponentID}, func(id int) bool { return id == 0 })...)

@@ -23,8 +23,9 @@
 package cachettest
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
-	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -52,10 +53,6 @@ type Option func(*Server)
 
 // WithMode sets the Cachet version the fake plays.
 func WithMode(m Mode) Option { return func(s *Server) { s.mode = m } }
-
-// WithAPIPath serves the API under path instead of /api/v1 or /api, e.g.
-// /status/api for a Cachet 3.x with CACHET_PATH=status.
-func WithAPIPath(path string) Option { return func(s *Server) { s.prefix = path } }
 
 // WithLinkOrigin makes 3.x build its links with this scheme and host
 // instead of the request's, as Cachet behind a proxy that rewrites Host.
@@ -117,8 +114,8 @@ type Schedule struct {
 // Request is a request the fake received.
 type Request struct {
 	Method, Path, RawQuery, Body string
-	Authorized                   bool        // the token matched, in the mode's header
-	Header                       http.Header // the token headers' values "[redacted]"
+	Authorized                   bool // the token matched, in the mode's header
+	Header                       http.Header
 }
 
 // Fault is a failure the fake answers instead (see FailNext).
@@ -128,12 +125,9 @@ type Fault int
 const (
 	FaultNone      Fault = iota
 	Fault500             // 500 with the mode's error JSON
-	FaultHTML200         // 200 with an HTML page
-	FaultTruncated       // 200 with JSON cut short
 	FaultHang            // no answer until the client gives up
 	FaultClose           // the connection closed without an answer
 	FaultStored500       // carried out, then 500 (stored, then the mail failed)
-	FaultDatabase        // a lost database: nothing stored; 2.x answers 400 without details, 3.x 500
 )
 
 // The mail Cachet sends its subscribers, as Mails counts it.
@@ -145,11 +139,11 @@ const (
 
 // Server is the fake. It is safe for concurrent use.
 type Server struct {
-	token, prefix, linkOrigin string
-	mode                      Mode
-	ts                        *httptest.Server
-	done                      chan struct{}
-	once                      sync.Once
+	token, linkOrigin string
+	mode              Mode
+	ts                *httptest.Server
+	done              chan struct{}
+	once              sync.Once
 
 	mu           sync.Mutex
 	comps        map[int]*Component
@@ -161,7 +155,7 @@ type Server struct {
 	points       []Point
 	schedules    map[int]*Schedule
 	statusValues map[int]any
-	abilities    map[string]bool
+	abilities    []string
 	mails        map[string]int
 	log          []Request
 	fault        Fault
@@ -177,22 +171,14 @@ func New(token string, opts ...Option) *Server {
 	return s
 }
 
-// NewV3 starts a Cachet 3.x fake.
-func NewV3(token string, opts ...Option) *Server {
-	return New(token, append([]Option{WithMode(Cachet3)}, opts...)...)
-}
-
 // NewHandler returns a fake that does not listen: serve Handler, under
 // APIPath.
 func NewHandler(token string, opts ...Option) *Server {
 	s := &Server{token: token, done: make(chan struct{}), comps: map[int]*Component{}, groups: map[int]string{},
 		incidents: map[int]*Incident{}, metrics: map[int]*Metric{}, schedules: map[int]*Schedule{},
-		statusValues: map[int]any{}, abilities: map[string]bool{"*": true}, mails: map[string]int{}}
+		statusValues: map[int]any{}, abilities: []string{"*"}, mails: map[string]int{}}
 	for _, o := range opts {
 		o(s)
-	}
-	if s.prefix == "" {
-		s.prefix = map[bool]string{false: "/api/v1", true: "/api"}[s.mode == Cachet3]
 	}
 	return s
 }
@@ -206,15 +192,12 @@ func NewHandlerV3(token string, opts ...Option) *Server {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
 // APIPath is the path the API is served under.
-func (s *Server) APIPath() string { return s.prefix }
-
-// URL is the API base URL, or "" when the fake was made by NewHandler.
-func (s *Server) URL() string {
-	if s.ts == nil {
-		return ""
-	}
-	return s.ts.URL + s.prefix
+func (s *Server) APIPath() string {
+	return map[bool]string{false: "/api/v1", true: "/api"}[s.mode == Cachet3]
 }
+
+// URL is the API base URL of the server New started.
+func (s *Server) URL() string { return s.ts.URL + s.APIPath() }
 
 // Close releases hanging requests and stops the server New started.
 func (s *Server) Close() {
@@ -250,42 +233,30 @@ func (s *Server) Component(id int) (Component, bool) { return one(s, s.comps, id
 // Components returns every stored component, by id.
 func (s *Server) Components() []Component { return all(s, s.comps) }
 
-// sortedComps is the component ids in order, cached: a large fleet lists
-// many pages.
-func (s *Server) sortedComps() []int {
-	if s.compIDs == nil {
-		s.compIDs = slices.Sorted(maps.Keys(s.comps))
-	}
-	return s.compIDs
-}
-
 // SetStatusValue makes the fake send v as component id's status, whatever
 // it stores, as a broken install might (e.g. "abc"); nil stops it.
 func (s *Server) SetStatusValue(id int, v any) {
 	defer s.lock()()
 	s.statusValues[id] = v
-	if v == nil {
-		delete(s.statusValues, id)
-	}
 }
 
 // SetAbilities sets the 3.x token's abilities, e.g. "components.manage";
 // "*", the default, is every one.
 func (s *Server) SetAbilities(abilities ...string) {
 	defer s.lock()()
-	s.abilities = map[string]bool{}
-	for _, a := range abilities {
-		s.abilities[a] = true
-	}
+	s.abilities = abilities
 }
 
 // AddIncident adds or replaces an incident, as a person would in the
 // dashboard, and returns its id; an ID <= 0 gets a new one.
-func (s *Server) AddIncident(in Incident) int {
+func (s *Server) AddIncident(in Incident) int { return put(s, s.incidents, &in, &in.ID) }
+
+// put stores v under *id, a new one when it is <= 0, and returns it.
+func put[T any](s *Server, m map[int]*T, v *T, id *int) int {
 	defer s.lock()()
-	in.ID = s.newID(in.ID)
-	s.incidents[in.ID] = &in
-	return in.ID
+	*id = s.newID(*id)
+	m[*id] = v
+	return *id
 }
 
 // newID returns id, or a new one when it is <= 0.
@@ -315,15 +286,10 @@ func (s *Server) IncidentUpdates(incidentID int) []IncidentUpdate {
 }
 
 // AddMetric adds or replaces a metric and returns its id; an ID <= 0 gets
-// a new one.
+// a new one. Threshold 0 is Cachet's default, 5.
 func (s *Server) AddMetric(m Metric) int {
-	defer s.lock()()
-	m.ID, m.Threshold = s.newID(m.ID), max(m.Threshold, 0)
-	if m.Threshold == 0 {
-		m.Threshold = 5
-	}
-	s.metrics[m.ID] = &m
-	return m.ID
+	m.Threshold = cmp.Or(m.Threshold, 5)
+	return put(s, s.metrics, &m, &m.ID)
 }
 
 // Points returns a metric's points, oldest first.
@@ -333,12 +299,7 @@ func (s *Server) Points(metricID int) []Point {
 
 // AddSchedule adds or replaces a schedule and returns its id; an ID <= 0
 // gets a new one.
-func (s *Server) AddSchedule(sc Schedule) int {
-	defer s.lock()()
-	sc.ID, sc.ComponentIDs = s.newID(sc.ID), slices.Clone(sc.ComponentIDs)
-	s.schedules[sc.ID] = &sc
-	return sc.ID
-}
+func (s *Server) AddSchedule(sc Schedule) int { return put(s, s.schedules, &sc, &sc.ID) }
 
 // Mails returns how many mailings Cachet would have sent each subscriber
 // so far, by kind (MailComponent, ...).
@@ -348,13 +309,10 @@ func (s *Server) Mails() map[string]int {
 }
 
 // Shown returns what visitors see of component id, in the mode's numbers:
-// on 3.x latest_status, on 2.x the status.
+// on 3.x latest_status, on 2.x the status. The component must exist.
 func (s *Server) Shown(id int) int {
 	defer s.lock()()
-	if c, ok := s.comps[id]; ok {
-		return s.latest(c)
-	}
-	return 0
+	return s.latest(s.comps[id])
 }
 
 // latest is 3.x's latest_status: under maintenance while a schedule in
@@ -416,42 +374,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	q := &req{s: s, w: w, r: r, query: r.URL.Query(), write: r.Method != http.MethodGet && r.Method != http.MethodHead}
 	q.auth = s.token != "" && (s.mode != Cachet3 && r.Header.Get("X-Cachet-Token") == s.token ||
 		s.mode == Cachet3 && r.Header.Get("Authorization") == "Bearer "+s.token)
-	h := r.Header.Clone()
-	for _, k := range []string{"X-Cachet-Token", "Authorization"} {
-		if h[k] != nil {
-			h[k] = []string{"[redacted]"}
-		}
-	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	_ = dec.Decode(&q.in)
 	s.mu.Lock()
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Body: string(body), Authorized: q.auth, Header: h})
+	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Body: string(body), Authorized: q.auth, Header: r.Header})
 	f := FaultNone
 	if s.faultLeft != 0 && (q.write || !s.faultWrites) {
 		f, s.faultLeft = s.fault, s.faultLeft-1
 	}
-	s.mu.Unlock()
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	_ = dec.Decode(&q.in)
-	switch f {
-	case FaultNone, FaultStored500:
-		if f == FaultStored500 {
-			q.w = httptest.NewRecorder()
-		}
-		s.mu.Lock()
+	if f == FaultStored500 {
+		q.w = httptest.NewRecorder() // stored, but the answer is lost
+	}
+	if f == FaultNone || f == FaultStored500 {
 		s.route(q)
-		s.mu.Unlock()
-		if f == FaultStored500 {
-			q.w = w
-			q.fail(http.StatusInternalServerError, "An error has occurred and this resource cannot be displayed.", "")
-		}
-	case Fault500:
+	}
+	s.mu.Unlock()
+	switch q.w = w; f {
+	case Fault500, FaultStored500:
 		q.fail(http.StatusInternalServerError, "An error has occurred and this resource cannot be displayed.", "")
-	case FaultDatabase:
-		q.fail(map[bool]int{false: http.StatusBadRequest, true: http.StatusInternalServerError}[s.mode == Cachet3], "The request cannot be fulfilled due to bad syntax.", "")
-	case FaultHTML200, FaultTruncated:
-		w.Header().Set("Content-Type", map[Fault]string{FaultHTML200: "text/html", FaultTruncated: "application/json"}[f])
-		fmt.Fprint(w, map[Fault]string{FaultHTML200: "<!DOCTYPE html>\n<html><body><h1>All systems operational</h1></body></html>\n",
-			FaultTruncated: `{"meta":{"pagination":{"total":45,"current_page":1,"total_pages":3}},"data":[{"id":1,"name":"Trunc`}[f])
 	case FaultHang:
 		select {
 		case <-r.Context().Done():
