@@ -121,19 +121,18 @@ func OpenSQL(ctx context.Context, o SQLOptions) (*SQL, error) {
 			if o.ReadOnly {
 				hint = "a dry run creates no database file: check the path, or let a real run create it"
 			}
-			s.db, err = sql.Open("sqlite", sqliteDSN(o.DSN, o.Timeout, o.ReadOnly))
+			if s.db, err = sql.Open("sqlite", sqliteDSN(o.DSN, o.Timeout, o.ReadOnly)); err == nil { // the query connects
+				err = s.db.QueryRowContext(ctx, `PRAGMA database_list`).Scan(new(int), new(string), &s.lockPath)
+			}
+			if err == nil && s.lockPath == "" {
+				hint, err = "give the path of a database file", errors.New("the DSN names an in-memory or temporary database, which is gone when the run ends")
+			}
+			return err
 		default:
 			return errors.New("unknown driver: use mysql, postgres or sqlite")
 		}
 		if err == nil {
 			err = s.db.PingContext(ctx)
-		}
-		if err != nil || o.Driver != "sqlite" {
-			return err
-		}
-		err = s.db.QueryRowContext(ctx, `PRAGMA database_list`).Scan(new(int), new(string), &s.lockPath)
-		if err == nil && s.lockPath == "" {
-			hint, err = "give the path of a database file", errors.New("the DSN names an in-memory or temporary database, which is gone when the run ends")
 		}
 		return err
 	})
@@ -214,12 +213,9 @@ func (s *SQL) tables(ctx context.Context) error {
 func (s *SQL) Load(ctx context.Context) (*State, error) {
 	doc := `{"version": 1}` // no row yet: the first run
 	err := s.call(ctx, "loading", 0, func(ctx context.Context) error {
-		if err := s.db.QueryRowContext(ctx, s.q(`SELECT document FROM {p}state WHERE id = 1`)).Scan(&doc); !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		return nil
+		return s.db.QueryRowContext(ctx, s.q(`SELECT document FROM {p}state WHERE id = 1`)).Scan(&doc)
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
 	st, _, err := decode([]byte(doc))
@@ -267,40 +263,12 @@ func (s *SQL) Observe(ctx context.Context, vantage string, obs []Observation) er
 	return s.write(ctx, "recording observations in", stmts...)
 }
 
-// Views returns every vantage's latest observation of each of the
-// components ids, in vantage order, with its time as recorded: freshness
-// (and a clock that is ahead) is quorum's rule.
-func (s *SQL) Views(ctx context.Context, ids []int) (map[int][]View, error) {
-	all, err := s.observations(ctx, "reading observations from")
-	views := make(map[int][]View, len(ids))
-	for _, id := range ids {
-		if len(all[id]) > 0 {
-			views[id] = all[id]
-		}
-	}
-	return views, err
-}
-
-// Vantages lists the vantages that recorded observations, by name.
-func (s *SQL) Vantages(ctx context.Context) ([]VantageInfo, error) {
-	all, err := s.observations(ctx, "listing the vantages in")
-	by := map[string]VantageInfo{}
-	for _, vs := range all {
-		for _, v := range vs {
-			info := by[v.Vantage]
-			if info.Name, info.Components = v.Vantage, info.Components+1; v.At.After(info.Last) {
-				info.Last = v.At
-			}
-			by[v.Vantage] = info
-		}
-	}
-	return slices.SortedFunc(maps.Values(by), func(a, b VantageInfo) int { return strings.Compare(a.Name, b.Name) }), err
-}
-
-// observations reads every row, by component id, in vantage order.
-func (s *SQL) observations(ctx context.Context, op string) (map[int][]View, error) {
+// Views returns every vantage's latest observation of each component, by
+// component id, in vantage order, with its time as recorded: freshness (and
+// a clock that is ahead) is quorum's rule.
+func (s *SQL) Views(ctx context.Context) (map[int][]View, error) {
 	all := map[int][]View{}
-	return all, s.call(ctx, op, 0, func(ctx context.Context) error {
+	return all, s.call(ctx, "reading observations from", 0, func(ctx context.Context) error {
 		rows, err := s.db.QueryContext(ctx, s.q(`SELECT component_id, vantage, observed_at, status, outcome, detail FROM {p}views`))
 		if err != nil {
 			return err
@@ -323,6 +291,22 @@ func (s *SQL) observations(ctx context.Context, op string) (map[int][]View, erro
 		}
 		return rows.Err()
 	})
+}
+
+// Vantages lists the vantages that recorded observations, by name.
+func (s *SQL) Vantages(ctx context.Context) ([]VantageInfo, error) {
+	all, err := s.Views(ctx)
+	by := map[string]VantageInfo{}
+	for _, vs := range all {
+		for _, v := range vs {
+			info := by[v.Vantage]
+			if info.Name, info.Components = v.Vantage, info.Components+1; v.At.After(info.Last) {
+				info.Last = v.At
+			}
+			by[v.Vantage] = info
+		}
+	}
+	return slices.SortedFunc(maps.Values(by), func(a, b VantageInfo) int { return strings.Compare(a.Name, b.Name) }), err
 }
 
 // write runs statements (each a query and its arguments) in one
@@ -377,32 +361,27 @@ func (s *SQL) q(query string) string {
 // releases it. MySQL: GET_LOCK('<prefix>decide@<database>'); PostgreSQL:
 // an advisory lock on a hash of the schema and prefix; SQLite: flock(2) on
 // <database file>.lock, so the database stays free for the others.
-func (s *SQL) Lock(ctx context.Context, wait time.Duration) (func(), error) {
-	var release func()
-	err := s.call(ctx, "taking the decision lock in", wait, func(ctx context.Context) error {
-		try := func() error {
-			l, err := LockFile(s.lockPath)
-			release = func() { l.Release() }
-			return err
-		}
+func (s *SQL) Lock(ctx context.Context, wait time.Duration) (release func(), err error) {
+	err = s.call(ctx, "taking the decision lock in", wait, func(ctx context.Context) error {
+		try := func() (err error) { release, err = LockFile(s.lockPath); return err }
 		if s.Driver != "sqlite" {
 			conn, err := s.db.Conn(ctx)
 			if err != nil {
 				return err
 			}
 			// Closed, not pooled: a session that may hold the lock serves no one else.
-			release = func() { conn.Raw(func(any) error { return driver.ErrBadConn }); conn.Close() }
+			release = sync.OnceFunc(func() { conn.Raw(func(any) error { return driver.ErrBadConn }); conn.Close() })
 			query := map[string]string{"mysql": `SELECT GET_LOCK(LEFT(CONCAT(?, DATABASE()), 64), 0) = 1`,
 				"postgres": `SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1))`}[s.Driver]
-			try = func() error {
+			try = func() (err error) {
 				got := false
-				if err := conn.QueryRowContext(ctx, query, s.TablePrefix+"decide@").Scan(&got); err != nil || got {
-					return err
+				if err = conn.QueryRowContext(ctx, query, s.TablePrefix+"decide@").Scan(&got); err == nil && !got {
+					err = ErrLockBusy
 				}
-				return ErrLockBusy
+				return err
 			}
 		}
-		for deadline := time.Now().Add(wait); ; {
+		for deadline := time.Now().Add(wait); ; time.Sleep(min(time.Until(deadline), 100*time.Millisecond)) {
 			switch err := try(); {
 			case ctx.Err() != nil:
 				return ctx.Err()
@@ -411,35 +390,27 @@ func (s *SQL) Lock(ctx context.Context, wait time.Duration) (func(), error) {
 			case time.Now().After(deadline):
 				return fmt.Errorf("%w (waited %s)", ErrLockBusy, wait)
 			}
-			time.Sleep(min(time.Until(deadline), 100*time.Millisecond))
 		}
 	})
-	if err != nil {
-		if release != nil {
-			release()
-		}
+	if err != nil && release != nil {
+		release()
 		return nil, err
 	}
-	return sync.OnceFunc(release), nil
+	return release, err
 }
 
-// Health is what Check found.
-type Health struct {
-	Tables   bool // a run has created the tables
-	LockBusy bool // another run holds the decision lock now (not a fault)
-}
-
-// Check looks for the tables and takes and releases the decision lock at
-// once; it changes nothing.
-func (s *SQL) Check(ctx context.Context) (Health, error) {
-	h := Health{Tables: s.call(ctx, "", 0, s.tables) == nil}
-	unlock, err := s.Lock(ctx, 0)
-	if h.LockBusy = errors.Is(err, ErrLockBusy); err == nil {
-		unlock()
-	} else if !h.LockBusy {
-		return h, err
+// Check reports whether a run created the tables, and whether another run
+// holds the decision lock now (not a fault): it takes and releases the lock
+// at once, and changes nothing.
+func (s *SQL) Check(ctx context.Context) (tables, lockBusy bool, err error) {
+	tables = s.call(ctx, "", 0, s.tables) == nil
+	release, err := s.Lock(ctx, 0)
+	if err == nil {
+		release()
+	} else if lockBusy = errors.Is(err, ErrLockBusy); lockBusy {
+		err = nil
 	}
-	return h, nil
+	return tables, lockBusy, err
 }
 
 // call runs fn within the timeout (plus wait) and names what failed, with
