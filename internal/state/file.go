@@ -88,7 +88,7 @@ func (f *File) Load(ctx context.Context) (*State, error) {
 
 func (f *File) load(ctx context.Context) (*State, error) {
 	data, err := f.read()
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) { // the first run
 		return &State{}, nil
 	} else if err != nil {
 		return nil, err
@@ -126,9 +126,6 @@ func (f *File) load(ctx context.Context) (*State, error) {
 // anything but a regular file without blocking on it (a FIFO put there).
 func (f *File) read() ([]byte, error) {
 	file, err := os.OpenFile(f.path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
 	var info fs.FileInfo
 	if err == nil {
 		defer file.Close()
