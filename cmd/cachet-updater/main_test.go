@@ -147,7 +147,7 @@ func TestSignals(t *testing.T) {
 		if err != nil {
 			t.Fatalf("lock not released: %v", err)
 		}
-		l.Release()
+		l()
 	}
 }
 
@@ -183,7 +183,7 @@ func TestRacingRuns(t *testing.T) {
 	for c := range codes {
 		ran += 1 - min(c, 1)
 	}
-	st, err := state.NewFile(filepath.Join(dir, "state.json"), cfg).Load(context.Background())
+	st, err := state.NewFile(filepath.Join(dir, "state.json"), cfg, false).Load(context.Background())
 	if err != nil || ran == 0 || len(fake.Writes()) != 1 {
 		t.Fatalf("%d runs got the lock, %d writes; the state file: %v", ran, len(fake.Writes()), err)
 	}

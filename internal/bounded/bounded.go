@@ -31,40 +31,27 @@ var ErrInDoubt = errors.New("gave up waiting after the step that cannot be taken
 // ErrInDoubt and ctx's. So a caller told that Commit gave up is never
 // surprised by the step landing later.
 func Commit[T any](ctx context.Context, grace time.Duration, fn func(point func() bool) (T, error)) (T, error) {
-	var zero T
+	var zero, v T
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
 	var step atomic.Int32 // 0 before the point, 1 past it, 2 abandoned before it
 	point := func() bool { step.CompareAndSwap(0, 1); return step.Load() == 1 }
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1) // buffered: a late fn never blocks
-	go func() {
-		v, err := fn(point)
-		done <- result{v, err}
-	}()
+	var err error
+	done := make(chan struct{}) // v and err are read only once it is closed
+	go func() { v, err = fn(point); close(done) }()
 	select {
-	case r := <-done:
-		return r.v, r.err
+	case <-done:
+		return v, err
 	case <-ctx.Done():
 	}
 	if step.CompareAndSwap(0, 2) {
 		return zero, ctx.Err()
 	}
 	select {
-	case r := <-done:
-		return r.v, r.err
+	case <-done:
+		return v, err
 	case <-time.After(grace):
 		return zero, fmt.Errorf("%w (%w)", ErrInDoubt, ctx.Err())
 	}
-}
-
-// IsCtxErr reports whether err is ctx's own error (it ended), not one of
-// the call's.
-func IsCtxErr(ctx context.Context, err error) bool {
-	c := ctx.Err()
-	return c != nil && errors.Is(err, c)
 }

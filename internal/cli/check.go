@@ -285,19 +285,19 @@ func (c *checklist) state(ctx context.Context, cfg *config.Config) {
 		return
 	}
 	defer db.Close()
-	h, err := db.Check(ctx)
+	tables, lockBusy, err := db.Check(ctx)
 	switch {
 	case err != nil:
 		c.fail("%s: %v", name, err)
 		return
-	case !h.Tables:
+	case !tables:
 		c.ok("%s: reachable; its tables are created by the first run", name)
 	default:
 		c.ok("%s: reachable, its tables are there", name)
 	}
-	if h.LockBusy {
+	if lockBusy {
 		c.note("%s: a run holds the decision lock right now", name)
-	} else if h.Tables {
+	} else if tables {
 		c.ok("%s: the decision lock can be taken", name)
 	}
 	c.ok("quorum: %s of the vantages with a view fresher than %s", plural(cfg.Quorum.Probes, "vantage"), cfg.Quorum.Fresh)

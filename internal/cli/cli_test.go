@@ -195,7 +195,7 @@ func TestRunLockHeld(t *testing.T) {
 	}
 	r := f.run(context.Background(), "run")
 	rj := f.run(context.Background(), "run", "-o", "json")
-	l.Release()
+	l()
 	if r.code != ExitLocked || !strings.Contains(r.err, "run.lock") || len(f.cachet.Requests()) != 0 {
 		t.Fatalf("exit %d, stderr %q, %d requests to Cachet", r.code, r.err, len(f.cachet.Requests()))
 	}

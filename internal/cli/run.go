@@ -83,14 +83,14 @@ func runOnce(ctx context.Context, o *options) error {
 			return fail(ExitUsage, err)
 		}
 	}
-	lock, err := state.LockFile(lockFile)
+	unlock, err := state.LockFile(lockFile)
 	if errors.Is(err, state.ErrLockBusy) {
 		log.Warn().Str("lock_file", lockFile).Msg("another run of this config is still going: skipping this one")
 		return fail(ExitLocked, nil)
 	} else if err != nil {
 		return fail(ExitUsage, err) // an unusable lock_file: a setup problem
 	}
-	defer lock.Release()
+	defer unlock()
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.RunTimeout.D(), fmt.Errorf("run_timeout %s exceeded", cfg.RunTimeout))
 	defer cancel()
 
@@ -117,10 +117,7 @@ func runOnce(ctx context.Context, o *options) error {
 		if err != nil {
 			return fail(ExitUsage, err)
 		}
-		f := state.NewFile(path, cfg.Path)
-		if deps.State = f; o.dryRun {
-			deps.State = f.ReadOnly() // a dry run changes nothing
-		}
+		deps.State = state.NewFile(path, cfg.Path, o.dryRun) // a dry run changes nothing
 	}
 
 	sum, err := updater.Run(ctx, cfg, deps, opts)

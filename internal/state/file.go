@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,7 +32,6 @@ const MaxFileSize int64 = 64 << 20
 const grace = 2 * time.Second
 
 var (
-	errTooLarge = fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
 	errReadOnly = errors.New("a read-only store (dry run) writes nothing")
 	// ErrOtherConfig is matched by Load's error for a file another config
 	// wrote: two configs sharing one would prune each other's entries.
@@ -48,17 +48,10 @@ type File struct {
 }
 
 // NewFile returns the store in the file at path for the config at
-// configPath, which the file records. It touches nothing.
-func NewFile(path, configPath string) *File {
-	return &File{path: path, config: configPath, now: time.Now}
-}
-
-// ReadOnly returns the store for a dry run: Load leaves a corrupt file as
-// it is, and Save writes nothing.
-func (f *File) ReadOnly() *File {
-	c := *f
-	c.readOnly = true
-	return &c
+// configPath, which the file records. It touches nothing. A readOnly store
+// (a dry run) leaves a corrupt file as it is, and Save writes nothing.
+func NewFile(path, configPath string, readOnly bool) *File {
+	return &File{path: path, config: configPath, readOnly: readOnly, now: time.Now}
 }
 
 func (f *File) String() string { return "state file " + f.path }
@@ -87,7 +80,7 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 // caller must not save over.
 func (f *File) Load(ctx context.Context) (*State, error) {
 	st, err := bounded.Do(ctx, func() (*State, error) { return f.load(ctx) })
-	if bounded.IsCtxErr(ctx, err) {
+	if err != nil && errors.Is(err, ctx.Err()) {
 		return nil, fmt.Errorf("loading %s: %w", f, err)
 	}
 	return st, err
@@ -95,16 +88,12 @@ func (f *File) Load(ctx context.Context) (*State, error) {
 
 func (f *File) load(ctx context.Context) (*State, error) {
 	data, err := f.read()
-	var st *State
-	var config string
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return &State{Components: map[int]*Component{}}, nil
-	case err == nil:
-		st, config, err = decode(data)
-	case !errors.Is(err, errTooLarge):
+	if errors.Is(err, fs.ErrNotExist) { // the first run
+		return &State{}, nil
+	} else if err != nil {
 		return nil, err
 	}
+	st, config, err := decode(data)
 	switch {
 	case err == nil && config != "" && f.config != "" && config != f.config:
 		return nil, fmt.Errorf("%s belongs to the config %s, not to %s: %w; give each config its own state.path (unset, it is one per config), or, if that config was moved, write its new path into the file's \"config\" (the file was left as it is)",
@@ -130,16 +119,13 @@ func (f *File) load(ctx context.Context) (*State, error) {
 			return nil, fmt.Errorf("%s is corrupt (%v) and could not be moved aside: %w; move or delete it", f, err, rerr)
 		}
 	}
-	return &State{Components: map[int]*Component{}}, corrupt
+	return &State{}, corrupt
 }
 
-// read returns the file's bytes, refusing anything but a regular file
-// without blocking on it.
+// read returns the file's bytes, up to one more than MaxFileSize, refusing
+// anything but a regular file without blocking on it (a FIFO put there).
 func (f *File) read() ([]byte, error) {
-	file, err := os.OpenFile(f.path, os.O_RDONLY|openNonblock, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
+	file, err := os.OpenFile(f.path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	var info fs.FileInfo
 	if err == nil {
 		defer file.Close()
@@ -150,9 +136,6 @@ func (f *File) read() ([]byte, error) {
 	}
 	if err := regular(info); err != nil {
 		return nil, fmt.Errorf("%s %w: point state.path at a file, or remove what is there", f, err)
-	}
-	if info.Size() > MaxFileSize {
-		return nil, errTooLarge
 	}
 	return io.ReadAll(io.LimitReader(file, MaxFileSize+1))
 }
@@ -175,22 +158,22 @@ func (f *File) Save(ctx context.Context, st *State) error {
 	}
 	_, err = bounded.Commit(ctx, grace, func(point func() bool) (struct{}, error) {
 		tmp, err := f.temp(".tmp-*")
-		if err != nil {
-			return struct{}{}, err
-		}
-		defer os.Remove(tmp.Name()) // fails once renamed
-		_, err = tmp.Write(data)
-		if err = errors.Join(err, tmp.Sync(), tmp.Close()); err == nil && !point() {
-			err = context.Canceled // a caller that gave up must not find the file changed
-		}
 		if err == nil {
+			defer os.Remove(tmp.Name()) // fails once renamed
+			_, err = tmp.Write(data)
+			err = errors.Join(err, tmp.Sync(), tmp.Close())
+		}
+		if err == nil && point() { // a caller that gave up must not find the file changed
 			err = os.Rename(tmp.Name(), f.path)
 		}
-		return struct{}{}, cmp.Or(err, syncDir(filepath.Dir(f.path)))
+		if dir, derr := os.Open(filepath.Dir(f.path)); derr == nil { // makes the rename durable
+			err = cmp.Or(err, dir.Sync(), dir.Close())
+		}
+		if err != nil {
+			err = fmt.Errorf("%w; check that its directory is writable and has space", err)
+		}
+		return struct{}{}, err
 	})
-	if err != nil && !bounded.IsCtxErr(ctx, err) && !errors.Is(err, bounded.ErrInDoubt) {
-		err = fmt.Errorf("%w; check that its directory is writable and has space", err)
-	}
 	if err != nil {
 		err = fmt.Errorf("saving %s: %w", f, err)
 	}
@@ -221,7 +204,7 @@ func (f *File) temp(pattern string) (*os.File, error) {
 // state file itself is not touched.
 func CheckWritable(ctx context.Context, path string) error {
 	_, err := bounded.Do(ctx, func() (struct{}, error) {
-		if info, err := os.Stat(path); err == nil && regular(info) != nil {
+		if info, err := os.Stat(path); err == nil && !info.Mode().IsRegular() {
 			return struct{}{}, regular(info)
 		}
 		tmp, err := (&File{path: path}).temp(".check-*")
@@ -230,28 +213,22 @@ func CheckWritable(ctx context.Context, path string) error {
 		}
 		return struct{}{}, err
 	})
-	if bounded.IsCtxErr(ctx, err) {
-		return fmt.Errorf("checking state file %s: %w", path, err)
-	} else if err != nil {
+	if err != nil {
 		return fmt.Errorf("state file %s: %w; set state.path to a writable place", path, err)
 	}
 	return nil
 }
 
-// openNonblock keeps open(2) from blocking on a FIFO put where a file was.
-const openNonblock = syscall.O_NONBLOCK
-
-// Lock is a held lock file.
-type Lock struct{ f *os.File }
-
 // LockFile takes an exclusive flock(2) on path, created 0600, without
 // waiting: another holder is an error wrapping ErrLockBusy. The kernel drops
 // the lock when its process dies. It refuses a symbolic link (O_NOFOLLOW),
 // and a file of another user or that others can open: whoever can open it
-// can hold the lock and keep every run from starting.
-func LockFile(path string) (*Lock, error) {
+// can hold the lock and keep every run from starting. release unlocks; the
+// file stays: removing it would let a third run lock a new file while a
+// second still holds the old one.
+func LockFile(path string) (release func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
-	if info, lerr := os.Lstat(path); err != nil && lerr == nil && info.Mode()&fs.ModeSymlink != 0 {
+	if errors.Is(err, syscall.ELOOP) {
 		return nil, fmt.Errorf("lock file %s is a symbolic link: refusing it, since whoever made it chooses which file a run opens; remove it, or set lock_file to a path in a folder only this user can write", path)
 	} else if err != nil {
 		return nil, fmt.Errorf("opening lock file %s: %w (set lock_file to a writable path)", path, err)
@@ -272,17 +249,7 @@ func LockFile(path string) (*Lock, error) {
 	}
 	f.Truncate(0)
 	fmt.Fprintf(f, "%d\n", os.Getpid()) // for the operator who looks; the lock is the flock
-	return &Lock{f}, nil
-}
-
-// Release unlocks. The file stays: removing it would let a third run lock a
-// new file while a second still holds the old one.
-func (l *Lock) Release() error {
-	if l == nil || l.f == nil {
-		return nil
-	}
-	defer func() { l.f = nil }()
-	return l.f.Close() // drops the flock
+	return sync.OnceFunc(func() { f.Close() }), nil
 }
 
 // DefaultLockPath returns the run lock of a config that sets no lock_file:
@@ -292,11 +259,7 @@ func (l *Lock) Release() error {
 // the state file's folder. The folder is created 0700; one that is a link,
 // another user's or writable by group or others is refused.
 func DefaultLockPath(configPath string, getenv func(string) string, euid int) (string, error) {
-	return defaultLockPath(configPath, getenv, euid, "/run")
-}
-
-func defaultLockPath(configPath string, getenv func(string) string, euid int, rootDir string) (string, error) {
-	path, err := defaultPath(configPath, getenv, euid, rootDir, true)
+	path, err := defaultPath(configPath, getenv, euid, true)
 	if err != nil {
 		return "", err
 	}
@@ -323,14 +286,4 @@ func private(info fs.FileInfo, open fs.FileMode, chmod string) error {
 		return fmt.Errorf("is open to other users (mode %s), who could hold the lock: chmod %s it", info.Mode().Perm(), chmod)
 	}
 	return nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

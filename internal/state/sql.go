@@ -85,7 +85,6 @@ const timeLayout = "2006-01-02 15:04:05.000000"
 
 var (
 	vantagePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	outcomePattern = regexp.MustCompile(`^[a-z][a-z_]{0,15}$`)
 	placeholder    = regexp.MustCompile(`\?`)
 )
 
@@ -121,19 +120,18 @@ func OpenSQL(ctx context.Context, o SQLOptions) (*SQL, error) {
 			if o.ReadOnly {
 				hint = "a dry run creates no database file: check the path, or let a real run create it"
 			}
-			s.db, err = sql.Open("sqlite", sqliteDSN(o.DSN, o.Timeout, o.ReadOnly))
+			if s.db, err = sql.Open("sqlite", sqliteDSN(o.DSN, o.Timeout, o.ReadOnly)); err == nil { // the query connects
+				err = s.db.QueryRowContext(ctx, `PRAGMA database_list`).Scan(new(int), new(string), &s.lockPath)
+			}
+			if err == nil && s.lockPath == "" {
+				hint, err = "give the path of a database file", errors.New("the DSN names an in-memory or temporary database, which is gone when the run ends")
+			}
+			return err
 		default:
 			return errors.New("unknown driver: use mysql, postgres or sqlite")
 		}
 		if err == nil {
 			err = s.db.PingContext(ctx)
-		}
-		if err != nil || o.Driver != "sqlite" {
-			return err
-		}
-		err = s.db.QueryRowContext(ctx, `PRAGMA database_list`).Scan(new(int), new(string), &s.lockPath)
-		if err == nil && s.lockPath == "" {
-			hint, err = "give the path of a database file", errors.New("the DSN names an in-memory or temporary database, which is gone when the run ends")
 		}
 		return err
 	})
@@ -214,12 +212,9 @@ func (s *SQL) tables(ctx context.Context) error {
 func (s *SQL) Load(ctx context.Context) (*State, error) {
 	doc := `{"version": 1}` // no row yet: the first run
 	err := s.call(ctx, "loading", 0, func(ctx context.Context) error {
-		if err := s.db.QueryRowContext(ctx, s.q(`SELECT document FROM {p}state WHERE id = 1`)).Scan(&doc); !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		return nil
+		return s.db.QueryRowContext(ctx, s.q(`SELECT document FROM {p}state WHERE id = 1`)).Scan(&doc)
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
 	st, _, err := decode([]byte(doc))
@@ -241,12 +236,10 @@ func (s *SQL) Save(ctx context.Context, st *State) error {
 	return saved(s.write(ctx, "saving", []any{`DELETE FROM {p}state`}, []any{`INSERT INTO {p}state (id, document) VALUES (1, ?)`, string(data)}))
 }
 
-// Observe records vantage's observations, replacing its earlier ones of the
-// same components. It needs no lock: each vantage writes its own rows.
+// Observe records vantage's observations (the caller checked its name),
+// replacing its earlier ones of the same components, all or none. It needs
+// no lock: each vantage writes its own rows.
 func (s *SQL) Observe(ctx context.Context, vantage string, obs []Observation) error {
-	if err := CheckVantage(vantage); err != nil {
-		return fmt.Errorf("recording observations in %s: %w", s, err)
-	}
 	upsert := " ON CONFLICT (vantage, component_id) DO UPDATE SET server = excluded.server, observed_at = excluded.observed_at, outcome = excluded.outcome, status = excluded.status, detail = excluded.detail"
 	if s.Driver == "mysql" {
 		upsert = " ON DUPLICATE KEY UPDATE server = VALUES(server), observed_at = VALUES(observed_at), outcome = VALUES(outcome), status = VALUES(status), detail = VALUES(detail)"
@@ -256,10 +249,6 @@ func (s *SQL) Observe(ctx context.Context, vantage string, obs []Observation) er
 		stmt := []any{"INSERT INTO {p}views (vantage, component_id, server, observed_at, outcome, status, detail) VALUES " +
 			strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(batch)-1) + "(?, ?, ?, ?, ?, ?, ?)" + upsert}
 		for _, o := range batch {
-			if o.ComponentID < 1 || o.Status < status.Operational || o.Status > status.MajorOutage || o.At.IsZero() || !outcomePattern.MatchString(o.Outcome) {
-				return fmt.Errorf("recording observations in %s: component %d (%s): want a positive id, a status 1-4, a time and an outcome such as %s, not %d, %s, %q (nothing recorded)",
-					s, o.ComponentID, o.Server, quorum.Answered, o.Status, o.At, o.Outcome)
-			}
 			stmt = append(stmt, vantage, o.ComponentID, o.Server, o.At.UTC().Format(timeLayout), o.Outcome, int(o.Status), o.Detail)
 		}
 		stmts = append(stmts, stmt)
@@ -267,40 +256,12 @@ func (s *SQL) Observe(ctx context.Context, vantage string, obs []Observation) er
 	return s.write(ctx, "recording observations in", stmts...)
 }
 
-// Views returns every vantage's latest observation of each of the
-// components ids, in vantage order, with its time as recorded: freshness
-// (and a clock that is ahead) is quorum's rule.
-func (s *SQL) Views(ctx context.Context, ids []int) (map[int][]View, error) {
-	all, err := s.observations(ctx, "reading observations from")
-	views := make(map[int][]View, len(ids))
-	for _, id := range ids {
-		if len(all[id]) > 0 {
-			views[id] = all[id]
-		}
-	}
-	return views, err
-}
-
-// Vantages lists the vantages that recorded observations, by name.
-func (s *SQL) Vantages(ctx context.Context) ([]VantageInfo, error) {
-	all, err := s.observations(ctx, "listing the vantages in")
-	by := map[string]VantageInfo{}
-	for _, vs := range all {
-		for _, v := range vs {
-			info := by[v.Vantage]
-			if info.Name, info.Components = v.Vantage, info.Components+1; v.At.After(info.Last) {
-				info.Last = v.At
-			}
-			by[v.Vantage] = info
-		}
-	}
-	return slices.SortedFunc(maps.Values(by), func(a, b VantageInfo) int { return strings.Compare(a.Name, b.Name) }), err
-}
-
-// observations reads every row, by component id, in vantage order.
-func (s *SQL) observations(ctx context.Context, op string) (map[int][]View, error) {
+// Views returns every vantage's latest observation of each component, by
+// component id, in vantage order, with its time as recorded: freshness (and
+// a clock that is ahead) is quorum's rule.
+func (s *SQL) Views(ctx context.Context) (map[int][]View, error) {
 	all := map[int][]View{}
-	return all, s.call(ctx, op, 0, func(ctx context.Context) error {
+	return all, s.call(ctx, "reading observations from", 0, func(ctx context.Context) error {
 		rows, err := s.db.QueryContext(ctx, s.q(`SELECT component_id, vantage, observed_at, status, outcome, detail FROM {p}views`))
 		if err != nil {
 			return err
@@ -323,6 +284,19 @@ func (s *SQL) observations(ctx context.Context, op string) (map[int][]View, erro
 		}
 		return rows.Err()
 	})
+}
+
+// Vantages lists the vantages that recorded observations, by name.
+func (s *SQL) Vantages(ctx context.Context) ([]VantageInfo, error) {
+	all, err := s.Views(ctx)
+	by := map[string]VantageInfo{}
+	for _, vs := range all {
+		for _, v := range vs {
+			info := by[v.Vantage]
+			by[v.Vantage] = VantageInfo{Name: v.Vantage, Last: slices.MaxFunc([]time.Time{info.Last, v.At}, time.Time.Compare), Components: info.Components + 1}
+		}
+	}
+	return slices.SortedFunc(maps.Values(by), func(a, b VantageInfo) int { return strings.Compare(a.Name, b.Name) }), err
 }
 
 // write runs statements (each a query and its arguments) in one
@@ -377,32 +351,27 @@ func (s *SQL) q(query string) string {
 // releases it. MySQL: GET_LOCK('<prefix>decide@<database>'); PostgreSQL:
 // an advisory lock on a hash of the schema and prefix; SQLite: flock(2) on
 // <database file>.lock, so the database stays free for the others.
-func (s *SQL) Lock(ctx context.Context, wait time.Duration) (func(), error) {
-	var release func()
-	err := s.call(ctx, "taking the decision lock in", wait, func(ctx context.Context) error {
-		try := func() error {
-			l, err := LockFile(s.lockPath)
-			release = func() { l.Release() }
-			return err
-		}
+func (s *SQL) Lock(ctx context.Context, wait time.Duration) (release func(), err error) {
+	err = s.call(ctx, "taking the decision lock in", wait, func(ctx context.Context) error {
+		try := func() (err error) { release, err = LockFile(s.lockPath); return err }
 		if s.Driver != "sqlite" {
 			conn, err := s.db.Conn(ctx)
 			if err != nil {
 				return err
 			}
 			// Closed, not pooled: a session that may hold the lock serves no one else.
-			release = func() { conn.Raw(func(any) error { return driver.ErrBadConn }); conn.Close() }
+			release = sync.OnceFunc(func() { conn.Raw(func(any) error { return driver.ErrBadConn }); conn.Close() })
 			query := map[string]string{"mysql": `SELECT GET_LOCK(LEFT(CONCAT(?, DATABASE()), 64), 0) = 1`,
 				"postgres": `SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1))`}[s.Driver]
-			try = func() error {
+			try = func() (err error) {
 				got := false
-				if err := conn.QueryRowContext(ctx, query, s.TablePrefix+"decide@").Scan(&got); err != nil || got {
-					return err
+				if err = conn.QueryRowContext(ctx, query, s.TablePrefix+"decide@").Scan(&got); err == nil && !got {
+					err = ErrLockBusy
 				}
-				return ErrLockBusy
+				return err
 			}
 		}
-		for deadline := time.Now().Add(wait); ; {
+		for deadline := time.Now().Add(wait); ; time.Sleep(min(time.Until(deadline), 100*time.Millisecond)) {
 			switch err := try(); {
 			case ctx.Err() != nil:
 				return ctx.Err()
@@ -411,35 +380,27 @@ func (s *SQL) Lock(ctx context.Context, wait time.Duration) (func(), error) {
 			case time.Now().After(deadline):
 				return fmt.Errorf("%w (waited %s)", ErrLockBusy, wait)
 			}
-			time.Sleep(min(time.Until(deadline), 100*time.Millisecond))
 		}
 	})
-	if err != nil {
-		if release != nil {
-			release()
-		}
+	if err != nil && release != nil {
+		release()
 		return nil, err
 	}
-	return sync.OnceFunc(release), nil
+	return release, err
 }
 
-// Health is what Check found.
-type Health struct {
-	Tables   bool // a run has created the tables
-	LockBusy bool // another run holds the decision lock now (not a fault)
-}
-
-// Check looks for the tables and takes and releases the decision lock at
-// once; it changes nothing.
-func (s *SQL) Check(ctx context.Context) (Health, error) {
-	h := Health{Tables: s.call(ctx, "", 0, s.tables) == nil}
-	unlock, err := s.Lock(ctx, 0)
-	if h.LockBusy = errors.Is(err, ErrLockBusy); err == nil {
-		unlock()
-	} else if !h.LockBusy {
-		return h, err
+// Check reports whether a run created the tables, and whether another run
+// holds the decision lock now (not a fault): it takes and releases the lock
+// at once, and changes nothing.
+func (s *SQL) Check(ctx context.Context) (tables, lockBusy bool, err error) {
+	tables = s.call(ctx, "", 0, s.tables) == nil
+	release, err := s.Lock(ctx, 0)
+	if err == nil {
+		release()
+	} else if lockBusy = errors.Is(err, ErrLockBusy); lockBusy {
+		err = nil
 	}
-	return h, nil
+	return tables, lockBusy, err
 }
 
 // call runs fn within the timeout (plus wait) and names what failed, with

@@ -135,9 +135,6 @@ type document struct {
 var ErrNewerVersion = errors.New("written by a newer cachet-updater")
 
 func encode(st *State, d document) ([]byte, error) {
-	if st == nil {
-		return nil, errors.New("no state")
-	}
 	d.Version, d.State = Version, *st
 	data, _ := json.MarshalIndent(d, "", "  ") // cannot fail on these types
 	return append(data, '\n'), validate(st)
@@ -150,9 +147,11 @@ func decode(data []byte) (*State, string, error) {
 	err := json.Unmarshal(data, &d) // on a wrong type it goes on, and reads the version
 	switch {
 	case d.Version > Version:
-		return nil, "", fmt.Errorf("format version %d, but this cachet-updater knows only version %d: %w; upgrade cachet-updater (it was left in place)", d.Version, Version, ErrNewerVersion)
+		err = fmt.Errorf("format version %d, but this cachet-updater knows only version %d: %w; upgrade cachet-updater (it was left in place)", d.Version, Version, ErrNewerVersion)
 	case len(bytes.TrimSpace(data)) == 0:
 		err = errors.New("the document is empty")
+	case int64(len(data)) > MaxFileSize:
+		err = fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
 	case err != nil:
 		off := int64(-1)
 		if e, ok := errors.AsType[*json.SyntaxError](err); ok {
@@ -168,25 +167,18 @@ func decode(data []byte) (*State, string, error) {
 	default:
 		err = validate(&d.State)
 	}
-	if err != nil {
-		return nil, "", err
-	}
-	if d.Components == nil {
-		d.Components = make(map[int]*Component)
-	}
-	for _, c := range d.Components {
-		c.History = c.History[max(len(c.History)-MaxHistory, 0):]
-	}
-	return &d.State, d.Config, nil
+	return &d.State, d.Config, err
 }
 
-// validate checks what JSON types cannot: ids and statuses in range, no nulls.
+// validate checks what JSON types cannot (ids and statuses in range, no
+// nulls), and keeps the newest MaxHistory decisions of each component.
 func validate(st *State) error {
 	published := func(s status.Status) bool { return s >= status.Operational && s <= status.MajorOutage }
 	for id, c := range st.Components {
 		if id < 1 || c == nil {
 			return fmt.Errorf("component %d: want a positive id and an object", id)
 		}
+		c.History = c.History[max(len(c.History)-MaxHistory, 0):]
 		bad := !c.Last.Valid() || c.Hold != nil && !published(c.Hold.Status) ||
 			c.Incident != nil && (c.Incident.ID < 1 || !published(c.Incident.Status))
 		for _, d := range c.History {
@@ -206,20 +198,20 @@ func validate(st *State) error {
 // shares its own; in /var/lib/cachet-updater for root, else
 // $XDG_STATE_HOME/cachet-updater or ~/.local/state/cachet-updater.
 func DefaultPath(configPath string, getenv func(string) string, euid int) (string, error) {
-	return defaultPath(configPath, getenv, euid, "/var/lib", false)
+	return defaultPath(configPath, getenv, euid, false)
 }
 
-// defaultPath is the one rule for both default paths: root's folder under
-// rootDir, a user's in the first absolute one of $XDG_RUNTIME_DIR (for a
-// lock), $XDG_STATE_HOME and ~/.local/state (relative ones are ignored, as
-// the XDG spec asks); the name after the config.
-func defaultPath(configPath string, getenv func(string) string, euid int, rootDir string, lock bool) (string, error) {
-	name, key, dirs := "%s.json", "state.path", []string{getenv("XDG_STATE_HOME"), filepath.Join(getenv("HOME"), ".local", "state")}
+// defaultPath is the one rule for both default paths: root's folder, a
+// user's in the first absolute one of $XDG_RUNTIME_DIR (for a lock),
+// $XDG_STATE_HOME and ~/.local/state (relative ones are ignored, as the XDG
+// spec asks); the name after the config.
+func defaultPath(configPath string, getenv func(string) string, euid int, lock bool) (string, error) {
+	root, name, key, dirs := "/var/lib", "%s.json", "state.path", []string{getenv("XDG_STATE_HOME"), filepath.Join(getenv("HOME"), ".local", "state")}
 	if lock {
-		name, key, dirs = "cachet-updater-%s.lock", "lock_file", append([]string{getenv("XDG_RUNTIME_DIR")}, dirs...)
+		root, name, key, dirs = "/run", "cachet-updater-%s.lock", "lock_file", append([]string{getenv("XDG_RUNTIME_DIR")}, dirs...)
 	}
 	if euid == 0 {
-		dirs = []string{rootDir}
+		dirs = []string{root}
 	}
 	dirs = slices.DeleteFunc(dirs, func(d string) bool { return !filepath.IsAbs(d) })
 	abs, err := filepath.Abs(configPath)

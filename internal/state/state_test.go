@@ -174,14 +174,14 @@ func holder(t *testing.T, spec string) (kill func()) {
 // newFile returns a store in a fresh directory with a fixed clock.
 func newFile(t testing.TB) *File {
 	t.Helper()
-	f := NewFile(filepath.Join(t.TempDir(), "prod-1a2b3c4d.json"), "/etc/cachet-updater/prod.yaml")
+	f := NewFile(filepath.Join(t.TempDir(), "prod-1a2b3c4d.json"), "/etc/cachet-updater/prod.yaml", false)
 	f.now = func() time.Time { return t0 }
 	return f
 }
 
 func TestRoundTrip(t *testing.T) {
 	f := newFile(t)
-	if st, err := f.Load(context.Background()); err != nil || st == nil || st.Components == nil || len(st.Components) != 0 || !st.TokenProvedAt.IsZero() {
+	if st, err := f.Load(context.Background()); err != nil || st == nil || len(st.Components) != 0 || !st.TokenProvedAt.IsZero() {
 		t.Fatalf("first run: Load = %+v, %v; want an empty state", st, err)
 	}
 	if names := entries(filepath.Dir(f.path)); len(names) != 0 {
@@ -247,7 +247,9 @@ func TestLoadCorrupt(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			st, err := f.ReadOnly().Load(context.Background())
+			ro := *f
+			ro.readOnly = true
+			st, err := ro.Load(context.Background())
 			checkCorrupt(t, st, err, CorruptError{Path: f.path}, tt.why, "left it as it is (dry run)")
 			if tt.name != "too large" {
 				checkContent(t, f.path, tt.body)
@@ -272,7 +274,7 @@ func checkCorrupt(t *testing.T, st *State, err error, want CorruptError, why str
 	if !ok || ce.Path != want.Path || ce.MovedTo != want.MovedTo || !strings.Contains(ce.Err.Error(), why) {
 		t.Errorf("error %#v, want a *CorruptError %+v and a reason containing %q", err, want, why)
 	}
-	if st == nil || st.Components == nil || len(st.Components) != 0 {
+	if st == nil || len(st.Components) != 0 {
 		t.Errorf("state = %+v, want empty", st)
 	}
 }
@@ -370,7 +372,7 @@ func TestLoadTrimsLongHistoryIgnoresUnknownFields(t *testing.T) {
 
 func TestSaveModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "b")
-	f := NewFile(filepath.Join(dir, "s.json"), "c.yaml")
+	f := NewFile(filepath.Join(dir, "s.json"), "c.yaml", false)
 	if err := f.Save(context.Background(), sample()); err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +400,6 @@ func TestSaveFails(t *testing.T) {
 		setup func(t *testing.T, f *File)
 		want  string
 	}{
-		{"nil", nil, nil, "no state (not written)"},
 		{"bad status", &State{Components: map[int]*Component{14: {Last: 7}}}, nil, "component 14"},
 		{"nil entry", &State{Components: map[int]*Component{14: nil}}, nil, "component 14"},
 		{"negative id", &State{Components: map[int]*Component{-1: {}}}, nil, "component -1"},
@@ -411,7 +412,7 @@ func TestSaveFails(t *testing.T) {
 			writeFile(t, filepath.Dir(f.path)+"/plain", "")
 			f.path = filepath.Dir(f.path) + "/plain/s.json"
 		}, "/plain"},
-		{"read-only (dry run)", sample(), func(t *testing.T, f *File) { *f = *f.ReadOnly() }, "writes nothing"},
+		{"read-only (dry run)", sample(), func(t *testing.T, f *File) { f.readOnly = true }, "writes nothing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -545,11 +546,7 @@ func TestDefaultPaths(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := "/var/lib"
-			if tt.lock {
-				root = "/run"
-			}
-			got, err := defaultPath(tt.config, env(tt.env...), tt.uid, root, tt.lock)
+			got, err := defaultPath(tt.config, env(tt.env...), tt.uid, tt.lock)
 			if err != nil {
 				got = "error: " + err.Error()
 			}
@@ -568,9 +565,8 @@ func TestDefaultPaths(t *testing.T) {
 func TestDefaultLockPath(t *testing.T) {
 	config := filepath.Join(t.TempDir(), "c.yaml")
 	writeFile(t, config, "")
-	euid := os.Geteuid()
-	lockPath := func(base string) (string, error) {
-		return defaultLockPath(config, env("XDG_RUNTIME_DIR", base), euid, base)
+	lockPath := func(base string) (string, error) { // not root's /run: a user's XDG_RUNTIME_DIR
+		return DefaultLockPath(config, env("XDG_RUNTIME_DIR", base), 1000)
 	}
 	base := t.TempDir()
 	path, err := lockPath(base)
@@ -580,11 +576,11 @@ func TestDefaultLockPath(t *testing.T) {
 	if info, err := os.Stat(filepath.Dir(path)); err != nil || info.Mode().Perm() != 0o700 {
 		t.Errorf("lock folder: %v, %v; want mode 0700", info, err)
 	}
-	l, err := LockFile(path)
+	release, err := LockFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Release()
+	release()
 
 	tests := []struct {
 		name string
@@ -597,7 +593,7 @@ func TestDefaultLockPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if euid != 0 && tt.name == "another user's" {
+			if os.Geteuid() != 0 && tt.name == "another user's" {
 				t.Skip("needs root to give a folder to another user")
 			}
 			base := t.TempDir()
@@ -612,7 +608,7 @@ func TestDefaultLockPath(t *testing.T) {
 
 func TestLockFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.lock")
-	l, err := LockFile(path)
+	release, err := LockFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -621,16 +617,12 @@ func TestLockFile(t *testing.T) {
 	if _, err := LockFile(path); !errors.Is(err, ErrLockBusy) {
 		t.Fatalf("second LockFile = %v, want ErrLockBusy", err)
 	}
-	if err := l.Release(); err != nil {
-		t.Fatal(err)
+	release()
+	release() // twice is harmless
+	if release, err = LockFile(path); err != nil {
+		t.Fatalf("after release: %v", err)
 	}
-	if err := l.Release(); err != nil {
-		t.Errorf("a second Release: %v", err)
-	}
-	if l, err = LockFile(path); err != nil {
-		t.Fatalf("after Release: %v", err)
-	}
-	l.Release()
+	release()
 }
 
 // TestLockFileRefuses: a lock file someone else could hold or point
@@ -658,9 +650,9 @@ func TestLockFileRefuses(t *testing.T) {
 			if err := tt.make(path); err != nil {
 				t.Fatal(err)
 			}
-			l, err := LockFile(path)
+			release, err := LockFile(path)
 			if err == nil {
-				l.Release()
+				release()
 			}
 			checkError(t, err, "lock file "+path, tt.want)
 			if tt.name == "a symlink" {
@@ -678,11 +670,11 @@ func TestLockFileKilledHolder(t *testing.T) {
 		t.Fatalf("while the helper holds it: %v, want ErrLockBusy", err)
 	}
 	kill()
-	l, err := LockFile(path)
+	release, err := LockFile(path)
 	if err != nil {
 		t.Fatalf("after the holder was killed: %v", err)
 	}
-	l.Release()
+	release()
 }
 
 // TestLoadFIFO: a FIFO where the state file should be is refused without
@@ -732,7 +724,7 @@ func fleetState(n, keep int) *State {
 // writes.
 func BenchmarkSave10000(b *testing.B) {
 	st := fleetState(10000, 2)
-	f := NewFile(filepath.Join(b.TempDir(), "state.json"), "/etc/cachet-updater/config.yaml")
+	f := NewFile(filepath.Join(b.TempDir(), "state.json"), "/etc/cachet-updater/config.yaml", false)
 	for b.Loop() {
 		if err := f.Save(context.Background(), st); err != nil {
 			b.Fatal(err)
@@ -742,7 +734,7 @@ func BenchmarkSave10000(b *testing.B) {
 
 // BenchmarkLoad10000 loads it (a run loads once, while it probes).
 func BenchmarkLoad10000(b *testing.B) {
-	f := NewFile(filepath.Join(b.TempDir(), "state.json"), "/etc/cachet-updater/config.yaml")
+	f := NewFile(filepath.Join(b.TempDir(), "state.json"), "/etc/cachet-updater/config.yaml", false)
 	if err := f.Save(context.Background(), fleetState(10000, 2)); err != nil {
 		b.Fatal(err)
 	}

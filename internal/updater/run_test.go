@@ -122,7 +122,7 @@ func (w *world) run(ctx context.Context, o Options) Summary {
 }
 
 func (w *world) store() *state.File {
-	return state.NewFile(filepath.Join(w.dir, "state.json"), w.cfg.Path)
+	return state.NewFile(filepath.Join(w.dir, "state.json"), w.cfg.Path, false)
 }
 
 func (w *world) state() *state.State {

@@ -19,7 +19,7 @@ import (
 type Shared interface {
 	state.Store
 	Observe(ctx context.Context, vantage string, obs []state.Observation) error
-	Views(ctx context.Context, ids []int) (map[int][]state.View, error)
+	Views(ctx context.Context) (map[int][]state.View, error)
 	Lock(ctx context.Context, wait time.Duration) (unlock func(), err error)
 }
 
@@ -66,11 +66,7 @@ func (r *run) shared(ctx context.Context) (unlock func(), decide bool) {
 		}
 		unlock = l
 	}
-	ids := make([]int, len(r.sum.Rows))
-	for i, row := range r.sum.Rows {
-		ids[i] = row.Server.ComponentID
-	}
-	views, err := db.Views(ctx, ids)
+	views, err := db.Views(ctx)
 	if err != nil { // the caller unlocks
 		return fail(fmt.Errorf("reading the vantages' views from the %s: %w", db, err))
 	}
@@ -171,7 +167,5 @@ func (u unavailable) String() string                                            
 func (u unavailable) Load(context.Context) (*state.State, error)                 { return nil, u.err }
 func (u unavailable) Save(context.Context, *state.State) error                   { return u.err }
 func (u unavailable) Observe(context.Context, string, []state.Observation) error { return u.err }
-func (u unavailable) Views(context.Context, []int) (map[int][]state.View, error) {
-	return nil, u.err
-}
-func (u unavailable) Lock(context.Context, time.Duration) (func(), error) { return nil, u.err }
+func (u unavailable) Views(context.Context) (map[int][]state.View, error)        { return nil, u.err }
+func (u unavailable) Lock(context.Context, time.Duration) (func(), error)        { return nil, u.err }
