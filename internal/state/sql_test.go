@@ -139,6 +139,48 @@ func TestSQLPrepare(t *testing.T) {
 	})
 }
 
+// TestSQLPrepareWithoutCreate: once the tables are there, a database user
+// without the CREATE privilege runs (the docs' privileges).
+func TestSQLPrepareWithoutCreate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		if b.driver == "sqlite" {
+			t.Skip("SQLite has no users")
+		}
+		owner := b.fresh(t, "")
+		tables := owner.TablePrefix + "state, " + owner.TablePrefix + "views"
+		plain := b
+		switch b.driver {
+		case "mysql":
+			cfg, err := mysql.ParseDSN(b.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sqlExec(t, owner, "CREATE USER IF NOT EXISTS 'cu_plain'@'%'")
+			sqlExec(t, owner, "GRANT SELECT, INSERT, UPDATE, DELETE ON "+cfg.DBName+".* TO 'cu_plain'@'%'")
+			cfg.User, cfg.Passwd = "cu_plain", ""
+			plain.dsn = cfg.FormatDSN()
+		case "postgres":
+			sqlExec(t, owner, "DO $$BEGIN CREATE ROLE cu_plain LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$")
+			sqlExec(t, owner, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+			sqlExec(t, owner, "GRANT USAGE ON SCHEMA public TO cu_plain")
+			sqlExec(t, owner, "GRANT SELECT, INSERT, UPDATE, DELETE ON "+tables+" TO cu_plain")
+			u, err := url.Parse(b.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.User = url.User("cu_plain")
+			plain.dsn = u.String()
+		}
+		s := plain.open(t, owner.TablePrefix, "fra1", false)
+		if err := s.Prepare(context.Background()); err != nil {
+			t.Fatalf("Prepare as a user without CREATE: %v", err)
+		}
+		if err := s.Save(context.Background(), &State{}); err != nil {
+			t.Fatalf("Save as a user without CREATE: %v", err)
+		}
+	})
+}
+
 // TestSQLRoundTrip: what the file store keeps, the database keeps the
 // same, and the next Save replaces all of it.
 func TestSQLRoundTrip(t *testing.T) {
