@@ -73,7 +73,7 @@ func (r Row) MarshalJSON() ([]byte, error) {
 	}
 	if c := r.Component; c != nil {
 		row.set("component_name", c.Name, c.Name != "")
-		row["current"], row["publish"] = r.Current().String(), r.Publish.String()
+		row["current"], row["publish"] = r.Current.String(), r.Publish.String()
 	}
 	if r.Action == Pending {
 		row["pending"] = object{"status": r.Pending.Status.String(), "count": r.Pending.Count, "need": r.Pending.Need}

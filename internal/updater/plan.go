@@ -2,11 +2,9 @@ package updater
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
@@ -42,7 +40,7 @@ func (r *run) plan(scheduled map[string]string) {
 			row.Action = NotWritten
 			row.Notes = append(row.Notes, fmt.Sprintf("warning: Cachet sent the status of component %d as %s, which is no status: it is left alone; set its status in Cachet's dashboard", s.ComponentID, c.Unreadable))
 		default:
-			row.Component, row.Publish = c, c.Status
+			row.Component, row.Current, row.Publish = c, c.Status, c.Status
 			if row.Maintenance = r.maintenance(row, scheduled); row.Maintenance != "" {
 				row.Action = Maintenance
 			} else {
@@ -55,7 +53,7 @@ func (r *run) plan(scheduled map[string]string) {
 // settle applies, in order, the guard, a hand-set hold and confirmation to
 // a row whose Cachet status is known.
 func (r *run) settle(row *Row) {
-	cur, d, offline := row.Current(), row.Decision, r.sum.Offline != ""
+	cur, d, offline := row.Current, row.Decision, r.sum.Offline != ""
 	if (offline || row.NoQuorum) && d.Probe > cur {
 		// Only the reports, which come from users, may still make it worse.
 		d.Status, d.Rule, row.Guarded = max(cur, d.Reports), d.ReportsRule+" (guarded: the probe was not counted)", true
@@ -159,57 +157,4 @@ func covers(s cachet.Schedule, mode config.Schedules, server config.Server, comp
 	}
 	text := s.Name + "\n" + s.Message
 	return maintenance.Names(text, server.Name) || maintenance.Names(text, component)
-}
-
-// apply writes the planned statuses. Once the run is interrupted no write
-// starts; the client gives writes already sent a short grace and retries
-// none.
-func (r *run) apply(ctx context.Context) {
-	if r.o.DryRun {
-		return
-	}
-	r.each(ctx, func(row *Row) {
-		if row.Action != WouldUpdate {
-			return
-		}
-		if ctx.Err() != nil {
-			row.Action = Interrupted
-			return
-		}
-		s := row.Server
-		err := r.d.Cachet.SetStatus(ctx, s.ComponentID, row.Publish, row.Component.Enabled)
-		switch {
-		case err != nil:
-			row.Action, row.Err = WriteFailed, fmt.Errorf("server %q: updating component %d: %w", s.Name, s.ComponentID, err)
-			if ctx.Err() != nil {
-				row.Action = Interrupted // the run ended first; the next run reads Cachet again
-			} else {
-				r.d.Log.Error().Err(err).Str("server", s.Name).Int("component", s.ComponentID).Msg("update failed")
-			}
-		default:
-			row.Action = Updated
-			r.d.Log.Info().Str("server", s.Name).Int("component", s.ComponentID).
-				Str("from", row.Current().String()).Str("to", row.Publish.String()).Str("rule", row.Decision.Rule).Msg("status changed")
-		}
-	})
-}
-
-// each calls fn for every row, write_concurrency at a time. Once ctx is
-// done it calls fn in turn, which sees that and starts nothing.
-func (r *run) each(ctx context.Context, fn func(row *Row)) {
-	sem := make(chan struct{}, max(r.cfg.Cachet.WriteConcurrency, 1))
-	var wg sync.WaitGroup
-	for i := range r.sum.Rows {
-		row := &r.sum.Rows[i]
-		if ctx.Err() != nil {
-			fn(row)
-			continue
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(row)
-		})
-	}
-	wg.Wait()
 }

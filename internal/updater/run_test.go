@@ -114,7 +114,7 @@ func (w *world) run(ctx context.Context, o Options) Summary {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	sum, err := Run(ctx, w.cfg, Deps{Cachet: client, Source: src, Prober: probe.New(""), State: w.store(), Log: zerolog.Nop()}, o)
+	sum, err := Run(ctx, w.cfg, Deps{Cachet: client, Source: src, Prober: probe.New(""), State: w.store(), Now: time.Now, Log: zerolog.Nop()}, o)
 	if err != nil {
 		w.t.Fatal(err)
 	}
