@@ -42,8 +42,10 @@ func (r *run) gather(ctx context.Context, servers []config.Server) {
 // maintenance.cachet_schedules is off. Schedules that cannot be read are
 // logged and count as none.
 func (r *run) list(ctx context.Context) {
-	var err error
-	r.components, err = r.d.Cachet.Components(ctx)
+	listed, err := r.d.Cachet.Components(ctx)
+	for i := range listed {
+		r.components[listed[i].ID] = &listed[i]
+	}
 	if errors.Is(err, cachet.ErrIncomplete) {
 		r.short, err = err, nil // what was listed is right; plan says what is missing
 	}

@@ -19,13 +19,9 @@ import (
 // whether that is a write. scheduled says which servers a Cachet schedule
 // in progress covers.
 func (r *run) plan(scheduled map[string]string) {
-	byID := make(map[int]*cachet.Component, len(r.components))
-	for i := range r.components {
-		byID[r.components[i].ID] = &r.components[i]
-	}
 	for i := range r.sum.Rows {
 		row := &r.sum.Rows[i]
-		c, s := byID[row.Server.ComponentID], row.Server
+		c, s := r.components[row.Server.ComponentID], row.Server
 		switch {
 		case row.Action != "": // interrupted or not probed
 		case r.sum.CachetErr != nil:
@@ -108,10 +104,6 @@ func (r *run) maintenance(row *Row, scheduled map[string]string) string {
 // max_open after its start) and one past that.
 func (r *run) scheduled() map[string]string {
 	m, why := r.cfg.Maintenance, map[string]string{}
-	names := make(map[int]string, len(r.components))
-	for _, c := range r.components {
-		names[c.ID] = c.Name
-	}
 	for _, s := range r.schedules {
 		label := fmt.Sprintf("Cachet schedule %d %q", s.ID, s.Name)
 		noEnd, until := s.CompletedAt.IsZero(), s.ScheduledAt.Add(m.MaxOpen.D())
@@ -126,7 +118,7 @@ func (r *run) scheduled() map[string]string {
 		}
 		var covered []string
 		for _, sv := range r.cfg.Servers {
-			if covers(s, m.CachetSchedules, sv, names[sv.ComponentID]) {
+			if covers(s, m.CachetSchedules, sv, r.components[sv.ComponentID]) {
 				covered = append(covered, sv.Name)
 				why[sv.Name] = cmp.Or(why[sv.Name], inProgress)
 			}
@@ -148,7 +140,7 @@ func (r *run) scheduled() map[string]string {
 // covers reports whether schedule s covers server, whose component Cachet
 // calls component. A 2.4 schedule lists no components: it covers the
 // servers whose name or component's name it names.
-func covers(s cachet.Schedule, mode config.Schedules, server config.Server, component string) bool {
+func covers(s cachet.Schedule, mode config.Schedules, server config.Server, component *cachet.Component) bool {
 	switch {
 	case mode == config.SchedulesAll:
 		return true
@@ -156,5 +148,5 @@ func covers(s cachet.Schedule, mode config.Schedules, server config.Server, comp
 		return slices.Contains(s.ComponentIDs, server.ComponentID)
 	}
 	text := s.Name + "\n" + s.Message
-	return maintenance.Names(text, server.Name) || maintenance.Names(text, component)
+	return maintenance.Names(text, server.Name) || component != nil && maintenance.Names(text, component.Name)
 }

@@ -236,8 +236,8 @@ type run struct {
 
 	results, canaries []probe.Result
 	counts            map[string]int
-	components        []cachet.Component
-	short             error // the listing ended short (cachet.ErrIncomplete): a missing component may exist
+	components        map[int]*cachet.Component // by id
+	short             error                     // the listing ended short (cachet.ErrIncomplete): a missing component may exist
 	schedules         []cachet.Schedule
 	st                *state.State
 	saveable          bool       // Save may write st
@@ -256,7 +256,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	if d.Shared != nil {
 		d.State = d.Shared
 	}
-	r := &run{cfg: cfg, d: d, o: o, now: d.Now()}
+	r := &run{cfg: cfg, d: d, o: o, now: d.Now(), components: map[int]*cachet.Component{}}
 	r.sum = Summary{DryRun: o.DryRun, Started: r.now, Zone: cfg.TimeZone.Loc, Source: "none", SourceErr: d.SourceErr, State: d.State.String()}
 	if d.Source != nil {
 		r.sum.Source = d.Source.String()
