@@ -137,15 +137,8 @@ type Summary struct {
 // Failed reports whether something went wrong on the way. Servers being
 // down, a pending change or a held status are no failure of the run.
 func (s Summary) Failed() bool {
-	if s.SourceErr != nil || s.CachetErr != nil || s.Interrupted != nil || s.StateErr != nil || s.TokenErr != nil || s.Offline != "" || s.Err != nil {
-		return true
-	}
-	for _, r := range s.Rows {
-		if r.Err != nil || len(r.Problems) > 0 {
-			return true
-		}
-	}
-	return false
+	return s.SourceErr != nil || s.CachetErr != nil || s.Interrupted != nil || s.StateErr != nil || s.TokenErr != nil || s.Offline != "" || s.Err != nil ||
+		slices.ContainsFunc(s.Rows, func(r Row) bool { return r.Err != nil || len(r.Problems) > 0 })
 }
 
 // Count returns how many rows have action a.

@@ -1,6 +1,7 @@
 package updater
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -116,29 +117,35 @@ func (r *run) incident(ctx context.Context, row *Row) error {
 			return nil
 		}
 	}
-	previous := row.Current
-	if open != nil {
-		previous = open.Status
+	verb, key, tmpl, change := "update", "update", ic.Update, ""
+	switch {
+	case open == nil:
+		verb, key, tmpl, change = "open", "message", ic.Message, fmt.Sprintf(" (%s)", p)
+	case p == status.Operational:
+		verb, key, tmpl = "resolve", "resolved", ic.Resolved
+	default:
+		change = fmt.Sprintf(" (%s → %s)", open.Status, p)
 	}
+	if r.o.DryRun && open == nil {
+		note("would open an incident%s", change)
+		return nil
+	} else if r.o.DryRun {
+		note("would %s incident %d%s", verb, open.ID, change)
+		return nil
+	}
+	previous := cmp.Or(open, &state.Incident{Status: row.Current}).Status
 	data := config.TemplateData{Server: row.Server.Name, Component: row.Component.Name, ComponentID: id,
 		Status: p.Label(), StatusName: p.String(), State: p.Plain(), Previous: previous.Label(),
 		PreviousState: previous.Plain(), Rule: row.Decision.Rule, URL: row.Server.DisplayURL(), Time: r.now.In(r.cfg.TimeZone.Loc)}
-	var err error
-	text := func(key string, t config.Template) string {
-		s, e := t.Execute(data)
-		if e != nil && err == nil {
-			err = fmt.Errorf("incidents.%s: %w", key, e)
-		}
-		return s
+	msg, err := tmpl.Execute(data)
+	if err != nil {
+		return fmt.Errorf("incidents.%s: %w", key, err)
 	}
-	if open == nil {
-		if r.o.DryRun {
-			note("would open an incident (%s)", p)
-			return nil
-		}
-		name, msg := text("name", ic.Name), text("message", ic.Message)
+	switch {
+	case open == nil:
+		name, err := ic.Name.Execute(data)
 		if err != nil {
-			return err
+			return fmt.Errorf("incidents.name: %w", err)
 		}
 		inc, err := r.d.Cachet.CreateIncident(ctx, cachet.NewIncident{Name: name, Message: msg, Status: cachet.IncidentInvestigating,
 			Visible: ic.Visible, Notify: ic.Notify, ComponentID: id, ComponentStatus: p})
@@ -146,36 +153,27 @@ func (r *run) incident(ctx context.Context, row *Row) error {
 			return fmt.Errorf("opening an incident: %w", err)
 		}
 		c.Incident = &state.Incident{ID: inc.ID, Status: p}
-		note("opened incident %d (%s)", inc.ID, p)
+		note("opened incident %d%s", inc.ID, change)
 		return nil
-	}
-	verb, change, next := "update", fmt.Sprintf(" (%s → %s)", open.Status, p), &state.Incident{ID: open.ID, Status: p}
-	if p == status.Operational {
-		verb, change, next = "resolve", "", nil
-	}
-	if r.o.DryRun {
-		note("would %s incident %d%s", verb, open.ID, change)
-		return nil
-	}
-	if next == nil {
-		if msg := text("resolved", ic.Resolved); err == nil {
-			err = r.d.Cachet.ResolveIncident(ctx, open.ID, msg, ic.Notify, id)
-		}
-	} else if msg := text("update", ic.Update); err == nil {
+	case p == status.Operational:
+		err = r.d.Cachet.ResolveIncident(ctx, open.ID, msg, ic.Notify, id)
+	default:
 		st := cachet.IncidentInvestigating
 		if p < open.Status {
 			st = cachet.IncidentWatching // getting better
 		}
 		err = r.d.Cachet.UpdateIncident(ctx, open.ID, cachet.IncidentUpdate{Status: st, Message: msg, Notify: ic.Notify, ComponentID: id, ComponentStatus: p})
 	}
-	done := fmt.Sprintf("%sd incident %d%s", verb, open.ID, change)
+	next, done := &state.Incident{ID: open.ID, Status: p}, fmt.Sprintf("%sd incident %d%s", verb, open.ID, change)
+	if p == status.Operational {
+		next = nil
+	}
 	if errors.Is(err, cachet.ErrIncidentClosed) {
 		// A person closed it: let go, or while the component is still bad
 		// keep it closed and remembered, so none opens before it is
 		// operational again.
 		done, err = strings.TrimPrefix(err.Error(), "cachet: "), nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return fmt.Errorf("could not %s incident %d: %w", verb, open.ID, err)
 	}
 	c.Incident = next
