@@ -16,9 +16,9 @@ import (
 
 // plan settles every decided row against Cachet's listing: what the rules
 // (maintenance, the guard, a hand-set hold, confirmation) publish, and
-// whether that is a write. scheduled says which servers a Cachet schedule
-// in progress covers.
-func (r *run) plan(scheduled map[string]string) {
+// whether that is a write. maintained says why servers are under
+// maintenance.
+func (r *run) plan(maintained map[string]string) {
 	for i := range r.sum.Rows {
 		row := &r.sum.Rows[i]
 		c, s := r.components[row.Server.ComponentID], row.Server
@@ -37,7 +37,7 @@ func (r *run) plan(scheduled map[string]string) {
 			row.Notes = append(row.Notes, fmt.Sprintf("warning: Cachet sent the status of component %d as %s, which is no status: it is left alone; set its status in Cachet's dashboard", s.ComponentID, c.Unreadable))
 		default:
 			row.Component, row.Current, row.Publish = c, c.Status, c.Status
-			if row.Maintenance = r.maintenance(row, scheduled); row.Maintenance != "" {
+			if row.Maintenance = maintained[s.Name]; row.Maintenance != "" {
 				row.Action = Maintenance
 			} else {
 				r.settle(row)
@@ -74,42 +74,32 @@ func (r *run) settle(row *Row) {
 	}
 }
 
-// maintenance says why a row's component is under maintenance now, or "":
-// a window of the config, a Cachet schedule in progress that covers it
-// (scheduled), or Cachet 3.x's "under maintenance".
-func (r *run) maintenance(row *Row, scheduled map[string]string) string {
-	for _, w := range r.cfg.Maintenance.Windows {
-		switch {
-		case len(w.Servers) > 0 && !slices.Contains(w.Servers, row.Server.Name):
-		case w.Weekly != "":
-			if weekly, err := maintenance.ParseWeekly(string(w.Weekly), w.TimeZone.Loc); err == nil && weekly.Active(r.now) {
-				return "maintenance window " + weekly.String()
+// maintained says which servers are under maintenance now, by name, and
+// why: a window of the config, a Cachet schedule in progress that covers
+// them (by maintenance.cachet_schedules), or Cachet 3.x's "under
+// maintenance". It notes once a 2.4 schedule that names no server, one
+// without an end (it covers at most max_open after its start) and one past
+// that.
+func (r *run) maintained() map[string]string {
+	m, why := r.cfg.Maintenance, map[string]string{}
+	note := func(format string, a ...any) { r.sum.Notes = append(r.sum.Notes, fmt.Sprintf(format, a...)) }
+	for _, w := range m.Windows {
+		active := !r.now.Before(w.Start.Time) && r.now.Before(w.End.Time)
+		reason := fmt.Sprintf("maintenance window %s to %s", w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
+		if weekly, err := maintenance.ParseWeekly(string(w.Weekly), w.TimeZone.Loc); w.Weekly != "" {
+			active, reason = err == nil && weekly.Active(r.now), "maintenance window "+weekly.String()
+		}
+		for _, s := range r.cfg.Servers {
+			if active && (len(w.Servers) == 0 || slices.Contains(w.Servers, s.Name)) {
+				why[s.Name] = cmp.Or(why[s.Name], reason)
 			}
-		case !r.now.Before(w.Start.Time) && r.now.Before(w.End.Time):
-			return fmt.Sprintf("maintenance window %s to %s", w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
 		}
 	}
-	if why := scheduled[row.Server.Name]; why != "" {
-		return why
-	}
-	if row.Component.Maintenance {
-		return "under maintenance in Cachet"
-	}
-	return ""
-}
-
-// scheduled says which servers the Cachet schedules in progress cover (by
-// name, why), by maintenance.cachet_schedules, and notes once a 2.4
-// schedule that names no server, one without an end (it covers at most
-// max_open after its start) and one past that.
-func (r *run) scheduled() map[string]string {
-	m, why := r.cfg.Maintenance, map[string]string{}
 	for _, s := range r.schedules {
 		label := fmt.Sprintf("Cachet schedule %d %q", s.ID, s.Name)
 		noEnd, until := s.CompletedAt.IsZero(), s.ScheduledAt.Add(m.MaxOpen.D())
 		if noEnd && !r.now.Before(until) {
-			r.sum.Notes = append(r.sum.Notes, fmt.Sprintf("%s has no end and started %s, more than maintenance.max_open (%s) ago: it covers nothing; complete it or give it an end in Cachet",
-				label, s.ScheduledAt.Format(time.RFC3339), m.MaxOpen))
+			note("%s has no end and started %s, more than maintenance.max_open (%s) ago: it covers nothing; complete it or give it an end in Cachet", label, s.ScheduledAt.Format(time.RFC3339), m.MaxOpen)
 			continue
 		}
 		inProgress := label + " in progress"
@@ -128,10 +118,14 @@ func (r *run) scheduled() map[string]string {
 		}
 		switch {
 		case len(covered) == 0 && !s.ListsComponents:
-			r.sum.Notes = append(r.sum.Notes, label+` names no server: it covers none; name a server or its component in the schedule's name or message ("Stream 8: Wartung"), or set maintenance.cachet_schedules: all`)
+			note(`%s names no server: it covers none; name a server or its component in the schedule's name or message ("Stream 8: Wartung"), or set maintenance.cachet_schedules: all`, label)
 		case len(covered) > 0 && noEnd:
-			r.sum.Notes = append(r.sum.Notes, fmt.Sprintf("%s has no end: it covers %s until %s at most (maintenance.max_open: %s); give it an end in Cachet",
-				label, strings.Join(covered, ", "), until.Format(time.RFC3339), m.MaxOpen))
+			note("%s has no end: it covers %s until %s at most (maintenance.max_open: %s); give it an end in Cachet", label, strings.Join(covered, ", "), until.Format(time.RFC3339), m.MaxOpen)
+		}
+	}
+	for _, s := range r.cfg.Servers {
+		if c := r.components[s.ComponentID]; c != nil && c.Maintenance {
+			why[s.Name] = cmp.Or(why[s.Name], "under maintenance in Cachet")
 		}
 	}
 	return why

@@ -209,12 +209,8 @@ func OpenSource(src config.Source, getenv func(string) string, now func() time.T
 	case "file":
 		return &reports.File{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge.D(), Now: now, Timeout: src.Timeout.D(), Log: log}, nil
 	case "sql":
-		dsn, err := src.ResolveDSN(getenv)
-		s := &reports.SQL{Driver: src.Driver, DSN: dsn, Query: src.Query, Timeout: src.Timeout.D()}
-		if err != nil {
-			return s, fmt.Errorf("report source %s: %w", s, err)
-		}
-		return s, nil
+		dsn, err := src.ResolveDSN(getenv) // its errors name the key to fix
+		return &reports.SQL{Driver: src.Driver, DSN: dsn, Query: src.Query, Timeout: src.Timeout.D()}, err
 	}
 	return nil, nil
 }
@@ -269,7 +265,7 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		}
 		r.list(ctx)
 	}
-	r.plan(r.scheduled())
+	r.plan(r.maintained())
 	r.each(ctx, r.write)
 	r.proveToken(ctx)
 	if !o.DryRun {

@@ -25,23 +25,22 @@ const TokenProofEvery = time.Hour
 // what the run learned is still worth keeping.
 const saveTimeout = 5 * time.Second
 
-// each calls fn for every row, write_concurrency at a time. Once ctx is
-// done it calls fn in turn, which sees that and starts nothing.
+// each calls fn for every row, write_concurrency rows at a time. Once ctx
+// is done fn still sees every row, and starts nothing.
 func (r *run) each(ctx context.Context, fn func(context.Context, *Row)) {
-	sem := make(chan struct{}, max(r.cfg.Cachet.WriteConcurrency, 1))
+	rows := make(chan *Row)
 	var wg sync.WaitGroup
-	for i := range r.sum.Rows {
-		row := &r.sum.Rows[i]
-		if ctx.Err() != nil {
-			fn(ctx, row)
-			continue
-		}
-		sem <- struct{}{}
+	for range max(r.cfg.Cachet.WriteConcurrency, 1) {
 		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(ctx, row)
+			for row := range rows {
+				fn(ctx, row)
+			}
 		})
 	}
+	for i := range r.sum.Rows {
+		rows <- &r.sum.Rows[i]
+	}
+	close(rows)
 	wg.Wait()
 }
 
