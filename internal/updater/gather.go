@@ -56,8 +56,7 @@ func (r *run) list(ctx context.Context) {
 	if r.cfg.Maintenance.CachetSchedules == config.SchedulesOff {
 		return
 	}
-	r.schedules, err = r.d.Cachet.Schedules(ctx)
-	if err != nil && !errors.Is(err, cachet.ErrUnsupported) { // Cachet 2.3 has none
+	if r.schedules, err = r.d.Cachet.Schedules(ctx); err != nil && !errors.Is(err, cachet.ErrUnsupported) { // Cachet 2.3 has none
 		r.d.Log.Warn().Err(err).Msg("cannot read Cachet's schedules: no component is taken to be under a schedule's maintenance this run")
 	}
 }
@@ -103,12 +102,8 @@ func (r *run) decideAll(servers []config.Server) {
 			row.CertExpiring = certExpiring(s.Probe, p, r.now)
 			row.Decision = decide(s.Probe, p, row.CertExpiring, row.Reports, r.cfg.Reports.Thresholds)
 			if row.CertExpiring {
-				msg := "the server's TLS certificate expires soon"
-				if p.CertNotBefore.After(r.now) {
-					msg = "the server's TLS certificate is not valid yet"
-				}
 				r.d.Log.Warn().Str("server", s.Name).Time("expires", p.CertExpiry).Time("not_before", p.CertNotBefore).
-					Int("days_left", int(p.CertExpiry.Sub(r.now).Hours()/24)).Msg(msg)
+					Int("days_left", int(p.CertExpiry.Sub(r.now).Hours()/24)).Msg("the server's TLS certificate expires soon or is not valid yet")
 			}
 		}
 	}

@@ -50,14 +50,11 @@ func (r *run) each(ctx context.Context, fn func(context.Context, *Row)) {
 // sent a short grace and retries none. A failed incident or point write
 // undoes nothing: the row records the problem and the next run catches up.
 func (r *run) write(ctx context.Context, row *Row) {
-	s, planned := row.Server, row.Action == WouldUpdate && !r.o.DryRun
-	if ctx.Err() != nil {
-		if planned {
-			row.Action = Interrupted
-		}
-		return
-	}
-	if planned {
+	s := row.Server
+	switch planned := row.Action == WouldUpdate && !r.o.DryRun; {
+	case planned && ctx.Err() != nil:
+		row.Action = Interrupted
+	case planned:
 		err := r.d.Cachet.SetStatus(ctx, s.ComponentID, row.Publish, row.Component.Enabled)
 		if row.Action = Updated; err != nil {
 			row.Action, row.Err = WriteFailed, fmt.Errorf("server %q: updating component %d: %w", s.Name, s.ComponentID, err)
