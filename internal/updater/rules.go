@@ -149,19 +149,13 @@ func confirm(history []state.Decision, published status.Status, c config.Confirm
 // maxHold since first seen, or until the decision agrees with it. A status
 // changed by hand again starts a new hold.
 func hold(current, last status.Status, h *state.Hold, decision status.Status, now time.Time, maxHold time.Duration) *state.Hold {
-	if maxHold <= 0 {
-		return nil
-	}
-	if h != nil && h.Status != current {
-		h = nil // changed again since the hold began
-	}
-	if h == nil {
+	if h == nil || h.Status != current { // none yet, or changed by hand again
 		if last == status.Unknown || current == last {
 			return nil
 		}
 		h = &state.Hold{Since: now, Status: current}
 	}
-	if decision == h.Status || now.Sub(h.Since) >= maxHold {
+	if maxHold <= 0 || decision == h.Status || now.Sub(h.Since) >= maxHold {
 		return nil
 	}
 	return h

@@ -246,7 +246,8 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		d.State = d.Shared
 	}
 	r := &run{cfg: cfg, d: d, o: o, now: d.Now(), components: map[int]*cachet.Component{}}
-	r.sum = Summary{DryRun: o.DryRun, Started: r.now, Zone: cfg.TimeZone.Loc, Source: "none", SourceErr: d.SourceErr, State: d.State.String()}
+	r.sum = Summary{DryRun: o.DryRun, Started: r.now, Zone: cfg.TimeZone.Loc, Fresh: cfg.Quorum.Fresh.D(), Source: "none",
+		SourceErr: d.SourceErr, State: d.State.String()}
 	if d.Source != nil {
 		r.sum.Source = d.Source.String()
 	}
@@ -257,7 +258,6 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	r.decideAll(servers)
 	r.sum.Offline = offline(r.results, r.canaries, cfg.Guard)
 	if d.Shared != nil {
-		r.sum.Fresh = cfg.Quorum.Fresh.D()
 		unlock, decide := r.shared(ctx)
 		defer unlock()
 		if !decide {
