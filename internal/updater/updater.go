@@ -57,7 +57,7 @@ type Deps struct {
 	// Shared, when set, is a state several vantages share: it is the State,
 	// and the run records observations and decides by quorum.
 	Shared Shared
-	Now    func() time.Time
+	Now    func() time.Time // the clock; required
 	Log    zerolog.Logger
 }
 
