@@ -324,7 +324,7 @@ func (c *checklist) source(ctx context.Context, cfg *config.Config, log zerolog.
 			stray = append(stray, strconv.Quote(k))
 		}
 	}
-	if !c.either(err, "reports", "reports: %s read: %d keys, %d reports in the window", updater.SourceName(cfg.Reports.Source), len(counts), total) {
+	if !c.either(err, "reports", "reports: %s read: %d keys, %d reports in the window", src, len(counts), total) {
 		return
 	}
 	if slices.Sort(stray); len(stray) > 10 {

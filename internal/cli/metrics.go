@@ -31,7 +31,7 @@ func writeMetrics(ctx context.Context, cfg *config.Config, sum updater.Summary, 
 			s.Reports, s.ReportsKnown = *r.Reports, true
 		}
 		if r.Component != nil {
-			s.ComponentStatus = int(r.Current())
+			s.ComponentStatus = int(r.Current)
 			if r.Action == updater.Updated {
 				s.ComponentStatus = int(r.Publish)
 			}

@@ -101,7 +101,7 @@ func renderDetail(w io.Writer, s updater.Summary) {
 			comp = fmt.Sprintf(" (%q in Cachet%s)", r.Component.Name, map[bool]string{false: ", disabled"}[r.Component.Enabled])
 		}
 		word, when := "worse", "the next run agrees"
-		if c.Status < r.Current() {
+		if c.Status < r.Current {
 			word = "better"
 		}
 		if left := c.Need - c.Count; left > 1 {
@@ -126,10 +126,10 @@ func renderDetail(w io.Writer, s updater.Summary) {
 			stale := quorum.Stale(v.At, s.Fresh, s.Started)
 			line(true, "vantage "+v.Vantage, "%s: %s, %s ago%s", v.Status, v.Detail, roundDur(s.Started.Sub(v.At)), map[bool]string{true: " (" + stale + ": it does not count)"}[stale != ""])
 		}
-		line(r.Guarded && r.NoQuorum, "quorum", "too few vantages have a fresh view: the probe may not make the status worse than %s; counted as %s", r.Current(), d.Status)
-		line(r.Guarded && !r.NoQuorum, "guard", "this machine looked offline: the probe may not make the status worse than %s; counted as %s", r.Current(), d.Status)
-		line(r.Action == updater.Pending, "confirm", "%s waits: %d of %d runs in a row showed a status %s than %s; published when %s", c.Status, c.Count, c.Need, word, r.Current(), when)
-		line(r.Component != nil && r.Action != updater.Held && r.Publish != r.Current(), "confirm", "%s confirmed by the last runs in a row (confirm.worse %d, better %d)",
+		line(r.Guarded && r.NoQuorum, "quorum", "too few vantages have a fresh view: the probe may not make the status worse than %s; counted as %s", r.Current, d.Status)
+		line(r.Guarded && !r.NoQuorum, "guard", "this machine looked offline: the probe may not make the status worse than %s; counted as %s", r.Current, d.Status)
+		line(r.Action == updater.Pending, "confirm", "%s waits: %d of %d runs in a row showed a status %s than %s; published when %s", c.Status, c.Count, c.Need, word, r.Current, when)
+		line(r.Component != nil && r.Action != updater.Held && r.Publish != r.Current, "confirm", "%s confirmed by the last runs in a row (confirm.worse %d, better %d)",
 			r.Publish, r.Server.Confirm.Worse, r.Server.Confirm.Better)
 		line(r.Maintenance != "", "maintenance", "%s: probed and shown, not written, no incident", r.Maintenance)
 		for _, n := range r.Notes {
@@ -191,7 +191,7 @@ func reportsCell(r updater.Row) string {
 }
 
 func statusCell(r updater.Row) string {
-	cur, guard := r.Current(), ""
+	cur, guard := r.Current, ""
 	if r.Guarded && r.NoQuorum {
 		guard = " (no quorum)"
 	} else if r.Guarded {

@@ -31,8 +31,7 @@ type Weekly struct {
 // Active reports whether the weekly window is open at t.
 func (w Weekly) Active(t time.Time) bool {
 	local := t.In(w.Loc)
-	minute := local.Hour()*60 + local.Minute()
-	day := local.Weekday()
+	day, minute := local.Weekday(), local.Hour()*60+local.Minute()
 	if w.From < w.To {
 		return day == w.Day && minute >= w.From && minute < w.To
 	}
@@ -75,22 +74,19 @@ func ParseWeekly(s string, loc *time.Location) (Weekly, error) {
 // "Stream 80". An empty name is named nowhere.
 func Names(text, name string) bool {
 	text, name = fold(text), fold(name)
-	if name == "" {
-		return false
-	}
-	for i := 0; ; {
-		j := strings.Index(text[i:], name)
+	for start := 0; name != ""; start++ {
+		j := strings.Index(text[start:], name)
 		if j < 0 {
 			return false
 		}
-		start, end := i+j, i+j+len(name)
+		start += j
 		before, _ := utf8.DecodeLastRuneInString(text[:start])
-		after, _ := utf8.DecodeRuneInString(text[end:])
+		after, _ := utf8.DecodeRuneInString(text[start+len(name):])
 		if !inWord(before) && !inWord(after) {
 			return true
 		}
-		i = start + 1
 	}
+	return false
 }
 
 func fold(s string) string { return strings.Join(strings.Fields(strings.ToLower(s)), " ") }

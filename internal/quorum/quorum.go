@@ -5,6 +5,7 @@
 package quorum
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -41,36 +42,18 @@ type View struct {
 // A view dated more than MaxAhead after now (a prober's clock is ahead) is
 // not fresh, whatever fresh says.
 func Decide(views []View, k int, fresh time.Duration, now time.Time) (st status.Status, n int, ok bool) {
-	k = max(k, 1)
-	seen := freshest(views, fresh, now)
-	if len(seen) < k {
-		return status.Unknown, len(seen), false
+	newest := make(map[string]View, len(views)) // each vantage's newest fresh view with a status
+	for _, v := range views {
+		if v.Status >= status.Operational && v.Status <= status.MajorOutage && Stale(v.At, fresh, now) == "" && v.At.After(newest[v.Vantage].At) {
+			newest[v.Vantage] = v
+		}
 	}
-	statuses := make([]status.Status, 0, len(seen))
-	for _, v := range seen {
-		statuses = append(statuses, v.Status)
+	if k = max(k, 1); len(newest) < k {
+		return status.Unknown, len(newest), false
 	}
 	// Worst first: the k-th is seen at least that bad by k vantages.
-	slices.SortFunc(statuses, func(a, b status.Status) int { return int(b) - int(a) })
-	return statuses[k-1], len(seen), true
-}
-
-// freshest keeps each vantage's newest view with a real status, if fresh.
-func freshest(views []View, fresh time.Duration, now time.Time) map[string]View {
-	seen := make(map[string]View, len(views))
-	for _, v := range views {
-		if v.Status < status.Operational || v.Status > status.MajorOutage {
-			continue
-		}
-		if Stale(v.At, fresh, now) != "" {
-			continue
-		}
-		if old, dup := seen[v.Vantage]; dup && !v.At.After(old.At) {
-			continue
-		}
-		seen[v.Vantage] = v
-	}
-	return seen
+	statuses := slices.SortedFunc(maps.Values(newest), func(a, b View) int { return int(b.Status) - int(a.Status) })
+	return statuses[k-1].Status, len(newest), true
 }
 
 // MaxAhead is how far a view may be dated after now and still count: clocks

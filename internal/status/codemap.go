@@ -1,8 +1,10 @@
 package status
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,31 +24,26 @@ type CodeMap struct {
 	rules []CodeRule // narrowest first
 }
 
+var codeKey = regexp.MustCompile(`^\s*(?:([1-5])xx|(\d{3})(?:\s*-\s*(\d{3}))?)\s*$`)
+
 // ParseCodeKey parses one key: a code ("429"), an inclusive range
 // ("200-299") or a class ("2xx"), with codes from 100 to 599.
 func ParseCodeKey(key string) (lo, hi int, err error) {
-	k := strings.TrimSpace(key)
-	if len(k) == 3 && strings.EqualFold(k[1:], "xx") {
-		if d := int(k[0] - '0'); d >= 1 && d <= 5 {
-			return d * 100, d*100 + 99, nil
-		}
-		return 0, 0, fmt.Errorf("status key %q: a class must be 1xx to 5xx", key)
-	}
-	a, b, isRange := strings.Cut(k, "-")
-	if !isRange {
-		b = a
-	}
-	lo, errA := strconv.Atoi(strings.TrimSpace(a))
-	hi, errB := strconv.Atoi(strings.TrimSpace(b))
-	for _, s := range []string{a, b} {
-		if len(strings.TrimSpace(s)) != 3 || errA != nil || errB != nil || min(lo, hi) < 100 || max(lo, hi) > 599 {
-			return 0, 0, fmt.Errorf("status key %q: want a code (429), a range (200-299) or a class (2xx) with codes from 100 to 599", key)
+	switch m := codeKey.FindStringSubmatch(strings.ToLower(key)); {
+	case m == nil:
+	case m[1] != "":
+		lo = int(m[1][0]-'0') * 100
+		return lo, lo + 99, nil
+	default:
+		lo, _ = strconv.Atoi(m[2])
+		hi, _ = strconv.Atoi(cmp.Or(m[3], m[2]))
+		if lo > hi && hi >= 100 && lo <= 599 {
+			return 0, 0, fmt.Errorf("status key %q: the range runs backwards, write it low-high", key)
+		} else if lo >= 100 && hi <= 599 && lo <= hi {
+			return lo, hi, nil
 		}
 	}
-	if lo > hi {
-		return 0, 0, fmt.Errorf("status key %q: the range runs backwards, write it low-high", key)
-	}
-	return lo, hi, nil
+	return 0, 0, fmt.Errorf("status key %q: want a code (429), a range (200-299) or a class (1xx to 5xx), with codes from 100 to 599", key)
 }
 
 // ParseCodeMap builds a CodeMap from config keys and status names. Two rules

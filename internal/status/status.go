@@ -29,27 +29,19 @@ var (
 func (s Status) Valid() bool { return s >= Unknown && s <= MajorOutage }
 
 // String returns the config name of s (operational, performance_issues, ...).
-func (s Status) String() string {
-	if !s.Valid() {
-		return fmt.Sprintf("status(%d)", int(s))
-	}
-	return names[s]
-}
+func (s Status) String() string { return s.in(names, fmt.Sprintf("status(%d)", int(s))) }
 
 // Label returns Cachet's English label for s ("Performance Issues").
-func (s Status) Label() string {
-	if !s.Valid() {
-		return fmt.Sprintf("Status %d", int(s))
-	}
-	return labels[s]
-}
+func (s Status) Label() string { return s.in(labels, fmt.Sprintf("Status %d", int(s))) }
 
 // Plain says s as a person would of a server ("partly unavailable").
-func (s Status) Plain() string {
+func (s Status) Plain() string { return s.in(plain, plain[Unknown]) }
+
+func (s Status) in(words [5]string, invalid string) string {
 	if !s.Valid() {
-		return plain[Unknown]
+		return invalid
 	}
-	return plain[s]
+	return words[s]
 }
 
 // Parse turns a config status name into a Status: one of the four a server

@@ -10,6 +10,7 @@ import (
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/state"
 )
 
 // gather probes the servers and the guard's canaries, reads the report
@@ -17,40 +18,34 @@ import (
 // all at the same time: a run takes about as long as its slowest probe.
 func (r *run) gather(ctx context.Context, servers []config.Server) {
 	var wg sync.WaitGroup
-	if r.d.Source != nil {
-		wg.Go(func() {
-			var err error
-			if r.counts, err = r.d.Source.Counts(ctx, r.now.Add(-r.cfg.Reports.Window.D())); err != nil {
-				r.sum.SourceErr = err
-			}
-		})
+	if r.d.Source != nil && r.d.SourceErr == nil {
+		wg.Go(func() { r.counts, r.sum.SourceErr = r.d.Source.Counts(ctx, r.now.Add(-r.cfg.Reports.Window.D())) })
 	}
 	if r.d.Shared == nil { // a shared state is read under its lock, after the observations
 		wg.Go(func() { r.list(ctx) })
 		wg.Go(func() { r.load(ctx) })
 	}
-	all := r.d.Prober.ProbeAll(ctx, slices.Concat(servers, canaries(r.cfg)), r.cfg.Probe.Concurrency)
-	r.results, r.canaries = all[:len(servers)], all[len(servers):]
-	wg.Wait()
-}
-
-// canaries are probed like a server with the probe block's settings,
-// following redirects and without a body check.
-func canaries(cfg *config.Config) []config.Server {
-	ss := make([]config.Server, len(cfg.Guard.Canaries))
-	for i, u := range cfg.Guard.Canaries {
-		ss[i] = config.Server{Name: "canary " + string(u), URL: string(u), Probe: cfg.Probe}
-		ss[i].Probe.FollowRedirects, ss[i].Probe.ExpectBody = true, config.Regexp{}
+	// Canaries are probed like a server with the probe block's settings,
+	// following redirects and without a body check.
+	all := slices.Clone(servers)
+	for _, u := range r.cfg.Guard.Canaries {
+		c := config.Server{Name: "canary " + string(u), URL: string(u), Probe: r.cfg.Probe}
+		c.Probe.FollowRedirects, c.Probe.ExpectBody = true, config.Regexp{}
+		all = append(all, c)
 	}
-	return ss
+	results := r.d.Prober.ProbeAll(ctx, all, r.cfg.Probe.Concurrency)
+	r.results, r.canaries = results[:len(servers)], results[len(servers):]
+	wg.Wait()
 }
 
 // list reads Cachet's components, and its schedules in progress unless
 // maintenance.cachet_schedules is off. Schedules that cannot be read are
 // logged and count as none.
 func (r *run) list(ctx context.Context) {
-	var err error
-	r.components, err = r.d.Cachet.Components(ctx)
+	listed, err := r.d.Cachet.Components(ctx)
+	for i := range listed {
+		r.components[listed[i].ID] = &listed[i]
+	}
 	if errors.Is(err, cachet.ErrIncomplete) {
 		r.short, err = err, nil // what was listed is right; plan says what is missing
 	}
@@ -61,9 +56,26 @@ func (r *run) list(ctx context.Context) {
 	if r.cfg.Maintenance.CachetSchedules == config.SchedulesOff {
 		return
 	}
-	r.schedules, err = r.d.Cachet.Schedules(ctx)
-	if err != nil && !errors.Is(err, cachet.ErrUnsupported) { // Cachet 2.3 has none
+	if r.schedules, err = r.d.Cachet.Schedules(ctx); err != nil && !errors.Is(err, cachet.ErrUnsupported) { // Cachet 2.3 has none
 		r.d.Log.Warn().Err(err).Msg("cannot read Cachet's schedules: no component is taken to be under a schedule's maintenance this run")
+	}
+}
+
+// load reads the state. A corrupt file was moved aside (not by a dry run's
+// store): the run goes on with an empty history and fails. A file of
+// another config is left in StateErr for Run to refuse. Any other problem
+// leaves the file alone: the run goes on with no memory, fails, and does
+// not save over it.
+func (r *run) load(ctx context.Context) {
+	st, err := r.d.State.Load(ctx)
+	var corrupt *state.CorruptError
+	switch {
+	case err == nil || errors.As(err, &corrupt):
+		r.st, r.saveable, r.sum.StateErr = st, true, err
+	case errors.Is(err, state.ErrOtherConfig):
+		r.sum.StateErr = err
+	default:
+		r.st, r.sum.StateErr = &state.State{}, fmt.Errorf("%w: this run keeps no memory and leaves the file as it is", err)
 	}
 }
 
@@ -90,12 +102,8 @@ func (r *run) decideAll(servers []config.Server) {
 			row.CertExpiring = certExpiring(s.Probe, p, r.now)
 			row.Decision = decide(s.Probe, p, row.CertExpiring, row.Reports, r.cfg.Reports.Thresholds)
 			if row.CertExpiring {
-				msg := "the server's TLS certificate expires soon"
-				if p.CertNotBefore.After(r.now) {
-					msg = "the server's TLS certificate is not valid yet"
-				}
 				r.d.Log.Warn().Str("server", s.Name).Time("expires", p.CertExpiry).Time("not_before", p.CertNotBefore).
-					Int("days_left", int(p.CertExpiry.Sub(r.now).Hours()/24)).Msg(msg)
+					Int("days_left", int(p.CertExpiry.Sub(r.now).Hours()/24)).Msg("the server's TLS certificate expires soon or is not valid yet")
 			}
 		}
 	}

@@ -22,12 +22,14 @@ func Marshal(v any) ([]byte, error) {
 
 type object map[string]any
 
-// orNull is err's message, or nil (JSON null).
-func orNull(err error) any {
-	if err == nil {
+// orNull is an error's message or a text, or nil (JSON null) for none.
+func orNull(v any) any {
+	if err, ok := v.(error); ok {
+		return err.Error()
+	} else if v == "" {
 		return nil
 	}
-	return err.Error()
+	return v
 }
 
 // set adds key when ok: the document leaves out what does not apply.
@@ -49,11 +51,8 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 	}
 	doc := object{"version": JSONVersion, "dry_run": s.DryRun, "started": s.Started.UTC(), "duration_ms": s.Duration.Milliseconds(),
 		"summary": counts, "reports": object{"name": s.Source, "error": orNull(s.SourceErr)}, "state": object{"name": s.State, "error": orNull(s.StateErr)},
-		"cachet_error": orNull(s.CachetErr), "token_error": orNull(s.TokenErr), "interrupted": orNull(s.Interrupted), "rows": []Row{}}
-	for key, v := range map[string]string{"not_run": s.NotRun, "offline": s.Offline, "deferred": s.Deferred} {
-		doc[key] = nil
-		doc.set(key, v, v != "")
-	}
+		"cachet_error": orNull(s.CachetErr), "token_error": orNull(s.TokenErr), "interrupted": orNull(s.Interrupted), "rows": []Row{},
+		"not_run": orNull(s.NotRun), "offline": orNull(s.Offline), "deferred": orNull(s.Deferred)}
 	return Marshal(doc.set("notes", s.Notes, len(s.Notes) > 0).set("rows", s.Rows, s.Rows != nil))
 }
 
@@ -73,7 +72,7 @@ func (r Row) MarshalJSON() ([]byte, error) {
 	}
 	if c := r.Component; c != nil {
 		row.set("component_name", c.Name, c.Name != "")
-		row["current"], row["publish"] = r.Current().String(), r.Publish.String()
+		row["current"], row["publish"] = r.Current.String(), r.Publish.String()
 	}
 	if r.Action == Pending {
 		row["pending"] = object{"status": r.Pending.Status.String(), "count": r.Pending.Count, "need": r.Pending.Need}

@@ -2,11 +2,9 @@ package updater
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
@@ -18,16 +16,12 @@ import (
 
 // plan settles every decided row against Cachet's listing: what the rules
 // (maintenance, the guard, a hand-set hold, confirmation) publish, and
-// whether that is a write. scheduled says which servers a Cachet schedule
-// in progress covers.
-func (r *run) plan(scheduled map[string]string) {
-	byID := make(map[int]*cachet.Component, len(r.components))
-	for i := range r.components {
-		byID[r.components[i].ID] = &r.components[i]
-	}
+// whether that is a write. maintained says why servers are under
+// maintenance.
+func (r *run) plan(maintained map[string]string) {
 	for i := range r.sum.Rows {
 		row := &r.sum.Rows[i]
-		c, s := byID[row.Server.ComponentID], row.Server
+		c, s := r.components[row.Server.ComponentID], row.Server
 		switch {
 		case row.Action != "": // interrupted or not probed
 		case r.sum.CachetErr != nil:
@@ -42,8 +36,8 @@ func (r *run) plan(scheduled map[string]string) {
 			row.Action = NotWritten
 			row.Notes = append(row.Notes, fmt.Sprintf("warning: Cachet sent the status of component %d as %s, which is no status: it is left alone; set its status in Cachet's dashboard", s.ComponentID, c.Unreadable))
 		default:
-			row.Component, row.Publish = c, c.Status
-			if row.Maintenance = r.maintenance(row, scheduled); row.Maintenance != "" {
+			row.Component, row.Current, row.Publish = c, c.Status, c.Status
+			if row.Maintenance = maintained[s.Name]; row.Maintenance != "" {
 				row.Action = Maintenance
 			} else {
 				r.settle(row)
@@ -55,7 +49,7 @@ func (r *run) plan(scheduled map[string]string) {
 // settle applies, in order, the guard, a hand-set hold and confirmation to
 // a row whose Cachet status is known.
 func (r *run) settle(row *Row) {
-	cur, d, offline := row.Current(), row.Decision, r.sum.Offline != ""
+	cur, d, offline := row.Current, row.Decision, r.sum.Offline != ""
 	if (offline || row.NoQuorum) && d.Probe > cur {
 		// Only the reports, which come from users, may still make it worse.
 		d.Status, d.Rule, row.Guarded = max(cur, d.Reports), d.ReportsRule+" (guarded: the probe was not counted)", true
@@ -80,46 +74,32 @@ func (r *run) settle(row *Row) {
 	}
 }
 
-// maintenance says why a row's component is under maintenance now, or "":
-// a window of the config, a Cachet schedule in progress that covers it
-// (scheduled), or Cachet 3.x's "under maintenance".
-func (r *run) maintenance(row *Row, scheduled map[string]string) string {
-	for _, w := range r.cfg.Maintenance.Windows {
-		switch {
-		case len(w.Servers) > 0 && !slices.Contains(w.Servers, row.Server.Name):
-		case w.Weekly != "":
-			if weekly, err := maintenance.ParseWeekly(string(w.Weekly), w.TimeZone.Loc); err == nil && weekly.Active(r.now) {
-				return "maintenance window " + weekly.String()
-			}
-		case !r.now.Before(w.Start.Time) && r.now.Before(w.End.Time):
-			return fmt.Sprintf("maintenance window %s to %s", w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
-		}
-	}
-	if why := scheduled[row.Server.Name]; why != "" {
-		return why
-	}
-	if row.Component.Maintenance {
-		return "under maintenance in Cachet"
-	}
-	return ""
-}
-
-// scheduled says which servers the Cachet schedules in progress cover (by
-// name, why), by maintenance.cachet_schedules, and notes once a 2.4
-// schedule that names no server, one without an end (it covers at most
-// max_open after its start) and one past that.
-func (r *run) scheduled() map[string]string {
+// maintained says which servers are under maintenance now, by name, and
+// why: a window of the config, a Cachet schedule in progress that covers
+// them (by maintenance.cachet_schedules), or Cachet 3.x's "under
+// maintenance". It notes once a 2.4 schedule that names no server, one
+// without an end (it covers at most max_open after its start) and one past
+// that.
+func (r *run) maintained() map[string]string {
 	m, why := r.cfg.Maintenance, map[string]string{}
-	names := make(map[int]string, len(r.components))
-	for _, c := range r.components {
-		names[c.ID] = c.Name
+	note := func(format string, a ...any) { r.sum.Notes = append(r.sum.Notes, fmt.Sprintf(format, a...)) }
+	for _, w := range m.Windows {
+		active := !r.now.Before(w.Start.Time) && r.now.Before(w.End.Time)
+		reason := fmt.Sprintf("maintenance window %s to %s", w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
+		if weekly, err := maintenance.ParseWeekly(string(w.Weekly), w.TimeZone.Loc); w.Weekly != "" {
+			active, reason = err == nil && weekly.Active(r.now), "maintenance window "+weekly.String()
+		}
+		for _, s := range r.cfg.Servers {
+			if active && (len(w.Servers) == 0 || slices.Contains(w.Servers, s.Name)) {
+				why[s.Name] = cmp.Or(why[s.Name], reason)
+			}
+		}
 	}
 	for _, s := range r.schedules {
 		label := fmt.Sprintf("Cachet schedule %d %q", s.ID, s.Name)
 		noEnd, until := s.CompletedAt.IsZero(), s.ScheduledAt.Add(m.MaxOpen.D())
 		if noEnd && !r.now.Before(until) {
-			r.sum.Notes = append(r.sum.Notes, fmt.Sprintf("%s has no end and started %s, more than maintenance.max_open (%s) ago: it covers nothing; complete it or give it an end in Cachet",
-				label, s.ScheduledAt.Format(time.RFC3339), m.MaxOpen))
+			note("%s has no end and started %s, more than maintenance.max_open (%s) ago: it covers nothing; complete it or give it an end in Cachet", label, s.ScheduledAt.Format(time.RFC3339), m.MaxOpen)
 			continue
 		}
 		inProgress := label + " in progress"
@@ -128,7 +108,7 @@ func (r *run) scheduled() map[string]string {
 		}
 		var covered []string
 		for _, sv := range r.cfg.Servers {
-			if covers(s, m.CachetSchedules, sv, names[sv.ComponentID]) {
+			if covers(s, m.CachetSchedules, sv, r.components[sv.ComponentID]) {
 				covered = append(covered, sv.Name)
 				why[sv.Name] = cmp.Or(why[sv.Name], inProgress)
 			}
@@ -138,10 +118,14 @@ func (r *run) scheduled() map[string]string {
 		}
 		switch {
 		case len(covered) == 0 && !s.ListsComponents:
-			r.sum.Notes = append(r.sum.Notes, label+` names no server: it covers none; name a server or its component in the schedule's name or message ("Stream 8: Wartung"), or set maintenance.cachet_schedules: all`)
+			note(`%s names no server: it covers none; name a server or its component in the schedule's name or message ("Stream 8: Wartung"), or set maintenance.cachet_schedules: all`, label)
 		case len(covered) > 0 && noEnd:
-			r.sum.Notes = append(r.sum.Notes, fmt.Sprintf("%s has no end: it covers %s until %s at most (maintenance.max_open: %s); give it an end in Cachet",
-				label, strings.Join(covered, ", "), until.Format(time.RFC3339), m.MaxOpen))
+			note("%s has no end: it covers %s until %s at most (maintenance.max_open: %s); give it an end in Cachet", label, strings.Join(covered, ", "), until.Format(time.RFC3339), m.MaxOpen)
+		}
+	}
+	for _, s := range r.cfg.Servers {
+		if c := r.components[s.ComponentID]; c != nil && c.Maintenance {
+			why[s.Name] = cmp.Or(why[s.Name], "under maintenance in Cachet")
 		}
 	}
 	return why
@@ -150,7 +134,7 @@ func (r *run) scheduled() map[string]string {
 // covers reports whether schedule s covers server, whose component Cachet
 // calls component. A 2.4 schedule lists no components: it covers the
 // servers whose name or component's name it names.
-func covers(s cachet.Schedule, mode config.Schedules, server config.Server, component string) bool {
+func covers(s cachet.Schedule, mode config.Schedules, server config.Server, component *cachet.Component) bool {
 	switch {
 	case mode == config.SchedulesAll:
 		return true
@@ -158,58 +142,5 @@ func covers(s cachet.Schedule, mode config.Schedules, server config.Server, comp
 		return slices.Contains(s.ComponentIDs, server.ComponentID)
 	}
 	text := s.Name + "\n" + s.Message
-	return maintenance.Names(text, server.Name) || maintenance.Names(text, component)
-}
-
-// apply writes the planned statuses. Once the run is interrupted no write
-// starts; the client gives writes already sent a short grace and retries
-// none.
-func (r *run) apply(ctx context.Context) {
-	if r.o.DryRun {
-		return
-	}
-	r.each(ctx, func(row *Row) {
-		if row.Action != WouldUpdate {
-			return
-		}
-		if ctx.Err() != nil {
-			row.Action = Interrupted
-			return
-		}
-		s := row.Server
-		err := r.d.Cachet.SetStatus(ctx, s.ComponentID, row.Publish, row.Component.Enabled)
-		switch {
-		case err != nil:
-			row.Action, row.Err = WriteFailed, fmt.Errorf("server %q: updating component %d: %w", s.Name, s.ComponentID, err)
-			if ctx.Err() != nil {
-				row.Action = Interrupted // the run ended first; the next run reads Cachet again
-			} else {
-				r.d.Log.Error().Err(err).Str("server", s.Name).Int("component", s.ComponentID).Msg("update failed")
-			}
-		default:
-			row.Action = Updated
-			r.d.Log.Info().Str("server", s.Name).Int("component", s.ComponentID).
-				Str("from", row.Current().String()).Str("to", row.Publish.String()).Str("rule", row.Decision.Rule).Msg("status changed")
-		}
-	})
-}
-
-// each calls fn for every row, write_concurrency at a time. Once ctx is
-// done it calls fn in turn, which sees that and starts nothing.
-func (r *run) each(ctx context.Context, fn func(row *Row)) {
-	sem := make(chan struct{}, max(r.cfg.Cachet.WriteConcurrency, 1))
-	var wg sync.WaitGroup
-	for i := range r.sum.Rows {
-		row := &r.sum.Rows[i]
-		if ctx.Err() != nil {
-			fn(row)
-			continue
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(row)
-		})
-	}
-	wg.Wait()
+	return maintenance.Names(text, server.Name) || component != nil && maintenance.Names(text, component.Name)
 }

@@ -1,6 +1,7 @@
 package updater
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -85,34 +86,21 @@ const minOffline = 3
 // set and none answered, or at least guard.max_failing of the servers (and
 // minOffline) got no HTTP answer. An interrupted probe counts for neither.
 func offline(results, canaries []probe.Result, g config.Guard) string {
-	answered, first := 0, error(nil)
-	for _, c := range canaries {
-		if c.Class == "" {
-			answered++
-		} else if c.Class != probe.ClassCanceled && first == nil {
-			first = c.Err
-		}
-	}
-	if answered == 0 && first != nil {
-		n := fmt.Sprintf("%d canaries", len(canaries))
-		if len(canaries) == 1 {
-			n = "1 canary"
-		}
-		return fmt.Sprintf("none of the %s answered (%s: %v)", n, g.Canaries[0], first)
-	}
-	if g.MaxFailing.Off() {
-		return ""
-	}
-	failing, probed := 0, 0
-	for _, r := range results {
-		if r.Class != probe.ClassCanceled {
-			probed++
-			if r.Class != "" {
-				failing++
+	count := func(rs []probe.Result) (failing, probed int, first error) {
+		for _, r := range rs {
+			if r.Class != probe.ClassCanceled {
+				probed++
+			}
+			if r.Class != "" && r.Class != probe.ClassCanceled {
+				failing, first = failing+1, cmp.Or(first, r.Err)
 			}
 		}
+		return failing, probed, first
 	}
-	if failing >= minOffline && failing*100 >= g.MaxFailing.Percent*probed {
+	if failing, probed, first := count(canaries); failing > 0 && failing == probed {
+		return fmt.Sprintf("no canary answered (%s: %v)", g.Canaries[0], first)
+	}
+	if failing, probed, _ := count(results); !g.MaxFailing.Off() && failing >= minOffline && failing*100 >= g.MaxFailing.Percent*probed {
 		return fmt.Sprintf("%d of %d servers got no HTTP answer (guard.max_failing %s)", failing, probed, g.MaxFailing)
 	}
 	return ""
@@ -125,15 +113,10 @@ func offline(results, canaries []probe.Result, g config.Guard) string {
 // of them is published; if each of the last c.Better is better, the worst
 // of them; else published stays, and pending says what waits.
 func confirm(history []state.Decision, published status.Status, c config.Confirm) (status.Status, *Waiting) {
-	start := len(history) - 1
-	for start > 0 && (c.MaxGap <= 0 || history[start].At.Sub(history[start-1].At) <= c.MaxGap.D()) {
-		start--
-	}
-	if start < 0 {
+	if len(history) == 0 {
 		return published, nil
 	}
-	chain := history[start:]
-	newest := chain[len(chain)-1].Status
+	newest := history[len(history)-1].Status
 	if published == status.Unknown || !published.Valid() {
 		return newest, nil // nothing trustworthy on the page to protect
 	}
@@ -141,20 +124,20 @@ func confirm(history []state.Decision, published status.Status, c config.Confirm
 	if worse {
 		need = max(c.Worse, 1)
 	}
-	n := 0
-	for i := len(chain) - 1; i >= 0 && chain[i].Status != published && (chain[i].Status > published) == worse; i-- {
-		n++
-	}
-	if n == 0 {
-		return published, nil
-	}
-	pick := newest
-	for _, d := range chain[len(chain)-min(n, need):] {
-		if (d.Status < pick) == worse { // the mildest of the worse ones, the worst of the better ones
+	n, pick := 0, newest // the mildest of the worse ones, the worst of the better ones
+	for i := len(history) - 1; i >= 0; i-- {
+		d := history[i]
+		if d.Status == published || (d.Status > published) != worse || i < len(history)-1 && c.MaxGap > 0 && history[i+1].At.Sub(d.At) > c.MaxGap.D() {
+			break
+		}
+		if n++; n <= need && (d.Status < pick) == worse {
 			pick = d.Status
 		}
 	}
-	if n >= need {
+	switch {
+	case n == 0:
+		return published, nil
+	case n >= need:
 		return pick, nil
 	}
 	return published, &Waiting{Status: pick, Count: n, Need: need}
@@ -166,19 +149,13 @@ func confirm(history []state.Decision, published status.Status, c config.Confirm
 // maxHold since first seen, or until the decision agrees with it. A status
 // changed by hand again starts a new hold.
 func hold(current, last status.Status, h *state.Hold, decision status.Status, now time.Time, maxHold time.Duration) *state.Hold {
-	if maxHold <= 0 {
-		return nil
-	}
-	if h != nil && h.Status != current {
-		h = nil // changed again since the hold began
-	}
-	if h == nil {
+	if h == nil || h.Status != current { // none yet, or changed by hand again
 		if last == status.Unknown || current == last {
 			return nil
 		}
 		h = &state.Hold{Since: now, Status: current}
 	}
-	if decision == h.Status || now.Sub(h.Since) >= maxHold {
+	if maxHold <= 0 || decision == h.Status || now.Sub(h.Since) >= maxHold {
 		return nil
 	}
 	return h

@@ -205,7 +205,7 @@ func TestOffline(t *testing.T) {
 		{"80% of 5", []probe.Result{bad, bad, bad, bad, ok}, nil, config.Guard{MaxFailing: config.Share{Percent: 80}}, "4 of 5"},
 		{"interrupted probes count for neither side", []probe.Result{bad, bad, bad, cut}, nil, all, "3 of 3"},
 		{"max_failing off", []probe.Result{bad, bad, bad}, nil, config.Guard{}, ""},
-		{"no canary answers", []probe.Result{ok}, []probe.Result{bad, bad}, two, "none of the 2 canaries answered (https://a.example/: connection refused)"},
+		{"no canary answers", []probe.Result{ok}, []probe.Result{bad, bad}, two, "no canary answered (https://a.example/: connection refused)"},
 		{"one canary answers", []probe.Result{ok}, []probe.Result{bad, ok}, two, ""},
 		{"canaries interrupted", []probe.Result{ok}, []probe.Result{cut}, config.Guard{Canaries: []config.WebURL{"https://a.example/"}}, ""},
 	}

@@ -114,7 +114,7 @@ func (w *world) run(ctx context.Context, o Options) Summary {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	sum, err := Run(ctx, w.cfg, Deps{Cachet: client, Source: src, Prober: probe.New(""), State: w.store(), Log: zerolog.Nop()}, o)
+	sum, err := Run(ctx, w.cfg, Deps{Cachet: client, Source: src, Prober: probe.New(""), State: w.store(), Now: time.Now, Log: zerolog.Nop()}, o)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestNotProbed(t *testing.T) {
 		{Class: probe.ClassCanceled, Err: errors.New("probe canceled")},
 	}}
 	r.decideAll(servers)
-	r.components = []cachet.Component{{ID: 1, Status: op}, {ID: 2, Status: op}, {ID: 3, Status: op}}
+	r.components = map[int]*cachet.Component{1: {ID: 1, Status: op}, 2: {ID: 2, Status: op}, 3: {ID: 3, Status: op}}
 	r.plan(nil)
 	for i, want := range []Action{Unchanged, NotProbed, Interrupted} {
 		if row := r.sum.Rows[i]; row.Action != want || (i > 0) != (row.Decision == nil) {

@@ -37,7 +37,6 @@ func (r *run) shared(ctx context.Context) (unlock func(), decide bool) {
 	unlock = func() {}
 	fail := func(err error) (func(), bool) {
 		r.sum.StateErr = errors.Join(r.sum.StateErr, err)
-		r.d.Log.Error().Err(err).Msg("shared state")
 		if q := r.cfg.Quorum.Probes; q > 1 {
 			leave(r.sum.Rows, NotWritten, fmt.Errorf("the shared state database cannot be used and quorum.probes is %d: this vantage alone decides nothing", q))
 			return unlock, false
@@ -48,8 +47,7 @@ func (r *run) shared(ctx context.Context) (unlock func(), decide bool) {
 	}
 	db, vantage, own := r.d.Shared, r.o.Vantage, r.observations()
 	if r.sum.Offline != "" {
-		own = nil
-		r.d.Log.Warn().Str("vantage", vantage).Msg("this machine looks offline: its observations are not recorded")
+		own = nil // no evidence: not recorded
 	} else if !r.o.DryRun {
 		if err := db.Observe(ctx, vantage, own); err != nil {
 			return fail(fmt.Errorf("recording %s's observations in the %s: %w", vantage, db, err))
@@ -134,9 +132,7 @@ func (r *run) quorum(views map[int][]state.View) {
 			case "":
 				seen = append(seen, v.Vantage+" "+v.Detail)
 			case "clock ahead":
-				if v.At.After(ahead[v.Vantage]) {
-					ahead[v.Vantage] = v.At
-				}
+				ahead[v.Vantage] = v.At
 			}
 		}
 		d := row.Decision

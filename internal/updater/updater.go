@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -55,7 +57,7 @@ type Deps struct {
 	// Shared, when set, is a state several vantages share: it is the State,
 	// and the run records observations and decides by quorum.
 	Shared Shared
-	Now    func() time.Time
+	Now    func() time.Time // the clock; required
 	Log    zerolog.Logger
 }
 
@@ -90,6 +92,7 @@ type Row struct {
 	Reports      *int              // nil: no count (no source, or it failed)
 	Decision     *Decision         // nil: not decided (interrupted, not probed)
 	Component    *cachet.Component // Cachet's before the run; nil: not known
+	Current      status.Status     // Component's status (status.Unknown: not known)
 	Publish      status.Status     // what the page shows after the run, when Component is known
 	Pending      *Waiting
 	Hold         *state.Hold // a status set by hand, left alone until HoldUntil
@@ -103,14 +106,6 @@ type Row struct {
 	Err               error    // why the row failed
 	Notes             []string // incidents and metric points written (or that would be)
 	Problems          []error  // what failed of them: the run fails, nothing is undone
-}
-
-// Current is Cachet's status before the run (status.Unknown: not known).
-func (r Row) Current() status.Status {
-	if r.Component == nil {
-		return status.Unknown
-	}
-	return r.Component.Status
 }
 
 // Summary is the outcome of one run.
@@ -142,15 +137,8 @@ type Summary struct {
 // Failed reports whether something went wrong on the way. Servers being
 // down, a pending change or a held status are no failure of the run.
 func (s Summary) Failed() bool {
-	if s.SourceErr != nil || s.CachetErr != nil || s.Interrupted != nil || s.StateErr != nil || s.TokenErr != nil || s.Offline != "" || s.Err != nil {
-		return true
-	}
-	for _, r := range s.Rows {
-		if r.Err != nil || len(r.Problems) > 0 {
-			return true
-		}
-	}
-	return false
+	return s.SourceErr != nil || s.CachetErr != nil || s.Interrupted != nil || s.StateErr != nil || s.TokenErr != nil || s.Offline != "" || s.Err != nil ||
+		slices.ContainsFunc(s.Rows, func(r Row) bool { return r.Err != nil || len(r.Problems) > 0 })
 }
 
 // Count returns how many rows have action a.
@@ -176,22 +164,19 @@ func Select(servers []config.Server, only []string) ([]config.Server, error) {
 	if len(only) == 0 {
 		return servers, nil
 	}
-	matched := map[string]bool{}
 	var out []config.Server
 	for _, s := range servers {
-		id, hit := strconv.Itoa(s.ComponentID), false
-		for _, o := range only {
-			if o == s.Name || o == id {
-				matched[o], hit = true, true
-			}
-		}
-		if hit {
+		if slices.Contains(only, s.Name) || slices.Contains(only, strconv.Itoa(s.ComponentID)) {
 			out = append(out, s)
 		}
 	}
+	names := make([]string, len(servers))
+	for i, s := range servers {
+		names[i] = s.Name
+	}
 	for _, o := range only {
-		if !matched[o] {
-			return nil, fmt.Errorf("--only %q matches no server name or component_id in the config%s", o, namesHint(o, servers))
+		if !slices.ContainsFunc(out, func(s config.Server) bool { return o == s.Name || o == strconv.Itoa(s.ComponentID) }) {
+			return nil, fmt.Errorf("--only %q matches no server name or component_id in the config%s", o, namesHint(o, names))
 		}
 	}
 	return out, nil
@@ -199,24 +184,35 @@ func Select(servers []config.Server, only []string) ([]config.Server, error) {
 
 // namesHint lists the servers when they are few, else the names closest
 // to the one that matched none.
-func namesHint(name string, servers []config.Server) string {
-	var names []string
-	for _, s := range servers {
-		names = append(names, s.Name)
-	}
+func namesHint(name string, names []string) string {
 	quoted := func(ss []string, sep string) string {
 		for i := range ss {
 			ss[i] = strconv.Quote(ss[i])
 		}
 		return strings.Join(ss, sep)
 	}
-	if len(names) <= 10 {
+	switch close := suggest.Closest(name, names, 3); {
+	case len(names) <= 10:
 		return ": the servers are " + quoted(names, ", ")
-	}
-	if close := suggest.Closest(name, names, 3); len(close) > 0 {
+	case len(close) > 0:
 		return ": did you mean " + quoted(close, " or ") + "?"
 	}
-	return fmt.Sprintf(" (none of its %d servers has a similar name; see servers[].name)", len(servers))
+	return fmt.Sprintf(" (none of its %d servers has a similar name; see servers[].name)", len(names))
+}
+
+// OpenSource builds the report source the config names: nil for type
+// none. It does no I/O beyond resolving the DSN secret; when that fails it
+// returns the source, to name it, with the error. log gets the source's
+// warnings (reports dated in the future).
+func OpenSource(src config.Source, getenv func(string) string, now func() time.Time, log zerolog.Logger) (reports.Source, error) {
+	switch src.Type {
+	case "file":
+		return &reports.File{Path: src.Path, Format: src.Format, MaxAge: src.MaxAge.D(), Now: now, Timeout: src.Timeout.D(), Log: log}, nil
+	case "sql":
+		dsn, err := src.ResolveDSN(getenv) // its errors name the key to fix
+		return &reports.SQL{Driver: src.Driver, DSN: dsn, Query: src.Query, Timeout: src.Timeout.D()}, err
+	}
+	return nil, nil
 }
 
 // run is one pass in progress: what the stages read and fill in.
@@ -229,17 +225,18 @@ type run struct {
 
 	results, canaries []probe.Result
 	counts            map[string]int
-	components        []cachet.Component
-	short             error // the listing ended short (cachet.ErrIncomplete): a missing component may exist
+	components        map[int]*cachet.Component // by id
+	short             error                     // the listing ended short (cachet.ErrIncomplete): a missing component may exist
 	schedules         []cachet.Schedule
 	st                *state.State
-	saveable          bool // Save may write st
+	saveable          bool       // Save may write st
+	mu                sync.Mutex // guards st's components while rows are written
 }
 
-// Run does one pass. Its error is for "could not run" (a bad --only, no
-// state store, a state file of another config); every other failure is in
-// the Summary. The caller holds the run lock; Run loads the state and,
-// unless DryRun, saves it.
+// Run does one pass. Its error is for "could not run" (a bad --only, a
+// state file of another config); every other failure is in the Summary,
+// which the caller logs. The caller holds the run lock; Run loads the
+// state and, unless DryRun, saves it.
 func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, error) {
 	servers, err := Select(cfg.Servers, o.Only)
 	if err != nil {
@@ -248,28 +245,19 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 	if d.Shared != nil {
 		d.State = d.Shared
 	}
-	if d.State == nil {
-		return Summary{}, errors.New("updater: no state store")
-	}
-	if d.Now == nil {
-		d.Now = time.Now
-	}
-	r := &run{cfg: cfg, d: d, o: o, now: d.Now()}
-	r.sum = Summary{DryRun: o.DryRun, Started: r.now, Zone: cfg.TimeZone.Loc, Source: SourceName(cfg.Reports.Source),
+	r := &run{cfg: cfg, d: d, o: o, now: d.Now(), components: map[int]*cachet.Component{}}
+	r.sum = Summary{DryRun: o.DryRun, Started: r.now, Zone: cfg.TimeZone.Loc, Fresh: cfg.Quorum.Fresh.D(), Source: "none",
 		SourceErr: d.SourceErr, State: d.State.String()}
+	if d.Source != nil {
+		r.sum.Source = d.Source.String()
+	}
 	r.gather(ctx, servers)
 	if errors.Is(r.sum.StateErr, state.ErrOtherConfig) {
 		return Summary{}, r.sum.StateErr // nothing was written yet: the run refuses
 	}
-	if r.sum.SourceErr != nil {
-		d.Log.Error().Err(r.sum.SourceErr).Str("source", r.sum.Source).Msg("report source failed: deciding from the probes alone")
-	}
 	r.decideAll(servers)
-	if r.sum.Offline = offline(r.results, r.canaries, cfg.Guard); r.sum.Offline != "" {
-		d.Log.Error().Str("why", r.sum.Offline).Msg("this machine looks offline: no probe makes a status worse; holds, confirmation, incidents and metric points are left alone this run")
-	}
+	r.sum.Offline = offline(r.results, r.canaries, cfg.Guard)
 	if d.Shared != nil {
-		r.sum.Fresh = cfg.Quorum.Fresh.D()
 		unlock, decide := r.shared(ctx)
 		defer unlock()
 		if !decide {
@@ -277,21 +265,11 @@ func Run(ctx context.Context, cfg *config.Config, d Deps, o Options) (Summary, e
 		}
 		r.list(ctx)
 	}
-	if r.sum.CachetErr != nil {
-		d.Log.Error().Err(r.sum.CachetErr).Msg("cannot read Cachet: nothing will be written")
-	}
-	r.plan(r.scheduled())
-	r.apply(ctx)
-	if r.sum.CachetErr == nil && r.sum.Offline == "" { // the prober's own outage tells nothing about the servers
-		r.incidents(ctx)
-		r.points(ctx)
-	}
+	r.plan(r.maintained())
+	r.each(ctx, r.write)
 	r.proveToken(ctx)
 	if !o.DryRun {
-		r.remember()
-		if r.saveable {
-			r.save(ctx)
-		}
+		r.remember(ctx)
 	}
 	return r.finish(ctx), nil
 }
