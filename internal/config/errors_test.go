@@ -103,3 +103,14 @@ func TestLaterErrorsRelated(t *testing.T) {
 		})
 	}
 }
+
+// TestAliasBomb: aliases that multiply the values to read (a "billion
+// laughs") are refused as a whole, not read for minutes.
+func TestAliasBomb(t *testing.T) {
+	data := "cachet:\n  url: https://status.example.org/api/v1\nnames: &n [" + strings.Repeat("a, ", 1000) + "a]\n" +
+		"window: &w {servers: *n, weekly: Mon 00:00-01:00}\nmaintenance:\n  windows: [" + strings.Repeat("*w, ", 1000) + "*w]\n"
+	_, err := Parse("x.yaml", []byte(data))
+	if err == nil || err.Error() != "x.yaml: the aliases (*name) in this file expand to too many values: write the values out" {
+		t.Errorf("got %v", err)
+	}
+}

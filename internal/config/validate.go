@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -67,7 +68,7 @@ func (r *reader) line(key string) int {
 // missing (its value may be zero), at the mapping's first line, unless an
 // unknown key there is probably its typo.
 func (r *reader) require(zero bool, parent, name, hint string) {
-	if key := join(parent, name); zero && !r.has(key) && !r.hinted[key] && !r.related(key) {
+	if key := join(parent, name); zero && !r.has(key) && !r.related(key) {
 		r.add(r.val(parent).Line, key, "is required: %s", hint)
 	}
 }
@@ -304,8 +305,7 @@ func (cfg *Config) finish(dir string, r *reader) {
 			cfg.Maintenance.Windows[i].TimeZone = cfg.TimeZone
 		}
 	}
-	cfg.Probe.Status.node = nil // the tree is not kept
-	for i := range cfg.Servers {
-		cfg.Servers[i].Probe.Status.node = nil
+	for i, s := range cfg.Servers {
+		cfg.Servers[i].ReportsKey = cmp.Or(s.ReportsKey, s.Name)
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/proxer/cachet-updater/internal/reports"
 	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/status"
-	"github.com/proxer/cachet-updater/internal/suggest"
 )
 
 // Action is what the run did (or would do) with one component.
@@ -213,7 +212,7 @@ func namesHint(name string, servers []config.Server) string {
 	if len(names) <= 10 {
 		return ": the servers are " + quoted(names, ", ")
 	}
-	if close := suggest.Closest(name, names, 3); len(close) > 0 {
+	if close := config.Closest(name, names, 3); len(close) > 0 {
 		return ": did you mean " + quoted(close, " or ") + "?"
 	}
 	return fmt.Sprintf(" (none of its %d servers has a similar name; see servers[].name)", len(servers))
