@@ -88,7 +88,7 @@ func TestErrorsCapped(t *testing.T) {
 func TestLaterErrorsRelated(t *testing.T) {
 	for _, tt := range []struct{ name, data, want string }{
 		{"bad threshold", "reports:\n  thresholds:\n    performance_issues: 30\n    partial_outage: many\n", "reports.thresholds.partial_outage: must be a whole number"},
-		{"empty token_file", "  token_env: T\n  token_file: \"\"\n", "cachet.token_file: must not be empty"},
+		{"empty token_file", "  token_env: T\n  token_file: \"\"\n", "cachet.token_file: has no value"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			data := "cachet:\n  url: https://status.example.org/api/v1\n" + tt.data +

@@ -38,8 +38,12 @@ type reader struct {
 	shared     map[shared]reflect.Value // value types decoded from an anchored node
 }
 
-// pair is a key (nil for a list entry) and its value, aliases resolved.
-type pair struct{ key, val *yaml.Node }
+// pair is the line of a key (of a list entry: its value) and its value,
+// aliases resolved.
+type pair struct {
+	line int
+	val  *yaml.Node
+}
 
 type field struct {
 	name  string
@@ -135,7 +139,7 @@ func (r *reader) walk(n *yaml.Node, v reflect.Value, key string) {
 	}
 	switch {
 	case r.budget < 0:
-	case isNull(n):
+	case isNull(n) || n.Kind == yaml.ScalarNode && t.Kind() == reflect.String && strings.TrimSpace(n.Value) == "" && key != "lock_file":
 		r.add(n.Line, key, "has no value: give it one, or delete it to use the default")
 	case custom:
 		r.unmarshal(n, v, u, key)
@@ -157,7 +161,7 @@ func (r *reader) walk(n *yaml.Node, v reflect.Value, key string) {
 		v.Set(reflect.MakeSlice(t, len(n.Content), len(n.Content)))
 		for i, item := range n.Content {
 			k, e := key+"["+strconv.Itoa(i)+"]", v.Index(i)
-			r.at[k] = pair{nil, resolve(item)}
+			r.at[k] = pair{resolve(item).Line, resolve(item)}
 			if s, ok := e.Addr().Interface().(*Server); ok {
 				*s = Server{Probe: r.cfg.Probe, Confirm: r.cfg.Confirm, Line: resolve(item).Line}
 			}
@@ -168,16 +172,43 @@ func (r *reader) walk(n *yaml.Node, v reflect.Value, key string) {
 			k := resolve(n.Content[i])
 			path := join(key, k.Value)
 			f := r.field(t, k.Value)
-			if first, seen := r.at[path]; seen && first.key != nil {
-				r.add(k.Line, path, "is set twice (first on line %d): keep one", first.key.Line)
+			if first, seen := r.at[path]; seen {
+				r.add(k.Line, path, "is set twice (first on line %d): keep one", first.line)
 			} else if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
 				r.add(k.Line, key, "each key must be a plain word: YAML merge keys (<<), lists and mappings are not keys here")
-			} else if r.at[path] = (pair{k, resolve(n.Content[i+1])}); f == nil {
+			} else if r.at[path] = (pair{k.Line, resolve(n.Content[i+1])}); f == nil {
 				r.unknown(k, path, t)
 			} else {
 				r.walk(n.Content[i+1], v.FieldByIndex(f.index), path)
 			}
 		}
+	}
+	if (t == reflect.TypeFor[int]() || t == reflect.TypeFor[Duration]()) && !r.bad[key] && r.budget >= 0 {
+		r.limit(v, n.Line, key)
+	}
+}
+
+// ranges are those of the whole numbers and durations that may be other
+// than at least 1 (a duration: longer than 0), by the key's last part.
+var ranges = map[string][2]int64{"retries": {0, math.MaxInt64}, "manual_hold": {0, math.MaxInt64}, "slow": {0, math.MaxInt64},
+	"cert_expiry": {0, math.MaxInt64}, "max_age": {0, math.MaxInt64}, "worse": {1, 16}, "better": {1, 16}, "probes": {1, 64}}
+
+func (r *reader) limit(v reflect.Value, line int, key string) {
+	lim, ok := ranges[key[strings.LastIndexByte(key, '.')+1:]]
+	if !ok {
+		lim = [2]int64{1, math.MaxInt64}
+	}
+	duration := v.Type() == reflect.TypeFor[Duration]()
+	switch x := v.Int(); {
+	case x >= lim[0] && x <= lim[1]:
+	case duration && lim[0] == 0:
+		r.add(line, key, "must not be negative: use 0 to turn it off")
+	case duration:
+		r.add(line, key, "must be longer than 0, such as 10s, 5m or 2h")
+	case lim[1] < math.MaxInt64:
+		r.add(line, key, "must be from %d to %d", lim[0], lim[1])
+	default:
+		r.add(line, key, "must be at least %d", lim[0])
 	}
 }
 
