@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
@@ -21,33 +20,28 @@ type origin struct {
 // origin returns where key_file, or else key_env, was written.
 func (r *reader) origin(key string) origin {
 	if p, ok := r.at[key+"_file"]; ok {
-		return origin{line: p.val.Line, hidden: !strings.ContainsAny(p.val.Value, "/.")}
+		return origin{line: p.line, hidden: !strings.ContainsAny(p.val.Value, "/.")}
 	}
-	return origin{line: r.val(key + "_env").Line}
+	return origin{line: r.at[key+"_env"].line}
 }
 
 // secret is where one secret comes from, and how to talk about it.
 type secret struct {
-	what, noun              string // "the Cachet API token", "token"
-	envKey, fileKey         string // "cachet.token_env", "cachet.token_file"
-	envExample, fileExample string
-	env, file               string
-	at                      origin
+	key, what, example string // "cachet.token", "the Cachet API token", its usual variable
+	env, file, inline  string
+	at                 origin
 }
 
 func (c Cachet) secret() secret {
-	return secret{"the Cachet API token", "token", "cachet.token_env", "cachet.token_file",
-		DefaultTokenEnv, "/etc/cachet-updater/token", c.TokenEnv, c.TokenFile, c.token}
+	return secret{"cachet.token", "the Cachet API token", DefaultTokenEnv, c.TokenEnv, c.TokenFile, "", c.token}
 }
 
 func (s Source) secret() secret {
-	return secret{"the " + s.Driver + " DSN", "DSN", "reports.source.dsn_env", "reports.source.dsn_file",
-		"REPORTS_DSN", "/etc/cachet-updater/reports-dsn", s.DSNEnv, s.DSNFile, s.dsn}
+	return secret{"reports.source.dsn", "the " + s.Driver + " DSN", "REPORTS_DSN", s.DSNEnv, s.DSNFile, s.DSN, s.dsn}
 }
 
 func (s StateSQL) secret() secret {
-	return secret{"the state " + s.Driver + " DSN", "DSN", "state.sql.dsn_env", "state.sql.dsn_file",
-		"CACHET_UPDATER_STATE_DSN", "/etc/cachet-updater/state-dsn", s.DSNEnv, s.DSNFile, s.dsn}
+	return secret{"state.sql.dsn", "the state " + s.Driver + " DSN", "CACHET_UPDATER_STATE_DSN", s.DSNEnv, s.DSNFile, s.DSN, s.dsn}
 }
 
 // Token returns the Cachet API token from cachet.token_env (looked up with
@@ -64,8 +58,8 @@ func (c *Config) Token(getenv func(string) string) (string, error) {
 
 // TokenSource says where the token is read from, for output.
 func (c Cachet) TokenSource() string {
-	if s := c.secret(); s.env == "" && s.file != "" {
-		return s.fileName()
+	if c.TokenFile != "" {
+		return c.secret().fileName()
 	}
 	return c.secret().envName()
 }
@@ -86,20 +80,11 @@ func (c Cachet) TokenKey() (key, value string) {
 // ResolveDSN returns the DSN of an sql source from dsn_env, dsn_file or the
 // inline sqlite dsn. No error holds the DSN.
 func (s Source) ResolveDSN(getenv func(string) string) (string, error) {
-	if s.Type != "sql" {
-		return "", fmt.Errorf("reports source has type %s, not sql: it has no DSN", s.Type)
-	}
-	if s.DSN != "" {
-		return s.DSN, nil
-	}
 	return s.secret().read(getenv)
 }
 
 // ResolveDSN returns the DSN of state.sql; see Source.ResolveDSN.
 func (s StateSQL) ResolveDSN(getenv func(string) string) (string, error) {
-	if s.DSN != "" {
-		return s.DSN, nil
-	}
 	return s.secret().read(getenv)
 }
 
@@ -108,34 +93,33 @@ func (s StateSQL) ResolveDSN(getenv func(string) string) (string, error) {
 const maxSecretSize = 64 << 10
 
 func (s secret) read(getenv func(string) string) (string, error) {
-	switch {
-	case s.env != "" && strings.TrimSpace(getenv(s.env)) != "":
-		return strings.TrimSpace(getenv(s.env)), nil
-	case s.env != "" && conventionalEnvName(s.env):
-		return "", fmt.Errorf("environment variable %s is empty or unset: export %s there, or set %s", s.env, s.what, s.fileKey)
-	case s.env != "":
-		return "", fmt.Errorf("%s is empty or unset; %s must hold the NAME of a variable, such as %s, not the %s", s.envName(), lastKey(s.envKey), s.envExample, s.noun)
-	case s.file == "":
-		return "", fmt.Errorf("no source for %s is configured", s.what)
+	switch v := strings.TrimSpace(getenv(s.env)); {
+	case s.inline != "":
+		return s.inline, nil
+	case s.file != "":
+	case v != "":
+		return v, nil
+	case conventionalEnvName(s.env):
+		return "", fmt.Errorf("environment variable %s is empty or unset: export %s there, or set %s_file", s.env, s.what, s.key)
+	default:
+		return "", fmt.Errorf("%s is empty or unset; %s_env must hold the NAME of a variable, such as %s, not the %s", s.envName(), lastKey(s.key), s.example, s.noun())
 	}
 	data, err := readFile(s.file, maxSecretSize)
-	v := strings.TrimSpace(string(data))
-	switch {
+	switch v := strings.TrimSpace(string(data)); {
 	case err != nil:
-		path := s.file
-		if s.at.hidden {
-			path = "the file named by " + s.fileKey + atLine(s.at.line)
-		}
-		return "", fmt.Errorf("reading %s from %s: %w%s", s.what, path, err, cmp.Or(s.reminder(), "; check "+s.fileKey))
+		return "", fmt.Errorf("%s: %w%s", s.fileName(), err, cmp.Or(s.reminder(), "; check "+s.key+"_file"))
 	case len(data) > maxSecretSize:
-		return "", fmt.Errorf("%s is larger than %d KiB: it cannot hold only the %s; check %s", s.fileName(), maxSecretSize>>10, s.noun, s.fileKey)
+		return "", fmt.Errorf("%s is larger than %d KiB: it cannot hold only the %s; check %s_file", s.fileName(), maxSecretSize>>10, s.noun(), s.key)
 	case bytes.HasPrefix(data, []byte("\uFEFF")):
 		return "", fmt.Errorf("%s starts with a byte-order mark: save it without one", s.fileName())
 	case v == "":
 		return "", fmt.Errorf("%s is empty: write %s into it%s", s.fileName(), s.what, s.reminder())
+	default:
+		return v, nil
 	}
-	return v, nil
 }
+
+func (s secret) noun() string { return s.what[strings.LastIndexByte(s.what, ' ')+1:] } // token, DSN
 
 // envName names the variable, or only the key that names it when the name
 // does not look like one.
@@ -143,23 +127,23 @@ func (s secret) envName() string {
 	if conventionalEnvName(s.env) {
 		return "environment variable " + s.env
 	}
-	return "the environment variable named by " + s.envKey + atLine(s.at.line)
+	return fmt.Sprintf("the environment variable named by %s_env (line %d)", s.key, s.at.line)
 }
 
 // fileName names the file and what it holds ("token file /etc/t"), or only
 // the key that names it when that may be the secret.
 func (s secret) fileName() string {
 	if s.at.hidden {
-		return "the " + s.noun + " file named by " + s.fileKey + atLine(s.at.line)
+		return fmt.Sprintf("the %s file named by %s_file (line %d)", s.noun(), s.key, s.at.line)
 	}
-	return s.noun + " file " + s.file
+	return s.noun() + " file " + s.file
 }
 
 func (s secret) reminder() string {
 	if !s.at.hidden {
 		return ""
 	}
-	return fmt.Sprintf("; %s must hold the PATH of a file, such as %s, not the %s", lastKey(s.fileKey), s.fileExample, s.noun)
+	return fmt.Sprintf("; %s_file must hold the PATH of a file, such as /etc/cachet-updater/%s, not the %[3]s", lastKey(s.key), strings.ToLower(s.noun()), s.noun())
 }
 
 // conventionalEnvName reports whether s looks like a variable's name
@@ -169,10 +153,3 @@ func conventionalEnvName(s string) bool {
 }
 
 func lastKey(key string) string { return key[strings.LastIndexByte(key, '.')+1:] }
-
-func atLine(line int) string {
-	if line == 0 {
-		return ""
-	}
-	return " (line " + strconv.Itoa(line) + ")"
-}

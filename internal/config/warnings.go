@@ -14,39 +14,36 @@ import (
 // http, and timeouts that cannot fit in run_timeout. stat is os.Stat in
 // production; a file it cannot stat is skipped. No warning holds a secret.
 func (c *Config) Warnings(stat func(string) (os.FileInfo, error)) []string {
-	var w, keys, plain []string
+	var w, keys []string
 	readable := func(path, name, holds, fix string) {
 		if fi, err := stat(path); path != "" && err == nil && fi.Mode().Perm()&0o044 != 0 {
 			w = append(w, fmt.Sprintf("%s holds %s and is readable by other users (mode %04o): chmod 600 %s", name, holds, fi.Mode().Perm(), fix))
 		}
 	}
+	plain := func(u *url.URL) bool { return u.Scheme == "http" && !isLoopback(u.Hostname()) }
+	for _, s := range []secret{c.Cachet.secret(), c.Reports.Source.secret(), c.State.SQL.secret()} {
+		readable(s.file, s.fileName(), s.what, map[bool]string{true: "that file", false: s.file}[s.at.hidden])
+	}
+	if u, err := url.Parse(c.Cachet.URL); err == nil && plain(u) {
+		w = append(w, fmt.Sprintf("cachet.url %s uses plain http:// to a host that is not this machine: the Cachet token is sent unencrypted and can be read on the way; use https://", c.Cachet.URL))
+	}
 	for i, s := range c.Servers {
 		if u, err := url.Parse(s.URL); err == nil && u.User != nil {
 			if _, ok := u.User.Password(); ok {
 				keys = append(keys, fmt.Sprintf("servers[%d].url", i))
-				if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-					plain = append(plain, fmt.Sprintf("servers[%d].url %s sends a basic-auth password over plain http:// to a host that is not this machine: it can be read on the way; use https://", i, s.DisplayURL()))
+				if plain(u) {
+					w = append(w, fmt.Sprintf("%s %s sends a basic-auth password over plain http:// to a host that is not this machine: it can be read on the way; use https://", keys[len(keys)-1], s.DisplayURL()))
 				}
 			}
 		}
 	}
-	if len(keys) == 1 {
-		readable(c.Path, "config file "+c.Path, "a basic-auth password ("+keys[0]+")", c.Path)
-	} else if len(keys) > 1 {
-		list := strings.Join(keys[:len(keys)-1], ", ") + " and " + keys[len(keys)-1]
-		if len(keys) > 3 {
-			list = fmt.Sprintf("%s and %d more", strings.Join(keys[:3], ", "), len(keys)-3)
-		}
-		readable(c.Path, "config file "+c.Path, "basic-auth passwords ("+list+")", c.Path)
+	if len(keys) > 3 {
+		keys = append(keys[:3], fmt.Sprintf("%d more", len(keys)-3))
 	}
-	for _, s := range []secret{c.Cachet.secret(), c.Reports.Source.secret(), c.State.SQL.secret()} {
-		fix := map[bool]string{true: "that file", false: s.file}[s.at.hidden]
-		readable(s.file, s.fileName(), s.what, fix)
+	if len(keys) > 0 {
+		readable(c.Path, "config file "+c.Path, "basic-auth passwords ("+strings.Join(keys, ", ")+")", c.Path)
 	}
-	if u, err := url.Parse(c.Cachet.URL); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		w = append(w, fmt.Sprintf("cachet.url %s uses plain http:// to a host that is not this machine: the Cachet token is sent unencrypted and can be read on the way; use https://", c.Cachet.URL))
-	}
-	return append(append(w, plain...), c.timeoutWarnings()...)
+	return append(w, c.timeoutWarnings()...)
 }
 
 // timeoutWarnings warns when a probe that hangs, or enough of them, would
@@ -55,8 +52,7 @@ func (c *Config) timeoutWarnings() []string {
 	if len(c.Servers) == 0 {
 		return nil
 	}
-	run := c.RunTimeout.D()
-	longest := 0
+	run, longest := c.RunTimeout.D(), 0
 	for i, s := range c.Servers {
 		if s.Probe.Timeout > c.Servers[longest].Probe.Timeout {
 			longest = i
@@ -65,16 +61,12 @@ func (c *Config) timeoutWarnings() []string {
 	s := c.Servers[longest]
 	probe := s.Probe.Timeout.D()
 	if run <= probe {
-		if s.Probe.Timeout == c.Probe.Timeout {
-			return []string{fmt.Sprintf("run_timeout %s is not longer than probe.timeout %s: if a server hangs (such as %q), the run is cut before its probe ends and nothing is written; raise run_timeout above %s or lower probe.timeout",
-				c.RunTimeout, s.Probe.Timeout, s.Name, s.Probe.Timeout)}
-		}
-		return []string{fmt.Sprintf("run_timeout %s is not longer than the timeout %s of server %q (servers[%d].timeout): if it hangs, the run is cut before its probe ends and nothing is written; raise run_timeout above %s or lower that timeout",
-			c.RunTimeout, s.Probe.Timeout, s.Name, longest, s.Probe.Timeout)}
+		return []string{fmt.Sprintf("run_timeout %s is not longer than the probe timeout %s of server %q (servers[%d].timeout or probe.timeout): if it hangs, the run is cut before its probe ends and nothing is written; raise run_timeout above %[2]s or lower that timeout",
+			c.RunTimeout, s.Probe.Timeout, s.Name, longest)}
 	}
 	n, conc := len(c.Servers), c.Probe.Concurrency
 	perSlot := int(run / probe) // hanging probes one slot gets through within run_timeout
-	if conc < 1 || n <= conc*perSlot {
+	if n <= conc*perSlot {
 		return nil
 	}
 	rounds := (n + conc - 1) / conc
@@ -86,9 +78,6 @@ func (c *Config) timeoutWarnings() []string {
 // *.localhost), 127.0.0.0/8 or ::1.
 func isLoopback(host string) bool {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
 	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return h == "localhost" || strings.HasSuffix(h, ".localhost") || ip != nil && ip.IsLoopback()
 }
