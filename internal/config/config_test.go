@@ -42,7 +42,7 @@ func TestInvalid(t *testing.T) {
 		{"server-name-missing", 4, "servers[0].name: is required"},
 		{"servers-empty", 3, "servers: is empty: list at least one server"},
 		{"servers-missing", 0, "servers: is required"},
-		{"servers-not-a-list", 4, "servers: must be a list of servers"},
+		{"servers-not-a-list", 4, `servers: must be a list (lines starting with "- ", or [a, b]), not a mapping`},
 		{"server-not-a-mapping", 4, "servers[0]: must be a mapping"},
 		{"duplicate-name", 7, `servers[1].name: "Stream 1" is also the name of servers[0] on line 4`},
 		{"duplicate-component-id", 9, "servers[1].component_id: 1 is also the component of servers[0] on line 6"},
@@ -55,7 +55,7 @@ func TestInvalid(t *testing.T) {
 		{"component-id-float", 6, `servers[0].component_id: 12.0 is not a decimal whole number: write 12`},
 		{"metric-id-exponent", 7, `servers[0].metric_id: 1e3 is not a decimal whole number: write 1000`},
 		{"reports-metric-id-quoted", 7, `servers[0].reports_metric_id: "12" is quoted, which makes it text: write 12 without quotes`},
-		{"status-name-unknown", 6, `probe.status.5xx: unknown status "down": use one of operational`},
+		{"status-name-unknown", 6, `probe.status: status key "5xx": unknown status "down": use one of operational`},
 		{"on-timeout-unknown", 4, `probe.on_timeout: unknown status "slow"`},
 		{"on-error-unknown", 7, `servers[0].on_error: unknown status "Major Outage"`},
 		{"status-key-2x9", 5, `probe.status: status key "2x9"`},
@@ -114,6 +114,7 @@ func TestInvalid(t *testing.T) {
 		{"head-expect-body", 5, "probe.expect_body: a HEAD probe gets no body to match"},
 		{"window-both", 5, "maintenance.windows[0]: has both start/end and weekly"},
 		{"window-server", 5, `maintenance.windows[0].servers[1]: "Stream 9" is not the name of a server`},
+		{"window-weekly", 5, `maintenance.windows[0].weekly: "Tue 3am-4am": write it like "Tue 03:00-04:30"`},
 		{"window-zone", 6, `maintenance.windows[0].time_zone: "Mars/Olympus" is not a time zone`},
 		{"cachet-schedules", 4, `maintenance.cachet_schedules: must be named (a schedule covers the servers it names; on Cachet 3.x, the components it lists), all (every server) or off, not "every"`},
 		{"max-open-zero", 4, "maintenance.max_open: must be longer than 0"},
@@ -502,18 +503,18 @@ func TestServerURLBasicAuth(t *testing.T) {
 
 func TestAllowNoServers(t *testing.T) {
 	only := "cachet:\n  url: https://status.example.org/api/v1\n"
-	cfg, err := LoadOptions{AllowNoServers: true}.Parse("x.yaml", []byte(only))
+	cfg, err := parse("x.yaml", []byte(only), true)
 	if err != nil || len(cfg.Servers) != 0 || cfg.Cachet.URL != "https://status.example.org/api/v1" {
 		t.Fatalf("cachet only: %+v, %v", cfg, err)
 	}
-	if _, err := (LoadOptions{AllowNoServers: true}).Parse("x.yaml", []byte(only+"servers: []\n")); err != nil {
+	if _, err := parse("x.yaml", []byte(only+"servers: []\n"), true); err != nil {
 		t.Errorf("empty servers: %v", err)
 	}
 	if _, err := Parse("x.yaml", []byte(only)); err == nil || !strings.Contains(err.Error(), "servers: is required") {
 		t.Errorf("Parse without servers: %v", err)
 	}
 	// What is there is still checked.
-	_, err = LoadOptions{AllowNoServers: true}.Parse("x.yaml", []byte(only+"servers:\n  - name: a\n"))
+	_, err = parse("x.yaml", []byte(only+"servers:\n  - name: a\n"), true)
 	if err == nil || !strings.Contains(err.Error(), "servers[0].url: is required") {
 		t.Errorf("a broken server: %v", err)
 	}

@@ -59,7 +59,7 @@ func TestTypoSuppressesRequired(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "url: is required") || strings.Contains(err.Error(), "component_id: is required") {
 		t.Errorf("want the two typos and no required errors, got\n%v", err)
 	}
-	data = "cachet:\n  url: https://status.example.org/api/v1\nservers:\n  - name: a\n    uri: https://a.example.org/\n    compo: 1\n"
+	data = "cachet:\n  url: https://status.example.org/api/v1\nservers:\n  - name: a\n    uri: https://a.example.org/\n    cid: 1\n"
 	_, err = Parse("x.yaml", []byte(data))
 	if err == nil || !strings.Contains(err.Error(), "component_id: is required") {
 		t.Errorf("a typo too far from component_id must not hide it being required, got\n%v", err)

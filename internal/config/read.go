@@ -35,7 +35,7 @@ type reader struct {
 	// repeat the problem (see related).
 	bad, above map[string]bool
 	fields     map[reflect.Type][]field
-	shared     map[shared]reflect.Value // value types decoded from an anchored node
+	shared     map[[2]any]reflect.Value // value types decoded from an anchored node, by node and type
 }
 
 // pair is the line of a key (of a list entry: its value) and its value,
@@ -50,16 +50,15 @@ type field struct {
 	index []int
 }
 
-type shared struct {
-	n *yaml.Node
-	t reflect.Type
-}
-
-// read decodes and checks data, the config file at path.
-func read(path string, data []byte, o LoadOptions) (*Config, error) {
+func parse(path string, data []byte, cachetOnly bool) (cfg *Config, err error) {
+	defer func() { // a config error must never crash the cron job with a stack trace
+		if p := recover(); p != nil {
+			cfg, err = nil, &Error{File: path, Msg: fmt.Sprintf("reading this file failed (%v): check the file for unusual syntax", p)}
+		}
+	}()
 	r := &reader{file: path, at: map[string]pair{}, budget: 2*len(data) + 1<<20, bad: map[string]bool{}, above: map[string]bool{},
-		fields: map[reflect.Type][]field{}, shared: map[shared]reflect.Value{}}
-	root, err := r.parse(data)
+		fields: map[reflect.Type][]field{}, shared: map[[2]any]reflect.Value{}}
+	root, err := r.document(data)
 	if err != nil {
 		return nil, err
 	}
@@ -73,23 +72,25 @@ func read(path string, data []byte, o LoadOptions) (*Config, error) {
 		}
 	}
 	root.Content = append(head, servers...)
-	cfg := defaults()
-	r.cfg = &cfg
-	if r.walk(root, reflect.ValueOf(&cfg).Elem(), ""); r.budget < 0 {
+	c := defaults()
+	r.cfg = &c
+	if r.walk(root, reflect.ValueOf(&c).Elem(), ""); r.budget < 0 {
 		return nil, &Error{File: path, Msg: "the aliases (*name) in this file expand to too many values: write the values out"}
 	}
-	cfg.validate(r, o)
-	if len(r.errs) > 0 {
+	if c.validate(r, cachetOnly); len(r.errs) > 0 {
 		return nil, r.result()
 	}
-	abs, _ := filepath.Abs(path) // Parse made sure it can be
-	cfg.finish(filepath.Dir(abs), r)
-	return &cfg, nil
+	c.Path, _ = filepath.Abs(path)
+	c.finish(filepath.Dir(c.Path), r)
+	if real, err := filepath.EvalSymlinks(c.Path); err == nil {
+		c.Path = real
+	}
+	return &c, nil
 }
 
-// parse reads data, one YAML document holding a mapping, and returns the
+// document reads data, one YAML document holding a mapping, and returns the
 // mapping. A problem with the file as a whole is the error.
-func (r *reader) parse(data []byte) (*yaml.Node, error) {
+func (r *reader) document(data []byte) (*yaml.Node, error) {
 	fileErr := func(line int, msg string) error { return &Error{File: r.file, Line: line, Msg: msg} }
 	if len(data) > MaxFileSize {
 		return nil, fileErr(0, fmt.Sprintf("the config file is larger than %d KiB: this is not a cachet-updater config; check the path", MaxFileSize>>10))
@@ -118,14 +119,6 @@ func (r *reader) parse(data []byte) (*yaml.Node, error) {
 	return resolve(doc.Content[0]), nil
 }
 
-// listHints say what a list holds, for messages.
-var listHints = map[reflect.Type]string{
-	reflect.TypeFor[Server](): `of servers, each starting with "- name:"`,
-	reflect.TypeFor[WebURL](): "of URLs, such as [https://example.org/]",
-	reflect.TypeFor[Window](): "of windows, each with servers and start/end or weekly",
-	reflect.TypeFor[string](): "of server names, such as [Stream 1, Stream 2]",
-}
-
 // walk decodes n into v, the value at key. It refuses what yaml.v3 reads
 // too kindly: a value of the wrong kind or none, a whole number not in
 // decimal digits, a boolean other than true or false (yaml.v3 takes yes).
@@ -144,10 +137,8 @@ func (r *reader) walk(n *yaml.Node, v reflect.Value, key string) {
 	case custom:
 		r.unmarshal(n, v, u, key)
 	case n.Kind != want:
-		what := map[yaml.Kind]string{yaml.ScalarNode: "a single value", yaml.MappingNode: "a mapping (key: value lines indented below it)"}[want]
-		if want == yaml.SequenceNode {
-			what = "a list " + listHints[t.Elem()]
-		}
+		what := map[yaml.Kind]string{yaml.ScalarNode: "a single value", yaml.MappingNode: "a mapping (key: value lines indented below it)",
+			yaml.SequenceNode: `a list (lines starting with "- ", or [a, b])`}[want]
 		r.add(n.Line, key, "must be %s, not a %s", what, kindName(n))
 	case t.Kind() == reflect.Int:
 		v.SetInt(r.wholeNumber(n, key))
@@ -215,7 +206,7 @@ func (r *reader) limit(v reflect.Value, line int, key string) {
 // unmarshal has a value type read n. A node shared through an alias is read
 // once: a status mapping of 200 keys may be shared by 10,000 servers.
 func (r *reader) unmarshal(n *yaml.Node, v reflect.Value, u yaml.Unmarshaler, key string) {
-	id := shared{n, v.Type()}
+	id := [2]any{n, v.Type()}
 	if done, ok := r.shared[id]; ok {
 		v.Set(done)
 		return
@@ -232,24 +223,18 @@ func (r *reader) unmarshal(n *yaml.Node, v reflect.Value, u yaml.Unmarshaler, ke
 }
 
 // unknown reports the key k at key, which no field of t takes, with the
-// key it is probably a typo of (the same but for case, or at most 2 edits
-// away).
+// key it is probably a typo of.
 func (r *reader) unknown(k *yaml.Node, key string, t reflect.Type) {
 	var allowed []string
-	best, dist := "", 3
 	for _, f := range r.fieldsOf(t) {
-		if f.name == "concurrency" && t == reflect.TypeFor[Server]() {
-			continue // the probe block's only
-		}
-		allowed = append(allowed, f.name)
-		if d := distance(strings.ToLower(k.Value), f.name); d < dist {
-			best, dist = f.name, d
+		if f.name != "concurrency" || t != reflect.TypeFor[Server]() { // the probe block's only
+			allowed = append(allowed, f.name)
 		}
 	}
 	msg := fmt.Sprintf("unknown key %q", k.Value)
-	if best != "" {
-		msg += fmt.Sprintf(" (did you mean %q?)", best)
-		r.bad[join(parentKey(key), best)] = true // not also "is required"
+	if best := Closest(k.Value, allowed, 1); len(best) > 0 {
+		msg += fmt.Sprintf(" (did you mean %q?)", best[0])
+		r.bad[join(parentKey(key), best[0])] = true // not also "is required"
 	}
 	msg += ": the keys allowed here are " + strings.Join(allowed, ", ")
 	if key == "cachet.token" {

@@ -16,7 +16,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/proxer/cachet-updater/internal/maintenance"
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
@@ -167,13 +166,11 @@ func (m *StatusMap) UnmarshalYAML(n *yaml.Node) error {
 	}
 	written := make(map[string]string, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		k := resolve(n.Content[i])
 		if _, dup := written[k.Value]; dup {
 			return &Error{Line: k.Line, Key: k.Value, Msg: "is set twice: keep one"}
-		} else if _, err := status.Parse(strings.TrimSpace(v.Value)); err != nil {
-			return &Error{Line: v.Line, Key: k.Value, Msg: err.Error()}
 		}
-		written[k.Value] = strings.TrimSpace(v.Value)
+		written[k.Value] = strings.TrimSpace(resolve(n.Content[i+1]).Value)
 	}
 	sm, err := NewStatusMap(written)
 	// Point at the first entry, in file order, that makes the mapping fail.
@@ -218,16 +215,6 @@ func (s *Share) UnmarshalYAML(n *yaml.Node) error {
 
 // WebURL is an absolute http or https URL, as written.
 type WebURL string
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (u *WebURL) UnmarshalYAML(n *yaml.Node) error {
-	return decode(n, u, func(s string) (WebURL, error) {
-		if !isWebURL(s) {
-			return "", fmt.Errorf("must be an absolute http or https URL such as https://example.org/")
-		}
-		return WebURL(s), nil
-	}, "")
-}
 
 // isWebURL reports whether s is an absolute http(s) URL with a host.
 func isWebURL(s string) bool {
@@ -315,14 +302,6 @@ func (t *Template) UnmarshalYAML(n *yaml.Node) error {
 // Weekly is a weekly maintenance window as written: "Tue 03:00-04:30". Its
 // zone is the window's time_zone.
 type Weekly string
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (w *Weekly) UnmarshalYAML(n *yaml.Node) error {
-	return decode(n, w, func(s string) (Weekly, error) {
-		_, err := maintenance.ParseWeekly(s, time.UTC)
-		return Weekly(s), err
-	}, "")
-}
 
 // Schedules is maintenance.cachet_schedules: what a Cachet schedule in
 // progress covers. true and false, its earlier values, read as named and off.

@@ -8,8 +8,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/proxer/cachet-updater/internal/maintenance"
 )
 
 // The validate methods check what spans keys, and what a key's type does
@@ -64,7 +67,7 @@ func (r *reader) oneOf(key, s string, words ...string) {
 	r.check(!slices.Contains(words, s), key, "must be %s or %s, not %q", strings.Join(words[:last], ", "), words[last], s)
 }
 
-func (cfg *Config) validate(r *reader, o LoadOptions) {
+func (cfg *Config) validate(r *reader, cachetOnly bool) {
 	const api = "the Cachet API, such as https://status.example.org/api/v1"
 	c, t := cfg.Cachet, cfg.Reports.Thresholds
 	r.require("", "cachet", "set cachet.url to "+api)
@@ -92,7 +95,7 @@ func (cfg *Config) validate(r *reader, o LoadOptions) {
 	r.check(!vantageName.MatchString(cfg.Vantage.Name), "vantage.name", "%q: use 1 to 64 letters, digits, '.', '-' and '_', such as fra1", cfg.Vantage.Name)
 	r.check(!r.has("state.sql") && cfg.Quorum.Probes > 1, "quorum.probes", "is %d, but only state.sql lets several vantages share their observations: set state.sql, or 1", cfg.Quorum.Probes)
 	const what = "list at least one server with name, url and component_id"
-	if !o.AllowNoServers {
+	if !cachetOnly {
 		r.require("", "servers", what)
 		r.check(len(cfg.Servers) == 0, "servers", "is empty: %s", what)
 	}
@@ -108,6 +111,9 @@ func (cfg *Config) validate(r *reader, o LoadOptions) {
 		s.validate(r, fmt.Sprintf("servers[%d]", i))
 		unique(s.Name, i, "name", "%q is also the name of servers[%d] on line %d: names must be unique")
 		unique(s.ComponentID, i, "component_id", "%d is also the component of servers[%d] on line %d: each server needs its own Cachet component")
+	}
+	for i, u := range cfg.Guard.Canaries {
+		r.check(!isWebURL(string(u)), fmt.Sprintf("guard.canaries[%d]", i), "must be an absolute http or https URL such as https://example.org/")
 	}
 	cfg.Maintenance.validate(r, cfg.Servers)
 }
@@ -189,6 +195,8 @@ func (m Maintenance) validate(r *reader, servers []Server) {
 		case start:
 			r.check(true, key+".time_zone", "is for weekly windows: start and end carry their own offsets")
 		}
+		_, err := maintenance.ParseWeekly(string(w.Weekly), time.UTC)
+		r.check(err != nil, key+".weekly", "%v", err)
 		for j, name := range w.Servers {
 			r.check(!names[name], fmt.Sprintf("%s.servers[%d]", key, j), "%q is not the name of a server in this config", name)
 		}

@@ -150,7 +150,7 @@ func TestWarningsTimeouts(t *testing.T) {
 			}
 		})
 	}
-	cfg, err := LoadOptions{AllowNoServers: true}.Parse("/etc/cu/x.yaml", []byte(head+"run_timeout: 1s\n"))
+	cfg, err := parse("/etc/cu/x.yaml", []byte(head+"run_timeout: 1s\n"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
