@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -63,15 +62,9 @@ func parse(path string, data []byte, cachetOnly bool) (cfg *Config, err error) {
 		return nil, err
 	}
 	// Servers start from the probe and confirm blocks, wherever those are written.
-	var head, servers []*yaml.Node
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "servers" {
-			servers = append(servers, root.Content[i:i+2]...)
-		} else {
-			head = append(head, root.Content[i:i+2]...)
-		}
-	}
-	root.Content = append(head, servers...)
+	pairs, last := slices.Collect(slices.Chunk(root.Content, 2)), map[string]int{"servers": 1}
+	slices.SortStableFunc(pairs, func(a, b []*yaml.Node) int { return last[a[0].Value] - last[b[0].Value] })
+	root.Content = slices.Concat(pairs...)
 	c := defaults()
 	r.cfg = &c
 	if r.walk(root, reflect.ValueOf(&c).Elem(), ""); r.budget < 0 {
@@ -161,16 +154,16 @@ func (r *reader) walk(n *yaml.Node, v reflect.Value, key string) {
 	default:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := resolve(n.Content[i])
-			path := join(key, k.Value)
-			f := r.field(t, k.Value)
+			path, fs := join(key, k.Value), r.fieldsOf(t)
+			f := slices.IndexFunc(fs, func(f field) bool { return f.name == k.Value })
 			if first, seen := r.at[path]; seen {
 				r.add(k.Line, path, "is set twice (first on line %d): keep one", first.line)
 			} else if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
 				r.add(k.Line, key, "each key must be a plain word: YAML merge keys (<<), lists and mappings are not keys here")
-			} else if r.at[path] = (pair{k.Line, resolve(n.Content[i+1])}); f == nil {
+			} else if r.at[path] = (pair{k.Line, resolve(n.Content[i+1])}); f < 0 {
 				r.unknown(k, path, t)
 			} else {
-				r.walk(n.Content[i+1], v.FieldByIndex(f.index), path)
+				r.walk(n.Content[i+1], v.FieldByIndex(fs[f].index), path)
 			}
 		}
 	}
@@ -243,14 +236,6 @@ func (r *reader) unknown(k *yaml.Node, key string, t reflect.Type) {
 	r.add(k.Line, key, "%s", msg)
 }
 
-func (r *reader) field(t reflect.Type, name string) *field {
-	fs := r.fieldsOf(t)
-	if i := slices.IndexFunc(fs, func(f field) bool { return f.name == name }); i >= 0 {
-		return &fs[i]
-	}
-	return nil
-}
-
 // fieldsOf returns the keys of struct type t, from its fields' yaml tags.
 func (r *reader) fieldsOf(t reflect.Type) []field {
 	if fs, ok := r.fields[t]; ok {
@@ -271,8 +256,6 @@ func (r *reader) fieldsOf(t reflect.Type) []field {
 	return fs
 }
 
-var decimal = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
-
 // wholeNumber returns n as a whole number, or reports it when it is not
 // written in decimal digits (014, 0x10, 1e3, 12.0, "12"), with the number to
 // write instead: YAML reads 014 as octal 12.
@@ -288,7 +271,7 @@ func (r *reader) wholeNumber(n *yaml.Node, key string) int64 {
 		r.add(n.Line, key, "must be a whole number in decimal digits, such as 14")
 	case quoted:
 		r.add(n.Line, key, "%q is quoted, which makes it text: write %d without quotes", v, i)
-	case decimal.MatchString(v) && n.ShortTag() == "!!int":
+	case strconv.FormatInt(i, 10) == v && n.ShortTag() == "!!int":
 		return i
 	case strings.TrimLeft(v, "+-")[0] == '0' && strings.Trim(v, "+-01234567") == "":
 		r.add(n.Line, key, "%s has a leading 0, which YAML reads as an octal number (%d): write %d", v, i, d)
@@ -320,10 +303,7 @@ func (r *reader) related(key string) bool {
 
 // result returns the problems in file order, those without a line last.
 func (r *reader) result() error {
-	sort.SliceStable(r.errs, func(i, j int) bool {
-		a, b := r.errs[i].Line, r.errs[j].Line
-		return a != 0 && (b == 0 || a < b)
-	})
+	slices.SortStableFunc(r.errs, func(a, b *Error) int { return cmp.Compare(uint(a.Line-1), uint(b.Line-1)) }) // 0 (none) is the largest
 	if len(r.errs) == 1 {
 		return r.errs[0]
 	}
@@ -388,21 +368,16 @@ func parentKey(key string) string { return key[:max(strings.LastIndexAny(key, ".
 // or, for words of 4 or more characters, one containing the other), the
 // closest first; ties keep the candidates' order.
 func Closest(word string, candidates []string, n int) []string {
-	w := strings.ToLower(word)
-	dist := map[string]int{}
-	var found []string
+	w, dist := strings.ToLower(word), map[string]int{}
 	for _, c := range candidates {
 		lc := strings.ToLower(c)
-		switch d := distance(w, lc); {
-		case d <= 2:
+		if d := distance(w, lc); d <= 2 {
 			dist[c] = d
-		case len(w) >= 4 && len(lc) >= 4 && (strings.Contains(lc, w) || strings.Contains(w, lc)):
+		} else if len(w) >= 4 && len(lc) >= 4 && (strings.Contains(lc, w) || strings.Contains(w, lc)) {
 			dist[c] = 3
-		default:
-			continue
 		}
-		found = append(found, c)
 	}
+	found := slices.DeleteFunc(slices.Clone(candidates), func(c string) bool { _, ok := dist[c]; return !ok })
 	slices.SortStableFunc(found, func(a, b string) int { return dist[a] - dist[b] })
 	return found[:min(n, len(found))]
 }

@@ -213,11 +213,8 @@ func (cfg *Config) finish(dir string, r *reader) {
 	if r.has("cachet.token_file") {
 		c.TokenEnv = ""
 	}
-	if s.Type != "file" {
-		s.Path, s.Format, s.MaxAge = "", "", 0
-	}
-	if s.Type != "sql" {
-		s.Driver, s.DSN, s.DSNEnv, s.DSNFile, s.Query = "", "", "", "", ""
+	if s.Type != "file" { // the defaults of the other types' keys
+		s.Format, s.MaxAge = "", 0
 	}
 	if s.Type == "none" {
 		s.Timeout = 0

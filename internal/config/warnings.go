@@ -52,26 +52,22 @@ func (c *Config) timeoutWarnings() []string {
 	if len(c.Servers) == 0 {
 		return nil
 	}
-	run, longest := c.RunTimeout.D(), 0
-	for i, s := range c.Servers {
-		if s.Probe.Timeout > c.Servers[longest].Probe.Timeout {
-			longest = i
+	i := 0 // the server with the longest timeout
+	for j, s := range c.Servers {
+		if s.Probe.Timeout > c.Servers[i].Probe.Timeout {
+			i = j
 		}
 	}
-	s := c.Servers[longest]
-	probe := s.Probe.Timeout.D()
+	s, run, probe, n, conc := c.Servers[i], c.RunTimeout.D(), c.Servers[i].Probe.Timeout.D(), len(c.Servers), c.Probe.Concurrency
 	if run <= probe {
 		return []string{fmt.Sprintf("run_timeout %s is not longer than the probe timeout %s of server %q (servers[%d].timeout or probe.timeout): if it hangs, the run is cut before its probe ends and nothing is written; raise run_timeout above %[2]s or lower that timeout",
-			c.RunTimeout, s.Probe.Timeout, s.Name, longest)}
+			c.RunTimeout, s.Probe.Timeout, s.Name, i)}
 	}
-	n, conc := len(c.Servers), c.Probe.Concurrency
-	perSlot := int(run / probe) // hanging probes one slot gets through within run_timeout
-	if n <= conc*perSlot {
-		return nil
+	if perSlot := int(run / probe); n > conc*perSlot { // perSlot: hanging probes one slot gets through within run_timeout
+		return []string{fmt.Sprintf("probe.concurrency %d lets at most %d of the %d servers hang at once within run_timeout %s (probes of up to %s, %d after one another per slot): if more hang, the run cannot finish; raise probe.concurrency to %d or more, or run_timeout above %s",
+			conc, conc*perSlot, n, c.RunTimeout, s.Probe.Timeout, perSlot, (n+perSlot-1)/perSlot, Duration(time.Duration((n+conc-1)/conc)*probe))}
 	}
-	rounds := (n + conc - 1) / conc
-	return []string{fmt.Sprintf("probe.concurrency %d lets at most %d of the %d servers hang at once within run_timeout %s (probes of up to %s, %d after one another per slot): if more hang, the run cannot finish; raise probe.concurrency to %d or more, or run_timeout above %s",
-		conc, conc*perSlot, n, c.RunTimeout, s.Probe.Timeout, perSlot, (n+perSlot-1)/perSlot, Duration(time.Duration(rounds)*probe))}
+	return nil
 }
 
 // isLoopback reports whether host names this machine: localhost (and
