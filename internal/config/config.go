@@ -25,6 +25,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -244,11 +245,10 @@ type Server struct {
 
 // DisplayURL returns the URL with a basic-auth password replaced by xxxxx.
 func (s Server) DisplayURL() string {
-	u, err := url.Parse(s.URL)
-	if err != nil {
-		return "(an unparsable URL)"
+	if u, err := url.Parse(s.URL); err == nil {
+		return u.Redacted()
 	}
-	return u.Redacted()
+	return "(an unparsable URL)"
 }
 
 // Defaults that other packages or messages name.
@@ -363,11 +363,8 @@ func Parse(path string, data []byte) (*Config, error) { return parse(path, data,
 // FIFO or a device would block the open or the read with no deadline.
 func readFile(path string, limit int64) ([]byte, error) {
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		kind := map[bool]string{true: "a directory", false: "not a plain file"}[fi.IsDir()]
-		if fi.Mode()&os.ModeNamedPipe != 0 {
-			kind = "a named pipe"
-		}
-		return nil, fmt.Errorf("is not a regular file (%s)", kind)
+		kind := map[os.FileMode]string{os.ModeDir: "a directory", os.ModeNamedPipe: "a named pipe"}[fi.Mode().Type()]
+		return nil, fmt.Errorf("is not a regular file (%s)", cmp.Or(kind, "not a plain file"))
 	}
 	f, err := os.Open(path)
 	if err != nil {

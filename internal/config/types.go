@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"net/url"
 	"regexp"
@@ -135,22 +134,18 @@ const maxStatusKeys = 200
 // range ("200-299") or a class ("2xx"); the narrowest match wins. It is
 // read-only, so servers share one safely.
 type StatusMap struct {
-	written map[string]string
-	codes   status.CodeMap
+	codes status.CodeMap
 }
 
 // NewStatusMap builds a StatusMap from keys and status names as a config
 // would write them.
 func NewStatusMap(m map[string]string) (StatusMap, error) {
 	codes, err := status.ParseCodeMap(m)
-	return StatusMap{written: m, codes: codes}, err
+	return StatusMap{codes}, err
 }
 
 // Codes returns the parsed mapping.
 func (m StatusMap) Codes() status.CodeMap { return m.codes }
-
-// Map returns a copy of the mapping as written.
-func (m StatusMap) Map() map[string]string { return maps.Clone(m.written) }
 
 // UnmarshalYAML implements yaml.Unmarshaler: it replaces m, where yaml.v3
 // would merge into the map there. A problem has the line of its entry.
