@@ -1,16 +1,16 @@
 // Package config reads the cachet-updater YAML file into the types the run
 // uses, with every default applied and every problem reported at once.
 //
-// yaml.v3 decodes the file on top of the defaults. The value types
-// (Duration, Status, StatusMap, ...) read their own node and report a
-// problem as a *yaml.TypeError, which yaml.v3 collects before it decodes
-// on. A walk of the tree beside the types (their yaml tags are the keys)
-// records where each key was written and reports unknown keys (with "did
-// you mean"), keys set twice, values of the wrong kind, whole numbers not
-// in decimal digits (YAML reads 014 as octal 12) and booleans other than
-// true and false. The validate methods check required keys, ranges and
-// what spans keys. Each problem is an *Error with the file, the line and
-// the dotted key, list entries indexed from 0:
+// yaml.v3 parses the file into a tree; a walk of the tree beside the
+// types (their yaml tags are the keys) decodes it on top of the defaults
+// and records where each key was written. It reports unknown keys (with
+// "did you mean"), keys set twice, values of the wrong kind or none, whole
+// numbers not in decimal digits (YAML reads 014 as octal 12), booleans
+// other than true and false, and numbers and durations out of range. The
+// value types (Duration, Status, StatusMap, ...) read their own node. The
+// validate methods check required keys and what spans keys. Each problem
+// is an *Error with the file, the line and the dotted key, list entries
+// indexed from 0:
 //
 //	configs/fleet.yaml:12: servers[3].url: must be an absolute http or https URL such as https://s1.example.org/
 //

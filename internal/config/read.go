@@ -33,9 +33,9 @@ type reader struct {
 	at     map[string]pair // dotted key → where it was written
 	errs   []*Error
 	budget int // values left to walk: aliases must not multiply the work
-	// bad holds the keys with a problem (or that a "did you mean" names),
-	// above the keys above them: a check of a related key would only
-	// repeat the problem (see related).
+	// bad holds the keys with a problem (or named by a "did you mean"),
+	// above every key above one of them: a check of a related key would
+	// only repeat the problem (see related).
 	bad, above map[string]bool
 	fields     map[reflect.Type][]field
 	shared     map[[2]any]reflect.Value // value types decoded from an anchored node, by node and type
@@ -127,7 +127,7 @@ func (r *reader) walk(n *yaml.Node, v reflect.Value, key string) {
 	t, want := v.Type(), cmp.Or(map[reflect.Kind]yaml.Kind{reflect.Struct: yaml.MappingNode, reflect.Slice: yaml.SequenceNode}[v.Kind()], yaml.ScalarNode)
 	u, custom := v.Addr().Interface().(yaml.Unmarshaler)
 	if r.budget--; !custom {
-		r.budget -= len(n.Content) // a value type's node is read once (see unmarshal)
+		r.budget -= len(n.Content) // a value type's anchored node is read once (see shared)
 	}
 	switch {
 	case r.budget < 0:
@@ -538,9 +538,9 @@ func (m Maintenance) validate(r *reader, servers map[any]int) {
 	}
 }
 
-// finish completes a valid config: relative paths against dir, the source
-// keys of other types cleared, weekly windows' zones, and where secrets'
-// names were written.
+// finish completes a valid config: relative paths against dir, the
+// defaults of the other source types cleared, weekly windows' zones,
+// reports keys, and where secrets' names were written.
 func (cfg *Config) finish(dir string, r *reader) {
 	c, s, q := &cfg.Cachet, &cfg.Reports.Source, &cfg.State.SQL
 	c.URL = strings.TrimRight(c.URL, "/")

@@ -19,7 +19,7 @@ import (
 )
 
 // The value types read their own node; a problem is an error, or an *Error
-// with a line and a key inside the node (see reader.unmarshal).
+// with a line and a key inside the node (see reader.walk).
 
 // decode reads n, a single value, into *v with parse. When parse fails,
 // the problem is format with the text as written, or without a format the
