@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -76,7 +75,7 @@ func parseDuration(s string) (Duration, error) {
 	n, _ := strconv.ParseFloat(m[2], 64)
 	tail, err := time.ParseDuration(cmp.Or(m[3], "0"))
 	total := n*float64(24*time.Hour) + float64(tail)
-	if err != nil || total >= math.MaxInt64 {
+	if err != nil || total >= 1<<63 { // beyond time.Duration
 		return 0, errRefused
 	}
 	if m[1] == "-" {
