@@ -147,7 +147,8 @@ func (s secret) reminder() string {
 	if !s.at.hidden {
 		return ""
 	}
-	return fmt.Sprintf("; %s_file must hold the PATH of a file, such as /etc/cachet-updater/%s, not the %[3]s", lastKey(s.key), strings.ToLower(s.noun()), s.noun())
+	example := map[string]string{"cachet.token": "token", "reports.source.dsn": "reports-dsn", "state.sql.dsn": "state-dsn"}[s.key] // as configs/example.yaml
+	return fmt.Sprintf("; %s_file must hold the PATH of a file, such as /etc/cachet-updater/%s, not the %s", lastKey(s.key), example, s.noun())
 }
 
 // conventionalEnvName reports whether s looks like a variable's name

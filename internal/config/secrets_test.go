@@ -181,7 +181,7 @@ func TestSecretNamesNotEchoed(t *testing.T) {
 		{"dsn_env", "cachet:\n  url: https://status.example.org/api/v1\nreports:\n  source:\n    type: sql\n    driver: mysql\n    dsn_env: " + pasted + "\n    query: SELECT 1\n",
 			"the environment variable named by reports.source.dsn_env (line 7) is empty or unset; dsn_env must hold the NAME of a variable, such as REPORTS_DSN, not the DSN", true},
 		{"dsn_file", "cachet:\n  url: https://status.example.org/api/v1\nreports:\n  source:\n    type: sql\n    driver: postgres\n    dsn_file: " + pasted + "\n    query: SELECT 1\n",
-			"the DSN file named by reports.source.dsn_file (line 7): no such file or directory; dsn_file must hold the PATH of a file, such as /etc/cachet-updater/dsn, not the DSN", true},
+			"the DSN file named by reports.source.dsn_file (line 7): no such file or directory; dsn_file must hold the PATH of a file, such as /etc/cachet-updater/reports-dsn, not the DSN", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
