@@ -1,16 +1,16 @@
 // Package config reads the cachet-updater YAML file into the types the run
 // uses, with every default applied and every problem reported at once.
 //
-// yaml.v3 decodes the file on top of the defaults. The value types
-// (Duration, Status, StatusMap, ...) read their own node and report a
-// problem as a *yaml.TypeError, which yaml.v3 collects before it decodes
-// on. A walk of the tree beside the types (their yaml tags are the keys)
-// records where each key was written and reports unknown keys (with "did
-// you mean"), keys set twice, values of the wrong kind, whole numbers not
-// in decimal digits (YAML reads 014 as octal 12) and booleans other than
-// true and false. The validate methods check required keys, ranges and
-// what spans keys. Each problem is an *Error with the file, the line and
-// the dotted key, list entries indexed from 0:
+// yaml.v3 parses the file into a tree; a walk of the tree beside the
+// types (their yaml tags are the keys) decodes it on top of the defaults
+// and records where each key was written. It reports unknown keys (with
+// "did you mean"), keys set twice, values of the wrong kind or none, whole
+// numbers not in decimal digits (YAML reads 014 as octal 12), booleans
+// other than true and false, and numbers and durations out of range. The
+// value types (Duration, Status, StatusMap, ...) read their own node. The
+// validate methods check required keys and what spans keys. Each problem
+// is an *Error with the file, the line and the dotted key, list entries
+// indexed from 0:
 //
 //	configs/fleet.yaml:12: servers[3].url: must be an absolute http or https URL such as https://s1.example.org/
 //
@@ -25,14 +25,13 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/proxer/cachet-updater/internal/status"
@@ -246,11 +245,10 @@ type Server struct {
 
 // DisplayURL returns the URL with a basic-auth password replaced by xxxxx.
 func (s Server) DisplayURL() string {
-	u, err := url.Parse(s.URL)
-	if err != nil {
-		return "(an unparsable URL)"
+	if u, err := url.Parse(s.URL); err == nil {
+		return u.Redacted()
 	}
-	return u.Redacted()
+	return "(an unparsable URL)"
 }
 
 // Defaults that other packages or messages name.
@@ -261,21 +259,19 @@ const (
 )
 
 // DefaultProbe returns the probe block's defaults.
-func DefaultProbe() Probe {
-	m, _ := NewStatusMap(map[string]string{"200-399": "operational"}) // a constant that parses
-	return Probe{Timeout: Duration(10 * time.Second), Concurrency: 1500, Method: "GET", FollowRedirects: true, Status: m,
-		OnTimeout: Status(status.PerformanceIssues), OnError: Status(status.MajorOutage), OnBodyMismatch: Status(status.MajorOutage),
-		CertExpiry: Duration(14 * 24 * time.Hour)}
-}
+func DefaultProbe() Probe { return defaults().Probe }
 
 // defaults is the config a file is decoded on top of. The source holds the
 // defaults of every type; finish clears those of the others.
 func defaults() Config {
 	tmpl := func(text string) Template { t, _ := NewTemplate(text); return t } // constants that parse
+	codes, _ := NewStatusMap(map[string]string{"200-399": "operational"})
 	return Config{
 		Cachet: Cachet{TokenEnv: DefaultTokenEnv, Timeout: Duration(10 * time.Second), Retries: 3, WriteConcurrency: 4, API: DefaultAPI,
 			TimeZone: TimeZone{Loc: time.UTC}},
-		Probe: DefaultProbe(),
+		Probe: Probe{Timeout: Duration(10 * time.Second), Concurrency: 1500, Method: "GET", FollowRedirects: true, Status: codes,
+			OnTimeout: Status(status.PerformanceIssues), OnError: Status(status.MajorOutage), OnBodyMismatch: Status(status.MajorOutage),
+			CertExpiry: Duration(14 * 24 * time.Hour)},
 		Reports: Reports{Window: Duration(2 * time.Hour), Thresholds: Thresholds{PerformanceIssues: 11, PartialOutage: 20, MajorOutage: 50}, /* the original script's */
 			Source: Source{Type: "none", Format: "counts", MaxAge: Duration(15 * time.Minute), Timeout: Duration(DefaultSourceTimeout)}},
 		RunTimeout: Duration(5 * time.Minute),
@@ -325,14 +321,11 @@ type Errors []*Error
 
 // Error lists the problems one per line, at most MaxListed of them.
 func (es Errors) Error() string {
-	var lines []string
-	for _, e := range es[:min(len(es), MaxListed)] {
-		lines = append(lines, e.Error())
-	}
+	s := errors.Join(es.Unwrap()[:min(len(es), MaxListed)]...).Error()
 	if len(es) > MaxListed {
-		lines = append(lines, fmt.Sprintf("… and %d more", len(es)-MaxListed))
+		s += fmt.Sprintf("\n… and %d more", len(es)-MaxListed)
 	}
-	return strings.Join(lines, "\n")
+	return s
 }
 
 // Unwrap returns the problems, for errors.As and errors.Is.
@@ -344,43 +337,34 @@ func (es Errors) Unwrap() []error {
 	return out
 }
 
-// LoadOptions change what Load and Parse accept.
-type LoadOptions struct {
-	// AllowNoServers accepts a config without servers, for commands that
-	// only talk to Cachet. What is in the file is still checked.
-	AllowNoServers bool
-}
-
 // Load reads the config file at path and validates it. Secrets are read
 // later, by Config.Token and Source.ResolveDSN.
-func Load(path string) (*Config, error) { return LoadOptions{}.Load(path) }
+func Load(path string) (*Config, error) { return load(path, false) }
 
-// Parse validates data as the config file at path.
-func Parse(path string, data []byte) (*Config, error) { return LoadOptions{}.Parse(path, data) }
+// LoadCachetOnly is Load for commands that need only the cachet block: a
+// config without servers is accepted, what is in the file still checked.
+func LoadCachetOnly(path string) (*Config, error) { return load(path, true) }
 
-// LoadCachetOnly is Load for commands that need only the cachet block.
-func LoadCachetOnly(path string) (*Config, error) {
-	return LoadOptions{AllowNoServers: true}.Load(path)
-}
-
-// Load reads the config file at path and validates it.
-func (o LoadOptions) Load(path string) (*Config, error) {
+func load(path string, cachetOnly bool) (*Config, error) {
 	data, err := readFile(path, MaxFileSize)
 	if err != nil {
 		return nil, &Error{File: path, Msg: err.Error() + ": point --config at the YAML file"}
 	}
-	return o.Parse(path, data)
+	return parse(path, data, cachetOnly)
 }
+
+// Parse validates data as the config file at path. path is used in
+// messages, to resolve relative paths and for Config.Path; only its
+// symlinks are looked up on disk. The error is an *Error, or Errors when
+// there is more than one problem.
+func Parse(path string, data []byte) (*Config, error) { return parse(path, data, false) }
 
 // readFile reads the regular file at path, or its first limit+1 bytes. A
 // FIFO or a device would block the open or the read with no deadline.
 func readFile(path string, limit int64) ([]byte, error) {
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		kind := map[bool]string{true: "a directory", false: "not a plain file"}[fi.IsDir()]
-		if fi.Mode()&os.ModeNamedPipe != 0 {
-			kind = "a named pipe"
-		}
-		return nil, fmt.Errorf("is not a regular file (%s)", kind)
+		kind := map[os.FileMode]string{os.ModeDir: "a directory", os.ModeNamedPipe: "a named pipe"}[fi.Mode().Type()]
+		return nil, fmt.Errorf("is not a regular file (%s)", cmp.Or(kind, "not a plain file"))
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -388,28 +372,4 @@ func readFile(path string, limit int64) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, limit+1))
-}
-
-// Parse validates data as the config file at path. path is used in
-// messages, to resolve relative paths and for Config.Path; only its
-// symlinks are looked up on disk. The error is an *Error, or Errors when
-// there is more than one problem.
-func (o LoadOptions) Parse(path string, data []byte) (cfg *Config, err error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, &Error{File: path, Msg: "cannot make the config path absolute: " + err.Error()}
-	}
-	defer func() { // a config error must never crash the cron job with a stack trace
-		if r := recover(); r != nil {
-			cfg, err = nil, &Error{File: path, Msg: fmt.Sprintf("reading this file failed (%v): check the file for unusual syntax", r)}
-		}
-	}()
-	if cfg, err = read(path, data, o); err != nil {
-		return nil, err
-	}
-	cfg.Path = abs
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		cfg.Path = real
-	}
-	return cfg, nil
 }

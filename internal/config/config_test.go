@@ -42,7 +42,7 @@ func TestInvalid(t *testing.T) {
 		{"server-name-missing", 4, "servers[0].name: is required"},
 		{"servers-empty", 3, "servers: is empty: list at least one server"},
 		{"servers-missing", 0, "servers: is required"},
-		{"servers-not-a-list", 4, "servers: must be a list of servers"},
+		{"servers-not-a-list", 4, `servers: must be a list (lines starting with "- ", or [a, b]), not a mapping`},
 		{"server-not-a-mapping", 4, "servers[0]: must be a mapping"},
 		{"duplicate-name", 7, `servers[1].name: "Stream 1" is also the name of servers[0] on line 4`},
 		{"duplicate-component-id", 9, "servers[1].component_id: 1 is also the component of servers[0] on line 6"},
@@ -55,7 +55,7 @@ func TestInvalid(t *testing.T) {
 		{"component-id-float", 6, `servers[0].component_id: 12.0 is not a decimal whole number: write 12`},
 		{"metric-id-exponent", 7, `servers[0].metric_id: 1e3 is not a decimal whole number: write 1000`},
 		{"reports-metric-id-quoted", 7, `servers[0].reports_metric_id: "12" is quoted, which makes it text: write 12 without quotes`},
-		{"status-name-unknown", 6, `probe.status.5xx: unknown status "down": use one of operational`},
+		{"status-name-unknown", 6, `probe.status: status key "5xx": unknown status "down": use one of operational`},
 		{"on-timeout-unknown", 4, `probe.on_timeout: unknown status "slow"`},
 		{"on-error-unknown", 7, `servers[0].on_error: unknown status "Major Outage"`},
 		{"status-key-2x9", 5, `probe.status: status key "2x9"`},
@@ -76,15 +76,15 @@ func TestInvalid(t *testing.T) {
 		{"file-source-no-path", 5, "reports.source.path: is required"},
 		{"file-source-bad-format", 7, `reports.source.format: must be counts or events, not "csv"`},
 		{"file-source-negative-max-age", 7, "reports.source.max_age: must not be negative"},
-		{"file-driver-key", 7, "reports.source.driver: key driver is for type sql"},
-		{"none-with-path", 6, "reports.source.path: key path is for type file"},
+		{"file-driver-key", 7, "reports.source.driver: is for a source of type sql, and this one has type file: remove it"},
+		{"none-with-path", 6, "reports.source.path: is for a source of type file, and this one has type none: remove it"},
 		{"sql-no-driver", 5, "reports.source.driver: is required"},
 		{"sql-unknown-driver", 6, `reports.source.driver: must be mysql, postgres or sqlite, not "oracle"`},
 		{"sql-no-query", 5, "reports.source.query: is required"},
 		{"sql-inline-dsn-mysql", 7, "reports.source.dsn: an inline DSN is allowed only for sqlite"},
 		{"sql-dsn-env-and-file", 8, "reports.source.dsn_file: only one of dsn_env, dsn_file and dsn may be set"},
-		{"sql-no-dsn", 5, "reports.source: needs the database to read from"},
-		{"sql-path-key", 8, "reports.source.path: key path is for type file"},
+		{"sql-no-dsn", 5, "reports.source: needs the database: set dsn_env"},
+		{"sql-path-key", 8, "reports.source.path: is for a source of type file, and this one has type sql: remove it"},
 		{"server-concurrency", 7, "servers[0].concurrency: concurrency is global: set it under probe"},
 		{"method-post", 4, `probe.method: must be GET or HEAD, not "POST"`},
 		{"bool-not-bool", 4, "probe.tls_skip_verify: must be true or false"},
@@ -105,7 +105,7 @@ func TestInvalid(t *testing.T) {
 		{"not-a-mapping", 1, "the config must be a YAML mapping"},
 		{"two-documents", 7, "more than one YAML document"},
 		{"not-utf8", 4, "not valid UTF-8"},
-		{"confirm-zero", 4, "confirm.worse: must be from 1 to 16 (1 publishes a worse status at once)"},
+		{"confirm-zero", 4, "confirm.worse: must be from 1 to 16"},
 		{"state-path-and-sql", 5, "state.sql: state.path and state.sql are both set"},
 		{"state-sql-inline-mysql", 6, "state.sql.dsn: an inline DSN is allowed only for sqlite"},
 		{"quorum-without-sql", 4, "quorum.probes: is 2, but only state.sql lets several vantages share"},
@@ -114,6 +114,7 @@ func TestInvalid(t *testing.T) {
 		{"head-expect-body", 5, "probe.expect_body: a HEAD probe gets no body to match"},
 		{"window-both", 5, "maintenance.windows[0]: has both start/end and weekly"},
 		{"window-server", 5, `maintenance.windows[0].servers[1]: "Stream 9" is not the name of a server`},
+		{"window-weekly", 5, `maintenance.windows[0].weekly: "Tue 3am-4am": write it like "Tue 03:00-04:30"`},
 		{"window-zone", 6, `maintenance.windows[0].time_zone: "Mars/Olympus" is not a time zone`},
 		{"cachet-schedules", 4, `maintenance.cachet_schedules: must be named (a schedule covers the servers it names; on Cachet 3.x, the components it lists), all (every server) or off, not "every"`},
 		{"max-open-zero", 4, "maintenance.max_open: must be longer than 0"},
@@ -130,7 +131,7 @@ func TestInvalid(t *testing.T) {
 		{"component-id-typo", 6, `servers[0].component_ids: unknown key "component_ids" (did you mean "component_id"?)`},
 		{"cachet-url-userinfo", 2, "cachet.url: must not hold a user name or password"},
 		{"server-url-userinfo-ftp", 5, "servers[0].url: must be an absolute http or https URL such as https://s1.example.org/"},
-		{"none-with-timeout", 6, "reports.source.timeout: key timeout is for types file and sql, and this source has type none: remove it"},
+		{"none-with-timeout", 6, "reports.source.timeout: is for a source of type file or sql, and this one has type none: remove it"},
 		{"duration-days-garbage", 4, `reports.window: "2h1d" is not a duration: write it like 10s, 1m30s, 2h or 14d`},
 		{"proxy-not-bool", 7, "servers[0].proxy_from_environment: must be true or false"},
 		{"many", 4, "cachet.timeout: 10 is a bare number"},
@@ -329,11 +330,6 @@ func TestValidMinimalDefaults(t *testing.T) {
 	if !reflect.DeepEqual(def, wantProbe) {
 		t.Errorf("DefaultProbe() = %+v, want %+v", def, wantProbe)
 	}
-	// A server's status mapping must not share its map with the defaults.
-	cfg.Servers[0].Probe.Status.Map()["5xx"] = "major_outage"
-	if len(cfg.Probe.Status.Map()) != 1 {
-		t.Error("a server's status mapping is shared with the defaults")
-	}
 }
 
 func TestValidOther(t *testing.T) {
@@ -372,7 +368,10 @@ func TestParseEdgeCases(t *testing.T) {
 		{"explicit none", "reports:\n  source:\n    type: none\n", func(c *Config) bool { return c.Reports.Source.Type == "none" }},
 		{"empty lock_file is left to the caller", "lock_file: \"\"\n", func(c *Config) bool { return c.LockFile == "" }},
 		{"absolute lock_file", "lock_file: /run/lock/cu.lock\n", func(c *Config) bool { return c.LockFile == "/run/lock/cu.lock" }},
-		{"aliases are followed", "probe:\n  status: &m {\"2xx\": operational}\n  on_error: partial_outage\n", func(c *Config) bool { return c.Probe.Status.Map()["2xx"] == "operational" }},
+		{"aliases are followed", "probe:\n  status: &m {\"2xx\": major_outage}\n  on_error: partial_outage\n", func(c *Config) bool {
+			r, _ := c.Probe.Status.Codes().Lookup(204)
+			return r.Status == status.MajorOutage
+		}},
 		{"days", "reports:\n  window: 1d12h\nrun_timeout: 0.5d\nprobe:\n  slow: 1500ms\n", func(c *Config) bool {
 			return c.Reports.Window.D() == 36*time.Hour && c.RunTimeout.D() == 12*time.Hour && c.Probe.Slow.D() == 1500*time.Millisecond
 		}},
@@ -502,18 +501,18 @@ func TestServerURLBasicAuth(t *testing.T) {
 
 func TestAllowNoServers(t *testing.T) {
 	only := "cachet:\n  url: https://status.example.org/api/v1\n"
-	cfg, err := LoadOptions{AllowNoServers: true}.Parse("x.yaml", []byte(only))
+	cfg, err := parse("x.yaml", []byte(only), true)
 	if err != nil || len(cfg.Servers) != 0 || cfg.Cachet.URL != "https://status.example.org/api/v1" {
 		t.Fatalf("cachet only: %+v, %v", cfg, err)
 	}
-	if _, err := (LoadOptions{AllowNoServers: true}).Parse("x.yaml", []byte(only+"servers: []\n")); err != nil {
+	if _, err := parse("x.yaml", []byte(only+"servers: []\n"), true); err != nil {
 		t.Errorf("empty servers: %v", err)
 	}
 	if _, err := Parse("x.yaml", []byte(only)); err == nil || !strings.Contains(err.Error(), "servers: is required") {
 		t.Errorf("Parse without servers: %v", err)
 	}
 	// What is there is still checked.
-	_, err = LoadOptions{AllowNoServers: true}.Parse("x.yaml", []byte(only+"servers:\n  - name: a\n"))
+	_, err = parse("x.yaml", []byte(only+"servers:\n  - name: a\n"), true)
 	if err == nil || !strings.Contains(err.Error(), "servers[0].url: is required") {
 		t.Errorf("a broken server: %v", err)
 	}

@@ -59,7 +59,7 @@ func TestTypoSuppressesRequired(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "url: is required") || strings.Contains(err.Error(), "component_id: is required") {
 		t.Errorf("want the two typos and no required errors, got\n%v", err)
 	}
-	data = "cachet:\n  url: https://status.example.org/api/v1\nservers:\n  - name: a\n    uri: https://a.example.org/\n    compo: 1\n"
+	data = "cachet:\n  url: https://status.example.org/api/v1\nservers:\n  - name: a\n    uri: https://a.example.org/\n    cid: 1\n"
 	_, err = Parse("x.yaml", []byte(data))
 	if err == nil || !strings.Contains(err.Error(), "component_id: is required") {
 		t.Errorf("a typo too far from component_id must not hide it being required, got\n%v", err)
@@ -88,7 +88,7 @@ func TestErrorsCapped(t *testing.T) {
 func TestLaterErrorsRelated(t *testing.T) {
 	for _, tt := range []struct{ name, data, want string }{
 		{"bad threshold", "reports:\n  thresholds:\n    performance_issues: 30\n    partial_outage: many\n", "reports.thresholds.partial_outage: must be a whole number"},
-		{"empty token_file", "  token_env: T\n  token_file: \"\"\n", "cachet.token_file: must not be empty"},
+		{"empty token_file", "  token_env: T\n  token_file: \"\"\n", "cachet.token_file: has no value"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			data := "cachet:\n  url: https://status.example.org/api/v1\n" + tt.data +
@@ -101,5 +101,16 @@ func TestLaterErrorsRelated(t *testing.T) {
 				t.Errorf("a follow-on error is reported:\n%v", err)
 			}
 		})
+	}
+}
+
+// TestAliasBomb: aliases that multiply the values to read (a "billion
+// laughs") are refused as a whole, not read for minutes.
+func TestAliasBomb(t *testing.T) {
+	data := "cachet:\n  url: https://status.example.org/api/v1\nnames: &n [" + strings.Repeat("a, ", 1000) + "a]\n" +
+		"window: &w {servers: *n, weekly: Mon 00:00-01:00}\nmaintenance:\n  windows: [" + strings.Repeat("*w, ", 1000) + "*w]\n"
+	_, err := Parse("x.yaml", []byte(data))
+	if err == nil || err.Error() != "x.yaml: the aliases (*name) in this file expand to too many values: write the values out" {
+		t.Errorf("got %v", err)
 	}
 }

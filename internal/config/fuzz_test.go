@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -52,7 +53,7 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, s := range cfg.Servers {
 			if s.ComponentID < 1 || s.Probe.Timeout <= 0 || (s.Probe.Method != "GET" && s.Probe.Method != "HEAD") ||
-				strings.TrimSpace(s.Name) == "" || s.ReportsKey == "" || !isWebURL(s.URL) || len(s.Probe.Status.Map()) == 0 || s.Probe.Slow < 0 {
+				strings.TrimSpace(s.Name) == "" || s.ReportsKey == "" || !isWebURL(s.URL) || reflect.ValueOf(s.Probe.Status).IsZero() || s.Probe.Slow < 0 {
 				t.Fatalf("invalid server accepted: %+v", s)
 			}
 		}

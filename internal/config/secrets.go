@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"strconv"
+	"net"
+	"net/url"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/proxer/cachet-updater/internal/cachet"
 )
@@ -21,33 +24,28 @@ type origin struct {
 // origin returns where key_file, or else key_env, was written.
 func (r *reader) origin(key string) origin {
 	if p, ok := r.at[key+"_file"]; ok {
-		return origin{line: p.val.Line, hidden: !strings.ContainsAny(p.val.Value, "/.")}
+		return origin{line: p.line, hidden: !strings.ContainsAny(p.val.Value, "/.")}
 	}
-	return origin{line: r.val(key + "_env").Line}
+	return origin{line: r.at[key+"_env"].line}
 }
 
 // secret is where one secret comes from, and how to talk about it.
 type secret struct {
-	what, noun              string // "the Cachet API token", "token"
-	envKey, fileKey         string // "cachet.token_env", "cachet.token_file"
-	envExample, fileExample string
-	env, file               string
-	at                      origin
+	key, what, example string // "cachet.token", "the Cachet API token", its usual variable
+	env, file, inline  string
+	at                 origin
 }
 
 func (c Cachet) secret() secret {
-	return secret{"the Cachet API token", "token", "cachet.token_env", "cachet.token_file",
-		DefaultTokenEnv, "/etc/cachet-updater/token", c.TokenEnv, c.TokenFile, c.token}
+	return secret{"cachet.token", "the Cachet API token", DefaultTokenEnv, c.TokenEnv, c.TokenFile, "", c.token}
 }
 
 func (s Source) secret() secret {
-	return secret{"the " + s.Driver + " DSN", "DSN", "reports.source.dsn_env", "reports.source.dsn_file",
-		"REPORTS_DSN", "/etc/cachet-updater/reports-dsn", s.DSNEnv, s.DSNFile, s.dsn}
+	return secret{"reports.source.dsn", "the " + s.Driver + " DSN", "REPORTS_DSN", s.DSNEnv, s.DSNFile, s.DSN, s.dsn}
 }
 
 func (s StateSQL) secret() secret {
-	return secret{"the state " + s.Driver + " DSN", "DSN", "state.sql.dsn_env", "state.sql.dsn_file",
-		"CACHET_UPDATER_STATE_DSN", "/etc/cachet-updater/state-dsn", s.DSNEnv, s.DSNFile, s.dsn}
+	return secret{"state.sql.dsn", "the state " + s.Driver + " DSN", "CACHET_UPDATER_STATE_DSN", s.DSNEnv, s.DSNFile, s.DSN, s.dsn}
 }
 
 // Token returns the Cachet API token from cachet.token_env (looked up with
@@ -64,8 +62,8 @@ func (c *Config) Token(getenv func(string) string) (string, error) {
 
 // TokenSource says where the token is read from, for output.
 func (c Cachet) TokenSource() string {
-	if s := c.secret(); s.env == "" && s.file != "" {
-		return s.fileName()
+	if c.TokenFile != "" {
+		return c.secret().fileName()
 	}
 	return c.secret().envName()
 }
@@ -86,20 +84,11 @@ func (c Cachet) TokenKey() (key, value string) {
 // ResolveDSN returns the DSN of an sql source from dsn_env, dsn_file or the
 // inline sqlite dsn. No error holds the DSN.
 func (s Source) ResolveDSN(getenv func(string) string) (string, error) {
-	if s.Type != "sql" {
-		return "", fmt.Errorf("reports source has type %s, not sql: it has no DSN", s.Type)
-	}
-	if s.DSN != "" {
-		return s.DSN, nil
-	}
 	return s.secret().read(getenv)
 }
 
 // ResolveDSN returns the DSN of state.sql; see Source.ResolveDSN.
 func (s StateSQL) ResolveDSN(getenv func(string) string) (string, error) {
-	if s.DSN != "" {
-		return s.DSN, nil
-	}
 	return s.secret().read(getenv)
 }
 
@@ -108,34 +97,33 @@ func (s StateSQL) ResolveDSN(getenv func(string) string) (string, error) {
 const maxSecretSize = 64 << 10
 
 func (s secret) read(getenv func(string) string) (string, error) {
-	switch {
-	case s.env != "" && strings.TrimSpace(getenv(s.env)) != "":
-		return strings.TrimSpace(getenv(s.env)), nil
-	case s.env != "" && conventionalEnvName(s.env):
-		return "", fmt.Errorf("environment variable %s is empty or unset: export %s there, or set %s", s.env, s.what, s.fileKey)
-	case s.env != "":
-		return "", fmt.Errorf("%s is empty or unset; %s must hold the NAME of a variable, such as %s, not the %s", s.envName(), lastKey(s.envKey), s.envExample, s.noun)
-	case s.file == "":
-		return "", fmt.Errorf("no source for %s is configured", s.what)
+	switch v := strings.TrimSpace(getenv(s.env)); {
+	case s.inline != "":
+		return s.inline, nil
+	case s.file != "":
+	case v != "":
+		return v, nil
+	case conventionalEnvName(s.env):
+		return "", fmt.Errorf("environment variable %s is empty or unset: export %s there, or set %s_file", s.env, s.what, s.key)
+	default:
+		return "", fmt.Errorf("%s is empty or unset; %s_env must hold the NAME of a variable, such as %s, not the %s", s.envName(), lastKey(s.key), s.example, s.noun())
 	}
 	data, err := readFile(s.file, maxSecretSize)
-	v := strings.TrimSpace(string(data))
-	switch {
+	switch v := strings.TrimSpace(string(data)); {
 	case err != nil:
-		path := s.file
-		if s.at.hidden {
-			path = "the file named by " + s.fileKey + atLine(s.at.line)
-		}
-		return "", fmt.Errorf("reading %s from %s: %w%s", s.what, path, err, cmp.Or(s.reminder(), "; check "+s.fileKey))
+		return "", fmt.Errorf("%s: %w%s", s.fileName(), err, cmp.Or(s.reminder(), "; check "+s.key+"_file"))
 	case len(data) > maxSecretSize:
-		return "", fmt.Errorf("%s is larger than %d KiB: it cannot hold only the %s; check %s", s.fileName(), maxSecretSize>>10, s.noun, s.fileKey)
+		return "", fmt.Errorf("%s is larger than %d KiB: it cannot hold only the %s; check %s_file", s.fileName(), maxSecretSize>>10, s.noun(), s.key)
 	case bytes.HasPrefix(data, []byte("\uFEFF")):
 		return "", fmt.Errorf("%s starts with a byte-order mark: save it without one", s.fileName())
 	case v == "":
 		return "", fmt.Errorf("%s is empty: write %s into it%s", s.fileName(), s.what, s.reminder())
+	default:
+		return v, nil
 	}
-	return v, nil
 }
+
+func (s secret) noun() string { return s.what[strings.LastIndexByte(s.what, ' ')+1:] } // token, DSN
 
 // envName names the variable, or only the key that names it when the name
 // does not look like one.
@@ -143,23 +131,24 @@ func (s secret) envName() string {
 	if conventionalEnvName(s.env) {
 		return "environment variable " + s.env
 	}
-	return "the environment variable named by " + s.envKey + atLine(s.at.line)
+	return fmt.Sprintf("the environment variable named by %s_env (line %d)", s.key, s.at.line)
 }
 
 // fileName names the file and what it holds ("token file /etc/t"), or only
 // the key that names it when that may be the secret.
 func (s secret) fileName() string {
 	if s.at.hidden {
-		return "the " + s.noun + " file named by " + s.fileKey + atLine(s.at.line)
+		return fmt.Sprintf("the %s file named by %s_file (line %d)", s.noun(), s.key, s.at.line)
 	}
-	return s.noun + " file " + s.file
+	return s.noun() + " file " + s.file
 }
 
 func (s secret) reminder() string {
 	if !s.at.hidden {
 		return ""
 	}
-	return fmt.Sprintf("; %s must hold the PATH of a file, such as %s, not the %s", lastKey(s.fileKey), s.fileExample, s.noun)
+	example := map[string]string{"cachet.token": "token", "reports.source.dsn": "reports-dsn", "state.sql.dsn": "state-dsn"}[s.key] // as configs/example.yaml
+	return fmt.Sprintf("; %s_file must hold the PATH of a file, such as /etc/cachet-updater/%s, not the %s", lastKey(s.key), example, s.noun())
 }
 
 // conventionalEnvName reports whether s looks like a variable's name
@@ -170,9 +159,71 @@ func conventionalEnvName(s string) bool {
 
 func lastKey(key string) string { return key[strings.LastIndexByte(key, '.')+1:] }
 
-func atLine(line int) string {
-	if line == 0 {
-		return ""
+// Warnings returns problems an operator should fix that do not stop a run:
+// files holding secrets that other users can read, secrets sent over plain
+// http, and timeouts that cannot fit in run_timeout. stat is os.Stat in
+// production; a file it cannot stat is skipped. No warning holds a secret.
+func (c *Config) Warnings(stat func(string) (os.FileInfo, error)) []string {
+	var w, keys []string
+	readable := func(path, name, holds, fix string) {
+		if fi, err := stat(path); path != "" && err == nil && fi.Mode().Perm()&0o044 != 0 {
+			w = append(w, fmt.Sprintf("%s holds %s and is readable by other users (mode %04o): chmod 600 %s", name, holds, fi.Mode().Perm(), fix))
+		}
 	}
-	return " (line " + strconv.Itoa(line) + ")"
+	plain := func(u *url.URL) bool { return u.Scheme == "http" && !isLoopback(u.Hostname()) }
+	for _, s := range []secret{c.Cachet.secret(), c.Reports.Source.secret(), c.State.SQL.secret()} {
+		readable(s.file, s.fileName(), s.what, map[bool]string{true: "that file", false: s.file}[s.at.hidden])
+	}
+	if u, err := url.Parse(c.Cachet.URL); err == nil && plain(u) {
+		w = append(w, fmt.Sprintf("cachet.url %s uses plain http:// to a host that is not this machine: the Cachet token is sent unencrypted and can be read on the way; use https://", c.Cachet.URL))
+	}
+	for i, s := range c.Servers {
+		if u, err := url.Parse(s.URL); err == nil && u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				keys = append(keys, fmt.Sprintf("servers[%d].url", i))
+				if plain(u) {
+					w = append(w, fmt.Sprintf("%s %s sends a basic-auth password over plain http:// to a host that is not this machine: it can be read on the way; use https://", keys[len(keys)-1], s.DisplayURL()))
+				}
+			}
+		}
+	}
+	if len(keys) > 3 {
+		keys = append(keys[:3], fmt.Sprintf("%d more", len(keys)-3))
+	}
+	if len(keys) > 0 {
+		readable(c.Path, "config file "+c.Path, "basic-auth passwords ("+strings.Join(keys, ", ")+")", c.Path)
+	}
+	return append(w, c.timeoutWarnings()...)
+}
+
+// timeoutWarnings warns when a probe that hangs, or enough of them, would
+// keep the run from finishing within run_timeout.
+func (c *Config) timeoutWarnings() []string {
+	if len(c.Servers) == 0 {
+		return nil
+	}
+	i := 0 // the server with the longest timeout
+	for j, s := range c.Servers {
+		if s.Probe.Timeout > c.Servers[i].Probe.Timeout {
+			i = j
+		}
+	}
+	s, run, probe, n, conc := c.Servers[i], c.RunTimeout.D(), c.Servers[i].Probe.Timeout.D(), len(c.Servers), c.Probe.Concurrency
+	if run <= probe {
+		return []string{fmt.Sprintf("run_timeout %s is not longer than the probe timeout %s of server %q (servers[%d].timeout or probe.timeout): if it hangs, the run is cut before its probe ends and nothing is written; raise run_timeout above %[2]s or lower that timeout",
+			c.RunTimeout, s.Probe.Timeout, s.Name, i)}
+	}
+	if perSlot := int(run / probe); n > conc*perSlot { // perSlot: hanging probes one slot gets through within run_timeout
+		return []string{fmt.Sprintf("probe.concurrency %d lets at most %d of the %d servers hang at once within run_timeout %s (probes of up to %s, %d after one another per slot): if more hang, the run cannot finish; raise probe.concurrency to %d or more, or run_timeout above %s",
+			conc, conc*perSlot, n, c.RunTimeout, s.Probe.Timeout, perSlot, (n+perSlot-1)/perSlot, Duration(time.Duration((n+conc-1)/conc)*probe))}
+	}
+	return nil
+}
+
+// isLoopback reports whether host names this machine: localhost (and
+// *.localhost), 127.0.0.0/8 or ::1.
+func isLoopback(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	ip := net.ParseIP(h)
+	return h == "localhost" || strings.HasSuffix(h, ".localhost") || ip != nil && ip.IsLoopback()
 }

@@ -47,9 +47,8 @@ func TestToken(t *testing.T) {
 		{"env unset", Cachet{TokenEnv: "CACHET_API_TOKEN"}, nil, "", "environment variable CACHET_API_TOKEN is empty or unset: export the Cachet API token there, or set cachet.token_file"},
 		{"env empty", Cachet{TokenEnv: "CACHET_API_TOKEN"}, map[string]string{"CACHET_API_TOKEN": "  "}, "", "environment variable CACHET_API_TOKEN is empty or unset"},
 		{"file", Cachet{TokenFile: good}, map[string]string{"CACHET_API_TOKEN": "ignored"}, secretValue, ""},
-		{"file missing", Cachet{TokenFile: missing}, nil, "", "reading the Cachet API token from " + missing + ": no such file or directory"},
+		{"file missing", Cachet{TokenFile: missing}, nil, "", "token file " + missing + ": no such file or directory; check cachet.token_file"},
 		{"file empty", Cachet{TokenFile: empty}, nil, "", "file " + empty + " is empty: write the Cachet API token into it"},
-		{"nothing configured", Cachet{}, nil, "", "no source for the Cachet API token"},
 		{"file with a BOM", Cachet{TokenFile: bom}, nil, "", "token file " + bom + " starts with a byte-order mark: save it without one"},
 		{"file with two lines", Cachet{TokenFile: twoLines}, nil, "", "token file " + twoLines + ": the token holds more than one line: put only the token in it"},
 		{"file with a space", Cachet{TokenFile: space}, nil, "", "token file " + space + ": the token holds a space or control character (at byte 9): put only the token in it"},
@@ -134,7 +133,6 @@ func TestResolveDSN(t *testing.T) {
 		{"file missing", Source{Type: "sql", Driver: "postgres", DSNFile: filepath.Join(dir, "nope")}, nil, "", "no such file or directory"},
 		{"file empty", Source{Type: "sql", Driver: "postgres", DSNFile: empty}, nil, "", "is empty: write the postgres DSN into it"},
 		{"inline sqlite", Source{Type: "sql", Driver: "sqlite", DSN: "/var/lib/r.db"}, nil, "/var/lib/r.db", ""},
-		{"not sql", Source{Type: "file"}, nil, "", "has type file, not sql"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,11 +177,11 @@ func TestSecretNamesNotEchoed(t *testing.T) {
 		{"token_env", "cachet:\n  url: https://status.example.org/api/v1\n  token_env: " + pasted + "\n",
 			"the environment variable named by cachet.token_env (line 3) is empty or unset; token_env must hold the NAME of a variable, such as CACHET_API_TOKEN, not the token", false},
 		{"token_file", "cachet:\n  url: https://status.example.org/api/v1\n  token_file: " + pasted + "\n",
-			"reading the Cachet API token from the file named by cachet.token_file (line 3): no such file or directory; token_file must hold the PATH of a file, such as /etc/cachet-updater/token, not the token", false},
+			"the token file named by cachet.token_file (line 3): no such file or directory; token_file must hold the PATH of a file, such as /etc/cachet-updater/token, not the token", false},
 		{"dsn_env", "cachet:\n  url: https://status.example.org/api/v1\nreports:\n  source:\n    type: sql\n    driver: mysql\n    dsn_env: " + pasted + "\n    query: SELECT 1\n",
 			"the environment variable named by reports.source.dsn_env (line 7) is empty or unset; dsn_env must hold the NAME of a variable, such as REPORTS_DSN, not the DSN", true},
 		{"dsn_file", "cachet:\n  url: https://status.example.org/api/v1\nreports:\n  source:\n    type: sql\n    driver: postgres\n    dsn_file: " + pasted + "\n    query: SELECT 1\n",
-			"reading the postgres DSN from the file named by reports.source.dsn_file (line 7): no such file or directory; dsn_file must hold the PATH of a file, such as /etc/cachet-updater/reports-dsn, not the DSN", true},
+			"the DSN file named by reports.source.dsn_file (line 7): no such file or directory; dsn_file must hold the PATH of a file, such as /etc/cachet-updater/reports-dsn, not the DSN", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -15,41 +14,26 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/proxer/cachet-updater/internal/maintenance"
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
-// The value types read their own node. A problem is a *yaml.TypeError, so
-// that yaml.v3 collects it and decodes on; its text carries the node's
-// place, where the reader finds the key (see problem).
-
-// fail is a value type's error about its node n.
-func fail(n *yaml.Node, format string, args ...any) error {
-	return &yaml.TypeError{Errors: []string{problem(n, n.Line, "", fmt.Sprintf(format, args...))}}
-}
-
-// problem is the text of a problem with the key sub inside n ("": n
-// itself), at line; reader.typeError takes it apart.
-func problem(n *yaml.Node, line int, sub, msg string) string {
-	return fmt.Sprintf("line %d: \x00%d %d %s\x00%s", line, n.Line, n.Column, sub, msg)
-}
+// The value types read their own node; a problem is an error, or an *Error
+// with a line and a key inside the node (see reader.walk).
 
 // decode reads n, a single value, into *v with parse. When parse fails,
 // the problem is format with the text as written, or without a format the
 // error.
 func decode[T any](n *yaml.Node, v *T, parse func(string) (T, error), format string) error {
 	if n.Kind != yaml.ScalarNode {
-		return fail(n, "must be a single value, not a %s", kindName(n))
+		return fmt.Errorf("must be a single value, not a %s", kindName(n))
 	}
 	x, err := parse(strings.TrimSpace(n.Value))
-	switch {
-	case err != nil && format == "":
-		return fail(n, "%v", err)
-	case err != nil:
-		return fail(n, format, n.Value)
+	if err != nil && format != "" {
+		return fmt.Errorf(format, n.Value)
+	} else if err == nil {
+		*v = x
 	}
-	*v = x
-	return nil
+	return err
 }
 
 // errRefused is the error of a parse that refuses its text.
@@ -74,7 +58,7 @@ func (d Duration) String() string {
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	err := decode(n, d, parseDuration, "%q is not a duration: write it like 10s, 1m30s, 2h or 14d")
 	if _, ferr := strconv.ParseFloat(n.Value, 64); err != nil && ferr == nil {
-		return fail(n, "%s is a bare number, not a duration: add a unit, such as %[1]ss, %[1]sm or %[1]sd", strings.TrimSpace(n.Value))
+		return fmt.Errorf("%s is a bare number, not a duration: add a unit, such as %[1]ss, %[1]sm or %[1]sd", strings.TrimSpace(n.Value))
 	}
 	return err
 }
@@ -91,7 +75,7 @@ func parseDuration(s string) (Duration, error) {
 	n, _ := strconv.ParseFloat(m[2], 64)
 	tail, err := time.ParseDuration(cmp.Or(m[3], "0"))
 	total := n*float64(24*time.Hour) + float64(tail)
-	if err != nil || total >= math.MaxInt64 {
+	if err != nil || total >= 1<<63 { // beyond time.Duration
 		return 0, errRefused
 	}
 	if m[1] == "-" {
@@ -149,69 +133,50 @@ const maxStatusKeys = 200
 // range ("200-299") or a class ("2xx"); the narrowest match wins. It is
 // read-only, so servers share one safely.
 type StatusMap struct {
-	written map[string]string
-	codes   status.CodeMap
-	node    *yaml.Node // read from, or nil
+	codes status.CodeMap
 }
 
 // NewStatusMap builds a StatusMap from keys and status names as a config
 // would write them.
 func NewStatusMap(m map[string]string) (StatusMap, error) {
 	codes, err := status.ParseCodeMap(m)
-	return StatusMap{written: m, codes: codes}, err
+	return StatusMap{codes}, err
 }
 
 // Codes returns the parsed mapping.
 func (m StatusMap) Codes() status.CodeMap { return m.codes }
-
-// Map returns a copy of the mapping as written.
-func (m StatusMap) Map() map[string]string {
-	c := make(map[string]string, len(m.written))
-	for k, v := range m.written {
-		c[k] = v
-	}
-	return c
-}
 
 // UnmarshalYAML implements yaml.Unmarshaler: it replaces m, where yaml.v3
 // would merge into the map there. A problem has the line of its entry.
 func (m *StatusMap) UnmarshalYAML(n *yaml.Node) error {
 	const example = `such as {"200-399": operational}`
 	switch {
-	case n == m.node: // the one it was read from, shared through an alias
-		return nil
 	case n.Kind != yaml.MappingNode:
-		return fail(n, "must be a mapping of HTTP codes to statuses, %s", example)
+		return fmt.Errorf("must be a mapping of HTTP codes to statuses, %s", example)
 	case len(n.Content) == 0:
-		return fail(n, "is empty: map at least one code, %s", example)
+		return fmt.Errorf("is empty: map at least one code, %s", example)
 	case len(n.Content)/2 > maxStatusKeys:
-		return fail(n, "has %d keys, more than %d: use ranges (200-299) and classes (2xx) instead of single codes", len(n.Content)/2, maxStatusKeys)
+		return fmt.Errorf("has %d keys, more than %d: use ranges (200-299) and classes (2xx) instead of single codes", len(n.Content)/2, maxStatusKeys)
 	}
 	written := make(map[string]string, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		written[resolve(n.Content[i]).Value] = strings.TrimSpace(resolve(n.Content[i+1]).Value)
+		k := resolve(n.Content[i])
+		if _, dup := written[k.Value]; dup {
+			return &Error{Line: k.Line, Key: k.Value, Msg: "is set twice: keep one"}
+		}
+		written[k.Value] = strings.TrimSpace(resolve(n.Content[i+1]).Value)
 	}
-	if sm, err := NewStatusMap(written); err == nil && len(written) == len(n.Content)/2 {
-		sm.node = n
-		*m = sm
-		return nil
-	}
+	sm, err := NewStatusMap(written)
 	// Point at the first entry, in file order, that makes the mapping fail.
-	lines, prefix := map[string]int{}, map[string]string{}
-	for i := 0; ; i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
-		if lines[k.Value] > 0 {
-			return &yaml.TypeError{Errors: []string{problem(n, k.Line, k.Value, fmt.Sprintf("is set twice (first on line %d): keep one", lines[k.Value]))}}
-		}
-		lines[k.Value], prefix[k.Value] = k.Line, written[k.Value]
-		if _, err := status.ParseCodeMap(prefix); err == nil {
-			continue
-		} else if _, verr := status.Parse(written[k.Value]); verr != nil {
-			return &yaml.TypeError{Errors: []string{problem(n, v.Line, k.Value, verr.Error())}}
-		} else {
-			return &yaml.TypeError{Errors: []string{problem(n, k.Line, "", err.Error())}}
+	for i, prefix := 0, map[string]string{}; err != nil; i += 2 {
+		k := resolve(n.Content[i])
+		prefix[k.Value] = written[k.Value]
+		if _, err := status.ParseCodeMap(prefix); err != nil {
+			return &Error{Line: k.Line, Msg: err.Error()}
 		}
 	}
+	*m = sm
+	return nil
 }
 
 // Share is a part of a whole: a percentage from 1% to 100%, or off (0).
@@ -244,16 +209,6 @@ func (s *Share) UnmarshalYAML(n *yaml.Node) error {
 
 // WebURL is an absolute http or https URL, as written.
 type WebURL string
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (u *WebURL) UnmarshalYAML(n *yaml.Node) error {
-	return decode(n, u, func(s string) (WebURL, error) {
-		if !isWebURL(s) {
-			return "", fmt.Errorf("must be an absolute http or https URL such as https://example.org/")
-		}
-		return WebURL(s), nil
-	}, "")
-}
 
 // isWebURL reports whether s is an absolute http(s) URL with a host.
 func isWebURL(s string) bool {
@@ -341,14 +296,6 @@ func (t *Template) UnmarshalYAML(n *yaml.Node) error {
 // Weekly is a weekly maintenance window as written: "Tue 03:00-04:30". Its
 // zone is the window's time_zone.
 type Weekly string
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (w *Weekly) UnmarshalYAML(n *yaml.Node) error {
-	return decode(n, w, func(s string) (Weekly, error) {
-		_, err := maintenance.ParseWeekly(s, time.UTC)
-		return Weekly(s), err
-	}, "")
-}
 
 // Schedules is maintenance.cachet_schedules: what a Cachet schedule in
 // progress covers. true and false, its earlier values, read as named and off.

@@ -36,7 +36,7 @@ func TestWarningsFileModes(t *testing.T) {
 		want []string
 	}{
 		{plain, nil}, // no secret in it: its mode does not matter
-		{withPassword, []string{"config file " + withPassword + " holds basic-auth passwords (servers[0].url and servers[1].url) and is readable by other users (mode 0644): chmod 600 " + withPassword}},
+		{withPassword, []string{"config file " + withPassword + " holds basic-auth passwords (servers[0].url, servers[1].url) and is readable by other users (mode 0644): chmod 600 " + withPassword}},
 		{withFiles, []string{
 			"the token file named by cachet.token_file (line 3) holds the Cachet API token and is readable by other users (mode 0644): chmod 600 that file",
 			"DSN file " + dsnPath + " holds the mysql DSN and is readable by other users (mode 0644): chmod 600 " + dsnPath,
@@ -130,9 +130,9 @@ func TestWarningsTimeouts(t *testing.T) {
 	}{
 		{"defaults", head + servers(3, ""), ""},
 		{"run_timeout below probe.timeout", head + "run_timeout: 8s\n" + servers(3, ""),
-			`run_timeout 8s is not longer than probe.timeout 10s: if a server hangs (such as "s1"), the run is cut before its probe ends and nothing is written; raise run_timeout above 10s or lower probe.timeout`},
+			`run_timeout 8s is not longer than the probe timeout 10s of server "s1" (servers[0].timeout or probe.timeout): if it hangs, the run is cut before its probe ends and nothing is written; raise run_timeout above 10s or lower that timeout`},
 		{"a server's own timeout counts", head + "run_timeout: 1m\n" + servers(3, ", timeout: 2m"),
-			`run_timeout 1m is not longer than the timeout 2m of server "s2" (servers[1].timeout): if it hangs, the run is cut before its probe ends and nothing is written; raise run_timeout above 2m or lower that timeout`},
+			`run_timeout 1m is not longer than the probe timeout 2m of server "s2" (servers[1].timeout or probe.timeout): if it hangs, the run is cut before its probe ends and nothing is written; raise run_timeout above 2m or lower that timeout`},
 		{"enough slots", head + "run_timeout: 30s\nprobe:\n  concurrency: 2\n" + servers(6, ""), ""},
 		{"too few slots", head + "run_timeout: 30s\nprobe:\n  concurrency: 2\n" + servers(7, ""),
 			"probe.concurrency 2 lets at most 6 of the 7 servers hang at once within run_timeout 30s (probes of up to 10s, 3 after one another per slot): if more hang, the run cannot finish; raise probe.concurrency to 3 or more, or run_timeout above 40s"},
@@ -150,7 +150,7 @@ func TestWarningsTimeouts(t *testing.T) {
 			}
 		})
 	}
-	cfg, err := LoadOptions{AllowNoServers: true}.Parse("/etc/cu/x.yaml", []byte(head+"run_timeout: 1s\n"))
+	cfg, err := parse("/etc/cu/x.yaml", []byte(head+"run_timeout: 1s\n"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/proxer/cachet-updater/internal/reports"
 	"github.com/proxer/cachet-updater/internal/state"
 	"github.com/proxer/cachet-updater/internal/status"
-	"github.com/proxer/cachet-updater/internal/suggest"
 )
 
 // Action is what the run did (or would do) with one component.
@@ -191,7 +190,7 @@ func namesHint(name string, names []string) string {
 		}
 		return strings.Join(ss, sep)
 	}
-	switch close := suggest.Closest(name, names, 3); {
+	switch close := config.Closest(name, names, 3); {
 	case len(names) <= 10:
 		return ": the servers are " + quoted(names, ", ")
 	case len(close) > 0:

@@ -1,4 +1,4 @@
-package suggest
+package config
 
 import (
 	"reflect"
@@ -33,8 +33,8 @@ func TestDistance(t *testing.T) {
 		{"", "", 0}, {"abc", "abc", 0}, {"timout", "timeout", 1}, {"component_ids", "component_id", 1},
 		{"kitten", "sitting", 3}, {string(make([]byte, 65)), "a", 1 << 30},
 	} {
-		if got := Distance(tt.a, tt.b); got != tt.want {
-			t.Errorf("Distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		if got := distance(tt.a, tt.b); got != tt.want {
+			t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
 	}
 }
