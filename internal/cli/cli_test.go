@@ -152,10 +152,7 @@ func (f *fixture) run(ctx context.Context, args ...string) result {
 	f.t.Helper()
 	var out, errb bytes.Buffer
 	env := Env{Out: &out, Err: &errb, Getenv: func(k string) string { return f.env[k] }, Now: time.Now,
-		IsTerminal: func(io.Writer) bool { return false }, Version: "test", SetMemoryLimit: func(n int64) { f.memory = n }}
-	if f.files > 0 {
-		env.OpenFileLimit = func() uint64 { return f.files }
-	}
+		IsTerminal: func(io.Writer) bool { return false }, Version: "test", FileLimit: f.files, SetMemoryLimit: func(n int64) { f.memory = n }}
 	r := result{Execute(ctx, append(args, "--config", f.cfg), env), out.String(), errb.String()}
 	for _, secret := range f.env {
 		if strings.Contains(r.out+r.err, secret) {

@@ -29,10 +29,8 @@ func runDemo(ctx context.Context, o *options) error {
 		return fail(ExitFailed, err)
 	}
 	defer os.RemoveAll(dir)
-	fake := cachettest.NewHandler(demoToken)
-	if o.api == "v3" {
-		fake = cachettest.NewHandlerV3(demoToken)
-	}
+	mode := map[string]cachettest.Mode{"v2": cachettest.Cachet24, "v3": cachettest.Cachet3}[o.api]
+	fake := cachettest.NewHandler(demoToken, cachettest.WithMode(mode))
 	root, stop, err := serve(fake.Handler().ServeHTTP)
 	if err != nil {
 		return fail(ExitFailed, err)
@@ -40,36 +38,26 @@ func runDemo(ctx context.Context, o *options) error {
 	defer stop()
 	cachetURL := root + fake.APIPath()
 
-	text := func(s string) http.HandlerFunc {
-		return func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, s) }
-	}
+	ok := func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }
+	web := http.NewServeMux() // "/" redirects to "/home"
+	web.Handle("/{$}", http.RedirectHandler("/home", http.StatusFound))
+	web.HandleFunc("/home", ok)
 	fleet := []struct {
 		name, key, extra string
 		status           int // in Cachet before the demo
 		handler          http.HandlerFunc
 	}{
-		{"Stream 1", "s1", "", 1, text("ok\n")},
-		{"Stream 2", "s2", "", 1, text("ok\n")},
-		{"Stream 3", "s3", "", 1, func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "overloaded", http.StatusServiceUnavailable)
-		}},
+		{"Stream 1", "s1", "", 1, ok},
+		{"Stream 2", "s2", "", 1, ok},
+		{"Stream 3", "s3", "", 1, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }},
 		{"Stream 4", "s4", "    timeout: 1s\n", 2, func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }},
-		{"Stream 5", "s5", "    slow: 300ms\n", 1, func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-time.After(600 * time.Millisecond):
-				io.WriteString(w, "late\n")
-			case <-r.Context().Done():
-			}
+		{"Stream 5", "s5", "    slow: 300ms\n", 1, func(w http.ResponseWriter, _ *http.Request) {
+			time.Sleep(600 * time.Millisecond)
+			io.WriteString(w, "late\n")
 		}},
 		{"Stream 6", "s6", "", 1, nil}, // refused: nothing listens
-		{"Website", "web", "", 3, func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/" {
-				io.WriteString(w, "home\n")
-			} else {
-				http.Redirect(w, r, "/home", http.StatusFound)
-			}
-		}},
-		{"Archive", "archive", "", 4, text("ok\n")},
+		{"Website", "web", "", 3, web.ServeHTTP},
+		{"Archive", "archive", "", 4, ok},
 	}
 	var servers strings.Builder
 	for i, s := range fleet {
@@ -105,7 +93,7 @@ servers:
 	}
 
 	out := o.Out
-	fmt.Fprintf(out, "Demo: a Cachet %s API emulator at %s and %d demo servers on 127.0.0.1.\n", map[string]string{"v2": "2.4", "v3": "3.x"}[o.api], cachetURL, len(fleet))
+	fmt.Fprintf(out, "Demo: a Cachet %s API emulator at %s and %d demo servers on 127.0.0.1.\n", mode, cachetURL, len(fleet))
 	fmt.Fprintf(out, "Config %s:\n\n    %s\n\nReport counts (reports.json): %s\nCachet before the run:\n", cfgPath, strings.ReplaceAll(strings.TrimSpace(cfgText), "\n", "\n    "), reports)
 	components := func() {
 		for _, c := range fake.Components() {
@@ -138,21 +126,15 @@ servers:
 
 // serve serves h on a fresh 127.0.0.1 port; a nil h leaves the port
 // closed, so that it refuses connections.
-func serve(h http.HandlerFunc) (url string, stop func(), err error) {
+func serve(h http.HandlerFunc) (url string, stop func() error, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, fmt.Errorf("demo: listening on 127.0.0.1: %w", err)
 	}
-	url = "http://" + ln.Addr().String()
-	if h == nil {
-		return url, func() {}, ln.Close()
-	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	if h == nil {
+		return "http://" + ln.Addr().String(), srv.Close, ln.Close()
+	}
 	go srv.Serve(ln)
-	return url, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		srv.Close()
-	}, nil
+	return "http://" + ln.Addr().String(), srv.Close, nil
 }

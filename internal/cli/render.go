@@ -15,25 +15,54 @@ import (
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
+// render prints the run's table, or (detail) everything known about each
+// server, then what the run says once and the summary line.
+func render(w io.Writer, s updater.Summary, detail bool) {
+	if detail {
+		renderDetail(w, s)
+	} else {
+		renderTable(w, s)
+	}
+	for _, r := range s.Rows {
+		switch p := r.Probe; {
+		case r.CertExpiring && p.CertNotBefore.After(s.Started):
+			fmt.Fprintf(w, "warning: the TLS certificate of %s is not valid before %s (or this machine's clock is wrong)\n", r.Server.Name, clock(p.CertNotBefore, s.Zone))
+		case r.CertExpiring:
+			fmt.Fprintf(w, "warning: the TLS certificate of %s expires %s (%s)\n", r.Server.Name, clock(p.CertExpiry, s.Zone), daysLeft(p.CertExpiry, s.Started))
+		}
+	}
+	say := func(ok bool, format string, v any) {
+		if ok {
+			fmt.Fprintf(w, format+"\n", v)
+		}
+	}
+	say(s.SourceErr != nil, "error: reports: %v (decided from the probes alone)", s.SourceErr)
+	say(s.CachetErr != nil, "error: %v (nothing was written)", s.CachetErr)
+	say(s.Interrupted != nil, "error: run interrupted: %v", s.Interrupted)
+	say(s.Deferred != "", "note: %s", s.Deferred)
+	say(len(s.Notes) > 0, "note: %s", strings.Join(s.Notes, "\nnote: "))
+	say(s.Offline != "", "error: this machine looks offline: %s; no server was marked down by its probe (reports still count); holds, confirmation, incidents and metric points were left alone", s.Offline)
+	say(s.StateErr != nil, "error: %v", s.StateErr)
+	say(s.TokenErr != nil, "error: token refused by Cachet: %v", s.TokenErr)
+	fmt.Fprintln(w, summaryLine(s))
+}
+
 func renderTable(w io.Writer, s updater.Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVER\tCOMPONENT\tPROBE\tREPORTS\tSTATUS\tACTION")
 	for _, r := range s.Rows {
-		cell := probeCell(r.Probe)
-		if len(r.Views) > 0 { // in a shared state: "fra1 timeout, ams1 200, nyc1 200 (stale)"
-			var views []string
-			for _, v := range r.Views {
-				word := v.Outcome
-				if v.Outcome == quorum.Answered {
-					word = strings.TrimPrefix(strings.SplitN(v.Detail, " in ", 2)[0], "HTTP ")
-				}
-				if why := quorum.Stale(v.At, s.Fresh, s.Started); why != "" {
-					word += " (" + why + ")"
-				}
-				views = append(views, v.Vantage+" "+word)
+		var views []string // in a shared state: "fra1 timeout, ams1 200, nyc1 200 (stale)"
+		for _, v := range r.Views {
+			word := v.Outcome
+			if v.Outcome == quorum.Answered {
+				word = strings.TrimPrefix(strings.SplitN(v.Detail, " in ", 2)[0], "HTTP ")
 			}
-			cell = strings.Join(views, ", ")
+			if why := quorum.Stale(v.At, s.Fresh, s.Started); why != "" {
+				word += " (" + why + ")"
+			}
+			views = append(views, v.Vantage+" "+word)
 		}
+		cell := cmp.Or(strings.Join(views, ", "), probeCell(r.Probe))
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Server.Name, r.Server.ComponentID, cell, reportsCell(r), statusCell(r), actionCell(r, s.Zone))
 	}
 	tw.Flush()
@@ -47,39 +76,6 @@ func renderTable(w io.Writer, s updater.Summary) {
 			if err != nil {
 				fmt.Fprintf(w, "error: %v\n", err)
 			}
-		}
-	}
-	trailer(w, s)
-}
-
-// trailer is what both views end with: certificate warnings and what the
-// run says once.
-func trailer(w io.Writer, s updater.Summary) {
-	for _, r := range s.Rows {
-		switch p := r.Probe; {
-		case r.CertExpiring && p.CertNotBefore.After(s.Started):
-			fmt.Fprintf(w, "warning: the TLS certificate of %s is not valid before %s (or this machine's clock is wrong)\n", r.Server.Name, clock(p.CertNotBefore, s.Zone))
-		case r.CertExpiring:
-			fmt.Fprintf(w, "warning: the TLS certificate of %s expires %s (%s)\n", r.Server.Name, clock(p.CertExpiry, s.Zone), daysLeft(p.CertExpiry, s.Started))
-		}
-	}
-	lines := []struct {
-		format string
-		v      any
-		ok     bool
-	}{
-		{"error: reports: %v (decided from the probes alone)", s.SourceErr, s.SourceErr != nil},
-		{"error: %v (nothing was written)", s.CachetErr, s.CachetErr != nil},
-		{"error: run interrupted: %v", s.Interrupted, s.Interrupted != nil},
-		{"note: %s", s.Deferred, s.Deferred != ""},
-		{"note: %s", strings.Join(s.Notes, "\nnote: "), len(s.Notes) > 0},
-		{"error: this machine looks offline: %s; no server was marked down by its probe (reports still count); holds, confirmation, incidents and metric points were left alone", s.Offline, s.Offline != ""},
-		{"error: %v", s.StateErr, s.StateErr != nil},
-		{"error: token refused by Cachet: %v", s.TokenErr, s.TokenErr != nil},
-	}
-	for _, l := range lines {
-		if l.ok {
-			fmt.Fprintf(w, l.format+"\n", l.v)
 		}
 	}
 }
@@ -100,10 +96,7 @@ func renderDetail(w io.Writer, s updater.Summary) {
 		if r.Component != nil {
 			comp = fmt.Sprintf(" (%q in Cachet%s)", r.Component.Name, map[bool]string{false: ", disabled"}[r.Component.Enabled])
 		}
-		word, when := "worse", "the next run agrees"
-		if c.Status < r.Current() {
-			word = "better"
-		}
+		word, when := map[bool]string{true: "better", false: "worse"}[c.Status < r.Current()], "the next run agrees"
 		if left := c.Need - c.Count; left > 1 {
 			when = fmt.Sprintf("%d more runs agree", left)
 		}
@@ -145,7 +138,6 @@ func renderDetail(w io.Writer, s updater.Summary) {
 		line(r.Err != nil, "error", "%v", r.Err)
 		tw.Flush()
 	}
-	trailer(w, s)
 }
 
 func certLine(c *probe.Cert, s updater.Summary) string {

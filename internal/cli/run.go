@@ -61,14 +61,8 @@ func runOnce(ctx context.Context, o *options) error {
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	for _, w := range cfg.Warnings(os.Stat) {
+	for _, w := range append(cfg.Warnings(os.Stat), capProbes(cfg, len(servers), o.FileLimit)...) {
 		log.Warn().Msg(w)
-	}
-	if o.OpenFileLimit != nil {
-		var why string
-		if cfg.Probe.Concurrency, why = probeConcurrency(cfg, len(servers), o.OpenFileLimit()); why != "" {
-			log.Warn().Msg(why)
-		}
 	}
 	if o.SetMemoryLimit != nil {
 		o.SetMemoryLimit(memoryLimit(min(cfg.Probe.Concurrency, len(servers)+len(cfg.Guard.Canaries))))
@@ -77,11 +71,9 @@ func runOnce(ctx context.Context, o *options) error {
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	lockFile := cfg.LockFile
-	if lockFile == "" {
-		if lockFile, err = state.DefaultLockPath(cfg.Path, o.Getenv, os.Geteuid()); err != nil {
-			return fail(ExitUsage, err)
-		}
+	lockFile, err := o.pathOr(cfg.LockFile, cfg, state.DefaultLockPath)
+	if err != nil {
+		return fail(ExitUsage, err)
 	}
 	lock, err := state.LockFile(lockFile)
 	if errors.Is(err, state.ErrLockBusy) {
@@ -113,7 +105,7 @@ func runOnce(ctx context.Context, o *options) error {
 			deps.Shared = db
 		}
 	} else {
-		path, err := statePath(cfg, o)
+		path, err := o.pathOr(cfg.State.Path, cfg, state.DefaultPath)
 		if err != nil {
 			return fail(ExitUsage, err)
 		}
@@ -128,20 +120,14 @@ func runOnce(ctx context.Context, o *options) error {
 		return fail(ExitUsage, err)
 	}
 	if o.output == "json" {
-		if err := o.writeJSON(sum); err != nil {
-			log.Error().Err(err).Msg("writing the JSON document to stdout")
-		}
+		err = o.writeJSON(sum)
 	} else if o.dryRun || len(o.only) > 0 || o.IsTerminal(o.Out) || sum.Failed() || sum.Changed() > 0 {
 		out := bufio.NewWriter(o.Out) // one write: a fleet of thousands is thousands of lines
-		if len(o.only) > 0 {
-			renderDetail(out, sum)
-		} else {
-			renderTable(out, sum)
-		}
-		fmt.Fprintln(out, summaryLine(sum))
-		if err := out.Flush(); err != nil {
-			log.Error().Err(err).Msg("writing the table to stdout")
-		}
+		render(out, sum, len(o.only) > 0)
+		err = out.Flush()
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("writing to stdout")
 	}
 	logSummary(log, sum)
 	code := ExitOK
@@ -159,12 +145,12 @@ func runOnce(ctx context.Context, o *options) error {
 	return nil
 }
 
-// statePath is state.path, or the default for this config and user.
-func statePath(cfg *config.Config, o *options) (string, error) {
-	if cfg.State.Path != "" {
-		return cfg.State.Path, nil
+// pathOr is path, or def's default for this config and user.
+func (o *options) pathOr(path string, cfg *config.Config, def func(string, func(string) string, int) (string, error)) (string, error) {
+	if path != "" {
+		return path, nil
 	}
-	return state.DefaultPath(cfg.Path, o.Getenv, os.Geteuid())
+	return def(cfg.Path, o.Getenv, os.Geteuid())
 }
 
 // vantageName is vantage.name, or this machine's host name.
@@ -241,21 +227,17 @@ func newCachetClient(cfg *config.Config, token, version string) (*cachet.Client,
 // connections (write_concurrency) come on top.
 const fdReserve = 32
 
-// probeConcurrency caps probe.concurrency so that every probe can open its
-// socket under the open-file limit (0: unknown): a probe that cannot says
-// nothing about its server. When it caps, why names the limit and what to do.
-func probeConcurrency(cfg *config.Config, servers int, limit uint64) (n int, why string) {
-	n = cfg.Probe.Concurrency
-	slots := max(1, int(min(limit, 1<<30))-fdReserve-cfg.Cachet.WriteConcurrency)
+// capProbes lowers probe.concurrency so that every probe can open its socket
+// under the open-file limit (0: unknown): a probe that cannot says nothing
+// about its server. When it does, it says so and what to do.
+func capProbes(cfg *config.Config, servers int, limit uint64) []string {
+	n, slots := cfg.Probe.Concurrency, max(1, int(min(limit, 1<<30))-fdReserve-cfg.Cachet.WriteConcurrency)
 	if limit == 0 || min(n, servers) <= slots {
-		return n, ""
+		return nil
 	}
-	probes := fmt.Sprintf("%d probes", slots)
-	if slots == 1 {
-		probes = "1 probe"
-	}
-	return slots, fmt.Sprintf("the open-file limit (%d) allows %s at once, not probe.concurrency %d: probing %d at a time, so the run may take longer; raise the limit (ulimit -n, systemd LimitNOFILE=) to probe more at once",
-		limit, probes, n, slots)
+	cfg.Probe.Concurrency = slots
+	return []string{fmt.Sprintf("the open-file limit (%d) allows %s at once, not probe.concurrency %d: probing %d at a time, so the run may take longer; raise the limit (ulimit -n, systemd LimitNOFILE=) to probe more at once",
+		limit, plural(slots, "probe"), n, slots)}
 }
 
 // memoryLimit is the soft memory limit for a run with inFlight probes: the
