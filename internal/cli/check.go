@@ -258,7 +258,7 @@ func (c *checklist) state(ctx context.Context, cfg *config.Config) {
 	vantage, err := vantageName(cfg)
 	c.either(err, "vantage", "vantage: %s", vantage)
 	name := "state database (" + cfg.State.SQL.Driver + ")"
-	db, err := openShared(ctx, cfg, c.o, vantage, false)
+	db, err := openShared(ctx, cfg, c.o, vantage)
 	if err != nil {
 		c.add("FAIL", "%v", err) // it names the database
 		return

@@ -24,8 +24,7 @@ func runComponents(ctx context.Context, o *options) error {
 	}
 	token, err := cfg.Token(o.Getenv)
 	if err != nil {
-		log.Warn().Err(err).Msg("listing as a guest: Cachet hides disabled components")
-		token = ""
+		log.Warn().Err(err).Msg("listing as a guest: Cachet hides disabled components") // token is ""
 	}
 	client, err := newCachetClient(cfg, token, o.Version)
 	if err != nil {

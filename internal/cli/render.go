@@ -44,7 +44,7 @@ func render(w io.Writer, s updater.Summary, detail bool) {
 	say(s.Offline != "", "error: this machine looks offline: %s; no server was marked down by its probe (reports still count); holds, confirmation, incidents and metric points were left alone", s.Offline)
 	say(s.StateErr != nil, "error: %v", s.StateErr)
 	say(s.TokenErr != nil, "error: token refused by Cachet: %v", s.TokenErr)
-	fmt.Fprintln(w, summaryLine(s))
+	summaryLine(w, s)
 }
 
 func renderTable(w io.Writer, s updater.Summary) {
@@ -183,11 +183,9 @@ func reportsCell(r updater.Row) string {
 }
 
 func statusCell(r updater.Row) string {
-	cur, guard := r.Current(), ""
+	cur, guard := r.Current(), map[bool]string{true: " (guarded)"}[r.Guarded]
 	if r.Guarded && r.NoQuorum {
 		guard = " (no quorum)"
-	} else if r.Guarded {
-		guard = " (guarded)"
 	}
 	switch {
 	case r.Decision == nil:
@@ -216,58 +214,44 @@ func actionCell(r updater.Row, zone *time.Location) string {
 	return string(r.Action)
 }
 
-func summaryLine(s updater.Summary) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d changed", plural(len(s.Rows), "server"), s.Changed())
+// summaryLine ends what run prints: what it did to how many servers.
+func summaryLine(w io.Writer, s updater.Summary) {
+	fmt.Fprintf(w, "%s: %d changed", plural(len(s.Rows), "server"), s.Changed())
 	if s.DryRun {
-		b.WriteString(" (dry run: nothing written)")
+		io.WriteString(w, " (dry run: nothing written)")
 	} else if n := s.Count(updater.WriteFailed); n > 0 {
-		fmt.Fprintf(&b, " (%d written, %d failed)", s.Count(updater.Updated), n)
+		fmt.Fprintf(w, " (%d written, %d failed)", s.Count(updater.Updated), n)
 	} else {
-		fmt.Fprintf(&b, " (%d written)", s.Count(updater.Updated))
+		fmt.Fprintf(w, " (%d written)", s.Count(updater.Updated))
 	}
-	fmt.Fprintf(&b, ", %d unchanged", s.Count(updater.Unchanged))
+	fmt.Fprintf(w, ", %d unchanged", s.Count(updater.Unchanged))
 	if n := s.Count(updater.UnknownComponent); n > 0 {
-		fmt.Fprintf(&b, ", %s", plural(n, "unknown component"))
+		fmt.Fprintf(w, ", %s", plural(n, "unknown component"))
 	}
-	for _, c := range []struct {
-		a    updater.Action
-		what string
-	}{{updater.NotWritten, "not written"}, {updater.NotProbed, "not probed"}, {updater.Interrupted, "interrupted"}, {updater.Pending, "pending"},
-		{updater.Held, "held"}, {updater.Maintenance, "under maintenance"}, {updater.Observed, "observed for another vantage"}} {
-		if n := s.Count(c.a); n > 0 {
-			fmt.Fprintf(&b, ", %d %s", n, c.what)
+	words := map[updater.Action]string{updater.Maintenance: "under maintenance", updater.Observed: "observed for another vantage"}
+	for _, a := range []updater.Action{updater.NotWritten, updater.NotProbed, updater.Interrupted, updater.Pending, updater.Held, updater.Maintenance, updater.Observed} {
+		if n := s.Count(a); n > 0 {
+			fmt.Fprintf(w, ", %d %s", n, cmp.Or(words[a], string(a)))
 		}
 	}
 	if s.Offline != "" {
-		b.WriteString("; OFFLINE: nothing marked down, holds and incidents left alone")
+		io.WriteString(w, "; OFFLINE: nothing marked down, holds and incidents left alone")
 	}
-	fmt.Fprintf(&b, "; reports: %s", s.Source)
-	if s.SourceErr != nil {
-		b.WriteString(" (FAILED)")
-	}
-	fmt.Fprintf(&b, "; Cachet: %s, %s; took %s", plural(int(s.Reads), "read"), plural(int(s.Writes), "write"), roundDur(s.Duration))
-	return b.String()
+	fmt.Fprintf(w, "; reports: %s%s", s.Source, map[bool]string{true: " (FAILED)"}[s.SourceErr != nil])
+	fmt.Fprintf(w, "; Cachet: %s, %s; took %s\n", plural(int(s.Reads), "read"), plural(int(s.Writes), "write"), roundDur(s.Duration))
 }
 
 // daysLeft says how far t is from now, in days.
 func daysLeft(t, now time.Time) string {
-	switch days := int(t.Sub(now).Hours() / 24); {
-	case t.Before(now):
+	if t.Before(now) {
 		return "expired"
-	case days == 1:
-		return "1 day left"
-	default:
-		return fmt.Sprintf("%d days left", days)
 	}
+	return plural(int(t.Sub(now).Hours()/24), "day") + " left"
 }
 
 // clock is a time as the table shows it, in time_zone (nil: UTC).
 func clock(t time.Time, loc *time.Location) string {
-	if loc == nil {
-		loc = time.UTC
-	}
-	return t.In(loc).Format("2006-01-02 15:04 MST")
+	return t.In(cmp.Or(loc, time.UTC)).Format("2006-01-02 15:04 MST")
 }
 
 func roundDur(d time.Duration) time.Duration {

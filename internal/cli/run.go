@@ -16,7 +16,9 @@ import (
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/promfile"
 	"github.com/proxer/cachet-updater/internal/state"
+	"github.com/proxer/cachet-updater/internal/status"
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
@@ -97,12 +99,13 @@ func runOnce(ctx context.Context, o *options) error {
 		if opts.Vantage, err = vantageName(cfg); err != nil {
 			return fail(ExitUsage, err)
 		}
-		db, err := openShared(ctx, cfg, o, opts.Vantage, true)
-		if err != nil {
-			deps.Shared = updater.Unavailable(fmt.Sprintf("state database (%s)", cfg.State.SQL.Driver), err)
-		} else {
+		db, err := openShared(ctx, cfg, o, opts.Vantage)
+		if err == nil {
 			defer db.Close()
-			deps.Shared = db
+			err = db.Prepare(ctx) // creates the tables; a dry run's checks that they are there
+		}
+		if deps.Shared = db; err != nil {
+			deps.Shared = updater.Unavailable(fmt.Sprintf("state database (%s)", cfg.State.SQL.Driver), err)
 		}
 	} else {
 		path, err := o.pathOr(cfg.State.Path, cfg, state.DefaultPath)
@@ -145,6 +148,37 @@ func runOnce(ctx context.Context, o *options) error {
 	return nil
 }
 
+// writeMetrics writes metrics_file for a run that ended with code; a
+// failed run keeps the last success of the file before. A file that cannot
+// be written is logged, never a failure of the run: a missing textfile
+// shows in its own alert. It is written after the run's deadline may have
+// passed, so it has a bound of its own.
+func writeMetrics(ctx context.Context, cfg *config.Config, sum updater.Summary, code int, log zerolog.Logger) {
+	if cfg.MetricsFile == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	m := promfile.Metrics{RunTime: sum.Started, Duration: sum.Duration, ExitCode: code, Requests: sum.Requests}
+	for _, r := range sum.Rows {
+		s := promfile.Server{Name: r.Server.Name, ComponentID: r.Server.ComponentID, Duration: r.Probe.Latency, HTTPStatus: r.Probe.Code,
+			Success: r.Probe.Class == "" && r.Decision != nil && r.Decision.Probe == status.Operational, CertExpiry: r.Probe.CertExpiry}
+		if r.Reports != nil {
+			s.Reports, s.ReportsKnown = *r.Reports, true
+		}
+		if r.Component != nil {
+			s.ComponentStatus = int(r.Current())
+			if r.Action == updater.Updated {
+				s.ComponentStatus = int(r.Publish)
+			}
+		}
+		m.Servers = append(m.Servers, s)
+	}
+	if err := promfile.Write(ctx, cfg.MetricsFile, m); err != nil {
+		log.Error().Err(err).Str("metrics_file", cfg.MetricsFile).Msg("could not write the metrics textfile")
+	}
+}
+
 // pathOr is path, or def's default for this config and user.
 func (o *options) pathOr(path string, cfg *config.Config, def func(string, func(string) string, int) (string, error)) (string, error) {
 	if path != "" {
@@ -153,59 +187,51 @@ func (o *options) pathOr(path string, cfg *config.Config, def func(string, func(
 	return def(cfg.Path, o.Getenv, os.Geteuid())
 }
 
-// vantageName is vantage.name, or this machine's host name.
+// vantageName is vantage.name (the config checked it), or this machine's
+// host name up to its first dot.
 func vantageName(cfg *config.Config) (string, error) {
-	name := cfg.Vantage.Name
-	if name == "" {
-		host, err := os.Hostname()
-		if err != nil {
-			return "", fmt.Errorf("vantage.name is not set and the host name cannot be read (%v): set vantage.name", err)
-		}
-		name, _, _ = strings.Cut(host, ".")
+	if cfg.Vantage.Name != "" {
+		return cfg.Vantage.Name, nil
 	}
-	if err := state.CheckVantage(name); err != nil {
-		return "", fmt.Errorf("%w: set vantage.name", err)
+	host, err := os.Hostname()
+	name, _, _ := strings.Cut(host, ".")
+	if err == nil {
+		err = state.CheckVantage(name)
+	}
+	if err != nil {
+		return "", fmt.Errorf("vantage.name is not set and the host name cannot stand in (%w): set vantage.name", err)
 	}
 	return name, nil
 }
 
-// openShared opens state.sql, read-only for a dry run; migrate creates its
-// tables when missing (a dry run's only checks that they are there).
-func openShared(ctx context.Context, cfg *config.Config, o *options, vantage string, migrate bool) (*state.SQL, error) {
+// openShared opens state.sql, read-only for a dry run.
+func openShared(ctx context.Context, cfg *config.Config, o *options, vantage string) (*state.SQL, error) {
 	q := cfg.State.SQL
 	dsn, err := q.ResolveDSN(o.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("state database (%s): %w", q.Driver, err)
 	}
-	db, err := state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage, ReadOnly: o.dryRun})
-	if err == nil && migrate {
-		if err = db.Prepare(ctx); err != nil {
-			db.Close()
-		}
-	}
-	return db, err
+	return state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage, ReadOnly: o.dryRun})
 }
 
 func logSummary(log zerolog.Logger, s updater.Summary) {
-	ev := log.Info()
+	ev, failed := log.Info(), 0
 	if s.Failed() {
 		ev = log.Error()
 	}
-	failed := 0
 	for _, r := range s.Rows {
 		if r.Err != nil {
 			failed++
 		}
 	}
-	ev = ev.Int("servers", len(s.Rows)).Int("changed", s.Changed()).Int("written", s.Count(updater.Updated)).Int("failed", failed).
-		Int("pending", s.Count(updater.Pending)).Int("held", s.Count(updater.Held)).Int64("cachet_reads", s.Reads).Int64("cachet_writes", s.Writes).
-		Int64("took_ms", s.Duration.Milliseconds()).Bool("dry_run", s.DryRun).Str("reports", s.Source).
-		AnErr("reports_error", s.SourceErr).AnErr("cachet_error", s.CachetErr).AnErr("interrupted", s.Interrupted). // nil: left out
-		AnErr("state_error", s.StateErr).AnErr("token_error", s.TokenErr)
 	if s.Offline != "" {
 		ev = ev.Str("offline", s.Offline)
 	}
-	ev.Msg("run finished")
+	ev.Int("servers", len(s.Rows)).Int("changed", s.Changed()).Int("written", s.Count(updater.Updated)).Int("failed", failed).
+		Int("pending", s.Count(updater.Pending)).Int("held", s.Count(updater.Held)).Int64("cachet_reads", s.Reads).Int64("cachet_writes", s.Writes).
+		Int64("took_ms", s.Duration.Milliseconds()).Bool("dry_run", s.DryRun).Str("reports", s.Source).
+		AnErr("reports_error", s.SourceErr).AnErr("cachet_error", s.CachetErr).AnErr("interrupted", s.Interrupted). // nil: left out
+		AnErr("state_error", s.StateErr).AnErr("token_error", s.TokenErr).Msg("run finished")
 }
 
 func userAgent(version string) string { return "cachet-updater/" + version }

@@ -24,7 +24,7 @@ func runVantages(ctx context.Context, o *options) error {
 		return fail(ExitUsage, errors.New("this config keeps its state in a file (state.path), not in a database the vantages share: set state.sql"))
 	}
 	this, _ := vantageName(cfg)
-	db, err := openShared(ctx, cfg, o, this, false)
+	db, err := openShared(ctx, cfg, o, this)
 	if err != nil {
 		return fail(ExitFailed, err)
 	}
@@ -48,15 +48,10 @@ func runVantages(ctx context.Context, o *options) error {
 	}
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VANTAGE\tLAST OBSERVATION\tAGE\tCOMPONENTS\t")
+	stale := fmt.Sprintf("STALE (older than quorum.fresh %s, or its clock is ahead: its views do not count)", fresh)
 	for i, v := range list {
-		name, flag := v.Name, ""
-		if vantages[i]["stale"] == true {
-			flag = fmt.Sprintf("STALE (older than quorum.fresh %s, or its clock is ahead: its views do not count)", fresh)
-		}
-		if v.Name == this {
-			name += " (this one)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", name, clock(v.Last, cfg.TimeZone.Loc), roundDur(now.Sub(v.Last)), v.Components, flag)
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%d\t%s\n", v.Name, map[bool]string{true: " (this one)"}[v.Name == this], clock(v.Last, cfg.TimeZone.Loc),
+			roundDur(now.Sub(v.Last)), v.Components, map[bool]string{true: stale}[vantages[i]["stale"] == true])
 	}
 	return tw.Flush()
 }
