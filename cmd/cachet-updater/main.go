@@ -5,10 +5,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/proxer/cachet-updater/internal/cli"
 )
@@ -21,8 +23,8 @@ var version, commit, date string
 func main() {
 	bi, _ := debug.ReadBuildInfo()
 	short, long := versionInfo(version, commit, date, bi)
-	env := cli.DefaultEnv(short)
-	env.BuildInfo = long
+	env := cli.Env{Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv, Now: time.Now, IsTerminal: isTerminal, Version: short, BuildInfo: long,
+		FileLimit: openFileLimit()}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		env.SetMemoryLimit = func(n int64) { debug.SetMemoryLimit(n) }
 	}
@@ -43,4 +45,13 @@ func main() {
 		os.Exit(cli.ExitInterrupted)
 	}()
 	os.Exit(cli.Execute(ctx, os.Args[1:], env))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -17,10 +17,9 @@ import (
 )
 
 const checkHelp = `check validates the config (every error at once), resolves the secrets, checks
-the state, pings Cachet, proves the token, checks every component and metric id
-and reads the report source once; it warns about what would go wrong at run
-time. It probes no server and changes nothing. A config with only cachet: checks
-Cachet. Exit codes: 0 all passed, 1 a check failed, 2 the config cannot be loaded.`
+the state, pings Cachet, proves the token, checks every component and metric id,
+reads the report source once and warns about what would go wrong at run time.
+It probes no server and changes nothing. Exit codes: 0 passed, 1 failed, 2 bad config.`
 
 // checklist prints each check as it is made, or collects them for JSON.
 type checklist struct {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,10 +71,7 @@ func runDemo(ctx context.Context, o *options) error {
 	cfgText := fmt.Sprintf(`# written by cachet-updater demo
 cachet:
   url: %s
-  token_env: CACHET_UPDATER_DEMO_TOKEN
-  timeout: 5s
-probe:
-  timeout: 2s
+  token_file: token
 reports:
   source: {type: file, path: reports.json, max_age: 15m}
 lock_file: demo.lock
@@ -87,8 +83,9 @@ confirm:
 servers:
 %s`, cachetURL, servers.String())
 	reports := `{"s1": 3, "s2": 15, "s4": 60, "web": 0}` + "\n"
+	write := func(name, text string) error { return os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600) }
 	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := errors.Join(os.WriteFile(cfgPath, []byte(cfgText), 0o600), os.WriteFile(filepath.Join(dir, "reports.json"), []byte(reports), 0o600)); err != nil {
+	if err := errors.Join(write("config.yaml", cfgText), write("reports.json", reports), write("token", demoToken)); err != nil {
 		return fail(ExitFailed, err)
 	}
 
@@ -103,9 +100,6 @@ servers:
 	components()
 	run := *o
 	run.config, run.output = cfgPath, "table"
-	run.Getenv = func(k string) string {
-		return cmp.Or(map[string]string{"CACHET_UPDATER_DEMO_TOKEN": demoToken}[k], o.Getenv(k))
-	}
 	run.IsTerminal = func(w io.Writer) bool { return w == out || o.IsTerminal(w) }
 	var errs []error
 	for _, step := range []string{"first run: every change is pending until a second run confirms it",

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -159,21 +158,6 @@ func choose(c *cobra.Command, fs *pflag.FlagSet, p *string, name, short, usage s
 
 // orList is "a or b", "a, b or c".
 func orList(w []string) string { return strings.Join(w[:len(w)-1], ", ") + " or " + w[len(w)-1] }
-
-// DefaultEnv is the real process's environment.
-func DefaultEnv(version string) Env {
-	return Env{Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv, Now: time.Now, Version: version, FileLimit: openFileLimit(),
-		IsTerminal: isTerminal}
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
 
 // setup builds the logger from the log flags and loads the config with
 // load (config.Load, or config.LoadCachetOnly where servers may be missing).

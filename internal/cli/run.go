@@ -22,15 +22,13 @@ import (
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
-const runHelp = `run does one pass: it probes every server concurrently, reads the report
-counts, decides each status (the worse of the probe's, by probe.status,
-on_timeout, on_error and slow, and the reports', by reports.thresholds) and
-writes the components whose status changed. A change is published after
-confirm.worse/better runs in a row ("pending"); a status set by hand is left
-alone for manual_hold ("held"); so is a component under maintenance. When
-this machine looks offline (guard), no probe makes a status worse.
-A quiet run prints one log line on stderr; a table shows when something
-changed or failed, on a terminal, with --dry-run or --only.`
+const runHelp = `run does one pass: it probes every server, reads the report counts, decides
+each status (the worse of the probe's and the reports') and writes those that
+changed, once confirm.worse/better runs in a row agree ("pending" until then).
+It leaves alone a status set by hand (manual_hold, "held") and maintenance; on a
+machine that looks offline (guard) no probe makes a status worse. A quiet run
+prints one log line on stderr; a table shows when something changed or failed,
+on a terminal, with --dry-run or --only.`
 
 const runExample = `  */3 * * * * CACHET_API_TOKEN=... cachet-updater run -c /etc/cachet-updater/config.yaml 2>>/var/log/cachet-updater.log
   cachet-updater run --dry-run --only "Stream 14"   # one server in full detail, writing nothing`
@@ -41,15 +39,14 @@ func runRun(ctx context.Context, o *options) error {
 	started := o.Now()
 	err := runOnce(ctx, o)
 	var ee *exitError
-	if o.output != "json" || !errors.As(err, &ee) || ee.code != ExitLocked && ee.code != ExitUsage {
-		return err
-	}
-	sum := updater.Summary{DryRun: o.dryRun, Started: started, NotRun: "another run of this config holds the run lock (lock_file): this one did nothing"}
-	if ee.code == ExitUsage {
-		sum.NotRun, sum.Err = fmt.Sprintf("could not run: %v", ee.err), ee.err
-	}
-	if werr := o.writeJSON(sum); werr != nil {
-		fmt.Fprintf(o.Err, "cachet-updater: writing the JSON document to stdout: %v\n", werr)
+	if o.output == "json" && errors.As(err, &ee) && (ee.code == ExitLocked || ee.code == ExitUsage) {
+		sum := updater.Summary{DryRun: o.dryRun, Started: started, NotRun: "another run of this config holds the run lock (lock_file): this one did nothing", Err: ee.err}
+		if ee.err != nil {
+			sum.NotRun = fmt.Sprintf("could not run: %v", ee.err)
+		}
+		if werr := o.writeJSON(sum); werr != nil {
+			fmt.Fprintf(o.Err, "cachet-updater: writing the JSON document to stdout: %v\n", werr)
+		}
 	}
 	return err
 }
