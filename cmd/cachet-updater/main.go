@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -23,8 +22,8 @@ var version, commit, date string
 func main() {
 	bi, _ := debug.ReadBuildInfo()
 	short, long := versionInfo(version, commit, date, bi)
-	env := cli.Env{Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv, Now: time.Now, IsTerminal: isTerminal, Version: short, BuildInfo: long,
-		FileLimit: openFileLimit()}
+	env := cli.Env{Out: os.Stdout, Err: os.Stderr, OutTerminal: isTerminal(os.Stdout), ErrTerminal: isTerminal(os.Stderr), Getenv: os.Getenv,
+		Now: time.Now, Version: short, BuildInfo: long, FileLimit: openFileLimit()}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		env.SetMemoryLimit = func(n int64) { debug.SetMemoryLimit(n) }
 	}
@@ -47,11 +46,7 @@ func main() {
 	os.Exit(cli.Execute(ctx, os.Args[1:], env))
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
+func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -73,33 +73,28 @@ func runCheck(ctx context.Context, o *options) error {
 	c.state(ctx, cfg)
 	c.cachet(ctx, cfg, token, err == nil)
 	c.source(ctx, cfg, log)
-	if o.output == "json" {
-		if err := o.writeJSON(c); err != nil {
-			return fail(ExitFailed, fmt.Errorf("writing to stdout: %w", err))
-		}
+	if err = nil; o.output == "json" {
+		err = o.writeJSON(c)
 	} else {
 		fmt.Fprintln(o.Out, map[bool]string{true: "all checks passed", false: "some checks failed"}[c.Passed])
 	}
-	if !c.Passed {
-		return fail(ExitFailed, nil)
+	if err != nil || !c.Passed {
+		return fail(ExitFailed, err)
 	}
 	return nil
 }
 
 func (c *checklist) cachet(ctx context.Context, cfg *config.Config, token string, haveToken bool) {
 	client, err := newCachetClient(cfg, token, c.o.Version)
-	if err != nil {
-		c.add("FAIL", "cachet.url: %v", err)
-		return
+	if err == nil {
+		err = client.Ping(ctx)
 	}
-	if !c.either(client.Ping(ctx), "Cachet at "+cfg.Cachet.URL+" does not answer ping", "Cachet at %s answers ping", cfg.Cachet.URL) {
+	if !c.either(err, "Cachet at "+cfg.Cachet.URL, "Cachet at %s answers ping", cfg.Cachet.URL) {
 		return
 	}
 	api := client.API()
 	c.add("ok", "Cachet API: %s (cachet.api %s)", api, cfg.Cachet.API)
-	if !haveToken {
-		c.add("FAIL", "token not checked: no token")
-	}
+	// Without a token its own check failed already.
 	proved := haveToken && c.either(client.VerifyToken(ctx), "token refused by Cachet", "token accepted by Cachet (authenticated read)")
 	comps, err := client.Components(ctx)
 	if err != nil {
@@ -110,12 +105,16 @@ func (c *checklist) cachet(ctx context.Context, cfg *config.Config, token string
 	if !proved { // Cachet serves a refused token's reads as a guest's
 		absent = "is not in the listing Cachet served as a guest's, without an accepted token: a guest does not see disabled components"
 	}
-	known, mapped, missing, writable := map[int]cachet.Component{}, map[int]bool{}, false, 0
+	known, mapped, missing, writable, enabled, metricServers, points := map[int]cachet.Component{}, map[int]bool{}, false, 0, 0, 0, 0
 	for _, k := range comps {
-		known[k.ID] = k
+		if known[k.ID] = k; k.Enabled {
+			enabled++
+		}
 	}
 	for _, s := range cfg.Servers {
 		mapped[s.ComponentID] = true
+		metricServers += min(s.MetricID+s.ReportsMetricID, 1) // ids are positive or 0
+		points += min(s.MetricID, 1) + min(s.ReportsMetricID, 1)
 		k, ok := known[s.ComponentID]
 		if ok && writable == 0 {
 			writable = s.ComponentID
@@ -136,11 +135,6 @@ func (c *checklist) cachet(ctx context.Context, cfg *config.Config, token string
 			c.add("note", "Cachet component %d %q: no server maps to it", k.ID, k.Name)
 		}
 	}
-	metricServers, points := 0, 0
-	for _, s := range cfg.Servers {
-		metricServers += min(s.MetricID+s.ReportsMetricID, 1) // ids are positive or 0
-		points += min(s.MetricID, 1) + min(s.ReportsMetricID, 1)
-	}
 	if api == cachet.APIv3 && proved {
 		c.abilities(ctx, cfg, client, writable, metricServers > 0)
 	}
@@ -148,7 +142,7 @@ func (c *checklist) cachet(ctx context.Context, cfg *config.Config, token string
 		c.metrics(ctx, cfg, client, api, metricServers)
 	}
 	if api == cachet.APIv3 {
-		c.limits(cfg, comps, points)
+		c.limits(cfg, enabled, len(comps)-enabled, points)
 	}
 }
 
@@ -219,14 +213,8 @@ func (c *checklist) metrics(ctx context.Context, cfg *config.Config, client *cac
 // listing's pages (100 a page, enabled and disabled apart) and the
 // schedules, writes every component and an incident for each, and posts
 // every point.
-func (c *checklist) limits(cfg *config.Config, comps []cachet.Component, points int) {
-	enabled, writes := 0, len(cfg.Servers)
-	for _, k := range comps {
-		if k.Enabled {
-			enabled++
-		}
-	}
-	reads := max(1, (enabled+99)/100) + max(1, (len(comps)-enabled+99)/100)
+func (c *checklist) limits(cfg *config.Config, enabled, disabled, points int) {
+	reads, writes := max(1, (enabled+99)/100)+max(1, (disabled+99)/100), len(cfg.Servers)
 	if cfg.Maintenance.CachetSchedules != config.SchedulesOff {
 		reads++
 	}

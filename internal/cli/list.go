@@ -91,8 +91,8 @@ func runComponents(ctx context.Context, o *options) error {
 				name = strings.TrimSpace(fmt.Sprintf("%s (component %d)", name, comp.ID)) // names must be unique
 			}
 			seen[name] = true
-			note := map[bool]string{true: "", false: " (disabled in Cachet)"}[comp.Enabled]
-			fmt.Fprintf(w, "  - name: %q\n    url: https://CHANGE-ME.example.org/   # group: %s%s\n    component_id: %d\n    reports_key: %q\n", name, group(comp.GroupID), note, comp.ID, name)
+			fmt.Fprintf(w, "  - name: %q\n    url: https://CHANGE-ME.example.org/   # group: %s%s\n    component_id: %d\n    reports_key: %q\n",
+				name, group(comp.GroupID), map[bool]string{false: " (disabled in Cachet)"}[comp.Enabled], comp.ID, name)
 		}
 		return nil
 	}
@@ -104,9 +104,8 @@ func runComponents(ctx context.Context, o *options) error {
 	return tw.Flush()
 }
 
-const vantagesHelp = `vantages lists the probers recording in state.sql: when each last observed,
-how many components, and whether it is stale (older than quorum.fresh).
-Exit codes: 0 listed, 1 the database cannot be read, 2 no config or state.sql.`
+const vantagesHelp = `vantages lists the probers recording in state.sql: when each last observed, how
+many components, and whether it is stale (older than quorum.fresh).`
 
 func runVantages(ctx context.Context, o *options) error {
 	_, cfg, err := o.setup(config.Load)

@@ -31,10 +31,10 @@ const (
 
 // Env is what a command may touch of the world outside its flags.
 type Env struct {
-	Out, Err   io.Writer
-	Getenv     func(string) string
-	Now        func() time.Time
-	IsTerminal func(io.Writer) bool
+	Out, Err                 io.Writer
+	OutTerminal, ErrTerminal bool // the table and colours are for a terminal
+	Getenv                   func(string) string
+	Now                      func() time.Time
 	// Version goes into the User-Agent; BuildInfo, when set, is what
 	// `version` prints.
 	Version, BuildInfo string
@@ -63,15 +63,14 @@ func (e *exitError) Error() string { return fmt.Sprint(e.err) }
 
 func fail(code int, err error) error { return &exitError{code, err} }
 
-const rootHelp = `cachet-updater probes a fleet of HTTP servers, reads how many timeout
-reports users sent about each, decides each server's Cachet component status
-(the worse of the probe and the reports) and writes the statuses that changed.
-Start with "cachet-updater demo", then "check" and "run --dry-run".
+const rootHelp = `cachet-updater probes a fleet of HTTP servers, reads the timeout reports users
+sent about each, decides each server's Cachet component status (the worse of the
+probe's and the reports') and writes those that changed. Start with
+"cachet-updater demo", then "check" and "run --dry-run".
 
-Exit codes: 0 done (servers being down is no failure), 1 something failed on
-the way (a write, the report source, Cachet, the state, the token, this machine
-offline), 2 could not run (flags, config, secrets, lock_file, state), 3 another
-run holds the lock, 4 interrupted (SIGINT/SIGTERM, run_timeout).`
+Exit codes: 0 done (servers being down is no failure), 1 something failed on the
+way, 2 could not run (flags, config, secrets, lock_file, state), 3 another run
+holds the lock, 4 interrupted (SIGINT/SIGTERM, run_timeout).`
 
 // Execute runs the command line under ctx and returns the exit code.
 func Execute(ctx context.Context, args []string, env Env) int {
@@ -169,8 +168,8 @@ func (o *options) setup(load func(string) (*config.Config, error)) (zerolog.Logg
 	level, _ := zerolog.ParseLevel(o.logLevel)
 	out := zerolog.SyncWriter(o.Err) // several goroutines log
 	w := io.Writer(out)
-	if o.logFormat == "console" || o.logFormat == "" && o.IsTerminal(o.Err) {
-		w = zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly, NoColor: !o.IsTerminal(o.Err)}
+	if o.logFormat == "console" || o.logFormat == "" && o.ErrTerminal {
+		w = zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly, NoColor: !o.ErrTerminal}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), cfg, nil
 }

@@ -121,7 +121,7 @@ func runOnce(ctx context.Context, o *options) error {
 	}
 	if o.output == "json" {
 		err = o.writeJSON(sum)
-	} else if o.dryRun || len(o.only) > 0 || o.IsTerminal(o.Out) || sum.Failed() || sum.Changed() > 0 {
+	} else if o.dryRun || len(o.only) > 0 || o.OutTerminal || sum.Failed() || sum.Changed() > 0 {
 		out := bufio.NewWriter(o.Out) // one write: a fleet of thousands is thousands of lines
 		render(out, sum, len(o.only) > 0)
 		err = out.Flush()
