@@ -24,26 +24,18 @@ func render(w io.Writer, s updater.Summary, detail bool) {
 		renderTable(w, s)
 	}
 	for _, r := range s.Rows {
-		switch p := r.Probe; {
-		case r.CertExpiring && p.CertNotBefore.After(s.Started):
-			fmt.Fprintf(w, "warning: the TLS certificate of %s is not valid before %s (or this machine's clock is wrong)\n", r.Server.Name, clock(p.CertNotBefore, s.Zone))
-		case r.CertExpiring:
-			fmt.Fprintf(w, "warning: the TLS certificate of %s expires %s (%s)\n", r.Server.Name, clock(p.CertExpiry, s.Zone), daysLeft(p.CertExpiry, s.Started))
-		}
+		early := r.Probe.CertNotBefore.After(s.Started)
+		say(w, r.CertExpiring && early, "warning: the TLS certificate of %s is not valid before %s (or this machine's clock is wrong)", r.Server.Name, clock(r.Probe.CertNotBefore, s.Zone))
+		say(w, r.CertExpiring && !early, "warning: the TLS certificate of %s expires %s (%s)", r.Server.Name, clock(r.Probe.CertExpiry, s.Zone), daysLeft(r.Probe.CertExpiry, s.Started))
 	}
-	say := func(ok bool, format string, v any) {
-		if ok {
-			fmt.Fprintf(w, format+"\n", v)
-		}
-	}
-	say(s.SourceErr != nil, "error: reports: %v (decided from the probes alone)", s.SourceErr)
-	say(s.CachetErr != nil, "error: %v (nothing was written)", s.CachetErr)
-	say(s.Interrupted != nil, "error: run interrupted: %v", s.Interrupted)
-	say(s.Deferred != "", "note: %s", s.Deferred)
-	say(len(s.Notes) > 0, "note: %s", strings.Join(s.Notes, "\nnote: "))
-	say(s.Offline != "", "error: this machine looks offline: %s; no server was marked down by its probe (reports still count); holds, confirmation, incidents and metric points were left alone", s.Offline)
-	say(s.StateErr != nil, "error: %v", s.StateErr)
-	say(s.TokenErr != nil, "error: token refused by Cachet: %v", s.TokenErr)
+	say(w, s.SourceErr != nil, "error: reports: %v (decided from the probes alone)", s.SourceErr)
+	say(w, s.CachetErr != nil, "error: %v (nothing was written)", s.CachetErr)
+	say(w, s.Interrupted != nil, "error: run interrupted: %v", s.Interrupted)
+	say(w, s.Deferred != "", "note: %s", s.Deferred)
+	say(w, len(s.Notes) > 0, "note: %s", strings.Join(s.Notes, "\nnote: "))
+	say(w, s.Offline != "", "error: this machine looks offline: %s; no server was marked down by its probe (reports still count); holds, confirmation, incidents and metric points were left alone", s.Offline)
+	say(w, s.StateErr != nil, "error: %v", s.StateErr)
+	say(w, s.TokenErr != nil, "error: token refused by Cachet: %v", s.TokenErr)
 	summaryLine(w, s)
 }
 
@@ -73,9 +65,7 @@ func renderTable(w io.Writer, s updater.Summary) {
 	}
 	for _, r := range s.Rows {
 		for _, err := range append([]error{r.Err}, r.Problems...) {
-			if err != nil {
-				fmt.Fprintf(w, "error: %v\n", err)
-			}
+			say(w, err != nil, "error: %v", err)
 		}
 	}
 }
@@ -87,11 +77,7 @@ func renderDetail(w io.Writer, s updater.Summary) {
 			fmt.Fprintln(w)
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		line := func(ok bool, key, format string, a ...any) {
-			if ok {
-				fmt.Fprintf(tw, key+"\t"+format+"\n", a...)
-			}
-		}
+		line := func(ok bool, key, format string, a ...any) { say(tw, ok, key+"\t"+format, a...) }
 		p, d, h, c, comp := r.Probe, cmp.Or(r.Decision, &updater.Decision{}), cmp.Or(r.Hold, &state.Hold{}), cmp.Or(r.Pending, &updater.Waiting{}), ""
 		if r.Component != nil {
 			comp = fmt.Sprintf(" (%q in Cachet%s)", r.Component.Name, map[bool]string{false: ", disabled"}[r.Component.Enabled])
@@ -212,6 +198,13 @@ func actionCell(r updater.Row, zone *time.Location) string {
 		return "held since " + clock(r.Hold.Since, zone)
 	}
 	return string(r.Action)
+}
+
+// say prints the line when ok.
+func say(w io.Writer, ok bool, format string, a ...any) {
+	if ok {
+		fmt.Fprintf(w, format+"\n", a...)
+	}
 }
 
 // summaryLine ends what run prints: what it did to how many servers.
