@@ -30,17 +30,18 @@ func runDemo(ctx context.Context, o *options) error {
 	defer os.RemoveAll(dir)
 	mode := map[string]cachettest.Mode{"v2": cachettest.Cachet24, "v3": cachettest.Cachet3}[o.api]
 	fake := cachettest.NewHandler(demoToken, cachettest.WithMode(mode))
-	root, stop, err := serve(fake.Handler().ServeHTTP)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fail(ExitFailed, err)
+		return fail(ExitFailed, fmt.Errorf("demo: listening on 127.0.0.1: %w", err))
 	}
-	defer stop()
+	root, mux := "http://"+ln.Addr().String(), http.NewServeMux() // Cachet, and each demo server under /KEY/
+	mux.Handle("/", fake.Handler())
+	mux.Handle("/web/{$}", http.RedirectHandler("/web/home", http.StatusFound))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	defer srv.Close()
 	cachetURL := root + fake.APIPath()
 
 	ok := func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }
-	web := http.NewServeMux() // "/" redirects to "/home"
-	web.Handle("/{$}", http.RedirectHandler("/home", http.StatusFound))
-	web.HandleFunc("/home", ok)
 	fleet := []struct {
 		name, key, extra string
 		status           int // in Cachet before the demo
@@ -54,20 +55,21 @@ func runDemo(ctx context.Context, o *options) error {
 			time.Sleep(600 * time.Millisecond)
 			io.WriteString(w, "late\n")
 		}},
-		{"Stream 6", "s6", "", 1, nil}, // refused: nothing listens
-		{"Website", "web", "", 3, web.ServeHTTP},
+		{"Stream 6", "s6", "", 1, nil}, // refused: nothing listens on port 1
+		{"Website", "web", "", 3, ok},  // "/web/" redirects to "/web/home"
 		{"Archive", "archive", "", 4, ok},
 	}
 	var servers strings.Builder
 	for i, s := range fleet {
 		fake.Add(cachettest.Component{ID: i + 1, Name: s.name, Status: s.status, Enabled: s.name != "Archive"})
-		url, stop, err := serve(s.handler)
-		if err != nil {
-			return fail(ExitFailed, err)
+		url := "http://127.0.0.1:1/"
+		if s.handler != nil {
+			url = root + "/" + s.key + "/"
+			mux.HandleFunc("/"+s.key+"/", s.handler)
 		}
-		defer stop()
-		fmt.Fprintf(&servers, "  - name: %s\n    url: %s/\n    component_id: %d\n    reports_key: %s\n%s", s.name, url, i+1, s.key, s.extra)
+		fmt.Fprintf(&servers, "  - name: %s\n    url: %s\n    component_id: %d\n    reports_key: %s\n%s", s.name, url, i+1, s.key, s.extra)
 	}
+	go srv.Serve(ln)
 	cfgText := fmt.Sprintf(`# written by cachet-updater demo
 cachet:
   url: %s
@@ -116,19 +118,4 @@ servers:
 	fmt.Fprintln(out, "\nCachet after the runs:")
 	components()
 	return errors.Join(errs...) // the demo fleet is built so that every run succeeds
-}
-
-// serve serves h on a fresh 127.0.0.1 port; a nil h leaves the port
-// closed, so that it refuses connections.
-func serve(h http.HandlerFunc) (url string, stop func() error, err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, fmt.Errorf("demo: listening on 127.0.0.1: %w", err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	if h == nil {
-		return "http://" + ln.Addr().String(), srv.Close, ln.Close()
-	}
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), srv.Close, nil
 }
