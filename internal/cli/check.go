@@ -105,7 +105,8 @@ func (c *checklist) cachet(ctx context.Context, cfg *config.Config, token string
 	if !proved { // Cachet serves a refused token's reads as a guest's
 		absent = "is not in the listing Cachet served as a guest's, without an accepted token: a guest does not see disabled components"
 	}
-	known, mapped, missing, writable, enabled, metricServers, points := map[int]cachet.Component{}, map[int]bool{}, false, 0, 0, 0, 0
+	known, mapped, missing, writable := map[int]cachet.Component{}, map[int]bool{}, false, 0
+	enabled, metricServers, points := 0, 0, 0
 	for _, k := range comps {
 		if known[k.ID] = k; k.Enabled {
 			enabled++
@@ -135,36 +136,29 @@ func (c *checklist) cachet(ctx context.Context, cfg *config.Config, token string
 			c.add("note", "Cachet component %d %q: no server maps to it", k.ID, k.Name)
 		}
 	}
-	if api == cachet.APIv3 && proved {
-		c.abilities(ctx, cfg, client, writable, metricServers > 0)
+	if api == cachet.APIv3 && proved { // a PATCH without a field proves components.manage; the rest only a write would
+		var unproved []string
+		if writable == 0 {
+			unproved = append(unproved, "components.manage")
+		} else {
+			c.either(client.ProveComponentWrites(ctx, writable), "token may not update components",
+				"token may update components (components.manage: PATCH /components/%d without a field, which changes nothing)", writable)
+		}
+		if cfg.Incidents.Enabled {
+			unproved = append(unproved, "incidents.manage", "incident-updates.manage")
+		}
+		if metricServers > 0 {
+			unproved = append(unproved, "metric-points.manage")
+		}
+		if len(unproved) > 0 {
+			c.add("note", "the token also needs %s: check cannot prove them without writing, and without them Cachet 3.x answers the first such write 403 \"Invalid ability provided.\"", strings.Join(unproved, ", "))
+		}
 	}
 	if metricServers > 0 {
 		c.metrics(ctx, cfg, client, api, metricServers)
 	}
 	if api == cachet.APIv3 {
 		c.limits(cfg, enabled, len(comps)-enabled, points)
-	}
-}
-
-// abilities proves on Cachet 3.x the token ability a PATCH without a field
-// proves (components.manage) on a component id, and names those only a
-// write would.
-func (c *checklist) abilities(ctx context.Context, cfg *config.Config, client *cachet.Client, id int, metrics bool) {
-	var unproved []string
-	if id == 0 {
-		unproved = append(unproved, "components.manage")
-	} else {
-		c.either(client.ProveComponentWrites(ctx, id), "token may not update components",
-			"token may update components (components.manage: PATCH /components/%d without a field, which changes nothing)", id)
-	}
-	if cfg.Incidents.Enabled {
-		unproved = append(unproved, "incidents.manage", "incident-updates.manage")
-	}
-	if metrics {
-		unproved = append(unproved, "metric-points.manage")
-	}
-	if len(unproved) > 0 {
-		c.add("note", "the token also needs %s: check cannot prove them without writing, and without them Cachet 3.x answers the first such write 403 \"Invalid ability provided.\"", strings.Join(unproved, ", "))
 	}
 }
 
@@ -246,14 +240,13 @@ func (c *checklist) state(ctx context.Context, cfg *config.Config) {
 	c.either(err, "vantage", "vantage: %s", vantage)
 	name := "state database (" + cfg.State.SQL.Driver + ")"
 	db, err := openShared(ctx, cfg, c.o, vantage)
+	var h state.Health
+	if err == nil {
+		defer db.Close()
+		h, err = db.Check(ctx)
+	}
 	if err != nil {
 		c.add("FAIL", "%v", err) // it names the database
-		return
-	}
-	defer db.Close()
-	h, err := db.Check(ctx)
-	if err != nil {
-		c.add("FAIL", "%s: %v", name, err)
 		return
 	}
 	c.add("ok", "%s: reachable%s", name, map[bool]string{true: ", its tables are there", false: "; its tables are created by the first run"}[h.Tables])

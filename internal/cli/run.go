@@ -56,8 +56,11 @@ func runOnce(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	servers, err := updater.Select(cfg.Servers, o.only)
-	if err != nil {
+	servers, err := updater.Select(cfg.Servers, o.only) // what keeps the run from starting is said at once
+	token, terr := cfg.Token(o.Getenv)
+	client, cerr := newCachetClient(cfg, token, o.Version)
+	lockFile, lerr := o.pathOr(cfg.LockFile, cfg, state.DefaultLockPath)
+	if err = errors.Join(err, terr, cerr, lerr); err != nil {
 		return fail(ExitUsage, err)
 	}
 	for _, w := range append(cfg.Warnings(os.Stat), capProbes(cfg, len(servers), o.FileLimit)...) {
@@ -65,14 +68,6 @@ func runOnce(ctx context.Context, o *options) error {
 	}
 	if o.SetMemoryLimit != nil {
 		o.SetMemoryLimit(memoryLimit(min(cfg.Probe.Concurrency, len(servers)+len(cfg.Guard.Canaries))))
-	}
-	token, err := cfg.Token(o.Getenv)
-	if err != nil {
-		return fail(ExitUsage, err)
-	}
-	lockFile, err := o.pathOr(cfg.LockFile, cfg, state.DefaultLockPath)
-	if err != nil {
-		return fail(ExitUsage, err)
 	}
 	lock, err := state.LockFile(lockFile)
 	if errors.Is(err, state.ErrLockBusy) {
@@ -84,11 +79,6 @@ func runOnce(ctx context.Context, o *options) error {
 	defer lock.Release()
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.RunTimeout.D(), fmt.Errorf("run_timeout %s exceeded", cfg.RunTimeout))
 	defer cancel()
-
-	client, err := newCachetClient(cfg, token, o.Version)
-	if err != nil {
-		return fail(ExitUsage, err)
-	}
 	src, srcErr := updater.OpenSource(cfg.Reports.Source, o.Getenv, o.Now, log)
 	deps := updater.Deps{Cachet: client, Source: src, SourceErr: srcErr, Prober: probe.New(userAgent(o.Version)), Now: o.Now, Log: log}
 	opts := updater.Options{DryRun: o.dryRun, Only: o.only}
@@ -136,7 +126,7 @@ func runOnce(ctx context.Context, o *options) error {
 	} else if sum.Failed() {
 		code = ExitFailed
 	}
-	if !o.dryRun {
+	if !o.dryRun && cfg.MetricsFile != "" {
 		writeMetrics(ctx, cfg, sum, code, log)
 	}
 	if code != ExitOK {
@@ -151,9 +141,6 @@ func runOnce(ctx context.Context, o *options) error {
 // shows in its own alert. It is written after the run's deadline may have
 // passed, so it has a bound of its own.
 func writeMetrics(ctx context.Context, cfg *config.Config, sum updater.Summary, code int, log zerolog.Logger) {
-	if cfg.MetricsFile == "" {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	m := promfile.Metrics{RunTime: sum.Started, Duration: sum.Duration, ExitCode: code, Requests: sum.Requests}
