@@ -73,10 +73,10 @@ func runCheck(ctx context.Context, o *options) error {
 	c.state(ctx, cfg)
 	c.cachet(ctx, cfg, token, err == nil)
 	c.source(ctx, cfg, log)
-	if err = nil; o.output == "json" {
+	if o.output == "json" {
 		err = o.writeJSON(c)
 	} else {
-		fmt.Fprintln(o.Out, map[bool]string{true: "all checks passed", false: "some checks failed"}[c.Passed])
+		_, err = fmt.Fprintln(o.Out, map[bool]string{true: "all checks passed", false: "some checks failed"}[c.Passed])
 	}
 	if err != nil || !c.Passed {
 		return fail(ExitFailed, err)

@@ -16,9 +16,8 @@ import (
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
-const demoHelp = `demo runs the real job three times in a temporary folder, against a Cachet
-emulator (--api v3: Cachet 3.x) and eight demo servers on 127.0.0.1; --config is
-ignored.`
+const demoHelp = `demo runs the real job three times in a temporary folder against a Cachet
+emulator (--api v3: Cachet 3.x) and eight servers on 127.0.0.1 (--config is ignored).`
 
 const demoToken = "demo-token-not-a-secret"
 
