@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/proxer/cachet-updater/internal/cli"
 )
@@ -21,8 +22,8 @@ var version, commit, date string
 func main() {
 	bi, _ := debug.ReadBuildInfo()
 	short, long := versionInfo(version, commit, date, bi)
-	env := cli.DefaultEnv(short)
-	env.BuildInfo = long
+	env := cli.Env{Out: os.Stdout, Err: os.Stderr, OutTerminal: isTerminal(os.Stdout), ErrTerminal: isTerminal(os.Stderr), Getenv: os.Getenv,
+		Now: time.Now, Version: short, BuildInfo: long, FileLimit: openFileLimit()}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		env.SetMemoryLimit = func(n int64) { debug.SetMemoryLimit(n) }
 	}
@@ -43,4 +44,9 @@ func main() {
 		os.Exit(cli.ExitInterrupted)
 	}()
 	os.Exit(cli.Execute(ctx, os.Args[1:], env))
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

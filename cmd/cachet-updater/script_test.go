@@ -38,7 +38,7 @@ import (
 // the module, where a reader looks for them. They run here because this
 // package can hand testscript the real main: "exec cachet-updater" in a
 // script re-executes this test binary, which calls main() itself, with its
-// signal context, cli.DefaultEnv and os.Exit. Nothing of main's wiring is
+// signal context, the real cli.Env and os.Exit. Nothing of main's wiring is
 // copied, so the scenarios cannot drift from the shipped binary.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){"cachet-updater": main})

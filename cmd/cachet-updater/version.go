@@ -17,36 +17,24 @@ import (
 //	built 2026-11-25T12:00:00Z
 //	go1.26.8 linux/amd64
 func versionInfo(version, commit, date string, bi *debug.BuildInfo) (short, long string) {
+	vcs := map[string]string{}
 	if bi == nil {
 		bi = &debug.BuildInfo{}
 	}
-	setting := func(key string) string {
-		for _, s := range bi.Settings {
-			if s.Key == key {
-				return s.Value
-			}
-		}
-		return ""
+	for _, s := range bi.Settings {
+		vcs[s.Key] = s.Value
 	}
-	module := bi.Main.Version
-	if module == "(devel)" {
-		module = ""
-	}
-	version = cmp.Or(version, module, "dev")
+	version = cmp.Or(version, strings.TrimPrefix(bi.Main.Version, "(devel)"), "dev")
 	commit, modified := strings.CutSuffix(commit, "-dirty")
 	if commit == "" {
-		commit, modified = setting("vcs.revision"), setting("vcs.modified") == "true"
+		commit, modified = vcs["vcs.revision"], vcs["vcs.modified"] == "true"
 	}
-	commit = cmp.Or(commit, "unknown")
-	if modified {
-		commit += " (modified)"
-	}
-	built := "built " + date
-	if date == "" {
-		built = "committed " + setting("vcs.time")
-	}
-	if built == "committed " {
-		built = "build date unknown"
+	commit = cmp.Or(commit, "unknown") + map[bool]string{true: " (modified)"}[modified]
+	built := "build date unknown"
+	if date != "" {
+		built = "built " + date
+	} else if vcs["vcs.time"] != "" {
+		built = "committed " + vcs["vcs.time"]
 	}
 	return version, fmt.Sprintf("cachet-updater %s\ncommit %s\n%s\n%s %s/%s", version, commit, built,
 		cmp.Or(bi.GoVersion, runtime.Version()), runtime.GOOS, runtime.GOARCH)

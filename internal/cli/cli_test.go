@@ -152,10 +152,7 @@ func (f *fixture) run(ctx context.Context, args ...string) result {
 	f.t.Helper()
 	var out, errb bytes.Buffer
 	env := Env{Out: &out, Err: &errb, Getenv: func(k string) string { return f.env[k] }, Now: time.Now,
-		IsTerminal: func(io.Writer) bool { return false }, Version: "test", SetMemoryLimit: func(n int64) { f.memory = n }}
-	if f.files > 0 {
-		env.OpenFileLimit = func() uint64 { return f.files }
-	}
+		Version: "test", FileLimit: f.files, SetMemoryLimit: func(n int64) { f.memory = n }}
 	r := result{Execute(ctx, append(args, "--config", f.cfg), env), out.String(), errb.String()}
 	for _, secret := range f.env {
 		if strings.Contains(r.out+r.err, secret) {
@@ -351,7 +348,7 @@ func TestCommandLine(t *testing.T) {
 	var out bytes.Buffer
 	env := Env{Out: &out, Err: io.Discard, Getenv: func(k string) string {
 		return map[string]string{"CACHET_UPDATER_CONFIG": f.cfg, "TEST_CACHET_TOKEN": testToken}[k]
-	}, Now: time.Now, IsTerminal: func(io.Writer) bool { return false }}
+	}, Now: time.Now}
 	if code := Execute(context.Background(), []string{"run", "-n", "--only", "1", "--log-format", "json"}, env); code != 0 || !strings.Contains(out.String(), "1 server: 0 changed (dry run: nothing written)") {
 		t.Errorf("$CACHET_UPDATER_CONFIG: exit %d\n%s", code, out.String())
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,9 +16,8 @@ import (
 	"github.com/proxer/cachet-updater/internal/status"
 )
 
-const demoHelp = `demo serves a Cachet emulator (--api v3: Cachet 3.x) and eight demo servers on
-127.0.0.1 and runs the real job three times in a temporary folder: changes
-pending, then written, then nothing to do. --config is ignored.`
+const demoHelp = `demo runs the real job three times in a temporary folder against a Cachet
+emulator (--api v3: Cachet 3.x) and eight servers on 127.0.0.1 (--config is ignored).`
 
 const demoToken = "demo-token-not-a-secret"
 
@@ -29,65 +27,52 @@ func runDemo(ctx context.Context, o *options) error {
 		return fail(ExitFailed, err)
 	}
 	defer os.RemoveAll(dir)
-	fake := cachettest.NewHandler(demoToken)
-	if o.api == "v3" {
-		fake = cachettest.NewHandlerV3(demoToken)
-	}
-	root, stop, err := serve(fake.Handler().ServeHTTP)
+	mode := map[string]cachettest.Mode{"v2": cachettest.Cachet24, "v3": cachettest.Cachet3}[o.api]
+	fake := cachettest.NewHandler(demoToken, cachettest.WithMode(mode))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fail(ExitFailed, err)
+		return fail(ExitFailed, fmt.Errorf("demo: listening on 127.0.0.1: %w", err))
 	}
-	defer stop()
+	root, mux := "http://"+ln.Addr().String(), http.NewServeMux() // Cachet, and each demo server under /KEY/
+	mux.Handle("/", fake.Handler())
+	mux.Handle("/web/{$}", http.RedirectHandler("/web/home", http.StatusFound))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	defer srv.Close()
 	cachetURL := root + fake.APIPath()
 
-	text := func(s string) http.HandlerFunc {
-		return func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, s) }
-	}
+	ok := func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }
 	fleet := []struct {
 		name, key, extra string
 		status           int // in Cachet before the demo
 		handler          http.HandlerFunc
 	}{
-		{"Stream 1", "s1", "", 1, text("ok\n")},
-		{"Stream 2", "s2", "", 1, text("ok\n")},
-		{"Stream 3", "s3", "", 1, func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "overloaded", http.StatusServiceUnavailable)
-		}},
+		{"Stream 1", "s1", "", 1, ok},
+		{"Stream 2", "s2", "", 1, ok},
+		{"Stream 3", "s3", "", 1, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }},
 		{"Stream 4", "s4", "    timeout: 1s\n", 2, func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }},
-		{"Stream 5", "s5", "    slow: 300ms\n", 1, func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-time.After(600 * time.Millisecond):
-				io.WriteString(w, "late\n")
-			case <-r.Context().Done():
-			}
+		{"Stream 5", "s5", "    slow: 300ms\n", 1, func(w http.ResponseWriter, _ *http.Request) {
+			time.Sleep(600 * time.Millisecond)
+			io.WriteString(w, "late\n")
 		}},
-		{"Stream 6", "s6", "", 1, nil}, // refused: nothing listens
-		{"Website", "web", "", 3, func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/" {
-				io.WriteString(w, "home\n")
-			} else {
-				http.Redirect(w, r, "/home", http.StatusFound)
-			}
-		}},
-		{"Archive", "archive", "", 4, text("ok\n")},
+		{"Stream 6", "s6", "", 1, nil}, // refused: nothing listens on port 1
+		{"Website", "web", "", 3, ok},  // "/web/" redirects to "/web/home"
+		{"Archive", "archive", "", 4, ok},
 	}
 	var servers strings.Builder
 	for i, s := range fleet {
 		fake.Add(cachettest.Component{ID: i + 1, Name: s.name, Status: s.status, Enabled: s.name != "Archive"})
-		url, stop, err := serve(s.handler)
-		if err != nil {
-			return fail(ExitFailed, err)
+		url := "http://127.0.0.1:1/"
+		if s.handler != nil {
+			url = root + "/" + s.key + "/"
+			mux.HandleFunc("/"+s.key+"/", s.handler)
 		}
-		defer stop()
-		fmt.Fprintf(&servers, "  - name: %s\n    url: %s/\n    component_id: %d\n    reports_key: %s\n%s", s.name, url, i+1, s.key, s.extra)
+		fmt.Fprintf(&servers, "  - name: %s\n    url: %s\n    component_id: %d\n    reports_key: %s\n%s", s.name, url, i+1, s.key, s.extra)
 	}
+	go srv.Serve(ln)
 	cfgText := fmt.Sprintf(`# written by cachet-updater demo
 cachet:
   url: %s
-  token_env: CACHET_UPDATER_DEMO_TOKEN
-  timeout: 5s
-probe:
-  timeout: 2s
+  token_file: token
 reports:
   source: {type: file, path: reports.json, max_age: 15m}
 lock_file: demo.lock
@@ -99,13 +84,14 @@ confirm:
 servers:
 %s`, cachetURL, servers.String())
 	reports := `{"s1": 3, "s2": 15, "s4": 60, "web": 0}` + "\n"
+	write := func(name, text string) error { return os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600) }
 	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := errors.Join(os.WriteFile(cfgPath, []byte(cfgText), 0o600), os.WriteFile(filepath.Join(dir, "reports.json"), []byte(reports), 0o600)); err != nil {
+	if err := errors.Join(write("config.yaml", cfgText), write("reports.json", reports), write("token", demoToken)); err != nil {
 		return fail(ExitFailed, err)
 	}
 
 	out := o.Out
-	fmt.Fprintf(out, "Demo: a Cachet %s API emulator at %s and %d demo servers on 127.0.0.1.\n", map[string]string{"v2": "2.4", "v3": "3.x"}[o.api], cachetURL, len(fleet))
+	fmt.Fprintf(out, "Demo: a Cachet %s API emulator at %s and %d demo servers on 127.0.0.1.\n", mode, cachetURL, len(fleet))
 	fmt.Fprintf(out, "Config %s:\n\n    %s\n\nReport counts (reports.json): %s\nCachet before the run:\n", cfgPath, strings.ReplaceAll(strings.TrimSpace(cfgText), "\n", "\n    "), reports)
 	components := func() {
 		for _, c := range fake.Components() {
@@ -115,10 +101,7 @@ servers:
 	components()
 	run := *o
 	run.config, run.output = cfgPath, "table"
-	run.Getenv = func(k string) string {
-		return cmp.Or(map[string]string{"CACHET_UPDATER_DEMO_TOKEN": demoToken}[k], o.Getenv(k))
-	}
-	run.IsTerminal = func(w io.Writer) bool { return w == out || o.IsTerminal(w) }
+	run.OutTerminal = true // the table, as a terminal shows it
 	var errs []error
 	for _, step := range []string{"first run: every change is pending until a second run confirms it",
 		"second run: the same again, so the changes are published", "third run: nothing changed, nothing written"} {
@@ -134,25 +117,4 @@ servers:
 	fmt.Fprintln(out, "\nCachet after the runs:")
 	components()
 	return errors.Join(errs...) // the demo fleet is built so that every run succeeds
-}
-
-// serve serves h on a fresh 127.0.0.1 port; a nil h leaves the port
-// closed, so that it refuses connections.
-func serve(h http.HandlerFunc) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, fmt.Errorf("demo: listening on 127.0.0.1: %w", err)
-	}
-	url = "http://" + ln.Addr().String()
-	if h == nil {
-		return url, func() {}, ln.Close()
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	return url, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		srv.Close()
-	}, nil
 }

@@ -15,25 +15,46 @@ import (
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
+// render prints the run's table, or (detail) everything known about each
+// server, then what the run says once and the summary line.
+func render(w io.Writer, s updater.Summary, detail bool) {
+	if detail {
+		renderDetail(w, s)
+	} else {
+		renderTable(w, s)
+	}
+	for _, r := range s.Rows {
+		early := r.Probe.CertNotBefore.After(s.Started)
+		say(w, r.CertExpiring && early, "warning: the TLS certificate of %s is not valid before %s (or this machine's clock is wrong)", r.Server.Name, clock(r.Probe.CertNotBefore, s.Zone))
+		say(w, r.CertExpiring && !early, "warning: the TLS certificate of %s expires %s (%s)", r.Server.Name, clock(r.Probe.CertExpiry, s.Zone), daysLeft(r.Probe.CertExpiry, s.Started))
+	}
+	say(w, s.SourceErr != nil, "error: reports: %v (decided from the probes alone)", s.SourceErr)
+	say(w, s.CachetErr != nil, "error: %v (nothing was written)", s.CachetErr)
+	say(w, s.Interrupted != nil, "error: run interrupted: %v", s.Interrupted)
+	say(w, s.Deferred != "", "note: %s", s.Deferred)
+	say(w, len(s.Notes) > 0, "note: %s", strings.Join(s.Notes, "\nnote: "))
+	say(w, s.Offline != "", "error: this machine looks offline: %s; no server was marked down by its probe (reports still count); holds, confirmation, incidents and metric points were left alone", s.Offline)
+	say(w, s.StateErr != nil, "error: %v", s.StateErr)
+	say(w, s.TokenErr != nil, "error: token refused by Cachet: %v", s.TokenErr)
+	summaryLine(w, s)
+}
+
 func renderTable(w io.Writer, s updater.Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVER\tCOMPONENT\tPROBE\tREPORTS\tSTATUS\tACTION")
 	for _, r := range s.Rows {
-		cell := probeCell(r.Probe)
-		if len(r.Views) > 0 { // in a shared state: "fra1 timeout, ams1 200, nyc1 200 (stale)"
-			var views []string
-			for _, v := range r.Views {
-				word := v.Outcome
-				if v.Outcome == quorum.Answered {
-					word = strings.TrimPrefix(strings.SplitN(v.Detail, " in ", 2)[0], "HTTP ")
-				}
-				if why := quorum.Stale(v.At, s.Fresh, s.Started); why != "" {
-					word += " (" + why + ")"
-				}
-				views = append(views, v.Vantage+" "+word)
+		var views []string // in a shared state: "fra1 timeout, ams1 200, nyc1 200 (stale)"
+		for _, v := range r.Views {
+			word := v.Outcome
+			if v.Outcome == quorum.Answered {
+				word = strings.TrimPrefix(strings.SplitN(v.Detail, " in ", 2)[0], "HTTP ")
 			}
-			cell = strings.Join(views, ", ")
+			if why := quorum.Stale(v.At, s.Fresh, s.Started); why != "" {
+				word += " (" + why + ")"
+			}
+			views = append(views, v.Vantage+" "+word)
 		}
+		cell := cmp.Or(strings.Join(views, ", "), probeCell(r.Probe))
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Server.Name, r.Server.ComponentID, cell, reportsCell(r), statusCell(r), actionCell(r, s.Zone))
 	}
 	tw.Flush()
@@ -44,42 +65,7 @@ func renderTable(w io.Writer, s updater.Summary) {
 	}
 	for _, r := range s.Rows {
 		for _, err := range append([]error{r.Err}, r.Problems...) {
-			if err != nil {
-				fmt.Fprintf(w, "error: %v\n", err)
-			}
-		}
-	}
-	trailer(w, s)
-}
-
-// trailer is what both views end with: certificate warnings and what the
-// run says once.
-func trailer(w io.Writer, s updater.Summary) {
-	for _, r := range s.Rows {
-		switch p := r.Probe; {
-		case r.CertExpiring && p.CertNotBefore.After(s.Started):
-			fmt.Fprintf(w, "warning: the TLS certificate of %s is not valid before %s (or this machine's clock is wrong)\n", r.Server.Name, clock(p.CertNotBefore, s.Zone))
-		case r.CertExpiring:
-			fmt.Fprintf(w, "warning: the TLS certificate of %s expires %s (%s)\n", r.Server.Name, clock(p.CertExpiry, s.Zone), daysLeft(p.CertExpiry, s.Started))
-		}
-	}
-	lines := []struct {
-		format string
-		v      any
-		ok     bool
-	}{
-		{"error: reports: %v (decided from the probes alone)", s.SourceErr, s.SourceErr != nil},
-		{"error: %v (nothing was written)", s.CachetErr, s.CachetErr != nil},
-		{"error: run interrupted: %v", s.Interrupted, s.Interrupted != nil},
-		{"note: %s", s.Deferred, s.Deferred != ""},
-		{"note: %s", strings.Join(s.Notes, "\nnote: "), len(s.Notes) > 0},
-		{"error: this machine looks offline: %s; no server was marked down by its probe (reports still count); holds, confirmation, incidents and metric points were left alone", s.Offline, s.Offline != ""},
-		{"error: %v", s.StateErr, s.StateErr != nil},
-		{"error: token refused by Cachet: %v", s.TokenErr, s.TokenErr != nil},
-	}
-	for _, l := range lines {
-		if l.ok {
-			fmt.Fprintf(w, l.format+"\n", l.v)
+			say(w, err != nil, "error: %v", err)
 		}
 	}
 }
@@ -91,19 +77,12 @@ func renderDetail(w io.Writer, s updater.Summary) {
 			fmt.Fprintln(w)
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		line := func(ok bool, key, format string, a ...any) {
-			if ok {
-				fmt.Fprintf(tw, key+"\t"+format+"\n", a...)
-			}
-		}
+		line := func(ok bool, key, format string, a ...any) { say(tw, ok, key+"\t"+format, a...) }
 		p, d, h, c, comp := r.Probe, cmp.Or(r.Decision, &updater.Decision{}), cmp.Or(r.Hold, &state.Hold{}), cmp.Or(r.Pending, &updater.Waiting{}), ""
 		if r.Component != nil {
 			comp = fmt.Sprintf(" (%q in Cachet%s)", r.Component.Name, map[bool]string{false: ", disabled"}[r.Component.Enabled])
 		}
-		word, when := "worse", "the next run agrees"
-		if c.Status < r.Current {
-			word = "better"
-		}
+		word, when := map[bool]string{true: "better", false: "worse"}[c.Status < r.Current], "the next run agrees"
 		if left := c.Need - c.Count; left > 1 {
 			when = fmt.Sprintf("%d more runs agree", left)
 		}
@@ -145,7 +124,6 @@ func renderDetail(w io.Writer, s updater.Summary) {
 		line(r.Err != nil, "error", "%v", r.Err)
 		tw.Flush()
 	}
-	trailer(w, s)
 }
 
 func certLine(c *probe.Cert, s updater.Summary) string {
@@ -191,11 +169,9 @@ func reportsCell(r updater.Row) string {
 }
 
 func statusCell(r updater.Row) string {
-	cur, guard := r.Current, ""
+	cur, guard := r.Current, map[bool]string{true: " (guarded)"}[r.Guarded]
 	if r.Guarded && r.NoQuorum {
 		guard = " (no quorum)"
-	} else if r.Guarded {
-		guard = " (guarded)"
 	}
 	switch {
 	case r.Decision == nil:
@@ -224,58 +200,51 @@ func actionCell(r updater.Row, zone *time.Location) string {
 	return string(r.Action)
 }
 
-func summaryLine(s updater.Summary) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d changed", plural(len(s.Rows), "server"), s.Changed())
+// say prints the line when ok.
+func say(w io.Writer, ok bool, format string, a ...any) {
+	if ok {
+		fmt.Fprintf(w, format+"\n", a...)
+	}
+}
+
+// summaryLine ends what run prints: what it did to how many servers.
+func summaryLine(w io.Writer, s updater.Summary) {
+	fmt.Fprintf(w, "%s: %d changed", plural(len(s.Rows), "server"), s.Changed())
 	if s.DryRun {
-		b.WriteString(" (dry run: nothing written)")
+		io.WriteString(w, " (dry run: nothing written)")
 	} else if n := s.Count(updater.WriteFailed); n > 0 {
-		fmt.Fprintf(&b, " (%d written, %d failed)", s.Count(updater.Updated), n)
+		fmt.Fprintf(w, " (%d written, %d failed)", s.Count(updater.Updated), n)
 	} else {
-		fmt.Fprintf(&b, " (%d written)", s.Count(updater.Updated))
+		fmt.Fprintf(w, " (%d written)", s.Count(updater.Updated))
 	}
-	fmt.Fprintf(&b, ", %d unchanged", s.Count(updater.Unchanged))
+	fmt.Fprintf(w, ", %d unchanged", s.Count(updater.Unchanged))
 	if n := s.Count(updater.UnknownComponent); n > 0 {
-		fmt.Fprintf(&b, ", %s", plural(n, "unknown component"))
+		fmt.Fprintf(w, ", %s", plural(n, "unknown component"))
 	}
-	for _, c := range []struct {
-		a    updater.Action
-		what string
-	}{{updater.NotWritten, "not written"}, {updater.NotProbed, "not probed"}, {updater.Interrupted, "interrupted"}, {updater.Pending, "pending"},
-		{updater.Held, "held"}, {updater.Maintenance, "under maintenance"}, {updater.Observed, "observed for another vantage"}} {
-		if n := s.Count(c.a); n > 0 {
-			fmt.Fprintf(&b, ", %d %s", n, c.what)
+	words := map[updater.Action]string{updater.Maintenance: "under maintenance", updater.Observed: "observed for another vantage"}
+	for _, a := range []updater.Action{updater.NotWritten, updater.NotProbed, updater.Interrupted, updater.Pending, updater.Held, updater.Maintenance, updater.Observed} {
+		if n := s.Count(a); n > 0 {
+			fmt.Fprintf(w, ", %d %s", n, cmp.Or(words[a], string(a)))
 		}
 	}
 	if s.Offline != "" {
-		b.WriteString("; OFFLINE: nothing marked down, holds and incidents left alone")
+		io.WriteString(w, "; OFFLINE: nothing marked down, holds and incidents left alone")
 	}
-	fmt.Fprintf(&b, "; reports: %s", s.Source)
-	if s.SourceErr != nil {
-		b.WriteString(" (FAILED)")
-	}
-	fmt.Fprintf(&b, "; Cachet: %s, %s; took %s", plural(int(s.Reads), "read"), plural(int(s.Writes), "write"), roundDur(s.Duration))
-	return b.String()
+	fmt.Fprintf(w, "; reports: %s%s", s.Source, map[bool]string{true: " (FAILED)"}[s.SourceErr != nil])
+	fmt.Fprintf(w, "; Cachet: %s, %s; took %s\n", plural(int(s.Reads), "read"), plural(int(s.Writes), "write"), roundDur(s.Duration))
 }
 
 // daysLeft says how far t is from now, in days.
 func daysLeft(t, now time.Time) string {
-	switch days := int(t.Sub(now).Hours() / 24); {
-	case t.Before(now):
+	if t.Before(now) {
 		return "expired"
-	case days == 1:
-		return "1 day left"
-	default:
-		return fmt.Sprintf("%d days left", days)
 	}
+	return plural(int(t.Sub(now).Hours()/24), "day") + " left"
 }
 
 // clock is a time as the table shows it, in time_zone (nil: UTC).
 func clock(t time.Time, loc *time.Location) string {
-	if loc == nil {
-		loc = time.UTC
-	}
-	return t.In(loc).Format("2006-01-02 15:04 MST")
+	return t.In(cmp.Or(loc, time.UTC)).Format("2006-01-02 15:04 MST")
 }
 
 func roundDur(d time.Duration) time.Duration {

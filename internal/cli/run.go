@@ -16,19 +16,19 @@ import (
 	"github.com/proxer/cachet-updater/internal/cachet"
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/probe"
+	"github.com/proxer/cachet-updater/internal/promfile"
 	"github.com/proxer/cachet-updater/internal/state"
+	"github.com/proxer/cachet-updater/internal/status"
 	"github.com/proxer/cachet-updater/internal/updater"
 )
 
-const runHelp = `run does one pass: it probes every server concurrently, reads the report
-counts, decides each status (the worse of the probe's, by probe.status,
-on_timeout, on_error and slow, and the reports', by reports.thresholds) and
-writes the components whose status changed. A change is published after
-confirm.worse/better runs in a row ("pending"); a status set by hand is left
-alone for manual_hold ("held"); so is a component under maintenance. When
-this machine looks offline (guard), no probe makes a status worse.
-A quiet run prints one log line on stderr; a table shows when something
-changed or failed, on a terminal, with --dry-run or --only.`
+const runHelp = `run does one pass: it probes every server, reads the report counts, decides
+each status (the worse of the probe's and the reports') and writes those that
+changed, once confirm.worse/better runs in a row agree ("pending" until then).
+It leaves alone a status set by hand (manual_hold, "held") and maintenance; on a
+machine that looks offline (guard) no probe makes a status worse. A quiet run
+prints one log line on stderr; a table shows when something changed or failed,
+on a terminal, with --dry-run or --only.`
 
 const runExample = `  */3 * * * * CACHET_API_TOKEN=... cachet-updater run -c /etc/cachet-updater/config.yaml 2>>/var/log/cachet-updater.log
   cachet-updater run --dry-run --only "Stream 14"   # one server in full detail, writing nothing`
@@ -39,15 +39,14 @@ func runRun(ctx context.Context, o *options) error {
 	started := o.Now()
 	err := runOnce(ctx, o)
 	var ee *exitError
-	if o.output != "json" || !errors.As(err, &ee) || ee.code != ExitLocked && ee.code != ExitUsage {
-		return err
-	}
-	sum := updater.Summary{DryRun: o.dryRun, Started: started, NotRun: "another run of this config holds the run lock (lock_file): this one did nothing"}
-	if ee.code == ExitUsage {
-		sum.NotRun, sum.Err = fmt.Sprintf("could not run: %v", ee.err), ee.err
-	}
-	if werr := o.writeJSON(sum); werr != nil {
-		fmt.Fprintf(o.Err, "cachet-updater: writing the JSON document to stdout: %v\n", werr)
+	if o.output == "json" && errors.As(err, &ee) && (ee.code == ExitLocked || ee.code == ExitUsage) {
+		sum := updater.Summary{DryRun: o.dryRun, Started: started, NotRun: "another run of this config holds the run lock (lock_file): this one did nothing", Err: ee.err}
+		if ee.err != nil {
+			sum.NotRun = fmt.Sprintf("could not run: %v", ee.err)
+		}
+		if werr := o.writeJSON(sum); werr != nil {
+			fmt.Fprintf(o.Err, "cachet-updater: writing the JSON document to stdout: %v\n", werr)
+		}
 	}
 	return err
 }
@@ -57,31 +56,18 @@ func runOnce(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	servers, err := updater.Select(cfg.Servers, o.only)
-	if err != nil {
+	servers, err := updater.Select(cfg.Servers, o.only) // what keeps the run from starting is said at once
+	token, terr := cfg.Token(o.Getenv)
+	client, cerr := newCachetClient(cfg, token, o.Version)
+	lockFile, lerr := o.pathOr(cfg.LockFile, cfg, state.DefaultLockPath)
+	if err = errors.Join(err, terr, cerr, lerr); err != nil {
 		return fail(ExitUsage, err)
 	}
-	for _, w := range cfg.Warnings(os.Stat) {
+	for _, w := range append(cfg.Warnings(os.Stat), capProbes(cfg, len(servers), o.FileLimit)...) {
 		log.Warn().Msg(w)
-	}
-	if o.OpenFileLimit != nil {
-		var why string
-		if cfg.Probe.Concurrency, why = probeConcurrency(cfg, len(servers), o.OpenFileLimit()); why != "" {
-			log.Warn().Msg(why)
-		}
 	}
 	if o.SetMemoryLimit != nil {
 		o.SetMemoryLimit(memoryLimit(min(cfg.Probe.Concurrency, len(servers)+len(cfg.Guard.Canaries))))
-	}
-	token, err := cfg.Token(o.Getenv)
-	if err != nil {
-		return fail(ExitUsage, err)
-	}
-	lockFile := cfg.LockFile
-	if lockFile == "" {
-		if lockFile, err = state.DefaultLockPath(cfg.Path, o.Getenv, os.Geteuid()); err != nil {
-			return fail(ExitUsage, err)
-		}
 	}
 	unlock, err := state.LockFile(lockFile)
 	if errors.Is(err, state.ErrLockBusy) {
@@ -93,11 +79,6 @@ func runOnce(ctx context.Context, o *options) error {
 	defer unlock()
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.RunTimeout.D(), fmt.Errorf("run_timeout %s exceeded", cfg.RunTimeout))
 	defer cancel()
-
-	client, err := newCachetClient(cfg, token, o.Version)
-	if err != nil {
-		return fail(ExitUsage, err)
-	}
 	src, srcErr := updater.OpenSource(cfg.Reports.Source, o.Getenv, o.Now, log)
 	deps := updater.Deps{Cachet: client, Source: src, SourceErr: srcErr, Prober: probe.New(userAgent(o.Version)), Now: o.Now, Log: log}
 	opts := updater.Options{DryRun: o.dryRun, Only: o.only}
@@ -105,15 +86,16 @@ func runOnce(ctx context.Context, o *options) error {
 		if opts.Vantage, err = vantageName(cfg); err != nil {
 			return fail(ExitUsage, err)
 		}
-		db, err := openShared(ctx, cfg, o, opts.Vantage, true)
-		if err != nil {
-			deps.Shared = updater.Unavailable(fmt.Sprintf("state database (%s)", cfg.State.SQL.Driver), err)
-		} else {
+		db, err := openShared(ctx, cfg, o, opts.Vantage)
+		if err == nil {
 			defer db.Close()
-			deps.Shared = db
+			err = db.Prepare(ctx) // creates the tables; a dry run's checks that they are there
+		}
+		if deps.Shared = db; err != nil {
+			deps.Shared = updater.Unavailable(fmt.Sprintf("state database (%s)", cfg.State.SQL.Driver), err)
 		}
 	} else {
-		path, err := statePath(cfg, o)
+		path, err := o.pathOr(cfg.State.Path, cfg, state.DefaultPath)
 		if err != nil {
 			return fail(ExitUsage, err)
 		}
@@ -125,20 +107,14 @@ func runOnce(ctx context.Context, o *options) error {
 		return fail(ExitUsage, err)
 	}
 	if o.output == "json" {
-		if err := o.writeJSON(sum); err != nil {
-			log.Error().Err(err).Msg("writing the JSON document to stdout")
-		}
-	} else if o.dryRun || len(o.only) > 0 || o.IsTerminal(o.Out) || sum.Failed() || sum.Changed() > 0 {
+		err = o.writeJSON(sum)
+	} else if o.dryRun || len(o.only) > 0 || o.OutTerminal || sum.Failed() || sum.Changed() > 0 {
 		out := bufio.NewWriter(o.Out) // one write: a fleet of thousands is thousands of lines
-		if len(o.only) > 0 {
-			renderDetail(out, sum)
-		} else {
-			renderTable(out, sum)
-		}
-		fmt.Fprintln(out, summaryLine(sum))
-		if err := out.Flush(); err != nil {
-			log.Error().Err(err).Msg("writing the table to stdout")
-		}
+		render(out, sum, len(o.only) > 0)
+		err = out.Flush()
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("writing to stdout")
 	}
 	logSummary(log, sum)
 	code := ExitOK
@@ -147,7 +123,7 @@ func runOnce(ctx context.Context, o *options) error {
 	} else if sum.Failed() {
 		code = ExitFailed
 	}
-	if !o.dryRun {
+	if !o.dryRun && cfg.MetricsFile != "" {
 		writeMetrics(ctx, cfg, sum, code, log)
 	}
 	if code != ExitOK {
@@ -156,67 +132,87 @@ func runOnce(ctx context.Context, o *options) error {
 	return nil
 }
 
-// statePath is state.path, or the default for this config and user.
-func statePath(cfg *config.Config, o *options) (string, error) {
-	if cfg.State.Path != "" {
-		return cfg.State.Path, nil
+// writeMetrics writes metrics_file for a run that ended with code; a
+// failed run keeps the last success of the file before. A file that cannot
+// be written is logged, never a failure of the run: a missing textfile
+// shows in its own alert. It is written after the run's deadline may have
+// passed, so it has a bound of its own.
+func writeMetrics(ctx context.Context, cfg *config.Config, sum updater.Summary, code int, log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	m := promfile.Metrics{RunTime: sum.Started, Duration: sum.Duration, ExitCode: code, Requests: sum.Requests}
+	for _, r := range sum.Rows {
+		s := promfile.Server{Name: r.Server.Name, ComponentID: r.Server.ComponentID, Duration: r.Probe.Latency, HTTPStatus: r.Probe.Code,
+			Success: r.Probe.Class == "" && r.Decision != nil && r.Decision.Probe == status.Operational, CertExpiry: r.Probe.CertExpiry}
+		if r.Reports != nil {
+			s.Reports, s.ReportsKnown = *r.Reports, true
+		}
+		if r.Component != nil {
+			s.ComponentStatus = int(r.Current)
+			if r.Action == updater.Updated {
+				s.ComponentStatus = int(r.Publish)
+			}
+		}
+		m.Servers = append(m.Servers, s)
 	}
-	return state.DefaultPath(cfg.Path, o.Getenv, os.Geteuid())
+	if err := promfile.Write(ctx, cfg.MetricsFile, m); err != nil {
+		log.Error().Err(err).Str("metrics_file", cfg.MetricsFile).Msg("could not write the metrics textfile")
+	}
 }
 
-// vantageName is vantage.name, or this machine's host name.
-func vantageName(cfg *config.Config) (string, error) {
-	name := cfg.Vantage.Name
-	if name == "" {
-		host, err := os.Hostname()
-		if err != nil {
-			return "", fmt.Errorf("vantage.name is not set and the host name cannot be read (%v): set vantage.name", err)
-		}
-		name, _, _ = strings.Cut(host, ".")
+// pathOr is path, or def's default for this config and user.
+func (o *options) pathOr(path string, cfg *config.Config, def func(string, func(string) string, int) (string, error)) (string, error) {
+	if path != "" {
+		return path, nil
 	}
-	if err := state.CheckVantage(name); err != nil {
-		return "", fmt.Errorf("%w: set vantage.name", err)
+	return def(cfg.Path, o.Getenv, os.Geteuid())
+}
+
+// vantageName is vantage.name (the config checked it), or this machine's
+// host name up to its first dot.
+func vantageName(cfg *config.Config) (string, error) {
+	if cfg.Vantage.Name != "" {
+		return cfg.Vantage.Name, nil
+	}
+	host, err := os.Hostname()
+	name, _, _ := strings.Cut(host, ".")
+	if err == nil {
+		err = state.CheckVantage(name)
+	}
+	if err != nil {
+		return "", fmt.Errorf("vantage.name is not set and the host name cannot stand in (%w): set vantage.name", err)
 	}
 	return name, nil
 }
 
-// openShared opens state.sql, read-only for a dry run; migrate creates its
-// tables when missing (a dry run's only checks that they are there).
-func openShared(ctx context.Context, cfg *config.Config, o *options, vantage string, migrate bool) (*state.SQL, error) {
+// openShared opens state.sql, read-only for a dry run.
+func openShared(ctx context.Context, cfg *config.Config, o *options, vantage string) (*state.SQL, error) {
 	q := cfg.State.SQL
 	dsn, err := q.ResolveDSN(o.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("state database (%s): %w", q.Driver, err)
 	}
-	db, err := state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage, ReadOnly: o.dryRun})
-	if err == nil && migrate {
-		if err = db.Prepare(ctx); err != nil {
-			db.Close()
-		}
-	}
-	return db, err
+	return state.OpenSQL(ctx, state.SQLOptions{Driver: q.Driver, DSN: dsn, Timeout: q.Timeout.D(), Vantage: vantage, ReadOnly: o.dryRun})
 }
 
 func logSummary(log zerolog.Logger, s updater.Summary) {
-	ev := log.Info()
+	ev, failed := log.Info(), 0
 	if s.Failed() {
 		ev = log.Error()
 	}
-	failed := 0
 	for _, r := range s.Rows {
 		if r.Err != nil {
 			failed++
 		}
 	}
-	ev = ev.Int("servers", len(s.Rows)).Int("changed", s.Changed()).Int("written", s.Count(updater.Updated)).Int("failed", failed).
-		Int("pending", s.Count(updater.Pending)).Int("held", s.Count(updater.Held)).Int64("cachet_reads", s.Reads).Int64("cachet_writes", s.Writes).
-		Int64("took_ms", s.Duration.Milliseconds()).Bool("dry_run", s.DryRun).Str("reports", s.Source).
-		AnErr("reports_error", s.SourceErr).AnErr("cachet_error", s.CachetErr).AnErr("interrupted", s.Interrupted). // nil: left out
-		AnErr("state_error", s.StateErr).AnErr("token_error", s.TokenErr)
 	if s.Offline != "" {
 		ev = ev.Str("offline", s.Offline)
 	}
-	ev.Msg("run finished")
+	ev.Int("servers", len(s.Rows)).Int("changed", s.Changed()).Int("written", s.Count(updater.Updated)).Int("failed", failed).
+		Int("pending", s.Count(updater.Pending)).Int("held", s.Count(updater.Held)).Int64("cachet_reads", s.Reads).Int64("cachet_writes", s.Writes).
+		Int64("took_ms", s.Duration.Milliseconds()).Bool("dry_run", s.DryRun).Str("reports", s.Source).
+		AnErr("reports_error", s.SourceErr).AnErr("cachet_error", s.CachetErr).AnErr("interrupted", s.Interrupted). // nil: left out
+		AnErr("state_error", s.StateErr).AnErr("token_error", s.TokenErr).Msg("run finished")
 }
 
 func userAgent(version string) string { return "cachet-updater/" + version }
@@ -238,21 +234,17 @@ func newCachetClient(cfg *config.Config, token, version string) (*cachet.Client,
 // connections (write_concurrency) come on top.
 const fdReserve = 32
 
-// probeConcurrency caps probe.concurrency so that every probe can open its
-// socket under the open-file limit (0: unknown): a probe that cannot says
-// nothing about its server. When it caps, why names the limit and what to do.
-func probeConcurrency(cfg *config.Config, servers int, limit uint64) (n int, why string) {
-	n = cfg.Probe.Concurrency
-	slots := max(1, int(min(limit, 1<<30))-fdReserve-cfg.Cachet.WriteConcurrency)
+// capProbes lowers probe.concurrency so that every probe can open its socket
+// under the open-file limit (0: unknown): a probe that cannot says nothing
+// about its server. When it does, it says so and what to do.
+func capProbes(cfg *config.Config, servers int, limit uint64) []string {
+	n, slots := cfg.Probe.Concurrency, max(1, int(min(limit, 1<<30))-fdReserve-cfg.Cachet.WriteConcurrency)
 	if limit == 0 || min(n, servers) <= slots {
-		return n, ""
+		return nil
 	}
-	probes := fmt.Sprintf("%d probes", slots)
-	if slots == 1 {
-		probes = "1 probe"
-	}
-	return slots, fmt.Sprintf("the open-file limit (%d) allows %s at once, not probe.concurrency %d: probing %d at a time, so the run may take longer; raise the limit (ulimit -n, systemd LimitNOFILE=) to probe more at once",
-		limit, probes, n, slots)
+	cfg.Probe.Concurrency = slots
+	return []string{fmt.Sprintf("the open-file limit (%d) allows %s at once, not probe.concurrency %d: probing %d at a time, so the run may take longer; raise the limit (ulimit -n, systemd LimitNOFILE=) to probe more at once",
+		limit, plural(slots, "probe"), n, slots)}
 }
 
 // memoryLimit is the soft memory limit for a run with inFlight probes: the

@@ -1,6 +1,10 @@
+// The commands that list: Cachet's components, and the vantages that share
+// state.sql.
+
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -10,6 +14,7 @@ import (
 
 	"github.com/proxer/cachet-updater/internal/config"
 	"github.com/proxer/cachet-updater/internal/foreign"
+	"github.com/proxer/cachet-updater/internal/quorum"
 	"github.com/proxer/cachet-updater/internal/status"
 	"github.com/proxer/cachet-updater/internal/updater"
 )
@@ -24,8 +29,7 @@ func runComponents(ctx context.Context, o *options) error {
 	}
 	token, err := cfg.Token(o.Getenv)
 	if err != nil {
-		log.Warn().Err(err).Msg("listing as a guest: Cachet hides disabled components")
-		token = ""
+		log.Warn().Err(err).Msg("listing as a guest: Cachet hides disabled components") // token is ""
 	}
 	client, err := newCachetClient(cfg, token, o.Version)
 	if err != nil {
@@ -44,10 +48,7 @@ func runComponents(ctx context.Context, o *options) error {
 		}
 	}
 	group := func(id int) string {
-		if n, ok := groups[id]; ok {
-			return foreign.Text(n)
-		}
-		return map[bool]string{true: "-", false: strconv.Itoa(id)}[id == 0]
+		return cmp.Or(foreign.Text(groups[id]), map[bool]string{true: "-", false: strconv.Itoa(id)}[id == 0])
 	}
 	// What visitors see: on 3.x the worse of the status and an open
 	// incident's impact (latest_status), or maintenance.
@@ -90,8 +91,8 @@ func runComponents(ctx context.Context, o *options) error {
 				name = strings.TrimSpace(fmt.Sprintf("%s (component %d)", name, comp.ID)) // names must be unique
 			}
 			seen[name] = true
-			note := map[bool]string{true: "", false: " (disabled in Cachet)"}[comp.Enabled]
-			fmt.Fprintf(w, "  - name: %q\n    url: https://CHANGE-ME.example.org/   # group: %s%s\n    component_id: %d\n    reports_key: %q\n", name, group(comp.GroupID), note, comp.ID, name)
+			fmt.Fprintf(w, "  - name: %q\n    url: https://CHANGE-ME.example.org/   # group: %s%s\n    component_id: %d\n    reports_key: %q\n",
+				name, group(comp.GroupID), map[bool]string{false: " (disabled in Cachet)"}[comp.Enabled], comp.ID, name)
 		}
 		return nil
 	}
@@ -99,6 +100,50 @@ func runComponents(ctx context.Context, o *options) error {
 	fmt.Fprintln(tw, "ID\tNAME\tGROUP\tSTATUS\tSHOWN\tENABLED")
 	for i, c := range comps {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%t\n", c.ID, foreign.Text(c.Name), group(c.GroupID), c.Status, shown(i), c.Enabled)
+	}
+	return tw.Flush()
+}
+
+const vantagesHelp = `vantages lists the probers recording in state.sql: when each last observed, how
+many components, and whether it is stale (older than quorum.fresh).`
+
+func runVantages(ctx context.Context, o *options) error {
+	_, cfg, err := o.setup(config.Load)
+	if err != nil {
+		return err
+	}
+	if !cfg.State.SQL.Set() {
+		return fail(ExitUsage, fmt.Errorf("this config keeps its state in a file (state.path), not in a database the vantages share: set state.sql"))
+	}
+	this, _ := vantageName(cfg)
+	db, err := openShared(ctx, cfg, o, this)
+	if err != nil {
+		return fail(ExitFailed, err)
+	}
+	defer db.Close()
+	list, err := db.Vantages(ctx)
+	if err != nil {
+		return fail(ExitFailed, err)
+	}
+	now, fresh := o.Now(), cfg.Quorum.Fresh
+	vantages := make([]map[string]any, len(list))
+	for i, v := range list {
+		vantages[i] = map[string]any{"name": v.Name, "last": v.Last.UTC(), "components": v.Components,
+			"stale": quorum.Stale(v.Last, fresh.D(), now) != "", "this": v.Name == this}
+	}
+	if o.output == "json" {
+		return o.writeJSON(map[string]any{"version": updater.JSONVersion, "fresh": fresh.String(), "vantages": vantages})
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(o.Out, "no vantage has recorded observations yet")
+		return nil
+	}
+	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VANTAGE\tLAST OBSERVATION\tAGE\tCOMPONENTS\t")
+	stale := fmt.Sprintf("STALE (older than quorum.fresh %s, or its clock is ahead: its views do not count)", fresh)
+	for i, v := range list {
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%d\t%s\n", v.Name, map[bool]string{true: " (this one)"}[v.Name == this], clock(v.Last, cfg.TimeZone.Loc),
+			roundDur(now.Sub(v.Last)), v.Components, map[bool]string{true: stale}[vantages[i]["stale"] == true])
 	}
 	return tw.Flush()
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package cli
+package main
 
 import "syscall"
 
@@ -12,5 +12,5 @@ func openFileLimit() uint64 {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur >= 1<<62 {
 		return 0
 	}
-	return rl.Cur
+	return uint64(rl.Cur) // int64 on the BSDs
 }

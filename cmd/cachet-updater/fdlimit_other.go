@@ -1,5 +1,5 @@
 //go:build !unix
 
-package cli
+package main
 
 func openFileLimit() uint64 { return 0 } // unknown: probe.concurrency is not capped
