@@ -370,3 +370,15 @@ func TestCommandLine(t *testing.T) {
 		t.Errorf("--output xml: exit %d", r.code)
 	}
 }
+
+// TestCrontabLine: the crontab line in run --help is the README's.
+func TestCrontabLine(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(runExample), "\n")
+	if !strings.Contains(string(readme), "\n"+line+"\n") {
+		t.Errorf("the README has not the crontab line of run --help:\n%s", line)
+	}
+}

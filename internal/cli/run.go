@@ -30,7 +30,8 @@ machine that looks offline (guard) no probe makes a status worse. A quiet run
 prints one log line on stderr; a table shows when something changed or failed,
 on a terminal, with --dry-run or --only.`
 
-const runExample = `  */3 * * * * CACHET_API_TOKEN=... cachet-updater run -c /etc/cachet-updater/config.yaml 2>>/var/log/cachet-updater.log
+// runExample's crontab line is the README's (TestCrontabLine).
+const runExample = `  */3 * * * * CACHET_API_TOKEN=... /usr/local/bin/cachet-updater run --config /etc/cachet-updater/config.yaml 2>>/var/log/cachet-updater.log
   cachet-updater run --dry-run --only "Stream 14"   # one server in full detail, writing nothing`
 
 // runRun is one run; the demo calls it too. With --output json it prints
