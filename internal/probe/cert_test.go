@@ -103,7 +103,10 @@ func TestProbeCerts(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	mux.HandleFunc("/503", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
-	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	// /hang answers only when the test ends: waiting for the request's
+	// context answers 200 whenever the server sees the connection go first.
+	release := make(chan struct{})
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-release })
 	mux.HandleFunc("/reset", func(w http.ResponseWriter, r *http.Request) {
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
@@ -119,6 +122,7 @@ func TestProbeCerts(t *testing.T) {
 		http.Redirect(w, r, tlsOther.URL+"/ok", http.StatusFound)
 	})
 	tlsSrv := newCertServer(t, cert, mux)
+	t.Cleanup(func() { close(release) }) // before the servers close: Close waits for the handlers
 	mux.HandleFunc("/to-tls", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, tlsSrv.URL+"/ok", http.StatusFound) })
 
 	p := New("")
