@@ -246,23 +246,28 @@ servers:
 	// Issue 17 item 14 (3.x): the page shows what the tool wrote, not the
 	// worse impact the incident was opened with (wantStatus compares
 	// latest_status).
+	// sameIncident: the incident opened at run 3 is still the only one, now
+	// at status st, with its message changed in place to msg.
+	sameIncident := func(step string, st int, msg string) {
+		t.Helper()
+		list := ours(step)
+		if len(list) != 1 || list[0].id != opened[0].id || list[0].status != st {
+			t.Fatalf("%s: incidents %+v, want incident %d alone, status %d", step, list, opened[0].id, st)
+		}
+		if list[0].message != msg {
+			t.Errorf("%s: the incident's message is %q, want %q (changed in place)", step, list[0].message, msg)
+		}
+	}
 	t.Log("run 5: A's partial outage is published and its incident changed; C is still held")
 	if got := actions(t, e.cu(t, 0, "run", "--output", "json")); got[names[0]] != "updated" || got[names[2]] != "held" {
 		t.Errorf("run 5: actions %v, want A updated, C held", got)
 	}
 	wantStatus("run 5", map[int]int{a: partialOutage, b: operational, cc: partialOutage})
-	changed := ours("run 5")
-	if len(changed) != 1 || changed[0].id != opened[0].id || changed[0].status != 3 {
-		t.Fatalf("run 5: incidents %+v, want incident %d alone, watching (3)", changed, opened[0].id)
-	}
 	// Issue 17 item 2: with notify off the incident is changed in place
 	// (PUT /incidents/{id}: status, message, component status) and no
 	// update is posted (Cachet 2.4 mails every subscriber for each posted
-	// update, whatever notify says). Today's main posts an update on 2.4
-	// and 3.x, and the incident's own message keeps the opening text.
-	if want := names[0] + ": partial_outage (acceptance: changed)"; changed[0].message != want {
-		t.Errorf("run 5: the incident's message is %q, want %q (changed in place)", changed[0].message, want)
-	}
+	// update, whatever notify says).
+	sameIncident("run 5", 3, names[0]+": partial_outage (acceptance: changed)")
 
 	t.Log("runs 6 and 7: A answers 200 again: its recovery is published and its incident resolved in place; C is still held")
 	fleet[0].code.Store(http.StatusOK)
@@ -271,14 +276,7 @@ servers:
 		t.Errorf("run 7: actions %v, want A updated, C held", got)
 	}
 	wantStatus("run 7", map[int]int{a: operational, b: operational, cc: partialOutage})
-	resolved := ours("run 7")
-	if len(resolved) != 1 || resolved[0].id != opened[0].id || resolved[0].status != 4 {
-		t.Fatalf("run 7: incidents %+v, want incident %d alone, fixed (4)", resolved, opened[0].id)
-	}
-	// Issue 17 items 1 and 2, as above.
-	if want := names[0] + ": operational (acceptance: resolved)"; resolved[0].message != want {
-		t.Errorf("run 7: the incident's message is %q, want %q (changed in place)", resolved[0].message, want)
-	}
+	sameIncident("run 7", 4, names[0]+": operational (acceptance: resolved)")
 	if updates, _ := c.list(t, fmt.Sprintf("/incidents/%d/updates", opened[0].id)); len(updates) != 0 {
 		t.Errorf("run 7: incident %d has %d updates, want none with notify off: %v", opened[0].id, len(updates), updates)
 	}
